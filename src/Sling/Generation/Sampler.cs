@@ -1,0 +1,87 @@
+namespace Sling.Generation;
+
+/// <summary>
+/// Picks the next token from logits: repetition penalty, then greedy argmax at temperature 0, or
+/// else softmax(logits / T) restricted to the top-K and then to the top-P probability mass.
+/// </summary>
+public sealed class Sampler
+{
+    private readonly GenerationOptions _options;
+    private readonly RandomSource _random;
+    private (int Id, float Value)[] _candidates = [];
+
+    public Sampler(GenerationOptions options)
+    {
+        options.Validate();
+        _options = options;
+        _random = new RandomSource(options.Seed);
+    }
+
+    public int Sample(Span<float> logits, IReadOnlyList<int> history)
+    {
+        ApplyRepetitionPenalty(logits, history);
+        if (_options.Temperature == 0) return ArgMax(logits);
+
+        int n = logits.Length;
+        if (_candidates.Length < n) _candidates = new (int, float)[n];
+        var c = _candidates.AsSpan(0, n);
+        for (int i = 0; i < n; i++) c[i] = (i, logits[i]);
+        // Highest logit first; ties by id, so the order never depends on the sort's internals.
+        c.Sort((a, b) => a.Value != b.Value ? b.Value.CompareTo(a.Value) : a.Id.CompareTo(b.Id));
+
+        int keep = _options.TopK > 0 ? Math.Min(_options.TopK, n) : n;
+        float max = c[0].Value;
+        double sum = 0;
+        for (int i = 0; i < keep; i++)
+        {
+            float p = MathF.Exp((c[i].Value - max) / _options.Temperature);
+            c[i].Value = p;
+            sum += p;
+        }
+        if (_options.TopP < 1)
+        {
+            double cumulative = 0;
+            for (int i = 0; i < keep; i++)
+            {
+                cumulative += c[i].Value / sum;
+                if (cumulative >= _options.TopP)
+                {
+                    keep = i + 1;
+                    break;
+                }
+            }
+            sum = 0;
+            for (int i = 0; i < keep; i++) sum += c[i].Value;
+        }
+
+        double r = _random.NextSingle() * sum;
+        double acc = 0;
+        for (int i = 0; i < keep; i++)
+        {
+            acc += c[i].Value;
+            if (r < acc) return c[i].Id;
+        }
+        return c[keep - 1].Id; // rounding left r at the very top
+    }
+
+    public static int ArgMax(ReadOnlySpan<float> logits)
+    {
+        int best = 0;
+        for (int i = 1; i < logits.Length; i++)
+            if (logits[i] > logits[best]) best = i;
+        return best;
+    }
+
+    private void ApplyRepetitionPenalty(Span<float> logits, IReadOnlyList<int> history)
+    {
+        float penalty = _options.RepetitionPenalty;
+        if (penalty == 1f || history.Count == 0) return;
+        var seen = new HashSet<int>();
+        for (int i = Math.Max(0, history.Count - _options.RepetitionWindow); i < history.Count; i++)
+        {
+            int id = history[i];
+            if ((uint)id >= (uint)logits.Length || !seen.Add(id)) continue;
+            logits[id] = logits[id] > 0 ? logits[id] / penalty : logits[id] * penalty;
+        }
+    }
+}

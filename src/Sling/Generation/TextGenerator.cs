@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using System.Text;
+using Sling.Models;
+using Sling.Tokenization;
+
+namespace Sling.Generation;
+
+/// <summary>
+/// The generation loop: encodes the prompt, feeds it through the model, then samples one token at a
+/// time, streaming the text as soon as whole characters are known, until EOS, a stop string, the
+/// token limit or the end of the context.
+/// </summary>
+public sealed class TextGenerator(Transformer model, ITokenizer tokenizer)
+{
+    /// <summary>Tokens that end generation besides the tokenizer's EOS (e.g. a chat turn's end).</summary>
+    public ISet<int> StopTokens { get; } = new HashSet<int>();
+
+    public GenerationResult Generate(string prompt, GenerationOptions options, Action<string>? onText = null)
+    {
+        options.Validate();
+        var promptIds = tokenizer.Encode(prompt, options.AddBos);
+        if (promptIds.Count == 0)
+            throw new SlingException("the prompt is empty and the tokenizer has no beginning-of-sequence token to start from");
+        int context = model.Config.MaxSeqLen;
+        if (promptIds.Count > context)
+            throw new SlingException($"the prompt is {promptIds.Count} tokens long but the model's context holds only {context}");
+
+        var state = model.CreateState();
+        var history = new List<int>(promptIds);
+        var sampler = new Sampler(options);
+        var decoder = new TokenStreamDecoder();
+        var stops = new StopStringFilter(options.StopStrings);
+        var text = new StringBuilder();
+        var generated = new List<int>();
+        void Emit(string piece)
+        {
+            if (piece.Length == 0) return;
+            text.Append(piece);
+            onText?.Invoke(piece);
+        }
+
+        var clock = Stopwatch.StartNew();
+        float[] logits = [];
+        for (int pos = 0; pos < promptIds.Count; pos++)
+            logits = model.Forward(state, promptIds[pos], pos, computeLogits: pos == promptIds.Count - 1);
+        var promptTime = clock.Elapsed;
+        clock.Restart();
+
+        var reason = StopReason.MaxTokens;
+        int previous = promptIds[^1];
+        for (int pos = promptIds.Count; generated.Count < options.MaxTokens; pos++)
+        {
+            int next = sampler.Sample(logits, history);
+            if (next == tokenizer.EosId || StopTokens.Contains(next))
+            {
+                reason = StopReason.EndOfSequence;
+                break;
+            }
+            generated.Add(next);
+            history.Add(next);
+            Emit(stops.Push(decoder.Append(tokenizer.DecodeToken(previous, next))));
+            previous = next;
+            if (stops.Stopped)
+            {
+                reason = StopReason.StopString;
+                break;
+            }
+            if (generated.Count == options.MaxTokens) break;
+            if (pos >= context)
+            {
+                reason = StopReason.ContextFull;
+                break;
+            }
+            logits = model.Forward(state, next, pos);
+        }
+        if (!stops.Stopped) Emit(stops.Push(decoder.Flush()));
+        Emit(stops.Flush());
+        var generationTime = clock.Elapsed;
+        return new GenerationResult(text.ToString(), generated, reason, promptIds.Count, promptTime, generated.Count, generationTime);
+    }
+}
