@@ -1,2 +1,50 @@
-// Benchmarks are added in later work; see README "Measured figures".
+using System.Diagnostics;
+using Sling.Bench;
+using Sling.Generation;
+using Sling.Models;
+
+// Sling benchmarks: print tokens/s and bytes. Usage:
+//   generate  --model PATH [--tokenizer PATH] [--tokens N] [--runs R] [--threads T]
+//   synthetic --shape stories15m|smollm-135m|tinyllama-1.1b [--tokens N] [--threads T]
+var options = BenchArgs.Parse(args);
+int threads = options.Int("threads", 0);
+int tokens = options.Int("tokens", 128);
+
+switch (options.Command)
+{
+    case "generate":
+    {
+        var load = Stopwatch.StartNew();
+        using var model = ModelLoader.Load(options.Required("model"), options.Get("tokenizer"), threads);
+        Console.WriteLine($"model      {model.Source}");
+        Console.WriteLine($"load       {load.Elapsed.TotalMilliseconds:F0} ms");
+        Report.Weights(model.Transformer);
+        var generator = new TextGenerator(model.Transformer, model.Tokenizer);
+        var greedy = new GenerationOptions { Temperature = 0, MaxTokens = tokens };
+        generator.Generate("", greedy with { MaxTokens = 16 }); // warm up the JIT
+        var runs = Enumerable.Range(0, options.Int("runs", 5)).Select(_ => generator.Generate("", greedy)).ToList();
+        Report.Speeds(runs.Select(r => r.GenerationTokensPerSecond).ToList(), runs[0].GeneratedTokens, model.Transformer.MatVec.Threads);
+        break;
+    }
+    case "synthetic":
+    {
+        var shape = SyntheticModel.Shape(options.Required("shape"));
+        using var model = SyntheticModel.Create(shape, threads);
+        Console.WriteLine($"model      synthetic {options.Required("shape")} (random fp32 weights)");
+        Report.Weights(model);
+        var speeds = new List<double>();
+        for (int run = 0; run < options.Int("runs", 3); run++)
+        {
+            var state = model.CreateState();
+            var clock = Stopwatch.StartNew();
+            for (int pos = 0; pos < tokens; pos++) model.Forward(state, (pos * 7919) % shape.VocabSize, pos);
+            speeds.Add(tokens / clock.Elapsed.TotalSeconds);
+        }
+        Report.Speeds(speeds, tokens, model.MatVec.Threads);
+        break;
+    }
+    default:
+        Console.Error.WriteLine("usage: Sling.Bench generate --model PATH [--tokens N] | synthetic --shape NAME [--tokens N]");
+        return 2;
+}
 return 0;

@@ -19,11 +19,12 @@ internal static class RunCommand
         var seed = new Option<ulong?>("--seed", "-s") { Description = "Random seed; the same seed gives the same text (default: time-based)" };
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Maximum tokens to generate", DefaultValueFactory = _ => 256 };
         var stop = new Option<string[]>("--stop") { Description = "Stop when this text appears (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var noEcho = new Option<bool>("--no-echo") { Description = "Print only the generated text, not the prompt before it" };
         var threads = new Option<int>("--threads") { Description = "Worker threads; 0 = all cores", DefaultValueFactory = _ => 0 };
 
         var command = new Command("run", "Generate text from a prompt")
         {
-            model, tokenizer, prompt, temperature, topK, topP, repeatPenalty, seed, maxTokens, stop, threads,
+            model, tokenizer, prompt, temperature, topK, topP, repeatPenalty, seed, maxTokens, stop, noEcho, threads,
         };
         command.SetAction(parse =>
         {
@@ -43,7 +44,9 @@ internal static class RunCommand
 
             using var loaded = ModelLoader.Load(parse.GetValue(model)!, parse.GetValue(tokenizer), parse.GetValue(threads));
             var generator = new TextGenerator(loaded.Transformer, loaded.Tokenizer);
-            var result = generator.Generate(parse.GetValue(prompt) ?? "", options, piece =>
+            string promptText = parse.GetValue(prompt) ?? "";
+            if (!parse.GetValue(noEcho)) stdout.Write(promptText);
+            var result = generator.Generate(promptText, options, piece =>
             {
                 stdout.Write(piece);
                 stdout.Flush();

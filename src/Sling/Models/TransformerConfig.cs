@@ -69,9 +69,9 @@ public sealed record TransformerConfig
         Require(HiddenDim > 0, $"intermediate size must be positive (got {HiddenDim})");
         Require(Layers > 0, $"layer count must be positive (got {Layers})");
         Require(Heads > 0, $"head count must be positive (got {Heads})");
+        Require(HeadDimOverride != null || Dim % Heads == 0, $"hidden size {Dim} is not divisible by the head count {Heads}");
         Require(KvHeads > 0 && KvHeads <= Heads && Heads % KvHeads == 0,
             $"key/value head count {KvHeads} must divide the head count {Heads}");
-        Require(HeadDimOverride != null || Dim % Heads == 0, $"hidden size {Dim} is not divisible by the head count {Heads}");
         Require(HeadDim > 0 && HeadDim % 2 == 0, $"head dimension {HeadDim} must be positive and even");
         Require(RotaryDim > 0 && RotaryDim <= HeadDim && RotaryDim % 2 == 0, $"rotary dimension {RotaryDim} must be even and at most the head dimension {HeadDim}");
         Require(VocabSize > 0, $"vocabulary size must be positive (got {VocabSize})");
