@@ -43,7 +43,7 @@ internal static class RunCommand
             if (parse.GetValue(threads) < 0) throw new SlingException("--threads must be 0 (all cores) or more");
 
             using var loaded = ModelLoader.Load(parse.GetValue(model)!, parse.GetValue(tokenizer), parse.GetValue(threads));
-            var generator = new TextGenerator(loaded.Transformer, loaded.Tokenizer);
+            var generator = loaded.CreateGenerator();
             string promptText = parse.GetValue(prompt) ?? "";
             if (!parse.GetValue(noEcho)) stdout.Write(promptText);
             var result = generator.Generate(promptText, options, piece =>

@@ -7,20 +7,38 @@ namespace Sling.Models;
 /// <summary>Opens a model from a path, whatever its format, together with its tokenizer.</summary>
 public static class ModelLoader
 {
-    public static LoadedModel Load(string modelPath, string? tokenizerPath = null, int threads = 0)
+    /// <summary>Opens only the network (no tokenizer): a Hugging Face folder or a llama2.c checkpoint.</summary>
+    public static Transformer LoadTransformer(string modelPath, int threads = 0)
     {
         var matVec = new MatVec(threads);
         if (Directory.Exists(modelPath))
-            throw new SlingException($"{modelPath}: model folders (Hugging Face layout) are not supported yet; pass a llama2.c .bin checkpoint");
+        {
+            if (!HuggingFaceLoader.IsModelFolder(modelPath))
+                throw new SlingException($"{modelPath}: a folder without config.json is not a Hugging Face model folder");
+            return HuggingFaceLoader.Load(modelPath, matVec);
+        }
         if (!File.Exists(modelPath))
             throw new SlingException($"{modelPath}: model file not found");
+        return Llama2cCheckpoint.Load(modelPath, matVec);
+    }
 
-        var transformer = Llama2cCheckpoint.Load(modelPath, matVec);
+    public static LoadedModel Load(string modelPath, string? tokenizerPath = null, int threads = 0)
+    {
+        var transformer = LoadTransformer(modelPath, threads);
         try
         {
-            var tokenizer = Llama2cTokenizer.Load(tokenizerPath ?? FindLlama2cTokenizer(modelPath));
-            CheckVocabulary(tokenizer, transformer.Config, tokenizerPath ?? modelPath);
-            return new LoadedModel(transformer, tokenizer, modelPath);
+            bool folder = Directory.Exists(modelPath);
+            string dir = folder ? modelPath : Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
+            string path = tokenizerPath ?? TokenizerLoader.FindIn(dir)
+                ?? throw new SlingException($"{modelPath}: no tokenizer (tokenizer.json, tokenizer.model, tokenizer.bin) beside the model; pass --tokenizer PATH");
+            var tokenizer = TokenizerLoader.Load(path);
+            CheckVocabulary(tokenizer, transformer.Config, path);
+
+            var stops = new HashSet<int>();
+            if (tokenizer.EosId >= 0) stops.Add(tokenizer.EosId);
+            if (folder) stops.UnionWith(HuggingFaceLoader.EndOfSequenceIds(modelPath));
+            else stops.Add(tokenizer.BosId); // llama2.c's stories models start each new story with BOS
+            return new LoadedModel(transformer, tokenizer, modelPath, stops);
         }
         catch
         {
@@ -29,22 +47,12 @@ public static class ModelLoader
         }
     }
 
-    /// <summary>tokenizer.bin beside the checkpoint, else the only tok*.bin there.</summary>
-    private static string FindLlama2cTokenizer(string modelPath)
-    {
-        string dir = Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
-        string standard = Path.Combine(dir, "tokenizer.bin");
-        if (File.Exists(standard)) return standard;
-        var candidates = Directory.GetFiles(dir, "tok*.bin");
-        if (candidates.Length == 1) return candidates[0];
-        throw new SlingException(candidates.Length == 0
-            ? $"{modelPath}: no tokenizer.bin beside the model; pass --tokenizer PATH"
-            : $"{modelPath}: several tokenizers beside the model ({string.Join(", ", candidates.Select(Path.GetFileName))}); pass --tokenizer PATH");
-    }
-
     public static void CheckVocabulary(ITokenizer tokenizer, TransformerConfig config, string tokenizerSource)
     {
-        if (tokenizer.VocabSize != config.VocabSize)
+        // Hugging Face models often pad the embedding beyond the tokenizer (e.g. to a multiple of 64);
+        // a tokenizer larger than the model, or a llama2.c pair that differs at all, cannot be right.
+        bool fits = tokenizer is Llama2cTokenizer ? tokenizer.VocabSize == config.VocabSize : tokenizer.VocabSize <= config.VocabSize;
+        if (!fits)
             throw new SlingException(
                 $"{tokenizerSource}: the tokenizer has {tokenizer.VocabSize} tokens but the model's vocabulary has {config.VocabSize}; they do not belong together");
     }

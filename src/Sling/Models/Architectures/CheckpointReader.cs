@@ -1,0 +1,55 @@
+using Sling.Formats;
+using Sling.Kernels;
+
+namespace Sling.Models.Architectures;
+
+/// <summary>
+/// Reads named tensors of a Hugging Face checkpoint, checking each against the shape the
+/// configuration implies; errors name the tensor, its file and the config fields involved.
+/// </summary>
+public sealed class CheckpointReader(TensorSet tensors, HuggingFaceConfig config)
+{
+    public TensorSet Tensors { get; } = tensors;
+    public HuggingFaceConfig Config { get; } = config;
+
+    public bool Has(string name) => Tensors.Contains(name);
+
+    private SafeTensorInfo Find(string name)
+    {
+        if (!Tensors.Contains(name))
+            throw new ModelFormatException(Path.GetDirectoryName(Config.Path) ?? Config.Path, $"tensor '{name}' is missing from the checkpoint");
+        return Tensors.Info(name);
+    }
+
+    private ModelFormatException ShapeError(SafeTensorInfo t, string expected, string why)
+        => new(Tensors.FileOf(t.Name).Path, $"tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}] but {Path.GetFileName(Config.Path)} ({why}) implies {expected}");
+
+    /// <summary>A [rows, cols] weight matrix; <paramref name="why"/> names the config fields behind the shape.</summary>
+    public WeightMatrix Matrix(string name, int rows, int cols, string why)
+    {
+        var t = Find(name);
+        if (t.Shape.Length != 2 || t.Shape[0] != rows || t.Shape[1] != cols)
+            throw ShapeError(t, $"[{rows}, {cols}]", why);
+        return Tensors.Matrix(name);
+    }
+
+    public float[] Vector(string name, int length, string why)
+    {
+        var t = Find(name);
+        if (t.Shape.Length != 1 || t.Shape[0] != length)
+            throw ShapeError(t, $"[{length}]", why);
+        return Tensors.Floats(name);
+    }
+
+    public float[]? OptionalVector(string name, int length, string why) => Has(name) ? Vector(name, length, why) : null;
+
+    /// <summary>The classifier: the embedding when the config ties them, else lm_head.</summary>
+    public Linear Classifier(WeightMatrix embedding, TransformerConfig c, string? biasName = null)
+    {
+        float[]? bias = biasName == null ? null : OptionalVector(biasName, c.VocabSize, "vocab_size");
+        if (Config.Bool("tie_word_embeddings", false)) return new Linear(embedding, bias);
+        if (!Has("lm_head.weight"))
+            throw new ModelFormatException(Config.Path, "field 'tie_word_embeddings' is false but the checkpoint has no lm_head.weight");
+        return new Linear(Matrix("lm_head.weight", c.VocabSize, c.Dim, "vocab_size, hidden_size"), bias);
+    }
+}

@@ -1,0 +1,15 @@
+using Sling.Formats;
+
+namespace Sling.Models.Architectures;
+
+/// <summary>One Hugging Face model family: how its config.json and tensor names map onto the engine.</summary>
+public interface IArchitecture
+{
+    /// <summary>Names in config.json "architectures" this family answers to.</summary>
+    IReadOnlyList<string> ArchitectureNames { get; }
+    /// <summary>config.json "model_type" values this family answers to.</summary>
+    IReadOnlyList<string> ModelTypes { get; }
+
+    TransformerConfig ReadConfig(HuggingFaceConfig config);
+    TransformerWeights ReadWeights(TransformerConfig config, CheckpointReader reader);
+}

@@ -1,0 +1,46 @@
+using Sling.Formats;
+using Sling.Kernels;
+using Sling.Models.Architectures;
+
+namespace Sling.Models;
+
+/// <summary>
+/// Loads a Hugging Face model folder (config.json + safetensors, single or sharded) directly: the
+/// architecture maps tensor names onto the engine, and the weights stay in their file dtype,
+/// memory-mapped.
+/// </summary>
+public static class HuggingFaceLoader
+{
+    public const string ConfigFileName = "config.json";
+    public const string GenerationConfigFileName = "generation_config.json";
+
+    public static bool IsModelFolder(string path) => Directory.Exists(path) && File.Exists(Path.Combine(path, ConfigFileName));
+
+    public static Transformer Load(string folder, MatVec matVec)
+    {
+        var config = HuggingFaceConfig.Read(Path.Combine(folder, ConfigFileName));
+        var architecture = ArchitectureRegistry.Find(config);
+        var transformerConfig = architecture.ReadConfig(config);
+        transformerConfig.Validate(config.Path);
+        var tensors = TensorSet.Open(folder);
+        try
+        {
+            var weights = architecture.ReadWeights(transformerConfig, new CheckpointReader(tensors, config));
+            weights.Validate(transformerConfig, folder);
+            return new Transformer(transformerConfig, weights, matVec, tensors);
+        }
+        catch
+        {
+            tensors.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>End-of-sequence ids from config.json and generation_config.json.</summary>
+    public static IReadOnlyCollection<int> EndOfSequenceIds(string folder)
+    {
+        var ids = new HashSet<int>(HuggingFaceConfig.Read(Path.Combine(folder, ConfigFileName)).Ints("eos_token_id"));
+        ids.UnionWith(GenerationConfig.Read(Path.Combine(folder, GenerationConfigFileName)).EosTokenIds);
+        return ids;
+    }
+}

@@ -1,0 +1,33 @@
+namespace Sling.Tokenization;
+
+/// <summary>Opens a tokenizer file by its kind, or finds the tokenizer that belongs to a model.</summary>
+public static class TokenizerLoader
+{
+    public static ITokenizer Load(string path)
+    {
+        if (Directory.Exists(path))
+            throw new Formats.ModelFormatException(path, "is a directory, expected a tokenizer file");
+        if (!File.Exists(path)) throw new SlingException($"{path}: tokenizer file not found");
+        string name = Path.GetFileName(path);
+        if (name.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".model", StringComparison.OrdinalIgnoreCase))
+            throw new SlingException($"{path}: Hugging Face tokenizer.json and SentencePiece .model tokenizers are not supported yet; pass a llama2.c tokenizer.bin with --tokenizer");
+        return Llama2cTokenizer.Load(path);
+    }
+
+    /// <summary>
+    /// The tokenizer in <paramref name="folder"/>: tokenizer.json, tokenizer.model, tokenizer.bin,
+    /// or the only tok*.bin. Null when there is none.
+    /// </summary>
+    public static string? FindIn(string folder)
+    {
+        foreach (var standard in new[] { "tokenizer.json", "tokenizer.model", "tokenizer.bin" })
+        {
+            string p = Path.Combine(folder, standard);
+            if (File.Exists(p)) return p;
+        }
+        var candidates = Directory.GetFiles(folder, "tok*.bin");
+        if (candidates.Length > 1)
+            throw new SlingException($"{folder}: several tokenizers ({string.Join(", ", candidates.Select(Path.GetFileName))}); pass --tokenizer PATH");
+        return candidates.Length == 1 ? candidates[0] : null;
+    }
+}

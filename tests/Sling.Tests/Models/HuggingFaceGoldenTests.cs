@@ -1,0 +1,63 @@
+using System.Text.Json;
+using Sling.Formats;
+using Sling.Generation;
+using Sling.Models;
+using Sling.Tests.Support;
+
+namespace Sling.Tests.Models;
+
+/// <summary>
+/// Every tiny Hugging Face folder in ../shared/models/hf-tiny against logits that a float64 pass of
+/// the transformers modeling definitions produced from the same stored weights.
+/// </summary>
+public class HuggingFaceGoldenTests
+{
+    public static TheoryData<string> Folders()
+    {
+        var data = new TheoryData<string>();
+        // Always the architectures the product promises; more folders are picked up when they appear.
+        var names = new SortedSet<string> { "llama", "llama3-rope-scaling", "mistral", "qwen2", "phi", "phi3" };
+        if (SharedData.Has("models/hf-tiny"))
+            foreach (var d in Directory.GetDirectories(SharedData.PathOf("models/hf-tiny")))
+                if (File.Exists(Path.Combine(d, "golden.json"))) names.Add(Path.GetFileName(d));
+        foreach (var n in names) data.Add(n);
+        return data;
+    }
+
+    [SharedTheory("models/hf-tiny")]
+    [MemberData(nameof(Folders))]
+    public void LogitsAtEveryPositionMatchTheReference(string name)
+    {
+        string folder = SharedData.PathOf($"models/hf-tiny/{name}");
+        Assert.True(Directory.Exists(folder), $"{folder} is missing");
+        using var golden = SafeTensorsFile.Open(Path.Combine(folder, "golden.safetensors"));
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "golden.json")));
+        int[] ids = json.RootElement.GetProperty("input_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        float[] reference = golden.ReadFloats("logits");
+        using var model = ModelLoader.LoadTransformer(folder);
+        int vocab = model.Config.VocabSize;
+        Assert.Equal(ids.Length * vocab, reference.Length);
+
+        var actual = Engine.Logits(model, ids);
+        double num = 0, den = 0;
+        for (int p = 0; p < ids.Length; p++)
+            for (int v = 0; v < vocab; v++)
+            {
+                double d = actual[p][v] - reference[p * vocab + v];
+                num += d * d;
+                den += (double)reference[p * vocab + v] * reference[p * vocab + v];
+            }
+        double error = Math.Sqrt(num / den);
+        Assert.True(error < 1e-4, $"{name}: relative L2 error {error:E2}");
+    }
+
+    [SharedFact("models/stories260K-hf/model.safetensors", SharedData.Stories260KExpected)]
+    public void Stories260KInHuggingFaceLayoutGreedyMatchesTheReferenceText()
+    {
+        using var model = ModelLoader.Load(SharedData.PathOf("models/stories260K-hf"));
+        Assert.IsType<Sling.Tokenization.Llama2cTokenizer>(model.Tokenizer);
+        var result = model.CreateGenerator().Generate("", new GenerationOptions { Temperature = 0, MaxTokens = 200 });
+        Assert.Equal(File.ReadAllText(SharedData.PathOf(SharedData.Stories260KExpected)), result.Text);
+        Assert.Equal(RopeLayout.RotateHalf, model.Config.Rope);
+    }
+}
