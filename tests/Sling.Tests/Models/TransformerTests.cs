@@ -89,19 +89,6 @@ public class TransformerTests
         Assert.True(ReferenceLlama.RelativeL2(reference, Engine.Logits(wrong, tokens)) > 1e-2);
     }
 
-    private static double[][] PermuteForRotateHalf(double[][] w, int heads)
-    {
-        int hd = w.Length / heads;
-        var result = new double[w.Length][];
-        for (int h = 0; h < heads; h++)
-            for (int i = 0; i < hd / 2; i++)
-            {
-                result[h * hd + i] = w[h * hd + 2 * i];
-                result[h * hd + hd / 2 + i] = w[h * hd + 2 * i + 1];
-            }
-        return result;
-    }
-
     private static Transformer Build(TinyLlama m, RopeLayout layout, bool permute)
     {
         WeightMatrix M(double[][] rows) => F32Matrix.FromArray(rows.SelectMany(r => r.Select(v => (float)v)).ToArray(), rows.Length, rows[0].Length);
@@ -121,8 +108,8 @@ public class TransformerTests
             {
                 AttentionNorm = new NormWeights(V(m.AttNorm[l]), null),
                 MlpNorm = new NormWeights(V(m.FfnNorm[l]), null),
-                Query = new Linear(M(permute ? PermuteForRotateHalf(m.Wq[l], m.Heads) : m.Wq[l])),
-                Key = new Linear(M(permute ? PermuteForRotateHalf(m.Wk[l], m.KvHeads) : m.Wk[l])),
+                Query = new Linear(M(permute ? HuggingFaceWriter.PermuteForRotateHalf(m.Wq[l], m.Heads) : m.Wq[l])),
+                Key = new Linear(M(permute ? HuggingFaceWriter.PermuteForRotateHalf(m.Wk[l], m.KvHeads) : m.Wk[l])),
                 Value = new Linear(M(m.Wv[l])),
                 Output = new Linear(M(m.Wo[l])),
                 Gate = new Linear(M(m.W1[l])),

@@ -14,9 +14,9 @@ internal static class DecoderConfig
         if (dim <= 0) throw c.Error("hidden_size", $"must be positive (got {dim})");
         if (heads <= 0) throw c.Error("num_attention_heads", $"must be positive (got {heads})");
         if (headDim == null && dim % heads != 0)
-            throw c.Error("hidden_size", $"({dim}) is not divisible by num_attention_heads ({heads})");
+            throw c.Error("hidden_size", $"({dim}) is not divisible by 'num_attention_heads' ({heads})");
         if (kvHeads <= 0 || heads % kvHeads != 0)
-            throw c.Error("num_key_value_heads", $"({kvHeads}) must divide num_attention_heads ({heads})");
+            throw c.Error("num_key_value_heads", $"({kvHeads}) must divide 'num_attention_heads' ({heads})");
         foreach (var field in new[] { "intermediate_size", "num_hidden_layers", "vocab_size" })
             if (c.Int(field) <= 0) throw c.Error(field, $"must be positive (got {c.Int(field)})");
 
