@@ -6,12 +6,9 @@ internal static class Report
 {
     public static void Weights(Transformer model)
     {
-        var w = model.Weights;
-        var matrices = w.Layers.SelectMany(l => l.Linears().Select(x => x.Linear.Weight)).Append(w.Embedding);
-        if (!ReferenceEquals(w.Classifier.Weight, w.Embedding)) matrices = matrices.Append(w.Classifier.Weight);
-        long bytes = matrices.Sum(m => m.ByteSize);
-        Console.WriteLine($"parameters {model.ParameterCount():N0}");
-        Console.WriteLine($"weights    {bytes:N0} bytes ({bytes / 1048576.0:F1} MiB, {string.Join("/", matrices.Select(m => m.Format).Distinct())})");
+        var s = ModelSummary.Of(model);
+        Console.WriteLine($"parameters {s.Parameters:N0}");
+        Console.WriteLine($"weights    {s.WeightBytes:N0} bytes ({s.WeightBytes / 1048576.0:F1} MiB, {string.Join("/", s.Formats)}, {s.BitsPerWeight(model):F2} bits/weight)");
     }
 
     public static void Speeds(List<double> tokensPerSecond, int tokens, int threads)

@@ -9,7 +9,7 @@ internal static class RunCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var model = new Option<string>("--model", "-m") { Description = "Model: a llama2.c .bin checkpoint", Required = true };
+        var model = new Option<string>("--model", "-m") { Description = "Model: a Hugging Face folder (config.json + safetensors) or a llama2.c .bin checkpoint", Required = true };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer file (default: the one beside the model)" };
         var prompt = new Option<string>("--prompt", "-p") { Description = "Text to continue (default: empty, start from BOS)", DefaultValueFactory = _ => "" };
         var temperature = new Option<float>("--temperature", "-t") { Description = "Sampling temperature; 0 = greedy", DefaultValueFactory = _ => 0.8f };
@@ -19,31 +19,48 @@ internal static class RunCommand
         var seed = new Option<ulong?>("--seed", "-s") { Description = "Random seed; the same seed gives the same text (default: time-based)" };
         var maxTokens = new Option<int>("--max-tokens", "-n") { Description = "Maximum tokens to generate", DefaultValueFactory = _ => 256 };
         var stop = new Option<string[]>("--stop") { Description = "Stop when this text appears (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var context = new Option<int>("--context", "-c") { Description = "Context length to reserve (prompt + answer), at most the model's", DefaultValueFactory = _ => 4096 };
+        var dtype = new Option<string>("--dtype") { Description = "Weight dtype: auto (as stored, in place) or f32/f16/bf16 (converted once, then cached)", DefaultValueFactory = _ => "auto" };
+        var cacheDir = new Option<string?>("--cache-dir") { Description = "Where converted weights are kept (default: $SLING_CACHE_DIR or ~/.cache/sling)" };
         var noEcho = new Option<bool>("--no-echo") { Description = "Print only the generated text, not the prompt before it" };
         var threads = new Option<int>("--threads") { Description = "Worker threads; 0 = all cores", DefaultValueFactory = _ => 0 };
 
         var command = new Command("run", "Generate text from a prompt")
         {
-            model, tokenizer, prompt, temperature, topK, topP, repeatPenalty, seed, maxTokens, stop, noEcho, threads,
+            model, tokenizer, prompt, temperature, topK, topP, repeatPenalty, seed, maxTokens, stop, context, dtype, cacheDir, noEcho, threads,
         };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(threads) < 0) throw new SlingException("--threads must be 0 (all cores) or more");
+
+            string? cachePath = parse.GetValue(cacheDir);
+            using var loaded = ModelLoader.Load(parse.GetValue(model)!, new LoadOptions
+            {
+                TokenizerPath = parse.GetValue(tokenizer),
+                Threads = parse.GetValue(threads),
+                DType = parse.GetValue(dtype)!,
+                Cache = cachePath == null ? null : new ModelCache(cachePath),
+                Log = line => stderr.WriteLine(line),
+            });
+            var generator = loaded.CreateGenerator();
             ulong actualSeed = parse.GetValue(seed) ?? (ulong)DateTime.UtcNow.Ticks;
+            var defaults = loaded.GenerationDefaults;
+            // An option the user did not type falls back to the model's generation_config.json, then to Sling's default.
+            T Pick<T>(Option<T> option, T? fromModel) where T : struct
+                => parse.GetResult(option) is { Implicit: false } || fromModel is null ? parse.GetValue(option)! : fromModel.Value;
+            float? modelTemperature = defaults.DoSample == false ? 0f : defaults.Temperature;
             var options = new GenerationOptions
             {
-                Temperature = parse.GetValue(temperature),
-                TopK = parse.GetValue(topK),
-                TopP = parse.GetValue(topP),
-                RepetitionPenalty = parse.GetValue(repeatPenalty),
+                Temperature = Pick(temperature, modelTemperature),
+                TopK = Pick(topK, defaults.TopK),
+                TopP = Pick(topP, defaults.TopP),
+                RepetitionPenalty = Pick(repeatPenalty, defaults.RepetitionPenalty),
                 Seed = actualSeed,
                 MaxTokens = parse.GetValue(maxTokens),
                 StopStrings = parse.GetValue(stop) ?? [],
+                ContextLength = parse.GetValue(context),
             };
             options.Validate();
-            if (parse.GetValue(threads) < 0) throw new SlingException("--threads must be 0 (all cores) or more");
-
-            using var loaded = ModelLoader.Load(parse.GetValue(model)!, parse.GetValue(tokenizer), parse.GetValue(threads));
-            var generator = loaded.CreateGenerator();
             string promptText = parse.GetValue(prompt) ?? "";
             if (!parse.GetValue(noEcho)) stdout.Write(promptText);
             var result = generator.Generate(promptText, options, piece =>

@@ -10,6 +10,7 @@ public static class SlingCommandLine
         var root = new RootCommand("Sling: run small language models on your CPU, privately and offline.")
         {
             RunCommand.Create(stdout, stderr),
+            InfoCommand.Create(stdout),
         };
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         try

@@ -15,6 +15,8 @@ public sealed record GenerationOptions
     public ulong Seed { get; init; } = 42;
     public int MaxTokens { get; init; } = 256;
     public IReadOnlyList<string> StopStrings { get; init; } = [];
+    /// <summary>Positions to reserve for prompt and answer; null = the model's whole context.</summary>
+    public int? ContextLength { get; init; }
     /// <summary>Prepend the model's beginning-of-sequence token to the prompt.</summary>
     public bool AddBos { get; init; } = true;
 
@@ -24,6 +26,7 @@ public sealed record GenerationOptions
         if (TopK < 0) throw new SlingException($"top-k must be 0 or more (got {TopK})");
         if (!(TopP > 0 && TopP <= 1)) throw new SlingException($"top-p must be in (0, 1] (got {TopP})");
         if (!(RepetitionPenalty > 0)) throw new SlingException($"repetition penalty must be positive (got {RepetitionPenalty})");
+        if (ContextLength is <= 0) throw new SlingException($"context length must be positive (got {ContextLength})");
         if (MaxTokens < 0) throw new SlingException($"max tokens must be 0 or more (got {MaxTokens})");
     }
 }

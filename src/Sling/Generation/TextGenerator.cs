@@ -21,11 +21,11 @@ public sealed class TextGenerator(Transformer model, ITokenizer tokenizer)
         var promptIds = tokenizer.Encode(prompt, options.AddBos);
         if (promptIds.Count == 0)
             throw new SlingException("the prompt is empty and the tokenizer has no beginning-of-sequence token to start from");
-        int context = model.Config.MaxSeqLen;
+        var state = model.CreateState(options.ContextLength);
+        int context = state.ContextLength;
         if (promptIds.Count > context)
-            throw new SlingException($"the prompt is {promptIds.Count} tokens long but the model's context holds only {context}");
+            throw new SlingException($"the prompt is {promptIds.Count} tokens long but the context holds only {context}");
 
-        var state = model.CreateState();
         var history = new List<int>(promptIds);
         var sampler = new Sampler(options);
         var decoder = new TokenStreamDecoder();

@@ -16,8 +16,9 @@ public static class HuggingFaceLoader
 
     public static bool IsModelFolder(string path) => Directory.Exists(path) && File.Exists(Path.Combine(path, ConfigFileName));
 
-    public static Transformer Load(string folder, MatVec matVec)
+    public static Transformer Load(string folder, MatVec matVec, LoadOptions? options = null)
     {
+        options ??= new LoadOptions();
         var config = HuggingFaceConfig.Read(Path.Combine(folder, ConfigFileName));
         var architecture = ArchitectureRegistry.Find(config);
         var transformerConfig = architecture.ReadConfig(config);
@@ -25,6 +26,8 @@ public static class HuggingFaceLoader
         var tensors = TensorSet.Open(folder);
         try
         {
+            if (options.DType != "auto")
+                tensors = ConvertThroughCache(folder, tensors, WeightConversion.Parse(options.DType), options);
             var weights = architecture.ReadWeights(transformerConfig, new CheckpointReader(tensors, config));
             weights.Validate(transformerConfig, folder);
             return new Transformer(transformerConfig, weights, matVec, tensors);
@@ -34,6 +37,21 @@ public static class HuggingFaceLoader
             tensors.Dispose();
             throw;
         }
+    }
+
+    // Converted weights are derived data: built once, then memory-mapped from the cache.
+    private static TensorSet ConvertThroughCache(string folder, TensorSet tensors, TensorDType target, LoadOptions options)
+    {
+        if (!WeightConversion.NeedsConversion(tensors, target)) return tensors;
+        var cache = options.Cache ?? ModelCache.Default();
+        var sources = tensors.Files.Select(f => f.Path).Append(Path.Combine(folder, ConfigFileName));
+        string key = ModelCache.Key(folder, sources, $"dtype={target.Name()}");
+        var (path, hit) = cache.GetOrCreate(key, dir => WeightConversion.Convert(folder, tensors, target, dir));
+        options.Log?.Invoke(hit
+            ? $"weights as {target.Name()} from the cache: {path}"
+            : $"converted weights to {target.Name()} and cached them: {path}");
+        tensors.Dispose();
+        return TensorSet.Open(path);
     }
 
     /// <summary>End-of-sequence ids from config.json and generation_config.json.</summary>

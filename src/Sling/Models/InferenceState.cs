@@ -6,8 +6,11 @@ namespace Sling.Models;
 /// </summary>
 public sealed class InferenceState
 {
-    public InferenceState(TransformerConfig c)
+    public InferenceState(TransformerConfig c, int contextLength)
     {
+        if (contextLength <= 0 || contextLength > c.MaxSeqLen)
+            throw new ArgumentOutOfRangeException(nameof(contextLength), $"context length {contextLength} must be in 1..{c.MaxSeqLen}");
+        ContextLength = contextLength;
         X = new float[c.Dim];
         Normed = new float[c.Dim];
         Query = new float[c.QDim];
@@ -18,17 +21,19 @@ public sealed class InferenceState
         Gate = new float[c.HiddenDim];
         Up = new float[c.HiddenDim];
         MlpOut = new float[c.Dim];
-        Scores = new float[c.Heads * c.MaxSeqLen];
+        Scores = new float[c.Heads * contextLength];
         Logits = new float[c.VocabSize];
         KeyCache = new float[c.Layers][];
         ValueCache = new float[c.Layers][];
         for (int l = 0; l < c.Layers; l++)
         {
-            KeyCache[l] = new float[(long)c.MaxSeqLen * c.KvDim];
-            ValueCache[l] = new float[(long)c.MaxSeqLen * c.KvDim];
+            KeyCache[l] = new float[(long)contextLength * c.KvDim];
+            ValueCache[l] = new float[(long)contextLength * c.KvDim];
         }
     }
 
+    /// <summary>Positions this state can hold: the model's context length or less, to bound the cache's memory.</summary>
+    public int ContextLength { get; }
     public float[] X { get; }
     public float[] Normed { get; }
     public float[] Query { get; }

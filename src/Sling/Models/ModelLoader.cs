@@ -8,23 +8,31 @@ namespace Sling.Models;
 public static class ModelLoader
 {
     /// <summary>Opens only the network (no tokenizer): a Hugging Face folder or a llama2.c checkpoint.</summary>
-    public static Transformer LoadTransformer(string modelPath, int threads = 0)
+    public static Transformer LoadTransformer(string modelPath, int threads = 0) => LoadTransformer(modelPath, new LoadOptions { Threads = threads });
+
+    public static Transformer LoadTransformer(string modelPath, LoadOptions options)
     {
-        var matVec = new MatVec(threads);
+        var matVec = new MatVec(options.Threads);
         if (Directory.Exists(modelPath))
         {
             if (!HuggingFaceLoader.IsModelFolder(modelPath))
                 throw new SlingException($"{modelPath}: a folder without config.json is not a Hugging Face model folder");
-            return HuggingFaceLoader.Load(modelPath, matVec);
+            return HuggingFaceLoader.Load(modelPath, matVec, options);
         }
         if (!File.Exists(modelPath))
             throw new SlingException($"{modelPath}: model file not found");
+        if (options.DType != "auto")
+            throw new SlingException($"--dtype {options.DType}: llama2.c checkpoints run in their stored format; conversion applies to Hugging Face folders");
         return Llama2cCheckpoint.Load(modelPath, matVec);
     }
 
     public static LoadedModel Load(string modelPath, string? tokenizerPath = null, int threads = 0)
+        => Load(modelPath, new LoadOptions { TokenizerPath = tokenizerPath, Threads = threads });
+
+    public static LoadedModel Load(string modelPath, LoadOptions options)
     {
-        var transformer = LoadTransformer(modelPath, threads);
+        string? tokenizerPath = options.TokenizerPath;
+        var transformer = LoadTransformer(modelPath, options);
         try
         {
             bool folder = Directory.Exists(modelPath);
@@ -38,7 +46,8 @@ public static class ModelLoader
             if (tokenizer.EosId >= 0) stops.Add(tokenizer.EosId);
             if (folder) stops.UnionWith(HuggingFaceLoader.EndOfSequenceIds(modelPath));
             else stops.Add(tokenizer.BosId); // llama2.c's stories models start each new story with BOS
-            return new LoadedModel(transformer, tokenizer, modelPath, stops);
+            var defaults = folder ? GenerationConfig.Read(Path.Combine(modelPath, HuggingFaceLoader.GenerationConfigFileName)) : GenerationConfig.Empty;
+            return new LoadedModel(transformer, tokenizer, modelPath, stops, defaults);
         }
         catch
         {

@@ -27,7 +27,8 @@ public sealed class Transformer : IDisposable
     public TransformerWeights Weights { get; }
     public MatVec MatVec { get; }
 
-    public InferenceState CreateState() => new(Config);
+    /// <summary>A fresh sequence holding up to <paramref name="contextLength"/> positions (default: the model's whole context).</summary>
+    public InferenceState CreateState(int? contextLength = null) => new(Config, Math.Min(contextLength ?? Config.MaxSeqLen, Config.MaxSeqLen));
 
     /// <summary>
     /// Runs <paramref name="token"/> at <paramref name="position"/> and returns the next-token logits
@@ -39,8 +40,8 @@ public sealed class Transformer : IDisposable
         var c = Config;
         if ((uint)token >= (uint)c.VocabSize)
             throw new ArgumentOutOfRangeException(nameof(token), $"token id {token} outside the vocabulary of {c.VocabSize}");
-        if ((uint)position >= (uint)c.MaxSeqLen)
-            throw new SlingException($"position {position} is past the model's context length of {c.MaxSeqLen} tokens");
+        if ((uint)position >= (uint)state.ContextLength)
+            throw new SlingException($"position {position} is past the context length of {state.ContextLength} tokens");
 
         var x = state.X;
         Weights.Embedding.ReadRow(token, x);
@@ -109,7 +110,7 @@ public sealed class Transformer : IDisposable
         {
             var q = s.Query.AsSpan(h * headDim, headDim);
             int kvOffset = h / group * headDim;
-            var scores = s.Scores.AsSpan(h * c.MaxSeqLen, span);
+            var scores = s.Scores.AsSpan(h * s.ContextLength, span);
             for (int t = 0; t < span; t++)
                 scores[t] = TensorPrimitives.Dot(q, keys.AsSpan((first + t) * kvDim + kvOffset, headDim)) * _attentionScale;
             Activations.Softmax(scores);

@@ -1,0 +1,91 @@
+using Sling.Formats;
+using Sling.Models;
+using Sling.Tests.Support;
+
+namespace Sling.Tests.Models;
+
+public class ModelCacheTests
+{
+    private static TinyLlama RoundedTo(TinyLlama m, Func<float, double> round) => m.MapMatrices(rows => rows.Select(r => r.Select(v => round((float)v)).ToArray()).ToArray());
+
+    [Theory]
+    [InlineData("bf16")]
+    [InlineData("f16")]
+    public void ConvertedWeightsAreBuiltOnceThenMappedFromTheCache(string dtype)
+    {
+        using var dir = new TempDirectory();
+        using var cacheDir = new TempDirectory();
+        var m = TinyLlama.Random(31);
+        string folder = Path.Combine(dir.Path, "model");
+        HuggingFaceWriter.WriteLlama(folder, m);
+        var log = new List<string>();
+        var options = new LoadOptions { DType = dtype, Cache = new ModelCache(cacheDir.Path), Log = log.Add };
+
+        using (var first = ModelLoader.LoadTransformer(folder, options))
+        {
+            Assert.All(ModelSummary.Of(first).Formats, f => Assert.Equal(dtype, f));
+            // The converted model is the model with its matrices rounded to the new dtype.
+            Func<float, double> round = dtype == "bf16" ? v => BF16Matrix(v) : v => (double)(float)(Half)v;
+            var tokens = Engine.RandomTokens(2, m.SeqLen, m.Vocab);
+            Assert.True(ReferenceLlama.RelativeL2(ReferenceLlama.Logits(RoundedTo(m, round), tokens), Engine.Logits(first, tokens)) < 1e-5);
+        }
+        Assert.Single(log);
+        Assert.StartsWith("converted weights", log[0]);
+        var entries = Directory.GetDirectories(Path.Combine(cacheDir.Path, "models"));
+        Assert.Single(entries);
+        long written = new FileInfo(Path.Combine(entries[0], "model.safetensors")).Length;
+        Assert.True(written < new FileInfo(Path.Combine(folder, "model.safetensors")).Length * 0.6, "16-bit weights take about half the space");
+
+        using (ModelLoader.LoadTransformer(folder, options)) { }
+        Assert.Equal(2, log.Count);
+        Assert.StartsWith("weights as", log[1]);
+        Assert.Contains(entries[0], log[1]);
+    }
+
+    private static double BF16Matrix(float v) => Sling.Kernels.BF16Matrix.ToSingle(WeightConversion.ToBFloat16(v));
+
+    [Fact]
+    public void ChangedSourceFilesGetANewEntry()
+    {
+        using var dir = new TempDirectory();
+        using var cacheDir = new TempDirectory();
+        HuggingFaceWriter.WriteLlama(dir.Path, TinyLlama.Random(32));
+        var options = new LoadOptions { DType = "bf16", Cache = new ModelCache(cacheDir.Path) };
+        using (ModelLoader.LoadTransformer(dir.Path, options)) { }
+        HuggingFaceWriter.WriteLlama(dir.Path, TinyLlama.Random(33));
+        File.SetLastWriteTimeUtc(dir.File("model.safetensors"), DateTime.UtcNow.AddMinutes(1));
+        using (ModelLoader.LoadTransformer(dir.Path, options)) { }
+        Assert.Equal(2, Directory.GetDirectories(Path.Combine(cacheDir.Path, "models")).Length);
+    }
+
+    [Fact]
+    public void WeightsAlreadyInTheRequestedDtypeAreUsedInPlace()
+    {
+        using var dir = new TempDirectory();
+        using var cacheDir = new TempDirectory();
+        HuggingFaceWriter.WriteLlama(dir.Path, TinyLlama.Random(34));
+        var log = new List<string>();
+        using (ModelLoader.LoadTransformer(dir.Path, new LoadOptions { DType = "f32", Cache = new ModelCache(cacheDir.Path), Log = log.Add })) { }
+        Assert.Empty(log);
+        Assert.False(Directory.Exists(Path.Combine(cacheDir.Path, "models")));
+    }
+
+    [Fact]
+    public void UnknownDtypeIsRejected()
+    {
+        using var dir = new TempDirectory();
+        HuggingFaceWriter.WriteLlama(dir.Path, TinyLlama.Random(35));
+        var e = Assert.Throws<SlingException>(() => ModelLoader.LoadTransformer(dir.Path, new LoadOptions { DType = "int3" }));
+        Assert.Contains("'int3'", e.Message);
+    }
+
+    [Theory]
+    [InlineData(1.0f, 0x3F80)]
+    [InlineData(1.00390625f, 0x3F80)]   // exactly halfway: ties to even
+    [InlineData(1.01171875f, 0x3F82)]   // halfway above an odd mantissa: rounds up
+    [InlineData(-2.5f, 0xC020)]
+    public void BFloat16RoundsToNearestEven(float value, int expected)
+    {
+        Assert.Equal((ushort)expected, WeightConversion.ToBFloat16(value));
+    }
+}
