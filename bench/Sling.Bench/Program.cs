@@ -6,6 +6,7 @@ using Sling.Models;
 // Sling benchmarks: print tokens/s and bytes. Usage:
 //   generate  --model PATH [--tokenizer PATH] [--tokens N] [--runs R] [--threads T]
 //   synthetic --shape stories15m|smollm-135m|tinyllama-1.1b [--tokens N] [--threads T]
+//   hf-load   --shape NAME [--dtype bf16|f16|f32] [--tokens N]   first vs cached load of a converted folder
 var options = BenchArgs.Parse(args);
 int threads = options.Int("threads", 0);
 int tokens = options.Int("tokens", 128);
@@ -41,6 +42,39 @@ switch (options.Command)
             speeds.Add(tokens / clock.Elapsed.TotalSeconds);
         }
         Report.Speeds(speeds, tokens, model.MatVec.Threads);
+        break;
+    }
+    case "hf-load":
+    {
+        // First vs second load of a Hugging Face folder whose weights are converted at load.
+        string shapeName = options.Required("shape");
+        string dtype = options.Get("dtype") ?? "bf16";
+        string work = Directory.CreateTempSubdirectory("sling-bench-").FullName;
+        try
+        {
+            string folder = Path.Combine(work, shapeName);
+            SyntheticModel.WriteHuggingFaceFolder(SyntheticModel.Shape(shapeName), folder);
+            Console.WriteLine($"folder     {folder} ({new FileInfo(Path.Combine(folder, "model.safetensors")).Length:N0} bytes, F32)");
+            var cache = new ModelCache(Path.Combine(work, "cache"));
+            double Time(string label, LoadOptions o)
+            {
+                var clock = Stopwatch.StartNew();
+                using var t = ModelLoader.LoadTransformer(folder, o);
+                double ms = clock.Elapsed.TotalMilliseconds;
+                var state = t.CreateState(64);
+                var g = Stopwatch.StartNew();
+                for (int pos = 0; pos < tokens; pos++) t.Forward(state, pos % t.Config.VocabSize, pos);
+                Console.WriteLine($"{label,-34} load {ms,8:F0} ms   then {tokens / g.Elapsed.TotalSeconds:F1} tok/s ({string.Join("/", ModelSummary.Of(t).Formats)})");
+                return ms;
+            }
+            Time("in place (--dtype auto)", new LoadOptions { Threads = threads });
+            Time($"first load, --dtype {dtype} (convert)", new LoadOptions { Threads = threads, DType = dtype, Cache = cache });
+            Time($"second load, --dtype {dtype} (cache)", new LoadOptions { Threads = threads, DType = dtype, Cache = cache });
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
         break;
     }
     default:
