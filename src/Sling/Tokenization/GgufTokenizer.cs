@@ -37,6 +37,7 @@ public static class GgufTokenizer
         };
         bool? addBos = g.GetBool("tokenizer.ggml.add_bos_token");
         bool addEos = g.GetBool("tokenizer.ggml.add_eos_token") ?? false;
+        string? chatTemplate = g.GetOrDefault<string>("tokenizer.chat_template");
 
         switch (model)
         {
@@ -46,6 +47,7 @@ public static class GgufTokenizer
                     AddSpacePrefix = g.GetBool("tokenizer.ggml.add_space_prefix") ?? true,
                     AddBosByDefault = addBos ?? true,
                     AddEos = addEos,
+                    ChatTemplate = chatTemplate,
                 };
             case "gpt2":
                 string[] merges = g.Get<string[]>("tokenizer.ggml.merges");
@@ -54,6 +56,7 @@ public static class GgufTokenizer
                 {
                     AddBosByDefault = addBos ?? false,
                     AddEos = addEos,
+                    ChatTemplate = chatTemplate,
                 };
             case "bert":
                 return WordPieceTokenizer.FromPhantomSpaceVocabulary(vocabulary);

@@ -33,8 +33,12 @@ public sealed class SentencePieceBpeTokenizer : VocabularyTokenizer
     /// <summary>Prefix "▁" to the text, as SentencePiece's add_dummy_prefix does.</summary>
     public bool AddSpacePrefix { get; init; } = true;
 
+    /// <summary>Trim the text and collapse runs of spaces first (SentencePiece's remove_extra_whitespaces).</summary>
+    public bool RemoveExtraWhitespaces { get; init; }
+
     protected override void EncodeText(string text, bool atStart, List<int> output)
     {
+        if (RemoveExtraWhitespaces) text = System.Text.RegularExpressions.Regex.Replace(text.Trim(' '), " {2,}", " ");
         if (text.Length == 0) return;
         string s = (AddSpacePrefix ? " " + text : text).Replace(' ', SpaceMark);
 

@@ -9,8 +9,9 @@ public static class TokenizerLoader
             throw new Formats.ModelFormatException(path, "is a directory, expected a tokenizer file");
         if (!File.Exists(path)) throw new SlingException($"{path}: tokenizer file not found");
         string name = Path.GetFileName(path);
-        if (name.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".model", StringComparison.OrdinalIgnoreCase))
-            throw new SlingException($"{path}: Hugging Face tokenizer.json and SentencePiece .model tokenizers are not supported yet; pass a llama2.c tokenizer.bin with --tokenizer");
+        if (name.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return HuggingFaceTokenizer.Load(path);
+        if (name.EndsWith(".model", StringComparison.OrdinalIgnoreCase)) return SentencePieceModelTokenizer.Load(path);
+        if (Formats.GgufFile.HasMagic(path)) return GgufTokenizer.Load(path);
         return Llama2cTokenizer.Load(path);
     }
 

@@ -24,6 +24,8 @@ public abstract class VocabularyTokenizer : ITokenizer
     public bool AddEos { get; init; }
     /// <summary>Whether this tokenizer's model expects BOS (tokenizer config "add_bos_token").</summary>
     public bool AddBosByDefault { get; init; } = true;
+    /// <summary>The Jinja chat template the tokenizer's config carries, if any.</summary>
+    public string? ChatTemplate { get; init; }
 
     public IReadOnlyList<int> Encode(string text, bool addBos)
     {
