@@ -6,6 +6,7 @@ using Sling.Models;
 // Sling benchmarks: print tokens/s and bytes. Usage:
 //   generate  --model PATH [--tokenizer PATH] [--tokens N] [--runs R] [--threads T]
 //   synthetic --shape stories15m|smollm-135m|tinyllama-1.1b [--tokens N] [--threads T]
+//   tokenize  --tokenizer PATH [--kilobytes 1024] [--runs R]          encoding speed on ~1 MB of English
 //   hf-load   --shape NAME [--dtype bf16|f16|f32] [--tokens N]   first vs cached load of a converted folder
 var options = BenchArgs.Parse(args);
 int threads = options.Int("threads", 0);
@@ -75,6 +76,26 @@ switch (options.Command)
         {
             Directory.Delete(work, recursive: true);
         }
+        break;
+    }
+    case "tokenize":
+    {
+        // Encoding speed on about 1 MB of English-like text (sentences of common words in random order).
+        var tokenizer = Sling.Tokenization.TokenizerLoader.Load(options.Required("tokenizer"));
+        string text = EnglishText.Generate(options.Int("kilobytes", 1024) * 1024, seed: 1);
+        tokenizer.Encode(text[..10_000], false); // warm up the JIT
+        var times = new List<double>();
+        int count = 0;
+        for (int run = 0; run < options.Int("runs", 3); run++)
+        {
+            var clock = Stopwatch.StartNew();
+            count = tokenizer.Encode(text, false).Count;
+            times.Add(clock.Elapsed.TotalSeconds);
+        }
+        times.Sort();
+        int bytes = System.Text.Encoding.UTF8.GetByteCount(text);
+        Console.WriteLine($"tokenizer  {options.Required("tokenizer")} ({tokenizer.GetType().Name}, {tokenizer.VocabSize} tokens)");
+        Console.WriteLine($"encode     {bytes:N0} bytes -> {count:N0} tokens: median {times[times.Count / 2]:F3} s ({bytes / times[times.Count / 2] / 1e6:F2} MB/s)");
         break;
     }
     default:

@@ -14,9 +14,15 @@ namespace Sling.Tokenization;
 public sealed class SentencePieceBpeTokenizer : VocabularyTokenizer
 {
     public const char SpaceMark = '\u2581';
-    private readonly Dictionary<(string, string), int>? _mergeRanks;
+    private readonly Dictionary<(int, int), int>? _mergeRanks; // (left id, right id) → rank
     private readonly int[] _byteTokens = new int[256];
-    private readonly PriorityQueue<(int Left, int Right, int Size), (float, int)> _queue = new();
+    // True when no token holds a "▁" right after another character, so no merge can cross the start
+    // of a word: the text can then be cut into words and each word merged (and cached) on its own,
+    // with exactly the result of merging the whole text at once.
+    private readonly bool _wordsAreIndependent;
+    private readonly Dictionary<string, int[]> _wordCache = new(StringComparer.Ordinal);
+    private readonly Lock _cacheLock = new();
+    private const int MaxCachedWords = 1 << 16;
 
     /// <param name="merges">Merge list (tokenizer.json); null = rank pairs by the merged token's score.</param>
     public SentencePieceBpeTokenizer(Vocabulary vocabulary, IReadOnlyList<(string Left, string Right)>? merges = null, SpecialTokenMatcher? specials = null)
@@ -24,10 +30,18 @@ public sealed class SentencePieceBpeTokenizer : VocabularyTokenizer
     {
         if (merges != null)
         {
-            _mergeRanks = new Dictionary<(string, string), int>(merges.Count);
-            for (int i = 0; i < merges.Count; i++) _mergeRanks.TryAdd(merges[i], i);
+            _mergeRanks = new Dictionary<(int, int), int>(merges.Count);
+            for (int i = 0; i < merges.Count; i++)
+                if (vocabulary.TryGetId(merges[i].Left, out int l) && vocabulary.TryGetId(merges[i].Right, out int r))
+                    _mergeRanks.TryAdd((l, r), i);
         }
         for (int b = 0; b < 256; b++) _byteTokens[b] = vocabulary.IdOf($"<0x{b:X2}>");
+        _wordsAreIndependent = !vocabulary.Tokens.Any(t =>
+        {
+            for (int i = 1; i < t.Length; i++)
+                if (t[i] == SpaceMark && t[i - 1] != SpaceMark) return true;
+            return false;
+        });
     }
 
     /// <summary>Prefix "▁" to the text, as SentencePiece's add_dummy_prefix does.</summary>
@@ -42,6 +56,37 @@ public sealed class SentencePieceBpeTokenizer : VocabularyTokenizer
         if (text.Length == 0) return;
         string s = (AddSpacePrefix ? " " + text : text).Replace(' ', SpaceMark);
 
+        if (!_wordsAreIndependent)
+        {
+            MergeSpan(s, output);
+            return;
+        }
+        for (int from = 0; from < s.Length;)
+        {
+            int to = from + 1;
+            while (to < s.Length && !(s[to] == SpaceMark && s[to - 1] != SpaceMark)) to++;
+            string word = s[from..to];
+            int[]? ids;
+            lock (_cacheLock) _wordCache.TryGetValue(word, out ids);
+            if (ids == null)
+            {
+                var list = new List<int>();
+                MergeSpan(word, list);
+                ids = list.ToArray();
+                lock (_cacheLock)
+                {
+                    if (_wordCache.Count >= MaxCachedWords) _wordCache.Clear();
+                    _wordCache[word] = ids;
+                }
+            }
+            output.AddRange(ids);
+            from = to;
+        }
+    }
+
+    /// <summary>Merges the whole of <paramref name="s"/> (already in "▁" form) into token ids.</summary>
+    private void MergeSpan(string s, List<int> output)
+    {
         // Symbols are character runs of s, linked in order; merging grows the left one.
         var start = new List<int>();
         var length = new List<int>();
@@ -61,27 +106,29 @@ public sealed class SentencePieceBpeTokenizer : VocabularyTokenizer
             prev[i] = i - 1;
         }
 
-        _queue.Clear();
+        var queue = new PriorityQueue<(int Left, int Right, int Size), (float, int)>();
         void AddPair(int left, int right)
         {
             if (left < 0 || right < 0) return;
             float priority;
+            // Adjacent symbols are adjacent in s, so the merged text is a span of it.
             if (_mergeRanks != null)
             {
-                var pair = (s.Substring(start[left], length[left]), s.Substring(start[right], length[right]));
-                if (!_mergeRanks.TryGetValue(pair, out int rank)) return;
+                if (!Vocabulary.TryGetId(s.AsSpan(start[left], length[left]), out int l) ||
+                    !Vocabulary.TryGetId(s.AsSpan(start[right], length[right]), out int r) ||
+                    !_mergeRanks.TryGetValue((l, r), out int rank)) return;
                 priority = rank;
             }
             else
             {
-                if (!Vocabulary.TryGetId(s.Substring(start[left], length[left] + length[right]), out int id)) return;
+                if (!Vocabulary.TryGetId(s.AsSpan(start[left], length[left] + length[right]), out int id)) return;
                 priority = -Vocabulary.Scores[id];
             }
-            _queue.Enqueue((left, right, length[left] + length[right]), (priority, left));
+            queue.Enqueue((left, right, length[left] + length[right]), (priority, left));
         }
         for (int i = 0; i + 1 < count; i++) AddPair(i, i + 1);
 
-        while (_queue.TryDequeue(out var pair, out _))
+        while (queue.TryDequeue(out var pair, out _))
         {
             var (left, right, size) = pair;
             // Skip pairs made stale by an earlier merge of either side.
@@ -96,13 +143,12 @@ public sealed class SentencePieceBpeTokenizer : VocabularyTokenizer
 
         for (int i = 0; i >= 0; i = next[i])
         {
-            string piece = s.Substring(start[i], length[i]);
-            if (Vocabulary.TryGetId(piece, out int id))
+            if (Vocabulary.TryGetId(s.AsSpan(start[i], length[i]), out int id))
             {
                 output.Add(id);
                 continue;
             }
-            foreach (byte b in Encoding.UTF8.GetBytes(piece))
+            foreach (byte b in Encoding.UTF8.GetBytes(s.Substring(start[i], length[i])))
                 output.Add(_byteTokens[b] >= 0 ? _byteTokens[b] : Vocabulary.UnknownId);
         }
     }

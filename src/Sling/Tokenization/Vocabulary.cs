@@ -7,6 +7,7 @@ namespace Sling.Tokenization;
 public sealed class Vocabulary
 {
     private readonly Dictionary<string, int> _ids;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _spanIds;
 
     public Vocabulary(string[] tokens, float[]? scores, TokenType[]? types)
     {
@@ -17,6 +18,7 @@ public sealed class Vocabulary
         Types = types ?? Enumerable.Repeat(TokenType.Normal, tokens.Length).ToArray();
         _ids = new Dictionary<string, int>(tokens.Length, StringComparer.Ordinal);
         for (int i = 0; i < tokens.Length; i++) _ids.TryAdd(tokens[i], i); // the first of duplicates wins
+        _spanIds = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     public string[] Tokens { get; }
@@ -28,6 +30,8 @@ public sealed class Vocabulary
     public int UnknownId { get; init; } = -1;
 
     public bool TryGetId(string token, out int id) => _ids.TryGetValue(token, out id);
+    /// <summary>Lookup without allocating a string (hot loops of the tokenizers).</summary>
+    public bool TryGetId(ReadOnlySpan<char> token, out int id) => _spanIds.TryGetValue(token, out id);
     public int IdOf(string token) => _ids.TryGetValue(token, out int id) ? id : -1;
 
     /// <summary>Tokens matched verbatim in the input before the model runs (control and user-defined).</summary>

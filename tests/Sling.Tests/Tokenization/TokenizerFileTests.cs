@@ -121,3 +121,22 @@ public class TokenizerFileTests
         Assert.Contains(path, e.Message);
     }
 }
+
+public class SentencePieceWordSplittingTests
+{
+    [SharedFact(VocabTestVectors.Folder)]
+    public void MergingWordByWordGivesTheIdsOfMergingTheWholeText()
+    {
+        using var g = GgufFile.Open(VocabTestVectors.PathOf("llama-spm"));
+        var tokens = g.Get<string[]>("tokenizer.ggml.tokens");
+        var scores = g.Get<float[]>("tokenizer.ggml.scores");
+        var types = g.Get<int[]>("tokenizer.ggml.token_type").Select(t => (TokenType)t).ToArray();
+        var perWord = new SentencePieceBpeTokenizer(new Vocabulary(tokens, scores, types) { UnknownId = 0 });
+        // One extra token with "▁" inside a word forces the whole-text path; the text never contains it.
+        var whole = new SentencePieceBpeTokenizer(new Vocabulary([.. tokens, "q\u2581zzz"], [.. scores, -1e9f], [.. types, TokenType.Normal]) { UnknownId = 0 });
+        var (inputs, _) = VocabTestVectors.Read("llama-spm");
+        string text = string.Join("  ", inputs) + string.Concat(Enumerable.Repeat(" Once upon a time, the   little girl said: \"!!!!\"\n", 50));
+        Assert.Equal(whole.Encode(text, false), perWord.Encode(text, false));
+        Assert.Equal(whole.Encode(text, false), perWord.Encode(text, false)); // again, from the word cache
+    }
+}
