@@ -64,6 +64,21 @@ public class HuggingFaceCliTests
         Assert.True(sampled.Count() > 1);
     }
 
+    [SharedFact(VocabTestVectors.Folder)]
+    public void AFolderWithTokenizerJsonRunsAndDescribesItsTokenizer()
+    {
+        using var dir = new TempDirectory();
+        HuggingFaceWriter.WriteLlama(dir.Path, TinyLlama.Random(42, vocab: 32000, dim: 16, hidden: 24, heads: 2, kvHeads: 1, seqLen: 32));
+        TokenizerJsonWriter.SentencePiece(dir.File("tokenizer.json"), "llama-spm");
+        File.WriteAllText(dir.File("tokenizer_config.json"), """{"add_bos_token": true, "bos_token": "<s>", "eos_token": "</s>"}""");
+        var run = Run("run", "-m", dir.Path, "-p", "Hello world", "-n", "4", "-t", "0");
+        Assert.Equal(0, run.ExitCode);
+        Assert.StartsWith("Hello world", run.Stdout);
+        Assert.Contains("prompt: 3 tokens", run.Stderr); // <s> ▁Hello ▁world
+        var info = Run("info", "-m", dir.Path);
+        Assert.Contains("SentencePieceBpe (tokenizer.json, 32000 tokens)", info.Stdout);
+    }
+
     [Fact]
     public void DtypeForALlama2cCheckpointIsOneClearLine()
     {
