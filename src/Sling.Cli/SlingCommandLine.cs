@@ -11,6 +11,9 @@ public static class SlingCommandLine
         {
             RunCommand.Create(stdout, stderr),
             InfoCommand.Create(stdout),
+            QuantizeCommand.Create(stdout, stderr),
+            EvaluationCommands.Perplexity(stdout, stderr),
+            EvaluationCommands.Compare(stdout, stderr),
         };
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         try

@@ -26,6 +26,8 @@ public static class HuggingFaceLoader
         var tensors = TensorSet.Open(folder);
         try
         {
+            if (options.DType != "auto" && config.Has("quantization_config"))
+                throw new SlingException($"{folder}: the weights are quantized; --dtype {options.DType} applies to float checkpoints");
             if (options.DType != "auto")
                 tensors = ConvertThroughCache(folder, tensors, WeightConversion.Parse(options.DType), options);
             var weights = architecture.ReadWeights(transformerConfig, new CheckpointReader(tensors, config));

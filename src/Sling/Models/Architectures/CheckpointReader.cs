@@ -27,10 +27,36 @@ public sealed class CheckpointReader(TensorSet tensors, HuggingFaceConfig config
     /// <summary>A [rows, cols] weight matrix; <paramref name="why"/> names the config fields behind the shape.</summary>
     public WeightMatrix Matrix(string name, int rows, int cols, string why)
     {
+        var file = Tensors.Contains(name) ? Tensors.FileOf(name) : null;
+        if (file != null && Quantization.QuantizedTensors.FormatOf(file, name) is { } format)
+        {
+            CheckAgainstQuantizationConfig(name, format, cols);
+            return Quantization.QuantizedTensors.Open(file, name, format, rows, cols);
+        }
         var t = Find(name);
         if (t.Shape.Length != 2 || t.Shape[0] != rows || t.Shape[1] != cols)
             throw ShapeError(t, $"[{rows}, {cols}]", why);
         return Tensors.Matrix(name);
+    }
+
+    // A tensor must be stored in the primary or the backup format the config.json block announces.
+    private void CheckAgainstQuantizationConfig(string name, Quantization.QuantizedFormat format, int cols)
+    {
+        var q = Config.Object("quantization_config");
+        if (q == null) return;
+        int bits = q.Int("bits", 4);
+        bool sym = q.Bool("sym", false);
+        int group = q.Int("group_size", 128);
+        var primary = new Quantization.QuantizedFormat(bits, sym, group == -1 ? cols : group);
+        var backup = Quantization.WeightQuantizationConfig.ParseBackup(q.String("backup_mode") ?? "int8_asym") switch
+        {
+            Quantization.BackupMode.Int8Asym => new Quantization.QuantizedFormat(8, false, cols),
+            Quantization.BackupMode.Int8Sym => new Quantization.QuantizedFormat(8, true, cols),
+            _ => null,
+        };
+        if (format != primary && format != backup)
+            throw new ModelFormatException(Config.Path,
+                $"quantization_config (bits {bits}, sym {sym.ToString().ToLowerInvariant()}, group_size {group}) does not match tensor '{name}', stored as {format}");
     }
 
     public float[] Vector(string name, int length, string why)

@@ -1,0 +1,35 @@
+using Spectre.Console;
+
+namespace Sling.Cli;
+
+/// <summary>Spectre.Console consoles bound to the command's own writers (so tests can capture them).</summary>
+internal static class Consoles
+{
+    public static IAnsiConsole For(TextWriter writer) => AnsiConsole.Create(new AnsiConsoleSettings
+    {
+        Out = new AnsiConsoleOutput(writer),
+        Ansi = writer == Console.Out || writer == Console.Error ? AnsiSupport.Detect : AnsiSupport.No,
+        Interactive = writer == Console.Error ? InteractionSupport.Detect : InteractionSupport.No,
+    });
+
+    /// <summary>Runs <paramref name="work"/> with a progress bar on <paramref name="writer"/> (drawn only on a terminal).</summary>
+    public static T WithProgress<T>(TextWriter writer, string title, Func<Action<double, string>, T> work)
+    {
+        var console = For(writer);
+        if (!console.Profile.Capabilities.Interactive) return work((_, _) => { });
+        return console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask(title, maxValue: 1.0);
+                var result = work((fraction, label) =>
+                {
+                    task.Value = fraction;
+                    if (label.Length > 0) task.Description = $"{title}: {Markup.Escape(label)}";
+                });
+                task.Value = 1.0;
+                task.Description = title;
+                return result;
+            });
+    }
+}

@@ -1,0 +1,69 @@
+using System.CommandLine;
+using Sling.Quantization;
+using Spectre.Console;
+
+namespace Sling.Cli;
+
+/// <summary>`sling quantize`: compress a Hugging Face folder's weights into a new folder.</summary>
+internal static class QuantizeCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var model = new Option<string>("--model", "-m") { Description = "Source: a Hugging Face model folder", Required = true };
+        var output = new Option<string>("--output", "-o") { Description = "Destination folder for the quantized model", Required = true };
+        var bits = new Option<int>("--bits") { Description = "Primary precision: 4 or 8", DefaultValueFactory = _ => 4 };
+        var groupSize = new Option<int?>("--group-size") { Description = "Inputs per scale; -1 = per output channel (default 128 for 4 bits, -1 for 8)" };
+        var ratio = new Option<double>("--ratio") { Description = "Share of eligible linear-layer parameters in the primary precision; the rest use the backup", DefaultValueFactory = _ => 1.0 };
+        var sym = new Option<bool>("--sym") { Description = "Symmetric quantization (no zero points)" };
+        var allLayers = new Option<bool>("--all-layers") { Description = "Also give embeddings and the output layer the primary precision" };
+        var backup = new Option<string>("--backup") { Description = "Backup precision: int8_asym, int8_sym or none (keep float)", DefaultValueFactory = _ => "int8_asym" };
+        var ignore = new Option<string[]>("--ignore") { Description = "Tensor name (or part of one) to leave unquantized (repeatable)" };
+        var command = new Command("quantize", "Compress a model's weights to int4/int8 and save it as a new folder")
+        {
+            model, output, bits, groupSize, ratio, sym, allLayers, backup, ignore,
+        };
+        command.SetAction(parse =>
+        {
+            int b = parse.GetValue(bits);
+            var config = new WeightQuantizationConfig
+            {
+                Bits = b,
+                Symmetric = parse.GetValue(sym),
+                GroupSize = parse.GetValue(groupSize) ?? (b == 4 ? 128 : -1),
+                Ratio = parse.GetValue(ratio),
+                Backup = WeightQuantizationConfig.ParseBackup(parse.GetValue(backup)!),
+                AllLayers = parse.GetValue(allLayers),
+                IgnoredLayers = parse.GetValue(ignore) ?? [],
+            };
+            config.Validate();
+            string source = parse.GetValue(model)!, destination = parse.GetValue(output)!;
+            var report = Consoles.WithProgress(stderr, "quantizing", update =>
+                ModelQuantizer.Quantize(source, destination, config,
+                    new SynchronousProgress<ModelQuantizer.Progress>(p => update((double)p.Done / Math.Max(1, p.Total), $"{p.Step} {p.Tensor}"))));
+            foreach (var t in report.Tensors.Where(t => t.Note != null)) stderr.WriteLine($"note: {t.Name}: {t.Note}");
+            PrintSummary(stdout, report, destination);
+            return 0;
+        });
+        return command;
+    }
+
+    private static void PrintSummary(TextWriter stdout, QuantizationReport report, string destination)
+    {
+        var console = Consoles.For(stdout);
+        var table = new Table().AddColumns("precision", "tensors", "parameters", "share");
+        foreach (var group in report.Tensors.GroupBy(t => t.Precision).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            long parameters = group.Sum(t => t.Parameters);
+            table.AddRow(group.Key, group.Count().ToString(), parameters.ToString("N0"), $"{100.0 * parameters / report.TotalParameters:F1} %");
+        }
+        console.Write(table);
+        console.WriteLine($"int4 {report.Int4Parameters:N0} | int8 {report.Int8Parameters:N0} | float {report.FloatParameters:N0} parameters");
+        console.WriteLine($"size {report.BytesBefore:N0} -> {report.BytesAfter:N0} bytes ({report.BitsPerWeight:F2} bits per weight), saved to {destination}");
+    }
+
+    /// <summary>Reports on the calling thread, in order (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}

@@ -1,0 +1,48 @@
+using Sling.Models;
+
+namespace Sling.Evaluation;
+
+/// <summary>
+/// What a model's changes (e.g. quantization) cost against a reference on the same text: the mean
+/// KL divergence KL(reference ‖ model) of the next-token distributions, how often both pick the
+/// same most likely token, and both perplexities.
+/// </summary>
+public static class ModelComparison
+{
+    public sealed record Result(double MeanKlDivergence, double TopOneAgreement, double Perplexity, double ReferencePerplexity, int ScoredTokens);
+
+    public static Result Compare(Transformer model, Transformer reference, IReadOnlyList<int> tokens, int window, int stride, IProgress<double>? progress = null)
+    {
+        if (model.Config.VocabSize != reference.Config.VocabSize)
+            throw new SlingException($"the models' vocabularies differ ({model.Config.VocabSize} vs {reference.Config.VocabSize} tokens); they cannot be compared");
+        window = Math.Min(window, Math.Min(model.Config.MaxSeqLen, reference.Config.MaxSeqLen));
+        stride = Math.Min(stride, window);
+        double kl = 0, nll = 0, referenceNll = 0;
+        int agree = 0, scored = 0;
+        foreach (var (begin, end, first) in SlidingWindows.Plan(tokens.Count, window, stride))
+        {
+            var state = model.CreateState(end - begin);
+            var referenceState = reference.CreateState(end - begin);
+            for (int pos = begin; pos < end - 1; pos++)
+            {
+                bool needed = pos + 1 >= first;
+                var logits = model.Forward(state, tokens[pos], pos - begin, needed);
+                var referenceLogits = reference.Forward(referenceState, tokens[pos], pos - begin, needed);
+                if (!needed) continue;
+                var q = LogProbabilities.Of(logits);
+                var p = LogProbabilities.Of(referenceLogits);
+                double divergence = 0;
+                for (int i = 0; i < p.Length; i++) divergence += Math.Exp(p[i]) * (p[i] - q[i]);
+                kl += divergence;
+                if (Generation.Sampler.ArgMax(logits) == Generation.Sampler.ArgMax(referenceLogits)) agree++;
+                int target = tokens[pos + 1];
+                nll -= q[target];
+                referenceNll -= p[target];
+                scored++;
+            }
+            progress?.Report((double)end / tokens.Count);
+        }
+        if (scored == 0) throw new SlingException("the text has fewer than 2 tokens; nothing to compare");
+        return new Result(kl / scored, (double)agree / scored, Math.Exp(nll / scored), Math.Exp(referenceNll / scored), scored);
+    }
+}

@@ -1,0 +1,41 @@
+using Sling.Models;
+
+namespace Sling.Evaluation;
+
+/// <summary>Token-level perplexity: exp of the mean negative log-likelihood of each next token.</summary>
+public static class Perplexity
+{
+    public sealed record Result(double Perplexity, double MeanNegativeLogLikelihood, int ScoredTokens);
+
+    public static Result Compute(Transformer model, IReadOnlyList<int> tokens, int window, int stride, IProgress<double>? progress = null)
+    {
+        double nll = 0;
+        int scored = 0;
+        ForEachPrediction(model, tokens, window, stride, (target, logits) =>
+        {
+            nll -= LogProbabilities.Of(logits)[target];
+            scored++;
+        }, progress);
+        if (scored == 0) throw new SlingException("the text has fewer than 2 tokens; nothing to score");
+        return new Result(Math.Exp(nll / scored), nll / scored, scored);
+    }
+
+    /// <summary>Calls <paramref name="score"/> with each target token and the logits that predicted it.</summary>
+    public static void ForEachPrediction(Transformer model, IReadOnlyList<int> tokens, int window, int stride,
+        Action<int, float[]> score, IProgress<double>? progress = null)
+    {
+        window = Math.Min(window, model.Config.MaxSeqLen);
+        stride = Math.Min(stride, window);
+        foreach (var (begin, end, first) in SlidingWindows.Plan(tokens.Count, window, stride))
+        {
+            var state = model.CreateState(end - begin);
+            for (int pos = begin; pos < end - 1; pos++)
+            {
+                bool needed = pos + 1 >= first;
+                var logits = model.Forward(state, tokens[pos], pos - begin, computeLogits: needed);
+                if (needed) score(tokens[pos + 1], logits);
+            }
+            progress?.Report((double)end / tokens.Count);
+        }
+    }
+}

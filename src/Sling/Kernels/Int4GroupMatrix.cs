@@ -1,0 +1,134 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Sling.Kernels;
+
+/// <summary>
+/// 4-bit weights with one fp16 scale and one 4-bit zero point per group of inputs:
+/// w = (code − zero) · scale. Layout (row-major, chosen for the SIMD kernel):
+/// <list type="bullet">
+/// <item>codes: Cols/2 bytes per row, in blocks of 32 inputs = 16 bytes; byte j of a block holds input j
+/// in its low nibble and input j+16 in its high nibble, so one mask and one shift give two runs of 16
+/// consecutive codes;</item>
+/// <item>scales: Cols/GroupSize fp16 per row;</item>
+/// <item>zero points: two groups per byte (even group in the low nibble), (groups+1)/2 bytes per row,
+/// or none for symmetric weights, whose codes are stored offset by 8 (zero = 8).</item>
+/// </list>
+/// The dot product is scale · (Σ code·x − zero · Σ x) per group, with Σ x computed once per call.
+/// </summary>
+public sealed unsafe class Int4GroupMatrix : WeightMatrix
+{
+    public const int BlockSize = 32;
+    public const int SymmetricZero = 8;
+    private readonly byte* _codes;
+    private readonly Half* _scales;
+    private readonly byte* _zeros;
+    private readonly object? _owner;
+
+    public Int4GroupMatrix(byte* codes, Half* scales, byte* zeros, int rows, int cols, int groupSize, object? owner) : base(rows, cols)
+    {
+        if (groupSize <= 0 || groupSize % BlockSize != 0 || cols % groupSize != 0)
+            throw new ArgumentException($"int4 group size {groupSize} must be a multiple of {BlockSize} that divides the row length {cols}");
+        _codes = codes;
+        _scales = scales;
+        _zeros = zeros;
+        _owner = owner;
+        GroupSize = groupSize;
+    }
+
+    public int GroupSize { get; }
+    public int Groups => Cols / GroupSize;
+    public bool Symmetric => _zeros == null;
+    public static int CodeBytesPerRow(int cols) => cols / 2;
+    public static int ZeroBytesPerRow(int groups) => (groups + 1) / 2;
+
+    public override string Format => Symmetric ? "int4_sym" : "int4_asym";
+    public override long ByteSize => (long)Rows * (Cols / 2 + Groups * 2 + (Symmetric ? 0 : ZeroBytesPerRow(Groups)));
+
+    public int Zero(int row, int group)
+    {
+        if (_zeros == null) return SymmetricZero;
+        byte b = _zeros[(long)row * ZeroBytesPerRow(Groups) + group / 2];
+        return group % 2 == 0 ? b & 0xF : b >> 4;
+    }
+
+    public int Code(int row, int col)
+    {
+        byte b = _codes[(long)row * (Cols / 2) + col / BlockSize * 16 + col % 16];
+        return col % BlockSize < 16 ? b & 0xF : b >> 4;
+    }
+
+    public float Scale(int row, int group) => (float)_scales[(long)row * Groups + group];
+
+    public override void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd)
+    {
+        fixed (float* xp = x)
+        {
+            var sums = GroupSums.Compute(xp, Cols, GroupSize);
+            int groups = Groups;
+            for (int r = rowStart; r < rowEnd; r++)
+            {
+                byte* codes = _codes + (long)r * (Cols / 2);
+                Half* scales = _scales + (long)r * groups;
+                float total = 0;
+                for (int g = 0; g < groups; g++)
+                {
+                    float dot = CodeDot(codes + g * GroupSize / 2, xp + g * GroupSize, GroupSize);
+                    total += (float)scales[g] * (dot - Zero(r, g) * sums[g]);
+                }
+                y[r] = total;
+            }
+        }
+    }
+
+    // Σ code·x over whole 32-input blocks.
+    private static float CodeDot(byte* codes, float* x, int n)
+    {
+        if (Avx2.IsSupported)
+        {
+            var acc = Vector256<float>.Zero;
+            var mask = Vector128.Create((byte)0xF);
+            for (int b = 0; b < n; b += BlockSize)
+            {
+                var packed = Sse2.LoadVector128(codes + b / 2);
+                var lo = packed & mask;
+                var hi = Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask;
+                acc = Fma(lo, x + b, acc);
+                acc = Fma(hi, x + b + 16, acc);
+            }
+            return Vector256.Sum(acc);
+        }
+        float sum = 0;
+        for (int b = 0; b < n; b += BlockSize)
+            for (int j = 0; j < 16; j++)
+            {
+                byte v = codes[b / 2 + j];
+                sum += (v & 0xF) * x[b + j] + (v >> 4) * x[b + j + 16];
+            }
+        return sum;
+    }
+
+    private static Vector256<float> Fma(Vector128<byte> sixteenCodes, float* x, Vector256<float> acc)
+    {
+        var first = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(sixteenCodes));
+        var second = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(sixteenCodes, 8)));
+        acc = Vector256.FusedMultiplyAdd(first, Vector256.Load(x), acc);
+        return Vector256.FusedMultiplyAdd(second, Vector256.Load(x + 8), acc);
+    }
+
+    public override void ReadRow(int row, Span<float> destination)
+    {
+        for (int c = 0; c < Cols; c++)
+        {
+            int g = c / GroupSize;
+            destination[c] = (Code(row, c) - Zero(row, g)) * Scale(row, g);
+        }
+    }
+
+    public override WeightMatrix SliceRows(int start, int count)
+    {
+        CheckSlice(start, count);
+        return new Int4GroupMatrix(_codes + (long)start * (Cols / 2), _scales + (long)start * Groups,
+            _zeros == null ? null : _zeros + (long)start * ZeroBytesPerRow(Groups), count, Cols, GroupSize, _owner);
+    }
+}

@@ -1,0 +1,97 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Sling.Kernels;
+
+/// <summary>
+/// 8-bit weights with one fp16 scale and one 8-bit zero point per group of inputs (a group of a
+/// whole row = per output channel): w = (code − zero) · scale. Codes are unsigned bytes, row-major;
+/// symmetric weights store no zero points and their codes offset by 128 (zero = 128).
+/// </summary>
+public sealed unsafe class Int8GroupMatrix : WeightMatrix
+{
+    public const int SymmetricZero = 128;
+    private readonly byte* _codes;
+    private readonly Half* _scales;
+    private readonly byte* _zeros;
+    private readonly object? _owner;
+
+    public Int8GroupMatrix(byte* codes, Half* scales, byte* zeros, int rows, int cols, int groupSize, object? owner) : base(rows, cols)
+    {
+        if (groupSize <= 0 || cols % groupSize != 0)
+            throw new ArgumentException($"int8 group size {groupSize} does not divide the row length {cols}");
+        _codes = codes;
+        _scales = scales;
+        _zeros = zeros;
+        _owner = owner;
+        GroupSize = groupSize;
+    }
+
+    public int GroupSize { get; }
+    public int Groups => Cols / GroupSize;
+    public bool Symmetric => _zeros == null;
+
+    public override string Format => Symmetric ? "int8_sym" : "int8_asym";
+    public override long ByteSize => (long)Rows * (Cols + Groups * 2 + (Symmetric ? 0 : Groups));
+
+    public int Zero(int row, int group) => _zeros == null ? SymmetricZero : _zeros[(long)row * Groups + group];
+    public int Code(int row, int col) => _codes[(long)row * Cols + col];
+    public float Scale(int row, int group) => (float)_scales[(long)row * Groups + group];
+
+    public override void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd)
+    {
+        fixed (float* xp = x)
+        {
+            var sums = GroupSums.Compute(xp, Cols, GroupSize);
+            int groups = Groups;
+            for (int r = rowStart; r < rowEnd; r++)
+            {
+                byte* codes = _codes + (long)r * Cols;
+                float total = 0;
+                for (int g = 0; g < groups; g++)
+                {
+                    float dot = CodeDot(codes + g * GroupSize, xp + g * GroupSize, GroupSize);
+                    total += Scale(r, g) * (dot - Zero(r, g) * sums[g]);
+                }
+                y[r] = total;
+            }
+        }
+    }
+
+    private static float CodeDot(byte* codes, float* x, int n)
+    {
+        int i = 0;
+        float sum = 0;
+        if (Avx2.IsSupported && n >= 8)
+        {
+            var acc0 = Vector256<float>.Zero;
+            var acc1 = Vector256<float>.Zero;
+            for (; i <= n - 16; i += 16)
+            {
+                acc0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(codes + i)), Vector256.Load(x + i), acc0);
+                acc1 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(codes + i + 8)), Vector256.Load(x + i + 8), acc1);
+            }
+            for (; i <= n - 8; i += 8)
+                acc0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(codes + i)), Vector256.Load(x + i), acc0);
+            sum = Vector256.Sum(acc0 + acc1);
+        }
+        for (; i < n; i++) sum += codes[i] * x[i];
+        return sum;
+    }
+
+    public override void ReadRow(int row, Span<float> destination)
+    {
+        for (int c = 0; c < Cols; c++)
+        {
+            int g = c / GroupSize;
+            destination[c] = (Code(row, c) - Zero(row, g)) * Scale(row, g);
+        }
+    }
+
+    public override WeightMatrix SliceRows(int start, int count)
+    {
+        CheckSlice(start, count);
+        return new Int8GroupMatrix(_codes + (long)start * Cols, _scales + (long)start * Groups,
+            _zeros == null ? null : _zeros + (long)start * Groups, count, Cols, GroupSize, _owner);
+    }
+}
