@@ -17,10 +17,11 @@ internal static class QuantizeCommand
         var sym = new Option<bool>("--sym") { Description = "Symmetric quantization (no zero points)" };
         var allLayers = new Option<bool>("--all-layers") { Description = "Also give embeddings and the output layer the primary precision" };
         var backup = new Option<string>("--backup") { Description = "Backup precision: int8_asym, int8_sym or none (keep float)", DefaultValueFactory = _ => "int8_asym" };
+        var scaleSearch = new Option<bool>("--scale-search") { Description = "Search each 4-bit group's scale for the least squared error (default: NNCF's min/max)" };
         var ignore = new Option<string[]>("--ignore") { Description = "Tensor name (or part of one) to leave unquantized (repeatable)" };
         var command = new Command("quantize", "Compress a model's weights to int4/int8 and save it as a new folder")
         {
-            model, output, bits, groupSize, ratio, sym, allLayers, backup, ignore,
+            model, output, bits, groupSize, ratio, sym, allLayers, backup, scaleSearch, ignore,
         };
         command.SetAction(parse =>
         {
@@ -34,6 +35,7 @@ internal static class QuantizeCommand
                 Backup = WeightQuantizationConfig.ParseBackup(parse.GetValue(backup)!),
                 AllLayers = parse.GetValue(allLayers),
                 IgnoredLayers = parse.GetValue(ignore) ?? [],
+                ScaleSearch = parse.GetValue(scaleSearch),
             };
             config.Validate();
             string source = parse.GetValue(model)!, destination = parse.GetValue(output)!;

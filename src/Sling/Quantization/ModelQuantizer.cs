@@ -53,6 +53,8 @@ public static class ModelQuantizer
         foreach (var t in eligible.Where(t => !PrimaryFits(t)))
             notes[t.Name] = $"{Cols(t)} inputs are not divisible into groups of {config.Primary(Cols(t)).GroupSize}: backup precision";
         var candidates = eligible.Where(PrimaryFits).ToList();
+        if (eligible.Count > 0 && candidates.Count == 0)
+            throw new SlingException($"group size {config.GroupSize} divides none of the layers' input sizes ({string.Join(", ", eligible.Select(Cols).Distinct().Order())})");
 
         HashSet<string> primary;
         if (config.Ratio >= 1 || config.Bits == 8)
@@ -92,7 +94,8 @@ public static class ModelQuantizer
                     continue;
                 }
                 var matrix = tensors.Matrix(t.Name);
-                QuantizedTensors.Write(writer, t.Name, Row(matrix), matrix.Rows, matrix.Cols, format);
+                // The search refines the primary (4-bit) format; int8 backup steps are already fine.
+                QuantizedTensors.Write(writer, t.Name, Row(matrix), matrix.Rows, matrix.Cols, format, config.ScaleSearch && format.Bits == 4);
                 decisions.Add(new TensorDecision(t.Name, t.ElementCount, $"int{format.Bits}_{(format.Symmetric ? "sym" : "asym")}" +
                     (format.GroupSize == matrix.Cols ? "" : $" g{format.GroupSize}"), notes.GetValueOrDefault(t.Name)));
             }

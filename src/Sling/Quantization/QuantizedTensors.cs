@@ -15,7 +15,7 @@ public static class QuantizedTensors
     public const string ZeroSuffix = ".zero_point";
 
     /// <summary>Quantizes a float matrix row by row and adds its tensors to <paramref name="writer"/>.</summary>
-    public static void Write(SafeTensorsWriter writer, string name, Func<int, float[]> readRow, int rows, int cols, QuantizedFormat format)
+    public static void Write(SafeTensorsWriter writer, string name, Func<int, float[]> readRow, int rows, int cols, QuantizedFormat format, bool scaleSearch = false)
     {
         int groups = cols / format.GroupSize;
         int codeBytes = format.Bits == 4 ? Int4GroupMatrix.CodeBytesPerRow(cols) : cols;
@@ -27,7 +27,7 @@ public static class QuantizedTensors
         var zeros = new byte[groups];
         for (int r = 0; r < rows; r++)
         {
-            GroupQuantizer.QuantizeRow(readRow(r), format, codes, scales.AsSpan(r * groups, groups), zeros);
+            GroupQuantizer.QuantizeRow(readRow(r), format, codes, scales.AsSpan(r * groups, groups), zeros, scaleSearch);
             if (format.Bits == 4)
             {
                 PackInt4(codes, packedCodes.AsSpan(r * codeBytes, codeBytes));

@@ -30,6 +30,8 @@ public sealed record WeightQuantizationConfig
     /// <summary>Tensor names (or name fragments) left in their original precision.</summary>
     public IReadOnlyList<string> IgnoredLayers { get; init; } = [];
     public SensitivityMetric Sensitivity { get; init; } = SensitivityMetric.WeightQuantizationError;
+    /// <summary>Search each group's scale for the least squared error instead of taking min/max (off = NNCF's default).</summary>
+    public bool ScaleSearch { get; init; }
 
     public void Validate()
     {
@@ -78,5 +80,6 @@ public sealed record WeightQuantizationConfig
         ["all_layers"] = AllLayers,
         ["ignored_layers"] = new JsonArray(IgnoredLayers.Select(l => (JsonNode)JsonValue.Create(l)!).ToArray()),
         ["sensitivity_metric"] = "weight_quantization_error",
+        ["scale_search"] = ScaleSearch,
     };
 }

@@ -70,16 +70,24 @@ public static class HuggingFaceWriter
                 new JsonObject { ["metadata"] = new JsonObject(), ["weight_map"] = weightMap }.ToJsonString());
     }
 
-    /// <summary>Rows (2i, 2i+1) of each head move to (i, i + d/2).</summary>
-    public static double[][] PermuteForRotateHalf(double[][] w, int heads)
+    /// <summary>Rows (2i, 2i+1) of each head move to (i, i + d/2); <paramref name="inverse"/> moves them back.</summary>
+    public static double[][] PermuteForRotateHalf(double[][] w, int heads, bool inverse = false)
     {
         int hd = w.Length / heads;
         var result = new double[w.Length][];
         for (int h = 0; h < heads; h++)
             for (int i = 0; i < hd / 2; i++)
             {
-                result[h * hd + i] = w[h * hd + 2 * i];
-                result[h * hd + hd / 2 + i] = w[h * hd + 2 * i + 1];
+                if (inverse)
+                {
+                    result[h * hd + 2 * i] = w[h * hd + i];
+                    result[h * hd + 2 * i + 1] = w[h * hd + hd / 2 + i];
+                }
+                else
+                {
+                    result[h * hd + i] = w[h * hd + 2 * i];
+                    result[h * hd + hd / 2 + i] = w[h * hd + 2 * i + 1];
+                }
             }
         return result;
     }
