@@ -7,6 +7,7 @@ using Sling.Models;
 //   generate  --model PATH [--tokenizer PATH] [--tokens N] [--runs R] [--threads T]
 //   synthetic --shape stories15m|smollm-135m|tinyllama-1.1b [--tokens N] [--threads T]
 //   tokenize  --tokenizer PATH [--kilobytes 1024] [--runs R]          encoding speed on ~1 MB of English
+//   quant-table --model DIR [--text-seed 2026]                     size and quality of each quantization setting
 //   hf-load   --shape NAME [--dtype bf16|f16|f32] [--tokens N]   first vs cached load of a converted folder
 var options = BenchArgs.Parse(args);
 int threads = options.Int("threads", 0);
@@ -96,6 +97,50 @@ switch (options.Command)
         int bytes = System.Text.Encoding.UTF8.GetByteCount(text);
         Console.WriteLine($"tokenizer  {options.Required("tokenizer")} ({tokenizer.GetType().Name}, {tokenizer.VocabSize} tokens)");
         Console.WriteLine($"encode     {bytes:N0} bytes -> {count:N0} tokens: median {times[times.Count / 2]:F3} s ({bytes / times[times.Count / 2] / 1e6:F2} MB/s)");
+        break;
+    }
+    case "quant-table":
+    {
+        // Size and quality of each quantization setting against the float model, on 400 tokens the
+        // float model samples at temperature 1 (seed fixed), as the README's table shows.
+        string source = options.Required("model");
+        using var reference = ModelLoader.Load(source);
+        ulong textSeed = (ulong)options.Int("text-seed", 2026);
+        string text = reference.CreateGenerator().Generate("", new GenerationOptions { Temperature = 1, TopK = 0, TopP = 1, Seed = textSeed, MaxTokens = 400 }).Text;
+        var textTokens = reference.Tokenizer.Encode(text, addBos: true);
+        var refPpl = Sling.Evaluation.Perplexity.Compute(reference.Transformer, textTokens, 512, 256);
+        Console.WriteLine($"reference  {source}: {textTokens.Count} tokens (text seed {textSeed}), perplexity {refPpl.Perplexity:F3}");
+        Console.WriteLine("| setting | weights bytes | bits/weight | mean KL | top-1 agreement | perplexity |");
+        Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
+        string work = Directory.CreateTempSubdirectory("sling-quant-").FullName;
+        try
+        {
+            var settings = new (string Name, Sling.Quantization.WeightQuantizationConfig Config)[]
+            {
+                ("int8 asym per-channel, all layers", new() { Bits = 8, GroupSize = -1, AllLayers = true }),
+                ("int4 asym g32, ratio 1.0", new() { Bits = 4, GroupSize = 32 }),
+                ("int4 sym g32, ratio 1.0", new() { Bits = 4, GroupSize = 32, Symmetric = true }),
+                ("int4 asym g64, ratio 1.0", new() { Bits = 4, GroupSize = 64 }),
+                ("int4 sym g64, ratio 1.0", new() { Bits = 4, GroupSize = 64, Symmetric = true }),
+                ("int4 asym g32, ratio 0.8", new() { Bits = 4, GroupSize = 32, Ratio = 0.8 }),
+                ("int4 asym g64, ratio 0.8", new() { Bits = 4, GroupSize = 64, Ratio = 0.8 }),
+                ("int4 asym g32, ratio 1.0, scale search", new() { Bits = 4, GroupSize = 32, ScaleSearch = true }),
+                ("int4 sym g32, ratio 1.0, scale search", new() { Bits = 4, GroupSize = 32, Symmetric = true, ScaleSearch = true }),
+            };
+            for (int i = 0; i < settings.Length; i++)
+            {
+                string output = Path.Combine(work, i.ToString());
+                var report = Sling.Quantization.ModelQuantizer.Quantize(source, output, settings[i].Config);
+                using var model = ModelLoader.Load(output);
+                var r = Sling.Evaluation.ModelComparison.Compare(model.Transformer, reference.Transformer, textTokens, 512, 256);
+                var summary = ModelSummary.Of(model.Transformer);
+                Console.WriteLine($"| {settings[i].Name} | {report.BytesAfter:N0} | {summary.BitsPerWeight(model.Transformer):F2} | {r.MeanKlDivergence:F4} | {100 * r.TopOneAgreement:F1} % | {r.Perplexity:F3} |");
+            }
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
         break;
     }
     default:

@@ -22,7 +22,8 @@ public static class ModelLoader
         if (!File.Exists(modelPath))
             throw new SlingException($"{modelPath}: model file not found");
         if (options.DType != "auto")
-            throw new SlingException($"--dtype {options.DType}: llama2.c checkpoints run in their stored format; conversion applies to Hugging Face folders");
+            throw new SlingException($"--dtype {options.DType}: llama2.c and GGUF files run in their stored format; conversion applies to Hugging Face folders");
+        if (GgufFile.HasMagic(modelPath)) return GgufLoader.Load(modelPath, matVec);
         return Llama2cCheckpoint.Load(modelPath, matVec);
     }
 
@@ -37,7 +38,8 @@ public static class ModelLoader
         {
             bool folder = Directory.Exists(modelPath);
             string dir = folder ? modelPath : Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
-            string path = tokenizerPath ?? TokenizerLoader.FindIn(dir)
+            // A GGUF model carries its own vocabulary.
+            string path = tokenizerPath ?? (GgufFile.HasMagic(modelPath) ? modelPath : null) ?? TokenizerLoader.FindIn(dir)
                 ?? throw new SlingException($"{modelPath}: no tokenizer (tokenizer.json, tokenizer.model, tokenizer.bin) beside the model; pass --tokenizer PATH");
             var tokenizer = TokenizerLoader.Load(path);
             CheckVocabulary(tokenizer, transformer.Config, path);
@@ -45,7 +47,7 @@ public static class ModelLoader
             var stops = new HashSet<int>();
             if (tokenizer.EosId >= 0) stops.Add(tokenizer.EosId);
             if (folder) stops.UnionWith(HuggingFaceLoader.EndOfSequenceIds(modelPath));
-            else stops.Add(tokenizer.BosId); // llama2.c's stories models start each new story with BOS
+            else if (tokenizer is Llama2cTokenizer) stops.Add(tokenizer.BosId); // llama2.c's stories models start each new story with BOS
             var defaults = folder ? GenerationConfig.Read(Path.Combine(modelPath, HuggingFaceLoader.GenerationConfigFileName)) : GenerationConfig.Empty;
             return new LoadedModel(transformer, tokenizer, modelPath, stops, defaults);
         }
