@@ -7,6 +7,7 @@ using Sling.Models;
 //   generate  --model PATH [--tokenizer PATH] [--tokens N] [--runs R] [--threads T]
 //   synthetic --shape stories15m|smollm-135m|tinyllama-1.1b [--tokens N] [--threads T]
 //   tokenize  --tokenizer PATH [--kilobytes 1024] [--runs R]          encoding speed on ~1 MB of English
+//   quant-speed --shape NAME [--tokens N] [--runs R]                 tok/s and bytes in f32, bf16, int8, int4
 //   quant-table --model DIR [--text-seed 2026]                     size and quality of each quantization setting
 //   hf-load   --shape NAME [--dtype bf16|f16|f32] [--tokens N]   first vs cached load of a converted folder
 var options = BenchArgs.Parse(args);
@@ -97,6 +98,55 @@ switch (options.Command)
         int bytes = System.Text.Encoding.UTF8.GetByteCount(text);
         Console.WriteLine($"tokenizer  {options.Required("tokenizer")} ({tokenizer.GetType().Name}, {tokenizer.VocabSize} tokens)");
         Console.WriteLine($"encode     {bytes:N0} bytes -> {count:N0} tokens: median {times[times.Count / 2]:F3} s ({bytes / times[times.Count / 2] / 1e6:F2} MB/s)");
+        break;
+    }
+    case "quant-speed":
+    {
+        // Generation speed and weight size of one real-shaped model in each precision.
+        string shapeName = options.Required("shape");
+        string work = Directory.CreateTempSubdirectory("sling-bench-").FullName;
+        try
+        {
+            string folder = Path.Combine(work, "f32");
+            SyntheticModel.WriteHuggingFaceFolder(SyntheticModel.Shape(shapeName), folder);
+            var variants = new List<(string Name, string Folder, LoadOptions Options)>
+            {
+                ("f32", folder, new LoadOptions { Threads = threads }),
+                ("bf16", folder, new LoadOptions { Threads = threads, DType = "bf16", Cache = new ModelCache(Path.Combine(work, "cache")) }),
+            };
+            foreach (var (name, config) in new (string, Sling.Quantization.WeightQuantizationConfig)[]
+            {
+                ("int8 asym per-channel", new() { Bits = 8, GroupSize = -1, AllLayers = true }),
+                ("int4 asym g128, ratio 0.8", new() { Bits = 4, GroupSize = 128, Ratio = 0.8 }),
+                ("int4 asym g128, ratio 1.0", new() { Bits = 4, GroupSize = 128 }),
+            })
+            {
+                string output = Path.Combine(work, variants.Count.ToString());
+                Sling.Quantization.ModelQuantizer.Quantize(folder, output, config);
+                variants.Add((name, output, new LoadOptions { Threads = threads }));
+            }
+            Console.WriteLine($"| {shapeName} weights | bytes | bits/weight | tok/s (median of {options.Int("runs", 3)}) |");
+            Console.WriteLine("| --- | --- | --- | --- |");
+            foreach (var (name, path, loadOptions) in variants)
+            {
+                using var model = ModelLoader.LoadTransformer(path, loadOptions);
+                var summary = ModelSummary.Of(model);
+                var speeds = new List<double>();
+                for (int run = 0; run <= options.Int("runs", 3); run++)
+                {
+                    var state = model.CreateState(tokens);
+                    var clock = Stopwatch.StartNew();
+                    for (int pos = 0; pos < tokens; pos++) model.Forward(state, (pos * 7919) % model.Config.VocabSize, pos);
+                    if (run > 0) speeds.Add(tokens / clock.Elapsed.TotalSeconds); // run 0 warms up JIT and page cache
+                }
+                speeds.Sort();
+                Console.WriteLine($"| {name} | {summary.WeightBytes:N0} | {summary.BitsPerWeight(model):F2} | {speeds[speeds.Count / 2]:F1} |");
+            }
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
         break;
     }
     case "quant-table":

@@ -65,47 +65,58 @@ public sealed unsafe class Int4GroupMatrix : WeightMatrix
         fixed (float* xp = x)
         {
             var sums = GroupSums.Compute(xp, Cols, GroupSize);
-            int groups = Groups;
+            int groups = Groups, zeroBytes = ZeroBytesPerRow(groups);
             for (int r = rowStart; r < rowEnd; r++)
             {
                 byte* codes = _codes + (long)r * (Cols / 2);
                 Half* scales = _scales + (long)r * groups;
-                float total = 0;
-                for (int g = 0; g < groups; g++)
-                {
-                    float dot = CodeDot(codes + g * GroupSize / 2, xp + g * GroupSize, GroupSize);
-                    total += (float)scales[g] * (dot - Zero(r, g) * sums[g]);
-                }
-                y[r] = total;
+                byte* zeros = _zeros == null ? null : _zeros + (long)r * zeroBytes;
+                y[r] = Avx2.IsSupported ? RowDotAvx2(codes, scales, zeros, xp, sums, groups) : RowDotScalar(codes, scales, zeros, xp, sums, groups);
             }
         }
     }
 
-    // Σ code·x over whole 32-input blocks.
-    private static float CodeDot(byte* codes, float* x, int n)
+    private int ZeroOf(byte* zeros, int g) => zeros == null ? SymmetricZero : g % 2 == 0 ? zeros[g / 2] & 0xF : zeros[g / 2] >> 4;
+
+    // One vector accumulator per row: each group's Σ code·x is scaled into it; the zero-point term
+    // scale · zero · Σx is a scalar. One horizontal sum per row instead of one per group.
+    private float RowDotAvx2(byte* codes, Half* scales, byte* zeros, float* x, Span<float> sums, int groups)
     {
-        if (Avx2.IsSupported)
+        var acc = Vector256<float>.Zero;
+        var mask = Vector128.Create((byte)0xF);
+        float offset = 0;
+        for (int g = 0; g < groups; g++)
         {
-            var acc = Vector256<float>.Zero;
-            var mask = Vector128.Create((byte)0xF);
-            for (int b = 0; b < n; b += BlockSize)
+            float scale = (float)scales[g];
+            offset += scale * ZeroOf(zeros, g) * sums[g];
+            var dot = Vector256<float>.Zero;
+            int start = g * GroupSize;
+            for (int b = start; b < start + GroupSize; b += BlockSize)
             {
                 var packed = Sse2.LoadVector128(codes + b / 2);
-                var lo = packed & mask;
-                var hi = Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask;
-                acc = Fma(lo, x + b, acc);
-                acc = Fma(hi, x + b + 16, acc);
+                dot = Fma(packed & mask, x + b, dot);
+                dot = Fma(Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask, x + b + 16, dot);
             }
-            return Vector256.Sum(acc);
+            acc = Vector256.FusedMultiplyAdd(dot, Vector256.Create(scale), acc);
         }
-        float sum = 0;
-        for (int b = 0; b < n; b += BlockSize)
-            for (int j = 0; j < 16; j++)
-            {
-                byte v = codes[b / 2 + j];
-                sum += (v & 0xF) * x[b + j] + (v >> 4) * x[b + j + 16];
-            }
-        return sum;
+        return Vector256.Sum(acc) - offset;
+    }
+
+    private float RowDotScalar(byte* codes, Half* scales, byte* zeros, float* x, Span<float> sums, int groups)
+    {
+        float total = 0;
+        for (int g = 0; g < groups; g++)
+        {
+            float dot = 0;
+            for (int b = g * GroupSize; b < (g + 1) * GroupSize; b += BlockSize)
+                for (int j = 0; j < 16; j++)
+                {
+                    byte v = codes[b / 2 + j];
+                    dot += (v & 0xF) * x[b + j] + (v >> 4) * x[b + j + 16];
+                }
+            total += (float)scales[g] * (dot - ZeroOf(zeros, g) * sums[g]);
+        }
+        return total;
     }
 
     private static Vector256<float> Fma(Vector128<byte> sixteenCodes, float* x, Vector256<float> acc)

@@ -47,25 +47,32 @@ public sealed unsafe class Int8GroupMatrix : WeightMatrix
             for (int r = rowStart; r < rowEnd; r++)
             {
                 byte* codes = _codes + (long)r * Cols;
-                float total = 0;
+                Half* scales = _scales + (long)r * groups;
+                byte* zeros = _zeros == null ? null : _zeros + (long)r * groups;
+                float offset = 0;
+                var acc = Vector256<float>.Zero;
+                float tail = 0;
                 for (int g = 0; g < groups; g++)
                 {
-                    float dot = CodeDot(codes + g * GroupSize, xp + g * GroupSize, GroupSize);
-                    total += Scale(r, g) * (dot - Zero(r, g) * sums[g]);
+                    float scale = (float)scales[g];
+                    offset += scale * (zeros == null ? SymmetricZero : zeros[g]) * sums[g];
+                    var (dot, rest) = CodeDot(codes + g * GroupSize, xp + g * GroupSize, GroupSize);
+                    acc = Vector256.FusedMultiplyAdd(dot, Vector256.Create(scale), acc);
+                    tail += scale * rest;
                 }
-                y[r] = total;
+                y[r] = Vector256.Sum(acc) + tail - offset;
             }
         }
     }
 
-    private static float CodeDot(byte* codes, float* x, int n)
+    // Σ code·x as a vector (whole runs of 8) plus a scalar for the remainder.
+    private static (Vector256<float> Dot, float Remainder) CodeDot(byte* codes, float* x, int n)
     {
         int i = 0;
-        float sum = 0;
-        if (Avx2.IsSupported && n >= 8)
+        var acc0 = Vector256<float>.Zero;
+        var acc1 = Vector256<float>.Zero;
+        if (Avx2.IsSupported)
         {
-            var acc0 = Vector256<float>.Zero;
-            var acc1 = Vector256<float>.Zero;
             for (; i <= n - 16; i += 16)
             {
                 acc0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(codes + i)), Vector256.Load(x + i), acc0);
@@ -73,10 +80,10 @@ public sealed unsafe class Int8GroupMatrix : WeightMatrix
             }
             for (; i <= n - 8; i += 8)
                 acc0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(codes + i)), Vector256.Load(x + i), acc0);
-            sum = Vector256.Sum(acc0 + acc1);
         }
-        for (; i < n; i++) sum += codes[i] * x[i];
-        return sum;
+        float rest = 0;
+        for (; i < n; i++) rest += codes[i] * x[i];
+        return (acc0 + acc1, rest);
     }
 
     public override void ReadRow(int row, Span<float> destination)

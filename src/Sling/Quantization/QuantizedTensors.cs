@@ -23,10 +23,10 @@ public static class QuantizedTensors
         var packedCodes = new byte[(long)rows * codeBytes];
         var scales = new Half[(long)rows * groups];
         var packedZeros = new byte[(long)rows * zeroBytes];
-        var codes = new byte[cols];
-        var zeros = new byte[groups];
-        for (int r = 0; r < rows; r++)
+        // Rows are independent: quantize them on all cores, each worker with its own scratch.
+        Parallel.For(0, rows, () => (Codes: new byte[cols], Zeros: new byte[groups]), (r, _, scratch) =>
         {
+            var (codes, zeros) = scratch;
             GroupQuantizer.QuantizeRow(readRow(r), format, codes, scales.AsSpan(r * groups, groups), zeros, scaleSearch);
             if (format.Bits == 4)
             {
@@ -39,7 +39,8 @@ public static class QuantizedTensors
                 codes.CopyTo(packedCodes.AsSpan(r * codeBytes, codeBytes));
                 zeros.CopyTo(packedZeros.AsSpan(r * zeroBytes, zeroBytes));
             }
-        }
+            return scratch;
+        }, _ => { });
         writer.Add(name, TensorDType.U8, [rows, codeBytes], packedCodes);
         writer.Add<Half>(name + ScaleSuffix, TensorDType.F16, [rows, groups], scales);
         if (!format.Symmetric) writer.Add(name + ZeroSuffix, TensorDType.U8, [rows, zeroBytes], packedZeros);
