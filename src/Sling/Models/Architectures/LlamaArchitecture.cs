@@ -25,29 +25,29 @@ public sealed class LlamaArchitecture : IArchitecture
 
     public TransformerWeights ReadWeights(TransformerConfig c, CheckpointReader r)
     {
-        var embedding = r.Matrix("model.embed_tokens.weight", c.VocabSize, c.Dim, "vocab_size, hidden_size");
+        var embedding = r.Embedding(c);
         var layers = new LayerWeights[c.Layers];
         for (int i = 0; i < c.Layers; i++)
         {
             string p = $"model.layers.{i}.";
             layers[i] = new LayerWeights
             {
-                AttentionNorm = new NormWeights(r.Vector(p + "input_layernorm.weight", c.Dim, "hidden_size"), null),
-                MlpNorm = new NormWeights(r.Vector(p + "post_attention_layernorm.weight", c.Dim, "hidden_size"), null),
-                Query = Projection(r, p + "self_attn.q_proj", c.QDim, c.Dim, "num_attention_heads × head_dim, hidden_size"),
-                Key = Projection(r, p + "self_attn.k_proj", c.KvDim, c.Dim, "num_key_value_heads × head_dim, hidden_size"),
-                Value = Projection(r, p + "self_attn.v_proj", c.KvDim, c.Dim, "num_key_value_heads × head_dim, hidden_size"),
-                Output = Projection(r, p + "self_attn.o_proj", c.Dim, c.QDim, "hidden_size, num_attention_heads × head_dim"),
-                Gate = Projection(r, p + "mlp.gate_proj", c.HiddenDim, c.Dim, "intermediate_size, hidden_size"),
-                Up = Projection(r, p + "mlp.up_proj", c.HiddenDim, c.Dim, "intermediate_size, hidden_size"),
-                Down = Projection(r, p + "mlp.down_proj", c.Dim, c.HiddenDim, "hidden_size, intermediate_size"),
+                AttentionNorm = r.RmsNorm(p + "input_layernorm.weight", c),
+                MlpNorm = r.RmsNorm(p + "post_attention_layernorm.weight", c),
+                Query = Projection(r, p + "self_attn.q_proj", c.QDim, c.Dim, Shapes.Query),
+                Key = Projection(r, p + "self_attn.k_proj", c.KvDim, c.Dim, Shapes.KeyValue),
+                Value = Projection(r, p + "self_attn.v_proj", c.KvDim, c.Dim, Shapes.KeyValue),
+                Output = Projection(r, p + "self_attn.o_proj", c.Dim, c.QDim, Shapes.AttentionOutput),
+                Gate = Projection(r, p + "mlp.gate_proj", c.HiddenDim, c.Dim, Shapes.MlpIn),
+                Up = Projection(r, p + "mlp.up_proj", c.HiddenDim, c.Dim, Shapes.MlpIn),
+                Down = Projection(r, p + "mlp.down_proj", c.Dim, c.HiddenDim, Shapes.MlpOut),
             };
         }
         return new TransformerWeights
         {
             Embedding = embedding,
             Layers = layers,
-            FinalNorm = new NormWeights(r.Vector("model.norm.weight", c.Dim, "hidden_size"), null),
+            FinalNorm = r.RmsNorm("model.norm.weight", c),
             Classifier = r.Classifier(embedding, c),
         };
     }

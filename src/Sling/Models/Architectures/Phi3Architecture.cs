@@ -24,7 +24,7 @@ public sealed class Phi3Architecture : IArchitecture
 
     public TransformerWeights ReadWeights(TransformerConfig c, CheckpointReader r)
     {
-        var embedding = r.Matrix("model.embed_tokens.weight", c.VocabSize, c.Dim, "vocab_size, hidden_size");
+        var embedding = r.Embedding(c);
         var layers = new LayerWeights[c.Layers];
         for (int i = 0; i < c.Layers; i++)
         {
@@ -34,22 +34,22 @@ public sealed class Phi3Architecture : IArchitecture
             var gateUp = r.Matrix(p + "mlp.gate_up_proj.weight", 2 * c.HiddenDim, c.Dim, "2 × intermediate_size, hidden_size");
             layers[i] = new LayerWeights
             {
-                AttentionNorm = new NormWeights(r.Vector(p + "input_layernorm.weight", c.Dim, "hidden_size"), null),
-                MlpNorm = new NormWeights(r.Vector(p + "post_attention_layernorm.weight", c.Dim, "hidden_size"), null),
+                AttentionNorm = r.RmsNorm(p + "input_layernorm.weight", c),
+                MlpNorm = r.RmsNorm(p + "post_attention_layernorm.weight", c),
                 Query = new Linear(qkv.SliceRows(0, c.QDim)),
                 Key = new Linear(qkv.SliceRows(c.QDim, c.KvDim)),
                 Value = new Linear(qkv.SliceRows(c.QDim + c.KvDim, c.KvDim)),
-                Output = new Linear(r.Matrix(p + "self_attn.o_proj.weight", c.Dim, c.QDim, "hidden_size, num_attention_heads × head_dim")),
+                Output = new Linear(r.Matrix(p + "self_attn.o_proj.weight", c.Dim, c.QDim, Shapes.AttentionOutput)),
                 Gate = new Linear(gateUp.SliceRows(0, c.HiddenDim)),
                 Up = new Linear(gateUp.SliceRows(c.HiddenDim, c.HiddenDim)),
-                Down = new Linear(r.Matrix(p + "mlp.down_proj.weight", c.Dim, c.HiddenDim, "hidden_size, intermediate_size")),
+                Down = new Linear(r.Matrix(p + "mlp.down_proj.weight", c.Dim, c.HiddenDim, Shapes.MlpOut)),
             };
         }
         return new TransformerWeights
         {
             Embedding = embedding,
             Layers = layers,
-            FinalNorm = new NormWeights(r.Vector("model.norm.weight", c.Dim, "hidden_size"), null),
+            FinalNorm = r.RmsNorm("model.norm.weight", c),
             Classifier = r.Classifier(embedding, c),
         };
     }

@@ -35,7 +35,7 @@ public sealed class PhiArchitecture : IArchitecture
 
     public TransformerWeights ReadWeights(TransformerConfig c, CheckpointReader r)
     {
-        var embedding = r.Matrix("model.embed_tokens.weight", c.VocabSize, c.Dim, "vocab_size, hidden_size");
+        var embedding = r.Embedding(c);
         var layers = new LayerWeights[c.Layers];
         for (int i = 0; i < c.Layers; i++)
         {
@@ -44,12 +44,12 @@ public sealed class PhiArchitecture : IArchitecture
             {
                 AttentionNorm = Norm(r, p + "input_layernorm", c.Dim),
                 MlpNorm = null, // the MLP reads the same normed input as attention
-                Query = Affine(r, p + "self_attn.q_proj", c.QDim, c.Dim, "num_attention_heads × head_dim, hidden_size"),
-                Key = Affine(r, p + "self_attn.k_proj", c.KvDim, c.Dim, "num_key_value_heads × head_dim, hidden_size"),
-                Value = Affine(r, p + "self_attn.v_proj", c.KvDim, c.Dim, "num_key_value_heads × head_dim, hidden_size"),
-                Output = Affine(r, p + "self_attn.dense", c.Dim, c.QDim, "hidden_size, num_attention_heads × head_dim"),
-                Up = Affine(r, p + "mlp.fc1", c.HiddenDim, c.Dim, "intermediate_size, hidden_size"),
-                Down = Affine(r, p + "mlp.fc2", c.Dim, c.HiddenDim, "hidden_size, intermediate_size"),
+                Query = Affine(r, p + "self_attn.q_proj", c.QDim, c.Dim, Shapes.Query),
+                Key = Affine(r, p + "self_attn.k_proj", c.KvDim, c.Dim, Shapes.KeyValue),
+                Value = Affine(r, p + "self_attn.v_proj", c.KvDim, c.Dim, Shapes.KeyValue),
+                Output = Affine(r, p + "self_attn.dense", c.Dim, c.QDim, Shapes.AttentionOutput),
+                Up = Affine(r, p + "mlp.fc1", c.HiddenDim, c.Dim, Shapes.MlpIn),
+                Down = Affine(r, p + "mlp.fc2", c.Dim, c.HiddenDim, Shapes.MlpOut),
             };
         }
         return new TransformerWeights
@@ -62,7 +62,7 @@ public sealed class PhiArchitecture : IArchitecture
     }
 
     private static NormWeights Norm(CheckpointReader r, string name, int dim)
-        => new(r.Vector(name + ".weight", dim, "hidden_size"), r.Vector(name + ".bias", dim, "hidden_size"));
+        => new(r.Vector(name + ".weight", dim, Shapes.Hidden), r.Vector(name + ".bias", dim, Shapes.Hidden));
 
     private static Linear Affine(CheckpointReader r, string name, int rows, int cols, string why)
         => new(r.Matrix(name + ".weight", rows, cols, why), r.Vector(name + ".bias", rows, why.Split(',')[0]));
