@@ -7,7 +7,7 @@ using Sling.Models;
 //   generate  --model PATH [--tokenizer PATH] [--tokens N] [--runs R] [--threads T]
 //   synthetic --shape stories15m|smollm-135m|tinyllama-1.1b [--tokens N] [--threads T]
 //   tokenize  --tokenizer PATH [--kilobytes 1024] [--runs R]          encoding speed on ~1 MB of English
-//   quant-speed --shape NAME [--tokens N] [--runs R]                 tok/s and bytes in f32, bf16, int8, int4
+//   quant-speed --shape NAME [--group-size 128] [--tokens N] [--runs R]               tok/s and bytes in f32, bf16, int8, int4
 //   quant-table --model DIR [--text-seed 2026]                     size and quality of each quantization setting
 //   hf-load   --shape NAME [--dtype bf16|f16|f32] [--tokens N]   first vs cached load of a converted folder
 var options = BenchArgs.Parse(args);
@@ -104,6 +104,7 @@ switch (options.Command)
     {
         // Generation speed and weight size of one real-shaped model in each precision.
         string shapeName = options.Required("shape");
+        int group = options.Int("group-size", 128);
         string work = Directory.CreateTempSubdirectory("sling-bench-").FullName;
         try
         {
@@ -117,8 +118,8 @@ switch (options.Command)
             foreach (var (name, config) in new (string, Sling.Quantization.WeightQuantizationConfig)[]
             {
                 ("int8 asym per-channel", new() { Bits = 8, GroupSize = -1, AllLayers = true }),
-                ("int4 asym g128, ratio 0.8", new() { Bits = 4, GroupSize = 128, Ratio = 0.8 }),
-                ("int4 asym g128, ratio 1.0", new() { Bits = 4, GroupSize = 128 }),
+                ($"int4 asym g{group}, ratio 0.8", new() { Bits = 4, GroupSize = group, Ratio = 0.8 }),
+                ($"int4 asym g{group}, ratio 1.0", new() { Bits = 4, GroupSize = group }),
             })
             {
                 string output = Path.Combine(work, variants.Count.ToString());
