@@ -29,6 +29,8 @@ public sealed unsafe class Int8GroupMatrix : WeightMatrix
 
     public int GroupSize { get; }
     public int Groups => Cols / GroupSize;
+    /// <summary>The code path used; defaults to the widest this CPU runs.</summary>
+    public KernelIsa Isa { get; init; } = KernelIsas.Best;
     public bool Symmetric => _zeros == null;
 
     public override string Format => Symmetric ? "int8_sym" : "int8_asym";
@@ -56,7 +58,7 @@ public sealed unsafe class Int8GroupMatrix : WeightMatrix
                 {
                     float scale = (float)scales[g];
                     offset += scale * (zeros == null ? SymmetricZero : zeros[g]) * sums[g];
-                    var (dot, rest) = CodeDot(codes + g * GroupSize, xp + g * GroupSize, GroupSize);
+                    var (dot, rest) = CodeDot(codes + g * GroupSize, xp + g * GroupSize, GroupSize, Isa);
                     acc = Vector256.FusedMultiplyAdd(dot, Vector256.Create(scale), acc);
                     tail += scale * rest;
                 }
@@ -65,13 +67,20 @@ public sealed unsafe class Int8GroupMatrix : WeightMatrix
         }
     }
 
-    // Σ code·x as a vector (whole runs of 8) plus a scalar for the remainder.
-    private static (Vector256<float> Dot, float Remainder) CodeDot(byte* codes, float* x, int n)
+    // Σ code·x as a vector (whole runs of 8, or 16 with AVX-512) plus a scalar for the remainder.
+    private static (Vector256<float> Dot, float Remainder) CodeDot(byte* codes, float* x, int n, KernelIsa isa)
     {
         int i = 0;
         var acc0 = Vector256<float>.Zero;
         var acc1 = Vector256<float>.Zero;
-        if (Avx2.IsSupported)
+        if (isa == KernelIsa.Avx512 && n >= 16)
+        {
+            var wide = Vector512<float>.Zero;
+            for (; i <= n - 16; i += 16)
+                wide = Vector512.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Sse2.LoadVector128(codes + i))), Vector512.Load(x + i), wide);
+            acc0 = wide.GetLower() + wide.GetUpper();
+        }
+        if (isa >= KernelIsa.Avx2)
         {
             for (; i <= n - 16; i += 16)
             {
@@ -99,6 +108,6 @@ public sealed unsafe class Int8GroupMatrix : WeightMatrix
     {
         CheckSlice(start, count);
         return new Int8GroupMatrix(_codes + (long)start * Cols, _scales + (long)start * Groups,
-            _zeros == null ? null : _zeros + (long)start * Groups, count, Cols, GroupSize, _owner);
+            _zeros == null ? null : _zeros + (long)start * Groups, count, Cols, GroupSize, _owner) { Isa = Isa };
     }
 }
