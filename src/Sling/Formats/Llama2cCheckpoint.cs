@@ -20,12 +20,6 @@ public static class Llama2cCheckpoint
     private const int VersionedHeaderSize = 256;
     private const int MaxDimension = 1 << 20;
 
-    public static bool IsLlama2cFile(string path)
-    {
-        if (!File.Exists(path) || Directory.Exists(path)) return false;
-        return path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase);
-    }
-
     public static Transformer Load(string path, MatVec matVec)
     {
         var file = MappedFile.Open(path);

@@ -108,8 +108,6 @@ public sealed class TensorSet : IDisposable
     public WeightMatrix Matrix(string name) => FileOf(name).Matrix(name);
     public float[] Floats(string name) => FileOf(name).ReadFloats(name);
 
-    public long TotalBytes => _files.Sum(f => f.Length);
-
     public void Dispose()
     {
         foreach (var f in _files) f.Dispose();

@@ -73,7 +73,11 @@ public sealed class TextGenerator(Transformer model, ITokenizer tokenizer)
             }
             logits = model.Forward(state, next, pos);
         }
-        if (!stops.Stopped) Emit(stops.Push(decoder.Flush()));
+        if (!stops.Stopped)
+        {
+            Emit(stops.Push(decoder.Flush()));
+            if (stops.Stopped) reason = StopReason.StopString; // the last character completed a stop string
+        }
         Emit(stops.Flush());
         var generationTime = clock.Elapsed;
         return new GenerationResult(text.ToString(), generated, reason, promptIds.Count, promptTime, generated.Count, generationTime);
