@@ -56,11 +56,11 @@ public static class HuggingFaceLoader
         return TensorSet.Open(path);
     }
 
-    /// <summary>End-of-sequence ids from config.json and generation_config.json.</summary>
-    public static IReadOnlyCollection<int> EndOfSequenceIds(string folder)
+    /// <summary>End-of-sequence ids from config.json and the folder's (already read) generation config.</summary>
+    public static IReadOnlyCollection<int> EndOfSequenceIds(string folder, GenerationConfig generation)
     {
         var ids = new HashSet<int>(HuggingFaceConfig.Read(Path.Combine(folder, ConfigFileName)).Ints("eos_token_id"));
-        ids.UnionWith(GenerationConfig.Read(Path.Combine(folder, GenerationConfigFileName)).EosTokenIds);
+        ids.UnionWith(generation.EosTokenIds);
         return ids;
     }
 }

@@ -44,11 +44,11 @@ public static class ModelLoader
             var tokenizer = TokenizerLoader.Load(path);
             CheckVocabulary(tokenizer, transformer.Config, path);
 
+            var defaults = folder ? GenerationConfig.Read(Path.Combine(modelPath, HuggingFaceLoader.GenerationConfigFileName)) : GenerationConfig.Empty;
             var stops = new HashSet<int>();
             if (tokenizer.EosId >= 0) stops.Add(tokenizer.EosId);
-            if (folder) stops.UnionWith(HuggingFaceLoader.EndOfSequenceIds(modelPath));
+            if (folder) stops.UnionWith(HuggingFaceLoader.EndOfSequenceIds(modelPath, defaults));
             else if (tokenizer is Llama2cTokenizer) stops.Add(tokenizer.BosId); // llama2.c's stories models start each new story with BOS
-            var defaults = folder ? GenerationConfig.Read(Path.Combine(modelPath, HuggingFaceLoader.GenerationConfigFileName)) : GenerationConfig.Empty;
             return new LoadedModel(transformer, tokenizer, modelPath, stops, defaults);
         }
         catch

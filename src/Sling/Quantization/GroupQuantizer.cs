@@ -28,14 +28,7 @@ public static class GroupQuantizer
             if (scaleSearch) (s, zero) = SearchScale(w, format, s, zero);
             scales[group] = ToHalf(s);
             zeros[group] = (byte)zero;
-            int low = format.Symmetric ? -format.SymmetricZero : 0;
-            int high = format.Symmetric ? format.SymmetricZero - 1 : format.MaxCode;
-            int offset = format.Symmetric ? format.SymmetricZero : 0;
-            for (int i = 0; i < g; i++)
-            {
-                double q = Math.Round(w[i] / (double)s + (format.Symmetric ? 0 : zero), MidpointRounding.ToEven);
-                codes[group * g + i] = (byte)(Math.Clamp((int)q, low, high) + offset);
-            }
+            for (int i = 0; i < g; i++) codes[group * g + i] = (byte)Code(w[i], format, s, zero);
         }
     }
 
