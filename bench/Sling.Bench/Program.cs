@@ -27,7 +27,7 @@ switch (options.Command)
         var greedy = new GenerationOptions { Temperature = 0, MaxTokens = tokens };
         generator.Generate("", greedy with { MaxTokens = 16 }); // warm up the JIT
         var runs = Enumerable.Range(0, options.Int("runs", 5)).Select(_ => generator.Generate("", greedy)).ToList();
-        Report.Speeds(runs.Select(r => r.GenerationTokensPerSecond).ToList(), runs[0].GeneratedTokens, model.Transformer.MatVec.Threads);
+        Report.Speeds(runs.Select(r => r.GenerationTokensPerSecond).ToList(), runs[0].GeneratedTokens, model.Transformer.Pool.Threads);
         break;
     }
     case "synthetic":
@@ -44,7 +44,7 @@ switch (options.Command)
             for (int pos = 0; pos < tokens; pos++) model.Forward(state, (pos * 7919) % shape.VocabSize, pos);
             speeds.Add(tokens / clock.Elapsed.TotalSeconds);
         }
-        Report.Speeds(speeds, tokens, model.MatVec.Threads);
+        Report.Speeds(speeds, tokens, model.Pool.Threads);
         break;
     }
     case "hf-load":

@@ -93,6 +93,6 @@ internal static class SyntheticModel
                 Down = new Linear(Matrix(c.Dim, c.HiddenDim)),
             }).ToArray(),
         };
-        return new Transformer(c, weights, new MatVec(threads));
+        return new Transformer(c, weights, ComputePool.Get(threads));
     }
 }

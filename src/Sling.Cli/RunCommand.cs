@@ -73,7 +73,7 @@ internal static class RunCommand
             stderr.WriteLine(
                 $"prompt: {result.PromptTokens} tokens, {result.PromptTokensPerSecond:F1} tok/s | " +
                 $"generated: {result.GeneratedTokens} tokens, {result.GenerationTokensPerSecond:F1} tok/s | " +
-                $"stop: {Describe(result.StopReason)} | seed {actualSeed} | threads {loaded.Transformer.MatVec.Threads}");
+                $"stop: {Describe(result.StopReason)} | seed {actualSeed} | threads {loaded.Transformer.Pool.Threads}");
             return 0;
         });
         return command;

@@ -22,27 +22,39 @@ public static class ModelComparison
         foreach (var (begin, end, first) in SlidingWindows.Plan(tokens.Count, window, stride))
         {
             var state = model.CreateState(end - begin);
-            var referenceState = reference.CreateState(end - begin);
-            for (int pos = begin; pos < end - 1; pos++)
+            var referenceState = reference.CreateState(end - begin, state.BatchCapacity);
+            int vocab = model.Config.VocabSize, batch = state.BatchCapacity;
+            var chunk = new int[batch];
+            for (int start = begin; start < end - 1; start += batch)
             {
-                bool needed = pos + 1 >= first;
-                var logits = model.Forward(state, tokens[pos], pos - begin, needed);
-                var referenceLogits = reference.Forward(referenceState, tokens[pos], pos - begin, needed);
-                if (!needed) continue;
-                var q = LogProbabilities.Of(logits);
-                var p = LogProbabilities.Of(referenceLogits);
-                double divergence = 0;
-                for (int i = 0; i < p.Length; i++) divergence += Math.Exp(p[i]) * (p[i] - q[i]);
-                kl += divergence;
-                if (Generation.Sampler.ArgMax(logits) == Generation.Sampler.ArgMax(referenceLogits)) agree++;
-                int target = tokens[pos + 1];
-                nll -= q[target];
-                referenceNll -= p[target];
-                scored++;
+                int count = Math.Min(batch, end - 1 - start);
+                for (int i = 0; i < count; i++) chunk[i] = tokens[start + i];
+                var rows = start + count >= first ? Models.LogitRows.All : Models.LogitRows.None;
+                var logits = model.Forward(state, chunk.AsSpan(0, count), start - begin, rows);
+                var referenceLogits = reference.Forward(referenceState, chunk.AsSpan(0, count), start - begin, rows);
+                for (int i = 0; i < count; i++)
+                {
+                    int pos = start + i;
+                    if (pos + 1 < first) continue;
+                    Score(logits.Slice(i * vocab, vocab), referenceLogits.Slice(i * vocab, vocab), tokens[pos + 1]);
+                }
             }
             progress?.Report((double)end / tokens.Count);
         }
         if (scored == 0) throw new SlingException("the text has fewer than 2 tokens; nothing to compare");
         return new Result(kl / scored, (double)agree / scored, Math.Exp(nll / scored), Math.Exp(referenceNll / scored), scored);
+
+        void Score(ReadOnlySpan<float> logits, ReadOnlySpan<float> referenceLogits, int target)
+        {
+            var q = LogProbabilities.Of(logits);
+            var p = LogProbabilities.Of(referenceLogits);
+            double divergence = 0;
+            for (int i = 0; i < p.Length; i++) divergence += Math.Exp(p[i]) * (p[i] - q[i]);
+            kl += divergence;
+            if (Generation.Sampler.ArgMax(logits) == Generation.Sampler.ArgMax(referenceLogits)) agree++;
+            nll -= q[target];
+            referenceNll -= p[target];
+            scored++;
+        }
     }
 }

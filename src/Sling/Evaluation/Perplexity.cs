@@ -11,7 +11,7 @@ public static class Perplexity
     {
         double nll = 0;
         int scored = 0;
-        ForEachPrediction(model, tokens, window, stride, (target, logits) =>
+        ForEachPrediction(model, tokens, window, stride, (int target, ReadOnlySpan<float> logits) =>
         {
             nll -= LogProbabilities.Of(logits)[target];
             scored++;
@@ -22,20 +22,28 @@ public static class Perplexity
 
     /// <summary>Calls <paramref name="score"/> with each target token and the logits that predicted it.</summary>
     public static void ForEachPrediction(Transformer model, IReadOnlyList<int> tokens, int window, int stride,
-        Action<int, float[]> score, IProgress<double>? progress = null)
+        Action<int, ReadOnlySpan<float>> score, IProgress<double>? progress = null)
     {
         window = Math.Min(window, model.Config.MaxSeqLen);
         stride = Math.Min(stride, window);
         foreach (var (begin, end, first) in SlidingWindows.Plan(tokens.Count, window, stride))
         {
             var state = model.CreateState(end - begin);
-            for (int pos = begin; pos < end - 1; pos++)
-            {
-                bool needed = pos + 1 >= first;
-                var logits = model.Forward(state, tokens[pos], pos - begin, computeLogits: needed);
-                if (needed) score(tokens[pos + 1], logits);
-            }
+            var inputs = new ListSlice(tokens, begin, end - 1 - begin);
+            model.ForEachLogits(state, inputs, first - 1 - begin, (i, logits) => score(tokens[begin + i + 1], logits));
             progress?.Report((double)end / tokens.Count);
         }
     }
+}
+
+/// <summary>A read-only window of a list, without copying.</summary>
+internal sealed class ListSlice(IReadOnlyList<int> list, int start, int count) : IReadOnlyList<int>
+{
+    public int this[int index] => (uint)index < (uint)count ? list[start + index] : throw new ArgumentOutOfRangeException(nameof(index));
+    public int Count => count;
+    public IEnumerator<int> GetEnumerator()
+    {
+        for (int i = 0; i < count; i++) yield return list[start + i];
+    }
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }

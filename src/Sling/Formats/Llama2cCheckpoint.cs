@@ -20,12 +20,12 @@ public static class Llama2cCheckpoint
     private const int VersionedHeaderSize = 256;
     private const int MaxDimension = 1 << 20;
 
-    public static Transformer Load(string path, MatVec matVec)
+    public static Transformer Load(string path, ComputePool pool)
     {
         var file = MappedFile.Open(path);
         try
         {
-            return Read(file, matVec);
+            return Read(file, pool);
         }
         catch
         {
@@ -34,7 +34,7 @@ public static class Llama2cCheckpoint
         }
     }
 
-    private static Transformer Read(MappedFile file, MatVec matVec)
+    private static Transformer Read(MappedFile file, ComputePool pool)
     {
         if (file.Length < 28)
             throw new ModelFormatException(file.Path, $"only {file.Length} bytes, too short for a llama2.c header");
@@ -66,7 +66,7 @@ public static class Llama2cCheckpoint
             weights = ReadLegacy(file, config, shared);
         }
         weights.Validate(config, file.Path);
-        return new Transformer(config, weights, matVec, file);
+        return new Transformer(config, weights, pool, file);
     }
 
     private static int[] ReadHeader(MappedFile file, long offset)

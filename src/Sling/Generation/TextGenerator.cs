@@ -40,9 +40,7 @@ public sealed class TextGenerator(Transformer model, ITokenizer tokenizer)
         }
 
         var clock = Stopwatch.StartNew();
-        float[] logits = [];
-        for (int pos = 0; pos < promptIds.Count; pos++)
-            logits = model.Forward(state, promptIds[pos], pos, computeLogits: pos == promptIds.Count - 1);
+        var logits = model.Prefill(state, promptIds.ToArray(), 0);
         var promptTime = clock.Elapsed;
         clock.Restart();
 

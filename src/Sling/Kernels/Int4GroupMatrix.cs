@@ -16,30 +16,23 @@ namespace Sling.Kernels;
 /// </list>
 /// The dot product is scale · (Σ code·x − zero · Σ x) per group, with Σ x computed once per call.
 /// </summary>
-public sealed unsafe class Int4GroupMatrix : WeightMatrix
+public sealed unsafe partial class Int4GroupMatrix : GroupMatrix
 {
     public const int BlockSize = 32;
     public const int SymmetricZero = 8;
     private readonly byte* _codes;
-    private readonly Half* _scales;
     private readonly byte* _zeros;
     private readonly object? _owner;
 
-    public Int4GroupMatrix(byte* codes, Half* scales, byte* zeros, int rows, int cols, int groupSize, object? owner) : base(rows, cols)
+    public Int4GroupMatrix(byte* codes, Half* scales, byte* zeros, int rows, int cols, int groupSize, object? owner) : base(scales, rows, cols, groupSize)
     {
         if (groupSize <= 0 || groupSize % BlockSize != 0 || cols % groupSize != 0)
             throw new ArgumentException($"int4 group size {groupSize} must be a multiple of {BlockSize} that divides the row length {cols}");
         _codes = codes;
-        _scales = scales;
         _zeros = zeros;
         _owner = owner;
-        GroupSize = groupSize;
     }
 
-    public int GroupSize { get; }
-    public int Groups => Cols / GroupSize;
-    /// <summary>The code path used; defaults to the widest this CPU runs.</summary>
-    public KernelIsa Isa { get; init; } = KernelIsas.Best;
     public bool Symmetric => _zeros == null;
     public static int CodeBytesPerRow(int cols) => cols / 2;
     public static int ZeroBytesPerRow(int groups) => (groups + 1) / 2;
@@ -47,7 +40,7 @@ public sealed unsafe class Int4GroupMatrix : WeightMatrix
     public override string Format => Symmetric ? "int4_sym" : "int4_asym";
     public override long ByteSize => (long)Rows * (Cols / 2 + Groups * 2 + (Symmetric ? 0 : ZeroBytesPerRow(Groups)));
 
-    public int Zero(int row, int group)
+    public override int Zero(int row, int group)
     {
         if (_zeros == null) return SymmetricZero;
         byte b = _zeros[(long)row * ZeroBytesPerRow(Groups) + group / 2];
@@ -60,7 +53,6 @@ public sealed unsafe class Int4GroupMatrix : WeightMatrix
         return col % BlockSize < 16 ? b & 0xF : b >> 4;
     }
 
-    public float Scale(int row, int group) => (float)_scales[(long)row * Groups + group];
 
     public override void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd)
     {

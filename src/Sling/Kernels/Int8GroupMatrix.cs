@@ -8,37 +8,29 @@ namespace Sling.Kernels;
 /// whole row = per output channel): w = (code − zero) · scale. Codes are unsigned bytes, row-major;
 /// symmetric weights store no zero points and their codes offset by 128 (zero = 128).
 /// </summary>
-public sealed unsafe class Int8GroupMatrix : WeightMatrix
+public sealed unsafe partial class Int8GroupMatrix : GroupMatrix
 {
     public const int SymmetricZero = 128;
     private readonly byte* _codes;
-    private readonly Half* _scales;
     private readonly byte* _zeros;
     private readonly object? _owner;
 
-    public Int8GroupMatrix(byte* codes, Half* scales, byte* zeros, int rows, int cols, int groupSize, object? owner) : base(rows, cols)
+    public Int8GroupMatrix(byte* codes, Half* scales, byte* zeros, int rows, int cols, int groupSize, object? owner) : base(scales, rows, cols, groupSize)
     {
         if (groupSize <= 0 || cols % groupSize != 0)
             throw new ArgumentException($"int8 group size {groupSize} does not divide the row length {cols}");
         _codes = codes;
-        _scales = scales;
         _zeros = zeros;
         _owner = owner;
-        GroupSize = groupSize;
     }
 
-    public int GroupSize { get; }
-    public int Groups => Cols / GroupSize;
-    /// <summary>The code path used; defaults to the widest this CPU runs.</summary>
-    public KernelIsa Isa { get; init; } = KernelIsas.Best;
     public bool Symmetric => _zeros == null;
 
     public override string Format => Symmetric ? "int8_sym" : "int8_asym";
     public override long ByteSize => (long)Rows * (Cols + Groups * 2 + (Symmetric ? 0 : Groups));
 
-    public int Zero(int row, int group) => _zeros == null ? SymmetricZero : _zeros[(long)row * Groups + group];
+    public override int Zero(int row, int group) => _zeros == null ? SymmetricZero : _zeros[(long)row * Groups + group];
     public int Code(int row, int col) => _codes[(long)row * Cols + col];
-    public float Scale(int row, int group) => (float)_scales[(long)row * Groups + group];
 
     public override void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd)
     {

@@ -3,7 +3,7 @@ namespace Sling.Kernels;
 /// <summary>
 /// A weight matrix stored row-major as [Rows = outputs, Cols = inputs], in whatever element format
 /// the file or the quantizer produced. Each format knows how to multiply a range of its rows with a
-/// float vector; <see cref="MatVec"/> spreads those ranges over the cores.
+/// float vector; a <see cref="ComputePool"/> spreads those ranges over the cores.
 /// </summary>
 public abstract class WeightMatrix
 {
@@ -25,6 +25,26 @@ public abstract class WeightMatrix
 
     /// <summary>y[r] = row r · x for r in [rowStart, rowEnd).</summary>
     public abstract void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd);
+
+    /// <summary>
+    /// y[t·ldy + r] = row r · x_t for the <paramref name="count"/> activation rows x_t (each <see cref="Cols"/>
+    /// long) and r in [rowStart, rowEnd). The range's rows stay in cache while every activation row passes.
+    /// </summary>
+    internal virtual void MultiplyRows(ReadOnlySpan<float> x, int count, Span<float> y, int ldy, int rowStart, int rowEnd)
+    {
+        for (int t = 0; t < count; t++)
+            MultiplyRows(x.Slice(t * Cols, Cols), y[(t * ldy)..], rowStart, rowEnd);
+    }
+
+    /// <summary>True when this format's fast product reads int8 activations (<see cref="Q8Activations"/>), like ggml's vec_dot_type.</summary>
+    internal virtual bool TakesQ8 => false;
+
+    /// <summary>Work on the activations shared by all row ranges, done once before they are split over threads.</summary>
+    internal virtual void PrepareQ8(Q8Activations input) { }
+
+    /// <summary>The integer product: y[t·ldy + r] = row r · x_t for every quantized activation row.</summary>
+    internal virtual void MultiplyRows(Q8Activations input, Span<float> y, int ldy, int rowStart, int rowEnd)
+        => throw new NotSupportedException($"{Format} weights multiply float activations only");
 
     /// <summary>Writes row <paramref name="row"/> as floats (used for embedding lookups).</summary>
     public abstract void ReadRow(int row, Span<float> destination);

@@ -16,7 +16,7 @@ public static class GgufLoader
     public const uint F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8, BF16 = 30;
     private const int Block = 32;
 
-    public static Transformer Load(string path, MatVec matVec)
+    public static Transformer Load(string path, ComputePool pool)
     {
         var gguf = GgufFile.Open(path);
         try
@@ -55,7 +55,7 @@ public static class GgufLoader
                 Classifier = new Linear(tensors.ContainsKey("output.weight") ? Matrix("output.weight", config.VocabSize, config.Dim) : embedding),
             };
             weights.Validate(config, path);
-            return new Transformer(config, weights, matVec, gguf);
+            return new Transformer(config, weights, pool, gguf);
         }
         catch
         {

@@ -16,7 +16,7 @@ public static class HuggingFaceLoader
 
     public static bool IsModelFolder(string path) => Directory.Exists(path) && File.Exists(Path.Combine(path, ConfigFileName));
 
-    public static Transformer Load(string folder, MatVec matVec, LoadOptions? options = null)
+    public static Transformer Load(string folder, ComputePool pool, LoadOptions? options = null)
     {
         options ??= new LoadOptions();
         var config = HuggingFaceConfig.Read(Path.Combine(folder, ConfigFileName));
@@ -32,7 +32,7 @@ public static class HuggingFaceLoader
                 tensors = ConvertThroughCache(folder, tensors, WeightConversion.Parse(options.DType), options);
             var weights = architecture.ReadWeights(transformerConfig, new CheckpointReader(tensors, config));
             weights.Validate(transformerConfig, folder);
-            return new Transformer(transformerConfig, weights, matVec, tensors);
+            return new Transformer(transformerConfig, weights, pool, tensors);
         }
         catch
         {

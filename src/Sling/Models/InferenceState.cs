@@ -1,27 +1,40 @@
+using Sling.Kernels;
+
 namespace Sling.Models;
 
 /// <summary>
-/// Everything one running sequence needs besides the weights: activation buffers and the key/value
-/// cache ([layer][position][kvDim]). Several states can share one <see cref="Transformer"/>.
+/// Everything one running sequence needs besides the weights: the key/value cache
+/// ([layer][position][kvDim]), its rotary tables and the activation rows of a batch of up to
+/// <see cref="BatchCapacity"/> tokens. Several states can share one <see cref="Transformer"/>.
 /// </summary>
 public sealed class InferenceState
 {
-    public InferenceState(TransformerConfig c, int contextLength)
+    /// <summary>Tokens one forward pass takes by default: enough for each weight read to serve many tokens.</summary>
+    public const int DefaultBatchCapacity = 64;
+
+    private float[]? _allLogits;
+
+    public InferenceState(TransformerConfig c, int contextLength, int batchCapacity = DefaultBatchCapacity)
     {
         if (contextLength <= 0 || contextLength > c.MaxSeqLen)
             throw new ArgumentOutOfRangeException(nameof(contextLength), $"context length {contextLength} must be in 1..{c.MaxSeqLen}");
+        if (batchCapacity <= 0)
+            throw new ArgumentOutOfRangeException(nameof(batchCapacity), $"batch capacity {batchCapacity} must be positive");
         ContextLength = contextLength;
-        X = new float[c.Dim];
-        Normed = new float[c.Dim];
-        Query = new float[c.QDim];
-        Key = new float[c.KvDim];
-        Value = new float[c.KvDim];
-        AttentionOut = new float[c.QDim];
-        Projected = new float[c.Dim];
-        Gate = new float[c.HiddenDim];
-        Up = new float[c.HiddenDim];
-        MlpOut = new float[c.Dim];
-        Scores = new float[c.Heads * contextLength];
+        BatchCapacity = batchCapacity = Math.Min(batchCapacity, contextLength);
+        X = new ActivationRows(batchCapacity, c.Dim);
+        Normed = new ActivationRows(batchCapacity, c.Dim);
+        Query = new ActivationRows(batchCapacity, c.QDim);
+        Key = new ActivationRows(batchCapacity, c.KvDim);
+        Value = new ActivationRows(batchCapacity, c.KvDim);
+        AttentionOut = new ActivationRows(batchCapacity, c.QDim);
+        Projected = new ActivationRows(batchCapacity, c.Dim);
+        Gate = new ActivationRows(batchCapacity, c.HiddenDim);
+        Up = new ActivationRows(batchCapacity, c.HiddenDim);
+        MlpOut = new ActivationRows(batchCapacity, c.Dim);
+        int pairs = c.RotaryDim / 2;
+        Cos = new float[batchCapacity * pairs];
+        Sin = new float[batchCapacity * pairs];
         Logits = new float[c.VocabSize];
         KeyCache = new float[c.Layers][];
         ValueCache = new float[c.Layers][];
@@ -34,18 +47,33 @@ public sealed class InferenceState
 
     /// <summary>Positions this state can hold: the model's context length or less, to bound the cache's memory.</summary>
     public int ContextLength { get; }
-    public float[] X { get; }
-    public float[] Normed { get; }
-    public float[] Query { get; }
-    public float[] Key { get; }
-    public float[] Value { get; }
-    public float[] AttentionOut { get; }
-    public float[] Projected { get; }
-    public float[] Gate { get; }
-    public float[] Up { get; }
-    public float[] MlpOut { get; }
-    public float[] Scores { get; }
+    /// <summary>Most tokens one forward pass takes.</summary>
+    public int BatchCapacity { get; }
+    /// <summary>Positions whose keys and values the cache holds (the next token goes at this position).</summary>
+    public int Length { get; internal set; }
+    /// <summary>The next-token logits of the last token of the latest forward pass.</summary>
     public float[] Logits { get; }
     public float[][] KeyCache { get; }
     public float[][] ValueCache { get; }
+
+    internal ActivationRows X { get; }
+    internal ActivationRows Normed { get; }
+    internal ActivationRows Query { get; }
+    internal ActivationRows Key { get; }
+    internal ActivationRows Value { get; }
+    internal ActivationRows AttentionOut { get; }
+    internal ActivationRows Projected { get; }
+    internal ActivationRows Gate { get; }
+    internal ActivationRows Up { get; }
+    internal ActivationRows MlpOut { get; }
+    internal float[] Cos { get; }
+    internal float[] Sin { get; }
+    internal MatMul MatMul { get; } = new();
+
+    /// <summary>Logits of every token of a batch (rows × vocabulary), grown on first use.</summary>
+    internal float[] AllLogits(int rows, int vocab)
+    {
+        if (_allLogits == null || _allLogits.Length < rows * vocab) _allLogits = new float[BatchCapacity * vocab];
+        return _allLogits;
+    }
 }

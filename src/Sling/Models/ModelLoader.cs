@@ -12,19 +12,19 @@ public static class ModelLoader
 
     public static Transformer LoadTransformer(string modelPath, LoadOptions options)
     {
-        var matVec = new MatVec(options.Threads);
+        var pool = ComputePool.Get(options.Threads);
         if (Directory.Exists(modelPath))
         {
             if (!HuggingFaceLoader.IsModelFolder(modelPath))
                 throw new SlingException($"{modelPath}: a folder without config.json is not a Hugging Face model folder");
-            return HuggingFaceLoader.Load(modelPath, matVec, options);
+            return HuggingFaceLoader.Load(modelPath, pool, options);
         }
         if (!File.Exists(modelPath))
             throw new SlingException($"{modelPath}: model file not found");
         if (options.DType != "auto")
             throw new SlingException($"--dtype {options.DType}: llama2.c and GGUF files run in their stored format; conversion applies to Hugging Face folders");
-        if (GgufFile.HasMagic(modelPath)) return GgufLoader.Load(modelPath, matVec);
-        return Llama2cCheckpoint.Load(modelPath, matVec);
+        if (GgufFile.HasMagic(modelPath)) return GgufLoader.Load(modelPath, pool);
+        return Llama2cCheckpoint.Load(modelPath, pool);
     }
 
     public static LoadedModel Load(string modelPath, string? tokenizerPath = null, int threads = 0)

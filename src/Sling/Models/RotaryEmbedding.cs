@@ -1,8 +1,8 @@
 namespace Sling.Models;
 
 /// <summary>
-/// Rotary position embedding. The frequencies are fixed per model; the cos/sin for a position are
-/// computed once per token (in double, then rounded) and applied to every head of every layer.
+/// Rotary position embedding. The frequencies are fixed per model and shared; the cos/sin of a batch's
+/// positions are computed once per forward pass into the sequence's own tables.
 /// </summary>
 public sealed class RotaryEmbedding
 {
@@ -21,13 +21,7 @@ public sealed class RotaryEmbedding
         for (int i = 0; i < pairs; i++)
             _inverseFrequencies[i] = 1.0 / Math.Pow(config.RopeTheta, 2.0 * i / _rotaryDim);
         if (config.Llama3Scaling is { } s) ApplyLlama3Scaling(_inverseFrequencies, s);
-        Cos = new float[pairs];
-        Sin = new float[pairs];
     }
-
-    /// <summary>cos/sin of the current position, one per rotated pair.</summary>
-    public float[] Cos { get; }
-    public float[] Sin { get; }
 
     public IReadOnlyList<double> InverseFrequencies => _inverseFrequencies;
 
@@ -50,21 +44,32 @@ public sealed class RotaryEmbedding
         }
     }
 
-    public void SetPosition(int position)
+    /// <summary>Rotated pairs per head.</summary>
+    public int Pairs => _rotaryDim / 2;
+
+    /// <summary>
+    /// cos/sin for positions [start, start + count), one row of <see cref="Pairs"/> each (in double,
+    /// then rounded). The tables belong to the caller's sequence, so sequences never share them.
+    /// </summary>
+    public void Fill(int start, int count, Span<float> cos, Span<float> sin)
     {
-        double p = position * _positionScale;
-        for (int i = 0; i < _inverseFrequencies.Length; i++)
+        int pairs = Pairs;
+        for (int t = 0; t < count; t++)
         {
-            double angle = p * _inverseFrequencies[i];
-            Cos[i] = (float)Math.Cos(angle);
-            Sin[i] = (float)Math.Sin(angle);
+            double p = (start + t) * _positionScale;
+            for (int i = 0; i < pairs; i++)
+            {
+                double angle = p * _inverseFrequencies[i];
+                cos[t * pairs + i] = (float)Math.Cos(angle);
+                sin[t * pairs + i] = (float)Math.Sin(angle);
+            }
         }
     }
 
-    /// <summary>Rotates every head in <paramref name="vector"/> (heads × headDim) by the current position.</summary>
-    public void Apply(Span<float> vector, int heads, int headDim)
+    /// <summary>Rotates every head in <paramref name="vector"/> (heads × headDim) by one position's cos/sin.</summary>
+    public void Apply(Span<float> vector, int heads, int headDim, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
     {
-        int pairs = _rotaryDim / 2;
+        int pairs = Pairs;
         for (int h = 0; h < heads; h++)
         {
             var head = vector.Slice(h * headDim, headDim);
@@ -73,8 +78,8 @@ public sealed class RotaryEmbedding
                 for (int i = 0; i < pairs; i++)
                 {
                     float a = head[2 * i], b = head[2 * i + 1];
-                    head[2 * i] = a * Cos[i] - b * Sin[i];
-                    head[2 * i + 1] = a * Sin[i] + b * Cos[i];
+                    head[2 * i] = a * cos[i] - b * sin[i];
+                    head[2 * i + 1] = a * sin[i] + b * cos[i];
                 }
             }
             else
@@ -82,8 +87,8 @@ public sealed class RotaryEmbedding
                 for (int i = 0; i < pairs; i++)
                 {
                     float a = head[i], b = head[i + pairs];
-                    head[i] = a * Cos[i] - b * Sin[i];
-                    head[i + pairs] = b * Cos[i] + a * Sin[i];
+                    head[i] = a * cos[i] - b * sin[i];
+                    head[i + pairs] = b * cos[i] + a * sin[i];
                 }
             }
         }

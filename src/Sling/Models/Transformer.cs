@@ -4,20 +4,22 @@ using Sling.Kernels;
 namespace Sling.Models;
 
 /// <summary>
-/// A decoder-only transformer run one token at a time with a key/value cache. The same code runs
-/// every supported architecture; their differences are values in <see cref="TransformerConfig"/>.
+/// A decoder-only transformer with a key/value cache, run on a batch of consecutive tokens at a time
+/// (a prompt chunk, or one token while generating). Every projection is a matrix × batch product; the
+/// same code runs every supported architecture, whose differences are values in <see cref="TransformerConfig"/>.
 /// </summary>
 public sealed class Transformer : IDisposable
 {
     private readonly RotaryEmbedding _rope;
     private readonly IDisposable[] _resources;
     private readonly float _attentionScale;
+    private bool _disposed;
 
-    public Transformer(TransformerConfig config, TransformerWeights weights, MatVec matVec, params IDisposable[] resources)
+    public Transformer(TransformerConfig config, TransformerWeights weights, ComputePool pool, params IDisposable[] resources)
     {
         Config = config;
         Weights = weights;
-        MatVec = matVec;
+        Pool = pool;
         _resources = resources;
         _rope = new RotaryEmbedding(config);
         _attentionScale = 1f / MathF.Sqrt(config.HeadDim);
@@ -25,10 +27,20 @@ public sealed class Transformer : IDisposable
 
     public TransformerConfig Config { get; }
     public TransformerWeights Weights { get; }
-    public MatVec MatVec { get; }
+    public ComputePool Pool { get; }
+
+    /// <summary>
+    /// True (the default): quantized weights multiply activations quantized to int8 blocks (integer
+    /// dot products, as llama.cpp does). False: exact float activations (slower; for checking decoding).
+    /// </summary>
+    public bool IntegerActivations { get; set; } = true;
 
     /// <summary>A fresh sequence holding up to <paramref name="contextLength"/> positions (default: the model's whole context).</summary>
-    public InferenceState CreateState(int? contextLength = null) => new(Config, Math.Min(contextLength ?? Config.MaxSeqLen, Config.MaxSeqLen));
+    public InferenceState CreateState(int? contextLength = null, int batchCapacity = InferenceState.DefaultBatchCapacity)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return new(Config, Math.Min(contextLength ?? Config.MaxSeqLen, Config.MaxSeqLen), batchCapacity);
+    }
 
     /// <summary>
     /// Runs <paramref name="token"/> at <paramref name="position"/> and returns the next-token logits
@@ -37,15 +49,34 @@ public sealed class Transformer : IDisposable
     /// </summary>
     public float[] Forward(InferenceState state, int token, int position, bool computeLogits = true)
     {
-        var c = Config;
-        if ((uint)token >= (uint)c.VocabSize)
-            throw new ArgumentOutOfRangeException(nameof(token), $"token id {token} outside the vocabulary of {c.VocabSize}");
-        if ((uint)position >= (uint)state.ContextLength)
-            throw new SlingException($"position {position} is past the context length of {state.ContextLength} tokens");
+        Forward(state, [token], position, computeLogits ? LogitRows.Last : LogitRows.None);
+        return state.Logits;
+    }
 
+    /// <summary>
+    /// Runs all of <paramref name="tokens"/> (consecutive positions from <paramref name="position"/>, at
+    /// most the state's batch capacity) in one pass. Returns the logits <paramref name="rows"/> asks for:
+    /// the last token's (vocabulary long, also in <see cref="InferenceState.Logits"/>), every token's
+    /// (tokens × vocabulary), or none.
+    /// </summary>
+    public ReadOnlySpan<float> Forward(InferenceState state, ReadOnlySpan<int> tokens, int position, LogitRows rows = LogitRows.Last)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var c = Config;
+        int n = tokens.Length;
+        if (n == 0 || n > state.BatchCapacity)
+            throw new ArgumentOutOfRangeException(nameof(tokens), $"{n} tokens for a batch of 1..{state.BatchCapacity}");
+        foreach (int token in tokens)
+            if ((uint)token >= (uint)c.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {token} outside the vocabulary of {c.VocabSize}");
+        if (position < 0 || position + n > state.ContextLength)
+            throw new SlingException($"position {position + n - 1} is past the context length of {state.ContextLength} tokens");
+
+        foreach (var buffer in new[] { state.X, state.Normed, state.Query, state.Key, state.Value, state.AttentionOut, state.Projected, state.Gate, state.Up, state.MlpOut })
+            buffer.SetCount(n);
         var x = state.X;
-        Weights.Embedding.ReadRow(token, x);
-        _rope.SetPosition(position);
+        for (int t = 0; t < n; t++) Weights.Embedding.ReadRow(tokens[t], x.Row(t));
+        _rope.Fill(position, n, state.Cos, state.Sin);
 
         for (int l = 0; l < c.Layers; l++)
         {
@@ -55,25 +86,77 @@ public sealed class Transformer : IDisposable
             if (c.ParallelResidual)
             {
                 Mlp(state, layer);
-                TensorPrimitives.Add(x, state.Projected, x);
-                TensorPrimitives.Add(x, state.MlpOut, x);
+                TensorPrimitives.Add(x.Active, state.Projected.Active, x.Active);
+                TensorPrimitives.Add(x.Active, state.MlpOut.Active, x.Active);
             }
             else
             {
-                TensorPrimitives.Add(x, state.Projected, x);
+                TensorPrimitives.Add(x.Active, state.Projected.Active, x.Active);
                 Normalize(layer.MlpNorm!, x, state.Normed);
                 Mlp(state, layer);
-                TensorPrimitives.Add(x, state.MlpOut, x);
+                TensorPrimitives.Add(x.Active, state.MlpOut.Active, x.Active);
             }
         }
+        state.Length = position + n;
 
-        if (!computeLogits) return state.Logits;
-        Normalize(Weights.FinalNorm, x, state.Normed);
-        Apply(Weights.Classifier, state.Normed, state.Logits);
+        if (rows == LogitRows.None) return default;
+        var normed = state.Normed;
+        if (rows == LogitRows.Last)
+        {
+            // Only the last token's logits: normalize that row alone and classify one row.
+            normed.SetCount(1);
+            NormalizeRow(Weights.FinalNorm, x.Row(n - 1), normed.Row(0));
+            Apply(state, Weights.Classifier, normed, state.Logits);
+            return state.Logits;
+        }
+        Normalize(Weights.FinalNorm, x, normed);
+        var all = state.AllLogits(n, c.VocabSize);
+        Apply(state, Weights.Classifier, normed, all);
+        all.AsSpan(0, n * c.VocabSize).Slice((n - 1) * c.VocabSize, c.VocabSize).CopyTo(state.Logits);
+        return all.AsSpan(0, n * c.VocabSize);
+    }
+
+    /// <summary>
+    /// Feeds <paramref name="tokens"/> from <paramref name="position"/> in batches of the state's capacity
+    /// and returns the last token's logits (the state's buffer).
+    /// </summary>
+    public float[] Prefill(InferenceState state, ReadOnlySpan<int> tokens, int position)
+    {
+        for (int start = 0; start < tokens.Length; start += state.BatchCapacity)
+        {
+            int count = Math.Min(state.BatchCapacity, tokens.Length - start);
+            Forward(state, tokens.Slice(start, count), position + start, start + count == tokens.Length ? LogitRows.Last : LogitRows.None);
+        }
         return state.Logits;
     }
 
-    private void Normalize(NormWeights norm, float[] x, float[] y)
+    /// <summary>
+    /// Feeds <paramref name="tokens"/> in batches and calls <paramref name="onLogits"/> with each position
+    /// (relative to the start) from <paramref name="firstScored"/> on and the logits that followed it.
+    /// </summary>
+    public void ForEachLogits(InferenceState state, IReadOnlyList<int> tokens, int firstScored, Action<int, ReadOnlySpan<float>> onLogits)
+    {
+        int vocab = Config.VocabSize;
+        var chunk = new int[state.BatchCapacity];
+        for (int start = 0; start < tokens.Count; start += state.BatchCapacity)
+        {
+            int count = Math.Min(state.BatchCapacity, tokens.Count - start);
+            for (int i = 0; i < count; i++) chunk[i] = tokens[start + i];
+            bool needed = start + count > firstScored;
+            var logits = Forward(state, chunk.AsSpan(0, count), start, needed ? LogitRows.All : LogitRows.None);
+            if (!needed) continue;
+            for (int i = Math.Max(0, firstScored - start); i < count; i++)
+                onLogits(start + i, logits.Slice(i * vocab, vocab));
+        }
+    }
+
+    private void Normalize(NormWeights norm, ActivationRows x, ActivationRows y)
+    {
+        for (int t = 0; t < x.Count; t++) NormalizeRow(norm, x.Row(t), y.Row(t));
+        y.Changed();
+    }
+
+    private void NormalizeRow(NormWeights norm, ReadOnlySpan<float> x, Span<float> y)
     {
         if (Config.Norm == NormKind.RmsNorm)
             Normalization.RmsNorm(x, norm.Weight, Config.NormEps, y);
@@ -81,61 +164,91 @@ public sealed class Transformer : IDisposable
             Normalization.LayerNorm(x, norm.Weight, norm.Bias, Config.NormEps, y);
     }
 
-    private void Apply(Linear linear, float[] input, float[] output)
+    // output rows ← linear(input rows); output is an ActivationRows buffer or the logits.
+    private void Apply(InferenceState s, Linear linear, ActivationRows input, float[] output)
     {
-        MatVec.Multiply(linear.Weight, input, output);
+        s.MatMul.Run(Pool, linear.Weight, input, output, linear.Outputs, IntegerActivations);
         if (linear.Bias != null)
-            TensorPrimitives.Add(output.AsSpan(0, linear.Outputs), linear.Bias, output.AsSpan(0, linear.Outputs));
+            for (int t = 0; t < input.Count; t++)
+            {
+                var row = output.AsSpan(t * linear.Outputs, linear.Outputs);
+                TensorPrimitives.Add(row, linear.Bias, row);
+            }
     }
 
-    private void Attention(InferenceState s, LayerWeights layer, int l, int pos)
+    private void Apply(InferenceState s, Linear linear, ActivationRows input, ActivationRows output)
+    {
+        Apply(s, linear, input, output.Data);
+        output.Changed();
+    }
+
+    private void Attention(InferenceState s, LayerWeights layer, int l, int position)
     {
         var c = Config;
-        int headDim = c.HeadDim, kvDim = c.KvDim;
-        Apply(layer.Query, s.Normed, s.Query);
-        Apply(layer.Key, s.Normed, s.Key);
-        Apply(layer.Value, s.Normed, s.Value);
-        _rope.Apply(s.Query, c.Heads, headDim);
-        _rope.Apply(s.Key, c.KvHeads, headDim);
-
-        var keys = s.KeyCache[l];
-        var values = s.ValueCache[l];
-        s.Key.AsSpan().CopyTo(keys.AsSpan(pos * kvDim, kvDim));
-        s.Value.AsSpan().CopyTo(values.AsSpan(pos * kvDim, kvDim));
-
-        int first = c.SlidingWindow > 0 ? Math.Max(0, pos - c.SlidingWindow + 1) : 0;
-        int span = pos - first + 1;
-        int group = c.Heads / c.KvHeads;
-        MatVec.For(c.Heads, (long)span * headDim * 2, h =>
+        int n = s.X.Count, kvDim = c.KvDim, pairs = _rope.Pairs;
+        Apply(s, layer.Query, s.Normed, s.Query);
+        Apply(s, layer.Key, s.Normed, s.Key);
+        Apply(s, layer.Value, s.Normed, s.Value);
+        for (int t = 0; t < n; t++)
         {
-            var q = s.Query.AsSpan(h * headDim, headDim);
+            var cos = s.Cos.AsSpan(t * pairs, pairs);
+            var sin = s.Sin.AsSpan(t * pairs, pairs);
+            _rope.Apply(s.Query.Row(t), c.Heads, c.HeadDim, cos, sin);
+            _rope.Apply(s.Key.Row(t), c.KvHeads, c.HeadDim, cos, sin);
+        }
+        s.Key.Active.CopyTo(s.KeyCache[l].AsSpan(position * kvDim, n * kvDim));
+        s.Value.Active.CopyTo(s.ValueCache[l].AsSpan(position * kvDim, n * kvDim));
+
+        var job = new AttentionJob(this, s, l, position);
+        Pool.For(c.Heads * n, (long)(position + n) * c.HeadDim * 2, job);
+        s.AttentionOut.Changed();
+        Apply(s, layer.Output, s.AttentionOut, s.Projected);
+    }
+
+    /// <summary>One head of one token: scores against every cached position up to its own, softmax, weighted values.</summary>
+    private sealed class AttentionJob(Transformer model, InferenceState s, int layer, int position) : IParallelJob
+    {
+        [ThreadStatic] private static float[]? _scores;
+
+        public void Execute(int item)
+        {
+            var c = model.Config;
+            int headDim = c.HeadDim, kvDim = c.KvDim, group = c.Heads / c.KvHeads;
+            int t = item / c.Heads, h = item % c.Heads, pos = position + t;
+            int first = c.SlidingWindow > 0 ? Math.Max(0, pos - c.SlidingWindow + 1) : 0;
+            int span = pos - first + 1;
+            var keys = s.KeyCache[layer];
+            var values = s.ValueCache[layer];
+            var q = s.Query.Row(t).Slice(h * headDim, headDim);
             int kvOffset = h / group * headDim;
-            var scores = s.Scores.AsSpan(h * s.ContextLength, span);
-            for (int t = 0; t < span; t++)
-                scores[t] = TensorPrimitives.Dot(q, keys.AsSpan((first + t) * kvDim + kvOffset, headDim)) * _attentionScale;
+            if (_scores == null || _scores.Length < span) _scores = new float[Math.Max(span, s.ContextLength)];
+            var scores = _scores.AsSpan(0, span);
+            for (int i = 0; i < span; i++)
+                scores[i] = TensorPrimitives.Dot(q, keys.AsSpan((first + i) * kvDim + kvOffset, headDim)) * model._attentionScale;
             Activations.Softmax(scores);
-            var output = s.AttentionOut.AsSpan(h * headDim, headDim);
+            var output = s.AttentionOut.Row(t).Slice(h * headDim, headDim);
             output.Clear();
-            for (int t = 0; t < span; t++)
-                TensorPrimitives.MultiplyAdd(values.AsSpan((first + t) * kvDim + kvOffset, headDim), scores[t], output, output);
-        });
-        Apply(layer.Output, s.AttentionOut, s.Projected);
+            for (int i = 0; i < span; i++)
+                TensorPrimitives.MultiplyAdd(values.AsSpan((first + i) * kvDim + kvOffset, headDim), scores[i], output, output);
+        }
     }
 
     private void Mlp(InferenceState s, LayerWeights layer)
     {
-        int hidden = Config.HiddenDim;
-        Apply(layer.Up, s.Normed, s.Up);
+        int n = s.X.Count, hidden = Config.HiddenDim;
+        Apply(s, layer.Up, s.Normed, s.Up);
         if (Config.Mlp == MlpKind.GatedSilu)
         {
-            Apply(layer.Gate!, s.Normed, s.Gate);
-            Activations.SwiGlu(s.Gate.AsSpan(0, hidden), s.Up.AsSpan(0, hidden));
-            Apply(layer.Down, s.Gate, s.MlpOut);
+            Apply(s, layer.Gate!, s.Normed, s.Gate);
+            Activations.SwiGlu(s.Gate.Data.AsSpan(0, n * hidden), s.Up.Data.AsSpan(0, n * hidden));
+            s.Gate.Changed();
+            Apply(s, layer.Down, s.Gate, s.MlpOut);
         }
         else
         {
-            Activations.GeluTanh(s.Up.AsSpan(0, hidden));
-            Apply(layer.Down, s.Up, s.MlpOut);
+            Activations.GeluTanh(s.Up.Data.AsSpan(0, n * hidden));
+            s.Up.Changed();
+            Apply(s, layer.Down, s.Up, s.MlpOut);
         }
     }
 
@@ -156,6 +269,19 @@ public sealed class Transformer : IDisposable
 
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         foreach (var r in _resources) r.Dispose();
     }
+}
+
+/// <summary>Which tokens of a forward pass get next-token logits.</summary>
+public enum LogitRows
+{
+    /// <summary>Only the last token (prompt processing, generation).</summary>
+    Last,
+    /// <summary>Every token (perplexity, comparison).</summary>
+    All,
+    /// <summary>None (filling the cache).</summary>
+    None,
 }

@@ -7,7 +7,7 @@ namespace Sling.Tests.Formats;
 public class Llama2cCheckpointTests
 {
     private static ModelFormatException LoadFails(string path)
-        => Assert.Throws<ModelFormatException>(() => Llama2cCheckpoint.Load(path, new MatVec(1)).Dispose());
+        => Assert.Throws<ModelFormatException>(() => Llama2cCheckpoint.Load(path, ComputePool.Get(1)).Dispose());
 
     [Fact]
     public void TruncatedCheckpointIsRejectedNamingTheFile()
@@ -100,7 +100,7 @@ public class Llama2cCheckpointTests
     [Fact]
     public void MissingFileIsAClearError()
     {
-        var e = Assert.Throws<SlingException>(() => Llama2cCheckpoint.Load("/nonexistent/model.bin", new MatVec(1)));
+        var e = Assert.Throws<SlingException>(() => Llama2cCheckpoint.Load("/nonexistent/model.bin", ComputePool.Get(1)));
         Assert.Contains("not found", e.Message);
     }
 }

@@ -1,5 +1,5 @@
 using Sling.Kernels;
-using Sling.Quantization;
+using Sling.Tests.Support;
 
 namespace Sling.Tests.Kernels;
 
@@ -19,40 +19,11 @@ public unsafe class QuantizedKernelTests
     [MemberData(nameof(Cases))]
     public void MatchesTheFloat64ProductOfTheStoredValues(int bits, bool symmetric, int group, KernelIsa isa)
     {
-        int rows = 37, cols = group * 4 > 400 ? group * 2 : group * 4;
-        var format = new QuantizedFormat(bits, symmetric, group);
-        var rng = new Random(bits * 1000 + group);
-        var weights = Enumerable.Range(0, rows * cols).Select(_ => (float)(rng.NextDouble() - 0.45)).ToArray();
+        int rows = 37, cols = group * 4 > 400 ? group * 2 : group * 4, groups = cols / group;
+        var (m, weights, scales) = QuantizedMatrices.Build(bits, symmetric, group, rows, cols, bits * 1000 + group, isa);
+        var rng = new Random(bits * 1000 + group + 1);
         var x = Enumerable.Range(0, cols).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
-        int groups = cols / group;
-        int codeBytes = bits == 4 ? cols / 2 : cols, zeroBytes = bits == 4 ? (groups + 1) / 2 : groups;
-        var packed = new byte[rows * codeBytes];
-        var scales = new Half[rows * groups];
-        var packedZeros = new byte[rows * zeroBytes];
-        var codes = new byte[cols];
-        var zeros = new byte[groups];
-        for (int r = 0; r < rows; r++)
         {
-            GroupQuantizer.QuantizeRow(weights.AsSpan(r * cols, cols), format, codes, scales.AsSpan(r * groups, groups), zeros);
-            if (bits == 4)
-            {
-                QuantizedTensors.PackInt4(codes, packed.AsSpan(r * codeBytes, codeBytes));
-                for (int g = 0; g < groups; g++) packedZeros[r * zeroBytes + g / 2] |= (byte)(g % 2 == 0 ? zeros[g] : zeros[g] << 4);
-            }
-            else
-            {
-                codes.CopyTo(packed, r * codeBytes);
-                zeros.CopyTo(packedZeros, r * zeroBytes);
-            }
-        }
-        fixed (byte* cp = packed)
-        fixed (Half* sp = scales)
-        fixed (byte* zp = packedZeros)
-        {
-            byte* z = symmetric ? null : zp;
-            WeightMatrix m = bits == 4
-                ? new Int4GroupMatrix(cp, sp, z, rows, cols, group, null) { Isa = isa }
-                : new Int8GroupMatrix(cp, sp, z, rows, cols, group, null) { Isa = isa };
             var y = new float[rows];
             m.MultiplyRows(x, y, 0, rows);
             var row = new float[cols];

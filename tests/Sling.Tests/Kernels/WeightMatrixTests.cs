@@ -29,7 +29,7 @@ public unsafe class WeightMatrixTests
         var (w, x, y) = Problem(rows, cols, 1);
         var m = F32Matrix.FromArray(w, rows, cols);
         var result = new float[rows];
-        new MatVec(4).Multiply(m, x, result);
+        ComputePool.Get(4).Multiply(m, x, result);
         AssertClose(y, result, 1e-4);
     }
 
@@ -54,7 +54,7 @@ public unsafe class WeightMatrixTests
                 for (int r = 0; r < rows; r++)
                     for (int c = 0; c < cols; c++) expected[r] += rounded(r * cols + c) * x[c];
                 var result = new float[rows];
-                new MatVec(2).Multiply(m, x, result);
+                ComputePool.Get(2).Multiply(m, x, result);
                 AssertClose(expected, result, 1e-4);
             }
         }

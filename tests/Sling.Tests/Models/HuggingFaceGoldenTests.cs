@@ -38,7 +38,12 @@ public class HuggingFaceGoldenTests
         int vocab = model.Config.VocabSize;
         Assert.Equal(ids.Length * vocab, reference.Length);
 
-        var actual = Engine.Logits(model, ids);
+        // Token by token, and in uneven batches (5, 5, 5, 5, 4 of 24 tokens): both must match.
+        Check(Engine.Logits(model, ids), "one token at a time");
+        Check(Engine.BatchLogits(model, ids, 5), "batches of 5");
+
+        void Check(float[][] actual, string how)
+        {
         double num = 0, den = 0;
         for (int p = 0; p < ids.Length; p++)
             for (int v = 0; v < vocab; v++)
@@ -48,7 +53,8 @@ public class HuggingFaceGoldenTests
                 den += (double)reference[p * vocab + v] * reference[p * vocab + v];
             }
         double error = Math.Sqrt(num / den);
-        Assert.True(error < 1e-4, $"{name}: relative L2 error {error:E2}");
+        Assert.True(error < 1e-4, $"{name}, {how}: relative L2 error {error:E2}");
+        }
     }
 
     [SharedFact("models/stories260K-hf/model.safetensors", SharedData.Stories260KExpected)]

@@ -37,7 +37,7 @@ public class Stories260KTests
     public void LogitsMatchTheFloat64ReferenceOnRealWeights()
     {
         var weights = Llama2cReader.ReadLegacy(SharedData.PathOf(SharedData.Stories260K));
-        using var model = Llama2cCheckpoint.Load(SharedData.PathOf(SharedData.Stories260K), new MatVec(0));
+        using var model = Llama2cCheckpoint.Load(SharedData.PathOf(SharedData.Stories260K), ComputePool.Get(0));
         var tokens = new[] { 1 }.Concat(Engine.RandomTokens(11, 31, weights.Vocab)).ToArray();
         double error = ReferenceLlama.RelativeL2(ReferenceLlama.Logits(weights, tokens), Engine.Logits(model, tokens));
         Assert.True(error < 1e-5, $"relative L2 error {error}");

@@ -13,7 +13,7 @@ public class TransformerTests
         using var dir = new TempDirectory();
         string path = dir.File("model.bin");
         write(path, written);
-        using var model = Llama2cCheckpoint.Load(path, new MatVec(threads));
+        using var model = Llama2cCheckpoint.Load(path, ComputePool.Get(threads));
         var tokens = Engine.RandomTokens(7, truth.SeqLen, truth.Vocab);
         return ReferenceLlama.RelativeL2(ReferenceLlama.Logits(truth, tokens), Engine.Logits(model, tokens));
     }
@@ -48,7 +48,7 @@ public class TransformerTests
         using var dir = new TempDirectory();
         string path = dir.File("q.bin");
         Llama2cWriter.WriteVersion2(path, m, groupSize);
-        using var model = Llama2cCheckpoint.Load(path, new MatVec(0));
+        using var model = Llama2cCheckpoint.Load(path, ComputePool.Get(0));
         var tokens = Engine.RandomTokens(7, m.SeqLen, m.Vocab);
         // Exact up to fp32 rounding against what the file really holds...
         Assert.True(ReferenceLlama.RelativeL2(ReferenceLlama.Logits(stored, tokens), Engine.Logits(model, tokens)) < 1e-5);
@@ -64,8 +64,8 @@ public class TransformerTests
         using var dir = new TempDirectory();
         string path = dir.File("m.bin");
         Llama2cWriter.WriteVersion1(path, m);
-        using var one = Llama2cCheckpoint.Load(path, new MatVec(1));
-        using var many = Llama2cCheckpoint.Load(path, new MatVec(4));
+        using var one = Llama2cCheckpoint.Load(path, ComputePool.Get(1));
+        using var many = Llama2cCheckpoint.Load(path, ComputePool.Get(4));
         var tokens = Engine.RandomTokens(9, 6, m.Vocab);
         var a = Engine.Logits(one, tokens);
         var b = Engine.Logits(many, tokens);
@@ -118,6 +118,6 @@ public class TransformerTests
             }).ToArray(),
         };
         weights.Validate(config, "test");
-        return new Transformer(config, weights, new MatVec(1));
+        return new Transformer(config, weights, ComputePool.Get(1));
     }
 }

@@ -1,0 +1,78 @@
+using System.Numerics.Tensors;
+
+namespace Sling.Kernels;
+
+/// <summary>
+/// What the int4 and int8 group formats share: w = (code − zero) · scale with one fp16 scale and one
+/// zero point per group of inputs, and the integer product on <see cref="Q8Activations"/>:
+/// Σ_b scale_b · d_b · Σ code·q − Σ_g scale_g · zero_g · Σ_{b∈g} d_b·Σq_b. Each format supplies the
+/// inner Σ code·q loop for every <see cref="KernelIsa"/>; this class walks rows and activation tiles.
+/// </summary>
+public abstract unsafe class GroupMatrix : WeightMatrix
+{
+    /// <summary>Activation rows one kernel call multiplies with a weight row (registers hold one accumulator each).</summary>
+    private protected const int Tile = 4;
+    private protected readonly Half* _scales;
+
+    private protected GroupMatrix(Half* scales, int rows, int cols, int groupSize) : base(rows, cols)
+    {
+        _scales = scales;
+        GroupSize = groupSize;
+    }
+
+    public int GroupSize { get; }
+    public int Groups => Cols / GroupSize;
+    /// <summary>The code path used; defaults to the widest this CPU runs.</summary>
+    public KernelIsa Isa { get; init; } = KernelIsas.Best;
+
+    public abstract int Zero(int row, int group);
+    public float Scale(int row, int group) => (float)_scales[(long)row * Groups + group];
+
+    // Groups must be whole activation blocks (or a whole row) for the block sums to line up.
+    internal override bool TakesQ8 => GroupSize % Q8Activations.BlockSize == 0 || GroupSize == Cols;
+
+    internal override void PrepareQ8(Q8Activations input) => input.GroupSums(GroupSize);
+
+    /// <summary>
+    /// Σ_b bs[b] · d_b · Σ code·q for one weight row and activation rows a.Codes(0 .. tile−1), into dots[0 .. tile−1].
+    /// </summary>
+    private protected abstract void DotTile(int row, float* blockScales, Q8Rows a, int tile, float* dots, KernelIsa isa);
+
+    internal override void MultiplyRows(Q8Activations input, Span<float> y, int ldy, int rowStart, int rowEnd)
+    {
+        int blocks = input.Blocks, groups = Groups, n = input.Count, rows = rowEnd - rowStart;
+        int perGroup = GroupSize == Cols ? blocks : GroupSize / Q8Activations.BlockSize;
+        var groupSums = input.GroupSums(GroupSize);
+        var scratch = Scratch.Get(rows * (blocks + groups));
+        float* dots = stackalloc float[Tile];
+        fixed (float* scratchPtr = scratch, sums = groupSums, lanes = input.Lanes, blockD = input.Scales)
+        fixed (sbyte* codes = input.Codes)
+        fixed (short* wide = input.Wide)
+        {
+            // Per row, once for all activation rows: each block's weight scale, and scale·zero per group.
+            float* blockScales = scratchPtr, zeroScales = scratchPtr + rows * blocks;
+            for (int i = 0; i < rows; i++)
+            {
+                int r = rowStart + i;
+                float* bs = blockScales + i * blocks, zs = zeroScales + i * groups;
+                TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(_scales + (long)r * groups, groups), new Span<float>(zs, groups));
+                for (int b = 0; b < blocks; b++) bs[b] = zs[b / perGroup];
+                for (int g = 0; g < groups; g++) zs[g] *= Zero(r, g);
+            }
+            // A tile of activation rows stays in L1 while the rows of this range stream past it.
+            for (int t = 0; t < n; t += Tile)
+            {
+                int tile = Math.Min(Tile, n - t);
+                var a = new Q8Rows(codes, wide, lanes, blockD, input.Stride, blocks, t);
+                for (int i = 0; i < rows; i++)
+                {
+                    int r = rowStart + i;
+                    DotTile(r, blockScales + i * blocks, a, tile, dots, Isa);
+                    var zs = new ReadOnlySpan<float>(zeroScales + i * groups, groups);
+                    for (int k = 0; k < tile; k++)
+                        y[(t + k) * ldy + r] = dots[k] - TensorPrimitives.Dot(zs, new ReadOnlySpan<float>(sums + (t + k) * groups, groups));
+                }
+            }
+        }
+    }
+}

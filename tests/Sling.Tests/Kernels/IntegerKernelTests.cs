@@ -1,0 +1,111 @@
+using Sling.Kernels;
+using Sling.Tests.Support;
+
+namespace Sling.Tests.Kernels;
+
+/// <summary>
+/// The integer products (int4/int8 weights × int8 activation blocks) on every SIMD path, against a
+/// float64 product of the decoded weights and the decoded activation codes: the two must agree up to
+/// float rounding, since the integer sums are exact.
+/// </summary>
+public class IntegerKernelTests
+{
+    public static TheoryData<int, bool, int, int, KernelIsa> Cases()
+    {
+        var data = new TheoryData<int, bool, int, int, KernelIsa>();
+        foreach (var isa in KernelIsas.Available)
+            foreach (var (bits, sym, group, cols) in new[]
+            {
+                (4, true, 32, 256),   // llama.cpp's Q4_0 layout
+                (4, false, 32, 96),   // an odd number of blocks: the 512-bit loop takes pairs
+                (4, false, 128, 384),
+                (4, true, 64, 128),
+                (8, true, 32, 256),   // Q8_0
+                (8, false, 172, 172), // per output channel, a row that ends inside a block
+                (8, false, 64, 320),
+            })
+                data.Add(bits, sym, group, cols, isa);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void MatchesTheFloat64ProductOfTheDecodedCodes(int bits, bool symmetric, int group, int cols, KernelIsa isa)
+    {
+        const int rows = 29;
+        var m = QuantizedMatrices.Build(bits, symmetric, group, rows, cols, bits * 31 + cols, isa).Matrix;
+        Assert.True(m.TakesQ8);
+        foreach (int tokens in new[] { 1, 3, 4, 9 })
+        {
+            var rng = new Random(tokens * 7 + cols);
+            var input = new ActivationRows(tokens, cols);
+            input.SetCount(tokens);
+            for (int i = 0; i < input.Active.Length; i++) input.Active[i] = (float)((rng.NextDouble() * 2 - 1) * (i % 7 == 0 ? 4 : 1));
+            var q = input.Quantized();
+            m.PrepareQ8(q);
+            var y = new float[tokens * rows];
+            // Two ranges, as threads would split the rows.
+            m.MultiplyRows(q, y, rows, 0, 11);
+            m.MultiplyRows(q, y, rows, 11, rows);
+
+            var row = new float[cols];
+            for (int r = 0; r < rows; r++)
+            {
+                m.ReadRow(r, row);
+                for (int t = 0; t < tokens; t++)
+                {
+                    double expected = 0, magnitude = 0;
+                    for (int c = 0; c < cols; c++)
+                    {
+                        double a = q.Codes[t * q.Stride + c] * (double)q.Scales[t * q.Blocks + c / Q8Activations.BlockSize];
+                        expected += row[c] * a;
+                        magnitude += Math.Abs(row[c] * a);
+                    }
+                    Assert.Equal(expected, y[t * rows + r], 2e-6 * magnitude + 1e-6);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void ActivationBlocksKeepEveryValueWithinHalfAStep()
+    {
+        var input = new ActivationRows(2, 70);
+        input.SetCount(2);
+        var rng = new Random(5);
+        for (int i = 0; i < input.Active.Length; i++) input.Active[i] = (float)(rng.NextDouble() * 6 - 3);
+        input.Active[3] = 0; // a zero stays exactly zero
+        var q = input.Quantized();
+        Assert.Equal(3, q.Blocks);
+        for (int t = 0; t < 2; t++)
+            for (int c = 0; c < q.Stride; c++)
+            {
+                float d = q.Scales[t * q.Blocks + c / 32];
+                int code = q.Codes[t * q.Stride + c];
+                Assert.InRange(code, -127, 127);
+                Assert.Equal(code, q.Wide[t * q.Stride + c]);
+                if (c >= 70) Assert.Equal(0, code); // padding
+                else Assert.Equal(input.Active[t * 70 + c], code * d, d / 2 * 1.0001);
+            }
+        Assert.Equal(0, q.Codes[3]);
+        // The largest magnitude of each block maps to ±127.
+        Assert.Equal(127, Enumerable.Range(0, 32).Max(c => Math.Abs((int)q.Codes[c])));
+    }
+
+    [Fact]
+    public void TheIntegerProductIsCloseToTheExactFloatProduct()
+    {
+        var m = QuantizedMatrices.Build(4, false, 128, 64, 512, 3, KernelIsas.Best).Matrix;
+        var rng = new Random(9);
+        var input = new ActivationRows(1, 512);
+        input.SetCount(1);
+        for (int i = 0; i < 512; i++) input.Active[i] = (float)(rng.NextDouble() * 2 - 1);
+        var exact = new float[64];
+        var integer = new float[64];
+        m.MultiplyRows(input.Active, 1, exact, 64, 0, 64);
+        var q = input.Quantized();
+        m.PrepareQ8(q);
+        m.MultiplyRows(q, integer, 64, 0, 64);
+        Assert.InRange(ReferenceLlama.RelativeL2([exact.Select(v => (double)v).ToArray()], [integer]), 1e-5, 1e-2);
+    }
+}

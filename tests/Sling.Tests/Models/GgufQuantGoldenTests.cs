@@ -1,0 +1,54 @@
+using Sling.Formats;
+using Sling.Models;
+using Sling.Tests.Support;
+
+namespace Sling.Tests.Models;
+
+/// <summary>
+/// Files that llama.cpp's own llama-quantize wrote (../shared/models/gguf/quant): with exact float
+/// activations Sling must reproduce the float64 pass over the weights as llama.cpp decodes them; with
+/// its integer kernels (int8 activation blocks) it must stay as close to that exact result as
+/// llama.cpp's own logits are (at most 1.1× llama.cpp's relative L2 error).
+/// </summary>
+public class GgufQuantGoldenTests
+{
+    private const string Folder = "models/gguf/quant";
+
+    [SharedTheory(Folder + "/model-q8_0.gguf")]
+    [InlineData("f32")]
+    [InlineData("q8_0")]
+    public void LogitsMatchTheReferenceAndStayAsCloseAsLlamaCpp(string type)
+    {
+        using var golden = SafeTensorsFile.Open(SharedData.PathOf($"{Folder}/golden-{type}.safetensors"));
+        var ids = golden.ReadIntegers("input_ids").Select(i => (int)i).ToArray();
+        var exact = golden.ReadFloats("logits");
+        var llamaCpp = golden.ReadFloats("llamacpp_logits");
+        using var model = ModelLoader.LoadTransformer(SharedData.PathOf($"{Folder}/model-{type}.gguf"));
+        double llamaCppError = RelativeL2(exact, llamaCpp);
+
+        model.IntegerActivations = false;
+        double decoded = RelativeL2(exact, Flatten(Engine.BatchLogits(model, ids, 8)));
+        Assert.True(decoded < 1e-4, $"{type}: exact activations, relative L2 {decoded:E2}");
+
+        model.IntegerActivations = true;
+        double integer = RelativeL2(exact, Flatten(Engine.BatchLogits(model, ids, 8)));
+        double stepwise = RelativeL2(exact, Flatten(Engine.Logits(model, ids)));
+        Assert.True(integer <= 1.1 * llamaCppError + 1e-6, $"{type}: integer kernels {integer:E3}, llama.cpp {llamaCppError:E3}");
+        Assert.Equal(integer, stepwise, 1e-5); // the batch changes nothing but the order of work
+    }
+
+    private static float[] Flatten(float[][] rows) => rows.SelectMany(r => r).ToArray();
+
+    private static double RelativeL2(float[] reference, float[] actual)
+    {
+        Assert.Equal(reference.Length, actual.Length);
+        double num = 0, den = 0;
+        for (int i = 0; i < reference.Length; i++)
+        {
+            double d = actual[i] - (double)reference[i];
+            num += d * d;
+            den += (double)reference[i] * reference[i];
+        }
+        return Math.Sqrt(num / den);
+    }
+}
