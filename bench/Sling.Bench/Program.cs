@@ -4,6 +4,7 @@ using Sling.Generation;
 using Sling.Models;
 
 // Sling benchmarks: print tokens/s and bytes. Usage:
+//   kernel    [--rows 5632] [--cols 2048] [--format q4_0|q8_0|int4|int8] [--tokens N] [--isa NAME]   GB/s and GOP/s of one product
 //   generate  --model PATH [--tokenizer PATH] [--tokens N] [--runs R] [--threads T]
 //   synthetic --shape stories15m|smollm-135m|tinyllama-1.1b [--tokens N] [--threads T]
 //   tokenize  --tokenizer PATH [--kilobytes 1024] [--runs R]          encoding speed on ~1 MB of English
@@ -16,6 +17,12 @@ int tokens = options.Int("tokens", 128);
 
 switch (options.Command)
 {
+    case "kernel":
+    {
+        foreach (var isa in options.Get("isa") is { } name ? [Enum.Parse<Sling.Kernels.KernelIsa>(name, true)] : Sling.Kernels.KernelIsas.Available.Reverse())
+            KernelBench.Run(options.Int("rows", 5632), options.Int("cols", 2048), options.Get("format") ?? "q4_0", tokens, threads, isa, 1.0);
+        break;
+    }
     case "generate":
     {
         var load = Stopwatch.StartNew();

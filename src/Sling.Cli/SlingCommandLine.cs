@@ -14,6 +14,7 @@ public static class SlingCommandLine
             QuantizeCommand.Create(stdout, stderr),
             EvaluationCommands.Perplexity(stdout, stderr),
             EvaluationCommands.Compare(stdout, stderr),
+            BenchCommand.Create(stdout, stderr),
         };
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         try

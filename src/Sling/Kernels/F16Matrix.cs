@@ -29,16 +29,6 @@ public sealed unsafe class F16Matrix : WeightMatrix
         }
     }
 
-    // Half → float without a lookup: move exponent and mantissa into float position (<< 13), then
-    // multiply by 2^112 to re-bias the exponent (127 − 15); this also turns half subnormals into
-    // the right normal floats. The sign bit is put back last. (Inf/NaN weights would come out as
-    // large finite numbers; real checkpoints hold none.)
-    private static Vector256<float> Widen(Vector256<uint> h)
-    {
-        var magnitude = Vector256.ShiftLeft(h & Vector256.Create(0x7FFFu), 13).AsSingle() * Vector256.Create(5.192296858534828E+33f) /* 2^112 */;
-        return (magnitude.AsUInt32() | Vector256.ShiftLeft(h & Vector256.Create(0x8000u), 16)).AsSingle();
-    }
-
     private static float Dot(ushort* w, float* x, int n)
     {
         int i = 0;
@@ -50,8 +40,8 @@ public sealed unsafe class F16Matrix : WeightMatrix
             for (; i <= n - 16; i += 16)
             {
                 var (lo, hi) = Vector256.Widen(Vector256.Load(w + i));
-                acc0 = Vector256.FusedMultiplyAdd(Widen(lo), Vector256.Load(x + i), acc0);
-                acc1 = Vector256.FusedMultiplyAdd(Widen(hi), Vector256.Load(x + i + 8), acc1);
+                acc0 = Vector256.FusedMultiplyAdd(HalfConversion.Widen(lo), Vector256.Load(x + i), acc0);
+                acc1 = Vector256.FusedMultiplyAdd(HalfConversion.Widen(hi), Vector256.Load(x + i + 8), acc1);
             }
             sum = Vector256.Sum(acc0 + acc1);
         }

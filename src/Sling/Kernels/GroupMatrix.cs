@@ -23,7 +23,7 @@ public abstract unsafe class GroupMatrix : WeightMatrix
     public int GroupSize { get; }
     public int Groups => Cols / GroupSize;
     /// <summary>The code path used; defaults to the widest this CPU runs.</summary>
-    public KernelIsa Isa { get; init; } = KernelIsas.Best;
+    public KernelIsa Isa { get; set; } = KernelIsas.Best;
 
     public abstract int Zero(int row, int group);
     public float Scale(int row, int group) => (float)_scales[(long)row * Groups + group];
@@ -55,9 +55,12 @@ public abstract unsafe class GroupMatrix : WeightMatrix
             {
                 int r = rowStart + i;
                 float* bs = blockScales + i * blocks, zs = zeroScales + i * groups;
-                TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(_scales + (long)r * groups, groups), new Span<float>(zs, groups));
-                for (int b = 0; b < blocks; b++) bs[b] = zs[b / perGroup];
-                for (int g = 0; g < groups; g++) zs[g] *= Zero(r, g);
+                HalfConversion.ToSingle(_scales + (long)r * groups, zs, groups);
+                for (int g = 0, b = 0; g < groups; g++)
+                {
+                    for (int end = Math.Min(blocks, b + perGroup); b < end; b++) bs[b] = zs[g];
+                    zs[g] *= Zero(r, g);
+                }
             }
             // A tile of activation rows stays in L1 while the rows of this range stream past it.
             for (int t = 0; t < n; t += Tile)

@@ -34,6 +34,8 @@ internal sealed class MatMul : IParallelJob
         long work = (long)weights.Rows * weights.Cols * input.Count;
         int ranges = work < (1 << 15) ? 1 : Math.Clamp(weights.Rows / MinRowsPerRange, 1, pool.Threads * RangesPerThread);
         _rowsPerRange = (weights.Rows + ranges - 1) / ranges;
+        if (weights is RowBlockMatrix) // ranges follow the interleaved row blocks
+            _rowsPerRange = (_rowsPerRange + RowBlockMatrix.RowsPerBlock - 1) / RowBlockMatrix.RowsPerBlock * RowBlockMatrix.RowsPerBlock;
         pool.Run((weights.Rows + _rowsPerRange - 1) / _rowsPerRange, this);
         _weights = null;
         _input = null;

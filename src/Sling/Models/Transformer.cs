@@ -23,6 +23,18 @@ public sealed class Transformer : IDisposable
         _resources = resources;
         _rope = new RotaryEmbedding(config);
         _attentionScale = 1f / MathF.Sqrt(config.HeadDim);
+        RepackForKernels(weights);
+    }
+
+    // Group-quantized matrices take the interleaved layout of the fastest kernel this CPU runs (the stored
+    // layout stays the file's). A classifier tied to the embedding keeps its layout for row lookups.
+    private static void RepackForKernels(TransformerWeights weights)
+    {
+        var linears = weights.Layers.SelectMany(l => l.Linears().Select(x => x.Linear)).ToList();
+        if (!ReferenceEquals(weights.Classifier.Weight, weights.Embedding)) linears.Add(weights.Classifier);
+        foreach (var linear in linears)
+            if (linear.Weight is GroupMatrix m && RowBlockMatrix.CanRepack(m))
+                linear.Weight = RowBlockMatrix.Repack(m);
     }
 
     public TransformerConfig Config { get; }

@@ -55,6 +55,40 @@ public static class QuantizedTensors
                 packed[block / 2 + j] = (byte)(codes[block + j] | codes[block + j + 16] << 4);
     }
 
+    /// <summary>Quantizes a row-major [rows, cols] matrix into memory (pinned), row by row in parallel.</summary>
+    public static unsafe GroupMatrix Quantize(Func<int, float[]> readRow, int rows, int cols, QuantizedFormat format)
+    {
+        if (format.GroupSize <= 0 || cols % format.GroupSize != 0 || (format.Bits == 4 && format.GroupSize % Int4GroupMatrix.BlockSize != 0))
+            throw new ArgumentException($"{format} cannot hold rows of {cols}");
+        int groups = cols / format.GroupSize;
+        int codeBytes = format.Bits == 4 ? Int4GroupMatrix.CodeBytesPerRow(cols) : cols;
+        int zeroBytes = format.Bits == 4 ? Int4GroupMatrix.ZeroBytesPerRow(groups) : groups;
+        var packed = GC.AllocateArray<byte>(rows * codeBytes, pinned: true);
+        var scales = GC.AllocateArray<Half>(rows * groups, pinned: true);
+        var packedZeros = GC.AllocateArray<byte>(format.Symmetric ? 1 : rows * zeroBytes, pinned: true);
+        Parallel.For(0, rows, () => (new byte[cols], new byte[groups]), (r, _, buffers) =>
+        {
+            var (codes, zeros) = buffers;
+            GroupQuantizer.QuantizeRow(readRow(r), format, codes, scales.AsSpan(r * groups, groups), zeros);
+            if (format.Bits == 4) PackInt4(codes, packed.AsSpan(r * codeBytes, codeBytes));
+            else codes.CopyTo(packed, (long)r * codeBytes);
+            if (!format.Symmetric)
+            {
+                var z = packedZeros.AsSpan(r * zeroBytes, zeroBytes);
+                if (format.Bits == 8) zeros.CopyTo(z);
+                else for (int g = 0; g < groups; g++) z[g / 2] |= (byte)(g % 2 == 0 ? zeros[g] : zeros[g] << 4);
+            }
+            return buffers;
+        }, _ => { });
+        var owner = new object[] { packed, scales, packedZeros };
+        byte* codesPtr = (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref packed[0]);
+        Half* scalesPtr = (Half*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref scales[0]);
+        byte* zerosPtr = format.Symmetric ? null : (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref packedZeros[0]);
+        return format.Bits == 4
+            ? new Int4GroupMatrix(codesPtr, scalesPtr, zerosPtr, rows, cols, format.GroupSize, owner)
+            : new Int8GroupMatrix(codesPtr, scalesPtr, zerosPtr, rows, cols, format.GroupSize, owner);
+    }
+
     /// <summary>The format recorded for <paramref name="name"/>, or null for an unquantized tensor.</summary>
     public static QuantizedFormat? FormatOf(SafeTensorsFile file, string name)
         => file.Metadata.TryGetValue(QuantizedFormat.MetadataPrefix + name, out var text) ? QuantizedFormat.Parse(text, file.Path) : null;

@@ -33,20 +33,50 @@ public class IntegerKernelTests
     public void MatchesTheFloat64ProductOfTheDecodedCodes(int bits, bool symmetric, int group, int cols, KernelIsa isa)
     {
         const int rows = 29;
-        var m = QuantizedMatrices.Build(bits, symmetric, group, rows, cols, bits * 31 + cols, isa).Matrix;
+        WeightMatrix m = QuantizedMatrices.Build(bits, symmetric, group, rows, cols, bits * 31 + cols, isa).Matrix;
+        Check(m, cols, rows);
+    }
+
+    [Theory]
+    [InlineData(4, true, 32, 256)]
+    [InlineData(4, false, 32, 96)]
+    [InlineData(4, false, 128, 384)]
+    [InlineData(4, true, 64, 128)]
+    [InlineData(8, true, 32, 256)]
+    [InlineData(8, false, 320, 320)]
+    [InlineData(8, false, 64, 192)]
+    public void TheInterleavedLayoutMatchesTheFloat64ProductOfTheDecodedCodes(int bits, bool symmetric, int group, int cols)
+    {
+        var source = QuantizedMatrices.Build(bits, symmetric, group, 48, cols, cols + 1, KernelIsas.Best).Matrix;
+        if (!RowBlockMatrix.CanRepack(source)) return; // no AVX-512 on this machine: the layout is never used
+        var packed = RowBlockMatrix.Repack(source);
+        var a = new float[cols];
+        var b = new float[cols];
+        for (int r = 0; r < 48; r++)
+        {
+            source.ReadRow(r, a);
+            packed.ReadRow(r, b);
+            Assert.Equal(a, b);
+        }
+        Check(packed, cols, 48);
+    }
+
+    private static void Check(WeightMatrix m, int cols, int rows)
+    {
         Assert.True(m.TakesQ8);
         foreach (int tokens in new[] { 1, 3, 4, 9 })
         {
-            var rng = new Random(tokens * 7 + cols);
+            var rng = new Random(tokens * 7 + cols + rows);
             var input = new ActivationRows(tokens, cols);
             input.SetCount(tokens);
             for (int i = 0; i < input.Active.Length; i++) input.Active[i] = (float)((rng.NextDouble() * 2 - 1) * (i % 7 == 0 ? 4 : 1));
             var q = input.Quantized();
             m.PrepareQ8(q);
             var y = new float[tokens * rows];
-            // Two ranges, as threads would split the rows.
-            m.MultiplyRows(q, y, rows, 0, 11);
-            m.MultiplyRows(q, y, rows, 11, rows);
+            // Two ranges, as threads would split the rows (interleaved layouts split on their row blocks).
+            int split = m is RowBlockMatrix ? 16 : 11;
+            m.MultiplyRows(q, y, rows, 0, split);
+            m.MultiplyRows(q, y, rows, split, rows);
 
             var row = new float[cols];
             for (int r = 0; r < rows; r++)

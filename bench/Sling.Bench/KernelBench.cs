@@ -1,0 +1,48 @@
+using System.Diagnostics;
+using Sling.Kernels;
+using Sling.Quantization;
+
+namespace Sling.Bench;
+
+/// <summary>One weight matrix times a batch of activation rows: GB/s of weights and GOP/s, per kernel path.</summary>
+internal static class KernelBench
+{
+    public static void Run(int rows, int cols, string format, int tokens, int threads, KernelIsa isa, double seconds)
+    {
+        var rng = new Random(1);
+        float[] Row(int r) => Enumerable.Range(0, cols).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var quantized = format switch
+        {
+            "q4_0" => new QuantizedFormat(4, true, 32),
+            "q8_0" => new QuantizedFormat(8, true, 32),
+            "int4" => new QuantizedFormat(4, false, 128),
+            "int8" => new QuantizedFormat(8, false, cols),
+            _ => throw new ArgumentException($"format {format}: q4_0, q8_0, int4, int8"),
+        };
+        var m = QuantizedTensors.Quantize(Row, rows, cols, quantized);
+        m.Isa = isa;
+        var input = new ActivationRows(tokens, cols);
+        input.SetCount(tokens);
+        for (int i = 0; i < input.Active.Length; i++) input.Active[i] = (float)(rng.NextDouble() - 0.5);
+        var y = new float[tokens * rows];
+        var pool = ComputePool.Get(threads);
+        var product = new MatMul();
+        WeightMatrix matrix = m;
+        if (isa == KernelIsas.Best && RowBlockMatrix.CanRepack(m)) matrix = RowBlockMatrix.Repack(m);
+        foreach (bool integer in new[] { true, false })
+        {
+            product.Run(pool, matrix, input, y, rows, integer); // warm-up
+            int runs = 0;
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed.TotalSeconds < seconds)
+            {
+                input.Changed(); // quantization counted, as in the model
+                product.Run(pool, matrix, input, y, rows, integer);
+                runs++;
+            }
+            double perRun = clock.Elapsed.TotalSeconds / runs;
+            Console.WriteLine($"{format} {rows}x{cols} × {tokens} tokens, {isa}{(matrix is RowBlockMatrix ? " interleaved" : "")}, {(integer ? "int8" : "float")} activations, {pool.Threads} threads: " +
+                              $"{perRun * 1e6:F0} µs, {m.ByteSize / perRun / 1e9:F1} GB/s of weights, {2.0 * rows * cols * tokens / perRun / 1e9:F1} GOP/s");
+        }
+    }
+}

@@ -1,0 +1,58 @@
+using System.CommandLine;
+using Sling.Evaluation;
+using Sling.Models;
+
+namespace Sling.Cli;
+
+/// <summary>`sling bench`: prompt-processing and generation speed the way llama-bench measures them.</summary>
+internal static class BenchCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var model = new Option<string?>("--model", "-m") { Description = "Model folder or file (or use --synthetic)" };
+        var synthetic = new Option<string?>("--synthetic") { Description = $"Build a model shape in memory with random weights: {string.Join(", ", SyntheticModels.ShapeNames)}" };
+        var type = new Option<string>("--type") { Description = $"Weight format of --synthetic: {string.Join(", ", SyntheticModels.FormatNames)}", DefaultValueFactory = _ => "q4_0" };
+        var prompt = new Option<int>("--prompt-tokens", "-p") { Description = "Prompt length for the prompt-processing test (0 = skip)", DefaultValueFactory = _ => 512 };
+        var generate = new Option<int>("--gen-tokens", "-n") { Description = "Tokens for the generation test (0 = skip)", DefaultValueFactory = _ => 128 };
+        var repetitions = new Option<int>("--repetitions", "-r") { Description = "Timed runs of each test after one warm-up run", DefaultValueFactory = _ => 5 };
+        var threads = new Option<int>("--threads", "-t") { Description = "Worker threads; 0 = all cores", DefaultValueFactory = _ => 0 };
+        var batch = new Option<int>("--batch", "-b") { Description = "Prompt tokens per forward pass", DefaultValueFactory = _ => InferenceState.DefaultBatchCapacity };
+        var exact = new Option<bool>("--float-activations") { Description = "Multiply quantized weights with float activations instead of int8 blocks" };
+        var command = new Command("bench", "Measure prompt-processing and generation speed (tokens/s, GB/s, share of the memory bandwidth)")
+        {
+            model, synthetic, type, prompt, generate, repetitions, threads, batch, exact,
+        };
+        command.SetAction(parse =>
+        {
+            string? path = parse.GetValue(model), shape = parse.GetValue(synthetic);
+            if ((path == null) == (shape == null)) throw new SlingException("give either --model PATH or --synthetic SHAPE");
+            int t = parse.GetValue(threads), p = parse.GetValue(prompt), n = parse.GetValue(generate), r = parse.GetValue(repetitions);
+            if (p < 0 || n < 0 || r <= 0) throw new SlingException("--prompt-tokens and --gen-tokens must be 0 or more, --repetitions positive");
+            stderr.WriteLine(shape != null ? $"building {shape} with random {parse.GetValue(type)} weights…" : $"loading {path}…");
+            using var transformer = shape != null
+                ? SyntheticModels.Create(shape, parse.GetValue(type), t)
+                : ModelLoader.LoadTransformer(path!, t);
+            transformer.IntegerActivations = !parse.GetValue(exact);
+            var summary = ModelSummary.Of(transformer);
+            long bytesPerToken = SpeedBenchmark.WeightBytesPerToken(transformer);
+            double bandwidth = MemoryBandwidth.MeasureGBPerSecond(transformer.Pool.Threads);
+            stdout.WriteLine($"model     {path ?? "synthetic " + shape}  ({string.Join(", ", summary.Formats)}, {summary.WeightBytes / 1e6:F1} MB of weights, {summary.Parameters / 1e6:F1} M parameters)");
+            stdout.WriteLine($"threads   {transformer.Pool.Threads}   memory read bandwidth {bandwidth:F1} GB/s (measured)   kernels {Kernels.KernelIsas.Best}{(transformer.IntegerActivations ? ", int8 activations" : ", float activations")}");
+            stdout.WriteLine($"| test   |          tok/s | weight GB/s | share of bandwidth |");
+            stdout.WriteLine($"| ------ | -------------: | ----------: | -----------------: |");
+            var results = new List<SpeedBenchmark.Result>();
+            if (p > 0) results.Add(SpeedBenchmark.PromptProcessing(transformer, Math.Min(p, transformer.Config.MaxSeqLen), r, parse.GetValue(batch)));
+            if (n > 0) results.Add(SpeedBenchmark.Generation(transformer, Math.Min(n, transformer.Config.MaxSeqLen), r));
+            foreach (var result in results)
+            {
+                bool streaming = result.Test.StartsWith("tg", StringComparison.Ordinal);
+                // Generation reads every weight once per token; a prompt batch reads them once per batch.
+                double gbps = streaming ? result.MeanTokensPerSecond * bytesPerToken / 1e9 : double.NaN;
+                stdout.WriteLine($"| {result.Test,-6} | {result.MeanTokensPerSecond,7:F2} ± {result.StdDevTokensPerSecond,5:F2} | {(streaming ? $"{gbps,11:F1}" : "          –")} | {(streaming ? $"{gbps / bandwidth,17:P0}" : "                 –")} |");
+            }
+            stdout.WriteLine($"weights read per generated token: {bytesPerToken:N0} bytes; generation limit at the measured bandwidth ≈ {bandwidth * 1e9 / bytesPerToken:F1} tok/s");
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,64 @@
+using System.Diagnostics;
+using Sling.Models;
+
+namespace Sling.Evaluation;
+
+/// <summary>
+/// llama-bench's method: prompt processing (pp, a prompt of N tokens into an empty cache, in batches)
+/// and text generation (tg, N tokens one at a time from an empty cache) timed separately, each
+/// repeated after one warm-up run, reported as mean ± sample standard deviation of tokens/s.
+/// </summary>
+public static class SpeedBenchmark
+{
+    public sealed record Result(string Test, int Tokens, double MeanTokensPerSecond, double StdDevTokensPerSecond, IReadOnlyList<double> Runs);
+
+    /// <summary>Bytes of weights one token's forward pass reads (every matrix once; one embedding row).</summary>
+    public static long WeightBytesPerToken(Transformer model)
+    {
+        var w = model.Weights;
+        long bytes = w.Layers.SelectMany(l => l.Linears()).Sum(x => x.Linear.Weight.ByteSize) + w.Classifier.Weight.ByteSize;
+        if (!ReferenceEquals(w.Classifier.Weight, w.Embedding)) bytes += w.Embedding.ByteSize / w.Embedding.Rows;
+        return bytes;
+    }
+
+    public static Result PromptProcessing(Transformer model, int tokens, int repetitions, int batch = InferenceState.DefaultBatchCapacity)
+    {
+        var prompt = RandomTokens(tokens, model.Config.VocabSize);
+        return Measure($"pp{tokens}", tokens, repetitions, () =>
+        {
+            var state = model.CreateState(tokens, batch);
+            var clock = Stopwatch.StartNew();
+            model.Prefill(state, prompt, 0);
+            return clock.Elapsed.TotalSeconds;
+        });
+    }
+
+    public static Result Generation(Transformer model, int tokens, int repetitions)
+    {
+        var ids = RandomTokens(tokens, model.Config.VocabSize);
+        return Measure($"tg{tokens}", tokens, repetitions, () =>
+        {
+            var state = model.CreateState(tokens, batchCapacity: 1);
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < tokens; i++) model.Forward(state, ids[i], i);
+            return clock.Elapsed.TotalSeconds;
+        });
+    }
+
+    private static Result Measure(string test, int tokens, int repetitions, Func<double> once)
+    {
+        if (tokens <= 0 || repetitions <= 0) throw new SlingException($"{test}: token count and repetitions must be positive");
+        once(); // warm-up: JIT, page faults, caches
+        var speeds = new List<double>();
+        for (int r = 0; r < repetitions; r++) speeds.Add(tokens / once());
+        double mean = speeds.Average();
+        double sd = speeds.Count > 1 ? Math.Sqrt(speeds.Sum(s => (s - mean) * (s - mean)) / (speeds.Count - 1)) : 0;
+        return new Result(test, tokens, mean, sd, speeds);
+    }
+
+    private static int[] RandomTokens(int count, int vocab)
+    {
+        var rng = new Random(42);
+        return Enumerable.Range(0, count).Select(_ => rng.Next(vocab)).ToArray();
+    }
+}

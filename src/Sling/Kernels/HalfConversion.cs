@@ -1,0 +1,32 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Sling.Kernels;
+
+/// <summary>
+/// IEEE half → float without a lookup or a per-element call (a <c>(float)half</c> cast is a software
+/// routine in .NET): move exponent and mantissa into float position (&lt;&lt; 13), multiply by 2^112 to
+/// re-bias the exponent (127 − 15), which also turns half subnormals into the right floats, then
+/// put the sign back. Inf/NaN come out as large finite numbers; weights and scales hold none.
+/// </summary>
+internal static unsafe class HalfConversion
+{
+    private const float Rebias = 5.192296858534828E+33f; // 2^112
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Widen(Vector256<uint> h)
+    {
+        var magnitude = Vector256.ShiftLeft(h & Vector256.Create(0x7FFFu), 13).AsSingle() * Vector256.Create(Rebias);
+        return (magnitude.AsUInt32() | Vector256.ShiftLeft(h & Vector256.Create(0x8000u), 16)).AsSingle();
+    }
+
+    /// <summary>destination[i] = (float)source[i] for i &lt; count.</summary>
+    public static void ToSingle(Half* source, float* destination, int count)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i <= count - 8; i += 8)
+                Widen(Vector256.WidenLower(Vector128.Load((ushort*)source + i).ToVector256Unsafe())).Store(destination + i);
+        for (; i < count; i++) destination[i] = (float)source[i];
+    }
+}

@@ -1,0 +1,104 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Sling.Kernels;
+
+/// <summary>
+/// int4 group weights in the 16-row interleaved layout (<see cref="RowBlockMatrix"/>). Per 16-row
+/// block and 32-input block: 256 code bytes as four 64-byte vectors; vector j holds, in lane r,
+/// inputs 8j..8j+3 of row r in its low nibbles and inputs 8j+4..8j+7 in its high nibbles, so one
+/// mask or one shift yields the codes of 4 inputs × 16 rows for <c>vpmaddubsw</c>.
+/// </summary>
+public sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
+{
+    internal Int4RowBlockMatrix(Int4GroupMatrix m) : base(m, m.Rows * m.Cols / 2)
+    {
+        int blocks = Cols / BlockSize;
+        Parallel.For(0, Rows / RowsPerBlock, rb =>
+        {
+            Span<byte> codes = stackalloc byte[BlockSize];
+            for (int r = 0; r < RowsPerBlock; r++)
+            {
+                int row = rb * RowsPerBlock + r;
+                for (int b = 0; b < blocks; b++)
+                {
+                    for (int i = 0; i < BlockSize; i++) codes[i] = (byte)m.Code(row, b * BlockSize + i);
+                    long block = ((long)rb * blocks + b) * BlockBytes;
+                    for (int j = 0; j < 4; j++)
+                        for (int i = 0; i < 4; i++)
+                            _codes[block + j * 64 + r * 4 + i] = (byte)(codes[8 * j + i] | codes[8 * j + 4 + i] << 4);
+                }
+            }
+        });
+    }
+
+    public override string Format => Symmetric ? "int4_sym" : "int4_asym";
+    private protected override int BlockBytes => 256;
+
+    private protected override int CodeAt(int row, int col)
+    {
+        int rb = row / RowsPerBlock, r = row % RowsPerBlock, b = col / BlockSize, k = col % BlockSize;
+        int j = k / 8, i = k % 8;
+        byte v = _codes[((long)rb * (Cols / BlockSize) + b) * BlockBytes + j * 64 + r * 4 + i % 4];
+        return i < 4 ? v & 0xF : v >> 4;
+    }
+
+    // Σ over the 8 quads of a block of code·q for 16 rows: an int16 lane holds at most 16 products
+    // of 15·127, so the 8 vpmaddubsw results add up without overflow before one widening to int32.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> BlockDot(Vector512<byte> l0, Vector512<byte> h0, Vector512<byte> l1, Vector512<byte> h1,
+        Vector512<byte> l2, Vector512<byte> h2, Vector512<byte> l3, Vector512<byte> h3, sbyte* q)
+    {
+        int* quads = (int*)q;
+        var s = Avx512BW.MultiplyAddAdjacent(l0, Vector512.Create(quads[0]).AsSByte())
+              + Avx512BW.MultiplyAddAdjacent(h0, Vector512.Create(quads[1]).AsSByte())
+              + Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(quads[2]).AsSByte())
+              + Avx512BW.MultiplyAddAdjacent(h1, Vector512.Create(quads[3]).AsSByte())
+              + Avx512BW.MultiplyAddAdjacent(l2, Vector512.Create(quads[4]).AsSByte())
+              + Avx512BW.MultiplyAddAdjacent(h2, Vector512.Create(quads[5]).AsSByte())
+              + Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(quads[6]).AsSByte())
+              + Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(quads[7]).AsSByte());
+        return Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(s, Vector512<short>.One));
+    }
+
+    private protected override void RowBlock(Weights w, Activations a, float* result)
+    {
+        var mask = Vector512.Create((byte)0xF);
+        int tile = a.Tile;
+        Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        sbyte* q0 = a.Codes(0), q1 = a.Codes(1), q2 = a.Codes(2), q3 = a.Codes(3);
+        float* d0 = a.Scales(0), d1 = a.Scales(1), d2 = a.Scales(2), d3 = a.Scales(3);
+        for (int g = 0, b = 0; g < w.Groups; g++)
+        {
+            Vector512<float> g0 = default, g1 = default, g2 = default, g3 = default;
+            for (int end = b + w.BlocksPerGroup; b < end; b++)
+            {
+                byte* c = w.Codes + (long)b * 256;
+                var v0 = Vector512.Load(c);
+                var v1 = Vector512.Load(c + 64);
+                var v2 = Vector512.Load(c + 128);
+                var v3 = Vector512.Load(c + 192);
+                var l0 = v0 & mask; var h0 = Vector512.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & mask;
+                var l1 = v1 & mask; var h1 = Vector512.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & mask;
+                var l2 = v2 & mask; var h2 = Vector512.ShiftRightLogical(v2.AsUInt16(), 4).AsByte() & mask;
+                var l3 = v3 & mask; var h3 = Vector512.ShiftRightLogical(v3.AsUInt16(), 4).AsByte() & mask;
+                int o = b * BlockSize;
+                g0 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q0 + o), Vector512.Create(d0[b]), g0);
+                if (tile > 1) g1 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q1 + o), Vector512.Create(d1[b]), g1);
+                if (tile > 2) g2 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q2 + o), Vector512.Create(d2[b]), g2);
+                if (tile > 3) g3 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q3 + o), Vector512.Create(d3[b]), g3);
+            }
+            var s = w.Scales(g);
+            var z = w.Zeros(g);
+            acc0 = Group(acc0, s, z, g0, a.GroupSums(0), g);
+            acc1 = Group(acc1, s, z, g1, a.GroupSums(1), g);
+            acc2 = Group(acc2, s, z, g2, a.GroupSums(2), g);
+            acc3 = Group(acc3, s, z, g3, a.GroupSums(3), g);
+        }
+        acc0.Store(result);
+        acc1.Store(result + RowsPerBlock);
+        acc2.Store(result + 2 * RowsPerBlock);
+        acc3.Store(result + 3 * RowsPerBlock);
+    }
+}

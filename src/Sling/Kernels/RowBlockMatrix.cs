@@ -1,0 +1,176 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Sling.Kernels;
+
+/// <summary>
+/// Group-quantized weights repacked at load for the AVX-512 kernels: 16 rows interleaved so a
+/// 512-bit register holds a few consecutive codes of each of 16 rows (rows in lanes, as the fast CPU
+/// forks lay weights out). One broadcast of activation codes multiplies all 16 rows at once, a
+/// block's integer sums land one row per lane, and scales, zero points and results are whole
+/// vectors: no horizontal sums and no per-row bookkeeping. Per 16-row block and group it stores 16
+/// fp16 scales and, when asymmetric, 16 zero points; the code layout is the format's own.
+/// </summary>
+public abstract unsafe class RowBlockMatrix : WeightMatrix
+{
+    public const int RowsPerBlock = 16;
+    private protected const int BlockSize = Q8Activations.BlockSize;
+    private protected readonly byte[] _codes;
+    private protected readonly Half[] _scales;
+    private protected readonly byte[]? _zeros;
+
+    private protected RowBlockMatrix(GroupMatrix source, int codeBytes)
+        : base(source.Rows, source.Cols)
+    {
+        GroupSize = source.GroupSize;
+        SymmetricZero = source.Zero(0, 0);
+        _codes = GC.AllocateUninitializedArray<byte>(codeBytes, pinned: true);
+        _scales = GC.AllocateUninitializedArray<Half>(Rows * Groups, pinned: true);
+        bool symmetric = source is Int4GroupMatrix { Symmetric: true } or Int8GroupMatrix { Symmetric: true };
+        _zeros = symmetric ? null : GC.AllocateUninitializedArray<byte>(Rows * Groups, pinned: true);
+        Parallel.For(0, Rows, row =>
+        {
+            for (int g = 0; g < Groups; g++)
+            {
+                long at = GroupIndex(row, g);
+                _scales[at] = (Half)source.Scale(row, g);
+                if (_zeros != null) _zeros[at] = (byte)source.Zero(row, g);
+            }
+        });
+    }
+
+    public int GroupSize { get; }
+    public int Groups => Cols / GroupSize;
+    public bool Symmetric => _zeros == null;
+    /// <summary>The zero point of every group when <see cref="Symmetric"/>.</summary>
+    private protected int SymmetricZero { get; }
+    /// <summary>Code bytes of one 16-row × 32-input block.</summary>
+    private protected abstract int BlockBytes { get; }
+
+    public override long ByteSize => _codes.LongLength + _scales.LongLength * 2 + (_zeros?.LongLength ?? 0);
+
+    /// <summary>True when this CPU runs the kernels and the matrix's shape fits the layout.</summary>
+    public static bool CanRepack(GroupMatrix m) =>
+        KernelIsas.Best == KernelIsa.Avx512 && m.Rows % RowsPerBlock == 0 && m.Cols % BlockSize == 0 && m.GroupSize % BlockSize == 0;
+
+    /// <summary>The same values in the interleaved layout of their format (a copy; the source is not kept).</summary>
+    public static RowBlockMatrix Repack(GroupMatrix m) => m switch
+    {
+        Int4GroupMatrix int4 => new Int4RowBlockMatrix(int4),
+        Int8GroupMatrix int8 => new Int8RowBlockMatrix(int8),
+        _ => throw new ArgumentException($"{m.Format} has no interleaved layout"),
+    };
+
+    private protected long GroupIndex(int row, int group) => ((long)(row / RowsPerBlock) * Groups + group) * RowsPerBlock + row % RowsPerBlock;
+
+    private protected abstract int CodeAt(int row, int col);
+
+    public override void ReadRow(int row, Span<float> destination)
+    {
+        for (int c = 0; c < Cols; c++)
+        {
+            long g = GroupIndex(row, c / GroupSize);
+            int zero = _zeros == null ? SymmetricZero : _zeros[g];
+            destination[c] = (CodeAt(row, c) - zero) * (float)_scales[g];
+        }
+    }
+
+    // Exact float activations (checking only): decode each row, then a float dot product.
+    public override void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd)
+    {
+        var row = new float[Cols];
+        for (int r = rowStart; r < rowEnd; r++)
+        {
+            ReadRow(r, row);
+            y[r] = TensorPrimitives.Dot(row, x[..Cols]);
+        }
+    }
+
+    public override WeightMatrix SliceRows(int start, int count)
+        => throw new NotSupportedException("a repacked matrix is not sliced; split fused projections before repacking");
+
+    internal override bool TakesQ8 => true;
+
+    internal override void PrepareQ8(Q8Activations input) => input.GroupSums(GroupSize);
+
+    internal override void MultiplyRows(Q8Activations input, Span<float> y, int ldy, int rowStart, int rowEnd)
+    {
+        if (rowStart % RowsPerBlock != 0 || rowEnd % RowsPerBlock != 0)
+            throw new ArgumentException($"row range [{rowStart}, {rowEnd}) does not follow {RowsPerBlock}-row blocks");
+        int n = input.Count, groups = Groups, blocks = Cols / BlockSize;
+        var groupSums = input.GroupSums(GroupSize);
+        float* result = stackalloc float[Tile * RowsPerBlock];
+        fixed (byte* codes = _codes)
+        fixed (Half* scales = _scales)
+        fixed (byte* zeros = _zeros)
+        fixed (sbyte* q = input.Codes)
+        fixed (short* wide = input.Wide)
+        fixed (float* d = input.Scales, sums = groupSums)
+        {
+            // A tile of activation rows stays in L1 while this range's row blocks stream past it.
+            for (int t = 0; t < n; t += Tile)
+            {
+                int tile = Math.Min(Tile, n - t);
+                var a = new Activations(q + (long)t * input.Stride, wide + (long)t * input.Stride, input.Stride,
+                    d + (long)t * blocks, blocks, sums + (long)t * groups, groups, tile);
+                for (int rb = rowStart / RowsPerBlock; rb < rowEnd / RowsPerBlock; rb++)
+                {
+                    var block = new Weights(codes + (long)rb * blocks * BlockBytes, scales + (long)rb * groups * RowsPerBlock,
+                        zeros == null ? null : zeros + (long)rb * groups * RowsPerBlock, groups, GroupSize / BlockSize, SymmetricZero);
+                    RowBlock(block, a, result);
+                    for (int k = 0; k < tile; k++)
+                        new ReadOnlySpan<float>(result + k * RowsPerBlock, RowsPerBlock).CopyTo(y.Slice((t + k) * ldy + rb * RowsPerBlock, RowsPerBlock));
+                }
+            }
+        }
+    }
+
+    /// <summary>Activation rows one kernel call multiplies with a row block.</summary>
+    private protected const int Tile = 4;
+
+    /// <summary>Pointers to the activation rows of one tile (missing rows repeat the last, and are not stored).</summary>
+    private protected readonly struct Activations(sbyte* codes, short* wide, int stride, float* scales, int blocks, float* groupSums, int groups, int tile)
+    {
+        public int Tile => tile;
+        private int Row(int k) => Math.Min(k, tile - 1);
+        public sbyte* Codes(int k) => codes + (long)Row(k) * stride;
+        public short* Wide(int k) => wide + (long)Row(k) * stride;
+        public float* Scales(int k) => scales + (long)Row(k) * blocks;
+        public float* GroupSums(int k) => groupSums + (long)Row(k) * groups;
+    }
+
+    /// <summary>One row block's codes, per-group scales and zero points.</summary>
+    private protected readonly struct Weights(byte* codes, Half* scales, byte* zeros, int groups, int blocksPerGroup, int symmetricZero)
+    {
+        public byte* Codes => codes;
+        public int Groups => groups;
+        public int BlocksPerGroup => blocksPerGroup;
+
+        /// <summary>The group's 16 scales as floats.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<float> Scales(int g)
+        {
+            var (low, high) = Vector256.Widen(Vector256.Load((ushort*)(scales + (long)g * RowsPerBlock)));
+            return Vector512.Create(HalfConversion.Widen(low), HalfConversion.Widen(high));
+        }
+
+        /// <summary>The group's 16 zero points as floats.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<float> Zeros(int g) => zeros == null
+            ? Vector512.Create((float)symmetricZero)
+            : Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(zeros + (long)g * RowsPerBlock)));
+    }
+
+    /// <summary>
+    /// result[k·16 + r] = row r of the block · activation row k, for the tile's rows: per group,
+    /// scale · (Σ_b d_b · Σ code·q − zero · Σ_b d_b·Σq).
+    /// </summary>
+    private protected abstract void RowBlock(Weights w, Activations a, float* result);
+
+    /// <summary>Folds one group's sums into the accumulators of the tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected static Vector512<float> Group(Vector512<float> acc, Vector512<float> scale, Vector512<float> zero, Vector512<float> sum, float* groupSums, int g)
+        => Vector512.FusedMultiplyAdd(scale, sum - zero * groupSums[g], acc);
+}
