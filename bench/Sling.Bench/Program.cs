@@ -17,6 +17,12 @@ int tokens = options.Int("tokens", 128);
 
 switch (options.Command)
 {
+    case "bandwidth":
+    {
+        for (int t = 1; t <= Environment.ProcessorCount; t++)
+            Console.WriteLine($"{t} threads: {Sling.Evaluation.MemoryBandwidth.MeasureGBPerSecond(t):F1} GB/s read");
+        break;
+    }
     case "kernel":
     {
         foreach (var isa in options.Get("isa") is { } name ? [Enum.Parse<Sling.Kernels.KernelIsa>(name, true)] : Sling.Kernels.KernelIsas.Available.Reverse())

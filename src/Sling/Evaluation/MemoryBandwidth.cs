@@ -5,38 +5,41 @@ namespace Sling.Evaluation;
 
 /// <summary>
 /// The machine's own read bandwidth: every thread sums its share of a buffer far larger than the
-/// caches, as a weight-streaming matrix-vector product reads memory. The best of a few passes.
+/// caches with wide loads, as a weight-streaming matrix-vector product reads memory. Best of a few passes.
 /// </summary>
-public static class MemoryBandwidth
+public static unsafe class MemoryBandwidth
 {
-    public static double MeasureGBPerSecond(int threads, long bytes = 1L << 30, int passes = 4)
+    public static double MeasureGBPerSecond(int threads, long bytes = 1L << 30, int passes = 5)
     {
         if (threads <= 0) threads = Environment.ProcessorCount;
-        long count = bytes / sizeof(long);
-        var data = GC.AllocateUninitializedArray<long>((int)count);
-        Parallel.For(0, threads, t => data.AsSpan((int)(count * t / threads), (int)(count * (t + 1) / threads - count * t / threads)).Fill(t + 1));
+        var buffer = new Kernels.NativeBuffer(bytes);
+        byte* data = buffer.Pointer;
+        long share = bytes / threads / 256 * 256;
+        Parallel.For(0, threads, t => new Span<byte>(data + t * share, (int)Math.Min(share, int.MaxValue)).Fill((byte)(t + 1)));
         double best = 0;
         long sink = 0;
+        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
         for (int p = 0; p < passes; p++)
         {
-            var clock = Stopwatch.StartNew();
             var sums = new long[threads];
-            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+            var clock = Stopwatch.StartNew();
+            Parallel.For(0, threads, options, t =>
             {
-                var span = data.AsSpan((int)(count * t / threads), (int)(count * (t + 1) / threads - count * t / threads));
-                var acc0 = Vector256<long>.Zero;
-                var acc1 = Vector256<long>.Zero;
-                int i = 0;
-                for (; i <= span.Length - 8; i += 8)
+                byte* at = data + t * share, end = at + share;
+                Vector256<long> a0 = default, a1 = default, a2 = default, a3 = default;
+                for (; at < end; at += 128)
                 {
-                    acc0 += Vector256.Create<long>(span.Slice(i, 4));
-                    acc1 += Vector256.Create<long>(span.Slice(i + 4, 4));
+                    a0 += Vector256.Load((long*)at);
+                    a1 += Vector256.Load((long*)(at + 32));
+                    a2 += Vector256.Load((long*)(at + 64));
+                    a3 += Vector256.Load((long*)(at + 96));
                 }
-                sums[t] = Vector256.Sum(acc0 + acc1);
+                sums[t] = Vector256.Sum(a0 + a1 + a2 + a3);
             });
-            best = Math.Max(best, bytes / clock.Elapsed.TotalSeconds / 1e9);
+            best = Math.Max(best, share * threads / clock.Elapsed.TotalSeconds / 1e9);
             sink += sums.Sum();
         }
+        GC.KeepAlive(buffer);
         GC.KeepAlive(sink);
         return best;
     }

@@ -75,6 +75,10 @@ public sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             for (int end = b + w.BlocksPerGroup; b < end; b++)
             {
                 byte* c = w.Codes + (long)b * 256;
+                Sse.Prefetch0(c + PrefetchDistance);
+                Sse.Prefetch0(c + PrefetchDistance + 64);
+                Sse.Prefetch0(c + PrefetchDistance + 128);
+                Sse.Prefetch0(c + PrefetchDistance + 192);
                 var v0 = Vector512.Load(c);
                 var v1 = Vector512.Load(c + 64);
                 var v2 = Vector512.Load(c + 128);

@@ -67,6 +67,7 @@ public sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
             for (int end = b + w.BlocksPerGroup; b < end; b++)
             {
                 byte* c = w.Codes + (long)b * 512;
+                for (int line = 0; line < 512; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
                 int o = b * BlockSize;
                 g0 = Vector512.FusedMultiplyAdd(BlockDot(c, q0 + o), Vector512.Create(d0[b]), g0);
                 if (tile > 1) g1 = Vector512.FusedMultiplyAdd(BlockDot(c, q1 + o), Vector512.Create(d1[b]), g1);
