@@ -36,12 +36,12 @@ public sealed class ActivationRows
 
     public void Changed() => _q8Current = false;
 
-    internal Q8Activations Quantized()
+    internal Q8Activations Quantized(ComputePool? pool = null)
     {
         _q8 ??= new Q8Activations(_capacity, Cols);
         if (!_q8Current)
         {
-            _q8.Quantize(Active, Count);
+            _q8.Quantize(Data, Count, pool);
             _q8Current = true;
         }
         return _q8;

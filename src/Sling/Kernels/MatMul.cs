@@ -28,7 +28,7 @@ internal sealed class MatMul : IParallelJob
         _quantized = null;
         if (integer && weights.TakesQ8)
         {
-            _quantized = input.Quantized();
+            _quantized = input.Quantized(pool);
             weights.PrepareQ8(_quantized);
         }
         long work = (long)weights.Rows * weights.Cols * input.Count;

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace Sling.Kernels;
 
@@ -9,8 +10,9 @@ namespace Sling.Kernels;
 /// every weight matrix that reads the same input (q/k/v, gate/up). Rows are padded with zero codes to
 /// a whole number of blocks.
 /// </summary>
-public sealed class Q8Activations
+public sealed class Q8Activations : IParallelJob
 {
+    private float[]? _source;
     public const int BlockSize = 32;
     private float[] _groupSums = [];
     private int _groupSumsSize;
@@ -43,38 +45,69 @@ public sealed class Q8Activations
     /// <summary>Each block's scale repeated 8 times, so a kernel loads it as one vector.</summary>
     public float[] Lanes { get; }
 
-    /// <summary>Quantizes <paramref name="count"/> rows of <paramref name="source"/> (row length <see cref="Cols"/>).</summary>
-    public void Quantize(ReadOnlySpan<float> source, int count)
+    /// <summary>Quantizes <paramref name="count"/> rows of <paramref name="source"/> (row length <see cref="Cols"/>), rows spread over <paramref name="pool"/>.</summary>
+    public void Quantize(float[] source, int count, ComputePool? pool = null)
     {
+        if (source.Length < count * Cols) throw new ArgumentException($"{source.Length} values for {count} rows of {Cols}");
         Count = count;
         _groupSumsSize = 0;
-        Span<float> block = stackalloc float[BlockSize];
-        for (int t = 0; t < count; t++)
+        _source = source;
+        if (pool != null && count > 1 && (long)count * Cols >= 1 << 16) pool.Run(count, this);
+        else for (int t = 0; t < count; t++) Execute(t);
+        _source = null;
+    }
+
+    void IParallelJob.Execute(int row) => Execute(row);
+
+    private unsafe void Execute(int t)
+    {
+        fixed (float* source = _source)
+        fixed (sbyte* codes = Codes)
+        fixed (short* wide = Wide)
         {
-            var row = source.Slice(t * Cols, Cols);
+            float* row = source + (long)t * Cols;
+            float* block = stackalloc float[BlockSize];
             for (int b = 0; b < Blocks; b++)
             {
                 int start = b * BlockSize, n = Math.Min(BlockSize, Cols - start);
-                block.Clear();
-                row.Slice(start, n).CopyTo(block);
-                float max = MathF.Abs(TensorPrimitives.MaxMagnitude(block)); // MaxMagnitude keeps the sign
-                float d = max / 127f, inverse = d == 0 ? 0 : 1f / d;
-                var codes = Codes.AsSpan(t * Stride + start, BlockSize);
-                var wide = Wide.AsSpan(t * Stride + start, BlockSize);
-                int sum = 0;
-                for (int i = 0; i < BlockSize; i++)
+                float* x = row + start;
+                if (n < BlockSize) // the last, partial block: zero-padded
                 {
-                    int q = (int)MathF.Round(block[i] * inverse, MidpointRounding.AwayFromZero);
-                    codes[i] = (sbyte)q;
-                    wide[i] = (short)q;
-                    sum += q;
+                    new Span<float>(block, BlockSize).Clear();
+                    new ReadOnlySpan<float>(x, n).CopyTo(new Span<float>(block, BlockSize));
+                    x = block;
                 }
                 int k = t * Blocks + b;
+                float d = QuantizeBlock(x, codes + (long)t * Stride + start, wide + (long)t * Stride + start, out int sum);
                 Scales[k] = d;
                 ScaledSums[k] = d * sum;
-                Lanes.AsSpan(k * 8, 8).Fill(d);
+                Vector256.Create(d).StoreUnsafe(ref Lanes[k * 8]);
             }
         }
+    }
+
+    // d = max|x| / 127 and q = round(x / d), ties to even as llama.cpp's SIMD quantizers round.
+    private static unsafe float QuantizeBlock(float* x, sbyte* codes, short* wide, out int sum)
+    {
+        var v0 = Vector256.Load(x);
+        var v1 = Vector256.Load(x + 8);
+        var v2 = Vector256.Load(x + 16);
+        var v3 = Vector256.Load(x + 24);
+        var max = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
+        float amax = Vector128.Max(max.GetLower(), max.GetUpper()) is var m4 ? MathF.Max(MathF.Max(m4[0], m4[1]), MathF.Max(m4[2], m4[3])) : 0;
+        float d = amax / 127f;
+        var inverse = Vector256.Create(d == 0 ? 0 : 1f / d);
+        var q0 = Vector256.ConvertToInt32(Vector256.Round(v0 * inverse));
+        var q1 = Vector256.ConvertToInt32(Vector256.Round(v1 * inverse));
+        var q2 = Vector256.ConvertToInt32(Vector256.Round(v2 * inverse));
+        var q3 = Vector256.ConvertToInt32(Vector256.Round(v3 * inverse));
+        sum = Vector256.Sum(q0 + q1 + (q2 + q3));
+        var w0 = Vector256.Narrow(q0, q1);
+        var w1 = Vector256.Narrow(q2, q3);
+        w0.Store(wide);
+        w1.Store(wide + 16);
+        Vector256.Narrow(w0, w1).AsSByte().Store(codes);
+        return d;
     }
 
     /// <summary>
