@@ -31,7 +31,7 @@ internal static class KernelBench
         if (isa == KernelIsas.Best && RowBlockMatrix.CanRepack(m)) matrix = RowBlockMatrix.Repack(m);
         foreach (bool integer in new[] { true, false })
         {
-            product.Run(pool, matrix, input, y, rows, integer); // warm-up
+            product.Run(pool, matrix, input, y, integer); // warm-up
             // The fastest of many runs: this shared machine's other load only ever slows a run down.
             double perRun = double.MaxValue;
             var clock = Stopwatch.StartNew();
@@ -39,7 +39,7 @@ internal static class KernelBench
             {
                 long start = Stopwatch.GetTimestamp();
                 input.Changed(); // quantization counted, as in the model
-                product.Run(pool, matrix, input, y, rows, integer);
+                product.Run(pool, matrix, input, y, integer);
                 perRun = Math.Min(perRun, Stopwatch.GetElapsedTime(start).TotalSeconds);
             }
             Console.WriteLine($"{format} {rows}x{cols} × {tokens} tokens, {isa}{(matrix is RowBlockMatrix ? " interleaved" : "")}, {(integer ? "int8" : "float")} activations, {pool.Threads} threads: " +

@@ -93,7 +93,7 @@ public sealed class ComputePool
         var input = new ActivationRows(1, w.Cols);
         input.SetCount(1);
         x.AsSpan(0, w.Cols).CopyTo(input.Data);
-        new MatMul().Run(this, w, input, y, w.Rows, integer: false);
+        new MatMul().Run(this, w, input, y, integer: false);
     }
 
     /// <summary>Runs <paramref name="body"/> for every index in [0, count) in parallel when the work is worth a split.</summary>

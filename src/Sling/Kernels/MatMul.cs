@@ -1,53 +1,83 @@
 namespace Sling.Kernels;
 
 /// <summary>
-/// One weight matrix times a batch of activation rows, its output rows cut into ranges that the
-/// pool's threads take in turn. With integer activations the input is quantized once, before the split.
+/// Weight matrices that read the same activation rows (q/k/v, gate/up, or one alone) times those
+/// rows, in one parallel operation: each matrix's output rows are cut into ranges, and the pool's
+/// threads take ranges of all of them from one counter, so there is one wait per operation rather
+/// than one per matrix. With integer activations the input is quantized once, before the split.
 /// </summary>
 internal sealed class MatMul : IParallelJob
 {
     // Enough ranges that a thread finishing early finds more work, few enough that each stays long.
     private const int RangesPerThread = 8;
     private const int MinRowsPerRange = 16;
+    private const int MaxProducts = 3;
 
-    private WeightMatrix? _weights;
+    private readonly Product[] _products = new Product[MaxProducts];
+    private int _count;
     private ActivationRows? _input;
     private Q8Activations? _quantized;
-    private float[]? _output;
-    private int _ldy, _rowsPerRange;
 
-    /// <summary>y[t·ldy + r] = W_r · x_t for every active row t of <paramref name="input"/>.</summary>
-    public void Run(ComputePool pool, WeightMatrix weights, ActivationRows input, float[] output, int ldy, bool integer)
+    private struct Product
     {
-        if (input.Cols != weights.Cols || ldy < weights.Rows || output.Length < (long)(input.Count - 1) * ldy + weights.Rows)
-            throw new ArgumentException($"a {weights.Rows}x{weights.Cols} matrix cannot take {input.Count} rows of {input.Cols} into {output.Length} outputs");
-        _weights = weights;
+        public WeightMatrix Weights;
+        public float[] Output;
+        public int RowsPerRange;
+        public int FirstItem;
+    }
+
+    /// <summary>y[t·Rows + r] = W_r · x_t for every active row t of <paramref name="input"/>.</summary>
+    public void Run(ComputePool pool, WeightMatrix weights, ActivationRows input, float[] output, bool integer)
+        => Run(pool, input, integer, (weights, output));
+
+    /// <summary>Each (W, y) pair: y[t·W.Rows + r] = W_r · x_t, all in one parallel operation.</summary>
+    public void Run(ComputePool pool, ActivationRows input, bool integer, params ReadOnlySpan<(WeightMatrix Weights, float[] Output)> products)
+    {
+        if (products.Length is 0 or > MaxProducts) throw new ArgumentException($"1 to {MaxProducts} products share one input");
+        bool quantize = integer;
+        int items = 0;
+        for (int i = 0; i < products.Length; i++)
+        {
+            var (w, y) = products[i];
+            if (input.Cols != w.Cols || y.Length < (long)input.Count * w.Rows)
+                throw new ArgumentException($"a {w.Rows}x{w.Cols} matrix cannot take {input.Count} rows of {input.Cols} into {y.Length} outputs");
+            quantize &= w.TakesQ8;
+            long work = (long)w.Rows * w.Cols * input.Count;
+            int ranges = work < (1 << 15) ? 1 : Math.Clamp(w.Rows / MinRowsPerRange, 1, pool.Threads * RangesPerThread);
+            int rows = (w.Rows + ranges - 1) / ranges;
+            if (w is RowBlockMatrix) // ranges follow the interleaved row blocks
+                rows = (rows + RowBlockMatrix.RowsPerBlock - 1) / RowBlockMatrix.RowsPerBlock * RowBlockMatrix.RowsPerBlock;
+            _products[i] = new Product { Weights = w, Output = y, RowsPerRange = rows, FirstItem = items };
+            items += (w.Rows + rows - 1) / rows;
+        }
+        _count = products.Length;
         _input = input;
-        _output = output;
-        _ldy = ldy;
         _quantized = null;
-        if (integer && weights.TakesQ8)
+        if (quantize)
         {
             _quantized = input.Quantized(pool);
-            weights.PrepareQ8(_quantized);
+            for (int i = 0; i < _count; i++) _products[i].Weights.PrepareQ8(_quantized);
         }
-        long work = (long)weights.Rows * weights.Cols * input.Count;
-        int ranges = work < (1 << 15) ? 1 : Math.Clamp(weights.Rows / MinRowsPerRange, 1, pool.Threads * RangesPerThread);
-        _rowsPerRange = (weights.Rows + ranges - 1) / ranges;
-        if (weights is RowBlockMatrix) // ranges follow the interleaved row blocks
-            _rowsPerRange = (_rowsPerRange + RowBlockMatrix.RowsPerBlock - 1) / RowBlockMatrix.RowsPerBlock * RowBlockMatrix.RowsPerBlock;
-        pool.Run((weights.Rows + _rowsPerRange - 1) / _rowsPerRange, this);
-        _weights = null;
-        _input = null;
-        _output = null;
-        _quantized = null;
+        try
+        {
+            pool.Run(items, this);
+        }
+        finally
+        {
+            Array.Clear(_products);
+            _input = null;
+            _quantized = null;
+        }
     }
 
     public void Execute(int item)
     {
-        var w = _weights!;
-        int start = item * _rowsPerRange, end = Math.Min(w.Rows, start + _rowsPerRange);
-        if (_quantized != null) w.MultiplyRows(_quantized, _output, _ldy, start, end);
-        else w.MultiplyRows(_input!.Active, _input.Count, _output, _ldy, start, end);
+        int i = _count - 1;
+        while (_products[i].FirstItem > item) i--;
+        ref var p = ref _products[i];
+        var w = p.Weights;
+        int start = (item - p.FirstItem) * p.RowsPerRange, end = Math.Min(w.Rows, start + p.RowsPerRange);
+        if (_quantized != null) w.MultiplyRows(_quantized, p.Output, w.Rows, start, end);
+        else w.MultiplyRows(_input!.Active, _input.Count, p.Output, w.Rows, start, end);
     }
 }

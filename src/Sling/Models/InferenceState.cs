@@ -69,6 +69,9 @@ public sealed class InferenceState
     internal float[] Cos { get; }
     internal float[] Sin { get; }
     internal MatMul MatMul { get; } = new();
+    private readonly (WeightMatrix, float[])[][] _products = [[], new (WeightMatrix, float[])[1], new (WeightMatrix, float[])[2], new (WeightMatrix, float[])[3]];
+    /// <summary>A reused list of (weights, output) pairs for one fused product.</summary>
+    internal (WeightMatrix, float[])[] Products(int count) => _products[count];
 
     /// <summary>Logits of every token of a batch (rows × vocabulary), grown on first use.</summary>
     internal float[] AllLogits(int rows, int vocab)

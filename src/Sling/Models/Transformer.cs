@@ -179,13 +179,8 @@ public sealed class Transformer : IDisposable
     // output rows ← linear(input rows); output is an ActivationRows buffer or the logits.
     private void Apply(InferenceState s, Linear linear, ActivationRows input, float[] output)
     {
-        s.MatMul.Run(Pool, linear.Weight, input, output, linear.Outputs, IntegerActivations);
-        if (linear.Bias != null)
-            for (int t = 0; t < input.Count; t++)
-            {
-                var row = output.AsSpan(t * linear.Outputs, linear.Outputs);
-                TensorPrimitives.Add(row, linear.Bias, row);
-            }
+        s.MatMul.Run(Pool, linear.Weight, input, output, IntegerActivations);
+        AddBias(linear, input.Count, output);
     }
 
     private void Apply(InferenceState s, Linear linear, ActivationRows input, ActivationRows output)
@@ -194,13 +189,34 @@ public sealed class Transformer : IDisposable
         output.Changed();
     }
 
+    // Several linears of one input in one parallel operation (q/k/v, gate/up).
+    private void Apply(InferenceState s, ActivationRows input, params ReadOnlySpan<(Linear Linear, ActivationRows Output)> linears)
+    {
+        var list = s.Products(linears.Length);
+        for (int i = 0; i < linears.Length; i++) list[i] = (linears[i].Linear.Weight, linears[i].Output.Data);
+        s.MatMul.Run(Pool, input, IntegerActivations, list);
+        foreach (var (linear, output) in linears)
+        {
+            AddBias(linear, input.Count, output.Data);
+            output.Changed();
+        }
+    }
+
+    private static void AddBias(Linear linear, int rows, float[] output)
+    {
+        if (linear.Bias == null) return;
+        for (int t = 0; t < rows; t++)
+        {
+            var row = output.AsSpan(t * linear.Outputs, linear.Outputs);
+            TensorPrimitives.Add(row, linear.Bias, row);
+        }
+    }
+
     private void Attention(InferenceState s, LayerWeights layer, int l, int position)
     {
         var c = Config;
         int n = s.X.Count, kvDim = c.KvDim, pairs = _rope.Pairs;
-        Apply(s, layer.Query, s.Normed, s.Query);
-        Apply(s, layer.Key, s.Normed, s.Key);
-        Apply(s, layer.Value, s.Normed, s.Value);
+        Apply(s, s.Normed, (layer.Query, s.Query), (layer.Key, s.Key), (layer.Value, s.Value));
         for (int t = 0; t < n; t++)
         {
             var cos = s.Cos.AsSpan(t * pairs, pairs);
@@ -235,29 +251,27 @@ public sealed class Transformer : IDisposable
             int kvOffset = h / group * headDim;
             if (_scores == null || _scores.Length < span) _scores = new float[Math.Max(span, s.ContextLength)];
             var scores = _scores.AsSpan(0, span);
-            for (int i = 0; i < span; i++)
-                scores[i] = TensorPrimitives.Dot(q, keys.AsSpan((first + i) * kvDim + kvOffset, headDim)) * model._attentionScale;
-            Activations.Softmax(scores);
             var output = s.AttentionOut.Row(t).Slice(h * headDim, headDim);
-            output.Clear();
-            for (int i = 0; i < span; i++)
-                TensorPrimitives.MultiplyAdd(values.AsSpan((first + i) * kvDim + kvOffset, headDim), scores[i], output, output);
+            int offset = first * kvDim + kvOffset;
+            Kernels.Attention.Scores(q, keys.AsSpan(offset), kvDim, scores, model._attentionScale);
+            Activations.Softmax(scores);
+            Kernels.Attention.WeightedSum(scores, values.AsSpan(offset), kvDim, output);
         }
     }
 
     private void Mlp(InferenceState s, LayerWeights layer)
     {
         int n = s.X.Count, hidden = Config.HiddenDim;
-        Apply(s, layer.Up, s.Normed, s.Up);
         if (Config.Mlp == MlpKind.GatedSilu)
         {
-            Apply(s, layer.Gate!, s.Normed, s.Gate);
+            Apply(s, s.Normed, (layer.Gate!, s.Gate), (layer.Up, s.Up));
             Activations.SwiGlu(s.Gate.Data.AsSpan(0, n * hidden), s.Up.Data.AsSpan(0, n * hidden));
             s.Gate.Changed();
             Apply(s, layer.Down, s.Gate, s.MlpOut);
         }
         else
         {
+            Apply(s, layer.Up, s.Normed, s.Up);
             Activations.GeluTanh(s.Up.Data.AsSpan(0, n * hidden));
             s.Up.Changed();
             Apply(s, layer.Down, s.Up, s.MlpOut);
