@@ -48,23 +48,21 @@ public sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     // of 15·127, so the 8 vpmaddubsw results add up without overflow before one widening to int32.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> BlockDot(Vector512<byte> l0, Vector512<byte> h0, Vector512<byte> l1, Vector512<byte> h1,
-        Vector512<byte> l2, Vector512<byte> h2, Vector512<byte> l3, Vector512<byte> h3, sbyte* q)
+        Vector512<byte> l2, Vector512<byte> h2, Vector512<byte> l3, Vector512<byte> h3, sbyte* q, Vector512<short> ones)
     {
         int* quads = (int*)q;
-        var s = Avx512BW.MultiplyAddAdjacent(l0, Vector512.Create(quads[0]).AsSByte())
-              + Avx512BW.MultiplyAddAdjacent(h0, Vector512.Create(quads[1]).AsSByte())
-              + Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(quads[2]).AsSByte())
-              + Avx512BW.MultiplyAddAdjacent(h1, Vector512.Create(quads[3]).AsSByte())
-              + Avx512BW.MultiplyAddAdjacent(l2, Vector512.Create(quads[4]).AsSByte())
-              + Avx512BW.MultiplyAddAdjacent(h2, Vector512.Create(quads[5]).AsSByte())
-              + Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(quads[6]).AsSByte())
-              + Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(quads[7]).AsSByte());
-        return Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(s, Vector512<short>.One));
+        // A tree, not a chain: the eight products are independent, so the adds need only three steps.
+        var s0 = Avx512BW.MultiplyAddAdjacent(l0, Vector512.Create(quads[0]).AsSByte()) + Avx512BW.MultiplyAddAdjacent(h0, Vector512.Create(quads[1]).AsSByte());
+        var s1 = Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(quads[2]).AsSByte()) + Avx512BW.MultiplyAddAdjacent(h1, Vector512.Create(quads[3]).AsSByte());
+        var s2 = Avx512BW.MultiplyAddAdjacent(l2, Vector512.Create(quads[4]).AsSByte()) + Avx512BW.MultiplyAddAdjacent(h2, Vector512.Create(quads[5]).AsSByte());
+        var s3 = Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(quads[6]).AsSByte()) + Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(quads[7]).AsSByte());
+        return Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent((s0 + s1) + (s2 + s3), ones));
     }
 
     private protected override void RowBlock(Weights w, Activations a, float* result)
     {
         var mask = Vector512.Create((byte)0xF);
+        var ones = Vector512<short>.One;
         int tile = a.Tile;
         Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         sbyte* q0 = a.Codes(0), q1 = a.Codes(1), q2 = a.Codes(2), q3 = a.Codes(3);
@@ -88,10 +86,10 @@ public sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
                 var l2 = v2 & mask; var h2 = Vector512.ShiftRightLogical(v2.AsUInt16(), 4).AsByte() & mask;
                 var l3 = v3 & mask; var h3 = Vector512.ShiftRightLogical(v3.AsUInt16(), 4).AsByte() & mask;
                 int o = b * BlockSize;
-                g0 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q0 + o), Vector512.Create(d0[b]), g0);
-                if (tile > 1) g1 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q1 + o), Vector512.Create(d1[b]), g1);
-                if (tile > 2) g2 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q2 + o), Vector512.Create(d2[b]), g2);
-                if (tile > 3) g3 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q3 + o), Vector512.Create(d3[b]), g3);
+                g0 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q0 + o, ones), Vector512.Create(d0[b]), g0);
+                if (tile > 1) g1 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q1 + o, ones), Vector512.Create(d1[b]), g1);
+                if (tile > 2) g2 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q2 + o, ones), Vector512.Create(d2[b]), g2);
+                if (tile > 3) g3 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q3 + o, ones), Vector512.Create(d3[b]), g3);
             }
             var s = w.Scales(g);
             var z = w.Zeros(g);

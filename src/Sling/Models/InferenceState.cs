@@ -10,7 +10,7 @@ namespace Sling.Models;
 public sealed class InferenceState
 {
     /// <summary>Tokens one forward pass takes by default: enough for each weight read to serve many tokens.</summary>
-    public const int DefaultBatchCapacity = 64;
+    public const int DefaultBatchCapacity = 256;
 
     private float[]? _allLogits;
 
