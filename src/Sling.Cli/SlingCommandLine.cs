@@ -15,6 +15,7 @@ public static class SlingCommandLine
             EvaluationCommands.Perplexity(stdout, stderr),
             EvaluationCommands.Compare(stdout, stderr),
             BenchCommand.Create(stdout, stderr),
+            ExportCommand.Create(stdout, stderr),
         };
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         try

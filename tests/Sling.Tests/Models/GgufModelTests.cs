@@ -12,23 +12,23 @@ public class GgufModelTests
     private static TinyLlama Model(bool shared) => TinyLlama.Random(71, dim: 64, hidden: 96, heads: 4, kvHeads: 2, vocab: 300, seqLen: 10, shared: shared);
 
     [Theory]
-    [InlineData(GgufWriter.F32, false)]
-    [InlineData(GgufWriter.F16, true)]
-    [InlineData(GgufWriter.Q8_0, false)]
-    [InlineData(GgufWriter.Q4_0, true)]
+    [InlineData(TinyLlamaGguf.F32, false)]
+    [InlineData(TinyLlamaGguf.F16, true)]
+    [InlineData(TinyLlamaGguf.Q8_0, false)]
+    [InlineData(TinyLlamaGguf.Q4_0, true)]
     public void EveryWeightTypeComputesTheModelTheFileHolds(uint type, bool shared)
     {
         using var dir = new TempDirectory();
         string path = dir.File("model.gguf");
         var m = Model(shared);
-        var stored = GgufWriter.Write(path, m, type);
+        var stored = TinyLlamaGguf.Write(path, m, type);
         using var model = ModelLoader.Load(path);
         model.Transformer.IntegerActivations = false; // decoding checked exactly; integer kernels have their own tests
         Assert.Equal(RopeLayout.Interleaved, model.Config.Rope);
         var tokens = Engine.RandomTokens(8, m.SeqLen, m.Vocab);
         var logits = Engine.Logits(model.Transformer, tokens);
         Assert.True(ReferenceLlama.RelativeL2(ReferenceLlama.Logits(stored, tokens), logits) < 1e-5);
-        string expectedFormat = type switch { GgufWriter.Q8_0 => "int8_sym", GgufWriter.Q4_0 => "int4_sym", GgufWriter.F16 => "f16", _ => "f32" };
+        string expectedFormat = type switch { TinyLlamaGguf.Q8_0 => "int8_sym", TinyLlamaGguf.Q4_0 => "int4_sym", TinyLlamaGguf.F16 => "f16", _ => "f32" };
         Assert.Equal([expectedFormat], ModelSummary.Of(model.Transformer).Formats);
         // The vocabulary comes from the same file: BOS from its metadata, text round-trips through its pieces.
         var ids = model.Tokenizer.Encode("hello t260", addBos: true);
@@ -40,7 +40,7 @@ public class GgufModelTests
     public void ARunFromAGgufFileUsesItsOwnVocabulary()
     {
         using var dir = new TempDirectory();
-        GgufWriter.Write(dir.File("model.gguf"), Model(false), GgufWriter.Q4_0);
+        TinyLlamaGguf.Write(dir.File("model.gguf"), Model(false), TinyLlamaGguf.Q4_0);
         var r = Run("run", "-m", dir.File("model.gguf"), "-p", "t300", "-n", "3", "-t", "0");
         Assert.Equal(0, r.ExitCode);
         Assert.StartsWith("t300", r.Stdout);
@@ -52,13 +52,13 @@ public class GgufModelTests
     {
         using var dir = new TempDirectory();
         string path = dir.File("model.gguf");
-        GgufWriter.Write(path, Model(false), GgufWriter.F32, md => md["general.architecture"] = "rwkv");
+        TinyLlamaGguf.Write(path, Model(false), TinyLlamaGguf.F32, md => md["general.architecture"] = "rwkv");
         Assert.Contains("GGUF architecture 'rwkv' is not supported", Assert.Throws<ModelFormatException>(() => ModelLoader.LoadTransformer(path)).Message);
 
-        GgufWriter.Write(path, Model(false), GgufWriter.F32, md => md["llama.feed_forward_length"] = 100u);
+        TinyLlamaGguf.Write(path, Model(false), TinyLlamaGguf.F32, md => md["llama.feed_forward_length"] = 100u);
         Assert.Contains("expected [64, 100]", Assert.Throws<ModelFormatException>(() => ModelLoader.LoadTransformer(path)).Message);
 
-        GgufWriter.Write(path, Model(false), GgufWriter.F32);
+        TinyLlamaGguf.Write(path, Model(false), TinyLlamaGguf.F32);
         var bytes = File.ReadAllBytes(path);
         // Retype the first tensor (token_embd) as Q5_0 (ggml type 6): its type field follows its name and dims.
         int at = bytes.AsSpan().IndexOf("token_embd.weight"u8) + "token_embd.weight".Length + 4 + 16;
@@ -66,7 +66,7 @@ public class GgufModelTests
         File.WriteAllBytes(path, bytes);
         Assert.Contains("ggml type 6", Assert.Throws<ModelFormatException>(() => ModelLoader.LoadTransformer(path)).Message);
 
-        GgufWriter.Write(path, Model(false), GgufWriter.Q8_0);
+        TinyLlamaGguf.Write(path, Model(false), TinyLlamaGguf.Q8_0);
         bytes = File.ReadAllBytes(path);
         File.WriteAllBytes(path, bytes[..(bytes.Length - 1000)]);
         Assert.Contains("truncated", Assert.Throws<ModelFormatException>(() => ModelLoader.LoadTransformer(path)).Message);

@@ -1,4 +1,3 @@
-using System.Text;
 using Sling.Formats;
 
 namespace Sling.Tests.Support;
@@ -8,7 +7,7 @@ namespace Sling.Tests.Support;
 /// llama.cpp stores them) with a llama-style vocabulary, and returns the model the file really holds
 /// (weights after the chosen ggml type's rounding).
 /// </summary>
-public static class GgufWriter
+public static class TinyLlamaGguf
 {
     public const uint F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8;
 
@@ -51,33 +50,13 @@ public static class GgufWriter
         tensors.Add(("output_norm.weight", [m.Dim], F32, Encode([m.FinalNorm], F32)));
         if (m.Classifier != null) tensors.Add(("output.weight", [m.Dim, m.Vocab], type, Encode(m.Classifier, type)));
 
-        using var w = new BinaryWriter(File.Create(path));
-        w.Write(GgufFile.Magic); w.Write(3u); w.Write((ulong)tensors.Count); w.Write((ulong)metadata.Count);
-        foreach (var (key, value) in metadata)
-        {
-            String(w, key);
-            Value(w, value);
-        }
-        long offset = 0;
-        foreach (var t in tensors)
-        {
-            String(w, t.Name);
-            w.Write((uint)t.Dims.Length);
-            foreach (var d in t.Dims) w.Write((ulong)d);
-            w.Write(t.Type);
-            w.Write((ulong)offset);
-            offset += Align(t.Data.Length);
-        }
-        while (w.BaseStream.Position % 32 != 0) w.Write((byte)0);
-        foreach (var t in tensors)
-        {
-            w.Write(t.Data);
-            for (long i = t.Data.Length; i < Align(t.Data.Length); i++) w.Write((byte)0);
-        }
+        using var w = new Sling.Formats.GgufWriter(path);
+        foreach (var (key, value) in metadata) w.Set(key, value);
+        foreach (var t in tensors) w.AddTensor(t.Name, t.Dims, t.Type, t.Data.Length);
+        foreach (var t in tensors) w.WriteData(t.Data);
+        w.Complete();
         return stored;
     }
-
-    private static long Align(long n) => (n + 31) / 32 * 32;
 
     public static string[] Vocabulary(int size)
     {
@@ -86,27 +65,6 @@ public static class GgufWriter
         tokens.Add("\u2581");
         while (tokens.Count < size) tokens.Add($"\u2581t{tokens.Count}");
         return tokens.ToArray();
-    }
-
-    private static void String(BinaryWriter w, string s)
-    {
-        var b = Encoding.UTF8.GetBytes(s);
-        w.Write((ulong)b.Length);
-        w.Write(b);
-    }
-
-    private static void Value(BinaryWriter w, object value)
-    {
-        switch (value)
-        {
-            case uint u: w.Write((uint)GgufValueType.UInt32); w.Write(u); break;
-            case float f: w.Write((uint)GgufValueType.Float32); w.Write(f); break;
-            case string s: w.Write((uint)GgufValueType.String); String(w, s); break;
-            case string[] a: w.Write((uint)GgufValueType.Array); w.Write((uint)GgufValueType.String); w.Write((ulong)a.Length); foreach (var s in a) String(w, s); break;
-            case float[] a: w.Write((uint)GgufValueType.Array); w.Write((uint)GgufValueType.Float32); w.Write((ulong)a.Length); foreach (var f in a) w.Write(f); break;
-            case int[] a: w.Write((uint)GgufValueType.Array); w.Write((uint)GgufValueType.Int32); w.Write((ulong)a.Length); foreach (var i in a) w.Write(i); break;
-            default: throw new ArgumentException($"unsupported metadata value {value.GetType()}");
-        }
     }
 
     /// <summary>Row-major values in the ggml type: Q8_0 / Q4_0 blocks of 32 as llama.cpp's reference quantizers write them.</summary>

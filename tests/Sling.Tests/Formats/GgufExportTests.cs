@@ -1,0 +1,81 @@
+using Sling.Formats;
+using Sling.Models;
+using Sling.Tests.Support;
+
+namespace Sling.Tests.Formats;
+
+/// <summary>sling export-gguf: files llama.cpp loads, checked against llama.cpp's own quantizer and against Sling's loader.</summary>
+public class GgufExportTests
+{
+    private const string Quant = "models/gguf/quant";
+
+    // llama-quantize wrote model-q8_0.gguf and model-q4_0.gguf from model-f32.gguf: exporting the F32
+    // model must give the same bytes for every tensor llama.cpp quantized to that type.
+    [SharedTheory(Quant + "/model-f32.gguf", Quant + "/model-q8_0.gguf", Quant + "/model-q4_0.gguf")]
+    [InlineData("q8_0", GgufExportType.Q8_0)]
+    [InlineData("q4_0", GgufExportType.Q4_0)]
+    public void QuantizedTensorsAreTheBytesLlamaQuantizeWrites(string name, GgufExportType type)
+    {
+        using var dir = new TempDirectory();
+        using (var model = ModelLoader.LoadTransformer(SharedData.PathOf($"{Quant}/model-f32.gguf")))
+            GgufExporter.Export(model, dir.File("out.gguf"), type, SharedData.PathOf($"{Quant}/model-f32.gguf"));
+        using var ours = GgufFile.Open(dir.File("out.gguf"));
+        using var theirs = GgufFile.Open(SharedData.PathOf($"{Quant}/model-{name}.gguf"));
+        int compared = 0;
+        foreach (var t in theirs.Tensors.Where(t => t.Type is 2 or 8))
+        {
+            var mine = ours.Tensors.Single(x => x.Name == t.Name);
+            Assert.Equal(t.Type, mine.Type);
+            Assert.Equal(t.Dimensions, mine.Dimensions);
+            Assert.True(Bytes(ours, mine).SequenceEqual(Bytes(theirs, t)), $"{t.Name} differs");
+            compared++;
+        }
+        Assert.True(compared >= 15, $"only {compared} tensors compared");
+        Assert.Equal(theirs.Get<string[]>("tokenizer.ggml.tokens"), ours.Get<string[]>("tokenizer.ggml.tokens"));
+    }
+
+    // A Hugging Face folder (rotate-half q/k) exported as F32 GGUF and loaded back computes the same logits.
+    [SharedFact("models/hf-tiny/llama/config.json")]
+    public void AHuggingFaceFolderRoundTripsThroughGguf()
+    {
+        using var dir = new TempDirectory();
+        using var source = ModelLoader.LoadTransformer(SharedData.PathOf("models/hf-tiny/llama"));
+        GgufExporter.Export(source, dir.File("llama.gguf"), GgufExportType.F32);
+        using var exported = ModelLoader.LoadTransformer(dir.File("llama.gguf"));
+        Assert.Equal(RopeLayout.Interleaved, exported.Config.Rope);
+        var tokens = Engine.RandomTokens(3, 12, source.Config.VocabSize);
+        var expected = Engine.Logits(source, tokens);
+        var actual = Engine.Logits(exported, tokens);
+        Assert.True(ReferenceLlama.RelativeL2(expected.Select(r => r.Select(v => (double)v).ToArray()).ToArray(), actual) < 1e-6);
+    }
+
+    [SharedFact("models/hf-tiny/phi/config.json")]
+    public void ModelsOutsideTheLlamaFamilyAreRefusedByName()
+    {
+        using var dir = new TempDirectory();
+        using var phi = ModelLoader.LoadTransformer(SharedData.PathOf("models/hf-tiny/phi"));
+        var e = Assert.Throws<SlingException>(() => GgufExporter.Export(phi, dir.File("phi.gguf"), GgufExportType.F16));
+        Assert.Contains("Llama-family", e.Message);
+    }
+
+    [Fact]
+    public void AQuantizedExportLoadsBackWithItsTypes()
+    {
+        using var model = SyntheticModels.Create("stories15m", "f32");
+        using var dir = new TempDirectory();
+        GgufExporter.Export(model, dir.File("q.gguf"), GgufExportType.Q8_0);
+        using var loaded = ModelLoader.LoadTransformer(dir.File("q.gguf"));
+        Assert.Equal(["int8_sym"], ModelSummary.Of(loaded).Formats);
+        Assert.Equal(model.Config.VocabSize, loaded.Config.VocabSize);
+    }
+
+    private static byte[] Bytes(GgufFile file, GgufTensorInfo t)
+    {
+        using var stream = File.OpenRead(file.Path);
+        stream.Position = t.Offset;
+        long size = t.ElementCount / 32 * (t.Type == 8 ? 34 : 18);
+        var bytes = new byte[size];
+        stream.ReadExactly(bytes);
+        return bytes;
+    }
+}
