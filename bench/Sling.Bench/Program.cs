@@ -4,6 +4,7 @@ using Sling.Generation;
 using Sling.Models;
 
 // Sling benchmarks: print tokens/s and bytes. Usage:
+//   peer      --model FILE.gguf [--prompt 512] [--gen 128] [--runs 3] [--threads T]   Sling vs llama.cpp (LLamaSharp) on one file
 //   kernel    [--rows 5632] [--cols 2048] [--format q4_0|q8_0|int4|int8] [--tokens N] [--isa NAME]   GB/s and GOP/s of one product
 //   generate  --model PATH [--tokenizer PATH] [--tokens N] [--runs R] [--threads T]
 //   synthetic --shape stories15m|smollm-135m|tinyllama-1.1b [--tokens N] [--threads T]
@@ -17,6 +18,11 @@ int tokens = options.Int("tokens", 128);
 
 switch (options.Command)
 {
+    case "peer":
+    {
+        PeerBench.Run(options.Required("model"), options.Int("prompt", 512), options.Int("gen", 128), options.Int("runs", 3), threads);
+        break;
+    }
     case "bandwidth":
     {
         for (int t = 1; t <= Environment.ProcessorCount; t++)
