@@ -15,26 +15,48 @@ internal static class EvaluationCommands
     private static IReadOnlyList<int> ReadTokens(string path, LoadedModel model)
     {
         if (!File.Exists(path)) throw new SlingException($"{path}: text file not found");
-        return model.Tokenizer.Encode(File.ReadAllText(path), addBos: true);
+        var bytes = File.ReadAllBytes(path);
+        string text;
+        try
+        {
+            text = new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true).GetString(bytes);
+        }
+        catch (System.Text.DecoderFallbackException e)
+        {
+            throw new SlingException($"{path}: not UTF-8 text (invalid byte at offset {e.Index})");
+        }
+        if (text.Length > 0 && text[0] == '\uFEFF') text = text[1..]; // a byte-order mark is not text
+        return model.Tokenizer.Encode(text, addBos: true);
     }
+
+    private static (int Window, int Stride) Windows(int window, int? stride, int maxContext)
+    {
+        if (window < 2) throw new SlingException($"--window {window}: a scoring window holds at least 2 tokens");
+        int w = Math.Min(window, maxContext);
+        int s = stride ?? Math.Max(1, w / 2);
+        if (s < 1 || s > w) throw new SlingException($"--stride {s}: must be between 1 and the window ({w} tokens)");
+        return (w, s);
+    }
+
+    private static Option<string?> TokenizerOption() => new("--tokenizer") { Description = "Tokenizer file (default: the one beside the model)" };
+    private static Option<int> ThreadsOption() => new("--threads") { DefaultValueFactory = _ => 0, Description = "Worker threads; 0 = all cores" };
 
     public static Command Perplexity(TextWriter stdout, TextWriter stderr)
     {
         var model = new Option<string>("--model", "-m") { Description = "Model folder or file", Required = true };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer file (default: the one beside the model)" };
+        var tokenizer = TokenizerOption();
         var text = Text();
         var window = Window();
         var stride = Stride();
-        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 0, Description = "Worker threads; 0 = all cores" };
+        var threads = ThreadsOption();
         var command = new Command("perplexity", "Token-level perplexity of a model on a text, over sliding windows") { model, tokenizer, text, window, stride, threads };
         command.SetAction(parse =>
         {
             using var m = ModelLoader.Load(parse.GetValue(model)!, parse.GetValue(tokenizer), parse.GetValue(threads));
             var tokens = ReadTokens(parse.GetValue(text)!, m);
-            int w = Math.Min(parse.GetValue(window), m.Config.MaxSeqLen);
-            int s = parse.GetValue(stride) ?? Math.Max(1, w / 2);
+            var (w, s) = Windows(parse.GetValue(window), parse.GetValue(stride), m.Config.MaxSeqLen);
             var result = Consoles.WithProgress(stderr, "scoring", update =>
-                Evaluation.Perplexity.Compute(m.Transformer, tokens, w, s, new Progress(update)));
+                Evaluation.Perplexity.Compute(m.Transformer, tokens, w, s, new Progress(update), m.Tokenizer.VocabSize));
             stdout.WriteLine($"perplexity {result.Perplexity:F4} ({result.ScoredTokens} tokens scored, window {w}, stride {s})");
             return 0;
         });
@@ -48,16 +70,17 @@ internal static class EvaluationCommands
         var text = Text();
         var window = Window();
         var stride = Stride();
-        var command = new Command("compare", "KL divergence, top-1 agreement and perplexity of a model against a reference") { model, reference, text, window, stride };
+        var tokenizer = TokenizerOption();
+        var threads = ThreadsOption();
+        var command = new Command("compare", "KL divergence, top-1 agreement and perplexity of a model against a reference") { model, reference, text, window, stride, tokenizer, threads };
         command.SetAction(parse =>
         {
-            using var judged = ModelLoader.Load(parse.GetValue(model)!);
-            using var truth = ModelLoader.Load(parse.GetValue(reference)!);
+            using var judged = ModelLoader.Load(parse.GetValue(model)!, parse.GetValue(tokenizer), parse.GetValue(threads));
+            using var truth = ModelLoader.Load(parse.GetValue(reference)!, parse.GetValue(tokenizer), parse.GetValue(threads));
             var tokens = ReadTokens(parse.GetValue(text)!, truth);
-            int w = Math.Min(parse.GetValue(window), Math.Min(judged.Config.MaxSeqLen, truth.Config.MaxSeqLen));
-            int s = parse.GetValue(stride) ?? Math.Max(1, w / 2);
+            var (w, s) = Windows(parse.GetValue(window), parse.GetValue(stride), Math.Min(judged.Config.MaxSeqLen, truth.Config.MaxSeqLen));
             var r = Consoles.WithProgress(stderr, "comparing", update =>
-                ModelComparison.Compare(judged.Transformer, truth.Transformer, tokens, w, s, new Progress(update)));
+                ModelComparison.Compare(judged.Transformer, truth.Transformer, tokens, w, s, new Progress(update), truth.Tokenizer.VocabSize));
             var table = new Table().AddColumns("measure", "value");
             table.AddRow("mean KL divergence", r.MeanKlDivergence.ToString("F6"));
             table.AddRow("top-1 agreement", $"{100 * r.TopOneAgreement:F2} %");

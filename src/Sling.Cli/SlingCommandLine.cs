@@ -20,7 +20,8 @@ public static class SlingCommandLine
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         try
         {
-            return root.Parse(args).Invoke(config);
+            // No response files: a prompt such as "@Lily said hi" is text, not a file to read arguments from.
+            return root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null }).Invoke(config);
         }
         catch (SlingException e)
         {

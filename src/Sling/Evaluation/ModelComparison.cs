@@ -11,7 +11,7 @@ public static class ModelComparison
 {
     public sealed record Result(double MeanKlDivergence, double TopOneAgreement, double Perplexity, double ReferencePerplexity, int ScoredTokens);
 
-    public static Result Compare(Transformer model, Transformer reference, IReadOnlyList<int> tokens, int window, int stride, IProgress<double>? progress = null)
+    public static Result Compare(Transformer model, Transformer reference, IReadOnlyList<int> tokens, int window, int stride, IProgress<double>? progress = null, int? vocabulary = null)
     {
         if (model.Config.VocabSize != reference.Config.VocabSize)
             throw new SlingException($"the models' vocabularies differ ({model.Config.VocabSize} vs {reference.Config.VocabSize} tokens); they cannot be compared");
@@ -46,12 +46,13 @@ public static class ModelComparison
 
         void Score(ReadOnlySpan<float> logits, ReadOnlySpan<float> referenceLogits, int target)
         {
-            var q = LogProbabilities.Of(logits);
-            var p = LogProbabilities.Of(referenceLogits);
+            int size = Math.Min(logits.Length, vocabulary ?? logits.Length); // ids past the tokenizer are never candidates
+            var q = LogProbabilities.Of(logits[..size]);
+            var p = LogProbabilities.Of(referenceLogits[..size]);
             double divergence = 0;
             for (int i = 0; i < p.Length; i++) divergence += Math.Exp(p[i]) * (p[i] - q[i]);
             kl += divergence;
-            if (Generation.Sampler.ArgMax(logits) == Generation.Sampler.ArgMax(referenceLogits)) agree++;
+            if (Generation.Sampler.ArgMax(logits[..size]) == Generation.Sampler.ArgMax(referenceLogits[..size])) agree++;
             nll -= q[target];
             referenceNll -= p[target];
             scored++;

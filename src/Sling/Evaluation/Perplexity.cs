@@ -7,13 +7,17 @@ public static class Perplexity
 {
     public sealed record Result(double Perplexity, double MeanNegativeLogLikelihood, int ScoredTokens);
 
-    public static Result Compute(Transformer model, IReadOnlyList<int> tokens, int window, int stride, IProgress<double>? progress = null)
+    /// <summary>
+    /// Perplexity of <paramref name="tokens"/>. <paramref name="vocabulary"/> (the tokenizer's size)
+    /// leaves out the ids a padded embedding has beyond the tokenizer, as generation does.
+    /// </summary>
+    public static Result Compute(Transformer model, IReadOnlyList<int> tokens, int window, int stride, IProgress<double>? progress = null, int? vocabulary = null)
     {
         double nll = 0;
         int scored = 0;
         ForEachPrediction(model, tokens, window, stride, (int target, ReadOnlySpan<float> logits) =>
         {
-            nll -= LogProbabilities.Of(logits)[target];
+            nll -= LogProbabilities.Of(logits[..Math.Min(logits.Length, vocabulary ?? logits.Length)])[target];
             scored++;
         }, progress);
         if (scored == 0) throw new SlingException("the text has fewer than 2 tokens; nothing to score");

@@ -48,7 +48,9 @@ public sealed class TextGenerator(Transformer model, ITokenizer tokenizer)
         int previous = promptIds[^1];
         for (int pos = promptIds.Count; generated.Count < options.MaxTokens; pos++)
         {
-            int next = sampler.Sample(logits, history);
+            // Models often pad the embedding past the tokenizer (Phi-2, Qwen2.5): ids the tokenizer
+            // cannot decode are never candidates.
+            int next = sampler.Sample(logits.AsSpan(0, Math.Min(logits.Length, tokenizer.VocabSize)), history);
             if (next == tokenizer.EosId || StopTokens.Contains(next))
             {
                 reason = StopReason.EndOfSequence;

@@ -79,6 +79,26 @@ public class HuggingFaceCliTests
         Assert.Contains("SentencePieceBpe (tokenizer.json, 32000 tokens)", info.Stdout);
     }
 
+    // Phi-2 and Qwen2.5 pad their embeddings past the tokenizer; padded ids must never be sampled,
+    // even when their logits are the largest (here they are made so on purpose).
+    [SharedFact(VocabTestVectors.Folder)]
+    public void PaddedVocabularyIdsAreNeverGenerated()
+    {
+        using var dir = new TempDirectory();
+        var m = TinyLlama.Random(43, vocab: 32064, dim: 16, hidden: 24, heads: 2, kvHeads: 1, seqLen: 32, shared: false);
+        for (int id = 32000; id < 32064; id++)
+            m.Classifier![id] = m.Classifier[5 + id % 7].Select(v => v * (id % 2 == 0 ? 100 : -100)).ToArray();
+        HuggingFaceWriter.WriteLlama(dir.Path, m);
+        TokenizerJsonWriter.SentencePiece(dir.File("tokenizer.json"), "llama-spm");
+        File.WriteAllText(dir.File("tokenizer_config.json"), """{"add_bos_token": true, "bos_token": "<s>", "eos_token": "</s>"}""");
+        foreach (var temperature in new[] { "0", "1" })
+        {
+            var run = Run("run", "-m", dir.Path, "-p", "Hello", "-n", "12", "-t", temperature, "--top-k", "0", "--seed", "3");
+            Assert.True(run.ExitCode == 0, run.Stderr);
+            Assert.StartsWith("Hello", run.Stdout);
+        }
+    }
+
     [Fact]
     public void DtypeForALlama2cCheckpointIsOneClearLine()
     {
