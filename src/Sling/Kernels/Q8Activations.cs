@@ -14,8 +14,10 @@ public sealed class Q8Activations : IParallelJob
 {
     private float[]? _source;
     public const int BlockSize = 32;
-    private float[] _groupSums = [];
-    private int _groupSumsSize;
+    // One table per group size in use (the matrices of one fused product may differ: int4 g128 beside
+    // int8 per channel). Filled by PrepareQ8 before the threads start; they only read.
+    private readonly List<(int GroupSize, float[] Sums)> _groupSums = [];
+    private int _groupSumsValid;
 
     public Q8Activations(int capacity, int cols)
     {
@@ -50,7 +52,7 @@ public sealed class Q8Activations : IParallelJob
     {
         if (source.Length < count * Cols) throw new ArgumentException($"{source.Length} values for {count} rows of {Cols}");
         Count = count;
-        _groupSumsSize = 0;
+        _groupSumsValid = 0;
         _source = source;
         if (pool != null && count > 1 && (long)count * Cols >= 1 << 16) pool.Run(count, this);
         else for (int t = 0; t < count; t++) Execute(t);
@@ -117,14 +119,16 @@ public sealed class Q8Activations : IParallelJob
     public ReadOnlySpan<float> GroupSums(int groupSize)
     {
         int perGroup = groupSize >= Cols ? Blocks : groupSize / BlockSize, groups = Blocks / perGroup;
-        if (_groupSumsSize != groupSize)
-        {
-            if (_groupSums.Length < Count * groups) _groupSums = new float[Count * groups];
-            for (int t = 0; t < Count; t++)
-                for (int g = 0; g < groups; g++)
-                    _groupSums[t * groups + g] = TensorPrimitives.Sum(ScaledSums.AsSpan(t * Blocks + g * perGroup, perGroup));
-            _groupSumsSize = groupSize;
-        }
-        return _groupSums.AsSpan(0, Count * groups);
+        for (int i = 0; i < _groupSumsValid; i++)
+            if (_groupSums[i].GroupSize == groupSize) return _groupSums[i].Sums.AsSpan(0, Count * groups);
+        if (_groupSumsValid == _groupSums.Count) _groupSums.Add((groupSize, []));
+        var sums = _groupSums[_groupSumsValid].Sums;
+        if (sums.Length < Count * groups) sums = new float[Count * groups];
+        for (int t = 0; t < Count; t++)
+            for (int g = 0; g < groups; g++)
+                sums[t * groups + g] = TensorPrimitives.Sum(ScaledSums.AsSpan(t * Blocks + g * perGroup, perGroup));
+        _groupSums[_groupSumsValid] = (groupSize, sums);
+        _groupSumsValid++; // published last: a reader on another thread never sees a half-filled table
+        return sums.AsSpan(0, Count * groups);
     }
 }

@@ -51,10 +51,23 @@ public static class ModelQuantizer
         var eligible = matrices.Where(t => !Ignored(t.Name) && (RoleOf(t.Name) == Role.Linear || (config.AllLayers && RoleOf(t.Name) != Role.Other))).ToList();
         var notes = new Dictionary<string, string>();
         foreach (var t in eligible.Where(t => !PrimaryFits(t)))
-            notes[t.Name] = $"{Cols(t)} inputs are not divisible into groups of {config.Primary(Cols(t)).GroupSize}: backup precision";
+        {
+            int group = config.Primary(Cols(t)).GroupSize;
+            notes[t.Name] = Cols(t) % group != 0
+                ? $"{Cols(t)} inputs are not divisible into groups of {group}: backup precision"
+                : $"int4 groups must be a multiple of {Kernels.Int4GroupMatrix.BlockSize} inputs and {group} is not: backup precision";
+        }
         var candidates = eligible.Where(PrimaryFits).ToList();
         if (eligible.Count > 0 && candidates.Count == 0)
-            throw new SlingException($"group size {config.GroupSize} divides none of the layers' input sizes ({string.Join(", ", eligible.Select(Cols).Distinct().Order())})");
+        {
+            // As the README promises: every layer falls back, and the note says which group size would fit.
+            var sizes = eligible.Select(Cols).Distinct().Order().ToList();
+            // The group size that fits the most layers, the larger one on a tie.
+            int? fits = new[] { 128, 64, 32 }.Where(g => g != config.GroupSize && eligible.Any(t => Cols(t) % g == 0))
+                .OrderByDescending(g => eligible.Count(t => Cols(t) % g == 0)).ThenByDescending(g => g).Select(g => (int?)g).FirstOrDefault();
+            string hint = fits is { } g2 ? $"; --group-size {g2} fits the layers with {string.Join(", ", sizes.Where(c => c % g2 == 0))} inputs" : "";
+            foreach (var t in eligible) notes[t.Name] += $" (group size {config.Primary(Cols(t)).GroupSize} fits none of the layers' input sizes {string.Join(", ", sizes)}{hint})";
+        }
 
         HashSet<string> primary;
         if (config.Ratio >= 1 || config.Bits == 8)

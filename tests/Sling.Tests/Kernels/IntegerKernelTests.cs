@@ -139,3 +139,34 @@ public class IntegerKernelTests
         Assert.InRange(ReferenceLlama.RelativeL2([exact.Select(v => (double)v).ToArray()], [integer]), 1e-5, 1e-2);
     }
 }
+
+/// <summary>Several matrices of one input in one parallel operation, as q/k/v and gate/up run.</summary>
+public class FusedProductTests
+{
+    // Mixed precision puts int4 groups and int8 channels side by side in one fused product: each
+    // needs its own zero-point sums of the shared activations, prepared before the threads start.
+    [Fact]
+    public void MatricesWithDifferentGroupSizesShareOneInputSafely()
+    {
+        var int4 = QuantizedMatrices.Build(4, false, 32, 512, 256, 1, KernelIsas.Best).Matrix;
+        var int8 = QuantizedMatrices.Build(8, false, 256, 512, 256, 2, KernelIsas.Best).Matrix;
+        var int4b = QuantizedMatrices.Build(4, true, 128, 256, 256, 3, KernelIsas.Best).Matrix;
+        var input = new ActivationRows(8, 256);
+        input.SetCount(8);
+        var rng = new Random(4);
+        for (int i = 0; i < input.Active.Length; i++) input.Active[i] = (float)(rng.NextDouble() * 2 - 1);
+        var pool = ComputePool.Get(2);
+        var product = new MatMul();
+        var expected = new[] { new float[8 * 512], new float[8 * 512], new float[8 * 256] };
+        product.Run(pool, int4, input, expected[0], integer: true);
+        product.Run(pool, int8, input, expected[1], integer: true);
+        product.Run(pool, int4b, input, expected[2], integer: true);
+        for (int repeat = 0; repeat < 20; repeat++)
+        {
+            input.Changed();
+            var actual = new[] { new float[8 * 512], new float[8 * 512], new float[8 * 256] };
+            product.Run(pool, input, true, (int4, actual[0]), (int8, actual[1]), (int4b, actual[2]));
+            for (int k = 0; k < 3; k++) Assert.Equal(expected[k], actual[k]);
+        }
+    }
+}

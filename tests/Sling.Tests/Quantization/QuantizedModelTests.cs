@@ -157,13 +157,32 @@ public class QuantizedModelTests
         using var model = ModelLoader.LoadTransformer(Path.Combine(dir.Path, "q")); // and it loads
     }
 
+    // The README's promise: a layer the group size does not fit takes the backup precision with a
+    // note, even when that is every layer; the note names a group size that would fit.
     [Fact]
-    public void AGroupSizeThatDividesNoLayerIsAnError()
+    public void AGroupSizeThatFitsNoLayerFallsBackWithANoteThatSuggestsOne()
     {
         using var dir = new TempDirectory();
         HuggingFaceWriter.WriteLlama(Path.Combine(dir.Path, "src"), Model());
-        var e = Assert.Throws<SlingException>(() => ModelQuantizer.Quantize(Path.Combine(dir.Path, "src"), Path.Combine(dir.Path, "q"), new WeightQuantizationConfig { GroupSize = 96 }));
-        Assert.Contains("group size 96 divides none", e.Message);
+        var report = ModelQuantizer.Quantize(Path.Combine(dir.Path, "src"), Path.Combine(dir.Path, "q"), new WeightQuantizationConfig { GroupSize = 96 });
+        var linears = report.Tensors.Where(t => t.Name.Contains("_proj")).ToList();
+        Assert.NotEmpty(linears);
+        Assert.All(linears, t => Assert.Equal("int8_asym", t.Precision));
+        Assert.All(linears, t => Assert.Contains("group size 96 fits none of the layers' input sizes", t.Note));
+        Assert.All(linears, t => Assert.Contains("--group-size 64 fits the layers with 64, 128 inputs", t.Note));
+        using var model = ModelLoader.LoadTransformer(Path.Combine(dir.Path, "q"));
+    }
+
+    [Fact]
+    public void PerChannelInt4NamesTheBlockRuleNotDivisibility()
+    {
+        using var dir = new TempDirectory();
+        HuggingFaceWriter.WriteLlama(Path.Combine(dir.Path, "src"), TinyLlama.Random(7, dim: 64, hidden: 100, heads: 4, kvHeads: 2, vocab: 96));
+        var report = ModelQuantizer.Quantize(Path.Combine(dir.Path, "src"), Path.Combine(dir.Path, "q"), new WeightQuantizationConfig { GroupSize = -1 });
+        var down = report.Tensors.Single(t => t.Name == "model.layers.0.mlp.down_proj.weight");
+        Assert.Equal("int8_asym", down.Precision);
+        Assert.Contains("must be a multiple of 32 inputs and 100 is not", down.Note);
+        Assert.DoesNotContain("not divisible", down.Note);
     }
 
     [Fact]
