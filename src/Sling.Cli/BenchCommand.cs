@@ -29,20 +29,28 @@ internal static class BenchCommand
             int t = parse.GetValue(threads), p = parse.GetValue(prompt), n = parse.GetValue(generate), r = parse.GetValue(repetitions);
             if (p < 0 || n < 0 || r <= 0) throw new SlingException("--prompt-tokens and --gen-tokens must be 0 or more, --repetitions positive");
             stderr.WriteLine(shape != null ? $"building {shape} with random {parse.GetValue(type)} weights…" : $"loading {path}…");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             using var transformer = shape != null
                 ? SyntheticModels.Create(shape, parse.GetValue(type), t)
                 : ModelLoader.LoadTransformer(path!, t);
             transformer.IntegerActivations = !parse.GetValue(exact);
+            double loaded = clock.Elapsed.TotalMilliseconds;
+            // Time to the first token: the load plus a 10-token prompt, the first forward pass of this process.
+            var first = transformer.CreateState(Math.Min(16, transformer.Config.MaxSeqLen));
+            transformer.Prefill(first, Enumerable.Range(1, Math.Min(10, transformer.Config.MaxSeqLen)).Select(i => i % transformer.Config.VocabSize).ToArray(), 0);
+            double firstToken = clock.Elapsed.TotalMilliseconds;
             var summary = ModelSummary.Of(transformer);
             long bytesPerToken = SpeedBenchmark.WeightBytesPerToken(transformer);
-            double bandwidth = MemoryBandwidth.MeasureGBPerSecond(transformer.Pool.Threads);
-            stdout.WriteLine($"model     {path ?? "synthetic " + shape}  ({string.Join(", ", summary.Formats)}, {summary.WeightBytes / 1e6:F1} MB of weights, {summary.Parameters / 1e6:F1} M parameters)");
-            stdout.WriteLine($"threads   {transformer.Pool.Threads}   memory read bandwidth {bandwidth:F1} GB/s (measured)   kernels {Kernels.KernelIsas.Best}{(transformer.IntegerActivations ? ", int8 activations" : ", float activations")}");
-            stdout.WriteLine($"| test   |          tok/s | weight GB/s | share of bandwidth |");
-            stdout.WriteLine($"| ------ | -------------: | ----------: | -----------------: |");
             var results = new List<SpeedBenchmark.Result>();
             if (p > 0) results.Add(SpeedBenchmark.PromptProcessing(transformer, Math.Min(p, transformer.Config.MaxSeqLen), r, parse.GetValue(batch)));
             if (n > 0) results.Add(SpeedBenchmark.Generation(transformer, Math.Min(n, transformer.Config.MaxSeqLen), r));
+            double bandwidth = MemoryBandwidth.MeasureGBPerSecond(transformer.Pool.Threads); // after the runs: its buffer is not counted above
+
+            stdout.WriteLine($"model     {path ?? "synthetic " + shape}  ({string.Join(", ", summary.Formats)}, {summary.WeightBytes / 1e6:F1} MB of weights, {summary.Parameters / 1e6:F1} M parameters)");
+            stdout.WriteLine($"threads   {transformer.Pool.Threads}   memory read bandwidth {bandwidth:F1} GB/s (measured)   kernels {Kernels.KernelIsas.Best}{(transformer.IntegerActivations ? ", int8 activations" : ", float activations")}");
+            if (path != null) stdout.WriteLine($"load      {loaded:F0} ms; first token of a 10-token prompt {firstToken:F0} ms after the load began");
+            stdout.WriteLine("| test   |          tok/s | weight GB/s | share of bandwidth |");
+            stdout.WriteLine("| ------ | -------------: | ----------: | -----------------: |");
             foreach (var result in results)
             {
                 bool streaming = result.Test.StartsWith("tg", StringComparison.Ordinal);
@@ -51,6 +59,8 @@ internal static class BenchCommand
                 stdout.WriteLine($"| {result.Test,-6} | {result.MeanTokensPerSecond,7:F2} ± {result.StdDevTokensPerSecond,5:F2} | {(streaming ? $"{gbps,11:F1}" : "          –")} | {(streaming ? $"{gbps / bandwidth,17:P0}" : "                 –")} |");
             }
             stdout.WriteLine($"weights read per generated token: {bytesPerToken:N0} bytes; generation limit at the measured bandwidth ≈ {bandwidth * 1e9 / bytesPerToken:F1} tok/s");
+            if (results.FirstOrDefault(x => x.ResidentBytes > 0) is { } tg)
+                stdout.WriteLine($"resident memory while generating: {tg.ResidentBytes / 1e6:F0} MB = {(double)tg.ResidentBytes / (summary.WeightBytes + tg.CacheBytes):F2} × (weights {summary.WeightBytes / 1e6:F0} MB + cache {tg.CacheBytes / 1e6:F1} MB)");
             return 0;
         });
         return command;

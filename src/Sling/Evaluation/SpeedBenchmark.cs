@@ -10,7 +10,13 @@ namespace Sling.Evaluation;
 /// </summary>
 public static class SpeedBenchmark
 {
-    public sealed record Result(string Test, int Tokens, double MeanTokensPerSecond, double StdDevTokensPerSecond, IReadOnlyList<double> Runs);
+    public sealed record Result(string Test, int Tokens, double MeanTokensPerSecond, double StdDevTokensPerSecond, IReadOnlyList<double> Runs)
+    {
+        /// <summary>Generation only: the process's resident bytes right after the last run, its state still alive.</summary>
+        public long ResidentBytes { get; init; }
+        /// <summary>Generation only: bytes of the key/value cache the runs used.</summary>
+        public long CacheBytes { get; init; }
+    }
 
     /// <summary>Bytes of weights one token's forward pass reads (every matrix once; one embedding row).</summary>
     public static long WeightBytesPerToken(Transformer model)
@@ -37,12 +43,16 @@ public static class SpeedBenchmark
     {
         var ids = RandomTokens(tokens, model.Config.VocabSize);
         var state = model.CreateState(tokens, batchCapacity: 1);
-        return Measure($"tg{tokens}", tokens, repetitions, () =>
+        var result = Measure($"tg{tokens}", tokens, repetitions, () =>
         {
             var clock = Stopwatch.StartNew();
             for (int i = 0; i < tokens; i++) model.Forward(state, ids[i], i);
             return clock.Elapsed.TotalSeconds;
         });
+        GC.Collect();
+        result = result with { ResidentBytes = Environment.WorkingSet, CacheBytes = state.CacheBytes };
+        GC.KeepAlive(state);
+        return result;
     }
 
     private static Result Measure(string test, int tokens, int repetitions, Func<double> once)

@@ -6,7 +6,7 @@ namespace Sling.Formats;
 /// A read-only memory map of a whole file. Weights are read in place through it, so a model never
 /// needs a second copy of its file in memory. Every access is bounds-checked against the file length.
 /// </summary>
-public sealed unsafe class MappedFile : IDisposable
+public sealed unsafe class MappedFile : IDisposable, IMappedWeights
 {
     private readonly MemoryMappedFile? _map;
     private readonly MemoryMappedViewAccessor? _view;
@@ -64,6 +64,27 @@ public sealed unsafe class MappedFile : IDisposable
         return _base + offset;
     }
 
+    /// <summary>
+    /// Drops the resident pages of a range that has been copied elsewhere (the mapping is read-only,
+    /// so a later read simply faults the file back in): peak memory stays near one copy of the weights.
+    /// </summary>
+    public void Release(byte* start, long count)
+    {
+        if (_base == null || !OperatingSystem.IsLinux() || start < _base || start + count > _base + Length) return;
+        const long Page = 4096;
+        long first = ((long)start + Page - 1) / Page * Page, end = ((long)start + count) / Page * Page;
+        if (end <= first) return;
+        try
+        {
+            _ = Madvise((void*)first, (nuint)(end - first), 4 /* MADV_DONTNEED */);
+        }
+        catch (DllNotFoundException) { }
+        catch (EntryPointNotFoundException) { }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "madvise")]
+    private static extern int Madvise(void* address, nuint length, int advice);
+
     public ReadOnlySpan<byte> Bytes(long offset, int count, string what) => new(Pointer(offset, count, what), count);
 
     public T Read<T>(long offset, string what) where T : unmanaged
@@ -79,4 +100,11 @@ public sealed unsafe class MappedFile : IDisposable
         _view?.Dispose();
         _map?.Dispose();
     }
+}
+
+/// <summary>Something that holds weights in a read-only memory map and can drop their resident pages.</summary>
+public unsafe interface IMappedWeights
+{
+    /// <summary>Drops the pages of [start, start + count) if they belong to the map; otherwise nothing.</summary>
+    void Release(byte* start, long count);
 }

@@ -13,7 +13,7 @@ public sealed record SafeTensorInfo(string Name, TensorDType DType, long[] Shape
 /// A memory-mapped safetensors file: an 8-byte little-endian header length, a JSON header naming each
 /// tensor's dtype, shape and byte range, then the raw data. Every range is checked against the file.
 /// </summary>
-public sealed unsafe class SafeTensorsFile : IDisposable
+public sealed unsafe class SafeTensorsFile : IDisposable, IMappedWeights
 {
     private const long MaxHeaderBytes = 100L << 20;
     private readonly MappedFile _file;
@@ -175,6 +175,8 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             };
         return result;
     }
+
+    public void Release(byte* start, long count) => _file.Release(start, count);
 
     public void Dispose() => _file.Dispose();
 }

@@ -21,7 +21,8 @@ public sealed class TextGenerator(Transformer model, ITokenizer tokenizer)
         var promptIds = tokenizer.Encode(prompt, options.AddBos);
         if (promptIds.Count == 0)
             throw new SlingException("the prompt is empty and the tokenizer has no beginning-of-sequence token to start from");
-        var state = model.CreateState(options.ContextLength);
+        // Batch buffers as large as the prompt needs (up to the default): memory stays near weights + cache.
+        var state = model.CreateState(options.ContextLength, Math.Clamp(promptIds.Count, 1, InferenceState.DefaultBatchCapacity));
         int context = state.ContextLength;
         if (promptIds.Count > context)
             throw new SlingException($"the prompt is {promptIds.Count} tokens long but the context holds only {context}");

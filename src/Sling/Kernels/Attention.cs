@@ -13,6 +13,7 @@ namespace Sling.Kernels;
 internal static class Attention
 {
     /// <summary>scores[i] = scale · q · key_i, where key i starts at keys[i · stride].</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Scores(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, int stride, Span<float> scores, float scale)
     {
         int dim = q.Length;
@@ -35,6 +36,7 @@ internal static class Attention
     }
 
     /// <summary>output = Σ_i weights[i] · value_i, where value i starts at values[i · stride].</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void WeightedSum(ReadOnlySpan<float> weights, ReadOnlySpan<float> values, int stride, Span<float> output)
     {
         int dim = output.Length;

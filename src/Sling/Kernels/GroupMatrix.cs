@@ -26,6 +26,17 @@ public abstract unsafe class GroupMatrix : WeightMatrix
     public KernelIsa Isa { get; set; } = KernelIsas.Best;
 
     public abstract int Zero(int row, int group);
+
+    /// <summary>The stored codes of a row (layout is the format's own).</summary>
+    internal abstract byte* RowCodes(int row);
+    /// <summary>The stored scales of a row, one per group.</summary>
+    internal Half* RowScales(int row) => _scales + (long)row * Groups;
+
+    /// <summary>
+    /// Called once the values live elsewhere (a repacked copy): when they are read in place from a
+    /// memory-mapped file, its resident pages are dropped.
+    /// </summary>
+    internal abstract void ReleaseSource();
     public float Scale(int row, int group) => (float)_scales[(long)row * Groups + group];
 
     // Groups must be whole activation blocks (or a whole row) for the block sums to line up.

@@ -40,6 +40,16 @@ public sealed unsafe partial class Int4GroupMatrix : GroupMatrix
     public override string Format => Symmetric ? "int4_sym" : "int4_asym";
     public override long ByteSize => (long)Rows * (Cols / 2 + Groups * 2 + (Symmetric ? 0 : ZeroBytesPerRow(Groups)));
 
+    internal override byte* RowCodes(int row) => _codes + (long)row * (Cols / 2);
+
+    internal override void ReleaseSource()
+    {
+        if (_owner is not Formats.IMappedWeights file) return;
+        file.Release(_codes, (long)Rows * (Cols / 2));
+        file.Release((byte*)_scales, (long)Rows * Groups * sizeof(Half));
+        if (_zeros != null) file.Release(_zeros, (long)Rows * (ZeroBytesPerRow(Groups)));
+    }
+
     public override int Zero(int row, int group)
     {
         if (_zeros == null) return SymmetricZero;

@@ -15,19 +15,25 @@ public sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     internal Int4RowBlockMatrix(Int4GroupMatrix m) : base(m, m.Rows * m.Cols / 2)
     {
         int blocks = Cols / BlockSize;
-        Parallel.For(0, Rows / RowsPerBlock, rb =>
+        byte* target = _codes;
+        // A stored block's byte j holds codes j (low) and j+16 (high). Per 4-byte word w of it,
+        // lo(w) = w & 0x0F0F0F0F and hi(w) = (w >> 4) & 0x0F0F0F0F give codes in order, and
+        // vector j of the layout takes lo/hi pairs: (lo w0 | lo w1 << 4), (lo w2 | lo w3 << 4),
+        // (hi w0 | hi w1 << 4), (hi w2 | hi w3 << 4).
+        ForEachRowBlock(m, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (rb) =>
         {
-            Span<byte> codes = stackalloc byte[BlockSize];
+            const uint Low = 0x0F0F0F0F;
             for (int r = 0; r < RowsPerBlock; r++)
             {
-                int row = rb * RowsPerBlock + r;
-                for (int b = 0; b < blocks; b++)
+                uint* source = (uint*)m.RowCodes(rb * RowsPerBlock + r);
+                for (int b = 0; b < blocks; b++, source += 4)
                 {
-                    for (int i = 0; i < BlockSize; i++) codes[i] = (byte)m.Code(row, b * BlockSize + i);
-                    long block = ((long)rb * blocks + b) * BlockBytes;
-                    for (int j = 0; j < 4; j++)
-                        for (int i = 0; i < 4; i++)
-                            _codes[block + j * 64 + r * 4 + i] = (byte)(codes[8 * j + i] | codes[8 * j + 4 + i] << 4);
+                    uint* lane = (uint*)(target + ((long)rb * blocks + b) * 256 + r * 4);
+                    uint w0 = source[0], w1 = source[1], w2 = source[2], w3 = source[3];
+                    lane[0] = (w0 & Low) | (w1 & Low) << 4;
+                    lane[16] = (w2 & Low) | (w3 & Low) << 4;
+                    lane[32] = (w0 >> 4 & Low) | (w1 >> 4 & Low) << 4;
+                    lane[48] = (w2 >> 4 & Low) | (w3 >> 4 & Low) << 4;
                 }
             }
         });
@@ -59,6 +65,7 @@ public sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         return Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent((s0 + s1) + (s2 + s3), ones));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override void RowBlock(Weights w, Activations a, float* result)
     {
         var mask = Vector512.Create((byte)0xF);

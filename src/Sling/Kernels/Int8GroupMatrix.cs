@@ -29,6 +29,16 @@ public sealed unsafe partial class Int8GroupMatrix : GroupMatrix
     public override string Format => Symmetric ? "int8_sym" : "int8_asym";
     public override long ByteSize => (long)Rows * (Cols + Groups * 2 + (Symmetric ? 0 : Groups));
 
+    internal override byte* RowCodes(int row) => _codes + (long)row * (Cols);
+
+    internal override void ReleaseSource()
+    {
+        if (_owner is not Formats.IMappedWeights file) return;
+        file.Release(_codes, (long)Rows * (Cols));
+        file.Release((byte*)_scales, (long)Rows * Groups * sizeof(Half));
+        if (_zeros != null) file.Release(_zeros, (long)Rows * (Groups));
+    }
+
     public override int Zero(int row, int group) => _zeros == null ? SymmetricZero : _zeros[(long)row * Groups + group];
     public int Code(int row, int col) => _codes[(long)row * Cols + col];
 

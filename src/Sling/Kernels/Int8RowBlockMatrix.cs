@@ -16,16 +16,16 @@ public sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     internal Int8RowBlockMatrix(Int8GroupMatrix m) : base(m, m.Rows * m.Cols)
     {
         int blocks = Cols / BlockSize;
-        Parallel.For(0, Rows / RowsPerBlock, rb =>
+        byte* target = _codes;
+        ForEachRowBlock(m, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (rb) =>
         {
             for (int r = 0; r < RowsPerBlock; r++)
             {
-                int row = rb * RowsPerBlock + r;
+                ushort* source = (ushort*)m.RowCodes(rb * RowsPerBlock + r);
                 for (int b = 0; b < blocks; b++)
                 {
-                    long block = ((long)rb * blocks + b) * BlockBytes;
-                    for (int i = 0; i < BlockSize; i++)
-                        _codes[block + i / 2 * 32 + r * 2 + i % 2] = (byte)m.Code(row, b * BlockSize + i);
+                    ushort* lane = (ushort*)(target + ((long)rb * blocks + b) * 512) + r;
+                    for (int p = 0; p < BlockSize / 2; p++) lane[p * 16] = *source++;
                 }
             }
         });
@@ -55,6 +55,7 @@ public sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
         return Avx512F.ConvertToVector512Single(s0 + s1 + (s2 + s3));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override void RowBlock(Weights w, Activations a, float* result)
     {
         int tile = a.Tile;

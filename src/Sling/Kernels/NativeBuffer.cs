@@ -15,9 +15,12 @@ internal sealed unsafe partial class NativeBuffer
     public NativeBuffer(long length)
     {
         Length = length;
-        nuint size = (nuint)Math.Max(1, (length + (long)Alignment - 1) / (long)Alignment * (long)Alignment);
-        Pointer = (byte*)NativeMemory.AlignedAlloc(size, Alignment);
-        if (OperatingSystem.IsLinux())
+        // Not rounded up: with huge pages the kernel backs whole 2 MiB pages, so a rounded tail would be
+        // resident waste. Small buffers gain nothing from huge pages and keep a cache-line alignment.
+        bool huge = length >= (long)Alignment;
+        nuint size = (nuint)Math.Max(1, length);
+        Pointer = (byte*)NativeMemory.AlignedAlloc(size, huge ? Alignment : 64);
+        if (huge && OperatingSystem.IsLinux())
         {
             try
             {

@@ -61,6 +61,7 @@ public sealed class Q8Activations : IParallelJob
 
     void IParallelJob.Execute(int row) => Execute(row);
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private unsafe void Execute(int t)
     {
         fixed (float* source = _source)

@@ -24,7 +24,8 @@ public abstract unsafe class RowBlockMatrix : WeightMatrix
     private protected const int BlockSize = Q8Activations.BlockSize;
     private readonly NativeBuffer _codeBuffer;
     private protected readonly byte* _codes;
-    private protected readonly Half[] _scales;
+    private readonly NativeBuffer _scaleBuffer;
+    private protected readonly Half* _scales;
     private protected readonly byte[]? _zeros;
 
     private protected RowBlockMatrix(GroupMatrix source, int codeBytes)
@@ -34,18 +35,28 @@ public abstract unsafe class RowBlockMatrix : WeightMatrix
         SymmetricZero = source.Zero(0, 0);
         _codeBuffer = new NativeBuffer(codeBytes);
         _codes = _codeBuffer.Pointer;
-        _scales = GC.AllocateUninitializedArray<Half>(Rows * Groups, pinned: true);
+        _scaleBuffer = new NativeBuffer((long)Rows * Groups * sizeof(Half));
+        _scales = (Half*)_scaleBuffer.Pointer;
         bool symmetric = source is Int4GroupMatrix { Symmetric: true } or Int8GroupMatrix { Symmetric: true };
         _zeros = symmetric ? null : GC.AllocateUninitializedArray<byte>(Rows * Groups, pinned: true);
-        Parallel.For(0, Rows, row =>
+        int groups = Groups;
+        Parallel.For(0, Rows, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (row) =>
         {
-            for (int g = 0; g < Groups; g++)
+            Half* scales = source.RowScales(row);
+            for (int g = 0; g < groups; g++)
             {
                 long at = GroupIndex(row, g);
-                _scales[at] = (Half)source.Scale(row, g);
+                _scales[at] = scales[g];
                 if (_zeros != null) _zeros[at] = (byte)source.Zero(row, g);
             }
         });
+    }
+
+    /// <summary>Runs <paramref name="copy"/> for every row block in parallel, then lets the source drop its pages.</summary>
+    private protected static void ForEachRowBlock(GroupMatrix source, Action<int> copy)
+    {
+        Parallel.For(0, source.Rows / RowsPerBlock, copy);
+        source.ReleaseSource();
     }
 
     public int GroupSize { get; }
@@ -56,7 +67,7 @@ public abstract unsafe class RowBlockMatrix : WeightMatrix
     /// <summary>Code bytes of one 16-row × 32-input block.</summary>
     private protected abstract int BlockBytes { get; }
 
-    public override long ByteSize => _codeBuffer.Length + _scales.LongLength * 2 + (_zeros?.LongLength ?? 0);
+    public override long ByteSize => _codeBuffer.Length + _scaleBuffer.Length + (_zeros?.LongLength ?? 0);
 
     /// <summary>True when this CPU runs the kernels and the matrix's shape fits the layout.</summary>
     public static bool CanRepack(GroupMatrix m) =>
@@ -102,6 +113,7 @@ public abstract unsafe class RowBlockMatrix : WeightMatrix
 
     internal override void PrepareQ8(Q8Activations input) => input.GroupSums(GroupSize);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal override void MultiplyRows(Q8Activations input, Span<float> y, int ldy, int rowStart, int rowEnd)
     {
         if (rowStart % RowsPerBlock != 0 || rowEnd % RowsPerBlock != 0)
@@ -110,7 +122,7 @@ public abstract unsafe class RowBlockMatrix : WeightMatrix
         var groupSums = input.GroupSums(GroupSize);
         float* result = stackalloc float[Tile * RowsPerBlock];
         byte* codes = _codes;
-        fixed (Half* scales = _scales)
+        Half* scales = _scales;
         fixed (byte* zeros = _zeros)
         fixed (sbyte* q = input.Codes)
         fixed (short* wide = input.Wide)
@@ -127,12 +139,13 @@ public abstract unsafe class RowBlockMatrix : WeightMatrix
                     var block = new Weights(codes + (long)rb * blocks * BlockBytes, scales + (long)rb * groups * RowsPerBlock,
                         zeros == null ? null : zeros + (long)rb * groups * RowsPerBlock, groups, GroupSize / BlockSize, SymmetricZero);
                     RowBlock(block, a, result);
-                    GC.KeepAlive(_codeBuffer);
                     for (int k = 0; k < tile; k++)
                         new ReadOnlySpan<float>(result + k * RowsPerBlock, RowsPerBlock).CopyTo(y.Slice((t + k) * ldy + rb * RowsPerBlock, RowsPerBlock));
                 }
             }
         }
+        GC.KeepAlive(_codeBuffer); // the native memory lives as long as this matrix is in use
+        GC.KeepAlive(_scaleBuffer);
     }
 
     /// <summary>Activation rows one kernel call multiplies with a row block.</summary>

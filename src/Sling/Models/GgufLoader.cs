@@ -116,7 +116,7 @@ public static class GgufLoader
                 int codeBytes = four ? cols / 2 : cols;
                 var codes = GC.AllocateUninitializedArray<byte>((int)(rows * (long)codeBytes), pinned: true);
                 var scales = GC.AllocateUninitializedArray<Half>((int)blocks, pinned: true);
-                for (long b = 0; b < blocks; b++)
+                System.Threading.Tasks.Parallel.For(0L, blocks, [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] (b) =>
                 {
                     byte* block = src + b * blockBytes;
                     scales[b] = *(Half*)block;
@@ -124,13 +124,17 @@ public static class GgufLoader
                         new ReadOnlySpan<byte>(block + 2, 16).CopyTo(codes.AsSpan((int)(b * 16), 16));
                     else // int8 codes stored offset by 128, as Int8GroupMatrix's symmetric codes are
                         for (int j = 0; j < Block; j++) codes[b * Block + j] = (byte)(((sbyte*)(block + 2))[j] + 128);
-                }
+                });
+                g.File.Release(src, blocks * blockBytes); // copied: the file's pages need not stay resident
                 var owner = (codes, scales);
+                GroupMatrix m;
                 fixed (byte* c = codes)
                 fixed (Half* s = scales)
-                    return four
+                    m = four
                         ? new Int4GroupMatrix(c, s, null, rows, cols, Block, owner)
                         : new Int8GroupMatrix(c, s, null, rows, cols, Block, owner);
+                // Repacked tensor by tensor, so at most one tensor exists twice while loading.
+                return RowBlockMatrix.CanRepack(m) ? RowBlockMatrix.Repack(m) : m;
             }
             default:
                 throw new ModelFormatException(g.Path, $"tensor '{name}' has ggml type {t.Type}; supported: F32, F16, BF16, Q8_0, Q4_0");

@@ -45,6 +45,9 @@ public sealed class InferenceState
         }
     }
 
+    /// <summary>Bytes of the key/value cache.</summary>
+    public long CacheBytes => KeyCache.Sum(k => (long)k.Length * sizeof(float)) * 2;
+
     /// <summary>Positions this state can hold: the model's context length or less, to bound the cache's memory.</summary>
     public int ContextLength { get; }
     /// <summary>Most tokens one forward pass takes.</summary>
