@@ -4,24 +4,41 @@ namespace Sling.Kernels;
 
 public static class Activations
 {
-    /// <summary>gate ← silu(gate) · up, the SwiGLU combination.</summary>
+    private const int Chunk = 256;
+
+    /// <summary>gate ← silu(gate) · up = gate · sigmoid(gate) · up, the SwiGLU combination.</summary>
     public static void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
     {
-        for (int i = 0; i < gate.Length; i++)
+        Span<float> sigmoid = stackalloc float[Chunk];
+        for (int i = 0; i < gate.Length; i += Chunk)
         {
-            float g = gate[i];
-            gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
+            int n = Math.Min(Chunk, gate.Length - i);
+            var g = gate.Slice(i, n);
+            var s = sigmoid[..n];
+            TensorPrimitives.Sigmoid(g, s);
+            TensorPrimitives.Multiply(g, s, g);
+            TensorPrimitives.Multiply(g, up.Slice(i, n), g);
         }
     }
 
-    /// <summary>The tanh approximation of GELU ("gelu_new" in Hugging Face configs).</summary>
+    /// <summary>The tanh approximation of GELU ("gelu_new" in Hugging Face configs): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).</summary>
     public static void GeluTanh(Span<float> x)
     {
         const float c = 0.7978845608028654f; // sqrt(2/π)
-        for (int i = 0; i < x.Length; i++)
+        Span<float> inner = stackalloc float[Chunk];
+        for (int i = 0; i < x.Length; i += Chunk)
         {
-            float v = x[i];
-            x[i] = 0.5f * v * (1f + MathF.Tanh(c * (v + 0.044715f * v * v * v)));
+            int n = Math.Min(Chunk, x.Length - i);
+            var v = x.Slice(i, n);
+            var t = inner[..n];
+            TensorPrimitives.Multiply(v, v, t);                  // x²
+            TensorPrimitives.Multiply(t, 0.044715f * c, t);
+            TensorPrimitives.Add(t, c, t);                       // c·(1 + 0.044715·x²)
+            TensorPrimitives.Multiply(t, v, t);                  // c·(x + 0.044715·x³)
+            TensorPrimitives.Tanh(t, t);
+            TensorPrimitives.Multiply(t, 0.5f, t);
+            TensorPrimitives.Add(t, 0.5f, t);                    // 0.5·(1 + tanh)
+            TensorPrimitives.Multiply(v, t, v);
         }
     }
 
