@@ -31,7 +31,7 @@ internal static class BenchCommand
             stderr.WriteLine(shape != null ? $"building {shape} with random {parse.GetValue(type)} weights…" : $"loading {path}…");
             var clock = System.Diagnostics.Stopwatch.StartNew();
             using var transformer = shape != null
-                ? SyntheticModels.Create(shape, parse.GetValue(type), t)
+                ? SyntheticModels.Create(shape, parse.GetValue(type)!, t)
                 : ModelLoader.LoadTransformer(path!, t);
             transformer.IntegerActivations = !parse.GetValue(exact);
             double loaded = clock.Elapsed.TotalMilliseconds;

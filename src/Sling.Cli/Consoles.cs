@@ -12,6 +12,9 @@ internal static class Consoles
         Interactive = writer == Console.Error ? InteractionSupport.Detect : InteractionSupport.No,
     });
 
+    /// <summary>True when a write failed because the reader closed the pipe (EPIPE), as `| head` does.</summary>
+    public static bool IsClosedPipe(IOException e) => (e.HResult & 0xFFFF) == 32 || e.Message.Contains("Broken pipe", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>Runs <paramref name="work"/> with a progress bar on <paramref name="writer"/> (drawn only on a terminal).</summary>
     public static T WithProgress<T>(TextWriter writer, string title, Func<Action<double, string>, T> work)
     {

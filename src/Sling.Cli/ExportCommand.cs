@@ -27,9 +27,9 @@ internal static class ExportCommand
             };
             using var transformer = shape != null ? SyntheticModels.Create(shape, parse.GetValue(syntheticType)!) : ModelLoader.LoadTransformer(path!);
             string? vocabulary = parse.GetValue(vocab) ?? (path != null && File.Exists(path) && GgufFile.HasMagic(path) ? path : null);
-            if (vocabulary == null) stderr.WriteLine("note: no vocabulary given; the file gets a placeholder vocabulary (fine for speed, not for text)");
             string target = parse.GetValue(output)!;
             GgufExporter.Export(transformer, target, exportType, vocabulary);
+            if (vocabulary == null) stderr.WriteLine("note: no vocabulary given; the file has a placeholder vocabulary (fine for speed, not for text)");
             stdout.WriteLine($"wrote {target} ({new FileInfo(target).Length:N0} bytes, {exportType})");
             return 0;
         });

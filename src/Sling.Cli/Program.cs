@@ -1,3 +1,5 @@
+using Microsoft.Win32.SafeHandles;
+
 namespace Sling.Cli;
 
 public static class Program
@@ -7,6 +9,20 @@ public static class Program
         // Numbers print the same everywhere (e.g. "12.5 tok/s"), whatever the machine's locale.
         System.Globalization.CultureInfo.DefaultThreadCurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
         System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
-        return SlingCommandLine.Run(args, Console.Out, Console.Error);
+        // Redirected output goes through a plain file stream on descriptor 1: unlike Console.Out, which
+        // drops writes to a closed pipe silently, it reports EPIPE, so `sling run … | head` stops generating.
+        using var stdout = Console.IsOutputRedirected && OperatingSystem.IsLinux()
+            ? new StreamWriter(new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, 1), new System.Text.UTF8Encoding(false))
+            : null;
+        int code = SlingCommandLine.Run(args, stdout ?? Console.Out, Console.Error);
+        try
+        {
+            stdout?.Flush();
+        }
+        catch (IOException)
+        {
+            // the reader is gone; nothing left to say
+        }
+        return code;
     }
 }

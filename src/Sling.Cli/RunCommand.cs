@@ -62,16 +62,35 @@ internal static class RunCommand
             };
             options.Validate();
             string promptText = parse.GetValue(prompt) ?? "";
-            if (!parse.GetValue(noEcho)) stdout.Write(promptText);
-            var result = generator.Generate(promptText, options, piece =>
+            // A reader that goes away (`| head`) ends the run quietly; any other write failure is reported.
+            using var readerGone = new CancellationTokenSource();
+            bool closed = false;
+            void Write(string text)
             {
-                stdout.Write(piece);
-                stdout.Flush();
-            });
-            stdout.WriteLine();
-            stdout.Flush();
+                if (closed) return;
+                try
+                {
+                    stdout.Write(text);
+                    stdout.Flush();
+                }
+                catch (IOException e) when (Consoles.IsClosedPipe(e))
+                {
+                    closed = true;
+                    readerGone.Cancel();
+                }
+                catch (IOException e)
+                {
+                    throw new SlingException($"cannot write the output: {e.Message}");
+                }
+            }
+            if (!parse.GetValue(noEcho)) Write(promptText);
+            var result = generator.Generate(promptText, options, Write, readerGone.Token);
+            if (closed) return 0;
+            Write(Environment.NewLine);
+            // A one-token prompt's speed would be start-up cost: say how long the first token took instead.
+            string promptSpeed = result.PromptTokens > 1 ? $"{result.PromptTokensPerSecond:F1} tok/s" : $"first token after {result.PromptTime.TotalMilliseconds:F0} ms";
             stderr.WriteLine(
-                $"prompt: {result.PromptTokens} tokens, {result.PromptTokensPerSecond:F1} tok/s | " +
+                $"prompt: {result.PromptTokens} tokens, {promptSpeed} | " +
                 $"generated: {result.GeneratedTokens} tokens, {result.GenerationTokensPerSecond:F1} tok/s | " +
                 $"stop: {Describe(result.StopReason)} | seed {actualSeed} | threads {loaded.Transformer.Pool.Threads}");
             return 0;
@@ -85,6 +104,7 @@ internal static class RunCommand
         StopReason.StopString => "stop string",
         StopReason.MaxTokens => "max tokens",
         StopReason.ContextFull => "context full",
+        StopReason.Cancelled => "cancelled",
         _ => reason.ToString(),
     };
 }

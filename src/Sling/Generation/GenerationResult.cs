@@ -1,6 +1,6 @@
 namespace Sling.Generation;
 
-public enum StopReason { EndOfSequence, StopString, MaxTokens, ContextFull }
+public enum StopReason { EndOfSequence, StopString, MaxTokens, ContextFull, Cancelled }
 
 /// <summary>What a generation produced and how fast.</summary>
 public sealed record GenerationResult(

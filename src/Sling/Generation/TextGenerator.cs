@@ -15,7 +15,12 @@ public sealed class TextGenerator(Transformer model, ITokenizer tokenizer)
     /// <summary>Tokens that end generation besides the tokenizer's EOS (e.g. a chat turn's end).</summary>
     public ISet<int> StopTokens { get; } = new HashSet<int>();
 
-    public GenerationResult Generate(string prompt, GenerationOptions options, Action<string>? onText = null)
+    /// <summary>
+    /// Generates a continuation of <paramref name="prompt"/>, passing text to <paramref name="onText"/> as
+    /// it is known. Cancelling <paramref name="cancellationToken"/> stops before the next token
+    /// (<see cref="StopReason.Cancelled"/>); the text so far is returned.
+    /// </summary>
+    public GenerationResult Generate(string prompt, GenerationOptions options, Action<string>? onText = null, CancellationToken cancellationToken = default)
     {
         options.Validate();
         var promptIds = tokenizer.Encode(prompt, options.AddBos);
@@ -49,6 +54,11 @@ public sealed class TextGenerator(Transformer model, ITokenizer tokenizer)
         int previous = promptIds[^1];
         for (int pos = promptIds.Count; generated.Count < options.MaxTokens; pos++)
         {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                reason = StopReason.Cancelled;
+                break;
+            }
             // Models often pad the embedding past the tokenizer (Phi-2, Qwen2.5): ids the tokenizer
             // cannot decode are never candidates.
             int next = sampler.Sample(logits.AsSpan(0, Math.Min(logits.Length, tokenizer.VocabSize)), history);

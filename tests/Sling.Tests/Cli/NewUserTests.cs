@@ -47,4 +47,58 @@ public class NewUserTests
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("100.00 %", r.Stdout); // a model agrees with itself
     }
+
+    /// <summary>A writer whose reader goes away after a few writes, as `| head` does.</summary>
+    private sealed class ClosingWriter(int writesBeforeClosing) : StringWriter
+    {
+        public int Writes { get; private set; }
+
+        public override void Write(string? value)
+        {
+            if (++Writes > writesBeforeClosing) throw new IOException("Broken pipe", 32);
+            base.Write(value);
+        }
+    }
+
+    [SharedFact(Model)]
+    public void AClosedStdoutEndsTheRunQuietly()
+    {
+        var stdout = new ClosingWriter(3);
+        var stderr = new StringWriter();
+        int code = Sling.Cli.SlingCommandLine.Run(["run", "-m", SharedData.PathOf(Model), "-n", "400", "-t", "0"], stdout, stderr);
+        Assert.Equal(0, code);
+        Assert.Equal("", stderr.ToString());
+        Assert.Equal(4, stdout.Writes); // the failed write stops generation: nothing more is tried
+    }
+
+    [SharedFact("models/stories260K-hf/model.safetensors")]
+    public void FileSystemRefusalsAreUserErrors()
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllText(dir.File("a-file"), "");
+        // A cache folder under a file, a quantization output that is an existing file.
+        AssertCleanFailure(Run("run", "-m", SharedData.PathOf("models/stories260K-hf"), "--dtype", "bf16", "--cache-dir", dir.File("a-file/cache"), "-n", "1"));
+        AssertCleanFailure(Run("quantize", "-m", SharedData.PathOf("models/stories260K-hf"), "-o", dir.File("a-file"), "--group-size", "32"));
+        AssertCleanFailure(Run("export-gguf", "-m", SharedData.PathOf("models/stories260K-hf"), "-o", dir.File("a-file/x.gguf"), "--type", "f32"));
+    }
+
+    [Fact]
+    public void OptionErrorsAreOneLineInWordsWithAHint()
+    {
+        var line = AssertCleanFailure(Run("run", "-m", "x", "--seed", "abc"));
+        Assert.Contains("--seed", line);
+        Assert.Contains("whole number", line);
+        Assert.Contains("see 'sling run --help'", line);
+        Assert.DoesNotContain("System.", line);
+        Assert.Contains("see 'sling run --help'", AssertCleanFailure(Run("run", "--bogus")));
+    }
+
+    [Fact]
+    public void HelpNamesTheProgramSling()
+    {
+        var r = Run("--help");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("sling [command] [options]", r.Stdout);
+        Assert.DoesNotContain("Sling.Cli", r.Stdout);
+    }
 }

@@ -14,7 +14,7 @@ public class RunCommandTests
         var r = Run("run", "--model", Model, "--temperature", "0", "--max-tokens", "200", "--threads", "2");
         Assert.Equal(0, r.ExitCode);
         Assert.Equal(File.ReadAllText(SharedData.PathOf(SharedData.Stories260KExpected)) + Environment.NewLine, r.Stdout);
-        Assert.Matches(@"prompt: 1 tokens, [\d.]+ tok/s \| generated: 200 tokens, [\d.]+ tok/s", r.Stderr);
+        Assert.Matches(@"prompt: 1 tokens, first token after \d+ ms \| generated: 200 tokens, [\d.]+ tok/s", r.Stderr);
     }
 
     [SharedFact(SharedData.Stories260K, SharedData.Stories260KTokenizer)]
