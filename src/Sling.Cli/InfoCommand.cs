@@ -22,7 +22,7 @@ internal static class InfoCommand
             Line("model", path);
             Line("architecture", c.Architecture);
             Line("parameters", $"{summary.Parameters:N0}");
-            Line("dtype", $"{string.Join(", ", summary.Formats)} ({summary.WeightBytes:N0} bytes of weights, {summary.BitsPerWeight(transformer):F2} bits/weight)");
+            Line("dtype", $"{string.Join(", ", summary.Formats)} ({summary.WeightBytes:N0} bytes of weights, {summary.BitsPerWeight(transformer):F2} bits per weight of the weight matrices)");
             Line("context length", $"{c.MaxSeqLen} tokens");
             Line("shape", $"{c.Layers} layers, hidden {c.Dim}, intermediate {c.HiddenDim}, {c.Heads} heads ({c.KvHeads} key/value), head dim {c.HeadDim}, vocab {c.VocabSize}");
             Line("block", $"{c.Norm}, {c.Mlp}{(c.ParallelResidual ? ", parallel attention/MLP" : "")}");

@@ -60,7 +60,7 @@ internal static class QuantizeCommand
         }
         console.Write(table);
         console.WriteLine($"int4 {report.Int4Parameters:N0} | int8 {report.Int8Parameters:N0} | float {report.FloatParameters:N0} parameters");
-        console.WriteLine($"size {report.BytesBefore:N0} -> {report.BytesAfter:N0} bytes ({report.BitsPerWeight:F2} bits per weight), saved to {destination}");
+        console.WriteLine($"size {report.BytesBefore:N0} -> {report.BytesAfter:N0} bytes ({report.BitsPerWeight:F2} bits per weight of the weight matrices, as sling info counts them), saved to {destination}");
     }
 
     /// <summary>Reports on the calling thread, in order (Progress&lt;T&gt; would post to the thread pool).</summary>

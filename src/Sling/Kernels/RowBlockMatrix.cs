@@ -67,7 +67,8 @@ public abstract unsafe class RowBlockMatrix : WeightMatrix
     /// <summary>Code bytes of one 16-row × 32-input block.</summary>
     private protected abstract int BlockBytes { get; }
 
-    public override long ByteSize => _codeBuffer.Length + _scaleBuffer.Length + (_zeros?.LongLength ?? 0);
+    /// <summary>The stored format's size (an int4 zero point counts half a byte, as files pack it; in memory it takes one).</summary>
+    public override long ByteSize => _codeBuffer.Length + _scaleBuffer.Length + (_zeros == null ? 0 : this is Int4RowBlockMatrix ? (long)Rows * Int4GroupMatrix.ZeroBytesPerRow(Groups) : _zeros.LongLength);
 
     /// <summary>True when this CPU runs the kernels and the matrix's shape fits the layout.</summary>
     public static bool CanRepack(GroupMatrix m) =>

@@ -103,14 +103,18 @@ public static class ModelQuantizer
                 if (format == null)
                 {
                     writer.Add(t.Name, t.DType, t.Shape, tensors.FileOf(t.Name).RawBytes(t));
-                    decisions.Add(new TensorDecision(t.Name, t.ElementCount, t.DType.Name().ToLowerInvariant(), notes.GetValueOrDefault(t.Name)));
+                    decisions.Add(new TensorDecision(t.Name, t.ElementCount, t.DType.Name().ToLowerInvariant(), notes.GetValueOrDefault(t.Name),
+                        t.Shape.Length == 2 && RoleOf(t.Name) != Role.Other ? t.ByteLength : 0));
                     continue;
                 }
                 var matrix = tensors.Matrix(t.Name);
                 // The search refines the primary (4-bit) format; int8 backup steps are already fine.
                 QuantizedTensors.Write(writer, t.Name, Row(matrix), matrix.Rows, matrix.Cols, format, config.ScaleSearch && format.Bits == 4);
+                int groups = matrix.Cols / format.GroupSize;
+                long bytes = (long)matrix.Rows * ((format.Bits == 4 ? matrix.Cols / 2 : matrix.Cols) + groups * 2
+                    + (format.Symmetric ? 0 : format.Bits == 4 ? Kernels.Int4GroupMatrix.ZeroBytesPerRow(groups) : groups));
                 decisions.Add(new TensorDecision(t.Name, t.ElementCount, $"int{format.Bits}_{(format.Symmetric ? "sym" : "asym")}" +
-                    (format.GroupSize == matrix.Cols ? "" : $" g{format.GroupSize}"), notes.GetValueOrDefault(t.Name)));
+                    (format.GroupSize == matrix.Cols ? "" : $" g{format.GroupSize}"), notes.GetValueOrDefault(t.Name), bytes));
             }
             writer.AddMetadata("format", "pt");
             writer.Complete();
