@@ -7,11 +7,13 @@ namespace Sling.Cli;
 /// <summary>`sling run`: generate text from a prompt, streaming it to stdout; statistics go to stderr.</summary>
 internal static class RunCommand
 {
-    public static Command Create(TextWriter stdout, TextWriter stderr)
+    public static Command Create(TextWriter stdout, TextWriter stderr, TextReader stdin)
     {
         var model = new Option<string>("--model", "-m") { Description = "Model: a Hugging Face folder (config.json + safetensors) or a llama2.c .bin checkpoint", Required = true };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer file (default: the one beside the model)" };
-        var prompt = new Option<string>("--prompt", "-p") { Description = "Text to continue (default: empty, start from BOS)", DefaultValueFactory = _ => "" };
+        var prompt = new Option<string>("--prompt", "-p") { Description = "Text to continue (default: empty, start from BOS); - reads it from stdin", DefaultValueFactory = _ => "" };
+        var promptFile = new Option<string?>("--prompt-file", "-f") { Description = "Read the prompt from this UTF-8 file" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object (text, token counts, timings, stop reason) instead of streaming text" };
         var temperature = new Option<float>("--temperature", "-t") { Description = "Sampling temperature; 0 = greedy", DefaultValueFactory = _ => 0.8f };
         var topK = new Option<int>("--top-k") { Description = "Sample among the K most likely tokens; 0 = all", DefaultValueFactory = _ => 40 };
         var topP = new Option<float>("--top-p") { Description = "Sample within the top P of probability mass; 1 = all", DefaultValueFactory = _ => 0.95f };
@@ -27,7 +29,7 @@ internal static class RunCommand
 
         var command = new Command("run", "Generate text from a prompt")
         {
-            model, tokenizer, prompt, temperature, topK, topP, repeatPenalty, seed, maxTokens, stop, context, dtype, cacheDir, noEcho, threads,
+            model, tokenizer, prompt, promptFile, temperature, topK, topP, repeatPenalty, seed, maxTokens, stop, context, dtype, cacheDir, noEcho, threads, json,
         };
         command.SetAction(parse =>
         {
@@ -62,6 +64,14 @@ internal static class RunCommand
             };
             options.Validate();
             string promptText = parse.GetValue(prompt) ?? "";
+            if (parse.GetValue(promptFile) is { } file)
+            {
+                if (parse.GetResult(prompt) is { Implicit: false }) throw new SlingException("give the prompt with --prompt or --prompt-file, not both");
+                if (!File.Exists(file)) throw new SlingException($"{file}: prompt file not found");
+                promptText = File.ReadAllText(file);
+            }
+            else if (promptText == "-") promptText = stdin.ReadToEnd();
+            bool asJson = parse.GetValue(json);
             // A reader that goes away (`| head`) ends the run quietly; any other write failure is reported.
             using var readerGone = new CancellationTokenSource();
             bool closed = false;
@@ -83,9 +93,25 @@ internal static class RunCommand
                     throw new SlingException($"cannot write the output: {e.Message}");
                 }
             }
-            if (!parse.GetValue(noEcho)) Write(promptText);
-            var result = generator.Generate(promptText, options, Write, readerGone.Token);
+            if (!parse.GetValue(noEcho) && !asJson) Write(promptText);
+            var result = generator.Generate(promptText, options, asJson ? null : Write, readerGone.Token);
             if (closed) return 0;
+            if (asJson)
+            {
+                Write(System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+                {
+                    ["text"] = result.Text,
+                    ["prompt_tokens"] = result.PromptTokens,
+                    ["generated_tokens"] = result.GeneratedTokens,
+                    ["prompt_seconds"] = result.PromptTime.TotalSeconds,
+                    ["generation_seconds"] = result.GenerationTime.TotalSeconds,
+                    ["prompt_tokens_per_second"] = result.PromptTokensPerSecond,
+                    ["generation_tokens_per_second"] = result.GenerationTokensPerSecond,
+                    ["stop_reason"] = Describe(result.StopReason),
+                    ["seed"] = actualSeed,
+                    ["threads"] = loaded.Transformer.Pool.Threads,
+                }));
+            }
             Write(Environment.NewLine);
             // A one-token prompt's speed would be start-up cost: say how long the first token took instead.
             string promptSpeed = result.PromptTokens > 1 ? $"{result.PromptTokensPerSecond:F1} tok/s" : $"first token after {result.PromptTime.TotalMilliseconds:F0} ms";

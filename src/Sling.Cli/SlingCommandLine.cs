@@ -6,14 +6,14 @@ namespace Sling.Cli;
 /// <summary>The `sling` command tree. Run with explicit writers so tests can drive it in-process.</summary>
 public static class SlingCommandLine
 {
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, TextReader? stdin = null)
     {
         // Named `sling` (as the installed tool is), not after the process that hosts it.
         var root = new Command("sling", "Sling: run small language models on your CPU, privately and offline.")
         {
             new HelpOption(),
             new VersionOption(),
-            RunCommand.Create(stdout, stderr),
+            RunCommand.Create(stdout, stderr, stdin ?? Console.In),
             InfoCommand.Create(stdout),
             QuantizeCommand.Create(stdout, stderr),
             EvaluationCommands.Perplexity(stdout, stderr),

@@ -16,7 +16,7 @@ public sealed class Linear
         Bias = bias;
     }
 
-    public WeightMatrix Weight { get; set; }
+    public WeightMatrix Weight { get; internal set; }
     public float[]? Bias { get; }
     public int Outputs => Weight.Rows;
     public int Inputs => Weight.Cols;

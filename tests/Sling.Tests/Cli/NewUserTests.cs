@@ -101,4 +101,37 @@ public class NewUserTests
         Assert.Contains("sling [command] [options]", r.Stdout);
         Assert.DoesNotContain("Sling.Cli", r.Stdout);
     }
+
+    [SharedFact(Model, SharedData.Stories260KExpected)]
+    public void PromptsComeFromAFileOrStdinAndJsonCarriesTheResult()
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllText(dir.File("prompt.txt"), "Once upon a time");
+        var fromFile = Run("run", "-m", SharedData.PathOf(Model), "--prompt-file", dir.File("prompt.txt"), "-n", "10", "-t", "0");
+        Assert.True(fromFile.ExitCode == 0, fromFile.Stderr);
+        Assert.StartsWith("Once upon a time", fromFile.Stdout);
+
+        var stdout = new StringWriter();
+        int code = Sling.Cli.SlingCommandLine.Run(["run", "-m", SharedData.PathOf(Model), "-p", "-", "-n", "10", "-t", "0"], stdout, new StringWriter(), new StringReader("Once upon a time"));
+        Assert.Equal(0, code);
+        Assert.Equal(fromFile.Stdout, stdout.ToString());
+
+        var json = Run("run", "-m", SharedData.PathOf(Model), "-n", "200", "-t", "0", "--json");
+        Assert.True(json.ExitCode == 0, json.Stderr);
+        using var doc = System.Text.Json.JsonDocument.Parse(json.Stdout);
+        Assert.Equal(File.ReadAllText(SharedData.PathOf(SharedData.Stories260KExpected)), doc.RootElement.GetProperty("text").GetString());
+        Assert.Equal(200, doc.RootElement.GetProperty("generated_tokens").GetInt32());
+        Assert.Equal("max tokens", doc.RootElement.GetProperty("stop_reason").GetString());
+        Assert.True(doc.RootElement.GetProperty("generation_tokens_per_second").GetDouble() > 0);
+    }
+
+    [SharedFact(Model)]
+    public void UsingAModelAfterDisposeIsAnObjectDisposedException()
+    {
+        var model = Sling.Models.ModelLoader.LoadTransformer(SharedData.PathOf(Model));
+        var state = model.CreateState();
+        model.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => model.Forward(state, 1, 0));
+        Assert.Throws<ObjectDisposedException>(() => model.CreateState());
+    }
 }
