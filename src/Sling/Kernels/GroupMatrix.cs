@@ -26,6 +26,21 @@ public abstract unsafe class GroupMatrix : WeightMatrix
     public KernelIsa Isa { get; set; } = KernelIsas.Best;
 
     public abstract int Zero(int row, int group);
+    /// <summary>The stored code of one weight (0..15 for int4, 0..255 for int8).</summary>
+    public abstract int Code(int row, int col);
+
+    public override void ReadRow(int row, Span<float> destination)
+    {
+        for (int g = 0; g < Groups; g++)
+        {
+            float scale = Scale(row, g);
+            int zero = Zero(row, g);
+            for (int c = g * GroupSize; c < (g + 1) * GroupSize; c++) destination[c] = (Code(row, c) - zero) * scale;
+        }
+    }
+
+    // Exact float activations are for checking what the stored values compute, not for speed.
+    public override void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd) => MultiplyDecodedRows(x, y, rowStart, rowEnd);
 
     /// <summary>The stored codes of a row (layout is the format's own).</summary>
     internal abstract byte* RowCodes(int row);

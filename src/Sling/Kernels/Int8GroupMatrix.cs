@@ -1,6 +1,3 @@
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
-
 namespace Sling.Kernels;
 
 /// <summary>
@@ -40,71 +37,7 @@ public sealed unsafe partial class Int8GroupMatrix : GroupMatrix
     }
 
     public override int Zero(int row, int group) => _zeros == null ? SymmetricZero : _zeros[(long)row * Groups + group];
-    public int Code(int row, int col) => _codes[(long)row * Cols + col];
-
-    public override void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd)
-    {
-        fixed (float* xp = x)
-        {
-            var sums = GroupSums.Compute(xp, Cols, GroupSize);
-            int groups = Groups;
-            for (int r = rowStart; r < rowEnd; r++)
-            {
-                byte* codes = _codes + (long)r * Cols;
-                Half* scales = _scales + (long)r * groups;
-                byte* zeros = _zeros == null ? null : _zeros + (long)r * groups;
-                float offset = 0;
-                var acc = Vector256<float>.Zero;
-                float tail = 0;
-                for (int g = 0; g < groups; g++)
-                {
-                    float scale = (float)scales[g];
-                    offset += scale * (zeros == null ? SymmetricZero : zeros[g]) * sums[g];
-                    var (dot, rest) = CodeDot(codes + g * GroupSize, xp + g * GroupSize, GroupSize, Isa);
-                    acc = Vector256.FusedMultiplyAdd(dot, Vector256.Create(scale), acc);
-                    tail += scale * rest;
-                }
-                y[r] = Vector256.Sum(acc) + tail - offset;
-            }
-        }
-    }
-
-    // Σ code·x as a vector (whole runs of 8, or 16 with AVX-512) plus a scalar for the remainder.
-    private static (Vector256<float> Dot, float Remainder) CodeDot(byte* codes, float* x, int n, KernelIsa isa)
-    {
-        int i = 0;
-        var acc0 = Vector256<float>.Zero;
-        var acc1 = Vector256<float>.Zero;
-        if (isa == KernelIsa.Avx512 && n >= 16)
-        {
-            var wide = Vector512<float>.Zero;
-            for (; i <= n - 16; i += 16)
-                wide = Vector512.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Sse2.LoadVector128(codes + i))), Vector512.Load(x + i), wide);
-            acc0 = wide.GetLower() + wide.GetUpper();
-        }
-        if (isa >= KernelIsa.Avx2)
-        {
-            for (; i <= n - 16; i += 16)
-            {
-                acc0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(codes + i)), Vector256.Load(x + i), acc0);
-                acc1 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(codes + i + 8)), Vector256.Load(x + i + 8), acc1);
-            }
-            for (; i <= n - 8; i += 8)
-                acc0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(codes + i)), Vector256.Load(x + i), acc0);
-        }
-        float rest = 0;
-        for (; i < n; i++) rest += codes[i] * x[i];
-        return (acc0 + acc1, rest);
-    }
-
-    public override void ReadRow(int row, Span<float> destination)
-    {
-        for (int c = 0; c < Cols; c++)
-        {
-            int g = c / GroupSize;
-            destination[c] = (Code(row, c) - Zero(row, g)) * Scale(row, g);
-        }
-    }
+    public override int Code(int row, int col) => _codes[(long)row * Cols + col];
 
     public override WeightMatrix SliceRows(int start, int count)
     {

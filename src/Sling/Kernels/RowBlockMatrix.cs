@@ -96,16 +96,8 @@ public abstract unsafe class RowBlockMatrix : WeightMatrix
         }
     }
 
-    // Exact float activations (checking only): decode each row, then a float dot product.
-    public override void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd)
-    {
-        var row = new float[Cols];
-        for (int r = rowStart; r < rowEnd; r++)
-        {
-            ReadRow(r, row);
-            y[r] = TensorPrimitives.Dot(row, x[..Cols]);
-        }
-    }
+    // Exact float activations are for checking what the stored values compute, not for speed.
+    public override void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd) => MultiplyDecodedRows(x, y, rowStart, rowEnd);
 
     public override WeightMatrix SliceRows(int start, int count)
         => throw new NotSupportedException("a repacked matrix is not sliced; split fused projections before repacking");

@@ -52,6 +52,17 @@ public abstract class WeightMatrix
     /// <summary>A view of rows [start, start+count) without copying (splits fused projections).</summary>
     public abstract WeightMatrix SliceRows(int start, int count);
 
+    /// <summary>y[r] = row r · x by decoding each row to floats first (exact, unhurried: for checking).</summary>
+    protected void MultiplyDecodedRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd)
+    {
+        var row = new float[Cols];
+        for (int r = rowStart; r < rowEnd; r++)
+        {
+            ReadRow(r, row);
+            y[r] = System.Numerics.Tensors.TensorPrimitives.Dot(row, x[..Cols]);
+        }
+    }
+
     protected void CheckSlice(int start, int count)
     {
         if (start < 0 || count <= 0 || start + count > Rows)
