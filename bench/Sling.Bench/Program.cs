@@ -4,6 +4,7 @@ using Sling.Generation;
 using Sling.Models;
 
 // Sling benchmarks: print tokens/s and bytes. Usage:
+//   hf-folder --shape NAME --output DIR                         an F32 Hugging Face folder of a real shape (random weights)
 //   peer      --model FILE.gguf [--prompt 512] [--gen 128] [--runs 3] [--threads T]   Sling vs llama.cpp (LLamaSharp) on one file
 //   kernel    [--rows 5632] [--cols 2048] [--format q4_0|q8_0|int4|int8] [--tokens N] [--isa NAME]   GB/s and GOP/s of one product
 //   generate  --model PATH [--tokenizer PATH] [--tokens N] [--runs R] [--threads T]
@@ -18,6 +19,14 @@ int tokens = options.Int("tokens", 128);
 
 switch (options.Command)
 {
+    case "hf-folder":
+    {
+        // A Hugging Face folder (F32 safetensors, no tokenizer) of a real shape with random weights.
+        string output = options.Required("output");
+        SyntheticModel.WriteHuggingFaceFolder(SyntheticModel.Shape(options.Required("shape")), output);
+        Console.WriteLine($"wrote {output} ({new FileInfo(Path.Combine(output, "model.safetensors")).Length:N0} bytes)");
+        break;
+    }
     case "peer":
     {
         PeerBench.Run(options.Required("model"), options.Int("prompt", 512), options.Int("gen", 128), options.Int("runs", 3), threads);
@@ -52,7 +61,7 @@ switch (options.Command)
     case "synthetic":
     {
         var shape = SyntheticModel.Shape(options.Required("shape"));
-        using var model = SyntheticModel.Create(shape, threads);
+        using var model = SyntheticModel.Create(options.Required("shape"), threads);
         Console.WriteLine($"model      synthetic {options.Required("shape")} (random fp32 weights)");
         Report.Weights(model);
         var speeds = new List<double>();

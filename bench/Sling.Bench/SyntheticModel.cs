@@ -6,19 +6,8 @@ namespace Sling.Bench;
 /// <summary>Llama-architecture models with real shapes and random fp32 weights, to measure speed without downloads.</summary>
 internal static class SyntheticModel
 {
-    public static TransformerConfig Shape(string name) => name switch
-    {
-        "stories15m" => Config(288, 768, 6, 6, 6, 32000, 256),
-        "smollm-135m" => Config(576, 1536, 30, 9, 3, 49152, 2048),
-        "tinyllama-1.1b" => Config(2048, 5632, 22, 32, 4, 32000, 2048),
-        _ => throw new ArgumentException($"unknown shape '{name}' (stories15m, smollm-135m, tinyllama-1.1b)"),
-    };
-
-    private static TransformerConfig Config(int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int seq) => new()
-    {
-        Architecture = "synthetic", Dim = dim, HiddenDim = hidden, Layers = layers, Heads = heads, KvHeads = kvHeads,
-        VocabSize = vocab, MaxSeqLen = seq,
-    };
+    /// <summary>The library's shapes (<see cref="SyntheticModels"/>); "smollm-135m" is SmolLM2-135M's shape.</summary>
+    public static TransformerConfig Shape(string name) => SyntheticModels.Shape(name == "smollm-135m" ? "smollm2-135m" : name);
 
     /// <summary>Writes the shape as a Hugging Face LlamaForCausalLM folder with F32 weights, one tensor at a time.</summary>
     public static void WriteHuggingFaceFolder(TransformerConfig c, string folder)
@@ -69,30 +58,6 @@ internal static class SyntheticModel
         return values;
     }
 
-    public static Transformer Create(TransformerConfig c, int threads)
-    {
-        ulong seed = 1;
-        WeightMatrix Matrix(int rows, int cols) => F32Matrix.FromArray(RandomValues(rows * cols, 1f / MathF.Sqrt(cols), ++seed), rows, cols);
-        NormWeights Norm() => new(Enumerable.Repeat(1f, c.Dim).ToArray(), null);
-        var embedding = Matrix(c.VocabSize, c.Dim);
-        var weights = new TransformerWeights
-        {
-            Embedding = embedding,
-            FinalNorm = Norm(),
-            Classifier = new Linear(embedding),
-            Layers = Enumerable.Range(0, c.Layers).Select(_ => new LayerWeights
-            {
-                AttentionNorm = Norm(),
-                MlpNorm = Norm(),
-                Query = new Linear(Matrix(c.QDim, c.Dim)),
-                Key = new Linear(Matrix(c.KvDim, c.Dim)),
-                Value = new Linear(Matrix(c.KvDim, c.Dim)),
-                Output = new Linear(Matrix(c.Dim, c.QDim)),
-                Gate = new Linear(Matrix(c.HiddenDim, c.Dim)),
-                Up = new Linear(Matrix(c.HiddenDim, c.Dim)),
-                Down = new Linear(Matrix(c.Dim, c.HiddenDim)),
-            }).ToArray(),
-        };
-        return new Transformer(c, weights, ComputePool.Get(threads));
-    }
+    /// <summary>The shape with random fp32 weights, built in memory.</summary>
+    public static Transformer Create(string name, int threads) => SyntheticModels.Create(name == "smollm-135m" ? "smollm2-135m" : name, "f32", threads);
 }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Reproduces the README's speed figures on this machine (both cores; about 15 minutes).
+# Large files go to ${SLING_FIGURES:-/tmp/sling-figures} (about 9 GB); nothing is downloaded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=${SLING_FIGURES:-/tmp/sling-figures}
+mkdir -p "$work"
+dotnet build src/Sling.Cli -c Release -v q -nologo >/dev/null
+dotnet build bench/Sling.Bench -c Release -v q -nologo >/dev/null
+sling() { dotnet src/Sling.Cli/bin/Release/net10.0/Sling.Cli.dll "$@"; }
+bench() { dotnet bench/Sling.Bench/bin/Release/net10.0/Sling.Bench.dll "$@"; }
+vocab=../shared/tokenizers/llama.cpp-vocab/ggml-vocab-llama-spm.gguf
+
+echo "## 1. TinyLlama-1.1B shape, the same GGUF file in both engines"
+for type in q4_0 q8_0; do
+  [ -f "$work/tinyllama-$type.gguf" ] || sling export-gguf --synthetic tinyllama-1.1b --synthetic-type f32 --type $type --vocab $vocab -o "$work/tinyllama-$type.gguf"
+  bench peer --model "$work/tinyllama-$type.gguf" --runs 5
+  sling bench -m "$work/tinyllama-$type.gguf" -r 5
+done
+
+echo "## 2. The seed's setting (int4 asym, group 128, ratio 0.8) vs llama.cpp's Q4_0 of the same weights"
+[ -d "$work/tinyllama-f32" ] || bench hf-folder --shape tinyllama-1.1b --output "$work/tinyllama-f32"
+[ -d "$work/tinyllama-int4" ] || sling quantize -m "$work/tinyllama-f32" -o "$work/tinyllama-int4" --bits 4 --group-size 128 --ratio 0.8
+sling bench -m "$work/tinyllama-int4" -r 5
+[ -f "$work/tinyllama-same-q4_0.gguf" ] || sling export-gguf -m "$work/tinyllama-f32" --type q4_0 --vocab $vocab -o "$work/tinyllama-same-q4_0.gguf"
+bench peer --model "$work/tinyllama-same-q4_0.gguf" --runs 5
+
+echo "## 3. Other shapes (Sling only: GGUF phi2/qwen2 files are not read yet)"
+sling bench --synthetic phi-2 --type q4_0 -r 3
+sling bench --synthetic qwen2.5-0.5b --type q4_0 -r 3
+sling bench --synthetic smollm2-135m --type q4_0 -r 3
