@@ -17,10 +17,11 @@ internal static class BenchCommand
         var repetitions = new Option<int>("--repetitions", "-r") { Description = "Timed runs of each test after one warm-up run", DefaultValueFactory = _ => 5 };
         var threads = new Option<int>("--threads", "-t") { Description = "Worker threads; 0 = all cores", DefaultValueFactory = _ => 0 };
         var batch = new Option<int>("--batch", "-b") { Description = "Prompt tokens per forward pass", DefaultValueFactory = _ => InferenceState.DefaultBatchCapacity };
+        var kvCache = new Option<string>("--kv-cache") { Description = "Key/value cache precision: f32 or f16", DefaultValueFactory = _ => "f32" };
         var exact = new Option<bool>("--float-activations") { Description = "Multiply quantized weights with float activations instead of int8 blocks" };
         var command = new Command("bench", "Measure prompt-processing and generation speed (tokens/s, GB/s, share of the memory bandwidth)")
         {
-            model, synthetic, type, prompt, generate, repetitions, threads, batch, exact,
+            model, synthetic, type, prompt, generate, repetitions, threads, batch, exact, kvCache,
         };
         command.SetAction(parse =>
         {
@@ -34,6 +35,7 @@ internal static class BenchCommand
                 ? SyntheticModels.Create(shape, parse.GetValue(type)!, t)
                 : ModelLoader.LoadTransformer(path!, t);
             transformer.IntegerActivations = !parse.GetValue(exact);
+            transformer.CachePrecision = RunCommand.CachePrecision(parse.GetValue(kvCache)!);
             double loaded = clock.Elapsed.TotalMilliseconds;
             // Time to the first token: the load plus a 10-token prompt, the first forward pass of this process.
             var first = transformer.CreateState(Math.Min(16, transformer.Config.MaxSeqLen));

@@ -11,9 +11,9 @@ public static class Program
         System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
         // Redirected output goes through a plain file stream on descriptor 1: unlike Console.Out, which
         // drops writes to a closed pipe silently, it reports EPIPE, so `sling run … | head` stops generating.
-        using var stdout = Console.IsOutputRedirected && OperatingSystem.IsLinux()
-            ? new StreamWriter(new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, 1), new System.Text.UTF8Encoding(false))
-            : null;
+        // Only for a pipe: on a regular file a FileStream writes at its own offset and would overwrite
+        // what stderr wrote into the same file (`> log 2>&1`).
+        using var stdout = Console.IsOutputRedirected && OperatingSystem.IsLinux() ? PipeWriter() : null;
         int code = SlingCommandLine.Run(args, stdout ?? Console.Out, Console.Error);
         try
         {
@@ -24,5 +24,16 @@ public static class Program
             // the reader is gone; nothing left to say
         }
         return code;
+    }
+
+    private static StreamWriter? PipeWriter()
+    {
+        var stream = new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, 1);
+        if (stream.CanSeek)
+        {
+            stream.Dispose();
+            return null;
+        }
+        return new StreamWriter(stream, new System.Text.UTF8Encoding(false));
     }
 }

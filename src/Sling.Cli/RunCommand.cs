@@ -13,6 +13,7 @@ internal static class RunCommand
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer file (default: the one beside the model)" };
         var prompt = new Option<string>("--prompt", "-p") { Description = "Text to continue (default: empty, start from BOS); - reads it from stdin", DefaultValueFactory = _ => "" };
         var promptFile = new Option<string?>("--prompt-file", "-f") { Description = "Read the prompt from this UTF-8 file" };
+        var kvCache = new Option<string>("--kv-cache") { Description = "Key/value cache precision: f32 (exact) or f16 (half the memory)", DefaultValueFactory = _ => "f32" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (text, token counts, timings, stop reason) instead of streaming text" };
         var temperature = new Option<float>("--temperature", "-t") { Description = "Sampling temperature; 0 = greedy", DefaultValueFactory = _ => 0.8f };
         var topK = new Option<int>("--top-k") { Description = "Sample among the K most likely tokens; 0 = all", DefaultValueFactory = _ => 40 };
@@ -29,7 +30,7 @@ internal static class RunCommand
 
         var command = new Command("run", "Generate text from a prompt")
         {
-            model, tokenizer, prompt, promptFile, temperature, topK, topP, repeatPenalty, seed, maxTokens, stop, context, dtype, cacheDir, noEcho, threads, json,
+            model, tokenizer, prompt, promptFile, temperature, topK, topP, repeatPenalty, seed, maxTokens, stop, context, dtype, cacheDir, noEcho, threads, json, kvCache,
         };
         command.SetAction(parse =>
         {
@@ -44,6 +45,7 @@ internal static class RunCommand
                 Cache = cachePath == null ? null : new ModelCache(cachePath),
                 Log = line => stderr.WriteLine(line),
             });
+            loaded.Transformer.CachePrecision = CachePrecision(parse.GetValue(kvCache)!);
             var generator = loaded.CreateGenerator();
             ulong actualSeed = parse.GetValue(seed) ?? (ulong)DateTime.UtcNow.Ticks;
             var defaults = loaded.GenerationDefaults;
@@ -123,6 +125,13 @@ internal static class RunCommand
         });
         return command;
     }
+
+    internal static KvCachePrecision CachePrecision(string value) => value switch
+    {
+        "f32" => KvCachePrecision.F32,
+        "f16" => KvCachePrecision.F16,
+        _ => throw new SlingException($"--kv-cache {value}: expected f32 or f16"),
+    };
 
     private static string Describe(StopReason reason) => reason switch
     {

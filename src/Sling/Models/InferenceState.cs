@@ -14,7 +14,7 @@ public sealed class InferenceState
 
     private float[]? _allLogits;
 
-    public InferenceState(TransformerConfig c, int contextLength, int batchCapacity = DefaultBatchCapacity)
+    public InferenceState(TransformerConfig c, int contextLength, int batchCapacity = DefaultBatchCapacity, KvCachePrecision cachePrecision = KvCachePrecision.F32)
     {
         if (contextLength <= 0 || contextLength > c.MaxSeqLen)
             throw new ArgumentOutOfRangeException(nameof(contextLength), $"context length {contextLength} must be in 1..{c.MaxSeqLen}");
@@ -36,17 +36,11 @@ public sealed class InferenceState
         Cos = new float[batchCapacity * pairs];
         Sin = new float[batchCapacity * pairs];
         Logits = new float[c.VocabSize];
-        KeyCache = new float[c.Layers][];
-        ValueCache = new float[c.Layers][];
-        for (int l = 0; l < c.Layers; l++)
-        {
-            KeyCache[l] = new float[(long)contextLength * c.KvDim];
-            ValueCache[l] = new float[(long)contextLength * c.KvDim];
-        }
+        Cache = new KvCache(c.Layers, contextLength, c.KvDim, cachePrecision);
     }
 
     /// <summary>Bytes of the key/value cache.</summary>
-    public long CacheBytes => KeyCache.Sum(k => (long)k.Length * sizeof(float)) * 2;
+    public long CacheBytes => Cache.Bytes;
 
     /// <summary>Positions this state can hold: the model's context length or less, to bound the cache's memory.</summary>
     public int ContextLength { get; }
@@ -56,8 +50,8 @@ public sealed class InferenceState
     public int Length { get; internal set; }
     /// <summary>The next-token logits of the last token of the latest forward pass.</summary>
     public float[] Logits { get; }
-    public float[][] KeyCache { get; }
-    public float[][] ValueCache { get; }
+    /// <summary>The keys and values of every position so far.</summary>
+    public KvCache Cache { get; }
 
     internal ActivationRows X { get; }
     internal ActivationRows Normed { get; }

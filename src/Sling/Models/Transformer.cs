@@ -48,11 +48,14 @@ public sealed class Transformer : IDisposable
     public bool IntegerActivations { get; set; } = true;
 
     /// <summary>A fresh sequence holding up to <paramref name="contextLength"/> positions (default: the model's whole context).</summary>
-    public InferenceState CreateState(int? contextLength = null, int batchCapacity = InferenceState.DefaultBatchCapacity)
+    public InferenceState CreateState(int? contextLength = null, int batchCapacity = InferenceState.DefaultBatchCapacity, KvCachePrecision? cachePrecision = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return new(Config, Math.Min(contextLength ?? Config.MaxSeqLen, Config.MaxSeqLen), batchCapacity);
+        return new(Config, Math.Min(contextLength ?? Config.MaxSeqLen, Config.MaxSeqLen), batchCapacity, cachePrecision ?? CachePrecision);
     }
+
+    /// <summary>How new states store keys and values (fp32 by default: exact).</summary>
+    public KvCachePrecision CachePrecision { get; set; } = KvCachePrecision.F32;
 
     /// <summary>
     /// Runs <paramref name="token"/> at <paramref name="position"/> and returns the next-token logits
@@ -224,8 +227,7 @@ public sealed class Transformer : IDisposable
             _rope.Apply(s.Query.Row(t), c.Heads, c.HeadDim, cos, sin);
             _rope.Apply(s.Key.Row(t), c.KvHeads, c.HeadDim, cos, sin);
         }
-        s.Key.Active.CopyTo(s.KeyCache[l].AsSpan(position * kvDim, n * kvDim));
-        s.Value.Active.CopyTo(s.ValueCache[l].AsSpan(position * kvDim, n * kvDim));
+        s.Cache.Write(l, position, s.Key.Active, s.Value.Active);
 
         var job = new AttentionJob(this, s, l, position);
         Pool.For(c.Heads * n, (long)(position + n) * c.HeadDim * 2, job);
@@ -245,17 +247,13 @@ public sealed class Transformer : IDisposable
             int t = item / c.Heads, h = item % c.Heads, pos = position + t;
             int first = c.SlidingWindow > 0 ? Math.Max(0, pos - c.SlidingWindow + 1) : 0;
             int span = pos - first + 1;
-            var keys = s.KeyCache[layer];
-            var values = s.ValueCache[layer];
             var q = s.Query.Row(t).Slice(h * headDim, headDim);
             int kvOffset = h / group * headDim;
             if (_scores == null || _scores.Length < span) _scores = new float[Math.Max(span, s.ContextLength)];
             var scores = _scores.AsSpan(0, span);
-            var output = s.AttentionOut.Row(t).Slice(h * headDim, headDim);
-            int offset = first * kvDim + kvOffset;
-            Kernels.Attention.Scores(q, keys.AsSpan(offset), kvDim, scores, model._attentionScale);
+            s.Cache.Scores(layer, first, kvOffset, q, scores, model._attentionScale);
             Activations.Softmax(scores);
-            Kernels.Attention.WeightedSum(scores, values.AsSpan(offset), kvDim, output);
+            s.Cache.WeightedSum(layer, first, kvOffset, scores, s.AttentionOut.Row(t).Slice(h * headDim, headDim));
         }
     }
 

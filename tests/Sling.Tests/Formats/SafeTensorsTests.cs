@@ -73,6 +73,27 @@ public class SafeTensorsTests
         Assert.Contains(path, e.Message);
     }
 
+    // Found by corrupting real files: invalid UTF-8 inside a JSON string passed the parser and failed
+    // later as an internal error when the name was read.
+    [Fact]
+    public void InvalidUtf8InTheHeaderIsAFormatError()
+    {
+        using var dir = new TempDirectory();
+        string path = dir.File("t.safetensors");
+        using (var w = new SafeTensorsWriter(path))
+        {
+            w.Add<float>("weight", TensorDType.F32, [2, 3], Values);
+            w.Complete();
+        }
+        var bytes = File.ReadAllBytes(path);
+        int at = bytes.AsSpan().IndexOf("weight"u8);
+        bytes[at + 1] = 0xFF; // "w\xFFight"
+        File.WriteAllBytes(path, bytes);
+        var e = Assert.Throws<ModelFormatException>(() => SafeTensorsFile.Open(path).Dispose());
+        Assert.Contains("not valid UTF-8", e.Message);
+        Assert.Contains(path, e.Message);
+    }
+
     [Fact]
     public void HeaderLengthPastTheEndIsRejectedWithoutAllocatingIt()
     {

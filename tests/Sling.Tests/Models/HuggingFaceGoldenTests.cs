@@ -57,6 +57,27 @@ public class HuggingFaceGoldenTests
         }
     }
 
+    // An fp16 key/value cache halves the cache's memory; its rounding (~5e-4 per value) stays far below
+    // what changes a model's answer, and is really applied (the logits differ from the fp32 cache's).
+    [SharedTheory("models/hf-tiny")]
+    [MemberData(nameof(Folders))]
+    public void AnFp16CacheStaysCloseToTheReference(string name)
+    {
+        string folder = SharedData.PathOf($"models/hf-tiny/{name}");
+        using var golden = SafeTensorsFile.Open(Path.Combine(folder, "golden.safetensors"));
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "golden.json")));
+        int[] ids = json.RootElement.GetProperty("input_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        var reference = golden.ReadFloats("logits");
+        using var model = ModelLoader.LoadTransformer(folder);
+        var exact = Engine.BatchLogits(model, ids, 8);
+        model.CachePrecision = KvCachePrecision.F16;
+        Assert.Equal(model.CreateState(64).CacheBytes * 2, model.CreateState(64, cachePrecision: KvCachePrecision.F32).CacheBytes);
+        var half = Engine.BatchLogits(model, ids, 8);
+        double error = ReferenceLlama.RelativeL2(Enumerable.Range(0, ids.Length).Select(p => reference.Skip(p * model.Config.VocabSize).Take(model.Config.VocabSize).Select(v => (double)v).ToArray()).ToArray(), half);
+        Assert.True(error < 5e-3, $"{name}: fp16 cache relative L2 {error:E2}");
+        Assert.NotEqual(exact.SelectMany(r => r), half.SelectMany(r => r));
+    }
+
     [SharedFact("models/stories260K-hf/model.safetensors", SharedData.Stories260KExpected)]
     public void Stories260KInHuggingFaceLayoutGreedyMatchesTheReferenceText()
     {
