@@ -13,7 +13,7 @@ namespace Sling.Kernels;
 /// </summary>
 public sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
 {
-    internal Int8RowBlockMatrix(Int8GroupMatrix m) : base(m, m.Rows * m.Cols)
+    internal Int8RowBlockMatrix(RepackSource m) : base(m, m.Rows * m.Cols)
     {
         int blocks = Cols / BlockSize;
         byte* target = _codes;

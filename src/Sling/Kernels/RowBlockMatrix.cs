@@ -28,35 +28,35 @@ public abstract unsafe class RowBlockMatrix : WeightMatrix
     private protected readonly Half* _scales;
     private protected readonly byte[]? _zeros;
 
-    private protected RowBlockMatrix(GroupMatrix source, int codeBytes)
+    private protected RowBlockMatrix(RepackSource source, int codeBytes)
         : base(source.Rows, source.Cols)
     {
         GroupSize = source.GroupSize;
-        SymmetricZero = source.Zero(0, 0);
+        SymmetricZero = source.SymmetricZero;
         _codeBuffer = new NativeBuffer(codeBytes);
         _codes = _codeBuffer.Pointer;
         _scaleBuffer = new NativeBuffer((long)Rows * Groups * sizeof(Half));
         _scales = (Half*)_scaleBuffer.Pointer;
-        bool symmetric = source is Int4GroupMatrix { Symmetric: true } or Int8GroupMatrix { Symmetric: true };
-        _zeros = symmetric ? null : GC.AllocateUninitializedArray<byte>(Rows * Groups, pinned: true);
+        _zeros = source.Symmetric ? null : GC.AllocateUninitializedArray<byte>(Rows * Groups, pinned: true);
         int groups = Groups;
+        Half* target = _scales;
+        byte[]? zeros = _zeros;
         Parallel.For(0, Rows, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (row) =>
         {
-            Half* scales = source.RowScales(row);
-            for (int g = 0; g < groups; g++)
+            long at = GroupIndex(row, 0); // then every RowsPerBlock entries, one per group
+            for (int g = 0; g < groups; g++, at += RowsPerBlock)
             {
-                long at = GroupIndex(row, g);
-                _scales[at] = scales[g];
-                if (_zeros != null) _zeros[at] = (byte)source.Zero(row, g);
+                target[at] = source.Scale(row, g);
+                if (zeros != null) zeros[at] = (byte)source.Zero(row, g);
             }
         });
     }
 
     /// <summary>Runs <paramref name="copy"/> for every row block in parallel, then lets the source drop its pages.</summary>
-    private protected static void ForEachRowBlock(GroupMatrix source, Action<int> copy)
+    private protected static void ForEachRowBlock(RepackSource source, Action<int> copy)
     {
         Parallel.For(0, source.Rows / RowsPerBlock, copy);
-        source.ReleaseSource();
+        source.Release();
     }
 
     public int GroupSize { get; }
@@ -77,10 +77,13 @@ public abstract unsafe class RowBlockMatrix : WeightMatrix
     /// <summary>The same values in the interleaved layout of their format (a copy; the source is not kept).</summary>
     public static RowBlockMatrix Repack(GroupMatrix m) => m switch
     {
-        Int4GroupMatrix int4 => new Int4RowBlockMatrix(int4),
-        Int8GroupMatrix int8 => new Int8RowBlockMatrix(int8),
+        Int4GroupMatrix => new Int4RowBlockMatrix(RepackSource.Of(m)),
+        Int8GroupMatrix => new Int8RowBlockMatrix(RepackSource.Of(m)),
         _ => throw new ArgumentException($"{m.Format} has no interleaved layout"),
     };
+
+    /// <summary>True when this CPU runs the kernels and a [rows, cols] matrix fits the layout.</summary>
+    internal static bool CanRepack(int rows, int cols) => KernelIsas.Best == KernelIsa.Avx512 && rows % RowsPerBlock == 0 && cols % BlockSize == 0;
 
     private protected long GroupIndex(int row, int group) => ((long)(row / RowsPerBlock) * Groups + group) * RowsPerBlock + row % RowsPerBlock;
 

@@ -113,17 +113,23 @@ public static class GgufLoader
                 int blockBytes = four ? 18 : 34;
                 long blocks = count / Block;
                 byte* src = g.File.Pointer(t.Offset, blocks * blockBytes, name);
+                // Q4_0 goes straight from the file's blocks into the kernel's interleaved layout.
+                if (four && RowBlockMatrix.CanRepack(rows, cols)) return new Int4RowBlockMatrix(new Q4_0Source(src, rows, cols, g.File));
                 int codeBytes = four ? cols / 2 : cols;
                 var codes = GC.AllocateUninitializedArray<byte>((int)(rows * (long)codeBytes), pinned: true);
                 var scales = GC.AllocateUninitializedArray<Half>((int)blocks, pinned: true);
-                System.Threading.Tasks.Parallel.For(0L, blocks, [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] (b) =>
+                int perRow = cols / Block;
+                System.Threading.Tasks.Parallel.For(0, rows, [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] (row) =>
                 {
-                    byte* block = src + b * blockBytes;
-                    scales[b] = *(Half*)block;
-                    if (four) // same nibble order as Int4GroupMatrix: codes j and j+16 share byte j
-                        new ReadOnlySpan<byte>(block + 2, 16).CopyTo(codes.AsSpan((int)(b * 16), 16));
-                    else // int8 codes stored offset by 128, as Int8GroupMatrix's symmetric codes are
-                        for (int j = 0; j < Block; j++) codes[b * Block + j] = (byte)(((sbyte*)(block + 2))[j] + 128);
+                    for (long b = (long)row * perRow, end = b + perRow; b < end; b++)
+                    {
+                        byte* block = src + b * blockBytes;
+                        scales[b] = *(Half*)block;
+                        if (four) // same nibble order as Int4GroupMatrix: codes j and j+16 share byte j
+                            new ReadOnlySpan<byte>(block + 2, 16).CopyTo(codes.AsSpan((int)(b * 16), 16));
+                        else // int8 codes stored offset by 128, as Int8GroupMatrix's symmetric codes are
+                            for (int j = 0; j < Block; j++) codes[b * Block + j] = (byte)(((sbyte*)(block + 2))[j] + 128);
+                    }
                 });
                 g.File.Release(src, blocks * blockBytes); // copied: the file's pages need not stay resident
                 var owner = (codes, scales);

@@ -1,0 +1,57 @@
+namespace Sling.Kernels;
+
+/// <summary>
+/// What a repack into the interleaved layout reads: per row, the stored code bytes of each 32-input
+/// block (at a fixed stride), and per row and group a scale and a zero point. A group matrix is one
+/// source; a GGUF file's Q4_0 blocks (scale and codes side by side) are another, read straight from
+/// the file so no intermediate copy is made.
+/// </summary>
+internal abstract unsafe class RepackSource
+{
+    public abstract int Rows { get; }
+    public abstract int Cols { get; }
+    public abstract int GroupSize { get; }
+    public int Groups => Cols / GroupSize;
+    /// <summary>Null zero points: every group's zero is <see cref="SymmetricZero"/>.</summary>
+    public abstract bool Symmetric { get; }
+    public abstract int SymmetricZero { get; }
+    /// <summary>The first block's code bytes of a row; block b starts <see cref="BlockStride"/>·b bytes later.</summary>
+    public abstract byte* RowCodes(int row);
+    public abstract int BlockStride { get; }
+    public abstract Half Scale(int row, int group);
+    public abstract int Zero(int row, int group);
+    /// <summary>Called when the repack is done: a memory-mapped source drops its resident pages.</summary>
+    public abstract void Release();
+
+    public static RepackSource Of(GroupMatrix m) => new GroupMatrixSource(m);
+
+    private sealed class GroupMatrixSource(GroupMatrix m) : RepackSource
+    {
+        public override int Rows => m.Rows;
+        public override int Cols => m.Cols;
+        public override int GroupSize => m.GroupSize;
+        public override bool Symmetric => m is Int4GroupMatrix { Symmetric: true } or Int8GroupMatrix { Symmetric: true };
+        public override int SymmetricZero => m is Int4GroupMatrix ? Int4GroupMatrix.SymmetricZero : Int8GroupMatrix.SymmetricZero;
+        public override byte* RowCodes(int row) => m.RowCodes(row);
+        public override int BlockStride => m is Int4GroupMatrix ? Int4GroupMatrix.BlockSize / 2 : Q8Activations.BlockSize;
+        public override Half Scale(int row, int group) => m.RowScales(row)[group];
+        public override int Zero(int row, int group) => m.Zero(row, group);
+        public override void Release() => m.ReleaseSource();
+    }
+}
+
+/// <summary>llama.cpp's Q4_0 blocks in place: per 32 weights an fp16 scale then 16 code bytes (codes j and j+16 share byte j), zero 8.</summary>
+internal sealed unsafe class Q4_0Source(byte* blocks, int rows, int cols, Formats.IMappedWeights? file) : RepackSource
+{
+    private const int BlockBytes = 18;
+    public override int Rows => rows;
+    public override int Cols => cols;
+    public override int GroupSize => Int4GroupMatrix.BlockSize;
+    public override bool Symmetric => true;
+    public override int SymmetricZero => Int4GroupMatrix.SymmetricZero;
+    public override byte* RowCodes(int row) => blocks + (long)row * (cols / 32) * BlockBytes + 2;
+    public override int BlockStride => BlockBytes;
+    public override Half Scale(int row, int group) => *(Half*)(blocks + ((long)row * (cols / 32) + group) * BlockBytes);
+    public override int Zero(int row, int group) => Int4GroupMatrix.SymmetricZero;
+    public override void Release() => file?.Release(blocks, (long)rows * (cols / 32) * BlockBytes);
+}
