@@ -211,6 +211,7 @@ switch (options.Command)
                 string output = Path.Combine(work, i.ToString());
                 var report = Sling.Quantization.ModelQuantizer.Quantize(source, output, settings[i].Config);
                 using var model = ModelLoader.Load(output);
+                model.Transformer.IntegerActivations = false; // what the weights cost, as NNCF measures it
                 var r = Sling.Evaluation.ModelComparison.Compare(model.Transformer, reference.Transformer, textTokens, 512, 256);
                 var summary = ModelSummary.Of(model.Transformer);
                 Console.WriteLine($"| {settings[i].Name} | {report.BytesAfter:N0} | {summary.BitsPerWeight(model.Transformer):F2} | {r.MeanKlDivergence:F4} | {100 * r.TopOneAgreement:F1} % | {r.Perplexity:F3} |");

@@ -55,7 +55,10 @@ public static class GgufLoader
                 Classifier = new Linear(tensors.ContainsKey("output.weight") ? Matrix("output.weight", config.VocabSize, config.Dim) : embedding),
             };
             weights.Validate(config, path);
-            return new Transformer(config, weights, pool, gguf);
+            var transformer = new Transformer(config, weights, pool, gguf);
+            // Q8_0 blocks went through copies on their way to the kernels' layout: return that memory.
+            if (gguf.Tensors.Where(t => t.Type == Q8_0).Sum(t => t.ElementCount) > 64 << 20) GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            return transformer;
         }
         catch
         {

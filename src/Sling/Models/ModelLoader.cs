@@ -12,15 +12,6 @@ public static class ModelLoader
 
     public static Transformer LoadTransformer(string modelPath, LoadOptions options)
     {
-        var transformer = Open(modelPath, options);
-        // Loading leaves copies behind (a file's blocks before their repacking): return them now, so
-        // the process holds one copy of the weights while it generates.
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        return transformer;
-    }
-
-    private static Transformer Open(string modelPath, LoadOptions options)
-    {
         var pool = ComputePool.Get(options.Threads);
         if (Directory.Exists(modelPath))
         {

@@ -18,23 +18,38 @@ public sealed class Transformer : IDisposable
     public Transformer(TransformerConfig config, TransformerWeights weights, ComputePool pool, params IDisposable[] resources)
     {
         Config = config;
-        Weights = weights;
+        Weights = RepackForKernels(weights);
         Pool = pool;
         _resources = resources;
         _rope = new RotaryEmbedding(config);
         _attentionScale = 1f / MathF.Sqrt(config.HeadDim);
-        RepackForKernels(weights);
     }
 
-    // Group-quantized matrices take the interleaved layout of the fastest kernel this CPU runs (the stored
-    // layout stays the file's). A classifier tied to the embedding keeps its layout for row lookups.
-    private static void RepackForKernels(TransformerWeights weights)
+    // Group-quantized matrices take the interleaved layout of the fastest kernel this CPU runs (the
+    // stored layout stays the file's). An embedding tied to the classifier is repacked with it: its
+    // row lookups decode from the same layout.
+    private static TransformerWeights RepackForKernels(TransformerWeights weights)
     {
-        var linears = weights.Layers.SelectMany(l => l.Linears().Select(x => x.Linear)).ToList();
-        if (!ReferenceEquals(weights.Classifier.Weight, weights.Embedding)) linears.Add(weights.Classifier);
-        foreach (var linear in linears)
-            if (linear.Weight is GroupMatrix m && RowBlockMatrix.CanRepack(m))
-                linear.Weight = RowBlockMatrix.Repack(m);
+        long repacked = 0;
+        WeightMatrix Repack(WeightMatrix w)
+        {
+            if (w is not GroupMatrix m || !RowBlockMatrix.CanRepack(m)) return w;
+            repacked += m.ByteSize;
+            return RowBlockMatrix.Repack(m);
+        }
+        foreach (var linear in weights.Layers.SelectMany(l => l.Linears().Select(x => x.Linear)))
+            linear.Weight = Repack(linear.Weight);
+        if (!ReferenceEquals(weights.Classifier.Weight, weights.Embedding))
+            weights.Classifier.Weight = Repack(weights.Classifier.Weight);
+        else if (Repack(weights.Embedding) is var tied && !ReferenceEquals(tied, weights.Embedding))
+            weights = new TransformerWeights
+            {
+                Embedding = tied, Layers = weights.Layers, FinalNorm = weights.FinalNorm, Classifier = new Linear(tied, weights.Classifier.Bias),
+            };
+        // The copies repacked from (a file's blocks, a quantizer's arrays) are garbage now: hand the
+        // memory back, so the process holds one copy of the weights while it generates.
+        if (repacked > 64 << 20) GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        return weights;
     }
 
     public TransformerConfig Config { get; }
