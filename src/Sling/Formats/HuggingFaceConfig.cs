@@ -21,16 +21,9 @@ public sealed class HuggingFaceConfig
     public static HuggingFaceConfig Read(string path)
     {
         if (!File.Exists(path)) throw new SlingException($"{path}: file not found (a Hugging Face model folder needs config.json)");
-        try
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true });
-            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new ModelFormatException(path, "is not a JSON object");
-            return new HuggingFaceConfig(path, doc.RootElement.Clone());
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException(path, $"is not valid JSON: {e.Message}");
-        }
+        using var doc = JsonFile.Read(path, new JsonDocumentOptions { AllowTrailingCommas = true });
+        if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new ModelFormatException(path, "is not a JSON object");
+        return new HuggingFaceConfig(path, doc.RootElement.Clone());
     }
 
     public static HuggingFaceConfig FromJson(string path, string json)

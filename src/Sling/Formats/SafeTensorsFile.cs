@@ -58,24 +58,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable, IMappedWeights
         long dataLength = file.Length - dataStart;
 
         var header = file.Bytes(8, (int)headerLength, "header").ToArray();
-        try
-        {
-            // JSON strings are checked for UTF-8 only when read; check the whole header first.
-            new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true).GetCharCount(header);
-        }
-        catch (System.Text.DecoderFallbackException e)
-        {
-            throw new ModelFormatException(path, $"header is not valid UTF-8 (invalid byte at header offset {e.Index})");
-        }
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(header);
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException(path, $"header is not valid JSON: {e.Message}");
-        }
+        var doc = JsonFile.Parse(path, header, what: "header");
         using (doc)
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)

@@ -65,7 +65,7 @@ public sealed class TensorSet : IDisposable
         Dictionary<string, string> map;
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(indexPath));
+            using var doc = JsonFile.Read(indexPath);
             if (!doc.RootElement.TryGetProperty("weight_map", out var wm) || wm.ValueKind != JsonValueKind.Object)
                 throw new ModelFormatException(indexPath, "missing field 'weight_map'");
             map = new Dictionary<string, string>(StringComparer.Ordinal);

@@ -54,6 +54,13 @@ public abstract unsafe class GroupMatrix : WeightMatrix
     internal abstract void ReleaseSource();
     public float Scale(int row, int group) => (float)_scales[(long)row * Groups + group];
 
+    // Codes are integers; only the scales can be NaN or infinite.
+    public override long FirstNonFiniteRow()
+    {
+        long at = NonFinite.FindHalf(new ReadOnlySpan<ushort>(_scales, checked(Rows * Groups)));
+        return at < 0 ? -1 : at / Groups;
+    }
+
     // Groups must be whole activation blocks (or a whole row) for the block sums to line up.
     internal override bool TakesQ8 => GroupSize % Q8Activations.BlockSize == 0 || GroupSize == Cols;
 

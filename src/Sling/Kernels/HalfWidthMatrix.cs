@@ -7,6 +7,8 @@ public interface IHalfWidthFormat
 {
     static abstract string Name { get; }
     static abstract float ToSingle(ushort bits);
+    /// <summary>Index of the first NaN/Inf value in raw bits, or −1.</summary>
+    static abstract long FindNonFinite(ReadOnlySpan<ushort> bits);
     static abstract Vector256<float> Widen(Vector256<uint> bits);
 }
 
@@ -15,6 +17,7 @@ public readonly struct Fp16Format : IHalfWidthFormat
 {
     public static string Name => "f16";
     public static float ToSingle(ushort bits) => (float)BitConverter.UInt16BitsToHalf(bits);
+    public static long FindNonFinite(ReadOnlySpan<ushort> bits) => NonFinite.FindHalf(bits);
     public static Vector256<float> Widen(Vector256<uint> bits) => HalfConversion.Widen(bits);
 }
 
@@ -24,6 +27,7 @@ public readonly struct Bf16Format : IHalfWidthFormat
     public static string Name => "bf16";
     public static float ToSingle(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
     public static Vector256<float> Widen(Vector256<uint> bits) => Vector256.ShiftLeft(bits, 16).AsSingle();
+    public static long FindNonFinite(ReadOnlySpan<ushort> bits) => NonFinite.FindBFloat16(bits);
 }
 
 /// <summary>
@@ -43,6 +47,16 @@ public unsafe class HalfWidthMatrix<TFormat> : WeightMatrix where TFormat : stru
 
     public override string Format => TFormat.Name;
     public override long ByteSize => (long)Rows * Cols * sizeof(ushort);
+
+    public override long FirstNonFiniteRow()
+    {
+        for (long start = 0, total = (long)Rows * Cols; start < total; start += 1 << 30)
+        {
+            long at = TFormat.FindNonFinite(new ReadOnlySpan<ushort>(_data + start, (int)Math.Min(1 << 30, total - start)));
+            if (at >= 0) return (start + at) / Cols;
+        }
+        return -1;
+    }
 
     public override void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd)
     {

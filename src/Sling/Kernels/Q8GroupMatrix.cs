@@ -25,6 +25,13 @@ public sealed unsafe class Q8GroupMatrix : WeightMatrix
 
     public int GroupSize { get; }
     public override string Format => "q8_0";
+    public override long FirstNonFiniteRow()
+    {
+        int groups = Cols / GroupSize;
+        long at = NonFinite.Find(new ReadOnlySpan<float>(_scales, checked(Rows * groups)));
+        return at < 0 ? -1 : at / groups;
+    }
+
     public override long ByteSize => (long)Rows * Cols + (long)Rows * Cols / GroupSize * sizeof(float);
 
     public override void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd)

@@ -60,6 +60,12 @@ public abstract unsafe class RowBlockMatrix : WeightMatrix
     }
 
     public int GroupSize { get; }
+
+    public override long FirstNonFiniteRow()
+    {
+        long at = NonFinite.FindHalf(new ReadOnlySpan<ushort>(_scales, checked(Rows * Groups)));
+        return at < 0 ? -1 : at / (Groups * RowsPerBlock) * RowsPerBlock + at % RowsPerBlock;
+    }
     public int Groups => Cols / GroupSize;
     public bool Symmetric => _zeros == null;
     /// <summary>The zero point of every group when <see cref="Symmetric"/>.</summary>

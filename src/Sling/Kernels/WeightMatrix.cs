@@ -17,6 +17,9 @@ public abstract class WeightMatrix
     public int Rows { get; }
     public int Cols { get; }
 
+    /// <summary>The first row holding a NaN or infinite weight or scale, or −1 (read once at load).</summary>
+    public abstract long FirstNonFiniteRow();
+
     /// <summary>Short name of the storage format, e.g. "f32", "bf16", "q8_0".</summary>
     public abstract string Format { get; }
 

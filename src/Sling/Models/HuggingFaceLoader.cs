@@ -31,7 +31,8 @@ public static class HuggingFaceLoader
             if (options.DType != "auto")
                 tensors = ConvertThroughCache(folder, tensors, WeightConversion.Parse(options.DType), options);
             var weights = architecture.ReadWeights(transformerConfig, new CheckpointReader(tensors, config));
-            weights.Validate(transformerConfig, folder);
+            // Errors name the weight files (one, or the shards) rather than the folder alone.
+            weights.Validate(transformerConfig, $"{string.Join(", ", tensors.Files.Select(f => f.Path))} (shapes from {config.Path})");
             return new Transformer(transformerConfig, weights, pool, tensors);
         }
         catch

@@ -76,5 +76,13 @@ public sealed record TransformerConfig
         Require(RotaryDim > 0 && RotaryDim <= HeadDim && RotaryDim % 2 == 0, $"rotary dimension {RotaryDim} must be even and at most the head dimension {HeadDim}");
         Require(VocabSize > 0, $"vocabulary size must be positive (got {VocabSize})");
         Require(MaxSeqLen > 0, $"context length must be positive (got {MaxSeqLen})");
+        Require(double.IsFinite(RopeTheta) && RopeTheta > 0, $"rope theta must be a positive number (got {RopeTheta})");
+        Require(float.IsFinite(NormEps) && NormEps >= 0, $"normalization epsilon must be a number of 0 or more (got {NormEps})");
+        Require(double.IsFinite(LinearRopeFactor) && LinearRopeFactor > 0, $"rope scaling factor must be positive (got {LinearRopeFactor})");
+        Require(SlidingWindow >= 0, $"sliding window must be 0 (none) or positive (got {SlidingWindow})");
+        if (Llama3Scaling is { } s)
+            Require(double.IsFinite(s.Factor) && s.Factor > 0 && double.IsFinite(s.LowFreqFactor) && s.LowFreqFactor > 0
+                    && double.IsFinite(s.HighFreqFactor) && s.HighFreqFactor > s.LowFreqFactor && s.OriginalMaxPositions > 0,
+                $"llama3 rope scaling needs positive factors with high_freq_factor above low_freq_factor (got {s})");
     }
 }

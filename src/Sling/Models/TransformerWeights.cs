@@ -63,21 +63,30 @@ public sealed class TransformerWeights
         {
             if (w.Rows != rows || w.Cols != cols)
                 throw new Formats.ModelFormatException(source, $"{name} has shape [{w.Rows}, {w.Cols}], expected [{rows}, {cols}] from the configuration");
+            // NaN or infinite values are reported here, not discovered later as NaN logits.
+            if (w.FirstNonFiniteRow() is var row and >= 0)
+                throw new Formats.ModelFormatException(source, $"{name} ({w.Format}) holds a NaN or infinite {(w is GroupMatrix or RowBlockMatrix or Q8GroupMatrix ? "scale" : "weight")} in row {row}");
         }
         void Vector(string name, float[]? v, int length)
         {
             if (v != null && v.Length != length)
                 throw new Formats.ModelFormatException(source, $"{name} has {v.Length} elements, expected {length} from the configuration");
+            if (v != null && NonFinite.Find(v) is var at and >= 0)
+                throw new Formats.ModelFormatException(source, $"{name} holds a NaN or infinite value at {at}");
         }
         Shape("embedding", Embedding, c.VocabSize, c.Dim);
         Shape("classifier", Classifier.Weight, c.VocabSize, c.Dim);
         Vector("final norm", FinalNorm.Weight, c.Dim);
+        Vector("final norm bias", FinalNorm.Bias, c.Dim);
+        Vector("classifier bias", Classifier.Bias, c.VocabSize);
         for (int i = 0; i < Layers.Length; i++)
         {
             var l = Layers[i];
             string p = $"layer {i} ";
             Vector(p + "attention norm", l.AttentionNorm.Weight, c.Dim);
+            Vector(p + "attention norm bias", l.AttentionNorm.Bias, c.Dim);
             if (l.MlpNorm != null) Vector(p + "mlp norm", l.MlpNorm.Weight, c.Dim);
+            foreach (var (name, linear) in l.Linears()) Vector($"{p}{name} bias", linear.Bias, linear.Outputs);
             Shape(p + "query", l.Query.Weight, c.QDim, c.Dim);
             Shape(p + "key", l.Key.Weight, c.KvDim, c.Dim);
             Shape(p + "value", l.Value.Weight, c.KvDim, c.Dim);

@@ -16,16 +16,7 @@ public static class HuggingFaceTokenizer
 
     public static ITokenizer Load(string path)
     {
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(File.ReadAllBytes(path));
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException(path, $"is not valid JSON: {e.Message}");
-        }
-        using (doc)
+        using (var doc = JsonFile.Read(path))
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw new ModelFormatException(path, "is not a JSON object");

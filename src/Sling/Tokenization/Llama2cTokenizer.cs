@@ -31,7 +31,14 @@ public sealed class Llama2cTokenizer : ITokenizer
         }
     }
 
-    public static Llama2cTokenizer Load(string path) => new(Llama2cTokenizerFile.Read(path));
+    public static Llama2cTokenizer Load(string path)
+    {
+        var file = Llama2cTokenizerFile.Read(path);
+        // Byte fallback needs <unk>, <s>, </s> and the 256 byte tokens at their fixed ids.
+        if (file.Tokens.Length < ByteFallbackOffset + 256)
+            throw new ModelFormatException(path, $"holds {file.Tokens.Length} tokens; a llama2.c vocabulary has at least {ByteFallbackOffset + 256} (3 special tokens and 256 byte tokens)");
+        return new Llama2cTokenizer(file);
+    }
 
     public int VocabSize => _tokens.Length;
     public int BosId => 1;

@@ -9,10 +9,17 @@ public static class TokenizerLoader
             throw new Formats.ModelFormatException(path, "is a directory, expected a tokenizer file");
         if (!File.Exists(path)) throw new SlingException($"{path}: tokenizer file not found");
         string name = Path.GetFileName(path);
-        if (name.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return HuggingFaceTokenizer.Load(path);
-        if (name.EndsWith(".model", StringComparison.OrdinalIgnoreCase)) return SentencePieceModelTokenizer.Load(path);
-        if (Formats.GgufFile.HasMagic(path)) return GgufTokenizer.Load(path);
-        return Llama2cTokenizer.Load(path);
+        try
+        {
+            if (name.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return HuggingFaceTokenizer.Load(path);
+            if (name.EndsWith(".model", StringComparison.OrdinalIgnoreCase)) return SentencePieceModelTokenizer.Load(path);
+            if (Formats.GgufFile.HasMagic(path)) return GgufTokenizer.Load(path);
+            return Llama2cTokenizer.Load(path);
+        }
+        catch (SlingException e) when (e is not Formats.ModelFormatException && !e.Message.Contains(name, StringComparison.Ordinal))
+        {
+            throw new Formats.ModelFormatException(path, e.Message); // every tokenizer error names its file
+        }
     }
 
     /// <summary>

@@ -31,7 +31,15 @@ public sealed class CheckpointReader(TensorSet tensors, HuggingFaceConfig config
         if (file != null && Quantization.QuantizedTensors.FormatOf(file, name) is { } format)
         {
             CheckAgainstQuantizationConfig(name, format, cols);
-            return Quantization.QuantizedTensors.Open(file, name, format, rows, cols);
+            try
+            {
+                return Quantization.QuantizedTensors.Open(file, name, format, rows, cols);
+            }
+            catch (ModelFormatException e)
+            {
+                // The expected shape comes from config.json: name it beside the tensor file.
+                throw new ModelFormatException(file.Path, $"{e.Message.Split(": ", 2)[^1]} (the shape {Path.GetFileName(Config.Path)} implies through {why})");
+            }
         }
         var t = Find(name);
         if (t.Shape.Length != 2 || t.Shape[0] != rows || t.Shape[1] != cols)
@@ -48,7 +56,16 @@ public sealed class CheckpointReader(TensorSet tensors, HuggingFaceConfig config
         bool sym = q.Bool("sym", false);
         int group = q.Int("group_size", 128);
         var primary = new Quantization.QuantizedFormat(bits, sym, group == -1 ? cols : group);
-        var backup = Quantization.WeightQuantizationConfig.ParseBackup(q.String("backup_mode") ?? "int8_asym") switch
+        Quantization.BackupMode mode;
+        try
+        {
+            mode = Quantization.WeightQuantizationConfig.ParseBackup(q.String("backup_mode") ?? "int8_asym");
+        }
+        catch (SlingException e)
+        {
+            throw Config.Error("quantization_config.backup_mode", e.Message);
+        }
+        var backup = mode switch
         {
             Quantization.BackupMode.Int8Asym => new Quantization.QuantizedFormat(8, false, cols),
             Quantization.BackupMode.Int8Sym => new Quantization.QuantizedFormat(8, true, cols),
