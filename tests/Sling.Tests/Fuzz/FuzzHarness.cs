@@ -26,7 +26,7 @@ public static class FuzzHarness
             {
                 var (bytes, what) = Mutator.Mutate(original, seed);
                 File.WriteAllBytes(target, bytes);
-                string? problem = Check(load, Path.GetFileName(target));
+                string? problem = Check(load, Path.GetFileName(target), AllocationBound(target, bytes.LongLength));
                 if (problem == null) continue;
                 failures.Add(new Failure(seed, what, problem));
                 if (keepFailuresIn != null)
@@ -40,19 +40,36 @@ public static class FuzzHarness
         return failures;
     }
 
-    private static string? Check(Func<IDisposable?> load, string fileName)
+    // What a load may allocate on its own thread: a multiple of the files it reads, never what a
+    // corrupt count or length asks for.
+    private static long AllocationBound(string target, long targetBytes)
+    {
+        long folderBytes = Directory.GetFiles(Path.GetDirectoryName(target)!).Sum(f => new FileInfo(f).Length);
+        return 32 * Math.Max(folderBytes, targetBytes) + (64L << 20);
+    }
+
+    private static string? Check(Func<IDisposable?> load, string fileName, long allocationBound)
     {
         var task = Task.Run(() =>
         {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            string? Allocated()
+            {
+                long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+                return allocated > allocationBound ? $"allocated {allocated:N0} bytes, more than {allocationBound:N0} for files this size" : null;
+            }
             try
             {
                 using var loaded = load();
+                string? problem = Allocated();
+                if (problem != null) return problem;
                 if (loaded is LoadedModel model) return FiniteLogits(model.Transformer);
                 if (loaded is Transformer transformer) return FiniteLogits(transformer);
                 return null;
             }
             catch (SlingException e)
             {
+                if (Allocated() is { } problem) return problem;
                 return e.Message.Contains(fileName, StringComparison.Ordinal) || e.Message.Contains(Path.GetFileNameWithoutExtension(fileName), StringComparison.Ordinal)
                     ? null
                     : $"error does not name {fileName}: {e.Message}";

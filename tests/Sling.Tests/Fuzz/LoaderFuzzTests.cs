@@ -146,4 +146,53 @@ public class LoaderFuzzTests
         tokenizer.Decode(ids);
         return new Held(tokenizer);
     }
+
+    // Truncation at every length through the headers and at every tensor's first byte: each is a
+    // clean error (or, past the last tensor's end, a model that loads).
+    [SharedTheory("models/gguf/arch/llama/model-f32.gguf", SharedData.Stories260KTokenizer, "models/stories260K-hf/model.safetensors")]
+    [InlineData("models/gguf/arch/llama/model-f32.gguf")]
+    [InlineData("models/stories260K-hf/model.safetensors")]
+    [InlineData(SharedData.Stories260KTokenizer)]
+    public void TruncationAtEveryStructuralBoundary(string relative)
+    {
+        using var dir = new TempDirectory();
+        string source = SharedData.PathOf(relative);
+        string folder = dir.File("m");
+        Directory.CreateDirectory(folder);
+        foreach (var f in Directory.GetFiles(Path.GetDirectoryName(source)!)) File.Copy(f, Path.Combine(folder, Path.GetFileName(f)));
+        string file = Path.Combine(folder, Path.GetFileName(source));
+        var bytes = File.ReadAllBytes(file);
+        var lengths = new SortedSet<long>(Enumerable.Range(0, Math.Min(bytes.Length, 1536)).Select(i => (long)i));
+        if (relative.EndsWith(".gguf"))
+            using (var g = GgufFile.Open(file)) foreach (var t in g.Tensors) { lengths.Add(t.Offset); lengths.Add(t.Offset + 1); }
+        if (relative.EndsWith(".safetensors"))
+            using (var st = SafeTensorsFile.Open(file)) foreach (var t in st.Tensors.Values) { lengths.Add(t.Offset); lengths.Add(t.Offset + t.ByteLength - 1); }
+        lengths.Add(bytes.Length - 1);
+        var failures = new List<string>();
+        try
+        {
+            foreach (long length in lengths)
+            {
+                File.WriteAllBytes(file, bytes[..(int)length]);
+                try
+                {
+                    if (relative.EndsWith("tok512.bin")) TokenizerLoader.Load(file);
+                    else ModelLoader.LoadTransformer(relative.EndsWith(".gguf") ? file : folder).Dispose();
+                    failures.Add($"truncated to {length} of {bytes.Length}: loaded");
+                }
+                catch (SlingException e) when (e.Message.Contains(Path.GetFileName(file)))
+                {
+                }
+                catch (Exception e)
+                {
+                    failures.Add($"truncated to {length}: {e.GetType().Name}: {e.Message}");
+                }
+            }
+        }
+        finally
+        {
+            File.WriteAllBytes(file, bytes);
+        }
+        Assert.True(failures.Count == 0, $"{failures.Count} of {lengths.Count} lengths:\n" + string.Join("\n", failures.Take(8)));
+    }
 }
