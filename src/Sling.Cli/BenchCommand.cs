@@ -9,13 +9,13 @@ internal static class BenchCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var model = new Option<string?>("--model", "-m") { Description = "Model folder or file (or use --synthetic)" };
-        var synthetic = new Option<string?>("--synthetic") { Description = $"Build a model shape in memory with random weights: {string.Join(", ", SyntheticModels.ShapeNames)}" };
+        var model = CommonOptions.OptionalModel();
+        var synthetic = CommonOptions.Synthetic();
         var type = new Option<string>("--type") { Description = $"Weight format of --synthetic: {string.Join(", ", SyntheticModels.FormatNames)}", DefaultValueFactory = _ => "q4_0" };
         var prompt = new Option<int>("--prompt-tokens", "-p") { Description = "Prompt length for the prompt-processing test (0 = skip)", DefaultValueFactory = _ => 512 };
         var generate = new Option<int>("--gen-tokens", "-n") { Description = "Tokens for the generation test (0 = skip)", DefaultValueFactory = _ => 128 };
         var repetitions = new Option<int>("--repetitions", "-r") { Description = "Timed runs of each test after one warm-up run", DefaultValueFactory = _ => 5 };
-        var threads = new Option<int>("--threads", "-t") { Description = "Worker threads; 0 = all cores", DefaultValueFactory = _ => 0 };
+        var threads = CommonOptions.Threads("-t");
         var batch = new Option<int>("--batch", "-b") { Description = "Prompt tokens per forward pass", DefaultValueFactory = _ => InferenceState.DefaultBatchCapacity };
         var kvCache = new Option<string>("--kv-cache") { Description = "Key/value cache precision: f32 or f16", DefaultValueFactory = _ => "f32" };
         var exact = new Option<bool>("--float-activations") { Description = "Multiply quantized weights with float activations instead of int8 blocks" };
@@ -25,8 +25,7 @@ internal static class BenchCommand
         };
         command.SetAction(parse =>
         {
-            string? path = parse.GetValue(model), shape = parse.GetValue(synthetic);
-            if ((path == null) == (shape == null)) throw new SlingException("give either --model PATH or --synthetic SHAPE");
+            var (path, shape) = CommonOptions.ModelOrSynthetic(parse, model, synthetic);
             int t = parse.GetValue(threads), p = parse.GetValue(prompt), n = parse.GetValue(generate), r = parse.GetValue(repetitions);
             if (p < 0 || n < 0 || r <= 0) throw new SlingException("--prompt-tokens and --gen-tokens must be 0 or more, --repetitions positive");
             stderr.WriteLine(shape != null ? $"building {shape} with random {parse.GetValue(type)} weights…" : $"loading {path}…");

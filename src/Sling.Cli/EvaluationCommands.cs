@@ -38,17 +38,15 @@ internal static class EvaluationCommands
         return (w, s);
     }
 
-    private static Option<string?> TokenizerOption() => new("--tokenizer") { Description = "Tokenizer file (default: the one beside the model)" };
-    private static Option<int> ThreadsOption() => new("--threads") { DefaultValueFactory = _ => 0, Description = "Worker threads; 0 = all cores" };
 
     public static Command Perplexity(TextWriter stdout, TextWriter stderr)
     {
-        var model = new Option<string>("--model", "-m") { Description = "Model folder or file", Required = true };
-        var tokenizer = TokenizerOption();
+        var model = CommonOptions.Model();
+        var tokenizer = CommonOptions.Tokenizer();
         var text = Text();
         var window = Window();
         var stride = Stride();
-        var threads = ThreadsOption();
+        var threads = CommonOptions.Threads();
         var command = new Command("perplexity", "Token-level perplexity of a model on a text, over sliding windows") { model, tokenizer, text, window, stride, threads };
         command.SetAction(parse =>
         {
@@ -65,13 +63,13 @@ internal static class EvaluationCommands
 
     public static Command Compare(TextWriter stdout, TextWriter stderr)
     {
-        var model = new Option<string>("--model", "-m") { Description = "The model to judge (e.g. the quantized one)", Required = true };
+        var model = CommonOptions.Model("The model to judge (e.g. the quantized one)");
         var reference = new Option<string>("--reference", "-r") { Description = "The reference model (e.g. the original)", Required = true };
         var text = Text();
         var window = Window();
         var stride = Stride();
-        var tokenizer = TokenizerOption();
-        var threads = ThreadsOption();
+        var tokenizer = CommonOptions.Tokenizer();
+        var threads = CommonOptions.Threads();
         var command = new Command("compare", "KL divergence, top-1 agreement and perplexity of a model against a reference") { model, reference, text, window, stride, tokenizer, threads };
         command.SetAction(parse =>
         {

@@ -9,8 +9,8 @@ internal static class ExportCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var model = new Option<string?>("--model", "-m") { Description = "Model folder or file (or use --synthetic)" };
-        var synthetic = new Option<string?>("--synthetic") { Description = $"A model shape with random weights: {string.Join(", ", SyntheticModels.ShapeNames)}" };
+        var model = CommonOptions.OptionalModel();
+        var synthetic = CommonOptions.Synthetic();
         var syntheticType = new Option<string>("--synthetic-type") { Description = "Weight format the synthetic model is built in", DefaultValueFactory = _ => "f16" };
         var output = new Option<string>("--output", "-o") { Description = "GGUF file to write", Required = true };
         var type = new Option<string>("--type") { Description = "Tensor type of the matrices: f32, f16, q8_0, q4_0", DefaultValueFactory = _ => "f16" };
@@ -18,8 +18,7 @@ internal static class ExportCommand
         var command = new Command("export-gguf", "Write a Llama-family model as a GGUF file llama.cpp can load") { model, synthetic, syntheticType, output, type, vocab };
         command.SetAction(parse =>
         {
-            string? path = parse.GetValue(model), shape = parse.GetValue(synthetic);
-            if ((path == null) == (shape == null)) throw new SlingException("give either --model PATH or --synthetic SHAPE");
+            var (path, shape) = CommonOptions.ModelOrSynthetic(parse, model, synthetic);
             var exportType = parse.GetValue(type) switch
             {
                 "f32" => GgufExportType.F32, "f16" => GgufExportType.F16, "q8_0" => GgufExportType.Q8_0, "q4_0" => GgufExportType.Q4_0,

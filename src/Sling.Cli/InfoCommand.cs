@@ -9,8 +9,8 @@ internal static class InfoCommand
 {
     public static Command Create(TextWriter stdout)
     {
-        var model = new Option<string>("--model", "-m") { Description = "Model: a Hugging Face folder or a llama2.c .bin checkpoint", Required = true };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer file (default: the one beside the model)" };
+        var model = CommonOptions.Model();
+        var tokenizer = CommonOptions.Tokenizer();
         var command = new Command("info", "Describe a model: architecture, parameters, dtype, context length, tokenizer, files") { model, tokenizer };
         command.SetAction(parse =>
         {

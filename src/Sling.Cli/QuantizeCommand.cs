@@ -9,7 +9,7 @@ internal static class QuantizeCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var model = new Option<string>("--model", "-m") { Description = "Source: a Hugging Face model folder", Required = true };
+        var model = CommonOptions.Model("Source: a Hugging Face model folder");
         var output = new Option<string>("--output", "-o") { Description = "Destination folder for the quantized model", Required = true };
         var bits = new Option<int>("--bits") { Description = "Primary precision: 4 or 8", DefaultValueFactory = _ => 4 };
         var groupSize = new Option<int?>("--group-size") { Description = "Inputs per scale; -1 = per output channel (default 128 for 4 bits, -1 for 8)" };

@@ -9,8 +9,8 @@ internal static class RunCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr, TextReader stdin)
     {
-        var model = new Option<string>("--model", "-m") { Description = "Model: a Hugging Face folder (config.json + safetensors) or a llama2.c .bin checkpoint", Required = true };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer file (default: the one beside the model)" };
+        var model = CommonOptions.Model();
+        var tokenizer = CommonOptions.Tokenizer();
         var prompt = new Option<string>("--prompt", "-p") { Description = "Text to continue (default: empty, start from BOS); - reads it from stdin", DefaultValueFactory = _ => "" };
         var promptFile = new Option<string?>("--prompt-file", "-f") { Description = "Read the prompt from this UTF-8 file" };
         var kvCache = new Option<string>("--kv-cache") { Description = "Key/value cache precision: f32 (exact) or f16 (half the memory)", DefaultValueFactory = _ => "f32" };
@@ -26,7 +26,7 @@ internal static class RunCommand
         var dtype = new Option<string>("--dtype") { Description = "Weight dtype: auto (as stored, in place) or f32/f16/bf16 (converted once, then cached)", DefaultValueFactory = _ => "auto" };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Where converted weights are kept (default: $SLING_CACHE_DIR or ~/.cache/sling)" };
         var noEcho = new Option<bool>("--no-echo") { Description = "Print only the generated text, not the prompt before it" };
-        var threads = new Option<int>("--threads") { Description = "Worker threads; 0 = all cores", DefaultValueFactory = _ => 0 };
+        var threads = CommonOptions.Threads();
 
         var command = new Command("run", "Generate text from a prompt")
         {

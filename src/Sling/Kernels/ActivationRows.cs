@@ -5,7 +5,7 @@ namespace Sling.Kernels;
 /// once per change, their int8 form for integer kernels. Whoever writes <see cref="Data"/> calls
 /// <see cref="Changed"/>, so q/k/v (or gate/up) reading the same input share one quantization.
 /// </summary>
-public sealed class ActivationRows
+internal sealed class ActivationRows
 {
     private readonly int _capacity;
     private Q8Activations? _q8;

@@ -10,7 +10,7 @@ namespace Sling.Kernels;
 /// every weight matrix that reads the same input (q/k/v, gate/up). Rows are padded with zero codes to
 /// a whole number of blocks.
 /// </summary>
-public sealed class Q8Activations : IParallelJob
+internal sealed class Q8Activations : IParallelJob
 {
     private float[]? _source;
     public const int BlockSize = 32;

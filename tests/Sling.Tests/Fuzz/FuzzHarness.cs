@@ -13,8 +13,8 @@ public static class FuzzHarness
     public sealed record Failure(int Seed, string Mutation, string Problem);
 
     /// <summary>
-    /// Mutates <paramref name="target"/> (a file inside <paramref name="folder"/>, restored after each
-    /// case) <paramref name="cases"/> times and runs <paramref name="load"/> on the folder or file.
+    /// Mutates <paramref name="target"/> (restored after each case) <paramref name="cases"/> times and
+    /// runs <paramref name="load"/>, which reads it (alone, or in its folder).
     /// </summary>
     public static List<Failure> Run(string target, int cases, int firstSeed, Func<IDisposable?> load, string? keepFailuresIn = null)
     {
