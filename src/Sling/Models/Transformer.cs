@@ -92,58 +92,118 @@ public sealed class Transformer : IDisposable
     public ReadOnlySpan<float> Forward(InferenceState state, ReadOnlySpan<int> tokens, int position, LogitRows rows = LogitRows.Last)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var c = Config;
         int n = tokens.Length;
         if (n == 0 || n > state.BatchCapacity)
             throw new ArgumentOutOfRangeException(nameof(tokens), $"{n} tokens for a batch of 1..{state.BatchCapacity}");
-        foreach (int token in tokens)
-            if ((uint)token >= (uint)c.VocabSize)
-                throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {token} outside the vocabulary of {c.VocabSize}");
-        if (position < 0 || position + n > state.ContextLength)
-            throw new SlingException($"position {position + n - 1} is past the context length of {state.ContextLength} tokens");
+        var b = state.Buffers;
+        for (int t = 0; t < n; t++)
+        {
+            b.States[t] = state;
+            b.Positions[t] = position + t;
+        }
+        Span<bool> want = n <= 512 ? stackalloc bool[n] : new bool[n];
+        for (int t = rows switch { LogitRows.All => 0, LogitRows.Last => n - 1, _ => n }; t < n; t++) want[t] = true;
+        Run(b, tokens, want);
+        if (rows == LogitRows.None) return default;
+        if (rows == LogitRows.Last) return state.Logits;
+        return b.AllLogits(n, Config.VocabSize).AsSpan(0, n * Config.VocabSize);
+    }
 
-        foreach (var buffer in new[] { state.X, state.Normed, state.Query, state.Key, state.Value, state.AttentionOut, state.Projected, state.Gate, state.Up, state.MlpOut })
-            buffer.SetCount(n);
-        var x = state.X;
-        for (int t = 0; t < n; t++) Weights.Embedding.ReadRow(tokens[t], x.Row(t));
-        _rope.Fill(position, n, state.Cos, state.Sin);
+    /// <summary>A batch for tokens of several sequences in one pass (continuous batching).</summary>
+    public DecodeBatch CreateBatch(int capacity)
+    {
+        if (capacity <= 0) throw new ArgumentOutOfRangeException(nameof(capacity), $"batch capacity {capacity} must be positive");
+        return new DecodeBatch(Config, capacity);
+    }
+
+    /// <summary>
+    /// Runs tokens of several sequences in one pass: every weight is read once for all of them. Each
+    /// item's position must follow its sequence's cached positions (items of one sequence in order).
+    /// Items that want logits get them in their state's <see cref="InferenceState.Logits"/>.
+    /// </summary>
+    public void Forward(DecodeBatch batch, ReadOnlySpan<BatchItem> items)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int n = items.Length;
+        if (n == 0 || n > batch.Capacity)
+            throw new ArgumentOutOfRangeException(nameof(items), $"{n} items for a batch of 1..{batch.Capacity}");
+        var b = batch.Buffers;
+        Span<int> tokens = n <= 512 ? stackalloc int[n] : new int[n];
+        int wanted = 0;
+        for (int t = 0; t < n; t++)
+        {
+            b.States[t] = items[t].State;
+            b.Positions[t] = items[t].Position;
+            tokens[t] = items[t].Token;
+            if (items[t].WantLogits) wanted++;
+        }
+        // Rows that want logits are classified; the others only fill their caches.
+        Span<bool> want = n <= 512 ? stackalloc bool[n] : new bool[n];
+        for (int t = 0; t < n; t++) want[t] = items[t].WantLogits;
+        Run(b, tokens, want);
+        Array.Clear(b.States, 0, n);
+    }
+
+    /// <summary>
+    /// The forward pass over rows whose sequence and position are in <paramref name="b"/>. The rows
+    /// that want logits get them, in order, in <see cref="ForwardBuffers.AllLogits"/> and in their states.
+    /// </summary>
+    private void Run(ForwardBuffers b, ReadOnlySpan<int> tokens, ReadOnlySpan<bool> wantLogits)
+    {
+        var c = Config;
+        int n = tokens.Length, pairs = _rope.Pairs;
+        for (int t = 0; t < n; t++)
+        {
+            if ((uint)tokens[t] >= (uint)c.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {tokens[t]} outside the vocabulary of {c.VocabSize}");
+            var s = b.States[t];
+            if (b.Positions[t] < 0 || b.Positions[t] >= s.ContextLength)
+                throw new SlingException($"position {b.Positions[t]} is past the context length of {s.ContextLength} tokens");
+        }
+
+        b.SetCount(n);
+        var x = b.X;
+        for (int t = 0; t < n; t++)
+        {
+            Weights.Embedding.ReadRow(tokens[t], x.Row(t));
+            _rope.Fill(b.Positions[t], 1, b.Cos.AsSpan(t * pairs, pairs), b.Sin.AsSpan(t * pairs, pairs));
+        }
 
         for (int l = 0; l < c.Layers; l++)
         {
             var layer = Weights.Layers[l];
-            Normalize(layer.AttentionNorm, x, state.Normed);
-            Attention(state, layer, l, position);
+            Normalize(layer.AttentionNorm, x, b.Normed);
+            Attention(b, layer, l);
             if (c.ParallelResidual)
             {
-                Mlp(state, layer);
-                TensorPrimitives.Add(x.Active, state.Projected.Active, x.Active);
-                TensorPrimitives.Add(x.Active, state.MlpOut.Active, x.Active);
+                Mlp(b, layer);
+                TensorPrimitives.Add(x.Active, b.Projected.Active, x.Active);
+                TensorPrimitives.Add(x.Active, b.MlpOut.Active, x.Active);
             }
             else
             {
-                TensorPrimitives.Add(x.Active, state.Projected.Active, x.Active);
-                Normalize(layer.MlpNorm!, x, state.Normed);
-                Mlp(state, layer);
-                TensorPrimitives.Add(x.Active, state.MlpOut.Active, x.Active);
+                TensorPrimitives.Add(x.Active, b.Projected.Active, x.Active);
+                Normalize(layer.MlpNorm!, x, b.Normed);
+                Mlp(b, layer);
+                TensorPrimitives.Add(x.Active, b.MlpOut.Active, x.Active);
             }
         }
-        state.Length = position + n;
+        for (int t = 0; t < n; t++)
+            b.States[t].Length = Math.Max(b.States[t].Length, b.Positions[t] + 1);
 
-        if (rows == LogitRows.None) return default;
-        var normed = state.Normed;
-        if (rows == LogitRows.Last)
-        {
-            // Only the last token's logits: normalize that row alone and classify one row.
-            normed.SetCount(1);
-            NormalizeRow(Weights.FinalNorm, x.Row(n - 1), normed.Row(0));
-            Apply(state, Weights.Classifier, normed, state.Logits);
-            return state.Logits;
-        }
-        Normalize(Weights.FinalNorm, x, normed);
-        var all = state.AllLogits(n, c.VocabSize);
-        Apply(state, Weights.Classifier, normed, all);
-        all.AsSpan(0, n * c.VocabSize).Slice((n - 1) * c.VocabSize, c.VocabSize).CopyTo(state.Logits);
-        return all.AsSpan(0, n * c.VocabSize);
+        // Only the rows that want logits are normalized and classified, compacted to the front.
+        var normed = b.Normed;
+        int k = 0;
+        for (int t = 0; t < n; t++)
+            if (wantLogits[t]) NormalizeRow(Weights.FinalNorm, x.Row(t), normed.Row(k++));
+        if (k == 0) return;
+        normed.SetCount(k);
+        normed.Changed();
+        int vocab = c.VocabSize;
+        var logits = b.AllLogits(k, vocab);
+        Apply(b, Weights.Classifier, normed, logits);
+        for (int t = 0, row = 0; t < n; t++)
+            if (wantLogits[t]) logits.AsSpan(row++ * vocab, vocab).CopyTo(b.States[t].Logits); // the latest for each sequence wins
     }
 
     /// <summary>
@@ -195,20 +255,20 @@ public sealed class Transformer : IDisposable
     }
 
     // output rows ← linear(input rows); output is an ActivationRows buffer or the logits.
-    private void Apply(InferenceState s, Linear linear, ActivationRows input, float[] output)
+    private void Apply(ForwardBuffers s, Linear linear, ActivationRows input, float[] output)
     {
         s.MatMul.Run(Pool, linear.Weight, input, output, IntegerActivations);
         AddBias(linear, input.Count, output);
     }
 
-    private void Apply(InferenceState s, Linear linear, ActivationRows input, ActivationRows output)
+    private void Apply(ForwardBuffers s, Linear linear, ActivationRows input, ActivationRows output)
     {
         Apply(s, linear, input, output.Data);
         output.Changed();
     }
 
     // Several linears of one input in one parallel operation (q/k/v, gate/up).
-    private void Apply(InferenceState s, ActivationRows input, params ReadOnlySpan<(Linear Linear, ActivationRows Output)> linears)
+    private void Apply(ForwardBuffers s, ActivationRows input, params ReadOnlySpan<(Linear Linear, ActivationRows Output)> linears)
     {
         var list = s.Products(linears.Length);
         for (int i = 0; i < linears.Length; i++) list[i] = (linears[i].Linear.Weight, linears[i].Output.Data);
@@ -230,49 +290,53 @@ public sealed class Transformer : IDisposable
         }
     }
 
-    private void Attention(InferenceState s, LayerWeights layer, int l, int position)
+    private void Attention(ForwardBuffers s, LayerWeights layer, int l)
     {
         var c = Config;
         int n = s.X.Count, kvDim = c.KvDim, pairs = _rope.Pairs;
         Apply(s, s.Normed, (layer.Query, s.Query), (layer.Key, s.Key), (layer.Value, s.Value));
+        long work = 0;
         for (int t = 0; t < n; t++)
         {
             var cos = s.Cos.AsSpan(t * pairs, pairs);
             var sin = s.Sin.AsSpan(t * pairs, pairs);
             _rope.Apply(s.Query.Row(t), c.Heads, c.HeadDim, cos, sin);
             _rope.Apply(s.Key.Row(t), c.KvHeads, c.HeadDim, cos, sin);
+            // Every row's key and value go into its sequence's cache before any row attends.
+            s.States[t].Cache.Write(l, s.Positions[t], s.Key.Row(t), s.Value.Row(t));
+            work += s.Positions[t] + 1;
         }
-        s.Cache.Write(l, position, s.Key.Active, s.Value.Active);
 
-        var job = new AttentionJob(this, s, l, position);
-        Pool.For(c.Heads * n, (long)(position + n) * c.HeadDim * 2, job);
+        var job = new AttentionJob(this, s, l);
+        Pool.For(c.Heads * n, work / n * c.HeadDim * 2, job);
         s.AttentionOut.Changed();
         Apply(s, layer.Output, s.AttentionOut, s.Projected);
     }
 
-    /// <summary>One head of one token: scores against every cached position up to its own, softmax, weighted values.</summary>
-    private sealed class AttentionJob(Transformer model, InferenceState s, int layer, int position) : IParallelJob
+    /// <summary>One head of one row: scores against its sequence's cached positions up to its own, softmax, weighted values.</summary>
+    private sealed class AttentionJob(Transformer model, ForwardBuffers s, int layer) : IParallelJob
     {
         [ThreadStatic] private static float[]? _scores;
 
         public void Execute(int item)
         {
             var c = model.Config;
-            int headDim = c.HeadDim, kvDim = c.KvDim, group = c.Heads / c.KvHeads;
-            int t = item / c.Heads, h = item % c.Heads, pos = position + t;
+            int headDim = c.HeadDim, group = c.Heads / c.KvHeads;
+            int t = item / c.Heads, h = item % c.Heads, pos = s.Positions[t];
+            var cache = s.States[t].Cache;
             int first = c.SlidingWindow > 0 ? Math.Max(0, pos - c.SlidingWindow + 1) : 0;
             int span = pos - first + 1;
             var q = s.Query.Row(t).Slice(h * headDim, headDim);
             int kvOffset = h / group * headDim;
-            if (_scores == null || _scores.Length < span) _scores = new float[Math.Max(span, s.ContextLength)];
+            if (_scores == null || _scores.Length < span) _scores = new float[Math.Max(span, 1024)];
             var scores = _scores.AsSpan(0, span);
-            s.Cache.Scores(layer, first, kvOffset, q, scores, model._attentionScale);
+            cache.Scores(layer, first, kvOffset, q, scores, model._attentionScale);
             Activations.Softmax(scores);
-            s.Cache.WeightedSum(layer, first, kvOffset, scores, s.AttentionOut.Row(t).Slice(h * headDim, headDim));
+            cache.WeightedSum(layer, first, kvOffset, scores, s.AttentionOut.Row(t).Slice(h * headDim, headDim));
         }
     }
 
-    private void Mlp(InferenceState s, LayerWeights layer)
+    private void Mlp(ForwardBuffers s, LayerWeights layer)
     {
         int n = s.X.Count, hidden = Config.HiddenDim;
         if (Config.Mlp == MlpKind.GatedSilu)

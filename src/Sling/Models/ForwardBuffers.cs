@@ -1,0 +1,84 @@
+using Sling.Kernels;
+
+namespace Sling.Models;
+
+/// <summary>
+/// The activation rows of one forward pass over up to <see cref="Capacity"/> tokens, from one
+/// sequence or several: residual stream, norms, projections, attention and MLP rows, each row's
+/// rotary cos/sin, and the reused product jobs. A sequence's own state holds one set; a batch of
+/// several sequences (<see cref="DecodeBatch"/>) holds another.
+/// </summary>
+internal sealed class ForwardBuffers
+{
+    private float[]? _allLogits;
+    private readonly (WeightMatrix, float[])[][] _products = [[], new (WeightMatrix, float[])[1], new (WeightMatrix, float[])[2], new (WeightMatrix, float[])[3]];
+
+    public ForwardBuffers(TransformerConfig c, int capacity)
+    {
+        Capacity = capacity;
+        X = new ActivationRows(capacity, c.Dim);
+        Normed = new ActivationRows(capacity, c.Dim);
+        Query = new ActivationRows(capacity, c.QDim);
+        Key = new ActivationRows(capacity, c.KvDim);
+        Value = new ActivationRows(capacity, c.KvDim);
+        AttentionOut = new ActivationRows(capacity, c.QDim);
+        Projected = new ActivationRows(capacity, c.Dim);
+        Gate = new ActivationRows(capacity, c.HiddenDim);
+        Up = new ActivationRows(capacity, c.HiddenDim);
+        MlpOut = new ActivationRows(capacity, c.Dim);
+        int pairs = c.RotaryDim / 2;
+        Cos = new float[capacity * pairs];
+        Sin = new float[capacity * pairs];
+        States = new InferenceState[capacity];
+        Positions = new int[capacity];
+    }
+
+    public int Capacity { get; }
+    public ActivationRows X { get; }
+    public ActivationRows Normed { get; }
+    public ActivationRows Query { get; }
+    public ActivationRows Key { get; }
+    public ActivationRows Value { get; }
+    public ActivationRows AttentionOut { get; }
+    public ActivationRows Projected { get; }
+    public ActivationRows Gate { get; }
+    public ActivationRows Up { get; }
+    public ActivationRows MlpOut { get; }
+    public float[] Cos { get; }
+    public float[] Sin { get; }
+    /// <summary>Row t's sequence and position.</summary>
+    public InferenceState[] States { get; }
+    public int[] Positions { get; }
+    public MatMul MatMul { get; } = new();
+
+    public void SetCount(int n)
+    {
+        foreach (var rows in new[] { X, Normed, Query, Key, Value, AttentionOut, Projected, Gate, Up, MlpOut }) rows.SetCount(n);
+    }
+
+    /// <summary>A reused list of (weights, output) pairs for one fused product.</summary>
+    public (WeightMatrix, float[])[] Products(int count) => _products[count];
+
+    /// <summary>Logits of several rows (rows × vocabulary), grown on first use.</summary>
+    public float[] AllLogits(int rows, int vocab)
+    {
+        if (_allLogits == null || _allLogits.Length < rows * vocab) _allLogits = new float[Capacity * vocab];
+        return _allLogits;
+    }
+}
+
+/// <summary>One token of a multi-sequence forward pass: which sequence, at which position, and whether its logits are wanted.</summary>
+public readonly record struct BatchItem(InferenceState State, int Token, int Position, bool WantLogits = true);
+
+/// <summary>
+/// Buffers for forward passes whose rows come from several sequences at once (continuous batching):
+/// the weights are read once for all of them. Created by <see cref="Transformer.CreateBatch"/>.
+/// </summary>
+public sealed class DecodeBatch
+{
+    internal DecodeBatch(TransformerConfig config, int capacity) => Buffers = new ForwardBuffers(config, capacity);
+
+    /// <summary>Most tokens one pass takes.</summary>
+    public int Capacity => Buffers.Capacity;
+    internal ForwardBuffers Buffers { get; }
+}
