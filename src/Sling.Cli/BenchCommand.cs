@@ -17,11 +17,12 @@ internal static class BenchCommand
         var repetitions = new Option<int>("--repetitions", "-r") { Description = "Timed runs of each test after one warm-up run", DefaultValueFactory = _ => 5 };
         var threads = CommonOptions.Threads("-t");
         var batch = new Option<int>("--batch", "-b") { Description = "Prompt tokens per forward pass", DefaultValueFactory = _ => InferenceState.DefaultBatchCapacity };
+        var sequences = new Option<int[]>("--sequences") { Description = "Also generate with N sequences batched together (repeatable, e.g. --sequences 4 --sequences 8): aggregate tok/s", AllowMultipleArgumentsPerToken = true };
         var kvCache = new Option<string>("--kv-cache") { Description = "Key/value cache precision: f32 or f16", DefaultValueFactory = _ => "f32" };
         var exact = new Option<bool>("--float-activations") { Description = "Multiply quantized weights with float activations instead of int8 blocks" };
         var command = new Command("bench", "Measure prompt-processing and generation speed (tokens/s, GB/s, share of the memory bandwidth)")
         {
-            model, synthetic, type, prompt, generate, repetitions, threads, batch, exact, kvCache,
+            model, synthetic, type, prompt, generate, repetitions, threads, batch, exact, kvCache, sequences,
         };
         command.SetAction(parse =>
         {
@@ -45,19 +46,21 @@ internal static class BenchCommand
             var results = new List<SpeedBenchmark.Result>();
             if (p > 0) results.Add(SpeedBenchmark.PromptProcessing(transformer, Math.Min(p, transformer.Config.MaxSeqLen), r, parse.GetValue(batch)));
             if (n > 0) results.Add(SpeedBenchmark.Generation(transformer, Math.Min(n, transformer.Config.MaxSeqLen), r));
+            foreach (int count in parse.GetValue(sequences) ?? [])
+                if (n > 0 && count > 0) results.Add(SpeedBenchmark.BatchedGeneration(transformer, count, Math.Min(n, transformer.Config.MaxSeqLen), r));
             double bandwidth = MemoryBandwidth.MeasureGBPerSecond(transformer.Pool.Threads); // after the runs: its buffer is not counted above
 
             stdout.WriteLine($"model     {path ?? "synthetic " + shape}  ({string.Join(", ", summary.Formats)}, {summary.WeightBytes / 1e6:F1} MB of weights, {summary.Parameters / 1e6:F1} M parameters)");
             stdout.WriteLine($"threads   {transformer.Pool.Threads}   memory read bandwidth {bandwidth:F1} GB/s (measured)   kernels {Kernels.KernelIsas.Best}{(transformer.IntegerActivations ? ", int8 activations" : ", float activations")}");
             if (path != null) stdout.WriteLine($"load      {loaded:F0} ms; first token of a 10-token prompt {firstToken:F0} ms after the load began");
-            stdout.WriteLine("| test   |          tok/s | weight GB/s | share of bandwidth |");
-            stdout.WriteLine("| ------ | -------------: | ----------: | -----------------: |");
+            stdout.WriteLine("| test     |          tok/s | weight GB/s | share of bandwidth |");
+            stdout.WriteLine("| -------- | -------------: | ----------: | -----------------: |");
             foreach (var result in results)
             {
-                bool streaming = result.Test.StartsWith("tg", StringComparison.Ordinal);
+                bool streaming = result.Test.StartsWith("tg", StringComparison.Ordinal) && !result.Test.Contains('x');
                 // Generation reads every weight once per token; a prompt batch reads them once per batch.
                 double gbps = streaming ? result.MeanTokensPerSecond * bytesPerToken / 1e9 : double.NaN;
-                stdout.WriteLine($"| {result.Test,-6} | {result.MeanTokensPerSecond,7:F2} ± {result.StdDevTokensPerSecond,5:F2} | {(streaming ? $"{gbps,11:F1}" : "          –")} | {(streaming ? $"{gbps / bandwidth,17:P0}" : "                 –")} |");
+                stdout.WriteLine($"| {result.Test,-8} | {result.MeanTokensPerSecond,7:F2} ± {result.StdDevTokensPerSecond,5:F2} | {(streaming ? $"{gbps,11:F1}" : "          –")} | {(streaming ? $"{gbps / bandwidth,17:P0}" : "                 –")} |");
             }
             stdout.WriteLine($"weights read per generated token: {bytesPerToken:N0} bytes; generation limit at the measured bandwidth ≈ {bandwidth * 1e9 / bytesPerToken:F1} tok/s");
             if (results.FirstOrDefault(x => x.ResidentBytes > 0) is { } tg)

@@ -55,6 +55,28 @@ public static class SpeedBenchmark
         return result;
     }
 
+    /// <summary>
+    /// <paramref name="sequences"/> sequences generating <paramref name="tokens"/> tokens each in lockstep,
+    /// one multi-sequence forward pass per step (continuous batching): aggregate tokens/s.
+    /// </summary>
+    public static Result BatchedGeneration(Transformer model, int sequences, int tokens, int repetitions)
+    {
+        var ids = RandomTokens(tokens * sequences, model.Config.VocabSize);
+        var states = Enumerable.Range(0, sequences).Select(_ => model.CreateState(tokens, batchCapacity: 1)).ToArray();
+        var batch = model.CreateBatch(sequences);
+        var items = new BatchItem[sequences];
+        return Measure($"tg{tokens}x{sequences}", tokens * sequences, repetitions, () =>
+        {
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < tokens; i++)
+            {
+                for (int s = 0; s < sequences; s++) items[s] = new BatchItem(states[s], ids[s * tokens + i], i);
+                model.Forward(batch, items);
+            }
+            return clock.Elapsed.TotalSeconds;
+        });
+    }
+
     private static Result Measure(string test, int tokens, int repetitions, Func<double> once)
     {
         if (tokens <= 0 || repetitions <= 0) throw new SlingException($"{test}: token count and repetitions must be positive");
