@@ -6,6 +6,7 @@ using Sling.Models;
 // Sling benchmarks: print tokens/s and bytes. Usage:
 //   hf-folder --shape NAME --output DIR                         an F32 Hugging Face folder of a real shape (random weights)
 //   peer      --model FILE.gguf [--prompt 512] [--gen 128] [--runs 3] [--threads T]   Sling vs llama.cpp (LLamaSharp) on one file
+//   micro     [BenchmarkDotNet options]                     BenchmarkDotNet micro-benchmarks of the products per format
 //   kernel    [--rows 5632] [--cols 2048] [--format q4_0|q8_0|int4|int8] [--tokens N] [--isa NAME]   GB/s and GOP/s of one product
 //   generate  --model PATH [--tokenizer PATH] [--tokens N] [--runs R] [--threads T]
 //   synthetic --shape stories15m|smollm-135m|tinyllama-1.1b [--tokens N] [--threads T]
@@ -30,6 +31,12 @@ switch (options.Command)
     case "peer":
     {
         PeerBench.Run(options.Required("model"), options.Int("prompt", 512), options.Int("gen", 128), options.Int("runs", 3), threads);
+        break;
+    }
+    case "micro":
+    {
+        // BenchmarkDotNet over the products (Release build, about 2 minutes): time, GB/s, GOP/s.
+        BenchmarkDotNet.Running.BenchmarkRunner.Run<KernelMicro>(args: args.Skip(1).ToArray());
         break;
     }
     case "bandwidth":
