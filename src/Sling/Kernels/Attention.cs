@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Sling.Kernels;
 
@@ -39,6 +40,11 @@ internal static class Attention
     {
         int dim = q.Length;
         if ((long)(scores.Length - 1) * stride + dim > keys.Length) throw new ArgumentException("keys end before the last position");
+        if (dim == 64 && Avx.IsSupported)
+        {
+            Scores64<T, TElement>(q, keys, stride, scores, scale);
+            return;
+        }
         ref float qr = ref MemoryMarshal.GetReference(q);
         ref T kr = ref MemoryMarshal.GetReference(keys);
         for (int i = 0; i < scores.Length; i++)
@@ -65,6 +71,11 @@ internal static class Attention
     {
         int dim = output.Length;
         if ((long)(weights.Length - 1) * stride + dim > values.Length) throw new ArgumentException("values end before the last position");
+        if (dim == 64 && Vector256.IsHardwareAccelerated)
+        {
+            WeightedSum64<T, TElement>(weights, values, stride, output);
+            return;
+        }
         ref T vr = ref MemoryMarshal.GetReference(values);
         ref float or = ref MemoryMarshal.GetReference(output);
         int c = 0;
@@ -82,5 +93,73 @@ internal static class Attention
             for (int i = 0; i < weights.Length; i++) sum += weights[i] * TElement.ToSingle(Unsafe.Add(ref vr, (nint)((long)i * stride + c)));
             Unsafe.Add(ref or, c) = sum;
         }
+    }
+
+    // Head size 64 (TinyLlama, Qwen2.5-0.5B, SmolLM2, Llama 3.2-1B): the query lives in 8 registers,
+    // eight keys are scored at a time and their eight sums come out of one horizontal-add tree.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Scores64<T, TElement>(ReadOnlySpan<float> q, ReadOnlySpan<T> keys, int stride, Span<float> scores, float scale)
+        where T : unmanaged where TElement : struct, IKvElement<T>
+    {
+        ref float qr = ref MemoryMarshal.GetReference(q);
+        ref T kr = ref MemoryMarshal.GetReference(keys);
+        var q0 = Vector256.LoadUnsafe(ref qr, 0); var q1 = Vector256.LoadUnsafe(ref qr, 8);
+        var q2 = Vector256.LoadUnsafe(ref qr, 16); var q3 = Vector256.LoadUnsafe(ref qr, 24);
+        var q4 = Vector256.LoadUnsafe(ref qr, 32); var q5 = Vector256.LoadUnsafe(ref qr, 40);
+        var q6 = Vector256.LoadUnsafe(ref qr, 48); var q7 = Vector256.LoadUnsafe(ref qr, 56);
+        Vector256<float> Dot(ref T key) =>
+            Vector256.FusedMultiplyAdd(q7, TElement.Load8(ref Unsafe.Add(ref key, 56)),
+            Vector256.FusedMultiplyAdd(q6, TElement.Load8(ref Unsafe.Add(ref key, 48)),
+            Vector256.FusedMultiplyAdd(q5, TElement.Load8(ref Unsafe.Add(ref key, 40)),
+            Vector256.FusedMultiplyAdd(q4, TElement.Load8(ref Unsafe.Add(ref key, 32)),
+            Vector256.FusedMultiplyAdd(q3, TElement.Load8(ref Unsafe.Add(ref key, 24)),
+            Vector256.FusedMultiplyAdd(q2, TElement.Load8(ref Unsafe.Add(ref key, 16)),
+            Vector256.FusedMultiplyAdd(q1, TElement.Load8(ref Unsafe.Add(ref key, 8)), q0 * TElement.Load8(ref key))))))));
+        var factor = Vector256.Create(scale);
+        int n = scores.Length, i = 0;
+        for (; i <= n - 8; i += 8)
+        {
+            ref T k0 = ref Unsafe.Add(ref kr, (nint)((long)i * stride));
+            var a0 = Dot(ref k0);
+            var a1 = Dot(ref Unsafe.Add(ref k0, stride));
+            var a2 = Dot(ref Unsafe.Add(ref k0, 2 * stride));
+            var a3 = Dot(ref Unsafe.Add(ref k0, 3 * stride));
+            var a4 = Dot(ref Unsafe.Add(ref k0, 4 * stride));
+            var a5 = Dot(ref Unsafe.Add(ref k0, 5 * stride));
+            var a6 = Dot(ref Unsafe.Add(ref k0, 6 * stride));
+            var a7 = Dot(ref Unsafe.Add(ref k0, 7 * stride));
+            // hadd pairs within 128-bit lanes, then fold the two lanes: lane j of the result is key j's sum.
+            var h0123 = Avx.HorizontalAdd(Avx.HorizontalAdd(a0, a1), Avx.HorizontalAdd(a2, a3));
+            var h4567 = Avx.HorizontalAdd(Avx.HorizontalAdd(a4, a5), Avx.HorizontalAdd(a6, a7));
+            var sums = Avx.Permute2x128(h0123, h4567, 0x20) + Avx.Permute2x128(h0123, h4567, 0x31);
+            (sums * factor).StoreUnsafe(ref MemoryMarshal.GetReference(scores), (nuint)i);
+        }
+        for (; i < n; i++) scores[i] = Vector256.Sum(Dot(ref Unsafe.Add(ref kr, (nint)((long)i * stride)))) * scale;
+    }
+
+    // Head size 64: the output lives in 8 registers while every position's value is added, one
+    // broadcast weight per position.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightedSum64<T, TElement>(ReadOnlySpan<float> weights, ReadOnlySpan<T> values, int stride, Span<float> output)
+        where T : unmanaged where TElement : struct, IKvElement<T>
+    {
+        ref T vr = ref MemoryMarshal.GetReference(values);
+        Vector256<float> o0 = default, o1 = default, o2 = default, o3 = default, o4 = default, o5 = default, o6 = default, o7 = default;
+        for (int i = 0; i < weights.Length; i++)
+        {
+            var w = Vector256.Create(weights[i]);
+            ref T v = ref Unsafe.Add(ref vr, (nint)((long)i * stride));
+            o0 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref v), o0);
+            o1 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 8)), o1);
+            o2 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 16)), o2);
+            o3 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 24)), o3);
+            o4 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 32)), o4);
+            o5 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 40)), o5);
+            o6 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 48)), o6);
+            o7 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 56)), o7);
+        }
+        ref float or = ref MemoryMarshal.GetReference(output);
+        o0.StoreUnsafe(ref or, 0); o1.StoreUnsafe(ref or, 8); o2.StoreUnsafe(ref or, 16); o3.StoreUnsafe(ref or, 24);
+        o4.StoreUnsafe(ref or, 32); o5.StoreUnsafe(ref or, 40); o6.StoreUnsafe(ref or, 48); o7.StoreUnsafe(ref or, 56);
     }
 }

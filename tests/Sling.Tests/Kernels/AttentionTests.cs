@@ -1,0 +1,56 @@
+using Sling.Kernels;
+
+namespace Sling.Tests.Kernels;
+
+/// <summary>Attention's two kernels against float64 loops, for the head size 64 fast path and others, fp32 and fp16 caches.</summary>
+public class AttentionTests
+{
+    [Theory]
+    [InlineData(64, 1)]
+    [InlineData(64, 8)]
+    [InlineData(64, 19)]
+    [InlineData(80, 13)]
+    [InlineData(8, 5)]
+    [InlineData(12, 3)]
+    public void ScoresAndWeightedSumsMatchFloat64(int dim, int positions)
+    {
+        var rng = new Random(dim * 100 + positions);
+        int stride = dim * 3 + 8; // keys of one head inside wider cache rows
+        var q = Enumerable.Range(0, dim).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        var cache = Enumerable.Range(0, positions * stride).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        var half = cache.Select(v => (Half)v).ToArray();
+        var weights = Enumerable.Range(0, positions).Select(_ => (float)rng.NextDouble()).ToArray();
+
+        var scores32 = new float[positions];
+        var scores16 = new float[positions];
+        Attention.Scores<float, Fp32Element>(q, cache, stride, scores32, 0.125f);
+        Attention.Scores<Half, Fp16Element>(q, half, stride, scores16, 0.125f);
+        var out32 = new float[dim];
+        var out16 = new float[dim];
+        Attention.WeightedSum<float, Fp32Element>(weights, cache, stride, out32);
+        Attention.WeightedSum<Half, Fp16Element>(weights, half, stride, out16);
+
+        for (int i = 0; i < positions; i++)
+        {
+            double exact = 0, exactHalf = 0;
+            for (int c = 0; c < dim; c++)
+            {
+                exact += (double)q[c] * cache[i * stride + c];
+                exactHalf += (double)q[c] * (double)half[i * stride + c];
+            }
+            Assert.Equal(exact * 0.125, scores32[i], 1e-5);
+            Assert.Equal(exactHalf * 0.125, scores16[i], 1e-5);
+        }
+        for (int c = 0; c < dim; c++)
+        {
+            double exact = 0, exactHalf = 0;
+            for (int i = 0; i < positions; i++)
+            {
+                exact += (double)weights[i] * cache[i * stride + c];
+                exactHalf += (double)weights[i] * (double)half[i * stride + c];
+            }
+            Assert.Equal(exact, out32[c], 1e-5);
+            Assert.Equal(exactHalf, out16[c], 1e-5);
+        }
+    }
+}
