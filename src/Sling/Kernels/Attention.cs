@@ -107,6 +107,7 @@ internal static class Attention
         var q2 = Vector256.LoadUnsafe(ref qr, 16); var q3 = Vector256.LoadUnsafe(ref qr, 24);
         var q4 = Vector256.LoadUnsafe(ref qr, 32); var q5 = Vector256.LoadUnsafe(ref qr, 40);
         var q6 = Vector256.LoadUnsafe(ref qr, 48); var q7 = Vector256.LoadUnsafe(ref qr, 56);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         Vector256<float> Dot(ref T key) =>
             Vector256.FusedMultiplyAdd(q7, TElement.Load8(ref Unsafe.Add(ref key, 56)),
             Vector256.FusedMultiplyAdd(q6, TElement.Load8(ref Unsafe.Add(ref key, 48)),

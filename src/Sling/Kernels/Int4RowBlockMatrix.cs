@@ -67,7 +67,7 @@ public sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private protected override void RowBlock(Weights w, Activations a, float* result)
+    private protected override void RowBlock(Weights w, Activations a, float* result, int stride)
     {
         var mask = Vector512.Create((byte)0xF);
         var ones = Vector512<short>.One;
@@ -107,8 +107,8 @@ public sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             acc3 = Group(acc3, s, z, g3, a.GroupSums(3), g);
         }
         acc0.Store(result);
-        acc1.Store(result + RowsPerBlock);
-        acc2.Store(result + 2 * RowsPerBlock);
-        acc3.Store(result + 3 * RowsPerBlock);
+        if (tile > 1) acc1.Store(result + stride);
+        if (tile > 2) acc2.Store(result + 2 * stride);
+        if (tile > 3) acc3.Store(result + 3 * stride);
     }
 }

@@ -122,13 +122,13 @@ public abstract unsafe class RowBlockMatrix : WeightMatrix
             throw new ArgumentException($"row range [{rowStart}, {rowEnd}) does not follow {RowsPerBlock}-row blocks");
         int n = input.Count, groups = Groups, blocks = Cols / BlockSize;
         var groupSums = input.GroupSums(GroupSize);
-        float* result = stackalloc float[Tile * RowsPerBlock];
+        if ((long)(n - 1) * ldy + rowEnd > y.Length) throw new ArgumentException($"{y.Length} outputs cannot hold {n} rows of {ldy}");
         byte* codes = _codes;
         Half* scales = _scales;
         fixed (byte* zeros = _zeros)
         fixed (sbyte* q = input.Codes)
         fixed (short* wide = input.Wide)
-        fixed (float* d = input.Scales, sums = groupSums)
+        fixed (float* d = input.Scales, sums = groupSums, output = y)
         {
             // A tile of activation rows stays in L1 while this range's row blocks stream past it.
             for (int t = 0; t < n; t += Tile)
@@ -140,9 +140,8 @@ public abstract unsafe class RowBlockMatrix : WeightMatrix
                 {
                     var block = new Weights(codes + (long)rb * blocks * BlockBytes, scales + (long)rb * groups * RowsPerBlock,
                         zeros == null ? null : zeros + (long)rb * groups * RowsPerBlock, groups, GroupSize / BlockSize, SymmetricZero);
-                    RowBlock(block, a, result);
-                    for (int k = 0; k < tile; k++)
-                        new ReadOnlySpan<float>(result + k * RowsPerBlock, RowsPerBlock).CopyTo(y.Slice((t + k) * ldy + rb * RowsPerBlock, RowsPerBlock));
+                    // The 16 results of activation row t+k land straight in its output row.
+                    RowBlock(block, a, output + (long)t * ldy + rb * RowsPerBlock, ldy);
                 }
             }
         }
@@ -187,7 +186,7 @@ public abstract unsafe class RowBlockMatrix : WeightMatrix
     }
 
     /// <summary>
-    /// result[k·16 + r] = row r of the block · activation row k, for the tile's rows: per group,
+    /// result[k·stride + r] = row r of the block · activation row k, for the tile's rows: per group,
     /// scale · (Σ_b d_b · Σ code·q − zero · Σ_b d_b·Σq).
     /// </summary>
     /// <remarks>
@@ -195,7 +194,7 @@ public abstract unsafe class RowBlockMatrix : WeightMatrix
     /// was measured 1.5–2× slower (the unpacked int4 block, eight 512-bit vectors, left the registers),
     /// so the few shared lines of the group fold stay written twice.
     /// </remarks>
-    private protected abstract void RowBlock(Weights w, Activations a, float* result);
+    private protected abstract void RowBlock(Weights w, Activations a, float* result, int stride);
 
     /// <summary>Folds one group's sums into the accumulators of the tile.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
