@@ -26,15 +26,7 @@ public sealed unsafe class F32Matrix : WeightMatrix
     public override string Format => "f32";
     public override long ByteSize => (long)Rows * Cols * sizeof(float);
 
-    public override long FirstNonFiniteRow()
-    {
-        for (long start = 0, total = (long)Rows * Cols; start < total; start += 1 << 30)
-        {
-            long at = NonFinite.Find(new ReadOnlySpan<float>(_data + start, (int)Math.Min(1 << 30, total - start)));
-            if (at >= 0) return (start + at) / Cols;
-        }
-        return -1;
-    }
+    public override long FirstNonFiniteRow() => FirstFlaggedRow(_data, (long)Rows * Cols, Cols, NonFinite.Find);
 
     public ReadOnlySpan<float> Row(int row) => new(_data + (long)row * Cols, Cols);
 

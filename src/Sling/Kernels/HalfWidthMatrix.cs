@@ -48,15 +48,7 @@ public unsafe class HalfWidthMatrix<TFormat> : WeightMatrix where TFormat : stru
     public override string Format => TFormat.Name;
     public override long ByteSize => (long)Rows * Cols * sizeof(ushort);
 
-    public override long FirstNonFiniteRow()
-    {
-        for (long start = 0, total = (long)Rows * Cols; start < total; start += 1 << 30)
-        {
-            long at = TFormat.FindNonFinite(new ReadOnlySpan<ushort>(_data + start, (int)Math.Min(1 << 30, total - start)));
-            if (at >= 0) return (start + at) / Cols;
-        }
-        return -1;
-    }
+    public override long FirstNonFiniteRow() => FirstFlaggedRow(_data, (long)Rows * Cols, Cols, TFormat.FindNonFinite);
 
     public override void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd)
     {

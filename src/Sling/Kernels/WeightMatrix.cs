@@ -66,6 +66,19 @@ public abstract class WeightMatrix
         }
     }
 
+    /// <summary>The row of the first value <paramref name="find"/> flags in row-major data, read in spans of at most 2^30 elements.</summary>
+    private protected static unsafe long FirstFlaggedRow<T>(T* data, long count, int cols, NonFiniteScan<T> find) where T : unmanaged
+    {
+        for (long start = 0; start < count; start += 1 << 30)
+        {
+            long at = find(new ReadOnlySpan<T>(data + start, (int)Math.Min(1 << 30, count - start)));
+            if (at >= 0) return (start + at) / cols;
+        }
+        return -1;
+    }
+
+    private protected delegate long NonFiniteScan<T>(ReadOnlySpan<T> values);
+
     protected void CheckSlice(int start, int count)
     {
         if (start < 0 || count <= 0 || start + count > Rows)
