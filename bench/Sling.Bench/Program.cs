@@ -6,6 +6,7 @@ using Sling.Models;
 // Sling benchmarks: print tokens/s and bytes. Usage:
 //   hf-folder --shape NAME --output DIR                         an F32 Hugging Face folder of a real shape (random weights)
 //   peer      --model FILE.gguf [--prompt 512] [--gen 128] [--runs 3] [--threads T]   Sling vs llama.cpp (LLamaSharp) on one file
+//   pool      [--threads T]                                 cost of one parallel operation (synchronization)
 //   micro     [BenchmarkDotNet options]                     BenchmarkDotNet micro-benchmarks of the products per format
 //   kernel    [--rows 5632] [--cols 2048] [--format q4_0|q8_0|int4|int8] [--tokens N] [--isa NAME]   GB/s and GOP/s of one product
 //   generate  --model PATH [--tokenizer PATH] [--tokens N] [--runs R] [--threads T]
@@ -37,6 +38,18 @@ switch (options.Command)
     {
         // BenchmarkDotNet over the products (Release build, about 2 minutes): time, GB/s, GOP/s.
         BenchmarkDotNet.Running.BenchmarkRunner.Run<KernelMicro>(args: args.Skip(1).ToArray());
+        break;
+    }
+    case "pool":
+    {
+        // Cost of one parallel operation with almost no work: the synchronization a token pays ~100 times.
+        var pool = Sling.Kernels.ComputePool.Get(threads);
+        var job = new NoWork();
+        for (int i = 0; i < 1000; i++) pool.Run(16, job);
+        var clock = Stopwatch.StartNew();
+        const int Ops = 20000;
+        for (int i = 0; i < Ops; i++) pool.Run(16, job);
+        Console.WriteLine($"{pool.Threads} threads: {clock.Elapsed.TotalMicroseconds / Ops:F2} µs per operation of 16 empty items");
         break;
     }
     case "bandwidth":
@@ -235,3 +248,9 @@ switch (options.Command)
         return 2;
 }
 return 0;
+
+internal sealed class NoWork : Sling.Kernels.IParallelJob
+{
+    public int Count;
+    public void Execute(int item) => Interlocked.Increment(ref Count);
+}
