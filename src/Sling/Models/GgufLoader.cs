@@ -4,8 +4,8 @@ using Sling.Kernels;
 namespace Sling.Models;
 
 /// <summary>
-/// Loads llama.cpp GGUF model files of the Llama family (general.architecture "llama": Llama 2/3,
-/// TinyLlama, Mistral, SmolLM) with tensors in F32, F16, BF16, Q8_0 or Q4_0. Float tensors are read
+/// Loads llama.cpp GGUF model files of architectures llama (Llama 2/3, TinyLlama, Mistral, SmolLM),
+/// qwen2, phi2 and phi3 with tensors in F32, F16, BF16, Q8_0 or Q4_0. Float tensors are read
 /// in place; Q8_0 and Q4_0 blocks (fp16 scale + 32 codes) are repacked once into Sling's int8/int4
 /// group formats, which hold exactly the same values. llama.cpp's converter stores q/k in the
 /// interleaved rotary layout, so that is the layout used here.
@@ -16,43 +16,82 @@ public static class GgufLoader
     public const uint F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8, BF16 = 30;
     private const int Block = 32;
 
+    /// <summary>The GGUF architectures this loader reads.</summary>
+    public static IReadOnlyList<string> Architectures { get; } = ["llama", "qwen2", "phi2", "phi3"];
+
     public static Transformer Load(string path, ComputePool pool)
     {
         var gguf = GgufFile.Open(path);
         try
         {
             string arch = gguf.GetOrDefault<string>("general.architecture") ?? throw new ModelFormatException(path, "metadata key 'general.architecture' is missing");
-            if (arch != "llama")
-                throw new ModelFormatException(path, $"GGUF architecture '{arch}' is not supported (supported: llama); Hugging Face folders cover more families");
+            if (!Architectures.Contains(arch))
+                throw new ModelFormatException(path, $"GGUF architecture '{arch}' is not supported (supported: {string.Join(", ", Architectures)}); Hugging Face folders cover more families");
             var config = ReadConfig(gguf, arch);
             config.Validate(path);
             var tensors = gguf.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
-            WeightMatrix Matrix(string name, int rows, int cols) => ReadMatrix(gguf, tensors, name, rows, cols);
+            // A fused tensor is split into views before the kernels' layout is chosen, so it is read as stored.
+            WeightMatrix Matrix(string name, int rows, int cols, bool fused = false) => ReadMatrix(gguf, tensors, name, rows, cols, repack: !fused);
             float[] Vector(string name, int length) => ReadVector(gguf, tensors, name, length);
+            float[]? Optional(string name, int length) => tensors.ContainsKey(name) ? Vector(name, length) : null;
+            NormWeights Norm(string name) => new(Vector(name + ".weight", config.Dim), config.Norm == NormKind.LayerNorm ? Vector(name + ".bias", config.Dim) : null);
+            Linear Projection(string name, int rows, int cols) => new(Matrix(name + ".weight", rows, cols), Optional(name + ".bias", rows));
             var embedding = Matrix("token_embd.weight", config.VocabSize, config.Dim);
             var layers = new LayerWeights[config.Layers];
             for (int i = 0; i < config.Layers; i++)
             {
                 string p = $"blk.{i}.";
+                Linear query, key, value;
+                if (tensors.ContainsKey(p + "attn_qkv.weight"))
+                {
+                    // phi3 (and some phi2 files): q, k and v stacked in one tensor, split as views.
+                    var qkv = Matrix(p + "attn_qkv.weight", config.QDim + 2 * config.KvDim, config.Dim, fused: true);
+                    var bias = Optional(p + "attn_qkv.bias", config.QDim + 2 * config.KvDim);
+                    query = new Linear(qkv.SliceRows(0, config.QDim), bias?[..config.QDim]);
+                    key = new Linear(qkv.SliceRows(config.QDim, config.KvDim), bias?[config.QDim..(config.QDim + config.KvDim)]);
+                    value = new Linear(qkv.SliceRows(config.QDim + config.KvDim, config.KvDim), bias?[(config.QDim + config.KvDim)..]);
+                }
+                else
+                {
+                    query = Projection(p + "attn_q", config.QDim, config.Dim);
+                    key = Projection(p + "attn_k", config.KvDim, config.Dim);
+                    value = Projection(p + "attn_v", config.KvDim, config.Dim);
+                }
+                Linear? gate = null;
+                Linear up;
+                if (config.Mlp == MlpKind.Gelu) up = Projection(p + "ffn_up", config.HiddenDim, config.Dim);
+                else if (!tensors.ContainsKey(p + "ffn_gate.weight"))
+                {
+                    // phi3: ffn_up holds gate ‖ up.
+                    var fused = Matrix(p + "ffn_up.weight", 2 * config.HiddenDim, config.Dim, fused: true);
+                    gate = new Linear(fused.SliceRows(0, config.HiddenDim));
+                    up = new Linear(fused.SliceRows(config.HiddenDim, config.HiddenDim));
+                }
+                else
+                {
+                    gate = Projection(p + "ffn_gate", config.HiddenDim, config.Dim);
+                    up = Projection(p + "ffn_up", config.HiddenDim, config.Dim);
+                }
                 layers[i] = new LayerWeights
                 {
-                    AttentionNorm = new NormWeights(Vector(p + "attn_norm.weight", config.Dim), null),
-                    MlpNorm = new NormWeights(Vector(p + "ffn_norm.weight", config.Dim), null),
-                    Query = new Linear(Matrix(p + "attn_q.weight", config.QDim, config.Dim)),
-                    Key = new Linear(Matrix(p + "attn_k.weight", config.KvDim, config.Dim)),
-                    Value = new Linear(Matrix(p + "attn_v.weight", config.KvDim, config.Dim)),
-                    Output = new Linear(Matrix(p + "attn_output.weight", config.Dim, config.QDim)),
-                    Gate = new Linear(Matrix(p + "ffn_gate.weight", config.HiddenDim, config.Dim)),
-                    Up = new Linear(Matrix(p + "ffn_up.weight", config.HiddenDim, config.Dim)),
-                    Down = new Linear(Matrix(p + "ffn_down.weight", config.Dim, config.HiddenDim)),
+                    AttentionNorm = Norm(p + "attn_norm"),
+                    MlpNorm = config.ParallelResidual ? null : Norm(p + "ffn_norm"),
+                    Query = query,
+                    Key = key,
+                    Value = value,
+                    Output = Projection(p + "attn_output", config.Dim, config.QDim),
+                    Gate = gate,
+                    Up = up,
+                    Down = Projection(p + "ffn_down", config.Dim, config.HiddenDim),
                 };
             }
             var weights = new TransformerWeights
             {
                 Embedding = embedding,
                 Layers = layers,
-                FinalNorm = new NormWeights(Vector("output_norm.weight", config.Dim), null),
-                Classifier = new Linear(tensors.ContainsKey("output.weight") ? Matrix("output.weight", config.VocabSize, config.Dim) : embedding),
+                FinalNorm = Norm("output_norm"),
+                // Without an output tensor the classifier is the embedding (qwen2's tied weights).
+                Classifier = tensors.ContainsKey("output.weight") ? Projection("output", config.VocabSize, config.Dim) : new Linear(embedding),
             };
             weights.Validate(config, path);
             var transformer = new Transformer(config, weights, pool, gguf);
@@ -79,24 +118,36 @@ public static class GgufLoader
         }
         float Float(string key, float fallback) => g.Metadata.TryGetValue($"{arch}.{key}", out var v) && v is float f ? f : fallback;
         int heads = Int("attention.head_count");
+        int dim = Int("embedding_length");
         int vocab = g.GetOrDefault<string[]>("tokenizer.ggml.tokens")?.Length ?? Int("vocab_size");
+        int context = Int("context_length");
+        int rotary = Int("rope.dimension_count", dim / heads);
+        bool phi2 = arch == "phi2";
+        int window = arch == "phi3" ? Int("attention.sliding_window", 0 + context) : 0;
         return new TransformerConfig
         {
             Architecture = $"gguf:{arch}",
-            Dim = Int("embedding_length"),
+            Dim = dim,
             HiddenDim = Int("feed_forward_length"),
             Layers = Int("block_count"),
             Heads = heads,
             KvHeads = Int("attention.head_count_kv", heads),
             VocabSize = Int("vocab_size", vocab),
-            MaxSeqLen = Int("context_length"),
-            NormEps = Float("attention.layer_norm_rms_epsilon", 1e-5f),
+            MaxSeqLen = context,
+            Norm = phi2 ? NormKind.LayerNorm : NormKind.RmsNorm,
+            NormEps = phi2 ? Float("attention.layer_norm_epsilon", 1e-5f) : Float("attention.layer_norm_rms_epsilon", 1e-5f),
+            Mlp = phi2 ? MlpKind.Gelu : MlpKind.GatedSilu,
+            ParallelResidual = phi2,
             RopeTheta = Float("rope.freq_base", 10000f),
-            Rope = RopeLayout.Interleaved,
+            RotaryDimOverride = rotary == dim / heads ? null : rotary,
+            // llama.cpp's converter permutes llama q/k rows into interleaved pairs; the NEOX-rope
+            // families (qwen2, phi2, phi3) keep Hugging Face's rotate-half order.
+            Rope = arch == "llama" ? RopeLayout.Interleaved : RopeLayout.RotateHalf,
+            SlidingWindow = window >= context ? 0 : window,
         };
     }
 
-    private static unsafe WeightMatrix ReadMatrix(GgufFile g, Dictionary<string, GgufTensorInfo> tensors, string name, int rows, int cols)
+    private static unsafe WeightMatrix ReadMatrix(GgufFile g, Dictionary<string, GgufTensorInfo> tensors, string name, int rows, int cols, bool repack = true)
     {
         if (!tensors.TryGetValue(name, out var t)) throw new ModelFormatException(g.Path, $"tensor '{name}' is missing");
         // GGUF lists dimensions fastest-varying first: a [rows, cols] matrix is stored as [cols, rows].
@@ -117,7 +168,7 @@ public static class GgufLoader
                 long blocks = count / Block;
                 byte* src = g.File.Pointer(t.Offset, blocks * blockBytes, name);
                 // Q4_0 goes straight from the file's blocks into the kernel's interleaved layout.
-                if (four && RowBlockMatrix.CanRepack(rows, cols)) return new Int4RowBlockMatrix(new Q4_0Source(src, rows, cols, g.File));
+                if (repack && four && RowBlockMatrix.CanRepack(rows, cols)) return new Int4RowBlockMatrix(new Q4_0Source(src, rows, cols, g.File));
                 int codeBytes = four ? cols / 2 : cols;
                 var codes = GC.AllocateUninitializedArray<byte>((int)(rows * (long)codeBytes), pinned: true);
                 var scales = GC.AllocateUninitializedArray<Half>((int)blocks, pinned: true);
@@ -143,7 +194,7 @@ public static class GgufLoader
                         ? new Int4GroupMatrix(c, s, null, rows, cols, Block, owner)
                         : new Int8GroupMatrix(c, s, null, rows, cols, Block, owner);
                 // Repacked tensor by tensor, so at most one tensor exists twice while loading.
-                return RowBlockMatrix.CanRepack(m) ? RowBlockMatrix.Repack(m) : m;
+                return repack && RowBlockMatrix.CanRepack(m) ? RowBlockMatrix.Repack(m) : m;
             }
             default:
                 throw new ModelFormatException(g.Path, $"tensor '{name}' has ggml type {t.Type}; supported: F32, F16, BF16, Q8_0, Q4_0");
