@@ -15,10 +15,23 @@ internal static class InfoCommand
         command.SetAction(parse =>
         {
             string path = parse.GetValue(model)!;
+            void Line(string key, string value) => stdout.WriteLine($"{key,-16}{value}");
+            if (File.Exists(path) && Formats.GgufFile.HasMagic(path))
+            {
+                using var gguf = Formats.GgufFile.Open(path);
+                if (gguf.Tensors.Count == 0)
+                {
+                    // llama.cpp's vocab files: a tokenizer, no weights.
+                    Line("model", path);
+                    Line("contents", $"a vocabulary only, no weights ({gguf.GetOrDefault<string[]>("tokenizer.ggml.tokens")?.Length ?? 0} tokens, tokenizer model '{gguf.GetOrDefault<string>("tokenizer.ggml.model") ?? "?"}')");
+                    return 0;
+                }
+                Line("tensor types", string.Join(", ", gguf.Tensors.GroupBy(t => t.Type).OrderByDescending(g => g.Count())
+                    .Select(g => $"{Formats.GgufFile.TypeName(g.Key)} × {g.Count()}")));
+            }
             using var transformer = ModelLoader.LoadTransformer(path, threads: 1);
             var c = transformer.Config;
             var summary = ModelSummary.Of(transformer);
-            void Line(string key, string value) => stdout.WriteLine($"{key,-16}{value}");
             Line("model", path);
             Line("architecture", c.Architecture);
             Line("parameters", $"{summary.Parameters:N0}");

@@ -94,6 +94,16 @@ public sealed class GgufFile : IDisposable
 
     private static string Describe(object v) => v is Array a ? $"an array of {a.Length} {a.GetType().GetElementType()!.Name}" : $"a {v.GetType().Name}";
 
+    /// <summary>ggml's name for a tensor type id (e.g. 2 → "Q4_0"), or "type N" for one this table does not know.</summary>
+    public static string TypeName(uint type) => type switch
+    {
+        0 => "F32", 1 => "F16", 2 => "Q4_0", 3 => "Q4_1", 6 => "Q5_0", 7 => "Q5_1", 8 => "Q8_0", 9 => "Q8_1",
+        10 => "Q2_K", 11 => "Q3_K", 12 => "Q4_K", 13 => "Q5_K", 14 => "Q6_K", 15 => "Q8_K", 16 => "IQ2_XXS",
+        17 => "IQ2_XS", 18 => "IQ3_XXS", 19 => "IQ1_S", 20 => "IQ4_NL", 21 => "IQ3_S", 22 => "IQ2_S", 23 => "IQ4_XS",
+        24 => "I8", 25 => "I16", 26 => "I32", 27 => "I64", 28 => "F64", 29 => "IQ1_M", 30 => "BF16",
+        _ => $"type {type}",
+    };
+
     public void Dispose() => _file.Dispose();
 
     /// <summary>Sequential, bounds-checked reading of the header section.</summary>

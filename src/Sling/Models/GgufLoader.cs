@@ -197,7 +197,7 @@ public static class GgufLoader
                 return repack && RowBlockMatrix.CanRepack(m) ? RowBlockMatrix.Repack(m) : m;
             }
             default:
-                throw new ModelFormatException(g.Path, $"tensor '{name}' has ggml type {t.Type}; supported: F32, F16, BF16, Q8_0, Q4_0");
+                throw new ModelFormatException(g.Path, $"tensor '{name}' has ggml type {t.Type} ({GgufFile.TypeName(t.Type)}); supported: F32, F16, BF16, Q8_0, Q4_0");
         }
     }
 

@@ -32,4 +32,22 @@ public class GgufArchitectureTests
             Assert.True(error < 1e-4, $"{name}: relative L2 {error:E2}");
         }
     }
+
+    [SharedFact("tokenizers/llama.cpp-vocab/ggml-vocab-llama-spm.gguf", "models/gguf/quant/model-q4_k_m.gguf")]
+    public void InfoListsTensorTypesAndNamesAVocabularyOnlyFile()
+    {
+        var vocab = Cli.CliRunner.Run("info", "-m", SharedData.PathOf("tokenizers/llama.cpp-vocab/ggml-vocab-llama-spm.gguf"));
+        Assert.Equal(0, vocab.ExitCode);
+        Assert.Contains("a vocabulary only, no weights (32000 tokens", vocab.Stdout);
+
+        var model = Cli.CliRunner.Run("info", "-m", SharedData.PathOf("models/gguf/arch/qwen2/model-f32.gguf"));
+        Assert.Equal(0, model.ExitCode);
+        Assert.Contains("tensor types    F32 ×", model.Stdout);
+        Assert.Contains("gguf:qwen2", model.Stdout);
+
+        // A K-quant file is listed, then refused by name (its types come with issue #9's decoders).
+        var kquant = Cli.CliRunner.Run("info", "-m", SharedData.PathOf("models/gguf/quant/model-q4_k_m.gguf"));
+        Assert.Contains("Q4_K ×", kquant.Stdout);
+        Assert.Contains("(Q4_K); supported:", Cli.CliRunner.AssertCleanFailure(kquant));
+    }
 }
