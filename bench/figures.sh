@@ -25,7 +25,7 @@ sling bench -m "$work/tinyllama-int4" -r 5
 [ -f "$work/tinyllama-same-q4_0.gguf" ] || sling export-gguf -m "$work/tinyllama-f32" --type q4_0 --vocab $vocab -o "$work/tinyllama-same-q4_0.gguf"
 bench peer --model "$work/tinyllama-same-q4_0.gguf" --runs 5
 
-echo "## 3. Other shapes (Sling only: GGUF phi2/qwen2 files are not read yet)"
+echo "## 3. Other shapes (Sling only: export-gguf writes llama-family files only)"
 sling bench --synthetic phi-2 --type q4_0 -r 3
 sling bench --synthetic qwen2.5-0.5b --type q4_0 -r 3
 sling bench --synthetic smollm2-135m --type q4_0 -r 3
