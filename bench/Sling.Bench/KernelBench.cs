@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Sling.Kernels;
-using Sling.Quantization;
+using Sling.Models;
 
 namespace Sling.Bench;
 
@@ -10,16 +10,8 @@ internal static class KernelBench
     public static void Run(int rows, int cols, string format, int tokens, int threads, KernelIsa isa, double seconds)
     {
         var rng = new Random(1);
-        float[] Row(int r) => Enumerable.Range(0, cols).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
-        var quantized = format switch
-        {
-            "q4_0" => new QuantizedFormat(4, true, 32),
-            "q8_0" => new QuantizedFormat(8, true, 32),
-            "int4" => new QuantizedFormat(4, false, 128),
-            "int8" => new QuantizedFormat(8, false, cols),
-            _ => throw new ArgumentException($"format {format}: q4_0, q8_0, int4, int8"),
-        };
-        var m = QuantizedTensors.Quantize(Row, rows, cols, quantized);
+        if (SyntheticModels.Matrix(rows, cols, format) is not GroupMatrix m)
+            throw new ArgumentException($"format {format}: q4_0, q8_0, int4, int8");
         m.Isa = isa;
         var input = new ActivationRows(tokens, cols);
         input.SetCount(tokens);

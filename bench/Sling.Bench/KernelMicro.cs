@@ -5,7 +5,7 @@ using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using Sling.Kernels;
-using Sling.Quantization;
+using Sling.Models;
 
 namespace Sling.Bench;
 
@@ -34,30 +34,12 @@ public class KernelMicro
     public void Setup()
     {
         var rng = new Random(1);
-        float[] Row(int r) => Enumerable.Range(0, Cols).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
-        _weights = Format switch
-        {
-            "f16" => MakeF16(Row),
-            _ => Repack(QuantizedTensors.Quantize(Row, Rows, Cols, Format switch
-            {
-                "q4_0" => new QuantizedFormat(4, true, 32),
-                "q8_0" => new QuantizedFormat(8, true, 32),
-                _ => new QuantizedFormat(4, false, 128),
-            })),
-        };
+        _weights = SyntheticModels.Matrix(Rows, Cols, Format);
+        if (_weights is GroupMatrix m && RowBlockMatrix.CanRepack(m)) _weights = RowBlockMatrix.Repack(m); // as a model's load does
         _input = new ActivationRows(Tokens, Cols);
         _input.SetCount(Tokens);
         for (int i = 0; i < _input.Active.Length; i++) _input.Active[i] = (float)(rng.NextDouble() - 0.5);
         _output = new float[Tokens * Rows];
-    }
-
-    private static WeightMatrix Repack(GroupMatrix m) => RowBlockMatrix.CanRepack(m) ? RowBlockMatrix.Repack(m) : m;
-
-    private static unsafe WeightMatrix MakeF16(Func<int, float[]> row)
-    {
-        var data = GC.AllocateArray<Half>(Rows * Cols, pinned: true);
-        for (int r = 0; r < Rows; r++) System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(row(r), data.AsSpan(r * Cols, Cols));
-        return new F16Matrix((Half*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref data[0]), Rows, Cols, data);
     }
 
     /// <summary>Bytes of the weights one product reads (for the GB/s column; benchmarks run in another process).</summary>

@@ -49,6 +49,9 @@ public sealed class ComputePool
         }
     }
 
+    /// <summary>Multiply-adds below which a fork/join (a few microseconds) costs more than it saves.</summary>
+    internal const long MinParallelWork = 1 << 15;
+
     /// <summary>Threads that take part in an operation, the caller's included.</summary>
     public int Threads { get; }
 
@@ -99,7 +102,7 @@ public sealed class ComputePool
     /// <summary>Runs <paramref name="body"/> for every index in [0, count) in parallel when the work is worth a split.</summary>
     internal void For(int count, long workPerItem, IParallelJob body)
     {
-        if (count * workPerItem < (1 << 15)) for (int i = 0; i < count; i++) body.Execute(i);
+        if (count * workPerItem < MinParallelWork) for (int i = 0; i < count; i++) body.Execute(i);
         else Run(count, body);
     }
 

@@ -43,7 +43,7 @@ internal sealed class MatMul : IParallelJob
                 throw new ArgumentException($"a {w.Rows}x{w.Cols} matrix cannot take {input.Count} rows of {input.Cols} into {y.Length} outputs");
             quantize &= w.TakesQ8;
             long work = (long)w.Rows * w.Cols * input.Count;
-            int ranges = work < (1 << 15) ? 1 : Math.Clamp(w.Rows / MinRowsPerRange, 1, pool.Threads * RangesPerThread);
+            int ranges = work < ComputePool.MinParallelWork ? 1 : Math.Clamp(w.Rows / MinRowsPerRange, 1, pool.Threads * RangesPerThread);
             int rows = (w.Rows + ranges - 1) / ranges;
             if (w is RowBlockMatrix) // ranges follow the interleaved row blocks
                 rows = (rows + RowBlockMatrix.RowsPerBlock - 1) / RowBlockMatrix.RowsPerBlock * RowBlockMatrix.RowsPerBlock;

@@ -97,7 +97,8 @@ internal sealed class Q8Activations : IParallelJob
         var v2 = Vector256.Load(x + 16);
         var v3 = Vector256.Load(x + 24);
         var max = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
-        float amax = Vector128.Max(max.GetLower(), max.GetUpper()) is var m4 ? MathF.Max(MathF.Max(m4[0], m4[1]), MathF.Max(m4[2], m4[3])) : 0;
+        var m4 = Vector128.Max(max.GetLower(), max.GetUpper());
+        float amax = MathF.Max(MathF.Max(m4[0], m4[1]), MathF.Max(m4[2], m4[3]));
         float d = amax / 127f;
         var inverse = Vector256.Create(d == 0 ? 0 : 1f / d);
         var q0 = Vector256.ConvertToInt32(Vector256.Round(v0 * inverse));

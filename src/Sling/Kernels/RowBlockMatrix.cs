@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -61,11 +60,6 @@ public abstract unsafe class RowBlockMatrix : WeightMatrix
 
     public int GroupSize { get; }
 
-    public override long FirstNonFiniteRow()
-    {
-        long at = NonFinite.FindHalf(new ReadOnlySpan<ushort>(_scales, checked(Rows * Groups)));
-        return at < 0 ? -1 : at / (Groups * RowsPerBlock) * RowsPerBlock + at % RowsPerBlock;
-    }
     public int Groups => Cols / GroupSize;
     public bool Symmetric => _zeros == null;
     /// <summary>The zero point of every group when <see cref="Symmetric"/>.</summary>
@@ -77,8 +71,7 @@ public abstract unsafe class RowBlockMatrix : WeightMatrix
     public override long ByteSize => _codeBuffer.Length + _scaleBuffer.Length + (_zeros == null ? 0 : this is Int4RowBlockMatrix ? (long)Rows * Int4GroupMatrix.ZeroBytesPerRow(Groups) : _zeros.LongLength);
 
     /// <summary>True when this CPU runs the kernels and the matrix's shape fits the layout.</summary>
-    public static bool CanRepack(GroupMatrix m) =>
-        KernelIsas.Best == KernelIsa.Avx512 && m.Rows % RowsPerBlock == 0 && m.Cols % BlockSize == 0 && m.GroupSize % BlockSize == 0;
+    public static bool CanRepack(GroupMatrix m) => CanRepack(m.Rows, m.Cols) && m.GroupSize % BlockSize == 0;
 
     /// <summary>The same values in the interleaved layout of their format (a copy; the source is not kept).</summary>
     public static RowBlockMatrix Repack(GroupMatrix m) => m switch
@@ -94,6 +87,13 @@ public abstract unsafe class RowBlockMatrix : WeightMatrix
     private protected long GroupIndex(int row, int group) => ((long)(row / RowsPerBlock) * Groups + group) * RowsPerBlock + row % RowsPerBlock;
 
     private protected abstract int CodeAt(int row, int col);
+
+    // Codes are integers; only the scales (16 rows per group block) can be NaN or infinite.
+    public override long FirstNonFiniteRow()
+    {
+        long at = NonFinite.FindHalf(new ReadOnlySpan<ushort>(_scales, checked(Rows * Groups)));
+        return at < 0 ? -1 : at / (Groups * RowsPerBlock) * RowsPerBlock + at % RowsPerBlock;
+    }
 
     public override void ReadRow(int row, Span<float> destination)
     {

@@ -50,6 +50,8 @@ internal sealed class ForwardBuffers
     public InferenceState[] States { get; }
     public int[] Positions { get; }
     public MatMul MatMul { get; } = new();
+    /// <summary>Counts forward passes, so a pass can tell which states it already gave logits.</summary>
+    public int Pass { get; set; }
 
     public void SetCount(int n)
     {

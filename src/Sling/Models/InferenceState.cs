@@ -40,6 +40,9 @@ public sealed class InferenceState
     /// <summary>The keys and values of every position so far.</summary>
     public KvCache Cache { get; }
 
+    /// <summary>The <see cref="ForwardBuffers.Pass"/> that last wrote <see cref="Logits"/>.</summary>
+    internal int LogitsPass { get; set; } = -1;
+
     /// <summary>The activation rows of this sequence's own forward passes.</summary>
     internal ForwardBuffers Buffers { get; }
 }

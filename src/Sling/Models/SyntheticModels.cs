@@ -45,7 +45,7 @@ public static class SyntheticModels
             throw new SlingException($"unknown weight format '{format}' (known: {string.Join(", ", FormatNames)})");
         bool phi = c.Norm == NormKind.LayerNorm, qwen = shape.StartsWith("qwen", StringComparison.Ordinal);
         int next = seed;
-        WeightMatrix Matrix(int rows, int cols, bool output = false) => Build(rows, cols, output && format is "q4_0" or "int4" ? (format == "q4_0" ? "q8_0" : "int8") : format, ++next);
+        WeightMatrix Matrix(int rows, int cols, bool output = false) => SyntheticModels.Matrix(rows, cols, output && format is "q4_0" or "int4" ? (format == "q4_0" ? "q8_0" : "int8") : format, ++next);
         float[]? Bias(int n, bool present) => present ? RandomRow(n, 0.02f, ++next) : null;
         NormWeights Norm() => new(Enumerable.Repeat(1f, c.Dim).ToArray(), phi ? new float[c.Dim] : null);
         var embedding = Matrix(c.VocabSize, c.Dim);
@@ -71,8 +71,11 @@ public static class SyntheticModels
         return new Transformer(c, weights, ComputePool.Get(threads));
     }
 
-    private static unsafe WeightMatrix Build(int rows, int cols, string format, int seed)
+    /// <summary>One [rows, cols] matrix of random weights stored as <paramref name="format"/> (one of <see cref="FormatNames"/>), in the file layout (not yet repacked).</summary>
+    public static unsafe WeightMatrix Matrix(int rows, int cols, string format, int seed = 1)
     {
+        if (!FormatNames.Contains(format))
+            throw new SlingException($"unknown weight format '{format}' (known: {string.Join(", ", FormatNames)})");
         float scale = 1f / MathF.Sqrt(cols);
         float[] Row(int r) => RandomRow(cols, scale, seed * 1_000_003L + r);
         switch (format)

@@ -129,17 +129,15 @@ public sealed class Transformer : IDisposable
             throw new ArgumentOutOfRangeException(nameof(items), $"{n} items for a batch of 1..{batch.Capacity}");
         var b = batch.Buffers;
         Span<int> tokens = n <= 512 ? stackalloc int[n] : new int[n];
-        int wanted = 0;
+        // Rows that want logits are classified; the others only fill their caches.
+        Span<bool> want = n <= 512 ? stackalloc bool[n] : new bool[n];
         for (int t = 0; t < n; t++)
         {
             b.States[t] = items[t].State;
             b.Positions[t] = items[t].Position;
             tokens[t] = items[t].Token;
-            if (items[t].WantLogits) wanted++;
+            want[t] = items[t].WantLogits;
         }
-        // Rows that want logits are classified; the others only fill their caches.
-        Span<bool> want = n <= 512 ? stackalloc bool[n] : new bool[n];
-        for (int t = 0; t < n; t++) want[t] = items[t].WantLogits;
         Run(b, tokens, want);
         Array.Clear(b.States, 0, n);
     }
@@ -202,8 +200,15 @@ public sealed class Transformer : IDisposable
         int vocab = c.VocabSize;
         var logits = b.AllLogits(k, vocab);
         Apply(b, Weights.Classifier, normed, logits);
-        for (int t = 0, row = 0; t < n; t++)
-            if (wantLogits[t]) logits.AsSpan(row++ * vocab, vocab).CopyTo(b.States[t].Logits); // the latest for each sequence wins
+        // Each sequence's state keeps its latest row's logits: walk back and copy once per sequence.
+        int pass = ++b.Pass;
+        for (int t = n - 1, row = k - 1; t >= 0; t--)
+        {
+            if (!wantLogits[t]) continue;
+            if (b.States[t].LogitsPass != pass) logits.AsSpan(row * vocab, vocab).CopyTo(b.States[t].Logits);
+            b.States[t].LogitsPass = pass;
+            row--;
+        }
     }
 
     /// <summary>
