@@ -161,7 +161,7 @@ switch (options.Command)
             var variants = new List<(string Name, string Folder, LoadOptions Options)>
             {
                 ("f32", folder, new LoadOptions { Threads = threads }),
-                ("bf16", folder, new LoadOptions { Threads = threads, DType = "bf16", Cache = new ModelCache(Path.Combine(work, "cache")) }),
+                ("bf16", folder, new LoadOptions { Threads = threads, DType = WeightDType.BF16, Cache = new ModelCache(Path.Combine(work, "cache")) }),
             };
             foreach (var (name, config) in new (string, Sling.Quantization.WeightQuantizationConfig)[]
             {

@@ -35,7 +35,7 @@ internal static class BenchCommand
                 ? SyntheticModels.Create(shape, parse.GetValue(type)!, t)
                 : ModelLoader.LoadTransformer(path!, t);
             transformer.IntegerActivations = !parse.GetValue(exact);
-            transformer.CachePrecision = RunCommand.CachePrecision(parse.GetValue(kvCache)!);
+            transformer.CachePrecision = ModelOptions.CachePrecision(parse.GetValue(kvCache)!);
             double loaded = clock.Elapsed.TotalMilliseconds;
             // Time to the first token: the load plus a 10-token prompt, the first forward pass of this process.
             var first = transformer.CreateState(Math.Min(16, transformer.Config.MaxSeqLen));

@@ -14,6 +14,8 @@ public static class SlingCommandLine
             new HelpOption(),
             new VersionOption(),
             RunCommand.Create(stdout, stderr, stdin ?? Console.In),
+            ChatCommand.Create(stdout, stderr, stdin ?? Console.In),
+            TemplateCommand.Create(stdout),
             InfoCommand.Create(stdout),
             QuantizeCommand.Create(stdout, stderr),
             EvaluationCommands.Perplexity(stdout, stderr),
@@ -34,6 +36,11 @@ public static class SlingCommandLine
                 return 1;
             }
             return parsed.Invoke(config);
+        }
+        catch (Tokenization.TokenizerNotFoundException e)
+        {
+            stderr.WriteLine($"error: {e.Message} with --tokenizer PATH");
+            return 1;
         }
         catch (SlingException e)
         {

@@ -34,9 +34,12 @@ public sealed class ChatTemplate
         }
     }
 
-    /// <summary>The template used when a model has none: each turn as <c>role: text</c> on its own line.</summary>
+    /// <summary>The template used when a model has none: each turn as <c>role: text</c> on its own line.
+    /// An answer follows <c>assistant:</c> exactly as the model wrote it (with its own leading space),
+    /// so a conversation's text grows by appending.</summary>
     public static ChatTemplate Fallback { get; } = Parse(
-        "{% for message in messages %}{{ message['role'] }}: {{ message['content'] }}\n{% endfor %}" +
+        "{% for message in messages %}{% if message['role'] == 'assistant' %}assistant:{{ message['content'] }}" +
+        "{% else %}{{ message['role'] }}: {{ message['content'] }}{% endif %}\n{% endfor %}" +
         "{% if add_generation_prompt %}assistant:{% endif %}");
 
     /// <summary>Renders a conversation into the prompt text the model expects.</summary>

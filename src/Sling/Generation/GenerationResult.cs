@@ -12,6 +12,12 @@ public sealed record GenerationResult(
     int GeneratedTokens,
     TimeSpan GenerationTime)
 {
-    public double PromptTokensPerSecond => PromptTime.TotalSeconds > 0 ? PromptTokens / PromptTime.TotalSeconds : 0;
+    /// <summary>Prompt tokens whose keys and values were already cached (a chat's earlier turns): not run again.</summary>
+    public int ReusedPromptTokens { get; init; }
+
+    /// <summary>Prompt tokens that went through the model in this call.</summary>
+    public int ProcessedPromptTokens => PromptTokens - ReusedPromptTokens;
+
+    public double PromptTokensPerSecond => PromptTime.TotalSeconds > 0 ? ProcessedPromptTokens / PromptTime.TotalSeconds : 0;
     public double GenerationTokensPerSecond => GenerationTime.TotalSeconds > 0 ? GeneratedTokens / GenerationTime.TotalSeconds : 0;
 }

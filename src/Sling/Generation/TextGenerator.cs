@@ -27,10 +27,27 @@ public sealed class TextGenerator(Transformer model, ITokenizer tokenizer)
         if (promptIds.Count == 0)
             throw new SlingException("the prompt is empty and the tokenizer has no beginning-of-sequence token to start from");
         // Batch buffers as large as the prompt needs (up to the default): memory stays near weights + cache.
-        var state = model.CreateState(options.ContextLength, Math.Clamp(promptIds.Count, 1, InferenceState.DefaultBatchCapacity));
+        var sequence = new CachedSequence(model.CreateState(options.ContextLength, Math.Clamp(promptIds.Count, 1, InferenceState.DefaultBatchCapacity)));
+        return Continue(sequence, promptIds, options, onText, cancellationToken);
+    }
+
+    /// <summary>
+    /// Generates after <paramref name="promptIds"/> in a sequence that may already hold some of them:
+    /// only the tokens after the longest common prefix with what the cache holds go through the model
+    /// (a chat's earlier turns are not processed again). The sequence then holds the prompt and the answer.
+    /// </summary>
+    internal GenerationResult Continue(CachedSequence sequence, IReadOnlyList<int> promptIds, GenerationOptions options,
+        Action<string>? onText, CancellationToken cancellationToken)
+    {
+        options.Validate();
+        var state = sequence.State;
         int context = state.ContextLength;
+        if (promptIds.Count == 0) throw new SlingException("the prompt has no tokens");
         if (promptIds.Count > context)
             throw new SlingException($"the prompt is {promptIds.Count} tokens long but the context holds only {context}");
+        // At least the last prompt token is run again: its logits choose the first answer token.
+        int reused = Math.Min(sequence.CommonPrefix(promptIds), promptIds.Count - 1);
+        sequence.Truncate(reused);
 
         var history = new List<int>(promptIds);
         var sampler = new Sampler(options);
@@ -46,7 +63,9 @@ public sealed class TextGenerator(Transformer model, ITokenizer tokenizer)
         }
 
         var clock = Stopwatch.StartNew();
-        var logits = model.Prefill(state, promptIds.ToArray(), 0);
+        var fresh = promptIds.Skip(reused).ToArray();
+        var logits = model.Prefill(state, fresh, reused);
+        sequence.Fed.AddRange(fresh);
         var promptTime = clock.Elapsed;
         clock.Restart();
 
@@ -83,6 +102,7 @@ public sealed class TextGenerator(Transformer model, ITokenizer tokenizer)
                 break;
             }
             logits = model.Forward(state, next, pos);
+            sequence.Fed.Add(next);
         }
         if (!stops.Stopped)
         {
@@ -91,6 +111,9 @@ public sealed class TextGenerator(Transformer model, ITokenizer tokenizer)
         }
         Emit(stops.Flush());
         var generationTime = clock.Elapsed;
-        return new GenerationResult(text.ToString(), generated, reason, promptIds.Count, promptTime, generated.Count, generationTime);
+        return new GenerationResult(text.ToString(), generated, reason, promptIds.Count, promptTime, generated.Count, generationTime)
+        {
+            ReusedPromptTokens = reused,
+        };
     }
 }

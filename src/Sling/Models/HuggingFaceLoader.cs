@@ -26,10 +26,10 @@ public static class HuggingFaceLoader
         var tensors = TensorSet.Open(folder);
         try
         {
-            if (options.DType != "auto" && config.Has("quantization_config"))
-                throw new SlingException($"{folder}: the weights are quantized; --dtype {options.DType} applies to float checkpoints");
-            if (options.DType != "auto")
-                tensors = ConvertThroughCache(folder, tensors, WeightConversion.Parse(options.DType), options);
+            if (options.DType != WeightDType.Auto && config.Has("quantization_config"))
+                throw new SlingException($"{folder}: the weights are quantized; dtype {options.DType.ToString().ToLowerInvariant()} applies to float checkpoints");
+            if (options.DType != WeightDType.Auto)
+                tensors = ConvertThroughCache(folder, tensors, WeightConversion.Target(options.DType), options);
             var weights = architecture.ReadWeights(transformerConfig, new CheckpointReader(tensors, config));
             // Errors name the weight files (one, or the shards) rather than the folder alone.
             weights.Validate(transformerConfig, $"{string.Join(", ", tensors.Files.Select(f => f.Path))} (shapes from {config.Path})");

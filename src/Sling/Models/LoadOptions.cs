@@ -8,12 +8,24 @@ public sealed record LoadOptions
     /// <summary>Worker threads; 0 = all cores.</summary>
     public int Threads { get; init; }
     /// <summary>
-    /// Weight dtype to compute with: "auto" uses the file's dtype in place; "f32", "f16" or "bf16"
-    /// converts Hugging Face weights once and keeps the result in <see cref="Cache"/>.
+    /// Weight dtype to compute with: <see cref="WeightDType.Auto"/> uses the file's dtype in place;
+    /// F32, F16 or BF16 converts Hugging Face weights once and keeps the result in <see cref="Cache"/>.
     /// </summary>
-    public string DType { get; init; } = "auto";
+    public WeightDType DType { get; init; } = WeightDType.Auto;
+    /// <summary>How sequences store keys and values: F32 (exact, the default) or F16 (half the memory).</summary>
+    public KvCachePrecision KvCache { get; init; } = KvCachePrecision.F32;
     /// <summary>Where derived weights are kept; null = <see cref="ModelCache.Default"/>.</summary>
     public ModelCache? Cache { get; init; }
     /// <summary>Receives one line per notable step (conversion, cache hits).</summary>
     public Action<string>? Log { get; init; }
+}
+
+/// <summary>The float format weights are computed in.</summary>
+public enum WeightDType
+{
+    /// <summary>As stored in the file, used in place (memory-mapped).</summary>
+    Auto,
+    F32,
+    F16,
+    BF16,
 }

@@ -21,8 +21,8 @@ public static class ModelLoader
         }
         if (!File.Exists(modelPath))
             throw new SlingException($"{modelPath}: model file not found");
-        if (options.DType != "auto")
-            throw new SlingException($"--dtype {options.DType}: llama2.c and GGUF files run in their stored format; conversion applies to Hugging Face folders");
+        if (options.DType != WeightDType.Auto)
+            throw new SlingException($"{modelPath}: dtype {options.DType.ToString().ToLowerInvariant()} was asked for, but llama2.c and GGUF files run in their stored format; conversion applies to Hugging Face folders");
         if (GgufFile.HasMagic(modelPath)) return GgufLoader.Load(modelPath, pool);
         return Llama2cCheckpoint.Load(modelPath, pool);
     }
@@ -34,13 +34,14 @@ public static class ModelLoader
     {
         string? tokenizerPath = options.TokenizerPath;
         var transformer = LoadTransformer(modelPath, options);
+        transformer.CachePrecision = options.KvCache;
         try
         {
             bool folder = Directory.Exists(modelPath);
             string dir = folder ? modelPath : Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
             // A GGUF model carries its own vocabulary.
             string path = tokenizerPath ?? (GgufFile.HasMagic(modelPath) ? modelPath : null) ?? TokenizerLoader.FindIn(dir)
-                ?? throw new SlingException($"{modelPath}: no tokenizer (tokenizer.json, tokenizer.model, tokenizer.bin) beside the model; pass --tokenizer PATH");
+                ?? throw new TokenizerNotFoundException($"{modelPath}: no tokenizer (tokenizer.json, tokenizer.model, tokenizer.bin) beside the model; give the tokenizer file's path");
             var tokenizer = TokenizerLoader.Load(path);
             CheckVocabulary(tokenizer, transformer.Config, path);
 

@@ -10,11 +10,21 @@ namespace Sling.Models;
 /// </summary>
 public static class WeightConversion
 {
-    public static TensorDType Parse(string name) => name.ToLowerInvariant() switch
+    public static TensorDType Target(WeightDType dtype) => dtype switch
     {
-        "f32" or "float32" => TensorDType.F32,
-        "f16" or "float16" => TensorDType.F16,
-        "bf16" or "bfloat16" => TensorDType.BF16,
+        WeightDType.F32 => TensorDType.F32,
+        WeightDType.F16 => TensorDType.F16,
+        WeightDType.BF16 => TensorDType.BF16,
+        _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "no conversion target"),
+    };
+
+    /// <summary>A dtype named as people write it (auto, f32/float32, f16/float16, bf16/bfloat16).</summary>
+    public static WeightDType ParseName(string name) => name.ToLowerInvariant() switch
+    {
+        "auto" => WeightDType.Auto,
+        "f32" or "float32" or "fp32" => WeightDType.F32,
+        "f16" or "float16" or "fp16" => WeightDType.F16,
+        "bf16" or "bfloat16" => WeightDType.BF16,
         _ => throw new SlingException($"dtype '{name}' is not supported (auto, f32, f16, bf16)"),
     };
 

@@ -12,6 +12,12 @@ public interface ITokenizer
     IReadOnlyList<int> Encode(string text, bool addBos);
 
     /// <summary>
+    /// Encodes text that continues a sequence (a chat's next turn after the tokens already there):
+    /// no BOS, no EOS, and no space prefix that some tokenizers put at the start of an input.
+    /// </summary>
+    IReadOnlyList<int> EncodeContinuation(string text) => Encode(text, false);
+
+    /// <summary>
     /// The bytes token <paramref name="token"/> contributes to the text when it follows
     /// <paramref name="previous"/> (some tokenizers drop a leading space right after BOS).
     /// Bytes, not a string: one character may be split across tokens.

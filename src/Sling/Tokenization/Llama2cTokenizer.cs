@@ -44,14 +44,18 @@ public sealed class Llama2cTokenizer : ITokenizer
     public int BosId => 1;
     public int EosId => 2;
 
-    public IReadOnlyList<int> Encode(string text, bool addBos)
+    public IReadOnlyList<int> Encode(string text, bool addBos) => Encode(text, addBos, dummyPrefix: true);
+
+    public IReadOnlyList<int> EncodeContinuation(string text) => Encode(text, false, dummyPrefix: false);
+
+    private List<int> Encode(string text, bool addBos, bool dummyPrefix)
     {
         var ids = new List<int>();
         if (addBos) ids.Add(BosId);
         if (text.Length == 0) return ids;
         int start = ids.Count;
 
-        if (_ids.TryGetValue(" ", out int space)) ids.Add(space);
+        if (dummyPrefix && _ids.TryGetValue(" ", out int space)) ids.Add(space);
         byte[] utf8 = Encoding.UTF8.GetBytes(text);
         int i = 0;
         while (i < utf8.Length)

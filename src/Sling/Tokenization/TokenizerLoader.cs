@@ -35,7 +35,7 @@ public static class TokenizerLoader
         }
         var candidates = Directory.GetFiles(folder, "tok*.bin");
         if (candidates.Length > 1)
-            throw new SlingException($"{folder}: several tokenizers ({string.Join(", ", candidates.Select(Path.GetFileName))}); pass --tokenizer PATH");
+            throw new TokenizerNotFoundException($"{folder}: several tokenizers ({string.Join(", ", candidates.Select(Path.GetFileName))}); give the tokenizer file's path");
         return candidates.Length == 1 ? candidates[0] : null;
     }
 }

@@ -27,18 +27,22 @@ public abstract class VocabularyTokenizer : ITokenizer
     /// <summary>The Jinja chat template the tokenizer's config carries, if any.</summary>
     public string? ChatTemplate { get; init; }
 
-    public IReadOnlyList<int> Encode(string text, bool addBos)
+    public IReadOnlyList<int> Encode(string text, bool addBos) => Encode(text, addBos, continuation: false);
+
+    public IReadOnlyList<int> EncodeContinuation(string text) => Encode(text, false, continuation: true);
+
+    private List<int> Encode(string text, bool addBos, bool continuation)
     {
         var ids = new List<int>();
         if (addBos && AddBosByDefault && BosId >= 0) ids.Add(BosId);
-        bool first = true;
+        bool first = !continuation;
         foreach (var (piece, id) in _specials.Split(text))
         {
             if (id >= 0) ids.Add(id);
             else EncodeText(piece, first, ids);
             first = false;
         }
-        if (AddEos && EosId >= 0) ids.Add(EosId);
+        if (AddEos && EosId >= 0 && !continuation) ids.Add(EosId);
         return ids;
     }
 

@@ -105,6 +105,6 @@ public class HuggingFaceCliTests
         using var dir = new TempDirectory();
         string path = dir.File("model.bin");
         Llama2cWriter.WriteLegacy(path, TinyLlama.Random(1));
-        Assert.Contains("--dtype", AssertCleanFailure(Run("run", "-m", path, "--dtype", "bf16")));
+        Assert.Contains("dtype bf16", AssertCleanFailure(Run("run", "-m", path, "--dtype", "bf16")));
     }
 }

@@ -19,7 +19,7 @@ public class ModelCacheTests
         string folder = Path.Combine(dir.Path, "model");
         HuggingFaceWriter.WriteLlama(folder, m);
         var log = new List<string>();
-        var options = new LoadOptions { DType = dtype, Cache = new ModelCache(cacheDir.Path), Log = log.Add };
+        var options = new LoadOptions { DType = WeightConversion.ParseName(dtype), Cache = new ModelCache(cacheDir.Path), Log = log.Add };
 
         using (var first = ModelLoader.LoadTransformer(folder, options))
         {
@@ -50,7 +50,7 @@ public class ModelCacheTests
         using var dir = new TempDirectory();
         using var cacheDir = new TempDirectory();
         HuggingFaceWriter.WriteLlama(dir.Path, TinyLlama.Random(32));
-        var options = new LoadOptions { DType = "bf16", Cache = new ModelCache(cacheDir.Path) };
+        var options = new LoadOptions { DType = WeightDType.BF16, Cache = new ModelCache(cacheDir.Path) };
         using (ModelLoader.LoadTransformer(dir.Path, options)) { }
         HuggingFaceWriter.WriteLlama(dir.Path, TinyLlama.Random(33));
         File.SetLastWriteTimeUtc(dir.File("model.safetensors"), DateTime.UtcNow.AddMinutes(1));
@@ -65,7 +65,7 @@ public class ModelCacheTests
         using var cacheDir = new TempDirectory();
         HuggingFaceWriter.WriteLlama(dir.Path, TinyLlama.Random(34));
         var log = new List<string>();
-        using (ModelLoader.LoadTransformer(dir.Path, new LoadOptions { DType = "f32", Cache = new ModelCache(cacheDir.Path), Log = log.Add })) { }
+        using (ModelLoader.LoadTransformer(dir.Path, new LoadOptions { DType = WeightDType.F32, Cache = new ModelCache(cacheDir.Path), Log = log.Add })) { }
         Assert.Empty(log);
         Assert.False(Directory.Exists(Path.Combine(cacheDir.Path, "models")));
     }
@@ -73,10 +73,9 @@ public class ModelCacheTests
     [Fact]
     public void UnknownDtypeIsRejected()
     {
-        using var dir = new TempDirectory();
-        HuggingFaceWriter.WriteLlama(dir.Path, TinyLlama.Random(35));
-        var e = Assert.Throws<SlingException>(() => ModelLoader.LoadTransformer(dir.Path, new LoadOptions { DType = "int3" }));
+        var e = Assert.Throws<SlingException>(() => WeightConversion.ParseName("int3"));
         Assert.Contains("'int3'", e.Message);
+        Assert.Equal(WeightDType.BF16, WeightConversion.ParseName("bfloat16"));
     }
 
     [Theory]
