@@ -37,6 +37,9 @@ public sealed class ChatSession
     /// <summary>The last answer's counts and timings (prompt tokens reused from the cache included).</summary>
     public GenerationResult? LastResult { get; private set; }
 
+    /// <summary>The tokens of the last turn's prompt (for checking the cache against a fresh sequence).</summary>
+    internal IReadOnlyList<int> LastPrompt { get; private set; } = [];
+
     /// <summary>Receives a one-line note when older turns are dropped to fit the context.</summary>
     public Action<string>? Notice { get; set; }
 
@@ -70,6 +73,7 @@ public sealed class ChatSession
             _messages.RemoveAt(_messages.Count - 1);
             throw;
         }
+        LastPrompt = prompt;
         var format = _model.Format;
         int room = _sequence.State.ContextLength - prompt.Count;
         var options = Options with
@@ -124,7 +128,7 @@ public sealed class ChatSession
             int first = _messages[0].Role == "system" ? 1 : 0;
             // Keep the newest user message; drop the oldest turn before it (user + its answer).
             int dropEnd = _messages.FindIndex(first + 1, m => m.Role == "user");
-            if (dropEnd < 0 || dropEnd >= _messages.Count - 1) break;
+            if (dropEnd < 0) break;
             int dropped = dropEnd - first;
             _messages.RemoveRange(first, dropped);
             Notice?.Invoke($"context full: dropped the oldest turn ({dropped} message{(dropped == 1 ? "" : "s")})");

@@ -39,7 +39,7 @@ public sealed class ChatTemplate
     /// so a conversation's text grows by appending.</summary>
     public static ChatTemplate Fallback { get; } = Parse(
         "{% for message in messages %}{% if message['role'] == 'assistant' %}assistant:{{ message['content'] }}" +
-        "{% else %}{{ message['role'] }}: {{ message['content'] }}{% endif %}\n{% endfor %}" +
+        "{% else %}{{ message['role'] }}: {{ message['content'] }}{% endif %}{{ '\\n' }}{% endfor %}" +
         "{% if add_generation_prompt %}assistant:{% endif %}");
 
     /// <summary>Renders a conversation into the prompt text the model expects.</summary>

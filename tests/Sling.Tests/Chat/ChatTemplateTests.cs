@@ -24,4 +24,25 @@ public class ChatTemplateTests
         }
         Assert.Equal(c.ExpectedText, template.Render(c.Messages, options));
     }
+
+    [Fact]
+    public void TheFallbackWritesOneTurnPerLineAndAnswersVerbatim()
+    {
+        var messages = new[] { ChatMessage.System("Be kind."), ChatMessage.User("Hi"), ChatMessage.Assistant(" Hello!"), ChatMessage.User("Bye") };
+        Assert.Equal("system: Be kind.\nuser: Hi\nassistant: Hello!\nuser: Bye\nassistant:", ChatTemplate.Fallback.Render(messages));
+        Assert.Equal("user: Hi\n", ChatTemplate.Fallback.Render([ChatMessage.User("Hi")], new ChatTemplateOptions { AddGenerationPrompt = false }));
+    }
+
+    [Fact]
+    public void SyntaxErrorsNameTheLine()
+    {
+        var e = Assert.Throws<ChatTemplateException>(() => ChatTemplate.Parse("a\n{% if x %}\nb\n{% endfor %}"));
+        Assert.Equal(4, e.Line);
+        Assert.False(e.RaisedByTemplate);
+        e = Assert.Throws<ChatTemplateException>(() => ChatTemplate.Parse("{% if x %}never closed"));
+        Assert.Contains("endif", e.Message);
+        e = Assert.Throws<ChatTemplateException>(() => ChatTemplate.Parse("{{ raise_exception('no') }}").Render([]));
+        Assert.True(e.RaisedByTemplate);
+        Assert.Equal("no", e.Message);
+    }
 }

@@ -5,11 +5,14 @@ public static class CliRunner
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
-    public static Result Run(params string[] args)
+    public static Result Run(params string[] args) => RunWithInput(null, args);
+
+    /// <summary>Runs with <paramref name="stdin"/> as the standard input (not a terminal).</summary>
+    public static Result RunWithInput(string? stdin, params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        int code = Sling.Cli.SlingCommandLine.Run(args, stdout, stderr);
+        int code = Sling.Cli.SlingCommandLine.Run(args, stdout, stderr, stdin is null ? null : new StringReader(stdin));
         return new Result(code, stdout.ToString(), stderr.ToString());
     }
 

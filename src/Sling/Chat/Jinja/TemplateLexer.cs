@@ -214,6 +214,7 @@ internal static class TemplateLexer
                 foreach (string candidate in Operators)
                     if (string.CompareOrdinal(s, i, candidate, 0, candidate.Length) == 0) { op = candidate; break; }
                 if (op is null) throw new TemplateException($"unexpected character '{c}'", line);
+                if (op == "}" && braces == 0) throw new TemplateException("unexpected '}'", line);
                 tokens.Add(new Token(TokenKind.Operator, op, line));
                 i += op.Length;
                 if (op == "{") braces++;

@@ -75,7 +75,7 @@ internal sealed class TemplateParser
             switch (t.Kind)
             {
                 case TokenKind.End:
-                    if (ends.Length > 0) throw new TemplateException($"missing '{{% {ends[0]} %}}'", t.Line);
+                    if (ends.Length > 0) throw new TemplateException($"missing '{{% {ends[^1]} %}}'", t.Line);
                     endTag = null;
                     return nodes;
                 case TokenKind.Text:
