@@ -119,8 +119,8 @@ switch (options.Command)
                 return ms;
             }
             Time("in place (--dtype auto)", new LoadOptions { Threads = threads });
-            Time($"first load, --dtype {dtype} (convert)", new LoadOptions { Threads = threads, DType = dtype, Cache = cache });
-            Time($"second load, --dtype {dtype} (cache)", new LoadOptions { Threads = threads, DType = dtype, Cache = cache });
+            Time($"first load, --dtype {dtype} (convert)", new LoadOptions { Threads = threads, DType = WeightConversion.ParseName(dtype), Cache = cache });
+            Time($"second load, --dtype {dtype} (cache)", new LoadOptions { Threads = threads, DType = WeightConversion.ParseName(dtype), Cache = cache });
         }
         finally
         {

@@ -5,7 +5,7 @@ namespace Sling.Evaluation;
 /// context: each window starts fresh, and only the positions the previous window did not score are
 /// scored, so every token after the first is predicted once, with up to a window of context.
 /// </summary>
-public static class SlidingWindows
+internal static class SlidingWindows
 {
     /// <summary>(Begin, End, FirstScored): feed tokens [Begin, End); score targets FirstScored..End-1.</summary>
     public static IEnumerable<(int Begin, int End, int FirstScored)> Plan(int tokens, int window, int stride)

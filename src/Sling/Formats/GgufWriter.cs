@@ -7,7 +7,7 @@ namespace Sling.Formats;
 /// alignment. Tensors are declared with their byte sizes first and their data streamed after, so a
 /// model larger than memory can be written one row at a time.
 /// </summary>
-public sealed class GgufWriter : IDisposable
+internal sealed class GgufWriter : IDisposable
 {
     public const int Alignment = 32;
     private readonly BinaryWriter _out;

@@ -8,7 +8,7 @@ namespace Sling.Formats;
 /// strings only when a string is read, so a file is checked as a whole first; every failure is a
 /// <see cref="ModelFormatException"/> naming the file.
 /// </summary>
-public static class JsonFile
+internal static class JsonFile
 {
     private static readonly UTF8Encoding Strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 

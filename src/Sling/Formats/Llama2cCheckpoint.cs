@@ -20,7 +20,7 @@ public static class Llama2cCheckpoint
     private const int VersionedHeaderSize = 256;
     private const int MaxDimension = 1 << 20;
 
-    public static Transformer Load(string path, ComputePool pool)
+    internal static Transformer Load(string path, ComputePool pool)
     {
         var file = MappedFile.Open(path);
         try

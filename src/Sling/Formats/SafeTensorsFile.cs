@@ -4,7 +4,7 @@ using Sling.Kernels;
 namespace Sling.Formats;
 
 /// <summary>One tensor's entry in a safetensors header; <see cref="Offset"/> is absolute in the file.</summary>
-public sealed record SafeTensorInfo(string Name, TensorDType DType, long[] Shape, long Offset, long ByteLength)
+internal sealed record SafeTensorInfo(string Name, TensorDType DType, long[] Shape, long Offset, long ByteLength)
 {
     public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
 }
@@ -28,7 +28,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable, IMappedWeights
 
     public string Path => _file.Path;
     public long Length => _file.Length;
-    public IReadOnlyDictionary<string, SafeTensorInfo> Tensors => _tensors;
+    internal IReadOnlyDictionary<string, SafeTensorInfo> Tensors => _tensors;
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
     public static SafeTensorsFile Open(string path)
@@ -111,13 +111,13 @@ public sealed unsafe class SafeTensorsFile : IDisposable, IMappedWeights
         return new SafeTensorInfo(name, dtype, shape.ToArray(), dataStart + begin, end - begin);
     }
 
-    public SafeTensorInfo Info(string name)
+    internal SafeTensorInfo Info(string name)
         => _tensors.TryGetValue(name, out var t) ? t : throw new ModelFormatException(Path, $"tensor '{name}' not found");
 
-    public ReadOnlySpan<byte> RawBytes(SafeTensorInfo t) => new(_file.Pointer(t.Offset, t.ByteLength, t.Name), checked((int)t.ByteLength));
+    internal ReadOnlySpan<byte> RawBytes(SafeTensorInfo t) => new(_file.Pointer(t.Offset, t.ByteLength, t.Name), checked((int)t.ByteLength));
 
     /// <summary>A 2-D float tensor as a weight matrix read in place (no copy).</summary>
-    public WeightMatrix Matrix(string name)
+    internal WeightMatrix Matrix(string name)
     {
         var t = Info(name);
         if (t.Shape.Length != 2)

@@ -7,7 +7,7 @@ namespace Sling.Formats;
 /// Writes a safetensors file: tensors are added one at a time (raw little-endian bytes), the header
 /// is written at the end. Data goes to a temporary file first, so memory stays at one tensor.
 /// </summary>
-public sealed class SafeTensorsWriter : IDisposable
+internal sealed class SafeTensorsWriter : IDisposable
 {
     private readonly string _path;
     private readonly string _dataPath;

@@ -7,7 +7,7 @@ namespace Sling.Formats;
 /// The weights of a checkpoint: one model.safetensors, or several shards listed by
 /// model.safetensors.index.json. Every tensor is looked up by name and read in place.
 /// </summary>
-public sealed class TensorSet : IDisposable
+internal sealed class TensorSet : IDisposable
 {
     private readonly List<SafeTensorsFile> _files;
     private readonly Dictionary<string, SafeTensorsFile> _byName;

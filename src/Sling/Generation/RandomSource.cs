@@ -4,7 +4,7 @@ namespace Sling.Generation;
 /// xorshift64* generator: tiny, fast, and its sequence for a seed is fixed forever (unlike
 /// System.Random's, which may change between runtimes), so a seed reproduces a run.
 /// </summary>
-public sealed class RandomSource(ulong seed)
+internal sealed class RandomSource(ulong seed)
 {
     private ulong _state = seed == 0 ? 0x9E3779B97F4A7C15UL : seed;
 

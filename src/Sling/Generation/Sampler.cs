@@ -4,7 +4,7 @@ namespace Sling.Generation;
 /// Picks the next token from logits: repetition penalty, then greedy argmax at temperature 0, or
 /// else softmax(logits / T) restricted to the top-K and then to the top-P probability mass.
 /// </summary>
-public sealed class Sampler
+internal sealed class Sampler
 {
     private readonly GenerationOptions _options;
     private readonly RandomSource _random;

@@ -4,7 +4,7 @@ namespace Sling.Generation;
 /// Streams text while watching for stop strings: text that could still turn out to be the start of
 /// a stop string is held back, and nothing from a stop string onwards is ever released.
 /// </summary>
-public sealed class StopStringFilter(IReadOnlyList<string> stopStrings)
+internal sealed class StopStringFilter(IReadOnlyList<string> stopStrings)
 {
     private readonly string[] _stops = stopStrings.Where(s => s.Length > 0).ToArray();
     private string _pending = "";

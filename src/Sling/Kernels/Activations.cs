@@ -2,7 +2,7 @@ using System.Numerics.Tensors;
 
 namespace Sling.Kernels;
 
-public static class Activations
+internal static class Activations
 {
     private const int Chunk = 256;
 

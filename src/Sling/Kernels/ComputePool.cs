@@ -12,7 +12,7 @@ internal interface IParallelJob
 /// after an operation, then sleep; the calling thread works too. One pool per thread count is shared
 /// by every model in the process, and operations from several callers run one after another.
 /// </summary>
-public sealed class ComputePool
+internal sealed class ComputePool
 {
     private static readonly Dictionary<int, ComputePool> Pools = new();
     [ThreadStatic] private static bool _insideWorker;

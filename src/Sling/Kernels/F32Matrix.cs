@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 namespace Sling.Kernels;
 
 /// <summary>fp32 weights read in place (from a memory map or a pinned array).</summary>
-public sealed unsafe class F32Matrix : WeightMatrix
+internal sealed unsafe class F32Matrix : WeightMatrix
 {
     private readonly float* _data;
     private readonly object? _owner; // keeps a pinned array or a mapped file alive

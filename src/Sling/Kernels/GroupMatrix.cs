@@ -8,7 +8,7 @@ namespace Sling.Kernels;
 /// Σ_b scale_b · d_b · Σ code·q − Σ_g scale_g · zero_g · Σ_{b∈g} d_b·Σq_b. Each format supplies the
 /// inner Σ code·q loop for every <see cref="KernelIsa"/>; this class walks rows and activation tiles.
 /// </summary>
-public abstract unsafe class GroupMatrix : WeightMatrix
+internal abstract unsafe class GroupMatrix : WeightMatrix
 {
     /// <summary>Activation rows one kernel call multiplies with a weight row (registers hold one accumulator each).</summary>
     private protected const int Tile = 4;

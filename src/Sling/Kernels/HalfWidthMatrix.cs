@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 namespace Sling.Kernels;
 
 /// <summary>How a 16-bit float format widens to fp32, one element or eight at a time (an operator struct, in the style of TensorPrimitives).</summary>
-public interface IHalfWidthFormat
+internal interface IHalfWidthFormat
 {
     static abstract string Name { get; }
     static abstract float ToSingle(ushort bits);
@@ -13,7 +13,7 @@ public interface IHalfWidthFormat
 }
 
 /// <summary>IEEE half precision: exponent re-biased by <see cref="HalfConversion"/>.</summary>
-public readonly struct Fp16Format : IHalfWidthFormat
+internal readonly struct Fp16Format : IHalfWidthFormat
 {
     public static string Name => "f16";
     public static float ToSingle(ushort bits) => (float)BitConverter.UInt16BitsToHalf(bits);
@@ -22,7 +22,7 @@ public readonly struct Fp16Format : IHalfWidthFormat
 }
 
 /// <summary>bfloat16: the top half of an fp32, so widening is a 16-bit shift.</summary>
-public readonly struct Bf16Format : IHalfWidthFormat
+internal readonly struct Bf16Format : IHalfWidthFormat
 {
     public static string Name => "bf16";
     public static float ToSingle(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
@@ -34,7 +34,7 @@ public readonly struct Bf16Format : IHalfWidthFormat
 /// 16-bit float weights read in place, widened to fp32 inside the SIMD dot product, so the model never
 /// holds an fp32 copy of its weights. One implementation for every 16-bit format.
 /// </summary>
-public unsafe class HalfWidthMatrix<TFormat> : WeightMatrix where TFormat : struct, IHalfWidthFormat
+internal unsafe class HalfWidthMatrix<TFormat> : WeightMatrix where TFormat : struct, IHalfWidthFormat
 {
     private readonly ushort* _data;
     private readonly object? _owner;
@@ -98,10 +98,10 @@ public unsafe class HalfWidthMatrix<TFormat> : WeightMatrix where TFormat : stru
 }
 
 /// <summary>IEEE half-precision weights read in place.</summary>
-public sealed unsafe class F16Matrix(Half* data, int rows, int cols, object? owner) : HalfWidthMatrix<Fp16Format>((ushort*)data, rows, cols, owner);
+internal sealed unsafe class F16Matrix(Half* data, int rows, int cols, object? owner) : HalfWidthMatrix<Fp16Format>((ushort*)data, rows, cols, owner);
 
 /// <summary>bfloat16 weights read in place.</summary>
-public sealed unsafe class BF16Matrix(ushort* data, int rows, int cols, object? owner) : HalfWidthMatrix<Bf16Format>(data, rows, cols, owner)
+internal sealed unsafe class BF16Matrix(ushort* data, int rows, int cols, object? owner) : HalfWidthMatrix<Bf16Format>(data, rows, cols, owner)
 {
     public static float ToSingle(ushort bits) => Bf16Format.ToSingle(bits);
 }

@@ -7,7 +7,7 @@ namespace Sling.Kernels;
 // The integer product: int4 codes (unsigned, 0..15) times int8 activation codes, 32 at a time, then
 // one float multiply per block by (weight scale · activation scale). The zero point comes out as
 // Σ_g scale_g · zero_g · Σ_{b∈g} d_b·Σq_b, computed from the activations' precomputed block sums.
-public sealed unsafe partial class Int4GroupMatrix
+internal sealed unsafe partial class Int4GroupMatrix
 {
     private static readonly Vector512<ulong> Duplicate = Vector512.Create(0ul, 1, 0, 1, 2, 3, 2, 3);
     private static readonly Vector512<ulong> NibbleShift = Vector512.Create(0ul, 0, 4, 4, 0, 0, 4, 4);

@@ -13,7 +13,7 @@ namespace Sling.Kernels;
 /// </list>
 /// The dot product is scale · (Σ code·x − zero · Σ x) per group, with Σ x computed once per call.
 /// </summary>
-public sealed unsafe partial class Int4GroupMatrix : GroupMatrix
+internal sealed unsafe partial class Int4GroupMatrix : GroupMatrix
 {
     public const int BlockSize = 32;
     public const int SymmetricZero = 8;

@@ -10,7 +10,7 @@ namespace Sling.Kernels;
 /// inputs 8j..8j+3 of row r in its low nibbles and inputs 8j+4..8j+7 in its high nibbles, so one
 /// mask or one shift yields the codes of 4 inputs × 16 rows for <c>vpmaddubsw</c>.
 /// </summary>
-public sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
+internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
 {
     internal Int4RowBlockMatrix(RepackSource m) : base(m, m.Rows * m.Cols / 2)
     {

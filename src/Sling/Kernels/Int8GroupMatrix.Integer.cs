@@ -6,7 +6,7 @@ namespace Sling.Kernels;
 
 // The integer product: unsigned 8-bit codes widened to 16 bits times the activations' 16-bit codes
 // (vpmaddwd: a code times a code fits, pairs add in 32 bits), one float multiply per block.
-public sealed unsafe partial class Int8GroupMatrix
+internal sealed unsafe partial class Int8GroupMatrix
 {
     private protected override void DotTile(int row, float* bs, Q8Rows a, int tile, float* dots, KernelIsa isa)
     {

@@ -5,7 +5,7 @@ namespace Sling.Kernels;
 /// whole row = per output channel): w = (code − zero) · scale. Codes are unsigned bytes, row-major;
 /// symmetric weights store no zero points and their codes offset by 128 (zero = 128).
 /// </summary>
-public sealed unsafe partial class Int8GroupMatrix : GroupMatrix
+internal sealed unsafe partial class Int8GroupMatrix : GroupMatrix
 {
     public const int SymmetricZero = 128;
     private readonly byte* _codes;

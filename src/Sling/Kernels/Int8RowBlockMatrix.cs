@@ -11,7 +11,7 @@ namespace Sling.Kernels;
 /// broadcast pair of 16-bit activation codes in one <c>vpmaddwd</c> (unsigned 8-bit codes times
 /// 8-bit activations would overflow <c>vpmaddubsw</c>'s 16-bit sums).
 /// </summary>
-public sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
+internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
 {
     internal Int8RowBlockMatrix(RepackSource m) : base(m, m.Rows * m.Cols)
     {

@@ -16,7 +16,7 @@ public enum KernelIsa
     Avx512,
 }
 
-public static class KernelIsas
+internal static class KernelIsas
 {
     /// <summary>The widest path this CPU runs.</summary>
     public static KernelIsa Best { get; } =

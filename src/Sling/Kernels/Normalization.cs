@@ -2,7 +2,7 @@ using System.Numerics.Tensors;
 
 namespace Sling.Kernels;
 
-public static class Normalization
+internal static class Normalization
 {
     /// <summary>y = x / sqrt(mean(x²) + eps) · w</summary>
     public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> y)

@@ -7,7 +7,7 @@ namespace Sling.Kernels;
 /// Symmetric int8 weights with one fp32 scale per group of <see cref="GroupSize"/> consecutive inputs
 /// (llama2.c's "Q8_0" export: w ≈ code · scale). Codes and scales are read in place.
 /// </summary>
-public sealed unsafe class Q8GroupMatrix : WeightMatrix
+internal sealed unsafe class Q8GroupMatrix : WeightMatrix
 {
     private readonly sbyte* _codes;
     private readonly float* _scales;

@@ -12,7 +12,7 @@ namespace Sling.Kernels;
 /// vectors: no horizontal sums and no per-row bookkeeping. Per 16-row block and group it stores 16
 /// fp16 scales and, when asymmetric, 16 zero points; the code layout is the format's own.
 /// </summary>
-public abstract unsafe class RowBlockMatrix : WeightMatrix
+internal abstract unsafe class RowBlockMatrix : WeightMatrix
 {
     public const int RowsPerBlock = 16;
     /// <summary>

@@ -5,7 +5,7 @@ namespace Sling.Kernels;
 /// the file or the quantizer produced. Each format knows how to multiply a range of its rows with a
 /// float vector; a <see cref="ComputePool"/> spreads those ranges over the cores.
 /// </summary>
-public abstract class WeightMatrix
+internal abstract class WeightMatrix
 {
     protected WeightMatrix(int rows, int cols)
     {

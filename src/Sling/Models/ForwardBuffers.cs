@@ -70,13 +70,13 @@ internal sealed class ForwardBuffers
 }
 
 /// <summary>One token of a multi-sequence forward pass: which sequence, at which position, and whether its logits are wanted.</summary>
-public readonly record struct BatchItem(InferenceState State, int Token, int Position, bool WantLogits = true);
+internal readonly record struct BatchItem(InferenceState State, int Token, int Position, bool WantLogits = true);
 
 /// <summary>
 /// Buffers for forward passes whose rows come from several sequences at once (continuous batching):
 /// the weights are read once for all of them. Created by <see cref="Transformer.CreateBatch"/>.
 /// </summary>
-public sealed class DecodeBatch
+internal sealed class DecodeBatch
 {
     internal DecodeBatch(TransformerConfig config, int capacity) => Buffers = new ForwardBuffers(config, capacity);
 

@@ -19,7 +19,7 @@ public static class GgufLoader
     /// <summary>The GGUF architectures this loader reads.</summary>
     public static IReadOnlyList<string> Architectures { get; } = ["llama", "qwen2", "phi2", "phi3"];
 
-    public static Transformer Load(string path, ComputePool pool)
+    internal static Transformer Load(string path, ComputePool pool)
     {
         var gguf = GgufFile.Open(path);
         try

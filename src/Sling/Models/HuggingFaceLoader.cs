@@ -16,7 +16,7 @@ public static class HuggingFaceLoader
 
     public static bool IsModelFolder(string path) => Directory.Exists(path) && File.Exists(Path.Combine(path, ConfigFileName));
 
-    public static Transformer Load(string folder, ComputePool pool, LoadOptions? options = null)
+    internal static Transformer Load(string folder, ComputePool pool, LoadOptions? options = null)
     {
         options ??= new LoadOptions();
         var config = HuggingFaceConfig.Read(Path.Combine(folder, ConfigFileName));

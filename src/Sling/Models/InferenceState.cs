@@ -38,7 +38,7 @@ public sealed class InferenceState
     /// <summary>The next-token logits of this sequence's latest token that asked for them.</summary>
     public float[] Logits { get; }
     /// <summary>The keys and values of every position so far.</summary>
-    public KvCache Cache { get; }
+    internal KvCache Cache { get; }
 
     /// <summary>The <see cref="ForwardBuffers.Pass"/> that last wrote <see cref="Logits"/>.</summary>
     internal int LogitsPass { get; set; } = -1;

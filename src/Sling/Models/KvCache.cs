@@ -16,7 +16,7 @@ public enum KvCachePrecision
 /// One sequence's keys and values, [layer][position][kvDim], in fp32 or fp16. Attention reads it
 /// through <see cref="Attention"/>'s kernels, widening fp16 on the fly.
 /// </summary>
-public sealed class KvCache
+internal sealed class KvCache
 {
     private readonly float[][]? _keys32, _values32;
     private readonly Half[][]? _keys16, _values16;

@@ -4,7 +4,7 @@ namespace Sling.Models;
 /// Rotary position embedding. The frequencies are fixed per model and shared; the cos/sin of a batch's
 /// positions are computed once per forward pass into the sequence's own tables.
 /// </summary>
-public sealed class RotaryEmbedding
+internal sealed class RotaryEmbedding
 {
     private readonly double[] _inverseFrequencies;
     private readonly RopeLayout _layout;

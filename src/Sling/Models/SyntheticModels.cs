@@ -8,7 +8,7 @@ namespace Sling.Models;
 /// <c>sling bench --synthetic</c> measures when no model file is at hand. Speed depends on the shape
 /// and the format, not on the values.
 /// </summary>
-public static class SyntheticModels
+internal static class SyntheticModels
 {
     public static IReadOnlyList<string> ShapeNames { get; } = ["tinyllama-1.1b", "phi-2", "qwen2.5-0.5b", "smollm2-135m", "stories15m"];
 

@@ -15,7 +15,7 @@ public sealed class Transformer : IDisposable
     private readonly float _attentionScale;
     private bool _disposed;
 
-    public Transformer(TransformerConfig config, TransformerWeights weights, ComputePool pool, params IDisposable[] resources)
+    internal Transformer(TransformerConfig config, TransformerWeights weights, ComputePool pool, params IDisposable[] resources)
     {
         Config = config;
         Weights = RepackForKernels(weights);
@@ -53,8 +53,8 @@ public sealed class Transformer : IDisposable
     }
 
     public TransformerConfig Config { get; }
-    public TransformerWeights Weights { get; }
-    public ComputePool Pool { get; }
+    internal TransformerWeights Weights { get; }
+    internal ComputePool Pool { get; }
 
     /// <summary>
     /// True (the default): quantized weights multiply activations quantized to int8 blocks (integer
@@ -110,7 +110,7 @@ public sealed class Transformer : IDisposable
     }
 
     /// <summary>A batch for tokens of several sequences in one pass (continuous batching).</summary>
-    public DecodeBatch CreateBatch(int capacity)
+    internal DecodeBatch CreateBatch(int capacity)
     {
         if (capacity <= 0) throw new ArgumentOutOfRangeException(nameof(capacity), $"batch capacity {capacity} must be positive");
         return new DecodeBatch(Config, capacity);
@@ -121,7 +121,7 @@ public sealed class Transformer : IDisposable
     /// item's position must follow its sequence's cached positions (items of one sequence in order).
     /// Items that want logits get them in their state's <see cref="InferenceState.Logits"/>.
     /// </summary>
-    public void Forward(DecodeBatch batch, ReadOnlySpan<BatchItem> items)
+    internal void Forward(DecodeBatch batch, ReadOnlySpan<BatchItem> items)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         int n = items.Length;

@@ -1,7 +1,7 @@
 namespace Sling.Models;
 
 /// <summary>How consecutive dimensions of a head are paired for rotary position embedding.</summary>
-public enum RopeLayout
+internal enum RopeLayout
 {
     /// <summary>Pairs (2i, 2i+1): Meta's original Llama code and llama2.c checkpoints.</summary>
     Interleaved,
@@ -9,9 +9,9 @@ public enum RopeLayout
     RotateHalf,
 }
 
-public enum NormKind { RmsNorm, LayerNorm }
+internal enum NormKind { RmsNorm, LayerNorm }
 
-public enum MlpKind
+internal enum MlpKind
 {
     /// <summary>down(silu(gate(x)) * up(x)): Llama, Mistral, Qwen2, Phi-3.</summary>
     GatedSilu,
@@ -41,13 +41,13 @@ public sealed record TransformerConfig
     public int QDim => Heads * HeadDim;
     public int KvDim => KvHeads * HeadDim;
 
-    public NormKind Norm { get; init; } = NormKind.RmsNorm;
+    internal NormKind Norm { get; init; } = NormKind.RmsNorm;
     public float NormEps { get; init; } = 1e-5f;
-    public MlpKind Mlp { get; init; } = MlpKind.GatedSilu;
+    internal MlpKind Mlp { get; init; } = MlpKind.GatedSilu;
     /// <summary>Attention and MLP both read the same normed input and add to the residual together (Phi).</summary>
     public bool ParallelResidual { get; init; }
 
-    public RopeLayout Rope { get; init; } = RopeLayout.RotateHalf;
+    internal RopeLayout Rope { get; init; } = RopeLayout.RotateHalf;
     public double RopeTheta { get; init; } = 10000.0;
     /// <summary>How many leading dimensions of each head are rotated (Phi rotates only a fraction).</summary>
     public int? RotaryDimOverride { get; init; }

@@ -3,10 +3,10 @@ using Sling.Kernels;
 namespace Sling.Models;
 
 /// <summary>Scale (and, for LayerNorm, shift) of a normalization. Small, so always held as fp32.</summary>
-public sealed record NormWeights(float[] Weight, float[]? Bias);
+internal sealed record NormWeights(float[] Weight, float[]? Bias);
 
 /// <summary>y = W x (+ b). The matrix may be float, half or quantized.</summary>
-public sealed class Linear
+internal sealed class Linear
 {
     public Linear(WeightMatrix weight, float[]? bias = null)
     {
@@ -22,7 +22,7 @@ public sealed class Linear
     public int Inputs => Weight.Cols;
 }
 
-public sealed class LayerWeights
+internal sealed class LayerWeights
 {
     public required NormWeights AttentionNorm { get; init; }
     /// <summary>Null for parallel-residual blocks, where the MLP reads the attention's normed input.</summary>
@@ -48,7 +48,7 @@ public sealed class LayerWeights
     }
 }
 
-public sealed class TransformerWeights
+internal sealed class TransformerWeights
 {
     public required WeightMatrix Embedding { get; init; }
     public required LayerWeights[] Layers { get; init; }

@@ -28,10 +28,10 @@ public static class WeightConversion
         _ => throw new SlingException($"dtype '{name}' is not supported (auto, f32, f16, bf16)"),
     };
 
-    public static bool NeedsConversion(TensorSet tensors, TensorDType target)
+    internal static bool NeedsConversion(TensorSet tensors, TensorDType target)
         => tensors.Tensors.Any(t => t.Shape.Length == 2 && t.DType != target);
 
-    public static void Convert(string sourceFolder, TensorSet tensors, TensorDType target, string destinationFolder)
+    internal static void Convert(string sourceFolder, TensorSet tensors, TensorDType target, string destinationFolder)
     {
         // Written, not copied: a copy would keep a read-only source's permissions.
         File.WriteAllBytes(Path.Combine(destinationFolder, HuggingFaceLoader.ConfigFileName),

@@ -15,7 +15,7 @@ public static class QuantizedTensors
     public const string ZeroSuffix = ".zero_point";
 
     /// <summary>Quantizes a float matrix row by row and adds its tensors to <paramref name="writer"/>.</summary>
-    public static void Write(SafeTensorsWriter writer, string name, Func<int, float[]> readRow, int rows, int cols, QuantizedFormat format, bool scaleSearch = false)
+    internal static void Write(SafeTensorsWriter writer, string name, Func<int, float[]> readRow, int rows, int cols, QuantizedFormat format, bool scaleSearch = false)
     {
         int groups = cols / format.GroupSize;
         int codeBytes = format.Bits == 4 ? Int4GroupMatrix.CodeBytesPerRow(cols) : cols;
@@ -56,7 +56,7 @@ public static class QuantizedTensors
     }
 
     /// <summary>Quantizes a row-major [rows, cols] matrix into memory (pinned), row by row in parallel.</summary>
-    public static unsafe GroupMatrix Quantize(Func<int, float[]> readRow, int rows, int cols, QuantizedFormat format)
+    internal static unsafe GroupMatrix Quantize(Func<int, float[]> readRow, int rows, int cols, QuantizedFormat format)
     {
         if (format.GroupSize <= 0 || cols % format.GroupSize != 0 || (format.Bits == 4 && format.GroupSize % Int4GroupMatrix.BlockSize != 0))
             throw new ArgumentException($"{format} cannot hold rows of {cols}");
@@ -94,7 +94,7 @@ public static class QuantizedTensors
         => file.Metadata.TryGetValue(QuantizedFormat.MetadataPrefix + name, out var text) ? QuantizedFormat.Parse(text, file.Path) : null;
 
     /// <summary>Opens a stored quantized matrix in place, checking every tensor's shape against [rows, cols].</summary>
-    public static unsafe WeightMatrix Open(SafeTensorsFile file, string name, QuantizedFormat format, int rows, int cols)
+    internal static unsafe WeightMatrix Open(SafeTensorsFile file, string name, QuantizedFormat format, int rows, int cols)
     {
         ModelFormatException Bad(string problem) => new(file.Path, $"quantized tensor '{name}' ({format}): {problem}");
         if (format.GroupSize <= 0 || cols % format.GroupSize != 0)

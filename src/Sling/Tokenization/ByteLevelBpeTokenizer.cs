@@ -12,7 +12,7 @@ public sealed class ByteLevelBpeTokenizer : VocabularyTokenizer
     private readonly BpeTokenizer _bpe;
     private static readonly Dictionary<char, byte> UnicodeToByte = BuildByteAlphabet();
 
-    public ByteLevelBpeTokenizer(Vocabulary vocabulary, IEnumerable<string> merges, PreTokenizer preTokenizer, SpecialTokenMatcher? specials = null)
+    internal ByteLevelBpeTokenizer(Vocabulary vocabulary, IEnumerable<string> merges, PreTokenizer preTokenizer, SpecialTokenMatcher? specials = null)
         : base(vocabulary, specials)
     {
         var options = new BpeOptions(vocabulary.Tokens.Select((t, i) => new KeyValuePair<string, int>(t, i)).DistinctBy(p => p.Key))

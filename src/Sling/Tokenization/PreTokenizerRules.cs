@@ -5,7 +5,7 @@ namespace Sling.Tokenization;
 /// GGUF files record in "tokenizer.ggml.pre" (the same splits the families' tokenizer.json files
 /// define). Unknown names are refused rather than guessed: a wrong split silently changes tokens.
 /// </summary>
-public static class PreTokenizerRules
+internal static class PreTokenizerRules
 {
     private const string Gpt2 = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)";
     private const string Llama3 = @"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";

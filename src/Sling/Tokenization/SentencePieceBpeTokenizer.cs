@@ -25,7 +25,7 @@ public sealed class SentencePieceBpeTokenizer : VocabularyTokenizer
     private const int MaxCachedWords = 1 << 16;
 
     /// <param name="merges">Merge list (tokenizer.json); null = rank pairs by the merged token's score.</param>
-    public SentencePieceBpeTokenizer(Vocabulary vocabulary, IReadOnlyList<(string Left, string Right)>? merges = null, SpecialTokenMatcher? specials = null)
+    internal SentencePieceBpeTokenizer(Vocabulary vocabulary, IReadOnlyList<(string Left, string Right)>? merges = null, SpecialTokenMatcher? specials = null)
         : base(vocabulary, specials)
     {
         if (merges != null)

@@ -9,7 +9,7 @@ namespace Sling.Tokenization;
 /// pre-tokenizers with "Isolated" behaviour, as deepseek-coder and starcoder use). Written here
 /// because Microsoft.ML.Tokenizers' RegexPreTokenizer applies a single regex.
 /// </summary>
-public sealed class SequentialRegexPreTokenizer : PreTokenizer
+internal sealed class SequentialRegexPreTokenizer : PreTokenizer
 {
     private readonly Regex[] _regexes;
 

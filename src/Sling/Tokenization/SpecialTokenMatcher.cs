@@ -6,7 +6,7 @@ namespace Sling.Tokenization;
 /// Splits text around special and added tokens, which are matched verbatim before a tokenizer's
 /// model sees the text (as Hugging Face tokenizers do): the longest token wins at each position.
 /// </summary>
-public sealed class SpecialTokenMatcher
+internal sealed class SpecialTokenMatcher
 {
     private readonly Regex? _pattern;
     private readonly Dictionary<string, int> _ids;

@@ -10,7 +10,7 @@ public abstract class VocabularyTokenizer : ITokenizer
 {
     private readonly SpecialTokenMatcher _specials;
 
-    protected VocabularyTokenizer(Vocabulary vocabulary, SpecialTokenMatcher? specials = null)
+    private protected VocabularyTokenizer(Vocabulary vocabulary, SpecialTokenMatcher? specials = null)
     {
         Vocabulary = vocabulary;
         _specials = specials ?? SpecialTokenMatcher.For(vocabulary);

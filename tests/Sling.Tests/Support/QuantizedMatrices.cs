@@ -4,7 +4,7 @@ using Sling.Quantization;
 namespace Sling.Tests.Support;
 
 /// <summary>Random matrices quantized by Sling's own quantizer into the int4/int8 group formats.</summary>
-public static class QuantizedMatrices
+internal static class QuantizedMatrices
 {
     public sealed record Built(GroupMatrix Matrix, float[] Weights, Half[] Scales);
 

@@ -3,7 +3,7 @@ using Sling.Formats;
 namespace Sling.Models.Architectures;
 
 /// <summary>Finds the family of a config.json by its "architectures" entry, else its "model_type".</summary>
-public static class ArchitectureRegistry
+internal static class ArchitectureRegistry
 {
     public static IReadOnlyList<IArchitecture> All { get; } = [new LlamaArchitecture(), new PhiArchitecture(), new Phi3Architecture()];
 

@@ -7,7 +7,7 @@ namespace Sling.Models.Architectures;
 /// Reads named tensors of a Hugging Face checkpoint, checking each against the shape the
 /// configuration implies; errors name the tensor, its file and the config fields involved.
 /// </summary>
-public sealed class CheckpointReader(TensorSet tensors, HuggingFaceConfig config)
+internal sealed class CheckpointReader(TensorSet tensors, HuggingFaceConfig config)
 {
     public TensorSet Tensors { get; } = tensors;
     public HuggingFaceConfig Config { get; } = config;

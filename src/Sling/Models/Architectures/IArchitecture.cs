@@ -3,7 +3,7 @@ using Sling.Formats;
 namespace Sling.Models.Architectures;
 
 /// <summary>One Hugging Face model family: how its config.json and tensor names map onto the engine.</summary>
-public interface IArchitecture
+internal interface IArchitecture
 {
     /// <summary>Names in config.json "architectures" this family answers to.</summary>
     IReadOnlyList<string> ArchitectureNames { get; }

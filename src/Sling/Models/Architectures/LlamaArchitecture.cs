@@ -7,7 +7,7 @@ namespace Sling.Models.Architectures;
 /// embeddings on rotate-half pairs, grouped-query attention, SwiGLU. Qwen2 adds q/k/v biases
 /// (any attention bias present in the checkpoint is used); Mistral may limit attention to a window.
 /// </summary>
-public sealed class LlamaArchitecture : IArchitecture
+internal sealed class LlamaArchitecture : IArchitecture
 {
     public IReadOnlyList<string> ArchitectureNames { get; } = ["LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"];
     public IReadOnlyList<string> ModelTypes { get; } = ["llama", "mistral", "qwen2"];

@@ -7,7 +7,7 @@ namespace Sling.Models.Architectures;
 /// gate/up projections are fused as gate_up_proj. The fused matrices are split into row views,
 /// without copying.
 /// </summary>
-public sealed class Phi3Architecture : IArchitecture
+internal sealed class Phi3Architecture : IArchitecture
 {
     public IReadOnlyList<string> ArchitectureNames { get; } = ["Phi3ForCausalLM"];
     public IReadOnlyList<string> ModelTypes { get; } = ["phi3"];

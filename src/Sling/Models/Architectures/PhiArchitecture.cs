@@ -8,7 +8,7 @@ namespace Sling.Models.Architectures;
 /// partial_rotary_factor of each head; a two-layer gelu_new MLP; biases everywhere; a final
 /// LayerNorm and an lm_head with bias.
 /// </summary>
-public sealed class PhiArchitecture : IArchitecture
+internal sealed class PhiArchitecture : IArchitecture
 {
     public IReadOnlyList<string> ArchitectureNames { get; } = ["PhiForCausalLM"];
     public IReadOnlyList<string> ModelTypes { get; } = ["phi"];
