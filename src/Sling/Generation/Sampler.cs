@@ -17,9 +17,10 @@ internal sealed class Sampler
         _random = new RandomSource(options.Seed);
     }
 
-    public int Sample(Span<float> logits, IReadOnlyList<int> history)
+    public int Sample(Span<float> logits, IReadOnlyList<int> history, IReadOnlyList<int>? generated = null)
     {
         ApplyRepetitionPenalty(logits, history);
+        if (generated is not null) ApplyPresenceAndFrequencyPenalties(logits, generated);
         if (_options.Temperature == 0) return ArgMax(logits);
 
         int n = logits.Length;
@@ -83,5 +84,16 @@ internal sealed class Sampler
             if ((uint)id >= (uint)logits.Length || !seen.Add(id)) continue;
             logits[id] = logits[id] > 0 ? logits[id] / penalty : logits[id] * penalty;
         }
+    }
+
+    /// <summary>OpenAI's penalties over the answer so far: each token's logit drops by
+    /// frequency × (times it occurred) + presence × (1 if it occurred).</summary>
+    private void ApplyPresenceAndFrequencyPenalties(Span<float> logits, IReadOnlyList<int> generated)
+    {
+        if ((_options.PresencePenalty == 0 && _options.FrequencyPenalty == 0) || generated.Count == 0) return;
+        var counts = new Dictionary<int, int>();
+        foreach (int id in generated) counts[id] = counts.GetValueOrDefault(id) + 1;
+        foreach (var (id, count) in counts)
+            if ((uint)id < (uint)logits.Length) logits[id] -= _options.FrequencyPenalty * count + _options.PresencePenalty;
     }
 }

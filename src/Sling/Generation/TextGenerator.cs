@@ -49,19 +49,7 @@ public sealed class TextGenerator(Transformer model, ITokenizer tokenizer)
         int reused = Math.Min(sequence.CommonPrefix(promptIds), promptIds.Count - 1);
         sequence.Truncate(reused);
 
-        var history = new List<int>(promptIds);
-        var sampler = new Sampler(options);
-        var decoder = new TokenStreamDecoder();
-        var stops = new StopStringFilter(options.StopStrings);
-        var text = new StringBuilder();
-        var generated = new List<int>();
-        void Emit(string piece)
-        {
-            if (piece.Length == 0) return;
-            text.Append(piece);
-            onText?.Invoke(piece);
-        }
-
+        var answer = new GeneratingSequence(tokenizer, StopTokens, options, promptIds, context, onText);
         var clock = Stopwatch.StartNew();
         var fresh = promptIds.Skip(reused).ToArray();
         var logits = model.Prefill(state, fresh, reused);
@@ -69,49 +57,21 @@ public sealed class TextGenerator(Transformer model, ITokenizer tokenizer)
         var promptTime = clock.Elapsed;
         clock.Restart();
 
-        var reason = StopReason.MaxTokens;
-        int previous = promptIds[^1];
-        for (int pos = promptIds.Count; generated.Count < options.MaxTokens; pos++)
+        for (int pos = promptIds.Count; ; pos++)
         {
             if (cancellationToken.IsCancellationRequested)
             {
-                reason = StopReason.Cancelled;
+                answer.Cancel();
                 break;
             }
-            // Models often pad the embedding past the tokenizer (Phi-2, Qwen2.5): ids the tokenizer
-            // cannot decode are never candidates.
-            int next = sampler.Sample(logits.AsSpan(0, Math.Min(logits.Length, tokenizer.VocabSize)), history);
-            if (next == tokenizer.EosId || StopTokens.Contains(next))
-            {
-                reason = StopReason.EndOfSequence;
-                break;
-            }
-            generated.Add(next);
-            history.Add(next);
-            Emit(stops.Push(decoder.Append(tokenizer.DecodeToken(previous, next))));
-            previous = next;
-            if (stops.Stopped)
-            {
-                reason = StopReason.StopString;
-                break;
-            }
-            if (generated.Count == options.MaxTokens) break;
-            if (pos >= context)
-            {
-                reason = StopReason.ContextFull;
-                break;
-            }
+            if (answer.Accept(logits) is not int next) break;
             logits = model.Forward(state, next, pos);
             sequence.Fed.Add(next);
         }
-        if (!stops.Stopped)
-        {
-            Emit(stops.Push(decoder.Flush()));
-            if (stops.Stopped) reason = StopReason.StopString; // the last character completed a stop string
-        }
-        Emit(stops.Flush());
+        answer.Complete();
         var generationTime = clock.Elapsed;
-        return new GenerationResult(text.ToString(), generated, reason, promptIds.Count, promptTime, generated.Count, generationTime)
+        var generated = answer.Generated;
+        return new GenerationResult(answer.Text, generated.ToArray(), answer.Reason!.Value, promptIds.Count, promptTime, generated.Count, generationTime)
         {
             ReusedPromptTokens = reused,
         };
