@@ -16,6 +16,7 @@ public static class SlingCommandLine
             RunCommand.Create(stdout, stderr, stdin ?? Console.In),
             ChatCommand.Create(stdout, stderr, stdin ?? Console.In),
             TemplateCommand.Create(stdout),
+            ServeCommand.Create(stdout, stderr),
             InfoCommand.Create(stdout),
             QuantizeCommand.Create(stdout, stderr),
             EvaluationCommands.Perplexity(stdout, stderr),

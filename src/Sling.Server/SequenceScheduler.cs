@@ -1,0 +1,225 @@
+using System.Collections.Concurrent;
+using Sling.Generation;
+using Sling.Models;
+
+namespace Sling.Server;
+
+/// <summary>
+/// Continuous batching: up to <see cref="ServerOptions.Parallel"/> sequences advance together, one
+/// forward pass per step over one token of every generating sequence plus chunks of the prompts
+/// being read (the weights are read once for all of them). A request waiting in the queue joins at
+/// the next step a sequence slot is free; a finished or cancelled one leaves at once. Each slot owns
+/// a KV cache of <see cref="ServerOptions.Context"/> positions, so memory is bounded by
+/// Parallel × Context. Runs on its own thread.
+/// </summary>
+internal sealed class SequenceScheduler : IDisposable
+{
+    sealed class Sequence(GenerationRequest request, GeneratingSequence answer, InferenceState state)
+    {
+        public GenerationRequest Request { get; } = request;
+        public GeneratingSequence Answer { get; } = answer;
+        public InferenceState State { get; } = state;
+        /// <summary>Positions already in the cache.</summary>
+        public int Fed { get; set; }
+        /// <summary>The sampled token to run next (generating), or null while the prompt is read.</summary>
+        public int? Pending { get; set; }
+        public bool WantsLogits { get; set; }
+    }
+
+    readonly Transformer _model;
+    readonly SlingModel _sling;
+    readonly ServerOptions _options;
+    readonly ServerMetrics _metrics;
+    readonly InferenceState?[] _states;
+    readonly Sequence?[] _slots;
+    readonly ConcurrentQueue<GenerationRequest> _queue = new();
+    readonly SemaphoreSlim _wake = new(0);
+    readonly DecodeBatch _batch;
+    readonly BatchItem[] _items;
+    readonly Thread _thread;
+    int _queued;
+    volatile bool _stopping;
+
+    public SequenceScheduler(SlingModel model, ServerOptions options, ServerMetrics metrics)
+    {
+        _sling = model;
+        _model = model.Loaded.Transformer;
+        _options = options;
+        _metrics = metrics;
+        _states = new InferenceState?[options.Parallel];
+        _slots = new Sequence?[options.Parallel];
+        _batch = _model.CreateBatch(options.BatchTokens);
+        _items = new BatchItem[options.BatchTokens];
+        _thread = new Thread(Loop) { IsBackground = true, Name = "sling-scheduler" };
+        _thread.Start();
+    }
+
+    /// <summary>Positions each sequence may hold (the server's context, at most the model's).</summary>
+    public int Context => Math.Min(_options.Context, _model.Config.MaxSeqLen);
+
+    /// <summary>Bytes of KV cache when every slot is in use.</summary>
+    public long CacheBytesWhenFull => (long)_options.Parallel * Context * _model.Config.Layers * _model.Config.KvDim * 2 *
+        (_model.CachePrecision == KvCachePrecision.F16 ? 2 : 4);
+
+    public int Queued => Volatile.Read(ref _queued);
+
+    public int Active => _slots.Count(s => s is not null);
+
+    /// <summary>Queues a request; false when the queue is full (or the server is stopping).</summary>
+    public bool TryEnqueue(GenerationRequest request)
+    {
+        if (_stopping) return false;
+        if (Interlocked.Increment(ref _queued) > _options.QueueLimit + FreeSlots())
+        {
+            Interlocked.Decrement(ref _queued);
+            return false;
+        }
+        _queue.Enqueue(request);
+        _wake.Release();
+        return true;
+    }
+
+    int FreeSlots() => _slots.Count(s => s is null);
+
+    /// <summary>Stops taking requests, ends the running ones (their answers so far are kept) and the thread.</summary>
+    public void Stop()
+    {
+        _stopping = true;
+        _wake.Release();
+        _thread.Join();
+    }
+
+    public void Dispose()
+    {
+        if (!_stopping) Stop();
+        _wake.Dispose();
+    }
+
+    void Loop()
+    {
+        while (true)
+        {
+            Admit();
+            if (_stopping)
+            {
+                foreach (var s in _slots) s?.Answer.Cancel();
+                FinishEnded();
+                while (_queue.TryDequeue(out var waiting))
+                {
+                    Interlocked.Decrement(ref _queued);
+                    waiting.Text.Writer.TryComplete();
+                    waiting.Done.TrySetCanceled();
+                }
+                return;
+            }
+            if (_slots.All(s => s is null))
+            {
+                _wake.Wait(1000);
+                continue;
+            }
+            foreach (var s in _slots)
+                if (s is not null && s.Request.Cancellation.IsCancellationRequested) s.Answer.Cancel();
+            FinishEnded();
+            try
+            {
+                Step();
+            }
+            catch (Exception e)
+            {
+                // The engine failed (a bug): the requests in flight fail, the server goes on.
+                for (int i = 0; i < _slots.Length; i++)
+                {
+                    if (_slots[i] is not { } s) continue;
+                    s.Request.Text.Writer.TryComplete(e);
+                    s.Request.Done.TrySetException(e);
+                    _slots[i] = null;
+                }
+            }
+            FinishEnded();
+        }
+    }
+
+    void Admit()
+    {
+        for (int i = 0; i < _slots.Length && !_stopping; i++)
+        {
+            if (_slots[i] is not null) continue;
+            if (!_queue.TryDequeue(out var request)) return;
+            Interlocked.Decrement(ref _queued);
+            if (request.Cancellation.IsCancellationRequested)
+            {
+                request.Text.Writer.TryComplete();
+                request.Done.TrySetCanceled();
+                i--;
+                continue;
+            }
+            var state = _states[i] ??= _model.CreateState(Context, batchCapacity: 1);
+            state.Length = 0;
+            var answer = new GeneratingSequence(_sling.Tokenizer, request.StopTokens, request.Options, request.Prompt, Context,
+                piece => request.Text.Writer.TryWrite(piece));
+            _slots[i] = new Sequence(request, answer, state);
+        }
+    }
+
+    /// <summary>One forward pass: a token of each generating sequence, then prompt chunks while room is left.</summary>
+    void Step()
+    {
+        int n = 0;
+        foreach (var s in _slots)
+        {
+            if (s is null) continue;
+            s.WantsLogits = false;
+            if (s.Pending is int token)
+            {
+                _items[n++] = new BatchItem(s.State, token, s.Fed, WantLogits: true);
+                s.Fed++;
+                s.WantsLogits = true;
+            }
+        }
+        int promptTokens = 0;
+        foreach (var s in _slots)
+        {
+            if (s is null || s.Pending is not null) continue;
+            var prompt = s.Request.Prompt;
+            while (n < _items.Length && s.Fed < prompt.Count)
+            {
+                bool last = s.Fed == prompt.Count - 1;
+                _items[n++] = new BatchItem(s.State, prompt[s.Fed], s.Fed, WantLogits: last);
+                s.Fed++;
+                promptTokens++;
+                s.WantsLogits = last;
+            }
+        }
+        if (n == 0) return;
+        _model.Forward(_batch, _items.AsSpan(0, n));
+        Array.Clear(_items, 0, n);
+        int generated = 0;
+        foreach (var s in _slots)
+        {
+            if (s is null || !s.WantsLogits) continue;
+            s.Pending = s.Answer.Accept(s.State.Logits);
+            if (s.Answer.Generated.Count > 0 && s.Request.TimeToFirstToken is null)
+            {
+                s.Request.TimeToFirstToken = s.Request.Clock.Elapsed;
+                _metrics.FirstToken(s.Request.TimeToFirstToken.Value);
+            }
+            if (s.Pending is not null || s.Answer.Reason is StopReason.MaxTokens or StopReason.StopString or StopReason.ContextFull) generated++;
+        }
+        _metrics.Step(promptTokens, generated);
+    }
+
+    /// <summary>Sequences whose answer ended leave their slot; their request completes.</summary>
+    void FinishEnded()
+    {
+        for (int i = 0; i < _slots.Length; i++)
+        {
+            if (_slots[i] is not { } s || s.Answer.Reason is null) continue;
+            s.Answer.Complete();
+            s.Request.Text.Writer.TryComplete();
+            s.Request.Done.TrySetResult(new RequestOutcome(s.Answer.Text, s.Request.Prompt.Count, s.Answer.Generated.Count,
+                s.Answer.Reason!.Value, s.Request.TimeToFirstToken));
+            _metrics.Finished();
+            _slots[i] = null;
+        }
+    }
+}

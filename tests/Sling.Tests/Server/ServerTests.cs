@@ -1,0 +1,216 @@
+using System.ClientModel;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using OpenAI;
+using OpenAI.Chat;
+using Sling.Server;
+using Sling.Tests.Support;
+using static Sling.Tests.Cli.CliRunner;
+
+namespace Sling.Tests.Server;
+
+public class ServerTests
+{
+    const string Stories = SharedData.Stories260K;
+    const string Tokenizer = SharedData.Stories260KTokenizer;
+
+    static string Greedy(SlingModel model, string question, int maxTokens) =>
+        model.Chat([Sling.Chat.ChatMessage.User(question)], model.DefaultOptions with { Temperature = 0, MaxTokens = maxTokens }).Text;
+
+    [SharedFact(Stories, Tokenizer)]
+    public async Task ACompletionIsWhatSlingRunPrints()
+    {
+        await using var s = await RunningServer.StartAsync();
+        var json = await s.PostJsonAsync("v1/completions", new { prompt = "Once upon a time", max_tokens = 60, temperature = 0 });
+        var run = Run("run", "-m", RunningServer.ModelPath, "-p", "Once upon a time", "-t", "0", "-n", "60", "--no-echo");
+        Assert.Equal(0, run.ExitCode);
+        var choice = json.GetProperty("choices")[0];
+        Assert.Equal(run.Stdout.TrimEnd('\n'), choice.GetProperty("text").GetString());
+        Assert.Equal("length", choice.GetProperty("finish_reason").GetString());
+        Assert.Equal("text_completion", json.GetProperty("object").GetString());
+        Assert.Equal(60, json.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        Assert.Equal(s.Model.Tokenizer.Encode("Once upon a time", true).Count, json.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
+    }
+
+    [SharedFact(Stories, Tokenizer)]
+    public async Task TheOfficialOpenAiClientChatsAndStreams()
+    {
+        await using var s = await RunningServer.StartAsync();
+        var client = new ChatClient("stories260K", new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = new Uri(s.Server.BaseAddress, "v1") });
+        var options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 40 };
+        string expected = Greedy(s.Model, "Tell me a story.", 40);
+
+        ChatCompletion completion = await client.CompleteChatAsync([new UserChatMessage("Tell me a story.")], options);
+        Assert.Equal(expected, completion.Content[0].Text);
+        Assert.Equal(ChatFinishReason.Length, completion.FinishReason);
+        Assert.Equal(40, completion.Usage.OutputTokenCount);
+
+        var streamed = new StringBuilder();
+        ChatFinishReason? finish = null;
+        await foreach (var update in client.CompleteChatStreamingAsync([new UserChatMessage("Tell me a story.")], options))
+        {
+            foreach (var part in update.ContentUpdate) streamed.Append(part.Text);
+            finish ??= update.FinishReason;
+        }
+        Assert.Equal(expected, streamed.ToString());
+        Assert.Equal(ChatFinishReason.Length, finish);
+    }
+
+    [SharedFact(Stories, Tokenizer)]
+    public async Task EightConcurrentStreamsEachGetTheirOwnGreedyAnswer()
+    {
+        await using var s = await RunningServer.StartAsync(new ServerOptions { Parallel = 4 });
+        string[] questions = ["Once upon a time", "The dog ran", "Lily went to the park", "A little bird", "Tom had a red ball",
+            "The sun was hot", "Mom baked a cake", "The big tree"];
+        var expected = questions.Select(q => Greedy(s.Model, q, 48)).ToArray();
+        var answers = await Task.WhenAll(questions.Select(async q =>
+        {
+            using var response = await s.PostAsync("v1/chat/completions", new
+            {
+                messages = new[] { new { role = "user", content = q } }, max_tokens = 48, temperature = 0, stream = true,
+                stream_options = new { include_usage = true },
+            });
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var chunks = await RunningServer.ReadEventsAsync(response);
+            Assert.Equal("assistant", chunks[0].GetProperty("choices")[0].GetProperty("delta").GetProperty("role").GetString());
+            Assert.Single(chunks.Select(c => c.GetProperty("id").GetString()).Distinct());
+            Assert.Equal(48, chunks[^1].GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+            Assert.Equal("length", chunks[^2].GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+            return string.Concat(chunks.SelectMany(c => c.GetProperty("choices").EnumerateArray())
+                .Select(ch => ch.GetProperty("delta").TryGetProperty("content", out var t) ? t.GetString() : ""));
+        }));
+        Assert.Equal(expected, answers);
+        Assert.Equal(8, expected.Distinct().Count());
+    }
+
+    [SharedFact(Stories, Tokenizer)]
+    public async Task AClientThatDisconnectsFreesItsSequence()
+    {
+        await using var s = await RunningServer.StartAsync(new ServerOptions { Parallel = 1, QueueLimit = 0 });
+        // Left alone, this answer runs for hundreds of tokens (about half a second here).
+        int fullAnswer = s.Model.Generate("Once", s.Model.DefaultOptions with { Temperature = 0, MaxTokens = 4000 }).GeneratedTokens;
+        Assert.True(fullAnswer > 200, $"the uninterrupted answer has only {fullAnswer} tokens");
+        // A raw connection, closed mid-answer (HttpClient would read the rest to reuse the connection).
+        using (var socket = new System.Net.Sockets.TcpClient())
+        {
+            await socket.ConnectAsync(s.Server.BaseAddress.Host, s.Server.BaseAddress.Port);
+            var net = socket.GetStream();
+            string body = JsonSerializer.Serialize(new { prompt = "Once", max_tokens = 4000, stream = true, temperature = 0 });
+            await net.WriteAsync(Encoding.ASCII.GetBytes($"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n{body}"));
+            var buffer = new byte[4096];
+            string received = "";
+            while (!received.Contains("data: ")) received += Encoding.UTF8.GetString(buffer, 0, await net.ReadAsync(buffer));
+            Assert.StartsWith("HTTP/1.1 200", received);
+            // The only sequence is busy: another request is refused.
+            using var busy = await s.PostAsync("v1/completions", new { prompt = "Hi", max_tokens = 5 });
+            Assert.Equal(HttpStatusCode.TooManyRequests, busy.StatusCode);
+            Assert.Contains("rate_limit_error", await busy.Content.ReadAsStringAsync());
+            socket.Client.Close(0);
+        }
+        // The server notices the disconnect, stops that answer early and frees the sequence for the next request.
+        for (int i = 0; i < 100 && (await s.Http.GetStringAsync("health")).Contains("\"active\":1"); i++) await Task.Delay(50);
+        string metrics = await s.Http.GetStringAsync("metrics");
+        long generated = long.Parse(System.Text.RegularExpressions.Regex.Match(metrics, @"sling_generated_tokens_total (\d+)").Groups[1].Value);
+        Assert.True(generated < fullAnswer, $"{generated} tokens generated after the client left (the whole answer is {fullAnswer})");
+        var next = await s.PostJsonAsync("v1/completions", new { prompt = "Once upon a time", max_tokens = 10, temperature = 0 });
+        Assert.Equal(10, next.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+    }
+
+    [SharedFact(Stories, Tokenizer)]
+    public async Task BadRequestsGetOpenAiStyleErrors()
+    {
+        await using var s = await RunningServer.StartAsync(new ServerOptions { MaxBodyBytes = 4096, MaxMessages = 4, MaxTokensLimit = 100 });
+        async Task<(HttpStatusCode, JsonElement)> Post(string body)
+        {
+            using var r = await s.Http.PostAsync("v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
+            return (r.StatusCode, JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement.Clone());
+        }
+        var (status, error) = await Post("{\"messages\": [");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("invalid_request_error", error.GetProperty("error").GetProperty("type").GetString());
+        (status, _) = await Post("{\"messages\": [{\"role\": \"user\", \"content\": \"" + new string('x', 5000) + "\"}]}");
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+        (status, error) = await Post("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"max_tokens\": 101}");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("max_tokens", error.GetProperty("error").GetProperty("param").GetString());
+        (status, _) = await Post("{\"messages\": [" + string.Join(",", Enumerable.Repeat("{\"role\": \"user\", \"content\": \"hi\"}", 5)) + "]}");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        (status, _) = await Post("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"temperature\": 3}");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        (status, _) = await Post("{\"messages\": []}");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        (status, error) = await Post("[1, 2]");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+    }
+
+    [SharedFact(Stories, Tokenizer)]
+    public async Task AnApiKeyIsRequiredWhenSet()
+    {
+        await using var s = await RunningServer.StartAsync(new ServerOptions { ApiKey = "sesame" });
+        using var missing = await s.PostAsync("v1/completions", new { prompt = "Hi", max_tokens = 2 });
+        Assert.Equal(HttpStatusCode.Unauthorized, missing.StatusCode);
+        s.Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "wrong");
+        using var wrong = await s.PostAsync("v1/completions", new { prompt = "Hi", max_tokens = 2 });
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        Assert.Contains("authentication_error", await wrong.Content.ReadAsStringAsync());
+        s.Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "sesame");
+        using var right = await s.PostAsync("v1/completions", new { prompt = "Hi", max_tokens = 2 });
+        Assert.Equal(HttpStatusCode.OK, right.StatusCode);
+        s.Http.DefaultRequestHeaders.Authorization = null;
+        Assert.Equal(HttpStatusCode.OK, (await s.Http.GetAsync("health")).StatusCode); // outside /v1: open
+    }
+
+    [SharedFact(Stories, Tokenizer)]
+    public async Task ModelsHealthMetricsAndThePage()
+    {
+        await using var s = await RunningServer.StartAsync();
+        var models = JsonDocument.Parse(await s.Http.GetStringAsync("v1/models")).RootElement;
+        Assert.Equal("stories260K.bin", models.GetProperty("data")[0].GetProperty("id").GetString());
+        await s.PostJsonAsync("v1/completions", new { prompt = "Once", max_tokens = 7, temperature = 0 });
+        string metrics = await s.Http.GetStringAsync("metrics");
+        Assert.Contains("sling_requests_total 1\n", metrics);
+        Assert.Contains("sling_generated_tokens_total 7\n", metrics);
+        Assert.Contains("# TYPE sling_queue_length gauge", metrics);
+        var page = await s.Http.GetAsync("");
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("/v1/chat/completions", await page.Content.ReadAsStringAsync());
+    }
+
+    [SharedFact(Stories, Tokenizer)]
+    public async Task StoppingEndsRunningStreamsCleanly()
+    {
+        await using var s = await RunningServer.StartAsync();
+        var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
+        {
+            Content = new StringContent(JsonSerializer.Serialize(new { messages = new[] { new { role = "user", content = "Go on" } }, max_tokens = 4000, stream = true }), Encoding.UTF8, "application/json"),
+        };
+        using var response = await s.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        Assert.StartsWith("data: ", await reader.ReadLineAsync());
+        await s.Server.StopAsync();
+        string rest = await reader.ReadToEndAsync();
+        Assert.EndsWith("data: [DONE]\n\n", rest);
+    }
+
+    [SharedFact(Stories, Tokenizer)]
+    public void ServeStopsWithExitCodeZeroOnSigterm()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        string cli = Path.Combine(AppContext.BaseDirectory, "Sling.Cli.dll");
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("dotnet", $"\"{cli}\" serve -m \"{RunningServer.ModelPath}\" --port 0")
+        {
+            RedirectStandardError = true, RedirectStandardOutput = true,
+        })!;
+        string? line = process.StandardError.ReadLine();
+        Assert.NotNull(line);
+        var match = System.Text.RegularExpressions.Regex.Match(line!, @"at (http://127\.0\.0\.1:\d+/)");
+        Assert.True(match.Success, line);
+        using var http = new HttpClient { BaseAddress = new Uri(match.Groups[1].Value) };
+        Assert.Contains("\"status\":\"ok\"", http.GetStringAsync("health").Result);
+        using (var kill = System.Diagnostics.Process.Start("kill", $"-TERM {process.Id}")) kill.WaitForExit();
+        Assert.True(process.WaitForExit(15_000), "the server did not stop within 15 s of SIGTERM");
+        Assert.Equal(0, process.ExitCode);
+        Assert.Contains("server stopped", process.StandardError.ReadToEnd());
+    }
+}
