@@ -15,6 +15,7 @@ using Sling.Models;
 //   quant-speed --shape NAME [--group-size 128] [--tokens N] [--runs R]               tok/s and bytes in f32, bf16, int8, int4
 //   quant-table --model DIR [--text-seed 2026]                     size and quality of each quantization setting
 //   hf-load   --shape NAME [--dtype bf16|f16|f32] [--tokens N]   first vs cached load of a converted folder
+//   serve-load --model PATH [--clients 1,4,8] [--requests 4] [--tokens 64] [--parallel 8] [--seconds 300]   `sling serve` under load (loopback)
 var options = BenchArgs.Parse(args);
 int threads = options.Int("threads", 0);
 int tokens = options.Int("tokens", 128);
@@ -27,6 +28,18 @@ switch (options.Command)
         string output = options.Required("output");
         SyntheticModel.WriteHuggingFaceFolder(SyntheticModel.Shape(options.Required("shape")), output);
         Console.WriteLine($"wrote {output} ({new FileInfo(Path.Combine(output, "model.safetensors")).Length:N0} bytes)");
+        break;
+    }
+    case "serve-load":
+    {
+        int[] clients = (options.Get("clients") ?? "1,4,8").Split(',').Select(int.Parse).ToArray();
+        await ServeLoad.RunAsync(options.Required("model"), clients, options.Int("requests", 4), options.Int("tokens", 64),
+            options.Int("parallel", 8), threads, TimeSpan.FromSeconds(options.Int("seconds", 300)));
+        break;
+    }
+    case "scheduler-load":
+    {
+        SchedulerLoad.Run(options.Required("model"), (options.Get("clients") ?? "1,4,8").Split(',').Select(int.Parse).ToArray(), options.Int("tokens", 128), threads);
         break;
     }
     case "peer":

@@ -24,13 +24,8 @@ internal sealed class Sampler
         if (_options.Temperature == 0) return ArgMax(logits);
 
         int n = logits.Length;
-        if (_candidates.Length < n) _candidates = new (int, float)[n];
-        var c = _candidates.AsSpan(0, n);
-        for (int i = 0; i < n; i++) c[i] = (i, logits[i]);
-        // Highest logit first; ties by id, so the order never depends on the sort's internals.
-        c.Sort((a, b) => a.Value != b.Value ? b.Value.CompareTo(a.Value) : a.Id.CompareTo(b.Id));
-
         int keep = _options.TopK > 0 ? Math.Min(_options.TopK, n) : n;
+        var c = Candidates(logits, keep);
         float max = c[0].Value;
         double sum = 0;
         for (int i = 0; i < keep; i++)
@@ -63,6 +58,50 @@ internal sealed class Sampler
             if (r < acc) return c[i].Id;
         }
         return c[keep - 1].Id; // rounding left r at the very top
+    }
+
+    /// <summary>Highest logit first, ties by id (so the order never depends on a sort's internals): the
+    /// <paramref name="keep"/> best of all, found with a bounded heap when that is fewer than all.</summary>
+    internal Span<(int Id, float Value)> Candidates(ReadOnlySpan<float> logits, int keep)
+    {
+        int n = logits.Length;
+        if (_candidates.Length < n) _candidates = new (int, float)[n];
+        var c = _candidates.AsSpan(0, n);
+        if (keep == n)
+        {
+            for (int i = 0; i < n; i++) c[i] = (i, logits[i]);
+            c.Sort(BetterFirst);
+            return c;
+        }
+        // A min-heap (worst on top) of the best `keep` seen so far.
+        var heap = _candidates.AsSpan(0, keep);
+        for (int i = 0; i < keep; i++) heap[i] = (i, logits[i]);
+        for (int i = keep / 2 - 1; i >= 0; i--) SiftDown(heap, i);
+        for (int i = keep; i < n; i++)
+        {
+            var item = (i, logits[i]);
+            if (BetterFirst(item, heap[0]) >= 0) continue;
+            heap[0] = item;
+            SiftDown(heap, 0);
+        }
+        heap.Sort(BetterFirst);
+        return heap;
+    }
+
+    private static int BetterFirst((int Id, float Value) a, (int Id, float Value) b) =>
+        a.Value != b.Value ? b.Value.CompareTo(a.Value) : a.Id.CompareTo(b.Id);
+
+    private static void SiftDown(Span<(int Id, float Value)> heap, int i)
+    {
+        while (true)
+        {
+            int worst = i, left = 2 * i + 1, right = left + 1;
+            if (left < heap.Length && BetterFirst(heap[left], heap[worst]) > 0) worst = left;
+            if (right < heap.Length && BetterFirst(heap[right], heap[worst]) > 0) worst = right;
+            if (worst == i) return;
+            (heap[i], heap[worst]) = (heap[worst], heap[i]);
+            i = worst;
+        }
     }
 
     public static int ArgMax(ReadOnlySpan<float> logits)

@@ -99,4 +99,32 @@ public class SamplerTests
     {
         Assert.Throws<SlingException>(() => new Sampler(new GenerationOptions { Temperature = t, TopK = k, TopP = p, RepetitionPenalty = penalty }));
     }
+
+    [Theory]
+    [InlineData(1, 5)]
+    [InlineData(40, 1000)]
+    [InlineData(999, 1000)]
+    [InlineData(1000, 1000)]
+    public void TheTopKCandidatesAreTheFirstKOfTheFullOrder(int k, int n)
+    {
+        var rng = new Random(k * 31 + n);
+        // Few distinct values, so ties are common and must fall back to the lower id.
+        var logits = Enumerable.Range(0, n).Select(_ => (float)rng.Next(0, 50) / 7).ToArray();
+        var sampler = new Sampler(new GenerationOptions { TopK = k });
+        var expected = logits.Select((v, id) => (Id: id, Value: v)).OrderByDescending(x => x.Value).ThenBy(x => x.Id).Take(k).ToArray();
+        Assert.Equal(expected, sampler.Candidates(logits, k).ToArray());
+    }
+
+    [Fact]
+    public void PresenceAndFrequencyPenaltiesLowerTokensTheAnswerHolds()
+    {
+        float[] logits = [2.0f, 1.9f, 1.8f];
+        var greedy = new GenerationOptions { Temperature = 0 };
+        Assert.Equal(0, new Sampler(greedy).Sample(logits.ToArray(), [], [0]));
+        // presence: token 0 loses 0.15 once, token 1 now wins.
+        Assert.Equal(1, new Sampler(greedy with { PresencePenalty = 0.15f }).Sample(logits.ToArray(), [], [0, 0, 0]));
+        // frequency: 0.1 per occurrence; three of token 0 (−0.3) and two of token 1 (−0.2) leave token 2 first.
+        Assert.Equal(2, new Sampler(greedy with { FrequencyPenalty = 0.1f }).Sample(logits.ToArray(), [], [0, 0, 0, 1, 1]));
+        Assert.Equal(0, new Sampler(greedy with { FrequencyPenalty = 0.05f }).Sample(logits.ToArray(), [], [0]));
+    }
 }
