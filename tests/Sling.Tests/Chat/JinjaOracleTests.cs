@@ -9,11 +9,14 @@ namespace Sling.Tests.Chat;
 /// <summary>A fact that runs only where Python's Jinja2 (the reference implementation) is installed.</summary>
 public sealed class JinjaOracleFactAttribute : FactAttribute
 {
+    /// <summary>The Python to run: $SLING_PYTHON, else python3 on the PATH.</summary>
+    public static string Python { get; } = Environment.GetEnvironmentVariable("SLING_PYTHON") is { Length: > 0 } p ? p : "python3";
+
     public static readonly Lazy<bool> Available = new(() =>
     {
         try
         {
-            using var p = Process.Start(new ProcessStartInfo("python3", "-c \"import jinja2\"") { RedirectStandardError = true, RedirectStandardOutput = true })!;
+            using var p = Process.Start(new ProcessStartInfo(Python, "-c \"import jinja2\"") { RedirectStandardError = true, RedirectStandardOutput = true })!;
             p.WaitForExit(30_000);
             return p.HasExited && p.ExitCode == 0;
         }
@@ -95,7 +98,7 @@ public class JinjaOracleTests
 
     static JsonArray RunOracle(JsonArray input)
     {
-        var start = new ProcessStartInfo("python3", Path.Combine(AppContext.BaseDirectory, "Chat", "jinja_oracle.py"))
+        var start = new ProcessStartInfo(JinjaOracleFactAttribute.Python, Path.Combine(AppContext.BaseDirectory, "Chat", "jinja_oracle.py"))
         {
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
             StandardInputEncoding = new System.Text.UTF8Encoding(false), StandardOutputEncoding = System.Text.Encoding.UTF8,

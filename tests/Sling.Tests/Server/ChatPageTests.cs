@@ -1,0 +1,75 @@
+using Microsoft.Playwright;
+using Sling.Tests.Support;
+
+namespace Sling.Tests.Server;
+
+/// <summary>A fact that needs a Chromium installed on the system (Debian's `chromium`).</summary>
+public sealed class BrowserFactAttribute : FactAttribute
+{
+    public static string? Chromium { get; } = new[] { Environment.GetEnvironmentVariable("SLING_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser" }
+        .FirstOrDefault(p => !string.IsNullOrEmpty(p) && File.Exists(p));
+
+    public BrowserFactAttribute(params string[] requiredPaths)
+    {
+        var missing = requiredPaths.FirstOrDefault(p => !SharedData.Has(p));
+        if (missing != null) Skip = $"reference data ../shared/{missing} is absent";
+        else if (Chromium is null) Skip = "no system Chromium (apt-get install chromium, or set SLING_CHROMIUM)";
+    }
+}
+
+/// <summary>The chat page in a real headless browser: type a question, watch the answer stream in, stop it.</summary>
+public class ChatPageTests
+{
+    [BrowserFact(SharedData.Stories260K, SharedData.Stories260KTokenizer)]
+    public async Task AQuestionStreamsAnAnswerAndStopWorks()
+    {
+        await using var s = await RunningServer.StartAsync();
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = BrowserFactAttribute.Chromium, Headless = true, Args = ["--no-sandbox"],
+        });
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(s.Server.BaseAddress.ToString());
+
+        // A greedy answer of 40 tokens: the page shows what the model answers to the same conversation.
+        await page.FillAsync("#temperature", "0");
+        await page.FillAsync("#maxTokens", "40");
+        await page.FillAsync("#input", "Once upon a time");
+        await page.PressAsync("#input", "Enter");
+        await page.WaitForFunctionAsync("() => document.getElementById('status').textContent.startsWith('done')", null, new() { Timeout = 30_000 });
+        string expected = s.Model.Chat([Sling.Chat.ChatMessage.User("Once upon a time")], s.Model.DefaultOptions with { Temperature = 0, MaxTokens = 40 }).Text;
+        string shown = await page.InnerTextAsync(".msg.assistant .content");
+        Assert.Equal(Normalize(expected), Normalize(shown));
+        Assert.Equal("Once upon a time", (await page.InnerTextAsync(".msg.user .content")).Trim());
+
+        // A long answer, stopped while it streams: the status says so and the text stays partial.
+        await page.FillAsync("#maxTokens", "4000");
+        await page.FillAsync("#input", "Tell me more");
+        await page.PressAsync("#input", "Enter");
+        await page.WaitForFunctionAsync("() => document.querySelectorAll('.msg.assistant')[1]?.textContent.length > 10", null, new() { Timeout = 30_000 });
+        await page.ClickAsync("#stop");
+        await page.WaitForFunctionAsync("() => document.getElementById('status').textContent === 'stopped'", null, new() { Timeout = 10_000 });
+        Assert.True(await page.IsEnabledAsync("#send"));
+        Assert.False(await page.IsEnabledAsync("#stop"));
+    }
+
+    [BrowserFact(SharedData.Stories260K, SharedData.Stories260KTokenizer)]
+    public async Task MarkdownCodeBlocksRenderAsCode()
+    {
+        await using var s = await RunningServer.StartAsync();
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = BrowserFactAttribute.Chromium, Headless = true, Args = ["--no-sandbox"],
+        });
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(s.Server.BaseAddress.ToString());
+        string html = await page.EvaluateAsync<string>("() => renderMarkdown('Use **this**:\\n```python\\nprint(\"<hi>\")\\n```\\nand `x`.')");
+        Assert.Contains("<pre><code class=\"language-python\">print(&quot;&lt;hi&gt;&quot;)</code></pre>", html);
+        Assert.Contains("<strong>this</strong>", html);
+        Assert.Contains("<code>x</code>", html);
+    }
+
+    static string Normalize(string s) => string.Join(' ', s.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+}
