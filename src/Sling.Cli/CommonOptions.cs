@@ -6,7 +6,7 @@ namespace Sling.Cli;
 /// <summary>The options several commands share, written once so their names, help and defaults agree.</summary>
 internal static class CommonOptions
 {
-    public const string ModelHelp = "Model: a Hugging Face folder, a GGUF file or a llama2.c .bin checkpoint";
+    public const string ModelHelp = "Model: a Hugging Face folder, a GGUF file, a llama2.c .bin checkpoint, or a Hub id org/name[:QUANT][@revision]";
 
     public static Option<string> Model(string description = ModelHelp) => new("--model", "-m") { Description = description, Required = true };
 

@@ -35,4 +35,32 @@ internal static class Consoles
                 return result;
             });
     }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> with Hub options whose downloads show one progress bar per file on
+    /// <paramref name="writer"/> (on a terminal; elsewhere one line per file fetched).
+    /// </summary>
+    public static T WithDownloads<T>(TextWriter writer, Func<Hub.HubOptions, T> work)
+    {
+        var hub = Hub.HubOptions.FromEnvironment() with { Log = line => writer.WriteLine(line) };
+        var console = For(writer);
+        if (!console.Profile.Capabilities.Interactive) return work(hub);
+        return console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn())
+            .Start(ctx =>
+            {
+                var tasks = new Dictionary<string, ProgressTask>();
+                return work(hub with
+                {
+                    Log = null,
+                    Progress = (file, done, total) =>
+                    {
+                        if (!tasks.TryGetValue(file, out var task))
+                            tasks[file] = task = ctx.AddTask(Markup.Escape(file), maxValue: total ?? Math.Max(done, 1));
+                        if (total is long t) task.MaxValue = t;
+                        task.Value = done;
+                    },
+                });
+            });
+    }
 }

@@ -16,10 +16,11 @@ internal static class ServeCommand
         var parallel = new Option<int>("--parallel", "-np") { Description = "Sequences generated at once, batched together", DefaultValueFactory = _ => defaults.Parallel };
         var context = new Option<int>("--context", "-c") { Description = "Positions (prompt + answer) per sequence; the KV cache holds parallel × context", DefaultValueFactory = _ => defaults.Context };
         var queue = new Option<int>("--queue") { Description = "Requests that may wait for a free sequence before the server answers 429", DefaultValueFactory = _ => defaults.QueueLimit };
+        var hint = new Option<string?>("--hint") { Description = "latency: one sequence at a time, all cores on it; throughput: 8 sequences batched (as OpenVINO's PERFORMANCE_HINT); --parallel overrides" };
         var maxTokens = new Option<int>("--max-tokens-limit") { Description = "Most tokens one request may generate (and the default)", DefaultValueFactory = _ => defaults.MaxTokensLimit };
         var command = new Command("serve", "Serve the model over an OpenAI-compatible HTTP API, with a chat page at /")
         {
-            host, port, apiKey, parallel, context, queue, maxTokens,
+            host, port, apiKey, parallel, context, queue, maxTokens, hint,
         };
         modelOptions.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
@@ -29,7 +30,13 @@ internal static class ServeCommand
                 Host = parse.GetValue(host)!,
                 Port = parse.GetValue(port),
                 ApiKey = parse.GetValue(apiKey) ?? NullIfEmpty(Environment.GetEnvironmentVariable("SLING_API_KEY")),
-                Parallel = parse.GetValue(parallel),
+                Parallel = parse.GetResult(parallel) is { Implicit: false } ? parse.GetValue(parallel) : parse.GetValue(hint) switch
+                {
+                    null => parse.GetValue(parallel),
+                    "latency" => 1,
+                    "throughput" => 8,
+                    var other => throw new SlingException($"--hint {other}: expected latency or throughput"),
+                },
                 Context = parse.GetValue(context),
                 QueueLimit = parse.GetValue(queue),
                 MaxTokensLimit = parse.GetValue(maxTokens),

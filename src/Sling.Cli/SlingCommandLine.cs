@@ -17,6 +17,7 @@ public static class SlingCommandLine
             ChatCommand.Create(stdout, stderr, stdin ?? Console.In),
             TemplateCommand.Create(stdout),
             ServeCommand.Create(stdout, stderr),
+            DownloadCommand.Create(stdout, stderr),
             InfoCommand.Create(stdout),
             QuantizeCommand.Create(stdout, stderr),
             EvaluationCommands.Perplexity(stdout, stderr),

@@ -30,7 +30,10 @@ public sealed unsafe class MappedFile : IDisposable, IMappedWeights
             throw new ModelFormatException(path, "is a directory, expected a file");
         if (!File.Exists(path))
             throw new SlingException($"{path}: file not found");
-        long length = new FileInfo(path).Length;
+        // A symbolic link (the Hugging Face cache links snapshot files to blobs) has its target's length.
+        var info = new FileInfo(path);
+        if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target) info = target;
+        long length = info.Length;
         if (length == 0)
             return new MappedFile(path, 0, null, null, null); // an empty file cannot be mapped; readers report it
         try

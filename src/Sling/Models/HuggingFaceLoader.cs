@@ -19,6 +19,8 @@ public static class HuggingFaceLoader
     internal static Transformer Load(string folder, ComputePool pool, LoadOptions? options = null)
     {
         options ??= new LoadOptions();
+        if (options.Quantization is { } quantization)
+            return Load(QuantizeThroughCache(folder, quantization, options), pool, options with { Quantization = null });
         var config = HuggingFaceConfig.Read(Path.Combine(folder, ConfigFileName));
         var architecture = ArchitectureRegistry.Find(config);
         var transformerConfig = architecture.ReadConfig(config);
@@ -41,6 +43,29 @@ public static class HuggingFaceLoader
             throw;
         }
     }
+
+    // Compressed weights are derived data too: quantized once (as `sling quantize` would), then mapped from the cache.
+    private static string QuantizeThroughCache(string folder, Quantization.WeightQuantizationConfig quantization, LoadOptions options)
+    {
+        quantization.Validate();
+        if (HuggingFaceConfig.Read(Path.Combine(folder, ConfigFileName)).Has("quantization_config"))
+            throw new SlingException($"{folder}: the weights are already quantized; compression at load applies to float checkpoints");
+        if (options.DType != WeightDType.Auto)
+            throw new SlingException($"{folder}: give either a dtype or a compression, not both");
+        var cache = options.Cache ?? ModelCache.Default();
+        var sources = Directory.GetFiles(folder).Where(f => f.EndsWith(".safetensors", StringComparison.Ordinal) || f.EndsWith(".json", StringComparison.Ordinal));
+        string settings = quantization.ToJson().ToJsonString();
+        string key = ModelCache.Key(folder, sources, "quantize=" + settings);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var (path, hit) = cache.GetOrCreate(key, dir => Sling.Quantization.ModelQuantizer.Quantize(folder, dir, quantization));
+        options.Log?.Invoke(hit
+            ? $"compressed weights ({Describe(quantization)}) from the cache: {path}"
+            : $"compressed the weights ({Describe(quantization)}) in {clock.Elapsed.TotalSeconds:F1} s and cached them: {path}");
+        return path;
+    }
+
+    private static string Describe(Quantization.WeightQuantizationConfig q) =>
+        $"int{q.Bits} {(q.Symmetric ? "sym" : "asym")}, group {(q.GroupSize == -1 ? "per channel" : q.GroupSize.ToString(System.Globalization.CultureInfo.InvariantCulture))}, ratio {q.Ratio.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
 
     // Converted weights are derived data: built once, then memory-mapped from the cache.
     private static TensorSet ConvertThroughCache(string folder, TensorSet tensors, TensorDType target, LoadOptions options)

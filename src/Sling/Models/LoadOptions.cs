@@ -12,10 +12,18 @@ public sealed record LoadOptions
     /// F32, F16 or BF16 converts Hugging Face weights once and keeps the result in <see cref="Cache"/>.
     /// </summary>
     public WeightDType DType { get; init; } = WeightDType.Auto;
+    /// <summary>
+    /// Compress a Hugging Face folder's float weights at load (NNCF's data-free int4/int8, e.g.
+    /// <see cref="Quantization.WeightQuantizationConfig.Int4Default"/>); done once, the result is kept
+    /// in <see cref="Cache"/> keyed by the source files and these settings. Null = as stored.
+    /// </summary>
+    public Quantization.WeightQuantizationConfig? Quantization { get; init; }
     /// <summary>How sequences store keys and values: F32 (exact, the default) or F16 (half the memory).</summary>
     public KvCachePrecision KvCache { get; init; } = KvCachePrecision.F32;
     /// <summary>Where derived weights are kept; null = <see cref="ModelCache.Default"/>.</summary>
     public ModelCache? Cache { get; init; }
+    /// <summary>How a model id such as <c>org/name</c> is fetched from the Hugging Face Hub; null = from the environment (HF_ENDPOINT, HF_TOKEN, HF_HOME, HF_HUB_OFFLINE).</summary>
+    public Hub.HubOptions? Hub { get; init; }
     /// <summary>Receives one line per notable step (conversion, cache hits).</summary>
     public Action<string>? Log { get; init; }
 }

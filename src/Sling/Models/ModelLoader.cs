@@ -10,8 +10,20 @@ public static class ModelLoader
     /// <summary>Opens only the network (no tokenizer): a Hugging Face folder or a llama2.c checkpoint.</summary>
     public static Transformer LoadTransformer(string modelPath, int threads = 0) => LoadTransformer(modelPath, new LoadOptions { Threads = threads });
 
+    /// <summary>
+    /// The local path of <paramref name="model"/>: itself when it is a file or folder here; for a Hugging
+    /// Face model id (<c>org/name</c>, <c>org/name@revision</c>) the snapshot in the Hub cache, downloaded first if needed.
+    /// </summary>
+    public static string Locate(string model, LoadOptions options)
+    {
+        if (!Hub.HubModelId.TryParse(model, out var id)) return model;
+        using var client = new Hub.HubClient(options.Hub ?? Hub.HubOptions.FromEnvironment());
+        return client.Download(id);
+    }
+
     public static Transformer LoadTransformer(string modelPath, LoadOptions options)
     {
+        modelPath = Locate(modelPath, options);
         var pool = ComputePool.Get(options.Threads);
         if (Directory.Exists(modelPath))
         {
@@ -21,6 +33,8 @@ public static class ModelLoader
         }
         if (!File.Exists(modelPath))
             throw new SlingException($"{modelPath}: model file not found");
+        if (options.Quantization is not null)
+            throw new SlingException($"{modelPath}: compression at load applies to Hugging Face folders; llama2.c and GGUF files run in their stored format");
         if (options.DType != WeightDType.Auto)
             throw new SlingException($"{modelPath}: dtype {options.DType.ToString().ToLowerInvariant()} was asked for, but llama2.c and GGUF files run in their stored format; conversion applies to Hugging Face folders");
         if (GgufFile.HasMagic(modelPath)) return GgufLoader.Load(modelPath, pool);
@@ -33,6 +47,7 @@ public static class ModelLoader
     public static LoadedModel Load(string modelPath, LoadOptions options)
     {
         string? tokenizerPath = options.TokenizerPath;
+        modelPath = Locate(modelPath, options);
         var transformer = LoadTransformer(modelPath, options);
         transformer.CachePrecision = options.KvCache;
         try

@@ -27,7 +27,7 @@ public static class ModelQuantizer
         if (!HuggingFaceLoader.IsModelFolder(source))
             throw new SlingException($"{source}: not a Hugging Face model folder (no config.json); sling quantize reads config.json + safetensors");
         if (Path.GetFullPath(source).TrimEnd('/') == Path.GetFullPath(destination).TrimEnd('/'))
-            throw new SlingException("--output must be a different folder from --model");
+            throw new SlingException($"{destination}: the output folder must differ from the model folder");
         var hfConfig = HuggingFaceConfig.Read(Path.Combine(source, HuggingFaceLoader.ConfigFileName));
         if (hfConfig.Has("quantization_config"))
             throw new SlingException($"{source}: the model is already quantized (config.json has a quantization_config)");
@@ -65,7 +65,7 @@ public static class ModelQuantizer
             // The group size that fits the most layers, the larger one on a tie.
             int? fits = new[] { 128, 64, 32 }.Where(g => g != config.GroupSize && eligible.Any(t => Cols(t) % g == 0))
                 .OrderByDescending(g => eligible.Count(t => Cols(t) % g == 0)).ThenByDescending(g => g).Select(g => (int?)g).FirstOrDefault();
-            string hint = fits is { } g2 ? $"; --group-size {g2} fits the layers with {string.Join(", ", sizes.Where(c => c % g2 == 0))} inputs" : "";
+            string hint = fits is { } g2 ? $"; group size {g2} fits the layers with {string.Join(", ", sizes.Where(c => c % g2 == 0))} inputs" : "";
             foreach (var t in eligible) notes[t.Name] += $" (group size {config.Primary(Cols(t)).GroupSize} fits none of the layers' input sizes {string.Join(", ", sizes)}{hint})";
         }
 

@@ -33,6 +33,13 @@ public sealed record WeightQuantizationConfig
     /// <summary>Search each group's scale for the least squared error instead of taking min/max (off = NNCF's default).</summary>
     public bool ScaleSearch { get; init; }
 
+    /// <summary>optimum-intel's default for <c>--weight-format int4</c>: asymmetric, group 128, ratio 1.0
+    /// (embeddings and the output layer in int8). The seed's setting is this with <c>Ratio = 0.8</c>.</summary>
+    public static WeightQuantizationConfig Int4Default { get; } = new() { Bits = 4, Symmetric = false, GroupSize = 128, Ratio = 1.0 };
+
+    /// <summary>optimum-intel's <c>--weight-format int8</c>: NNCF's int8_asym, per output channel, every layer.</summary>
+    public static WeightQuantizationConfig Int8Default { get; } = new() { Bits = 8, Symmetric = false, GroupSize = -1, Ratio = 1.0, AllLayers = true };
+
     public void Validate()
     {
         if (Bits is not (4 or 8)) throw new SlingException($"bits must be 4 or 8 (got {Bits})");

@@ -169,7 +169,7 @@ public class QuantizedModelTests
         Assert.NotEmpty(linears);
         Assert.All(linears, t => Assert.Equal("int8_asym", t.Precision));
         Assert.All(linears, t => Assert.Contains("group size 96 fits none of the layers' input sizes", t.Note));
-        Assert.All(linears, t => Assert.Contains("--group-size 64 fits the layers with 64, 128 inputs", t.Note));
+        Assert.All(linears, t => Assert.Contains("group size 64 fits the layers with 64, 128 inputs", t.Note));
         using var model = ModelLoader.LoadTransformer(Path.Combine(dir.Path, "q"));
     }
 
