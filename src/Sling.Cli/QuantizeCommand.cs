@@ -9,7 +9,7 @@ internal static class QuantizeCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
-        var model = CommonOptions.Model("Source: a Hugging Face model folder");
+        var model = CommonOptions.Model("Source: a Hugging Face model folder or Hub id (org/name)");
         var output = new Option<string>("--output", "-o") { Description = "Destination folder for the quantized model", Required = true };
         var bits = new Option<int>("--bits") { Description = "Primary precision: 4 or 8", DefaultValueFactory = _ => 4 };
         var groupSize = new Option<int?>("--group-size") { Description = "Inputs per scale; -1 = per output channel (default 128 for 4 bits, -1 for 8)" };
@@ -38,7 +38,9 @@ internal static class QuantizeCommand
                 ScaleSearch = parse.GetValue(scaleSearch),
             };
             config.Validate();
-            string source = parse.GetValue(model)!, destination = parse.GetValue(output)!;
+            // A Hub id is fetched first (the seed's from_pretrained + save_pretrained in one command).
+            string source = Consoles.WithDownloads(stderr, hub => Sling.Models.ModelLoader.Locate(parse.GetValue(model)!, new Sling.Models.LoadOptions { Hub = hub }));
+            string destination = parse.GetValue(output)!;
             var report = Consoles.WithProgress(stderr, "quantizing", update =>
                 ModelQuantizer.Quantize(source, destination, config,
                     new SynchronousProgress<ModelQuantizer.Progress>(p => update((double)p.Done / Math.Max(1, p.Total), $"{p.Step} {p.Tensor}"))));

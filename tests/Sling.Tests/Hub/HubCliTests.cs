@@ -48,6 +48,11 @@ public class HubCliTests
             var missing = Run("run", "--model", "test-org/nothing", "-n", "1");
             Assert.Contains("test-org/nothing: not found on", AssertCleanFailure(missing));
 
+            // `sling quantize` takes an id too (from_pretrained + save_pretrained).
+            var quantize = Run("quantize", "-m", "test-org/stories260K", "-o", Path.Combine(home.Path, "int8"), "--bits", "8");
+            Assert.True(quantize.ExitCode == 0, quantize.Stderr);
+            Assert.True(File.Exists(Path.Combine(home.Path, "int8", "model.safetensors")));
+
             var download = Run("download", "test-org/stories260K", "--include", "*.json");
             Assert.Equal(0, download.ExitCode);
             Assert.Equal(Path.Combine(home.Path, "hub", "models--test-org--stories260K", "snapshots", FakeHub.Commit), download.Stdout.Trim());
