@@ -25,10 +25,7 @@ public class ChatPageTests
     {
         await using var s = await RunningServer.StartAsync();
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = BrowserFactAttribute.Chromium, Headless = true, Args = ["--no-sandbox"],
-        });
+        await using var browser = await LaunchAsync(playwright);
         var page = await browser.NewPageAsync();
         await page.GotoAsync(s.Server.BaseAddress.ToString());
 
@@ -59,10 +56,7 @@ public class ChatPageTests
     {
         await using var s = await RunningServer.StartAsync();
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = BrowserFactAttribute.Chromium, Headless = true, Args = ["--no-sandbox"],
-        });
+        await using var browser = await LaunchAsync(playwright);
         var page = await browser.NewPageAsync();
         await page.GotoAsync(s.Server.BaseAddress.ToString());
         string html = await page.EvaluateAsync<string>("() => renderMarkdown('Use **this**:\\n```python\\nprint(\"<hi>\")\\n```\\nand `x`.')");
@@ -70,6 +64,11 @@ public class ChatPageTests
         Assert.Contains("<strong>this</strong>", html);
         Assert.Contains("<code>x</code>", html);
     }
+
+    static Task<IBrowser> LaunchAsync(IPlaywright playwright) => playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+    {
+        ExecutablePath = BrowserFactAttribute.Chromium, Headless = true, Args = ["--no-sandbox"],
+    });
 
     static string Normalize(string s) => string.Join(' ', s.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
 }

@@ -83,14 +83,8 @@ internal sealed class TemplateRenderer
                 Assign(s, Evaluate(s.Value, scope), scope);
                 return Flow.Normal;
             case SetBlockNode sb:
-            {
-                var inner = new StringBuilder();
-                Execute(sb.Body, scope, inner);
-                object? value = inner.ToString();
-                foreach (var (name, args) in sb.Filters) value = ApplyFilter(name, value, args, scope);
-                scope.Set(sb.Target, value);
+                scope.Set(sb.Target, RenderFiltered(sb.Body, sb.Filters, scope));
                 return Flow.Normal;
-            }
             case MacroNode m:
                 scope.Set(m.Name, MakeMacro(m.Name, m.Parameters, m.Body, scope));
                 return Flow.Normal;
@@ -104,14 +98,8 @@ internal sealed class TemplateRenderer
                 return Flow.Normal;
             }
             case FilterBlockNode fb:
-            {
-                var inner = new StringBuilder();
-                Execute(fb.Body, scope, inner);
-                object? value = inner.ToString();
-                foreach (var (name, args) in fb.Filters) value = ApplyFilter(name, value, args, scope);
-                output.Append(TemplateValues.ToStr(value));
+                output.Append(TemplateValues.ToStr(RenderFiltered(fb.Body, fb.Filters, scope)));
                 return Flow.Normal;
-            }
             case BreakNode: return Flow.Break;
             case ContinueNode: return Flow.Continue;
             case DoNode d:
@@ -120,6 +108,16 @@ internal sealed class TemplateRenderer
             default:
                 throw new TemplateException($"unknown statement {node.GetType().Name}", node.Line);
         }
+    }
+
+    /// <summary>A block's output passed through filters (<c>{% set x | f %}</c>, <c>{% filter f %}</c>).</summary>
+    object? RenderFiltered(List<Node> body, List<(string Name, Arguments Args)> filters, Scope scope)
+    {
+        var inner = new StringBuilder();
+        Execute(body, scope, inner);
+        object? value = inner.ToString();
+        foreach (var (name, args) in filters) value = ApplyFilter(name, value, args, scope);
+        return value;
     }
 
     void ExecuteFor(ForNode f, Scope scope, StringBuilder output)
