@@ -8,9 +8,8 @@ namespace Sling.Server;
 /// Continuous batching: up to <see cref="ServerOptions.Parallel"/> sequences advance together, one
 /// forward pass per step over one token of every generating sequence plus chunks of the prompts
 /// being read (the weights are read once for all of them). A request waiting in the queue joins at
-/// the next step a sequence slot is free; a finished or cancelled one leaves at once. Each slot owns
-/// a KV cache of <see cref="ServerOptions.Context"/> positions, so memory is bounded by
-/// Parallel × Context. Runs on its own thread.
+/// the next step a sequence slot is free and the shared, paged KV memory has blocks for its prompt
+/// and answer; a finished or cancelled one leaves at once and returns its blocks. Runs on its own thread.
 /// </summary>
 internal sealed class SequenceScheduler : IDisposable
 {
@@ -31,6 +30,8 @@ internal sealed class SequenceScheduler : IDisposable
     readonly ServerOptions _options;
     readonly ServerMetrics _metrics;
     readonly InferenceState?[] _states;
+    readonly KvBlockPool _pool;
+    GenerationRequest? _head; // dequeued, waiting for cache blocks (keeps the queue's order)
     readonly Sequence?[] _slots;
     readonly ConcurrentQueue<GenerationRequest> _queue = new();
     readonly SemaphoreSlim _wake = new(0);
@@ -47,6 +48,14 @@ internal sealed class SequenceScheduler : IDisposable
         _options = options;
         _metrics = metrics;
         _states = new InferenceState?[options.Parallel];
+        const int BlockPositions = 32;
+        int context = Math.Min(options.Context, _model.Config.MaxSeqLen);
+        long blockBytes = _model.CreateBlockPool(BlockPositions, 1).BlockBytes;
+        long budget = options.KvBudgetBytes ?? (long)options.Parallel * ((context + BlockPositions - 1) / BlockPositions) * blockBytes;
+        int blocks = (int)Math.Clamp(budget / blockBytes, 1, int.MaxValue);
+        _pool = _model.CreateBlockPool(BlockPositions, blocks);
+        // A sequence can be no longer than the whole budget.
+        Context = Math.Min(context, blocks * BlockPositions);
         _slots = new Sequence?[options.Parallel];
         _batch = _model.CreateBatch(options.BatchTokens);
         _items = new BatchItem[options.BatchTokens];
@@ -54,14 +63,17 @@ internal sealed class SequenceScheduler : IDisposable
         _thread.Start();
     }
 
-    /// <summary>Positions each sequence may hold (the server's context, at most the model's).</summary>
-    public int Context => Math.Min(_options.Context, _model.Config.MaxSeqLen);
+    /// <summary>Positions each sequence may hold (the server's context, at most the model's and the budget's).</summary>
+    public int Context { get; }
 
-    /// <summary>Bytes of KV cache when every slot is in use.</summary>
-    public long CacheBytesWhenFull => (long)_options.Parallel * Context * _model.Config.Layers * _model.Config.KvDim * 2 *
-        (_model.CachePrecision == KvCachePrecision.F16 ? 2 : 4);
+    /// <summary>Bytes of the shared KV memory.</summary>
+    public long CacheBytesWhenFull => _pool.BlockCount * _pool.BlockBytes;
 
-    public int Queued => Volatile.Read(ref _queued);
+    public int CacheBlocks => _pool.BlockCount;
+
+    public int CacheBlocksInUse => _pool.BlockCount - _pool.FreeBlocks;
+
+    public int Queued => Volatile.Read(ref _queued) + (_head is null ? 0 : 1);
 
     public int Active => _slots.Count(s => s is not null);
 
@@ -104,6 +116,12 @@ internal sealed class SequenceScheduler : IDisposable
             {
                 foreach (var s in _slots) s?.Answer.Cancel();
                 FinishEnded();
+                if (_head is { } head)
+                {
+                    _head = null;
+                    head.Text.Writer.TryComplete();
+                    head.Done.TrySetCanceled();
+                }
                 while (_queue.TryDequeue(out var waiting))
                 {
                     Interlocked.Decrement(ref _queued);
@@ -132,6 +150,7 @@ internal sealed class SequenceScheduler : IDisposable
                     if (_slots[i] is not { } s) continue;
                     s.Request.Text.Writer.TryComplete(e);
                     s.Request.Done.TrySetException(e);
+                    s.State.Cache.Release();
                     _slots[i] = null;
                 }
             }
@@ -144,8 +163,13 @@ internal sealed class SequenceScheduler : IDisposable
         for (int i = 0; i < _slots.Length && !_stopping; i++)
         {
             if (_slots[i] is not null) continue;
-            if (!_queue.TryDequeue(out var request)) return;
-            Interlocked.Decrement(ref _queued);
+            var request = _head;
+            if (request is null)
+            {
+                if (!_queue.TryDequeue(out request)) return;
+                Interlocked.Decrement(ref _queued);
+            }
+            _head = null;
             if (request.Cancellation.IsCancellationRequested)
             {
                 request.Text.Writer.TryComplete();
@@ -153,7 +177,13 @@ internal sealed class SequenceScheduler : IDisposable
                 i--;
                 continue;
             }
-            var state = _states[i] ??= _model.CreateState(Context, batchCapacity: 1);
+            var state = _states[i] ??= _model.CreateState(Context, 1, _pool);
+            // Blocks for the prompt and the longest answer: a running sequence never runs out of cache.
+            if (!state.Cache.Reserve(Math.Min(Context, request.Prompt.Count + request.Options.MaxTokens)))
+            {
+                _head = request; // waits (first in line) until finished sequences return blocks
+                return;
+            }
             state.Length = 0;
             var answer = new GeneratingSequence(_sling.Tokenizer, request.StopTokens, request.Options, request.Prompt, Context,
                 piece => request.Text.Writer.TryWrite(piece));
@@ -219,6 +249,7 @@ internal sealed class SequenceScheduler : IDisposable
             s.Request.Done.TrySetResult(new RequestOutcome(s.Answer.Text, s.Request.Prompt.Count, s.Answer.Generated.Count,
                 s.Answer.Reason!.Value, s.Request.TimeToFirstToken));
             _metrics.Finished();
+            s.State.Cache.Release();
             _slots[i] = null;
         }
     }

@@ -56,7 +56,7 @@ internal sealed class ServerMetrics
         }
     }
 
-    public string Render(int queued, int active, int parallel)
+    public string Render(int queued, int active, int parallel, int blocksInUse, int blocks)
     {
         var c = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
@@ -75,6 +75,8 @@ internal sealed class ServerMetrics
         Metric("sling_queue_length", "gauge", "Requests waiting for a sequence slot.", queued);
         Metric("sling_active_sequences", "gauge", "Sequences being generated.", active);
         Metric("sling_parallel_sequences", "gauge", "Sequence slots.", parallel);
+        Metric("sling_kv_cache_blocks_used", "gauge", "KV cache blocks (32 positions each) held by sequences.", blocksInUse);
+        Metric("sling_kv_cache_blocks", "gauge", "KV cache blocks in the budget.", blocks);
         Metric("sling_tokens_per_second", "gauge", "Generated tokens per second over the last 10 s.", TokensPerSecond());
         double mean;
         lock (_gate) mean = _firstTokenCount == 0 ? 0 : _firstTokenSeconds / _firstTokenCount;

@@ -13,6 +13,9 @@ public sealed record ServerOptions
     public int Parallel { get; init; } = 4;
     /// <summary>Positions (prompt + answer) each sequence may hold; the KV cache holds Parallel × Context.</summary>
     public int Context { get; init; } = 4096;
+    /// <summary>Memory for keys and values, in bytes, shared by all sequences in blocks of 32 positions;
+    /// null = enough for every sequence to hold a full context (Parallel × Context).</summary>
+    public long? KvBudgetBytes { get; init; }
     /// <summary>Requests waiting for a free sequence; past this the server answers 429.</summary>
     public int QueueLimit { get; init; } = 64;
     /// <summary>Largest request body in bytes (413 beyond).</summary>
@@ -33,6 +36,7 @@ public sealed record ServerOptions
         if (Context < 16) throw new SlingException($"context must be 16 or more (got {Context})");
         if (QueueLimit < 0) throw new SlingException($"queue limit must be 0 or more (got {QueueLimit})");
         if (BatchTokens < Parallel) throw new SlingException($"batch tokens ({BatchTokens}) must be at least parallel ({Parallel})");
+        if (KvBudgetBytes is <= 0) throw new SlingException($"the KV budget must be positive (got {KvBudgetBytes} bytes)");
         if (MaxTokensLimit < 1) throw new SlingException($"max tokens limit must be 1 or more (got {MaxTokensLimit})");
     }
 }

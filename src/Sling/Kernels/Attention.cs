@@ -64,16 +64,18 @@ internal static class Attention
         }
     }
 
-    /// <summary>output = Σ_i weights[i] · value_i, where value i starts at values[i · stride].</summary>
+    /// <summary>output = Σ_i weights[i] · value_i, where value i starts at values[i · stride]; with
+    /// <paramref name="accumulate"/> the sum continues from what output holds (a paged cache's later
+    /// blocks), in the same order of operations as one call over all positions.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void WeightedSum<T, TElement>(ReadOnlySpan<float> weights, ReadOnlySpan<T> values, int stride, Span<float> output)
+    public static void WeightedSum<T, TElement>(ReadOnlySpan<float> weights, ReadOnlySpan<T> values, int stride, Span<float> output, bool accumulate = false)
         where T : unmanaged where TElement : struct, IKvElement<T>
     {
         int dim = output.Length;
         if ((long)(weights.Length - 1) * stride + dim > values.Length) throw new ArgumentException("values end before the last position");
         if (dim == 64 && Vector256.IsHardwareAccelerated)
         {
-            WeightedSum64<T, TElement>(weights, values, stride, output);
+            WeightedSum64<T, TElement>(weights, values, stride, output, accumulate);
             return;
         }
         ref T vr = ref MemoryMarshal.GetReference(values);
@@ -82,14 +84,14 @@ internal static class Attention
         if (Vector256.IsHardwareAccelerated)
             for (; c <= dim - 8; c += 8)
             {
-                var acc = Vector256<float>.Zero;
+                var acc = accumulate ? Vector256.LoadUnsafe(ref or, (nuint)c) : Vector256<float>.Zero;
                 for (int i = 0; i < weights.Length; i++)
                     acc = Vector256.FusedMultiplyAdd(Vector256.Create(weights[i]), TElement.Load8(ref Unsafe.Add(ref vr, (nint)((long)i * stride + c))), acc);
                 acc.StoreUnsafe(ref or, (nuint)c);
             }
         for (; c < dim; c++)
         {
-            float sum = 0;
+            float sum = accumulate ? Unsafe.Add(ref or, c) : 0;
             for (int i = 0; i < weights.Length; i++) sum += weights[i] * TElement.ToSingle(Unsafe.Add(ref vr, (nint)((long)i * stride + c)));
             Unsafe.Add(ref or, c) = sum;
         }
@@ -141,11 +143,17 @@ internal static class Attention
     // Head size 64: the output lives in 8 registers while every position's value is added, one
     // broadcast weight per position.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightedSum64<T, TElement>(ReadOnlySpan<float> weights, ReadOnlySpan<T> values, int stride, Span<float> output)
+    private static void WeightedSum64<T, TElement>(ReadOnlySpan<float> weights, ReadOnlySpan<T> values, int stride, Span<float> output, bool accumulate)
         where T : unmanaged where TElement : struct, IKvElement<T>
     {
         ref T vr = ref MemoryMarshal.GetReference(values);
+        ref float or = ref MemoryMarshal.GetReference(output);
         Vector256<float> o0 = default, o1 = default, o2 = default, o3 = default, o4 = default, o5 = default, o6 = default, o7 = default;
+        if (accumulate)
+        {
+            o0 = Vector256.LoadUnsafe(ref or, 0); o1 = Vector256.LoadUnsafe(ref or, 8); o2 = Vector256.LoadUnsafe(ref or, 16); o3 = Vector256.LoadUnsafe(ref or, 24);
+            o4 = Vector256.LoadUnsafe(ref or, 32); o5 = Vector256.LoadUnsafe(ref or, 40); o6 = Vector256.LoadUnsafe(ref or, 48); o7 = Vector256.LoadUnsafe(ref or, 56);
+        }
         for (int i = 0; i < weights.Length; i++)
         {
             var w = Vector256.Create(weights[i]);
@@ -159,7 +167,6 @@ internal static class Attention
             o6 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 48)), o6);
             o7 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 56)), o7);
         }
-        ref float or = ref MemoryMarshal.GetReference(output);
         o0.StoreUnsafe(ref or, 0); o1.StoreUnsafe(ref or, 8); o2.StoreUnsafe(ref or, 16); o3.StoreUnsafe(ref or, 24);
         o4.StoreUnsafe(ref or, 32); o5.StoreUnsafe(ref or, 40); o6.StoreUnsafe(ref or, 48); o7.StoreUnsafe(ref or, 56);
     }

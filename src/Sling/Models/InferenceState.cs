@@ -14,6 +14,17 @@ public sealed class InferenceState
     public const int DefaultBatchCapacity = 256;
 
     public InferenceState(TransformerConfig c, int contextLength, int batchCapacity = DefaultBatchCapacity, KvCachePrecision cachePrecision = KvCachePrecision.F32)
+        : this(c, contextLength, batchCapacity, () => new KvCache(c.Layers, contextLength, c.KvDim, cachePrecision))
+    {
+    }
+
+    /// <summary>A sequence whose cache takes blocks of a shared <paramref name="pool"/> as it reserves positions.</summary>
+    internal InferenceState(TransformerConfig c, int contextLength, int batchCapacity, KvBlockPool pool)
+        : this(c, contextLength, batchCapacity, () => new KvCache(pool))
+    {
+    }
+
+    private InferenceState(TransformerConfig c, int contextLength, int batchCapacity, Func<KvCache> cache)
     {
         if (contextLength <= 0 || contextLength > c.MaxSeqLen)
             throw new ArgumentOutOfRangeException(nameof(contextLength), $"context length {contextLength} must be in 1..{c.MaxSeqLen}");
@@ -23,7 +34,7 @@ public sealed class InferenceState
         BatchCapacity = batchCapacity = Math.Min(batchCapacity, contextLength);
         Buffers = new ForwardBuffers(c, batchCapacity);
         Logits = new float[c.VocabSize];
-        Cache = new KvCache(c.Layers, contextLength, c.KvDim, cachePrecision);
+        Cache = cache();
     }
 
     /// <summary>Bytes of the key/value cache.</summary>

@@ -13,65 +13,116 @@ public enum KvCachePrecision
 }
 
 /// <summary>
-/// One sequence's keys and values, [layer][position][kvDim], in fp32 or fp16. Attention reads it
-/// through <see cref="Attention"/>'s kernels, widening fp16 on the fly.
+/// One sequence's keys and values, [layer][position][kvDim], in fp32 or fp16, kept in blocks of a
+/// <see cref="KvBlockPool"/>: either its own pool of one block as long as the context (a single
+/// sequence), or blocks of a pool shared with other sequences (the server), taken as positions
+/// are reserved. Attention reads it block by block through <see cref="Attention"/>'s kernels, in the
+/// same order of operations either way.
 /// </summary>
 internal sealed class KvCache
 {
-    private readonly float[][]? _keys32, _values32;
-    private readonly Half[][]? _keys16, _values16;
-    private readonly int _kvDim;
+    readonly KvBlockPool _pool;
+    readonly List<int> _blocks = [];
+    readonly bool _shared;
+    readonly int _kvDim, _blockPositions;
 
+    /// <summary>A cache of its own for <paramref name="contextLength"/> positions.</summary>
     internal KvCache(int layers, int contextLength, int kvDim, KvCachePrecision precision)
     {
-        Precision = precision;
+        _pool = new KvBlockPool(layers, kvDim, Math.Max(contextLength, 1), 1, precision);
+        _pool.TryAllocate(1, _blocks);
         _kvDim = kvDim;
-        long length = (long)contextLength * kvDim;
-        if (precision == KvCachePrecision.F32)
-        {
-            _keys32 = Enumerable.Range(0, layers).Select(_ => new float[length]).ToArray();
-            _values32 = Enumerable.Range(0, layers).Select(_ => new float[length]).ToArray();
-        }
-        else
-        {
-            _keys16 = Enumerable.Range(0, layers).Select(_ => new Half[length]).ToArray();
-            _values16 = Enumerable.Range(0, layers).Select(_ => new Half[length]).ToArray();
-        }
-        Bytes = 2L * layers * length * (precision == KvCachePrecision.F32 ? sizeof(float) : 2);
+        _blockPositions = _pool.BlockPositions;
     }
 
-    public KvCachePrecision Precision { get; }
-    public long Bytes { get; }
+    /// <summary>A cache whose blocks come from <paramref name="pool"/> as <see cref="Reserve"/> asks for them.</summary>
+    internal KvCache(KvBlockPool pool)
+    {
+        _pool = pool;
+        _shared = true;
+        _kvDim = pool.KvDim;
+        _blockPositions = pool.BlockPositions;
+    }
+
+    public KvCachePrecision Precision => _pool.Precision;
+
+    /// <summary>Bytes of the blocks this sequence holds.</summary>
+    public long Bytes => _blocks.Count * _pool.BlockBytes;
+
+    /// <summary>Positions the held blocks cover.</summary>
+    public int Capacity => _blocks.Count * _blockPositions;
+
+    /// <summary>Holds blocks for positions [0, <paramref name="positions"/>); false (and nothing taken) when the pool has too few free.</summary>
+    internal bool Reserve(int positions)
+    {
+        int missing = _pool.BlocksFor(positions) - _blocks.Count;
+        return missing <= 0 || _pool.TryAllocate(missing, _blocks);
+    }
+
+    /// <summary>Returns a shared pool's blocks (the sequence ended).</summary>
+    internal void Release()
+    {
+        if (!_shared) return;
+        _pool.Free(_blocks);
+        _blocks.Clear();
+    }
+
+    /// <summary>Element index of <paramref name="position"/>'s first value in the layer arrays.</summary>
+    int At(int position)
+    {
+        int block = position / _blockPositions;
+        if (block >= _blocks.Count)
+            throw new InvalidOperationException($"position {position} has no cache block (the sequence reserved {Capacity} positions)");
+        return (_blocks[block] * _blockPositions + position % _blockPositions) * _kvDim;
+    }
 
     /// <summary>Stores the keys and values of consecutive positions from <paramref name="position"/>.</summary>
     internal void Write(int layer, int position, ReadOnlySpan<float> keys, ReadOnlySpan<float> values)
     {
-        int at = position * _kvDim;
-        if (_keys32 != null)
+        for (int done = 0; done < keys.Length; done += _kvDim, position++)
         {
-            keys.CopyTo(_keys32[layer].AsSpan(at));
-            values.CopyTo(_values32![layer].AsSpan(at));
-        }
-        else
-        {
-            TensorPrimitives.ConvertToHalf(keys, _keys16![layer].AsSpan(at, keys.Length));
-            TensorPrimitives.ConvertToHalf(values, _values16![layer].AsSpan(at, values.Length));
+            int at = At(position);
+            var k = keys.Slice(done, _kvDim);
+            var v = values.Slice(done, _kvDim);
+            if (_pool.Keys32 != null)
+            {
+                k.CopyTo(_pool.Keys32[layer].AsSpan(at));
+                v.CopyTo(_pool.Values32![layer].AsSpan(at));
+            }
+            else
+            {
+                TensorPrimitives.ConvertToHalf(k, _pool.Keys16![layer].AsSpan(at, _kvDim));
+                TensorPrimitives.ConvertToHalf(v, _pool.Values16![layer].AsSpan(at, _kvDim));
+            }
         }
     }
+
+    /// <summary>How many positions from <paramref name="position"/> (at most <paramref name="left"/>) lie together in its block.</summary>
+    int Run(int position, int left) => Math.Min(left, _blockPositions - position % _blockPositions);
 
     /// <summary>scores[i] = scale · q · key(first + i) for one head (<paramref name="offset"/> selects it within a position).</summary>
     internal void Scores(int layer, int first, int offset, ReadOnlySpan<float> q, Span<float> scores, float scale)
     {
-        int at = first * _kvDim + offset;
-        if (_keys32 != null) Attention.Scores<float, Fp32Element>(q, _keys32[layer].AsSpan(at), _kvDim, scores, scale);
-        else Attention.Scores<Half, Fp16Element>(q, _keys16![layer].AsSpan(at), _kvDim, scores, scale);
+        for (int done = 0, count; done < scores.Length; done += count)
+        {
+            count = Run(first + done, scores.Length - done);
+            int start = At(first + done) + offset;
+            var part = scores.Slice(done, count);
+            if (_pool.Keys32 != null) Attention.Scores<float, Fp32Element>(q, _pool.Keys32[layer].AsSpan(start), _kvDim, part, scale);
+            else Attention.Scores<Half, Fp16Element>(q, _pool.Keys16![layer].AsSpan(start), _kvDim, part, scale);
+        }
     }
 
     /// <summary>output = Σ_i weights[i] · value(first + i) for one head.</summary>
     internal void WeightedSum(int layer, int first, int offset, ReadOnlySpan<float> weights, Span<float> output)
     {
-        int at = first * _kvDim + offset;
-        if (_values32 != null) Attention.WeightedSum<float, Fp32Element>(weights, _values32[layer].AsSpan(at), _kvDim, output);
-        else Attention.WeightedSum<Half, Fp16Element>(weights, _values16![layer].AsSpan(at), _kvDim, output);
+        for (int done = 0, count; done < weights.Length; done += count)
+        {
+            count = Run(first + done, weights.Length - done);
+            int start = At(first + done) + offset;
+            var part = weights.Slice(done, count);
+            if (_pool.Values32 != null) Attention.WeightedSum<float, Fp32Element>(part, _pool.Values32[layer].AsSpan(start), _kvDim, output, accumulate: done > 0);
+            else Attention.WeightedSum<Half, Fp16Element>(part, _pool.Values16![layer].AsSpan(start), _kvDim, output, accumulate: done > 0);
+        }
     }
 }

@@ -69,6 +69,17 @@ public sealed class Transformer : IDisposable
         return new(Config, Math.Min(contextLength ?? Config.MaxSeqLen, Config.MaxSeqLen), batchCapacity, cachePrecision ?? CachePrecision);
     }
 
+    /// <summary>A shared, paged key/value memory of <paramref name="blocks"/> blocks of <paramref name="blockPositions"/> positions.</summary>
+    internal KvBlockPool CreateBlockPool(int blockPositions, int blocks) =>
+        new(Config.Layers, Config.KvDim, blockPositions, blocks, CachePrecision);
+
+    /// <summary>A sequence whose keys and values live in <paramref name="pool"/>'s blocks (reserve them before its positions are run).</summary>
+    internal InferenceState CreateState(int contextLength, int batchCapacity, KvBlockPool pool)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return new(Config, Math.Min(contextLength, Config.MaxSeqLen), batchCapacity, pool);
+    }
+
     /// <summary>How new states store keys and values (fp32 by default: exact).</summary>
     public KvCachePrecision CachePrecision { get; set; } = KvCachePrecision.F32;
 

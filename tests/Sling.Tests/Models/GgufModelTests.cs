@@ -60,11 +60,12 @@ public class GgufModelTests
 
         TinyLlamaGguf.Write(path, Model(false), TinyLlamaGguf.F32);
         var bytes = File.ReadAllBytes(path);
-        // Retype the first tensor (token_embd) as Q5_0 (ggml type 6): its type field follows its name and dims.
+        // Retype the first tensor (token_embd) as IQ2_XXS (ggml type 16): its type field follows its name and dims.
         int at = bytes.AsSpan().IndexOf("token_embd.weight"u8) + "token_embd.weight".Length + 4 + 16;
-        BitConverter.GetBytes(6u).CopyTo(bytes, at);
+        BitConverter.GetBytes(16u).CopyTo(bytes, at);
         File.WriteAllBytes(path, bytes);
-        Assert.Contains("ggml type 6", Assert.Throws<ModelFormatException>(() => ModelLoader.LoadTransformer(path)).Message);
+        var unsupported = Assert.Throws<ModelFormatException>(() => ModelLoader.LoadTransformer(path)).Message;
+        Assert.Contains("ggml type 16 (IQ2_XXS); supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0", unsupported);
 
         TinyLlamaGguf.Write(path, Model(false), TinyLlamaGguf.Q8_0);
         bytes = File.ReadAllBytes(path);

@@ -213,4 +213,38 @@ public class ServerTests
         Assert.Equal(0, process.ExitCode);
         Assert.Contains("server stopped", process.StandardError.ReadToEnd());
     }
+
+    [SharedFact(Stories, Tokenizer)]
+    public async Task TheKvBudgetIsSharedInBlocksAndARequestWaitsForBlocks()
+    {
+        using var probe = SlingModel.Load(RunningServer.ModelPath);
+        long block = probe.Loaded.Transformer.CreateBlockPool(32, 1).BlockBytes;
+        // 16 blocks = 512 positions in all, for 4 sequences of up to 512 positions each.
+        await using var s = await RunningServer.StartAsync(new ServerOptions { Parallel = 4, KvBudgetBytes = 16 * block });
+        string metrics = await s.Http.GetStringAsync("metrics");
+        Assert.Contains("sling_kv_cache_blocks 16\n", metrics);
+        Assert.Contains("sling_kv_cache_blocks_used 0\n", metrics);
+
+        // Four short answers (prompt + 100 tokens = 4 blocks each) fit together; each is the answer it gets alone.
+        string[] prompts = ["Once upon a time", "The dog ran", "A little bird", "Tom had a red ball"];
+        var expected = prompts.Select(p => s.Model.Generate(p, s.Model.DefaultOptions with { Temperature = 0, MaxTokens = 100 }).Text).ToArray();
+        var answers = await Task.WhenAll(prompts.Select(p => s.PostJsonAsync("v1/completions", new { prompt = p, max_tokens = 100, temperature = 0 })));
+        Assert.Equal(expected, answers.Select(a => a.GetProperty("choices")[0].GetProperty("text").GetString()).ToArray());
+
+        // Two long ones (13 blocks each) cannot share the budget: the second waits for the first's blocks.
+        var first = s.PostJsonAsync("v1/completions", new { prompt = "Once upon a time", max_tokens = 400, temperature = 0 });
+        var second = s.PostJsonAsync("v1/completions", new { prompt = "The dog ran", max_tokens = 400, temperature = 0 });
+        bool sawWaiting = false;
+        while (!first.IsCompleted)
+        {
+            string health = await s.Http.GetStringAsync("health");
+            sawWaiting |= health.Contains("\"active\":1") && health.Contains("\"queued\":1");
+            await Task.Delay(5);
+        }
+        var results = await Task.WhenAll(first, second);
+        Assert.True(sawWaiting, "the second long request never waited while the first ran");
+        Assert.Equal(s.Model.Generate("The dog ran", s.Model.DefaultOptions with { Temperature = 0, MaxTokens = 400 }).Text,
+            results[1].GetProperty("choices")[0].GetProperty("text").GetString());
+        Assert.Contains("sling_kv_cache_blocks_used 0\n", await s.Http.GetStringAsync("metrics"));
+    }
 }
