@@ -20,6 +20,8 @@ public static class GgufExporter
     public static void Export(Transformer model, string path, GgufExportType type, string? vocabularyPath = null)
     {
         var c = model.Config;
+        if (c.LinearRopeFactor != 1.0)
+            throw new SlingException("export-gguf does not write linear rope scaling yet");
         if (c.Norm != NormKind.RmsNorm || c.Mlp != MlpKind.GatedSilu || c.ParallelResidual || c.RotaryDim != c.HeadDim
             || model.Weights.Layers.Any(l => l.Linears().Any(x => x.Linear.Bias != null)))
             throw new SlingException($"export-gguf writes Llama-family models (RMSNorm, SwiGLU, no biases, full rotary); {c.Architecture} is not one");
@@ -71,6 +73,9 @@ public static class GgufExporter
             Matrix(p + "ffn_down.weight", layer.Down.Weight);
         }
         Vector("output_norm.weight", w.FinalNorm.Weight);
+        // Llama 3.x rope scaling travels as llama.cpp's converter writes it: one divisor per rotary pair.
+        if (c.Llama3Scaling is { } scaling) Vector("rope_freqs.weight", Models.RotaryEmbedding.Llama3Factors(c.RopeTheta, c.RotaryDim, scaling));
+        else if (c.RopeFrequencyFactors is { } factors) Vector("rope_freqs.weight", factors);
         if (!ReferenceEquals(w.Classifier.Weight, w.Embedding)) Matrix("output.weight", w.Classifier.Weight);
         foreach (var (_, write) in plan) write(writer);
         writer.Complete();

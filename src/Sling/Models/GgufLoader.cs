@@ -28,8 +28,11 @@ public static class GgufLoader
             if (!Architectures.Contains(arch))
                 throw new ModelFormatException(path, $"GGUF architecture '{arch}' is not supported (supported: {string.Join(", ", Architectures)}); Hugging Face folders cover more families");
             var config = ReadConfig(gguf, arch);
-            config.Validate(path);
             var tensors = gguf.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+            // Llama 3.x files carry their rope scaling as per-pair frequency divisors.
+            if (tensors.ContainsKey("rope_freqs.weight"))
+                config = config with { RopeFrequencyFactors = ReadVector(gguf, tensors, "rope_freqs.weight", config.RotaryDim / 2) };
+            config.Validate(path);
             // A fused tensor is split into views before the kernels' layout is chosen, so it is read as stored.
             WeightMatrix Matrix(string name, int rows, int cols, bool fused = false) => ReadMatrix(gguf, tensors, name, rows, cols, repack: !fused);
             float[] Vector(string name, int length) => ReadVector(gguf, tensors, name, length);

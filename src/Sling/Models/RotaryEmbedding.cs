@@ -21,6 +21,21 @@ internal sealed class RotaryEmbedding
         for (int i = 0; i < pairs; i++)
             _inverseFrequencies[i] = 1.0 / Math.Pow(config.RopeTheta, 2.0 * i / _rotaryDim);
         if (config.Llama3Scaling is { } s) ApplyLlama3Scaling(_inverseFrequencies, s);
+        if (config.RopeFrequencyFactors is { } factors)
+            for (int i = 0; i < pairs; i++) _inverseFrequencies[i] /= factors[i];
+    }
+
+    /// <summary>
+    /// Llama 3's scaling as per-pair divisors of the frequencies (what llama.cpp's converter writes
+    /// as <c>rope_freqs</c>): 1 for short wavelengths, the factor for long ones, blended between.
+    /// </summary>
+    public static float[] Llama3Factors(double ropeTheta, int rotaryDim, Llama3RopeScaling s)
+    {
+        var inv = new double[rotaryDim / 2];
+        for (int i = 0; i < inv.Length; i++) inv[i] = 1.0 / Math.Pow(ropeTheta, 2.0 * i / rotaryDim);
+        var scaled = (double[])inv.Clone();
+        ApplyLlama3Scaling(scaled, s);
+        return inv.Select((f, i) => (float)(f / scaled[i])).ToArray();
     }
 
     public IReadOnlyList<double> InverseFrequencies => _inverseFrequencies;

@@ -53,6 +53,8 @@ public sealed record TransformerConfig
     public int? RotaryDimOverride { get; init; }
     public int RotaryDim => RotaryDimOverride ?? HeadDim;
     public Llama3RopeScaling? Llama3Scaling { get; init; }
+    /// <summary>Per-pair divisors of the rotary frequencies, as llama.cpp's <c>rope_freqs</c> tensor stores Llama 3's scaling.</summary>
+    public float[]? RopeFrequencyFactors { get; init; }
     /// <summary>Linear position interpolation (rope_scaling type "linear"): positions divided by this.</summary>
     public double LinearRopeFactor { get; init; } = 1.0;
     /// <summary>0 = attend to the whole context; otherwise only the last N positions (Mistral).</summary>
@@ -80,6 +82,9 @@ public sealed record TransformerConfig
         Require(float.IsFinite(NormEps) && NormEps >= 0, $"normalization epsilon must be a number of 0 or more (got {NormEps})");
         Require(double.IsFinite(LinearRopeFactor) && LinearRopeFactor > 0, $"rope scaling factor must be positive (got {LinearRopeFactor})");
         Require(SlidingWindow >= 0, $"sliding window must be 0 (none) or positive (got {SlidingWindow})");
+        if (RopeFrequencyFactors is { } factors)
+            Require(factors.Length == RotaryDim / 2 && factors.All(f => float.IsFinite(f) && f > 0),
+                $"rope_freqs must hold {RotaryDim / 2} positive factors, one per rotary pair (got {factors.Length})");
         if (Llama3Scaling is { } s)
             Require(double.IsFinite(s.Factor) && s.Factor > 0 && double.IsFinite(s.LowFreqFactor) && s.LowFreqFactor > 0
                     && double.IsFinite(s.HighFreqFactor) && s.HighFreqFactor > s.LowFreqFactor && s.OriginalMaxPositions > 0,

@@ -49,6 +49,34 @@ public class GgufExportTests
         Assert.True(ReferenceLlama.RelativeL2(expected.Select(r => r.Select(v => (double)v).ToArray()).ToArray(), actual) < 1e-6);
     }
 
+    // Llama 3.x rope scaling goes into the file as llama.cpp's rope_freqs tensor, and comes back out of it:
+    // the exported model still matches the float64 reference of the Hugging Face model.
+    [SharedFact("models/hf-tiny/llama3-rope-scaling/golden.safetensors")]
+    public void Llama3RopeScalingTravelsAsRopeFreqs()
+    {
+        string folder = SharedData.PathOf("models/hf-tiny/llama3-rope-scaling");
+        using var dir = new TempDirectory();
+        using (var source = ModelLoader.LoadTransformer(folder))
+        {
+            Assert.NotNull(source.Config.Llama3Scaling);
+            GgufExporter.Export(source, dir.File("llama3.gguf"), GgufExportType.F32);
+        }
+        using (var g = GgufFile.Open(dir.File("llama3.gguf")))
+            Assert.Contains(g.Tensors, t => t.Name == "rope_freqs.weight");
+        using var exported = ModelLoader.LoadTransformer(dir.File("llama3.gguf"));
+        Assert.Null(exported.Config.Llama3Scaling);
+        Assert.NotNull(exported.Config.RopeFrequencyFactors);
+        Assert.Contains(exported.Config.RopeFrequencyFactors!, f => f > 1.5f); // the long wavelengths are slowed
+
+        using var golden = SafeTensorsFile.Open(Path.Combine(folder, "golden.safetensors"));
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "golden.json")));
+        int[] ids = json.RootElement.GetProperty("input_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        float[] reference = golden.ReadFloats("logits");
+        int vocab = exported.Config.VocabSize;
+        var expected = Enumerable.Range(0, ids.Length).Select(p => reference.Skip(p * vocab).Take(vocab).Select(v => (double)v).ToArray()).ToArray();
+        Assert.True(ReferenceLlama.RelativeL2(expected, Engine.Logits(exported, ids)) < 1e-4);
+    }
+
     [SharedFact("models/hf-tiny/phi/config.json")]
     public void ModelsOutsideTheLlamaFamilyAreRefusedByName()
     {
