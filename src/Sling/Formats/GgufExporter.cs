@@ -1,3 +1,4 @@
+using Sling.Models.Architectures;
 using System.Runtime.InteropServices;
 using Sling.Models;
 
@@ -57,26 +58,27 @@ public static class GgufExporter
             writer.AddTensor(name, [v.Length], TypeF32, v.Length * 4L);
             plan.Add((name, wr => wr.WriteData(MemoryMarshal.AsBytes(v.AsSpan()))));
         }
-        Matrix("token_embd.weight", w.Embedding);
+        var n = TensorNames.Llama;
+        string Weight(TensorRole role, int layer = -1) => n.Gguf(role, layer) + ".weight";
+        Matrix(Weight(TensorRole.Embedding), w.Embedding);
         for (int l = 0; l < w.Layers.Length; l++)
         {
             var layer = w.Layers[l];
-            string p = $"blk.{l}.";
-            Vector(p + "attn_norm.weight", layer.AttentionNorm.Weight);
-            Matrix(p + "attn_q.weight", layer.Query.Weight, rotary: true);
-            Matrix(p + "attn_k.weight", layer.Key.Weight, rotary: true);
-            Matrix(p + "attn_v.weight", layer.Value.Weight);
-            Matrix(p + "attn_output.weight", layer.Output.Weight);
-            Vector(p + "ffn_norm.weight", layer.MlpNorm!.Weight);
-            Matrix(p + "ffn_gate.weight", layer.Gate!.Weight);
-            Matrix(p + "ffn_up.weight", layer.Up.Weight);
-            Matrix(p + "ffn_down.weight", layer.Down.Weight);
+            Vector(Weight(TensorRole.AttentionNorm, l), layer.AttentionNorm.Weight);
+            Matrix(Weight(TensorRole.Query, l), layer.Query.Weight, rotary: true);
+            Matrix(Weight(TensorRole.Key, l), layer.Key.Weight, rotary: true);
+            Matrix(Weight(TensorRole.Value, l), layer.Value.Weight);
+            Matrix(Weight(TensorRole.AttentionOutput, l), layer.Output.Weight);
+            Vector(Weight(TensorRole.MlpNorm, l), layer.MlpNorm!.Weight);
+            Matrix(Weight(TensorRole.Gate, l), layer.Gate!.Weight);
+            Matrix(Weight(TensorRole.Up, l), layer.Up.Weight);
+            Matrix(Weight(TensorRole.Down, l), layer.Down.Weight);
         }
-        Vector("output_norm.weight", w.FinalNorm.Weight);
+        Vector(Weight(TensorRole.FinalNorm), w.FinalNorm.Weight);
         // Llama 3.x rope scaling travels as llama.cpp's converter writes it: one divisor per rotary pair.
         if (c.Llama3Scaling is { } scaling) Vector("rope_freqs.weight", Models.RotaryEmbedding.Llama3Factors(c.RopeTheta, c.RotaryDim, scaling));
         else if (c.RopeFrequencyFactors is { } factors) Vector("rope_freqs.weight", factors);
-        if (!ReferenceEquals(w.Classifier.Weight, w.Embedding)) Matrix("output.weight", w.Classifier.Weight);
+        if (!ReferenceEquals(w.Classifier.Weight, w.Embedding)) Matrix(Weight(TensorRole.Output), w.Classifier.Weight);
         foreach (var (_, write) in plan) write(writer);
         writer.Complete();
     }

@@ -1,5 +1,6 @@
 using Sling.Kernels;
 using Sling.Models;
+using Sling.Models.Architectures;
 
 namespace Sling.Formats;
 
@@ -138,7 +139,7 @@ public static class Llama2cCheckpoint
         var finalNorm = r.Vector(c.Dim, "rms_final_weight");
         r.Skip((long)c.MaxSeqLen * c.HeadDim * sizeof(float), "freq_cis tables"); // RoPE is recomputed
         WeightMatrix classifier = shared ? embedding : r.F32(c.VocabSize, c.Dim, "wcls");
-        return Assemble(embedding, attNorm, ffnNorm, finalNorm, wq, wk, wv, wo, w1, w2, w3, classifier);
+        return Assemble(c, embedding, attNorm, ffnNorm, finalNorm, wq, wk, wv, wo, w1, w2, w3, classifier);
     }
 
     private static TransformerWeights ReadVersion1(MappedFile file, TransformerConfig c, bool shared)
@@ -158,7 +159,7 @@ public static class Llama2cCheckpoint
         var w2 = Repeat(L, i => r.F32(c.Dim, c.HiddenDim, $"w2[{i}]"));
         var w3 = Repeat(L, i => r.F32(c.HiddenDim, c.Dim, $"w3[{i}]"));
         WeightMatrix classifier = shared ? embedding : r.F32(c.VocabSize, c.Dim, "output");
-        return Assemble(embedding, attNorm, ffnNorm, finalNorm, wq, wk, wv, wo, w1, w2, w3, classifier);
+        return Assemble(c, embedding, attNorm, ffnNorm, finalNorm, wq, wk, wv, wo, w1, w2, w3, classifier);
     }
 
     private static TransformerWeights ReadVersion2(MappedFile file, TransformerConfig c, bool shared, int groupSize)
@@ -182,7 +183,7 @@ public static class Llama2cCheckpoint
         var w2 = Repeat(L, i => r.Q8(c.Dim, c.HiddenDim, g, $"w2[{i}]"));
         var w3 = Repeat(L, i => r.Q8(c.HiddenDim, c.Dim, g, $"w3[{i}]"));
         WeightMatrix classifier = shared ? embedding : r.Q8(c.VocabSize, c.Dim, g, "output");
-        return Assemble(embedding, attNorm, ffnNorm, finalNorm, wq, wk, wv, wo, w1, w2, w3, classifier);
+        return Assemble(c, embedding, attNorm, ffnNorm, finalNorm, wq, wk, wv, wo, w1, w2, w3, classifier);
     }
 
     private static T[] Repeat<T>(int count, Func<int, T> read)
@@ -192,33 +193,28 @@ public static class Llama2cCheckpoint
         return result;
     }
 
-    // llama2.c names: w1 = gate, w3 = up, w2 = down.
-    private static TransformerWeights Assemble(WeightMatrix embedding, float[][] attNorm, float[][] ffnNorm, float[] finalNorm,
+    // llama2.c stores tensors by position, not name: each goes to its role (w1 = gate, w3 = up, w2 = down),
+    // then the shared builder assembles the weights as it does for every format.
+    private static TransformerWeights Assemble(TransformerConfig c, WeightMatrix embedding, float[][] attNorm, float[][] ffnNorm, float[] finalNorm,
         WeightMatrix[] wq, WeightMatrix[] wk, WeightMatrix[] wv, WeightMatrix[] wo,
         WeightMatrix[] w1, WeightMatrix[] w2, WeightMatrix[] w3, WeightMatrix classifier)
     {
-        var layers = new LayerWeights[wq.Length];
-        for (int i = 0; i < layers.Length; i++)
+        var source = new MemorySource(tiedOutput: ReferenceEquals(classifier, embedding));
+        source.Add(TensorRole.Embedding, -1, embedding);
+        source.Add(TensorRole.FinalNorm, -1, finalNorm);
+        source.Add(TensorRole.Output, -1, classifier);
+        for (int i = 0; i < wq.Length; i++)
         {
-            layers[i] = new LayerWeights
-            {
-                AttentionNorm = new NormWeights(attNorm[i], null),
-                MlpNorm = new NormWeights(ffnNorm[i], null),
-                Query = new Linear(wq[i]),
-                Key = new Linear(wk[i]),
-                Value = new Linear(wv[i]),
-                Output = new Linear(wo[i]),
-                Gate = new Linear(w1[i]),
-                Up = new Linear(w3[i]),
-                Down = new Linear(w2[i]),
-            };
+            source.Add(TensorRole.AttentionNorm, i, attNorm[i]);
+            source.Add(TensorRole.MlpNorm, i, ffnNorm[i]);
+            source.Add(TensorRole.Query, i, wq[i]);
+            source.Add(TensorRole.Key, i, wk[i]);
+            source.Add(TensorRole.Value, i, wv[i]);
+            source.Add(TensorRole.AttentionOutput, i, wo[i]);
+            source.Add(TensorRole.Gate, i, w1[i]);
+            source.Add(TensorRole.Up, i, w3[i]);
+            source.Add(TensorRole.Down, i, w2[i]);
         }
-        return new TransformerWeights
-        {
-            Embedding = embedding,
-            Layers = layers,
-            FinalNorm = new NormWeights(finalNorm, null),
-            Classifier = new Linear(classifier),
-        };
+        return WeightsBuilder.Build(c, source);
     }
 }

@@ -33,69 +33,7 @@ public static class GgufLoader
             if (tensors.ContainsKey("rope_freqs.weight"))
                 config = config with { RopeFrequencyFactors = ReadVector(gguf, tensors, "rope_freqs.weight", config.RotaryDim / 2) };
             config.Validate(path);
-            // A fused tensor is split into views before the kernels' layout is chosen, so it is read as stored.
-            WeightMatrix Matrix(string name, int rows, int cols, bool fused = false) => ReadMatrix(gguf, tensors, name, rows, cols, repack: !fused);
-            float[] Vector(string name, int length) => ReadVector(gguf, tensors, name, length);
-            float[]? Optional(string name, int length) => tensors.ContainsKey(name) ? Vector(name, length) : null;
-            NormWeights Norm(string name) => new(Vector(name + ".weight", config.Dim), config.Norm == NormKind.LayerNorm ? Vector(name + ".bias", config.Dim) : null);
-            Linear Projection(string name, int rows, int cols) => new(Matrix(name + ".weight", rows, cols), Optional(name + ".bias", rows));
-            var embedding = Matrix("token_embd.weight", config.VocabSize, config.Dim);
-            var layers = new LayerWeights[config.Layers];
-            for (int i = 0; i < config.Layers; i++)
-            {
-                string p = $"blk.{i}.";
-                Linear query, key, value;
-                if (tensors.ContainsKey(p + "attn_qkv.weight"))
-                {
-                    // phi3 (and some phi2 files): q, k and v stacked in one tensor, split as views.
-                    var qkv = Matrix(p + "attn_qkv.weight", config.QDim + 2 * config.KvDim, config.Dim, fused: true);
-                    var bias = Optional(p + "attn_qkv.bias", config.QDim + 2 * config.KvDim);
-                    query = new Linear(qkv.SliceRows(0, config.QDim), bias?[..config.QDim]);
-                    key = new Linear(qkv.SliceRows(config.QDim, config.KvDim), bias?[config.QDim..(config.QDim + config.KvDim)]);
-                    value = new Linear(qkv.SliceRows(config.QDim + config.KvDim, config.KvDim), bias?[(config.QDim + config.KvDim)..]);
-                }
-                else
-                {
-                    query = Projection(p + "attn_q", config.QDim, config.Dim);
-                    key = Projection(p + "attn_k", config.KvDim, config.Dim);
-                    value = Projection(p + "attn_v", config.KvDim, config.Dim);
-                }
-                Linear? gate = null;
-                Linear up;
-                if (config.Mlp == MlpKind.Gelu) up = Projection(p + "ffn_up", config.HiddenDim, config.Dim);
-                else if (!tensors.ContainsKey(p + "ffn_gate.weight"))
-                {
-                    // phi3: ffn_up holds gate ‖ up.
-                    var fused = Matrix(p + "ffn_up.weight", 2 * config.HiddenDim, config.Dim, fused: true);
-                    gate = new Linear(fused.SliceRows(0, config.HiddenDim));
-                    up = new Linear(fused.SliceRows(config.HiddenDim, config.HiddenDim));
-                }
-                else
-                {
-                    gate = Projection(p + "ffn_gate", config.HiddenDim, config.Dim);
-                    up = Projection(p + "ffn_up", config.HiddenDim, config.Dim);
-                }
-                layers[i] = new LayerWeights
-                {
-                    AttentionNorm = Norm(p + "attn_norm"),
-                    MlpNorm = config.ParallelResidual ? null : Norm(p + "ffn_norm"),
-                    Query = query,
-                    Key = key,
-                    Value = value,
-                    Output = Projection(p + "attn_output", config.Dim, config.QDim),
-                    Gate = gate,
-                    Up = up,
-                    Down = Projection(p + "ffn_down", config.Dim, config.HiddenDim),
-                };
-            }
-            var weights = new TransformerWeights
-            {
-                Embedding = embedding,
-                Layers = layers,
-                FinalNorm = Norm("output_norm"),
-                // Without an output tensor the classifier is the embedding (qwen2's tied weights).
-                Classifier = tensors.ContainsKey("output.weight") ? Projection("output", config.VocabSize, config.Dim) : new Linear(embedding),
-            };
+            var weights = Sling.Models.Architectures.WeightsBuilder.Build(config, new GgufSource(gguf, tensors, NamesOf(arch)));
             weights.Validate(config, path);
             var transformer = new Transformer(config, weights, pool, gguf);
             // Q8_0 blocks went through copies on their way to the kernels' layout: return that memory.
@@ -148,6 +86,35 @@ public static class GgufLoader
             Rope = arch == "llama" ? RopeLayout.Interleaved : RopeLayout.RotateHalf,
             SlidingWindow = window >= context ? 0 : window,
         };
+    }
+
+    /// <summary>The name table of a GGUF architecture.</summary>
+    internal static Sling.Models.Architectures.TensorNames NamesOf(string arch) => arch switch
+    {
+        "phi2" => Sling.Models.Architectures.TensorNames.Phi,
+        "phi3" => Sling.Models.Architectures.TensorNames.Phi3,
+        _ => Sling.Models.Architectures.TensorNames.Llama,
+    };
+
+    /// <summary>A GGUF file's tensors, found through a family's name table (GGUF names).</summary>
+    private sealed class GgufSource(GgufFile g, Dictionary<string, GgufTensorInfo> tensors, Sling.Models.Architectures.TensorNames names) : Sling.Models.Architectures.ITensorSource
+    {
+        static string Name(Sling.Models.Architectures.TensorNames n, Sling.Models.Architectures.TensorRole role, int layer, bool bias) => n.Gguf(role, layer) + (bias ? ".bias" : ".weight");
+
+        public bool Has(Sling.Models.Architectures.TensorRole role, int layer = -1, bool bias = false) =>
+            names.Knows(role) && tensors.ContainsKey(Name(names, role, layer, bias));
+
+        // A fused tensor is split into views before the kernels' layout is chosen, so it is read as stored.
+        public WeightMatrix Matrix(Sling.Models.Architectures.TensorRole role, int layer, int rows, int cols, bool fused = false) =>
+            ReadMatrix(g, tensors, Name(names, role, layer, false), rows, cols, repack: !fused);
+
+        public float[] Vector(Sling.Models.Architectures.TensorRole role, int layer, int length, bool bias = false) =>
+            ReadVector(g, tensors, Name(names, role, layer, bias), length);
+
+        // Without an output tensor the classifier is the embedding (qwen2's tied weights).
+        public bool TiedOutput => !Has(Sling.Models.Architectures.TensorRole.Output);
+
+        public IReadOnlyCollection<Sling.Models.Architectures.TensorRole> RequiredBiases => names.RequiredBiases;
     }
 
     private static unsafe WeightMatrix ReadMatrix(GgufFile g, Dictionary<string, GgufTensorInfo> tensors, string name, int rows, int cols, bool repack = true)

@@ -35,12 +35,13 @@ public static class ModelQuantizer
 
         using var tensors = TensorSet.Open(source);
         var matrices = tensors.Tensors.Where(t => t.Shape.Length == 2).OrderBy(t => t.Offset).ThenBy(t => t.Name, StringComparer.Ordinal).ToList();
-        Role RoleOf(string name) => name switch
+        // Roles come from the architectures' name tables, as the loaders read them.
+        Role RoleOf(string name) => !name.EndsWith(".weight", StringComparison.Ordinal) ? Role.Other : TensorNames.RoleOfHuggingFace(name) switch
         {
-            _ when name.EndsWith("embed_tokens.weight") || name.EndsWith("wte.weight") => Role.Embedding,
-            "lm_head.weight" => Role.Output,
-            _ when name.EndsWith(".weight") => Role.Linear,
-            _ => Role.Other,
+            TensorRole.Embedding => Role.Embedding,
+            TensorRole.Output => Role.Output,
+            TensorRole.AttentionNorm or TensorRole.MlpNorm or TensorRole.FinalNorm or null => Role.Other,
+            _ => Role.Linear,
         };
         bool Ignored(string name) => config.IgnoredLayers.Any(l => name == l || name.Contains(l, StringComparison.Ordinal));
         int Cols(SafeTensorInfo t) => (int)t.Shape[1];

@@ -83,35 +83,4 @@ internal sealed class CheckpointReader(TensorSet tensors, HuggingFaceConfig conf
             throw ShapeError(t, $"[{length}]", why);
         return Tensors.Floats(name);
     }
-
-    public float[]? OptionalVector(string name, int length, string why) => Has(name) ? Vector(name, length, why) : null;
-
-    /// <summary>model.embed_tokens.weight, shared by every supported family.</summary>
-    public WeightMatrix Embedding(TransformerConfig c) => Matrix("model.embed_tokens.weight", c.VocabSize, c.Dim, Shapes.Embedding);
-
-    /// <summary>An RMSNorm scale over the hidden size.</summary>
-    public NormWeights RmsNorm(string name, TransformerConfig c) => new(Vector(name, c.Dim, Shapes.Hidden), null);
-
-    /// <summary>The classifier: the embedding when the config ties them, else lm_head.</summary>
-    public Linear Classifier(WeightMatrix embedding, TransformerConfig c, string? biasName = null)
-    {
-        float[]? bias = biasName == null ? null : OptionalVector(biasName, c.VocabSize, Shapes.Vocabulary);
-        if (Config.Bool("tie_word_embeddings", false)) return new Linear(embedding, bias);
-        if (!Has("lm_head.weight"))
-            throw new ModelFormatException(Config.Path, "field 'tie_word_embeddings' is false but the checkpoint has no lm_head.weight");
-        return new Linear(Matrix("lm_head.weight", c.VocabSize, c.Dim, Shapes.Embedding), bias);
-    }
-}
-
-/// <summary>The config.json fields behind each tensor shape, named in shape errors.</summary>
-internal static class Shapes
-{
-    public const string Hidden = "hidden_size";
-    public const string Vocabulary = "vocab_size";
-    public const string Embedding = "vocab_size, hidden_size";
-    public const string Query = "num_attention_heads × head_dim, hidden_size";
-    public const string KeyValue = "num_key_value_heads × head_dim, hidden_size";
-    public const string AttentionOutput = "hidden_size, num_attention_heads × head_dim";
-    public const string MlpIn = "intermediate_size, hidden_size";
-    public const string MlpOut = "hidden_size, intermediate_size";
 }

@@ -11,5 +11,7 @@ internal interface IArchitecture
     IReadOnlyList<string> ModelTypes { get; }
 
     TransformerConfig ReadConfig(HuggingFaceConfig config);
-    TransformerWeights ReadWeights(TransformerConfig config, CheckpointReader reader);
+
+    /// <summary>The family's tensor names (read by <see cref="WeightsBuilder"/> through a <see cref="CheckpointSource"/>).</summary>
+    TensorNames Names { get; }
 }

@@ -23,35 +23,5 @@ internal sealed class LlamaArchitecture : IArchitecture
         return config;
     }
 
-    public TransformerWeights ReadWeights(TransformerConfig c, CheckpointReader r)
-    {
-        var embedding = r.Embedding(c);
-        var layers = new LayerWeights[c.Layers];
-        for (int i = 0; i < c.Layers; i++)
-        {
-            string p = $"model.layers.{i}.";
-            layers[i] = new LayerWeights
-            {
-                AttentionNorm = r.RmsNorm(p + "input_layernorm.weight", c),
-                MlpNorm = r.RmsNorm(p + "post_attention_layernorm.weight", c),
-                Query = Projection(r, p + "self_attn.q_proj", c.QDim, c.Dim, Shapes.Query),
-                Key = Projection(r, p + "self_attn.k_proj", c.KvDim, c.Dim, Shapes.KeyValue),
-                Value = Projection(r, p + "self_attn.v_proj", c.KvDim, c.Dim, Shapes.KeyValue),
-                Output = Projection(r, p + "self_attn.o_proj", c.Dim, c.QDim, Shapes.AttentionOutput),
-                Gate = Projection(r, p + "mlp.gate_proj", c.HiddenDim, c.Dim, Shapes.MlpIn),
-                Up = Projection(r, p + "mlp.up_proj", c.HiddenDim, c.Dim, Shapes.MlpIn),
-                Down = Projection(r, p + "mlp.down_proj", c.Dim, c.HiddenDim, Shapes.MlpOut),
-            };
-        }
-        return new TransformerWeights
-        {
-            Embedding = embedding,
-            Layers = layers,
-            FinalNorm = r.RmsNorm("model.norm.weight", c),
-            Classifier = r.Classifier(embedding, c),
-        };
-    }
-
-    private static Linear Projection(CheckpointReader r, string name, int rows, int cols, string why)
-        => new(r.Matrix(name + ".weight", rows, cols, why), r.OptionalVector(name + ".bias", rows, why.Split(',')[0]));
+    public TensorNames Names => TensorNames.Llama;
 }

@@ -33,37 +33,5 @@ internal sealed class PhiArchitecture : IArchitecture
         };
     }
 
-    public TransformerWeights ReadWeights(TransformerConfig c, CheckpointReader r)
-    {
-        var embedding = r.Embedding(c);
-        var layers = new LayerWeights[c.Layers];
-        for (int i = 0; i < c.Layers; i++)
-        {
-            string p = $"model.layers.{i}.";
-            layers[i] = new LayerWeights
-            {
-                AttentionNorm = Norm(r, p + "input_layernorm", c.Dim),
-                MlpNorm = null, // the MLP reads the same normed input as attention
-                Query = Affine(r, p + "self_attn.q_proj", c.QDim, c.Dim, Shapes.Query),
-                Key = Affine(r, p + "self_attn.k_proj", c.KvDim, c.Dim, Shapes.KeyValue),
-                Value = Affine(r, p + "self_attn.v_proj", c.KvDim, c.Dim, Shapes.KeyValue),
-                Output = Affine(r, p + "self_attn.dense", c.Dim, c.QDim, Shapes.AttentionOutput),
-                Up = Affine(r, p + "mlp.fc1", c.HiddenDim, c.Dim, Shapes.MlpIn),
-                Down = Affine(r, p + "mlp.fc2", c.Dim, c.HiddenDim, Shapes.MlpOut),
-            };
-        }
-        return new TransformerWeights
-        {
-            Embedding = embedding,
-            Layers = layers,
-            FinalNorm = Norm(r, "model.final_layernorm", c.Dim),
-            Classifier = r.Classifier(embedding, c, biasName: "lm_head.bias"),
-        };
-    }
-
-    private static NormWeights Norm(CheckpointReader r, string name, int dim)
-        => new(r.Vector(name + ".weight", dim, Shapes.Hidden), r.Vector(name + ".bias", dim, Shapes.Hidden));
-
-    private static Linear Affine(CheckpointReader r, string name, int rows, int cols, string why)
-        => new(r.Matrix(name + ".weight", rows, cols, why), r.Vector(name + ".bias", rows, why.Split(',')[0]));
+    public TensorNames Names => TensorNames.Phi;
 }
