@@ -224,6 +224,8 @@ switch (options.Command)
         Console.WriteLine($"reference  {source}: {textTokens.Count} tokens (text seed {textSeed}), perplexity {refPpl.Perplexity:F3}");
         Console.WriteLine("| setting | weights bytes | bits/weight | mean KL | top-1 agreement | perplexity |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- |");
+        // Data-aware rows calibrate on texts the float model writes with other seeds than the evaluation text's.
+        var calibration = new Sling.Quantization.CalibrationOptions { Dataset = options.Get("dataset") ?? "self:32", SampleLength = 256, Seed = options.Int("calibration-seed", 7) };
         string work = Directory.CreateTempSubdirectory("sling-quant-").FullName;
         try
         {
@@ -238,6 +240,11 @@ switch (options.Command)
                 ("int4 asym g64, ratio 0.8", new() { Bits = 4, GroupSize = 64, Ratio = 0.8 }),
                 ("int4 asym g32, ratio 1.0, scale search", new() { Bits = 4, GroupSize = 32, ScaleSearch = true }),
                 ("int4 sym g32, ratio 1.0, scale search", new() { Bits = 4, GroupSize = 32, Symmetric = true, ScaleSearch = true }),
+                ("int4 asym g32, ratio 1.0, AWQ", new() { Bits = 4, GroupSize = 32, Awq = true, Calibration = calibration }),
+                ("int4 asym g32, ratio 1.0, scale estimation", new() { Bits = 4, GroupSize = 32, ScaleEstimation = true, Calibration = calibration }),
+                ("int4 asym g32, ratio 1.0, AWQ + scale estimation", new() { Bits = 4, GroupSize = 32, Awq = true, ScaleEstimation = true, Calibration = calibration }),
+                ("int4 asym g32, ratio 0.8, hessian_input_activation", new() { Bits = 4, GroupSize = 32, Ratio = 0.8, Sensitivity = Sling.Quantization.SensitivityMetric.HessianInputActivation, Calibration = calibration }),
+                ("int4 asym g32, ratio 0.8, mean_activation_variance", new() { Bits = 4, GroupSize = 32, Ratio = 0.8, Sensitivity = Sling.Quantization.SensitivityMetric.MeanActivationVariance, Calibration = calibration }),
             };
             for (int i = 0; i < settings.Length; i++)
             {
@@ -247,7 +254,18 @@ switch (options.Command)
                 model.Transformer.IntegerActivations = false; // what the weights cost, as NNCF measures it
                 var r = Sling.Evaluation.ModelComparison.Compare(model.Transformer, reference.Transformer, textTokens, 512, 256);
                 var summary = ModelSummary.Of(model.Transformer);
-                Console.WriteLine($"| {settings[i].Name} | {report.BytesAfter:N0} | {summary.BitsPerWeight(model.Transformer):F2} | {r.MeanKlDivergence:F4} | {100 * r.TopOneAgreement:F1} % | {r.Perplexity:F3} |");
+                // With --text-seeds, also the mean KL over several texts (the README's ten: 1,2,3,4,5,6,7,8,42,2026).
+                string average = "";
+                if (options.Get("text-seeds") is { } seeds)
+                {
+                    var kls = seeds.Split(',').Select(ulong.Parse).Select(seed =>
+                    {
+                        var t = reference.CreateGenerator().Generate("", new GenerationOptions { Temperature = 1, TopK = 0, TopP = 1, Seed = seed, MaxTokens = 400 }).Text;
+                        return Sling.Evaluation.ModelComparison.Compare(model.Transformer, reference.Transformer, reference.Tokenizer.Encode(t, addBos: true), 512, 256).MeanKlDivergence;
+                    }).ToList();
+                    average = $" {kls.Average():F4} (worst {kls.Max():F4}) |";
+                }
+                Console.WriteLine($"| {settings[i].Name} | {report.BytesAfter:N0} | {summary.BitsPerWeight(model.Transformer):F2} | {r.MeanKlDivergence:F4} | {100 * r.TopOneAgreement:F1} % | {r.Perplexity:F3} |{average}");
             }
         }
         finally

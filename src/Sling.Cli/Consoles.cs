@@ -40,11 +40,12 @@ internal static class Consoles
     /// Runs <paramref name="work"/> with Hub options whose downloads show one progress bar per file on
     /// <paramref name="writer"/> (on a terminal; elsewhere one line per file fetched).
     /// </summary>
-    public static T WithDownloads<T>(TextWriter writer, Func<Hub.HubOptions, T> work)
+    public static T WithDownloads<T>(TextWriter writer, string model, Func<Hub.HubOptions, T> work)
     {
         var hub = Hub.HubOptions.FromEnvironment() with { Log = line => writer.WriteLine(line) };
         var console = For(writer);
-        if (!console.Profile.Capabilities.Interactive) return work(hub);
+        // Progress bars only when something may download (a Hub id, not offline).
+        if (!console.Profile.Capabilities.Interactive || hub.Offline || !Hub.HubModelId.TryParse(model, out _)) return work(hub);
         return console.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn())
             .Start(ctx =>

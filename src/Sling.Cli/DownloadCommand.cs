@@ -16,7 +16,7 @@ internal static class DownloadCommand
             string text = parse.GetValue(model)!;
             if (!HubModelId.TryParse(text, out var id))
                 throw new SlingException($"'{text}' is not a Hub model id (org/name[:QUANT][@revision]) or is a local path");
-            string path = Consoles.WithDownloads(stderr, hub =>
+            string path = Consoles.WithDownloads(stderr, text, hub =>
             {
                 using var client = new HubClient(hub with { Include = parse.GetValue(include) ?? [] });
                 return client.Download(id);

@@ -74,7 +74,8 @@ internal sealed class ModelOptions
             Log = line => log.WriteLine(line),
             KvCache = precision,
         };
-        return Consoles.WithDownloads(log, hub => SlingModel.Load(parse.GetValue(_model)!, options with { Hub = hub }));
+        string model = parse.GetValue(_model)!;
+        return Consoles.WithDownloads(log, model, hub => SlingModel.Load(model, options with { Hub = hub }));
     }
 
     internal static KvCachePrecision CachePrecision(string value) => value switch

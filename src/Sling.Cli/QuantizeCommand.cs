@@ -19,9 +19,16 @@ internal static class QuantizeCommand
         var backup = new Option<string>("--backup") { Description = "Backup precision: int8_asym, int8_sym or none (keep float)", DefaultValueFactory = _ => "int8_asym" };
         var scaleSearch = new Option<bool>("--scale-search") { Description = "Search each 4-bit group's scale for the least squared error (default: NNCF's min/max)" };
         var ignore = new Option<string[]>("--ignore") { Description = "Tensor name (or part of one) to leave unquantized (repeatable)" };
+        var dataset = new Option<string?>("--dataset") { Description = "Calibration data for the data-aware options: a UTF-8 text file, a JSONL file with a 'text' field, or self:N (N texts the model writes)" };
+        var numSamples = new Option<int>("--num-samples") { Description = "Calibration windows drawn from the dataset", DefaultValueFactory = _ => 128 };
+        var sampleLength = new Option<int>("--sample-length") { Description = "Tokens per calibration window", DefaultValueFactory = _ => 128 };
+        var calibrationSeed = new Option<int>("--calibration-seed") { Description = "Which windows are drawn (and which texts self:N writes)", DefaultValueFactory = _ => 0 };
+        var awq = new Option<bool>("--awq") { Description = "Activation-aware scaling of int4 layers (needs --dataset)" };
+        var scaleEstimation = new Option<bool>("--scale-estimation") { Description = "Choose int4 scales for the least output error on the calibration data (needs --dataset)" };
+        var metric = new Option<string>("--sensitivity-metric") { Description = "Which layers keep the backup precision when ratio < 1: weight_quantization_error (data-free), hessian_input_activation, mean_activation_variance, max_activation_variance, mean_activation_magnitude", DefaultValueFactory = _ => "weight_quantization_error" };
         var command = new Command("quantize", "Compress a model's weights to int4/int8 and save it as a new folder")
         {
-            model, output, bits, groupSize, ratio, sym, allLayers, backup, scaleSearch, ignore,
+            model, output, bits, groupSize, ratio, sym, allLayers, backup, scaleSearch, ignore, dataset, numSamples, sampleLength, calibrationSeed, awq, scaleEstimation, metric,
         };
         command.SetAction(parse =>
         {
@@ -36,10 +43,16 @@ internal static class QuantizeCommand
                 AllLayers = parse.GetValue(allLayers),
                 IgnoredLayers = parse.GetValue(ignore) ?? [],
                 ScaleSearch = parse.GetValue(scaleSearch),
+                Awq = parse.GetValue(awq),
+                ScaleEstimation = parse.GetValue(scaleEstimation),
+                Sensitivity = WeightQuantizationConfig.ParseMetric(parse.GetValue(metric)!),
+                Calibration = parse.GetValue(dataset) is { } data
+                    ? new CalibrationOptions { Dataset = data, NumSamples = parse.GetValue(numSamples), SampleLength = parse.GetValue(sampleLength), Seed = parse.GetValue(calibrationSeed) }
+                    : null,
             };
             config.Validate();
             // A Hub id is fetched first (the seed's from_pretrained + save_pretrained in one command).
-            string source = Consoles.WithDownloads(stderr, hub => Sling.Models.ModelLoader.Locate(parse.GetValue(model)!, new Sling.Models.LoadOptions { Hub = hub }));
+            string source = Consoles.WithDownloads(stderr, parse.GetValue(model)!, hub => Sling.Models.ModelLoader.Locate(parse.GetValue(model)!, new Sling.Models.LoadOptions { Hub = hub }));
             string destination = parse.GetValue(output)!;
             var report = Consoles.WithProgress(stderr, "quantizing", update =>
                 ModelQuantizer.Quantize(source, destination, config,

@@ -271,8 +271,12 @@ public sealed class Transformer : IDisposable
     }
 
     // output rows ← linear(input rows); output is an ActivationRows buffer or the logits.
+    /// <summary>Sees every linear layer's input rows before the product (calibration for data-aware quantization).</summary>
+    internal Action<Linear, ActivationRows>? InputObserver { get; set; }
+
     private void Apply(ForwardBuffers s, Linear linear, ActivationRows input, float[] output)
     {
+        InputObserver?.Invoke(linear, input);
         s.MatMul.Run(Pool, linear.Weight, input, output, IntegerActivations);
         AddBias(linear, input.Count, output);
     }
@@ -288,6 +292,8 @@ public sealed class Transformer : IDisposable
     {
         var list = s.Products(linears.Length);
         for (int i = 0; i < linears.Length; i++) list[i] = (linears[i].Linear.Weight, linears[i].Output.Data);
+        if (InputObserver is { } observe)
+            foreach (var (linear, _) in linears) observe(linear, input);
         s.MatMul.Run(Pool, input, IntegerActivations, list);
         foreach (var (linear, output) in linears)
         {

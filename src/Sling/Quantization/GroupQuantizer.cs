@@ -32,6 +32,27 @@ public static class GroupQuantizer
         }
     }
 
+    /// <summary>Each group's min/max (fp32 scale, zero) of a row.</summary>
+    public static (float Scale, int Zero)[] RowParameters(ReadOnlySpan<float> row, QuantizedFormat format)
+    {
+        var result = new (float, int)[row.Length / format.GroupSize];
+        for (int group = 0; group < result.Length; group++) result[group] = Parameters(row.Slice(group * format.GroupSize, format.GroupSize), format);
+        return result;
+    }
+
+    /// <summary>Quantizes a row with given per-group (fp32 scale, zero), stored as min/max parameters are.</summary>
+    public static void QuantizeRow(ReadOnlySpan<float> row, QuantizedFormat format, (float Scale, int Zero)[] parameters, Span<byte> codes, Span<Half> scales, Span<byte> zeros)
+    {
+        int g = format.GroupSize;
+        for (int group = 0; group < parameters.Length; group++)
+        {
+            var (s, zero) = parameters[group];
+            scales[group] = ToHalf(s);
+            zeros[group] = (byte)zero;
+            for (int i = 0; i < g; i++) codes[group * g + i] = (byte)Code(row[group * g + i], format, s, zero);
+        }
+    }
+
     /// <summary>The fp32 scale and the zero point (the symmetric offset for symmetric formats) of one group.</summary>
     public static (float Scale, int Zero) Parameters(ReadOnlySpan<float> group, QuantizedFormat format)
         => format.Symmetric ? SymmetricParameters(group, format.Bits) : AsymmetricParameters(group, format.Bits);
@@ -120,7 +141,7 @@ public static class GroupQuantizer
         }
     }
 
-    private static int Code(float w, QuantizedFormat format, float scale, int zero)
+    internal static int Code(float w, QuantizedFormat format, float scale, int zero)
     {
         // Symmetric codes are stored offset by their zero, so one clamp to [0, MaxCode] serves both.
         return Math.Clamp((int)Math.Round(w / (double)scale + zero, MidpointRounding.ToEven), 0, format.MaxCode);
@@ -137,6 +158,9 @@ public static class GroupQuantizer
         }
         return sum;
     }
+
+    /// <summary>The nearest fp16 (infinite when out of range), for checking candidates.</summary>
+    internal static Half ToHalfOrInfinity(float value) => (Half)value;
 
     /// <summary>The nearest fp16, never zero.</summary>
     public static Half ToHalf(float value)

@@ -12,7 +12,14 @@ public static class MixedPrecision
 {
     public sealed record Candidate(string Name, long Parameters, double Int8Error);
 
-    public static HashSet<string> SelectPrimary(IReadOnlyList<Candidate> candidates, double ratio)
+    /// <summary>A layer and its sensitivity score: the least sensitive layers take the primary precision first.</summary>
+    public sealed record ScoredLayer(string Name, long Parameters, double Score);
+
+    public static HashSet<string> SelectPrimary(IReadOnlyList<Candidate> candidates, double ratio) =>
+        SelectPrimary(candidates.Select(c => new ScoredLayer(c.Name, c.Parameters, 1.0 / (c.Int8Error + float.Epsilon))).ToList(), ratio);
+
+    /// <summary>NNCF's selection for any sensitivity metric: ascending score, primary until the ratio would be reached.</summary>
+    public static HashSet<string> SelectPrimary(IReadOnlyList<ScoredLayer> candidates, double ratio)
     {
         if (ratio >= 1) return candidates.Select(c => c.Name).ToHashSet();
         long total = candidates.Sum(c => c.Parameters);
@@ -20,7 +27,7 @@ public static class MixedPrecision
         if (total == 0) return chosen;
         long primary = 0;
         // Stable sort: equal scores keep model order, as Python's sorted() does.
-        foreach (var c in candidates.OrderBy(c => 1.0 / (c.Int8Error + float.Epsilon)))
+        foreach (var c in candidates.OrderBy(c => c.Score))
         {
             if ((double)(primary + c.Parameters) / total >= ratio) break;
             chosen.Add(c.Name);

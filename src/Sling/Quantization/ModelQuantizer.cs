@@ -70,9 +70,37 @@ public static class ModelQuantizer
             foreach (var t in eligible) notes[t.Name] += $" (group size {config.Primary(Cols(t)).GroupSize} fits none of the layers' input sizes {string.Join(", ", sizes)}{hint})";
         }
 
+        // Data-aware options: the full-precision model runs over the calibration set once.
+        Dictionary<string, ActivationStatistics>? stats = null;
+        var architecture = ArchitectureRegistry.Find(hfConfig);
+        if (config.Calibration is { } calibration)
+        {
+            using var model = ModelLoader.Load(source, new LoadOptions());
+            stats = Calibration.Collect(model, architecture.Names, calibration, (i, n) => progress?.Report(new Progress(i, n, $"sample {i + 1}", "calibration")));
+        }
+
         HashSet<string> primary;
         if (config.Ratio >= 1 || config.Bits == 8)
             primary = candidates.Select(t => t.Name).ToHashSet();
+        else if (config.Sensitivity != SensitivityMetric.WeightQuantizationError)
+        {
+            var scored = new List<MixedPrecision.ScoredLayer>();
+            for (int i = 0; i < candidates.Count; i++)
+            {
+                var t = candidates[i];
+                progress?.Report(new Progress(i, candidates.Count, t.Name, "sensitivity"));
+                var st = stats!.GetValueOrDefault(t.Name);
+                double score = st is null ? 0 : config.Sensitivity switch
+                {
+                    SensitivityMetric.HessianInputActivation => st.HessianTrace * SquaredBackupError(tensors.Matrix(t.Name), config.BackupFormat(Cols(t)) ?? new QuantizedFormat(8, false, Cols(t))),
+                    SensitivityMetric.MeanActivationVariance => st.MeanVariance,
+                    SensitivityMetric.MaxActivationVariance => st.MaxVariance,
+                    _ => st.MeanMagnitude,
+                };
+                scored.Add(new MixedPrecision.ScoredLayer(t.Name, t.ElementCount, score));
+            }
+            primary = MixedPrecision.SelectPrimary(scored, config.Ratio);
+        }
         else
         {
             var scored = new List<MixedPrecision.Candidate>();
@@ -86,6 +114,18 @@ public static class ModelQuantizer
             }
             primary = MixedPrecision.SelectPrimary(scored, config.Ratio);
         }
+
+        // AWQ rescales layers and the operations before them: the changed tensors are kept in memory.
+        var overrides = new Dictionary<string, float[]>();
+        var inputScales = new Dictionary<string, double[]>();
+        QuantizedFormat? FormatFor(SafeTensorInfo t) => primary.Contains(t.Name) ? config.Primary(Cols(t)) : config.BackupFormat(Cols(t));
+        if (config.Awq && stats is not null)
+        {
+            var notesAwq = ApplyAwq(tensors, architecture, hfConfig, stats, primary, t => FormatFor(t), overrides, inputScales);
+            foreach (var (name, note) in notesAwq) notes[name] = notes.TryGetValue(name, out var n) ? $"{n}; {note}" : note;
+        }
+        Func<int, float[]> RowOf(string name, Kernels.WeightMatrix matrix) =>
+            overrides.TryGetValue(name, out var data) ? r => data.AsSpan(r * matrix.Cols, matrix.Cols).ToArray() : Row(matrix);
 
         Directory.CreateDirectory(destination);
         var decisions = new List<TensorDecision>();
@@ -103,14 +143,21 @@ public static class ModelQuantizer
                     format = primary.Contains(t.Name) ? config.Primary(Cols(t)) : config.BackupFormat(Cols(t));
                 if (format == null)
                 {
-                    writer.Add(t.Name, t.DType, t.Shape, tensors.FileOf(t.Name).RawBytes(t));
+                    if (overrides.TryGetValue(t.Name, out var changed)) writer.Add<float>(t.Name, TensorDType.F32, t.Shape, changed);
+                    else writer.Add(t.Name, t.DType, t.Shape, tensors.FileOf(t.Name).RawBytes(t));
                     decisions.Add(new TensorDecision(t.Name, t.ElementCount, t.DType.Name().ToLowerInvariant(), notes.GetValueOrDefault(t.Name),
                         t.Shape.Length == 2 && RoleOf(t.Name) != Role.Other ? t.ByteLength : 0));
                     continue;
                 }
                 var matrix = tensors.Matrix(t.Name);
-                // The search refines the primary (4-bit) format; int8 backup steps are already fine.
-                QuantizedTensors.Write(writer, t.Name, Row(matrix), matrix.Rows, matrix.Cols, format, config.ScaleSearch && format.Bits == 4);
+                // The searches refine the primary (4-bit) format; int8 backup steps are already fine.
+                Func<float[], (float, int)[], (float, int)[]>? choose = null;
+                if (config.ScaleEstimation && format.Bits == 4 && stats?.GetValueOrDefault(t.Name) is { } st)
+                {
+                    var estimation = new ScaleEstimation(InputHessian(st, inputScales.GetValueOrDefault(t.Name)));
+                    choose = (row, initial) => estimation.Choose(row, format, initial);
+                }
+                QuantizedTensors.Write(writer, t.Name, RowOf(t.Name, matrix), matrix.Rows, matrix.Cols, format, config.ScaleSearch && format.Bits == 4, choose);
                 int groups = matrix.Cols / format.GroupSize;
                 long bytes = (long)matrix.Rows * ((format.Bits == 4 ? matrix.Cols / 2 : matrix.Cols) + groups * 2
                     + (format.Symmetric ? 0 : format.Bits == 4 ? Kernels.Int4GroupMatrix.ZeroBytesPerRow(groups) : groups));
@@ -139,4 +186,120 @@ public static class ModelQuantizer
         matrix.ReadRow(r, row);
         return row;
     };
+
+    /// <summary>Σ (w − Q_backup(w))² over the whole matrix (for the Hessian-weighted sensitivity).</summary>
+    private static double SquaredBackupError(Kernels.WeightMatrix matrix, QuantizedFormat format)
+    {
+        int groups = matrix.Cols / format.GroupSize;
+        var row = new float[matrix.Cols];
+        var codes = new byte[matrix.Cols];
+        var scales = new Half[groups];
+        var zeros = new byte[groups];
+        double sum = 0;
+        for (int r = 0; r < matrix.Rows; r++)
+        {
+            matrix.ReadRow(r, row);
+            GroupQuantizer.QuantizeRow(row, format, codes, scales, zeros);
+            for (int c = 0; c < matrix.Cols; c++)
+            {
+                int g = c / format.GroupSize;
+                double d = row[c] - GroupQuantizer.Dequantize(codes[c], format.Symmetric ? format.SymmetricZero : zeros[g], scales[g]);
+                sum += d * d;
+            }
+        }
+        return sum;
+    }
+
+    /// <summary>H = Σ x xᵀ of a layer's calibration inputs, seen through the AWQ scale its weights took (inputs x / s).</summary>
+    private static double[,] InputHessian(ActivationStatistics stats, double[]? awqScale)
+    {
+        var h = ScaleEstimation.Hessian(stats.SampleRows, stats.Channels);
+        if (awqScale is not null)
+            for (int i = 0; i < stats.Channels; i++)
+                for (int j = 0; j < stats.Channels; j++) h[i, j] /= awqScale[i] * awqScale[j];
+        return h;
+    }
+
+    /// <summary>
+    /// AWQ on the Llama family's four input sites per layer: q/k/v (folded into input_layernorm), gate/up
+    /// (into post_attention_layernorm), o_proj (into v_proj's rows, one scale per key/value channel) and
+    /// down_proj (into up_proj's rows). A site is scaled only when one of its layers is int4.
+    /// </summary>
+    private static Dictionary<string, string> ApplyAwq(TensorSet tensors, IArchitecture architecture, HuggingFaceConfig hfConfig,
+        Dictionary<string, ActivationStatistics> stats, HashSet<string> primary, Func<SafeTensorInfo, QuantizedFormat?> formatOf,
+        Dictionary<string, float[]> overrides, Dictionary<string, double[]> inputScales)
+    {
+        var notes = new Dictionary<string, string>();
+        var config = architecture.ReadConfig(hfConfig);
+        if (architecture.Names != TensorNames.Llama || config.Norm != Models.NormKind.RmsNorm || config.ParallelResidual)
+            return notes; // only the folds the Llama family allows are implemented
+        var n = architecture.Names;
+        string W(TensorRole role, int layer) => n.HuggingFace(role, layer) + ".weight";
+        float[] Matrix(string name)
+        {
+            if (overrides.TryGetValue(name, out var data)) return data;
+            var m = tensors.Matrix(name);
+            data = new float[(long)m.Rows * m.Cols];
+            var row = new float[m.Cols];
+            for (int r = 0; r < m.Rows; r++)
+            {
+                m.ReadRow(r, row);
+                row.CopyTo(data, (long)r * m.Cols);
+            }
+            return overrides[name] = data;
+        }
+        float[] Vector(string name) => overrides.TryGetValue(name, out var data) ? data : overrides[name] = tensors.Floats(name);
+
+        int group = config.Heads / config.KvHeads, headDim = config.HeadDim;
+        // o_proj input channel h·headDim + d is fed by v_proj row (h / group)·headDim + d.
+        int VRow(int channel) => channel / headDim / group * headDim + channel % headDim;
+        for (int i = 0; i < config.Layers; i++)
+        {
+            var sites = new (string[] Inputs, Action<double[]> Fold, int[]? Tie)[]
+            {
+                ([W(TensorRole.Query, i), W(TensorRole.Key, i), W(TensorRole.Value, i)], s => Divide(Vector(W(TensorRole.AttentionNorm, i)), s), null),
+                ([W(TensorRole.Gate, i), W(TensorRole.Up, i)], s => Divide(Vector(W(TensorRole.MlpNorm, i)), s), null),
+                ([W(TensorRole.AttentionOutput, i)], s => DivideRows(Matrix(W(TensorRole.Value, i)), config.Dim, c => VRow(c), s, config.QDim), Enumerable.Range(0, config.QDim).Select(VRow).ToArray()),
+                ([W(TensorRole.Down, i)], s => DivideRows(Matrix(W(TensorRole.Up, i)), config.Dim, c => c, s, config.HiddenDim), null),
+            };
+            foreach (var (inputs, fold, tie) in sites)
+            {
+                if (!inputs.Any(primary.Contains) || !inputs.All(tensors.Contains) || stats.GetValueOrDefault(inputs[0]) is not { } st) continue;
+                var layers = new List<Awq.Layer>();
+                foreach (string name in inputs)
+                {
+                    var info = tensors.Info(name);
+                    if (formatOf(info) is not { } format) continue;
+                    layers.Add(new Awq.Layer(Matrix(name), (int)info.Shape[0], (int)info.Shape[1], format));
+                }
+                var hessian = ScaleEstimation.Hessian(st.SampleRows, st.Channels);
+                if (Awq.Search(layers, st.MeanMagnitudes(), hessian, tie) is not { } scale) continue;
+                foreach (var layer in layers) Awq.ScaleColumns(layer.Weights, layer.Rows, layer.Cols, scale);
+                fold(scale);
+                foreach (string name in inputs)
+                {
+                    inputScales[name] = scale;
+                    notes[name] = "AWQ-scaled inputs";
+                }
+            }
+        }
+        return notes;
+    }
+
+    private static void Divide(float[] vector, double[] s)
+    {
+        for (int c = 0; c < vector.Length; c++) vector[c] = (float)(vector[c] / s[c]);
+    }
+
+    /// <summary>Divides row <c>rowOf(c)</c> of a producer by s[c] (channels mapping to one row share one scale).</summary>
+    private static void DivideRows(float[] producer, int cols, Func<int, int> rowOf, double[] s, int channels)
+    {
+        var done = new HashSet<int>();
+        for (int c = 0; c < channels; c++)
+        {
+            int r = rowOf(c);
+            if (!done.Add(r)) continue;
+            for (int j = 0; j < cols; j++) producer[r * cols + j] = (float)(producer[r * cols + j] / s[c]);
+        }
+    }
 }

@@ -15,7 +15,9 @@ public static class QuantizedTensors
     public const string ZeroSuffix = ".zero_point";
 
     /// <summary>Quantizes a float matrix row by row and adds its tensors to <paramref name="writer"/>.</summary>
-    internal static void Write(SafeTensorsWriter writer, string name, Func<int, float[]> readRow, int rows, int cols, QuantizedFormat format, bool scaleSearch = false)
+    /// <param name="choose">Picks a row's per-group (fp32 scale, zero) from the row and its min/max parameters (data-aware scale estimation); null = min/max (or the data-free search).</param>
+    internal static void Write(SafeTensorsWriter writer, string name, Func<int, float[]> readRow, int rows, int cols, QuantizedFormat format, bool scaleSearch = false,
+        Func<float[], (float Scale, int Zero)[], (float Scale, int Zero)[]>? choose = null)
     {
         int groups = cols / format.GroupSize;
         int codeBytes = format.Bits == 4 ? Int4GroupMatrix.CodeBytesPerRow(cols) : cols;
@@ -27,7 +29,9 @@ public static class QuantizedTensors
         Parallel.For(0, rows, () => (Codes: new byte[cols], Zeros: new byte[groups]), (r, _, scratch) =>
         {
             var (codes, zeros) = scratch;
-            GroupQuantizer.QuantizeRow(readRow(r), format, codes, scales.AsSpan(r * groups, groups), zeros, scaleSearch);
+            var row = readRow(r);
+            if (choose is null) GroupQuantizer.QuantizeRow(row, format, codes, scales.AsSpan(r * groups, groups), zeros, scaleSearch);
+            else GroupQuantizer.QuantizeRow(row, format, choose(row, GroupQuantizer.RowParameters(row, format)), codes, scales.AsSpan(r * groups, groups), zeros);
             if (format.Bits == 4)
             {
                 PackInt4(codes, packedCodes.AsSpan(r * codeBytes, codeBytes));

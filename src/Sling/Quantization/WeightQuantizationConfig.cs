@@ -10,6 +10,14 @@ public enum SensitivityMetric
 {
     /// <summary>NNCF's data-free criterion: the error of quantizing the weights to the backup int8 format.</summary>
     WeightQuantizationError,
+    /// <summary>NNCF's hessian_input_activation: the input Hessian's trace times the backup quantization error.</summary>
+    HessianInputActivation,
+    /// <summary>NNCF's mean_activation_variance: the mean variance of the input channels.</summary>
+    MeanActivationVariance,
+    /// <summary>NNCF's max_activation_variance: the largest variance of an input channel.</summary>
+    MaxActivationVariance,
+    /// <summary>NNCF's mean_activation_magnitude: the mean magnitude of the input channels.</summary>
+    MeanActivationMagnitude,
 }
 
 /// <summary>
@@ -32,6 +40,28 @@ public sealed record WeightQuantizationConfig
     public SensitivityMetric Sensitivity { get; init; } = SensitivityMetric.WeightQuantizationError;
     /// <summary>Search each group's scale for the least squared error instead of taking min/max (off = NNCF's default).</summary>
     public bool ScaleSearch { get; init; }
+    /// <summary>The calibration set of the data-aware options (null = data-free).</summary>
+    public CalibrationOptions? Calibration { get; init; }
+    /// <summary>Activation-aware scaling of int4 layers' input channels, folded into the operation before (AWQ).</summary>
+    public bool Awq { get; init; }
+    /// <summary>Each int4 group's scale chosen for the least error of the layer's output on the calibration inputs.</summary>
+    public bool ScaleEstimation { get; init; }
+
+    public static string MetricName(SensitivityMetric metric) => metric switch
+    {
+        SensitivityMetric.HessianInputActivation => "hessian_input_activation",
+        SensitivityMetric.MeanActivationVariance => "mean_activation_variance",
+        SensitivityMetric.MaxActivationVariance => "max_activation_variance",
+        SensitivityMetric.MeanActivationMagnitude => "mean_activation_magnitude",
+        _ => "weight_quantization_error",
+    };
+
+    public static SensitivityMetric ParseMetric(string name)
+    {
+        foreach (var metric in Enum.GetValues<SensitivityMetric>())
+            if (MetricName(metric) == name) return metric;
+        throw new SlingException($"sensitivity metric '{name}' is not supported ({string.Join(", ", Enum.GetValues<SensitivityMetric>().Select(MetricName))})");
+    }
 
     /// <summary>optimum-intel's default for <c>--weight-format int4</c>: asymmetric, group 128, ratio 1.0
     /// (embeddings and the output layer in int8). The seed's setting is this with <c>Ratio = 0.8</c>.</summary>
@@ -47,6 +77,10 @@ public sealed record WeightQuantizationConfig
         if (Bits == 4 && GroupSize != -1 && GroupSize % Kernels.Int4GroupMatrix.BlockSize != 0)
             throw new SlingException($"4-bit group size must be a multiple of {Kernels.Int4GroupMatrix.BlockSize} or -1 (got {GroupSize})");
         if (!(Ratio >= 0 && Ratio <= 1)) throw new SlingException($"ratio must be in [0, 1] (got {Ratio})");
+        if (Calibration is null && (Awq || ScaleEstimation || Sensitivity != SensitivityMetric.WeightQuantizationError))
+            throw new SlingException("AWQ, scale estimation and the data-aware sensitivity metrics need a calibration dataset");
+        if (ScaleSearch && ScaleEstimation) throw new SlingException("choose the data-free scale search or the data-aware scale estimation, not both");
+        Calibration?.Validate();
     }
 
     public QuantizedFormat Primary(int cols) => new(Bits, Symmetric, GroupSize == -1 ? cols : GroupSize);
@@ -86,7 +120,13 @@ public sealed record WeightQuantizationConfig
         ["backup_mode"] = Name(Backup),
         ["all_layers"] = AllLayers,
         ["ignored_layers"] = new JsonArray(IgnoredLayers.Select(l => (JsonNode)JsonValue.Create(l)!).ToArray()),
-        ["sensitivity_metric"] = "weight_quantization_error",
+        ["sensitivity_metric"] = MetricName(Sensitivity),
         ["scale_search"] = ScaleSearch,
+        ["awq"] = Awq,
+        ["scale_estimation"] = ScaleEstimation,
+        ["dataset"] = Calibration?.Dataset,
+        ["num_samples"] = Calibration?.NumSamples,
+        ["sample_length"] = Calibration?.SampleLength,
+        ["calibration_seed"] = Calibration?.Seed,
     };
 }
