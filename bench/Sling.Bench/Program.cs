@@ -243,6 +243,8 @@ switch (options.Command)
                 ("int4 asym g32, ratio 1.0, AWQ", new() { Bits = 4, GroupSize = 32, Awq = true, Calibration = calibration }),
                 ("int4 asym g32, ratio 1.0, scale estimation", new() { Bits = 4, GroupSize = 32, ScaleEstimation = true, Calibration = calibration }),
                 ("int4 asym g32, ratio 1.0, AWQ + scale estimation", new() { Bits = 4, GroupSize = 32, Awq = true, ScaleEstimation = true, Calibration = calibration }),
+                ("int4 asym g32, ratio 1.0, GPTQ", new() { Bits = 4, GroupSize = 32, Gptq = true, Calibration = calibration }),
+                ("int4 asym g32, ratio 1.0, AWQ + GPTQ", new() { Bits = 4, GroupSize = 32, Awq = true, Gptq = true, Calibration = calibration }),
                 ("int4 asym g32, ratio 0.8, hessian_input_activation", new() { Bits = 4, GroupSize = 32, Ratio = 0.8, Sensitivity = Sling.Quantization.SensitivityMetric.HessianInputActivation, Calibration = calibration }),
                 ("int4 asym g32, ratio 0.8, mean_activation_variance", new() { Bits = 4, GroupSize = 32, Ratio = 0.8, Sensitivity = Sling.Quantization.SensitivityMetric.MeanActivationVariance, Calibration = calibration }),
             };

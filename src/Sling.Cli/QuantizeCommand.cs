@@ -25,10 +25,11 @@ internal static class QuantizeCommand
         var calibrationSeed = new Option<int>("--calibration-seed") { Description = "Which windows are drawn (and which texts self:N writes)", DefaultValueFactory = _ => 0 };
         var awq = new Option<bool>("--awq") { Description = "Activation-aware scaling of int4 layers (needs --dataset)" };
         var scaleEstimation = new Option<bool>("--scale-estimation") { Description = "Choose int4 scales for the least output error on the calibration data (needs --dataset)" };
+        var gptq = new Option<bool>("--gptq") { Description = "GPTQ: quantize int4 layers column by column, compensating each rounding error (needs --dataset)" };
         var metric = new Option<string>("--sensitivity-metric") { Description = "Which layers keep the backup precision when ratio < 1: weight_quantization_error (data-free), hessian_input_activation, mean_activation_variance, max_activation_variance, mean_activation_magnitude", DefaultValueFactory = _ => "weight_quantization_error" };
         var command = new Command("quantize", "Compress a model's weights to int4/int8 and save it as a new folder")
         {
-            model, output, bits, groupSize, ratio, sym, allLayers, backup, scaleSearch, ignore, dataset, numSamples, sampleLength, calibrationSeed, awq, scaleEstimation, metric,
+            model, output, bits, groupSize, ratio, sym, allLayers, backup, scaleSearch, ignore, dataset, numSamples, sampleLength, calibrationSeed, awq, scaleEstimation, gptq, metric,
         };
         command.SetAction(parse =>
         {
@@ -45,6 +46,7 @@ internal static class QuantizeCommand
                 ScaleSearch = parse.GetValue(scaleSearch),
                 Awq = parse.GetValue(awq),
                 ScaleEstimation = parse.GetValue(scaleEstimation),
+                Gptq = parse.GetValue(gptq),
                 Sensitivity = WeightQuantizationConfig.ParseMetric(parse.GetValue(metric)!),
                 Calibration = parse.GetValue(dataset) is { } data
                     ? new CalibrationOptions { Dataset = data, NumSamples = parse.GetValue(numSamples), SampleLength = parse.GetValue(sampleLength), Seed = parse.GetValue(calibrationSeed) }

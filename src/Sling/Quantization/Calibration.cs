@@ -20,13 +20,24 @@ internal static class Calibration
         var transformer = model.Transformer;
         var byLinear = NameLinears(transformer, names);
         var stats = new Dictionary<string, ActivationStatistics>();
-        // A fused tensor (q/k/v in one) is observed once per input, not once per slice.
-        var seen = new HashSet<(string, float[])>();
+        // Layers that read one input in one product (q/k/v, gate/up, a fused tensor's slices) are
+        // observed one after another with the same buffer: they share one statistics object, filled
+        // once per pass. (Buffers are reused between layers, so only consecutive observations share.)
+        float[]? lastInput = null;
+        ActivationStatistics? lastStats = null;
+        var filled = new HashSet<ActivationStatistics>(ReferenceEqualityComparer.Instance);
         transformer.InputObserver = (linear, input) =>
         {
-            if (!byLinear.TryGetValue(linear, out var name) || !seen.Add((name, input.Data))) return;
+            if (!byLinear.TryGetValue(linear, out var name)) return;
             if (!stats.TryGetValue(name, out var s))
-                stats[name] = s = new ActivationStatistics(input.Cols, options.SampleRows, options.Seed + stats.Count);
+            {
+                s = ReferenceEquals(input.Data, lastInput) && lastStats!.Channels == input.Cols
+                    ? lastStats : new ActivationStatistics(input.Cols, options.SampleRows, options.Seed + stats.Count);
+                stats[name] = s;
+            }
+            lastInput = input.Data;
+            lastStats = s;
+            if (!filled.Add(s)) return;
             for (int t = 0; t < input.Count; t++) s.Add(input.Row(t));
         };
         try
@@ -38,7 +49,9 @@ internal static class Calibration
                 var tokens = samples[i];
                 for (int start = 0; start < tokens.Length; start += state.BatchCapacity)
                 {
-                    seen.Clear();
+                    // Each pass fills every layer's statistics once (buffers are reused between layers and passes).
+                    filled.Clear();
+                    lastInput = null;
                     int n = Math.Min(state.BatchCapacity, tokens.Length - start);
                     transformer.Forward(state, tokens.AsSpan(start, n), start, LogitRows.None);
                 }

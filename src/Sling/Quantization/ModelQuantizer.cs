@@ -151,13 +151,33 @@ public static class ModelQuantizer
                 }
                 var matrix = tensors.Matrix(t.Name);
                 // The searches refine the primary (4-bit) format; int8 backup steps are already fine.
-                Func<float[], (float, int)[], (float, int)[]>? choose = null;
-                if (config.ScaleEstimation && format.Bits == 4 && stats?.GetValueOrDefault(t.Name) is { } st)
+                Func<int, float[], (float, int)[], (float, int)[]>? choose = null;
+                var readRow = RowOf(t.Name, matrix);
+                if (format.Bits == 4 && stats?.GetValueOrDefault(t.Name) is { } st && (config.ScaleEstimation || config.Gptq))
                 {
-                    var estimation = new ScaleEstimation(InputHessian(st, inputScales.GetValueOrDefault(t.Name)));
-                    choose = (row, initial) => estimation.Choose(row, format, initial);
+                    var hessian = InputHessian(st, inputScales.GetValueOrDefault(t.Name));
+                    if (config.Gptq)
+                    {
+                        // Each row is rounded in GPTQ's order with its error compensated; the writer stores
+                        // the values as they were when rounded, with the group parameters GPTQ fixed.
+                        var gptq = new Gptq(hessian);
+                        var chosen = new (float, int)[matrix.Rows][];
+                        var original = readRow;
+                        readRow = r =>
+                        {
+                            var (values, parameters) = gptq.QuantizeRow(original(r), format);
+                            chosen[r] = parameters;
+                            return values;
+                        };
+                        choose = (r, _, _) => chosen[r];
+                    }
+                    else
+                    {
+                        var estimation = new ScaleEstimation(hessian);
+                        choose = (_, row, initial) => estimation.Choose(row, format, initial);
+                    }
                 }
-                QuantizedTensors.Write(writer, t.Name, RowOf(t.Name, matrix), matrix.Rows, matrix.Cols, format, config.ScaleSearch && format.Bits == 4, choose);
+                QuantizedTensors.Write(writer, t.Name, readRow, matrix.Rows, matrix.Cols, format, config.ScaleSearch && format.Bits == 4, choose);
                 int groups = matrix.Cols / format.GroupSize;
                 long bytes = (long)matrix.Rows * ((format.Bits == 4 ? matrix.Cols / 2 : matrix.Cols) + groups * 2
                     + (format.Symmetric ? 0 : format.Bits == 4 ? Kernels.Int4GroupMatrix.ZeroBytesPerRow(groups) : groups));

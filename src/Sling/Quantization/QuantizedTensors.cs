@@ -15,9 +15,9 @@ public static class QuantizedTensors
     public const string ZeroSuffix = ".zero_point";
 
     /// <summary>Quantizes a float matrix row by row and adds its tensors to <paramref name="writer"/>.</summary>
-    /// <param name="choose">Picks a row's per-group (fp32 scale, zero) from the row and its min/max parameters (data-aware scale estimation); null = min/max (or the data-free search).</param>
+    /// <param name="choose">Picks row r's per-group (fp32 scale, zero) from the row and its min/max parameters (data-aware scale estimation, GPTQ); null = min/max (or the data-free search).</param>
     internal static void Write(SafeTensorsWriter writer, string name, Func<int, float[]> readRow, int rows, int cols, QuantizedFormat format, bool scaleSearch = false,
-        Func<float[], (float Scale, int Zero)[], (float Scale, int Zero)[]>? choose = null)
+        Func<int, float[], (float Scale, int Zero)[], (float Scale, int Zero)[]>? choose = null)
     {
         int groups = cols / format.GroupSize;
         int codeBytes = format.Bits == 4 ? Int4GroupMatrix.CodeBytesPerRow(cols) : cols;
@@ -31,7 +31,7 @@ public static class QuantizedTensors
             var (codes, zeros) = scratch;
             var row = readRow(r);
             if (choose is null) GroupQuantizer.QuantizeRow(row, format, codes, scales.AsSpan(r * groups, groups), zeros, scaleSearch);
-            else GroupQuantizer.QuantizeRow(row, format, choose(row, GroupQuantizer.RowParameters(row, format)), codes, scales.AsSpan(r * groups, groups), zeros);
+            else GroupQuantizer.QuantizeRow(row, format, choose(r, row, GroupQuantizer.RowParameters(row, format)), codes, scales.AsSpan(r * groups, groups), zeros);
             if (format.Bits == 4)
             {
                 PackInt4(codes, packedCodes.AsSpan(r * codeBytes, codeBytes));

@@ -46,6 +46,8 @@ public sealed record WeightQuantizationConfig
     public bool Awq { get; init; }
     /// <summary>Each int4 group's scale chosen for the least error of the layer's output on the calibration inputs.</summary>
     public bool ScaleEstimation { get; init; }
+    /// <summary>GPTQ: int4 layers quantized column by column with each rounding error compensated on the columns left.</summary>
+    public bool Gptq { get; init; }
 
     public static string MetricName(SensitivityMetric metric) => metric switch
     {
@@ -77,8 +79,9 @@ public sealed record WeightQuantizationConfig
         if (Bits == 4 && GroupSize != -1 && GroupSize % Kernels.Int4GroupMatrix.BlockSize != 0)
             throw new SlingException($"4-bit group size must be a multiple of {Kernels.Int4GroupMatrix.BlockSize} or -1 (got {GroupSize})");
         if (!(Ratio >= 0 && Ratio <= 1)) throw new SlingException($"ratio must be in [0, 1] (got {Ratio})");
-        if (Calibration is null && (Awq || ScaleEstimation || Sensitivity != SensitivityMetric.WeightQuantizationError))
-            throw new SlingException("AWQ, scale estimation and the data-aware sensitivity metrics need a calibration dataset");
+        if (Calibration is null && (Awq || ScaleEstimation || Gptq || Sensitivity != SensitivityMetric.WeightQuantizationError))
+            throw new SlingException("AWQ, scale estimation, GPTQ and the data-aware sensitivity metrics need a calibration dataset");
+        if (Gptq && ScaleEstimation) throw new SlingException("choose GPTQ or scale estimation, not both");
         if (ScaleSearch && ScaleEstimation) throw new SlingException("choose the data-free scale search or the data-aware scale estimation, not both");
         Calibration?.Validate();
     }
@@ -124,6 +127,7 @@ public sealed record WeightQuantizationConfig
         ["scale_search"] = ScaleSearch,
         ["awq"] = Awq,
         ["scale_estimation"] = ScaleEstimation,
+        ["gptq"] = Gptq,
         ["dataset"] = Calibration?.Dataset,
         ["num_samples"] = Calibration?.NumSamples,
         ["sample_length"] = Calibration?.SampleLength,

@@ -99,6 +99,61 @@ public class DataAwareTests : IDisposable
     }
 
     [Fact]
+    public void GptqCompensatesARoundingErrorAsTheClosedFormSays()
+    {
+        // Two inputs, one group of two (int4 symmetric: steps of 0.7/8), H = [[1, b], [b, c]] without
+        // damping. Column 0 sits half a step between codes and rounds by 0.044; GPTQ moves w1 by
+        // (w0 − q0)·b/c (the least-squares answer for the output error once column 0 is fixed), which
+        // here is more than half a step, then rounds it with the group's scale fixed at the start.
+        const double b = 0.9, c = 0.85;
+        var format = new QuantizedFormat(4, true, 2);
+        float[] w = [0.3063f, 0.7f];
+        var gptq = new Gptq(new double[,] { { 1, b }, { b, c } }, damping: 0);
+        var (values, parameters) = gptq.QuantizeRow(w, format);
+
+        var (scale, zero) = GroupQuantizer.Parameters(w, format);
+        Assert.Equal((scale, zero), parameters[0]);
+        double q0 = GroupQuantizer.Dequantize(GroupQuantizer.Code(w[0], format, scale, zero), zero, GroupQuantizer.ToHalf(scale));
+        double moved = w[1] + (w[0] - q0) * b / c;
+        Assert.Equal(w[0], values[0]);
+        Assert.Equal((float)moved, values[1], 1e-6f);
+        Assert.NotEqual(GroupQuantizer.Code(w[1], format, scale, zero), GroupQuantizer.Code(values[1], format, scale, zero)); // the compensation changed the rounding
+    }
+
+    [Theory]
+    [InlineData(4)]
+    [InlineData(5)]
+    public void GptqLowersTheOutputErrorOnCorrelatedInputs(int seed)
+    {
+        const int rows = 16, cols = 64;
+        var rng = new Random(seed);
+        var w = Enumerable.Range(0, rows * cols).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        // Inputs with strongly correlated neighbouring channels.
+        var x = Enumerable.Range(0, 300).Select(_ =>
+        {
+            var row = new float[cols];
+            double shared = rng.NextDouble() * 2 - 1;
+            for (int c = 0; c < cols; c++) row[c] = (float)(0.8 * shared + 0.2 * (rng.NextDouble() * 2 - 1));
+            return row;
+        }).ToList();
+        var format = new QuantizedFormat(4, false, 32);
+        var gptq = new Gptq(ScaleEstimation.Hessian(x, cols));
+        var dequantized = new float[w.Length];
+        for (int r = 0; r < rows; r++)
+        {
+            var (values, parameters) = gptq.QuantizeRow(w.AsSpan(r * cols, cols), format);
+            for (int c = 0; c < cols; c++)
+            {
+                var (s, z) = parameters[c / 32];
+                dequantized[r * cols + c] = GroupQuantizer.Dequantize(GroupQuantizer.Code(values[c], format, s, z), z, GroupQuantizer.ToHalf(s));
+            }
+        }
+        double plain = OutputError(w, Dequantize(w, rows, cols, format), rows, cols, x);
+        double compensated = OutputError(w, dequantized, rows, cols, x);
+        Assert.True(compensated < 0.8 * plain, $"GPTQ {compensated:E4} vs round-to-nearest {plain:E4}");
+    }
+
+    [Fact]
     public void TiedChannelsShareOneScale()
     {
         var s = Awq.Scales([1, 4, 9, 16], 0.5, [0, 0, 2, 2]);
@@ -130,6 +185,22 @@ public class DataAwareTests : IDisposable
             ScaleSearch = true, ScaleEstimation = true, Calibration = new CalibrationOptions { Dataset = "self:1" },
         }.Validate()).Message);
         Assert.Equal(SensitivityMetric.MaxActivationVariance, WeightQuantizationConfig.ParseMetric("max_activation_variance"));
+    }
+
+    [SharedFact(Folder + "/model.safetensors")]
+    public void CalibrationSeesEveryTokenOnceAndSharesInputsBetweenLayersThatReadThem()
+    {
+        using var model = ModelLoader.Load(SharedData.PathOf(Folder));
+        var stats = Calibration.Collect(model, Sling.Models.Architectures.TensorNames.Llama, new CalibrationOptions { Dataset = "self:3", SampleLength = 40, SampleRows = 16 });
+        string L(int i, string name) => $"model.layers.{i}.{name}.weight";
+        Assert.Equal(5 * 7, stats.Count); // 5 layers × q, k, v, o, gate, up, down
+        Assert.Same(stats[L(0, "self_attn.q_proj")], stats[L(0, "self_attn.v_proj")]);
+        Assert.Same(stats[L(2, "mlp.gate_proj")], stats[L(2, "mlp.up_proj")]);
+        Assert.NotSame(stats[L(0, "self_attn.q_proj")], stats[L(0, "mlp.gate_proj")]);
+        Assert.NotSame(stats[L(0, "self_attn.q_proj")], stats[L(1, "self_attn.q_proj")]);
+        Assert.All(stats.Values, s => Assert.Equal(3 * 40, s.Count));
+        Assert.All(stats.Values, s => Assert.Equal(16, s.SampleRows.Count));
+        Assert.Equal(model.Config.HiddenDim, stats[L(4, "mlp.down_proj")].Channels);
     }
 
     // The ten evaluation texts of the README's quantization measurements; calibration uses texts the
