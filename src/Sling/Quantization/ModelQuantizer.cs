@@ -245,16 +245,18 @@ public static class ModelQuantizer
     /// (into post_attention_layernorm), o_proj (into v_proj's rows, one scale per key/value channel) and
     /// down_proj (into up_proj's rows). A site is scaled only when one of its layers is int4.
     /// </summary>
-    private static Dictionary<string, string> ApplyAwq(TensorSet tensors, IArchitecture architecture, HuggingFaceConfig hfConfig,
+    internal static Dictionary<string, string> ApplyAwq(TensorSet tensors, IArchitecture architecture, HuggingFaceConfig hfConfig,
         Dictionary<string, ActivationStatistics> stats, HashSet<string> primary, Func<SafeTensorInfo, QuantizedFormat?> formatOf,
         Dictionary<string, float[]> overrides, Dictionary<string, double[]> inputScales)
     {
         var notes = new Dictionary<string, string>();
         var config = architecture.ReadConfig(hfConfig);
-        if (architecture.Names != TensorNames.Llama || config.Norm != Models.NormKind.RmsNorm || config.ParallelResidual)
-            return notes; // only the folds the Llama family allows are implemented
         var n = architecture.Names;
+        bool llama = n == TensorNames.Llama && config.Norm == Models.NormKind.RmsNorm && !config.ParallelResidual;
+        bool phi = n == TensorNames.Phi && config.Norm == Models.NormKind.LayerNorm && config.ParallelResidual;
+        if (!llama && !phi) return notes; // fused tensors (Phi-3) are not scaled yet
         string W(TensorRole role, int layer) => n.HuggingFace(role, layer) + ".weight";
+        string B(TensorRole role, int layer) => n.HuggingFace(role, layer) + ".bias";
         float[] Matrix(string name)
         {
             if (overrides.TryGetValue(name, out var data)) return data;
@@ -273,15 +275,36 @@ public static class ModelQuantizer
         int group = config.Heads / config.KvHeads, headDim = config.HeadDim;
         // o_proj input channel h·headDim + d is fed by v_proj row (h / group)·headDim + d.
         int VRow(int channel) => channel / headDim / group * headDim + channel % headDim;
+        // 1/s goes into a norm's scale (and a LayerNorm's bias), or into the producing layer's rows (and bias).
+        void FoldNorm(TensorRole role, int i, double[] s)
+        {
+            Divide(Vector(W(role, i)), s);
+            if (tensors.Contains(B(role, i))) Divide(Vector(B(role, i)), s);
+        }
+        void FoldRows(TensorRole role, int i, Func<int, int> rowOf, double[] s, int channels)
+        {
+            DivideRows(Matrix(W(role, i)), config.Dim, rowOf, s, channels);
+            if (tensors.Contains(B(role, i))) DivideRows(Vector(B(role, i)), 1, rowOf, s, channels);
+        }
+        var oTie = Enumerable.Range(0, config.QDim).Select(VRow).ToArray();
         for (int i = 0; i < config.Layers; i++)
         {
-            var sites = new (string[] Inputs, Action<double[]> Fold, int[]? Tie)[]
-            {
-                ([W(TensorRole.Query, i), W(TensorRole.Key, i), W(TensorRole.Value, i)], s => Divide(Vector(W(TensorRole.AttentionNorm, i)), s), null),
-                ([W(TensorRole.Gate, i), W(TensorRole.Up, i)], s => Divide(Vector(W(TensorRole.MlpNorm, i)), s), null),
-                ([W(TensorRole.AttentionOutput, i)], s => DivideRows(Matrix(W(TensorRole.Value, i)), config.Dim, c => VRow(c), s, config.QDim), Enumerable.Range(0, config.QDim).Select(VRow).ToArray()),
-                ([W(TensorRole.Down, i)], s => DivideRows(Matrix(W(TensorRole.Up, i)), config.Dim, c => c, s, config.HiddenDim), null),
-            };
+            int at = i;
+            var sites = llama
+                ? new (string[] Inputs, Action<double[]> Fold, int[]? Tie)[]
+                {
+                    ([W(TensorRole.Query, i), W(TensorRole.Key, i), W(TensorRole.Value, i)], s => FoldNorm(TensorRole.AttentionNorm, at, s), null),
+                    ([W(TensorRole.Gate, i), W(TensorRole.Up, i)], s => FoldNorm(TensorRole.MlpNorm, at, s), null),
+                    ([W(TensorRole.AttentionOutput, i)], s => FoldRows(TensorRole.Value, at, VRow, s, config.QDim), oTie),
+                    // down_proj reads act(gate) ⊙ up: linear in up's rows.
+                    ([W(TensorRole.Down, i)], s => FoldRows(TensorRole.Up, at, c => c, s, config.HiddenDim), null),
+                }
+                : new (string[] Inputs, Action<double[]> Fold, int[]? Tie)[]
+                {
+                    // Phi's parallel block: attention and fc1 read the same LayerNorm; fc2 follows a GELU (no fold).
+                    ([W(TensorRole.Query, i), W(TensorRole.Key, i), W(TensorRole.Value, i), W(TensorRole.Up, i)], s => FoldNorm(TensorRole.AttentionNorm, at, s), null),
+                    ([W(TensorRole.AttentionOutput, i)], s => FoldRows(TensorRole.Value, at, VRow, s, config.QDim), oTie),
+                };
             foreach (var (inputs, fold, tie) in sites)
             {
                 if (!inputs.Any(primary.Contains) || !inputs.All(tensors.Contains) || stats.GetValueOrDefault(inputs[0]) is not { } st) continue;
