@@ -75,13 +75,7 @@ internal static class Awq
                 int zero = layer.Format.Symmetric ? layer.Format.SymmetricZero : zeros[g];
                 d[c] = w[c] - GroupQuantizer.Dequantize(codes[c], zero, scales[g]) / s[c];
             }
-            for (int i = 0; i < cols; i++)
-            {
-                if (d[i] == 0) continue;
-                double row = 0;
-                for (int j = 0; j < cols; j++) row += hessian[i, j] * d[j];
-                total += d[i] * row;
-            }
+            total += ScaleEstimation.QuadraticForm(hessian, d);
         }
         return total;
     }

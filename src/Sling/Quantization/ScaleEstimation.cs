@@ -28,15 +28,20 @@ internal sealed class ScaleEstimation(double[,] hessian)
     /// <summary>The output error ‖(w − ŵ) X‖² of one row given its dequantized values.</summary>
     public double Error(ReadOnlySpan<float> w, ReadOnlySpan<float> dequantized)
     {
-        int n = w.Length;
-        var d = new double[n];
-        for (int i = 0; i < n; i++) d[i] = w[i] - (double)dequantized[i];
+        var d = new double[w.Length];
+        for (int i = 0; i < d.Length; i++) d[i] = w[i] - (double)dequantized[i];
+        return QuadraticForm(hessian, d);
+    }
+
+    /// <summary>dᵀ H d.</summary>
+    public static double QuadraticForm(double[,] h, double[] d)
+    {
         double e = 0;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < d.Length; i++)
         {
             if (d[i] == 0) continue;
             double row = 0;
-            for (int j = 0; j < n; j++) row += hessian[i, j] * d[j];
+            for (int j = 0; j < d.Length; j++) row += h[i, j] * d[j];
             e += d[i] * row;
         }
         return e;
