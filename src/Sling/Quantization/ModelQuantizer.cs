@@ -233,17 +233,18 @@ public static class ModelQuantizer
     /// <summary>H = Σ x xᵀ of a layer's calibration inputs, seen through the AWQ scale its weights took (inputs x / s).</summary>
     private static double[,] InputHessian(ActivationStatistics stats, double[]? awqScale)
     {
-        var h = ScaleEstimation.Hessian(stats.SampleRows, stats.Channels);
-        if (awqScale is not null)
-            for (int i = 0; i < stats.Channels; i++)
-                for (int j = 0; j < stats.Channels; j++) h[i, j] /= awqScale[i] * awqScale[j];
+        if (awqScale is null) return stats.Hessian;
+        var h = (double[,])stats.Hessian.Clone();
+        for (int i = 0; i < stats.Channels; i++)
+            for (int j = 0; j < stats.Channels; j++) h[i, j] /= awqScale[i] * awqScale[j];
         return h;
     }
 
     /// <summary>
-    /// AWQ on the Llama family's four input sites per layer: q/k/v (folded into input_layernorm), gate/up
-    /// (into post_attention_layernorm), o_proj (into v_proj's rows, one scale per key/value channel) and
-    /// down_proj (into up_proj's rows). A site is scaled only when one of its layers is int4.
+    /// AWQ on each layer's input sites. Llama family: q/k/v (folded into input_layernorm), gate/up (into
+    /// post_attention_layernorm), o_proj (into v_proj's rows and bias, one scale per key/value channel)
+    /// and down_proj (into up_proj's rows). Phi: q/k/v and fc1 (into the shared LayerNorm's scale and
+    /// bias) and dense (into v_proj). A site is scaled only when one of its layers is int4.
     /// </summary>
     internal static Dictionary<string, string> ApplyAwq(TensorSet tensors, IArchitecture architecture, HuggingFaceConfig hfConfig,
         Dictionary<string, ActivationStatistics> stats, HashSet<string> primary, Func<SafeTensorInfo, QuantizedFormat?> formatOf,
@@ -315,7 +316,7 @@ public static class ModelQuantizer
                     if (formatOf(info) is not { } format) continue;
                     layers.Add(new Awq.Layer(Matrix(name), (int)info.Shape[0], (int)info.Shape[1], format));
                 }
-                var hessian = ScaleEstimation.Hessian(st.SampleRows, st.Channels);
+                var hessian = st.Hessian;
                 if (Awq.Search(layers, st.MeanMagnitudes(), hessian, tie) is not { } scale) continue;
                 foreach (var layer in layers) Awq.ScaleColumns(layer.Weights, layer.Rows, layer.Cols, scale);
                 fold(scale);
