@@ -264,4 +264,180 @@ internal static unsafe class GgmlBlocks
             }
         }
     }
+
+    /// <summary>
+    /// One row as 16-value affine blocks (value = s·(c − z) − o), the exact form of each type's decoding:
+    /// <paramref name="codes"/> gets a code per value, the others one entry per 16 values.
+    /// </summary>
+    public static void ToAffine(uint type, byte* x, Span<byte> codes, Span<float> scales, Span<byte> zeros, Span<float> offsets)
+    {
+        var (values, bytes) = Layout(type) ?? throw new ArgumentOutOfRangeException(nameof(type), type, "not a block type this decoder knows");
+        int n = codes.Length;
+        for (int b = 0; b < n / values; b++)
+        {
+            byte* p = x + (long)b * bytes;
+            int v0 = b * values, k0 = v0 / 16;
+            var c = codes.Slice(v0, values);
+            var sc = scales.Slice(k0, values / 16);
+            var z = zeros.Slice(k0, values / 16);
+            var o = offsets.Slice(k0, values / 16);
+            switch (type)
+            {
+                case Q4_0: Nibbles(p + 2, c); Uniform(sc, z, o, Half(p), 8, 0); break;
+                case Q4_1: Nibbles(p + 4, c); Uniform(sc, z, o, Half(p), 0, -Half(p + 2)); break;
+                case Q5_0: Nibbles(p + 6, c); HighBits(*(uint*)(p + 2), c); Uniform(sc, z, o, Half(p), 16, 0); break;
+                case Q5_1: Nibbles(p + 8, c); HighBits(*(uint*)(p + 4), c); Uniform(sc, z, o, Half(p), 0, -Half(p + 2)); break;
+                case Q8_0:
+                    for (int j = 0; j < QK; j++) c[j] = (byte)(((sbyte*)(p + 2))[j] + 128);
+                    Uniform(sc, z, o, Half(p), 128, 0);
+                    break;
+                case Q2_K: Q2KAffine(p, c, sc, z, o); break;
+                case Q3_K: Q3KAffine(p, c, sc, z, o); break;
+                case Q4_K: Q45KAffine(p, c, sc, z, o, five: false); break;
+                case Q5_K: Q45KAffine(p, c, sc, z, o, five: true); break;
+                case Q6_K: Q6KAffine(p, c, sc, z, o); break;
+                case IQ4_NL: Iq4Codes(p + 2, c); Uniform(sc, z, o, Half(p), 128, 0); break;
+                case IQ4_XS:
+                {
+                    float d = Half(p);
+                    ushort high = *(ushort*)(p + 2);
+                    for (int ib = 0; ib < QK_K / 32; ib++)
+                    {
+                        Iq4Codes(p + 8 + ib * 16, c.Slice(ib * 32, 32));
+                        int ls = ((p[4 + ib / 2] >> (4 * (ib % 2))) & 0xF) | (((high >> (2 * ib)) & 3) << 4);
+                        Uniform(sc.Slice(ib * 2, 2), z.Slice(ib * 2, 2), o.Slice(ib * 2, 2), d * (ls - 32), 128, 0);
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
+    static void Uniform(Span<float> scales, Span<byte> zeros, Span<float> offsets, float scale, byte zero, float offset)
+    {
+        scales.Fill(scale);
+        zeros.Fill(zero);
+        offsets.Fill(offset);
+    }
+
+    // A 32-value block: byte j holds value j (low nibble) and value j + 16 (high nibble).
+    static void Nibbles(byte* qs, Span<byte> c)
+    {
+        for (int j = 0; j < 16; j++)
+        {
+            c[j] = (byte)(qs[j] & 0x0F);
+            c[j + 16] = (byte)(qs[j] >> 4);
+        }
+    }
+
+    static void HighBits(uint qh, Span<byte> c)
+    {
+        for (int j = 0; j < 16; j++)
+        {
+            c[j] |= (byte)(((qh >> j) << 4) & 0x10);
+            c[j + 16] |= (byte)((qh >> (j + 12)) & 0x10);
+        }
+    }
+
+    // IQ4 levels −127..113 stored as level + 128.
+    static void Iq4Codes(byte* qs, Span<byte> c)
+    {
+        for (int j = 0; j < 16; j++)
+        {
+            c[j] = (byte)(Iq4Levels[qs[j] & 0xF] + 128);
+            c[j + 16] = (byte)(Iq4Levels[qs[j] >> 4] + 128);
+        }
+    }
+
+    static void Q2KAffine(byte* p, Span<byte> c, Span<float> sc, Span<byte> z, Span<float> o)
+    {
+        byte* scales = p, q = p + 16;
+        float d = Half(p + 80), min = Half(p + 82);
+        int i = 0, s = 0;
+        for (int n = 0; n < QK_K; n += 128, q += 32)
+            for (int shift = 0; shift < 8; shift += 2)
+                for (int half = 0; half < 2; half++, s++)
+                {
+                    sc[s] = d * (scales[s] & 0xF);
+                    o[s] = min * (scales[s] >> 4);
+                    z[s] = 0;
+                    for (int l = 0; l < 16; l++) c[i++] = (byte)((q[l + 16 * half] >> shift) & 3);
+                }
+    }
+
+    static void Q3KAffine(byte* p, Span<byte> c, Span<float> sc, Span<byte> z, Span<float> o)
+    {
+        byte* hmask = p, q = p + 32;
+        float d = Half(p + 108);
+        uint* aux = stackalloc uint[4];
+        Buffer.MemoryCopy(p + 96, aux, 16, 12);
+        const uint kmask1 = 0x03030303, kmask2 = 0x0f0f0f0f;
+        uint tmp = aux[2];
+        aux[2] = ((aux[0] >> 4) & kmask2) | (((tmp >> 4) & kmask1) << 4);
+        aux[3] = ((aux[1] >> 4) & kmask2) | (((tmp >> 6) & kmask1) << 4);
+        aux[0] = (aux[0] & kmask2) | (((tmp >> 0) & kmask1) << 4);
+        aux[1] = (aux[1] & kmask2) | (((tmp >> 2) & kmask1) << 4);
+        sbyte* scales = (sbyte*)aux;
+        int i = 0, s = 0;
+        byte m = 1;
+        for (int n = 0; n < QK_K; n += 128, q += 32)
+            for (int shift = 0; shift < 8; shift += 2, m <<= 1)
+                for (int half = 0; half < 2; half++, s++)
+                {
+                    // value = dl · (q − (high bit ? 0 : 4)) = dl · (c − 4) with c = q + (high bit ? 4 : 0).
+                    sc[s] = d * (scales[s] - 32);
+                    z[s] = 4;
+                    o[s] = 0;
+                    for (int l = 0; l < 16; l++)
+                    {
+                        int k = l + 16 * half;
+                        c[i++] = (byte)(((q[k] >> shift) & 3) + ((hmask[k] & m) != 0 ? 4 : 0));
+                    }
+                }
+    }
+
+    static void Q45KAffine(byte* p, Span<byte> c, Span<float> sc, Span<byte> z, Span<float> o, bool five)
+    {
+        float d = Half(p), min = Half(p + 2);
+        byte* scales = p + 4, qh = p + 16, ql = five ? p + 48 : p + 16;
+        int i = 0;
+        byte u1 = 1, u2 = 2;
+        for (int j = 0, s = 0; j < QK_K; j += 64, ql += 32, s += 2, u1 <<= 2, u2 <<= 2)
+        {
+            ScaleMin(s, scales, out int sc1, out int m1);
+            ScaleMin(s + 1, scales, out int sc2, out int m2);
+            float d1 = d * sc1, min1 = min * m1, d2 = d * sc2, min2 = min * m2;
+            for (int h = 0; h < 2; h++)
+            {
+                sc[2 * s + h] = d1; o[2 * s + h] = min1; z[2 * s + h] = 0;
+                sc[2 * s + 2 + h] = d2; o[2 * s + 2 + h] = min2; z[2 * s + 2 + h] = 0;
+            }
+            for (int l = 0; l < 32; l++) c[i++] = (byte)((ql[l] & 0xF) + (five && (qh[l] & u1) != 0 ? 16 : 0));
+            for (int l = 0; l < 32; l++) c[i++] = (byte)((ql[l] >> 4) + (five && (qh[l] & u2) != 0 ? 16 : 0));
+        }
+    }
+
+    static void Q6KAffine(byte* p, Span<byte> c, Span<float> scales, Span<byte> z, Span<float> o)
+    {
+        byte* ql = p, qh = p + 128;
+        sbyte* sc = (sbyte*)(p + 192);
+        float d = Half(p + 208);
+        for (int n = 0, k = 0; n < QK_K; n += 128, ql += 64, qh += 32, sc += 8, k += 8)
+        {
+            for (int l = 0; l < 32; l++)
+            {
+                c[n + l] = (byte)((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4));
+                c[n + l + 32] = (byte)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4));
+                c[n + l + 64] = (byte)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+                c[n + l + 96] = (byte)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
+            }
+            // Sixteen values per scale: values n + 16·m … share sc[m] (m = 0..7 in this half).
+            for (int m = 0; m < 8; m++)
+            {
+                scales[k + m] = d * sc[m];
+                z[k + m] = 32;
+                o[k + m] = 0;
+            }
+        }
+    }
 }

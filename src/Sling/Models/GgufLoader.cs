@@ -168,18 +168,25 @@ public static class GgufLoader
             }
             default:
             {
-                // The other block types (Q4_1, Q5_x, K-quants, IQ4) are decoded once to float32, exactly as
-                // ggml decodes them; their own integer kernels are still to come.
+                // The other block types (Q4_1, Q5_x, K-quants, IQ4) become 16-value affine blocks (an 8-bit
+                // code per value, scale/zero/offset per block) holding exactly the values ggml decodes,
+                // multiplied with int8 activation blocks like the other integer formats.
                 if (GgmlBlocks.Layout(t.Type) is not var (values, bytes))
                     throw new ModelFormatException(g.Path, $"tensor '{name}' has ggml type {t.Type} ({GgufFile.TypeName(t.Type)}); supported: F32, F16, BF16, " +
                         "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS");
                 if (cols % values != 0) throw new ModelFormatException(g.Path, $"tensor '{name}': {cols} columns are not whole blocks of {values} ({GgufFile.TypeName(t.Type)})");
                 long rowBytes = (long)cols / values * bytes;
                 byte* src = g.File.Pointer(t.Offset, rows * rowBytes, name);
-                var decoded = GC.AllocateUninitializedArray<float>(checked((int)count), pinned: true);
-                System.Threading.Tasks.Parallel.For(0, rows, row => GgmlBlocks.DecodeRow(t.Type, src + row * rowBytes, decoded.AsSpan((int)((long)row * cols), cols)));
+                int blocksPerRow = cols / AffineBlockMatrix.Block;
+                var codes = GC.AllocateUninitializedArray<byte>(checked((int)count));
+                var scales = new float[(long)rows * blocksPerRow];
+                var zeros = new byte[(long)rows * blocksPerRow];
+                var offsets = new float[(long)rows * blocksPerRow];
+                System.Threading.Tasks.Parallel.For(0, rows, row => GgmlBlocks.ToAffine(t.Type, src + row * rowBytes,
+                    codes.AsSpan((int)((long)row * cols), cols), scales.AsSpan(row * blocksPerRow, blocksPerRow),
+                    zeros.AsSpan(row * blocksPerRow, blocksPerRow), offsets.AsSpan(row * blocksPerRow, blocksPerRow)));
                 g.File.Release(src, rows * rowBytes);
-                fixed (float* values32 = decoded) return new F32Matrix(values32, rows, cols, decoded);
+                return new AffineBlockMatrix(codes, scales, zeros, offsets, rows, cols, GgufFile.TypeName(t.Type).ToLowerInvariant());
             }
         }
     }

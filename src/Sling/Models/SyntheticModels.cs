@@ -13,7 +13,7 @@ internal static class SyntheticModels
     public static IReadOnlyList<string> ShapeNames { get; } = ["tinyllama-1.1b", "phi-2", "qwen2.5-0.5b", "smollm2-135m", "stories15m"];
 
     /// <summary>Weight formats: float ones, llama.cpp's Q8_0/Q4_0 layouts, and the seed's int4/int8 settings.</summary>
-    public static IReadOnlyList<string> FormatNames { get; } = ["f32", "f16", "bf16", "q8_0", "q4_0", "int8", "int4"];
+    public static IReadOnlyList<string> FormatNames { get; } = ["f32", "f16", "bf16", "q8_0", "q4_0", "int8", "int4", "q4_k"];
 
     public static TransformerConfig Shape(string name) => name switch
     {
@@ -45,7 +45,7 @@ internal static class SyntheticModels
             throw new SlingException($"unknown weight format '{format}' (known: {string.Join(", ", FormatNames)})");
         bool phi = c.Norm == NormKind.LayerNorm, qwen = shape.StartsWith("qwen", StringComparison.Ordinal);
         int next = seed;
-        WeightMatrix Matrix(int rows, int cols, bool output = false) => SyntheticModels.Matrix(rows, cols, output && format is "q4_0" or "int4" ? (format == "q4_0" ? "q8_0" : "int8") : format, ++next);
+        WeightMatrix Matrix(int rows, int cols, bool output = false) => SyntheticModels.Matrix(rows, cols, output && format is "q4_0" or "int4" or "q4_k" ? (format == "int4" ? "int8" : "q8_0") : format, ++next);
         float[]? Bias(int n, bool present) => present ? RandomRow(n, 0.02f, ++next) : null;
         NormWeights Norm() => new(Enumerable.Repeat(1f, c.Dim).ToArray(), phi ? new float[c.Dim] : null);
         var embedding = Matrix(c.VocabSize, c.Dim);
@@ -84,6 +84,19 @@ internal static class SyntheticModels
             case "q4_0": return QuantizedTensors.Quantize(Row, rows, cols, new QuantizedFormat(4, true, 32));
             case "int8": return QuantizedTensors.Quantize(Row, rows, cols, new QuantizedFormat(8, false, cols));
             case "int4": return QuantizedTensors.Quantize(Row, rows, cols, new QuantizedFormat(4, false, cols % 128 == 0 ? 128 : 64));
+            case "q4_k":
+            {
+                // llama.cpp's K-quant layout as Sling holds it (16-value affine blocks, 4-bit codes): random
+                // codes, scales and mins of a typical magnitude; speed does not depend on the values.
+                var rng = new Random(seed);
+                int blocks = rows * (cols / AffineBlockMatrix.Block);
+                var codes = new byte[rows * cols];
+                rng.NextBytes(codes);
+                for (int i = 0; i < codes.Length; i++) codes[i] &= 0xF;
+                var scales = Enumerable.Range(0, blocks).Select(_ => scale / 4 * (float)rng.NextDouble()).ToArray();
+                var offsets = scales.Select(v => v * 8).ToArray();
+                return new AffineBlockMatrix(codes, scales, new byte[blocks], offsets, rows, cols, "q4_k");
+            }
         }
         var values = GC.AllocateUninitializedArray<float>(rows * cols, pinned: format == "f32");
         Parallel.For(0, rows, r => Row(r).CopyTo(values, (long)r * cols));

@@ -61,7 +61,7 @@ public class IntegerKernelTests
         Check(packed, cols, 48);
     }
 
-    private static void Check(WeightMatrix m, int cols, int rows)
+    internal static void Check(WeightMatrix m, int cols, int rows)
     {
         Assert.True(m.TakesQ8);
         foreach (int tokens in new[] { 1, 3, 4, 9 })

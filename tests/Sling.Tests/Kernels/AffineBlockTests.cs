@@ -1,0 +1,62 @@
+using Sling.Formats;
+using Sling.Kernels;
+using Sling.Tests.Support;
+
+namespace Sling.Tests.Kernels;
+
+/// <summary>
+/// llama.cpp's block types as 16-value affine blocks: every value exactly as ggml decodes it (bit for
+/// bit), and the integer product on the vector and the scalar path against the float64 product.
+/// Checked on the tensors llama-quantize wrote (../shared/models/gguf/quant).
+/// </summary>
+public class AffineBlockTests
+{
+    [SharedTheory("models/gguf/quant/model-q4_k_m.gguf")]
+    [InlineData("q4_1")]
+    [InlineData("q5_0")]
+    [InlineData("q5_1")]
+    [InlineData("q8_0")]
+    [InlineData("q4_0")]
+    [InlineData("q2_k")]
+    [InlineData("q3_k_m")]
+    [InlineData("q4_k_m")]
+    [InlineData("q5_k_m")]
+    [InlineData("q6_k")]
+    [InlineData("iq4_nl")]
+    [InlineData("iq4_xs")]
+    public unsafe void EveryTensorHoldsGgmlsValuesAndMultipliesExactly(string file)
+    {
+        using var g = GgufFile.Open(SharedData.PathOf($"models/gguf/quant/model-{file}.gguf"));
+        int checkedTensors = 0;
+        foreach (var t in g.Tensors.Where(t => t.Dimensions.Length == 2 && GgmlBlocks.Layout(t.Type) is not null))
+        {
+            int cols = (int)t.Dimensions[0], rows = (int)t.Dimensions[1];
+            var (values, bytes) = GgmlBlocks.Layout(t.Type)!.Value;
+            long rowBytes = (long)cols / values * bytes;
+            byte* src = g.File.Pointer(t.Offset, rows * rowBytes, t.Name);
+            int perRow = cols / AffineBlockMatrix.Block;
+            var codes = new byte[rows * cols];
+            var scales = new float[rows * perRow];
+            var zeros = new byte[rows * perRow];
+            var offsets = new float[rows * perRow];
+            var expected = new float[cols];
+            var actual = new float[cols];
+            for (int r = 0; r < rows; r++)
+                GgmlBlocks.ToAffine(t.Type, src + r * rowBytes, codes.AsSpan(r * cols, cols), scales.AsSpan(r * perRow, perRow), zeros.AsSpan(r * perRow, perRow), offsets.AsSpan(r * perRow, perRow));
+            var m = new AffineBlockMatrix(codes, scales, zeros, offsets, rows, cols, GgufFile.TypeName(t.Type));
+            for (int r = 0; r < rows; r++)
+            {
+                GgmlBlocks.DecodeRow(t.Type, src + r * rowBytes, expected);
+                m.ReadRow(r, actual);
+                Assert.Equal(expected, actual); // bit for bit
+            }
+            int take = Math.Min(rows, 40);
+            var slice = (AffineBlockMatrix)m.SliceRows(0, take);
+            IntegerKernelTests.Check(slice, cols, take);
+            slice.ForceScalar = true;
+            IntegerKernelTests.Check(slice, cols, take);
+            checkedTensors++;
+        }
+        Assert.True(checkedTensors > 0);
+    }
+}
