@@ -21,15 +21,20 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
     readonly byte[] _zeros;
     readonly int _rowStart; // a view's first row in the arrays (SliceRows)
     readonly string _format;
+    // Codes below 16 (Q4_x, Q2_K–Q5_K's low types) are packed two per byte: per 32 values, byte j holds
+    // value j (low nibble, first block) and value j + 16 (high nibble, second block).
+    readonly bool _packed;
 
+    /// <summary>Takes one code per value; packs them two per byte when every code fits in 4 bits.</summary>
     public AffineBlockMatrix(byte[] codes, float[] scales, byte[] zeros, float[] offsets, int rows, int cols, string format)
-        : this(codes, scales, zeros, offsets, Combine(scales, zeros, offsets), rows, cols, 0, format)
+        : this(Pack(codes, out bool packed), scales, zeros, offsets, Combine(scales, zeros, offsets), rows, cols, 0, format, packed)
     {
     }
 
-    AffineBlockMatrix(byte[] codes, float[] scales, byte[] zeros, float[] offsets, float[] combined, int rows, int cols, int rowStart, string format) : base(rows, cols)
+    AffineBlockMatrix(byte[] codes, float[] scales, byte[] zeros, float[] offsets, float[] combined, int rows, int cols, int rowStart, string format, bool packed) : base(rows, cols)
     {
         if (cols % Q8Activations.BlockSize != 0) throw new ArgumentException($"{cols} columns are not whole blocks of {Q8Activations.BlockSize}", nameof(cols));
+        _packed = packed;
         _codes = codes;
         _scales = scales;
         _zeros = zeros;
@@ -39,6 +44,21 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
         _format = format;
     }
 
+    static byte[] Pack(byte[] codes, out bool packed)
+    {
+        packed = codes.Length % 32 == 0 && System.Numerics.Tensors.TensorPrimitives.Max<byte>(codes) < 16;
+        if (!packed) return codes;
+        var result = new byte[codes.Length / 2];
+        for (int b = 0; b < codes.Length / 32; b++)
+            for (int j = 0; j < 16; j++) result[b * 16 + j] = (byte)(codes[b * 32 + j] | codes[b * 32 + 16 + j] << 4);
+        return result;
+    }
+
+    /// <summary>Bytes of codes per row.</summary>
+    int RowBytes => _packed ? Cols / 2 : Cols;
+
+    static int Code(byte* w, int c, bool packed) => !packed ? w[c] : (c & 31) < 16 ? w[c / 32 * 16 + (c & 15)] & 0x0F : w[c / 32 * 16 + (c & 15)] >> 4;
+
     static float[] Combine(float[] s, byte[] z, float[] o)
     {
         var c = new float[s.Length];
@@ -46,14 +66,15 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
         return c;
     }
 
-    /// <summary>Forces the portable loop (tests check it against the vector path).</summary>
+    /// <summary>Forces the portable loop (tests check it against the vector paths).</summary>
     internal bool ForceScalar { get; set; }
+
 
     int BlocksPerRow => Cols / Block;
 
     public override string Format => _format;
 
-    public override long ByteSize => (long)Rows * Cols + (long)Rows * BlocksPerRow * (sizeof(float) * 2 + 1);
+    public override long ByteSize => (long)Rows * RowBytes + (long)Rows * BlocksPerRow * (sizeof(float) * 2 + 1);
 
     public override long FirstNonFiniteRow()
     {
@@ -65,11 +86,15 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
 
     public override void ReadRow(int row, Span<float> destination)
     {
-        long at = (long)(_rowStart + row) * Cols, block = (long)(_rowStart + row) * BlocksPerRow;
-        for (int c = 0; c < Cols; c++)
+        long block = (long)(_rowStart + row) * BlocksPerRow;
+        fixed (byte* codes = _codes)
         {
-            long b = block + c / Block;
-            destination[c] = (_codes[at + c] - _zeros[b]) * _scales[b] - _offsets[b];
+            byte* w = codes + (long)(_rowStart + row) * RowBytes;
+            for (int c = 0; c < Cols; c++)
+            {
+                long b = block + c / Block;
+                destination[c] = (Code(w, c, _packed) - _zeros[b]) * _scales[b] - _offsets[b];
+            }
         }
     }
 
@@ -78,7 +103,7 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
     public override WeightMatrix SliceRows(int start, int count)
     {
         if (start < 0 || count <= 0 || start + count > Rows) throw new ArgumentOutOfRangeException(nameof(start));
-        return new AffineBlockMatrix(_codes, _scales, _zeros, _offsets, _combined, count, Cols, _rowStart + start, _format);
+        return new AffineBlockMatrix(_codes, _scales, _zeros, _offsets, _combined, count, Cols, _rowStart + start, _format, _packed);
     }
 
     internal override bool TakesQ8 => true;
@@ -100,18 +125,28 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
                     sums[t * blocks + k] = s * d[t * input.Blocks + k / 2];
                 }
             bool vector = Avx2.IsSupported && !ForceScalar;
+            float* dots = stackalloc float[4];
             fixed (byte* codes = _codes)
             fixed (float* scales = _scales)
                 for (int r = rowStart; r < rowEnd; r++)
                 {
-                    byte* w = codes + (long)(_rowStart + r) * Cols;
+                    byte* w = codes + (long)(_rowStart + r) * RowBytes;
                     float* s = scales + (long)(_rowStart + r) * blocks;
                     var combined = new ReadOnlySpan<float>(_combined, (_rowStart + r) * blocks, blocks);
-                    for (int t = 0; t < n; t++)
+                    int t = 0;
+                    // Four activation rows share each load of the weight codes (prompts, batches).
+                    if (vector)
+                        for (; t + 4 <= n; t += 4)
+                        {
+                            Dot4Avx2(w, s, wide + (long)t * stride, stride, d + t * input.Blocks, input.Blocks, blocks, dots, _packed);
+                            for (int k = 0; k < 4; k++)
+                                y[(t + k) * ldy + r] = dots[k] - TensorPrimitives.Dot(combined, new ReadOnlySpan<float>(sums, (t + k) * blocks, blocks));
+                        }
+                    for (; t < n; t++)
                     {
                         short* q = wide + (long)t * stride;
                         float* dt = d + t * input.Blocks;
-                        float dot = vector ? DotAvx2(w, s, q, dt, blocks) : DotScalar(w, s, q, dt, blocks);
+                        float dot = vector ? DotAvx2(w, s, q, dt, blocks, _packed) : DotScalar(w, s, q, dt, blocks, _packed);
                         y[t * ldy + r] = dot - TensorPrimitives.Dot(combined, new ReadOnlySpan<float>(sums, t * blocks, blocks));
                     }
                 }
@@ -119,27 +154,80 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
     }
 
     /// <summary>Σ_k s_k · d_(k/2) · Σ_j c·q over the row's 16-value blocks.</summary>
-    static float DotScalar(byte* w, float* s, short* q, float* d, int blocks)
+    static float DotScalar(byte* w, float* s, short* q, float* d, int blocks, bool packed)
     {
         float total = 0;
         for (int k = 0; k < blocks; k++)
         {
             int dot = 0;
-            for (int j = 0; j < Block; j++) dot += w[k * Block + j] * q[k * Block + j];
+            for (int j = 0; j < Block; j++) dot += Code(w, k * Block + j, packed) * q[k * Block + j];
             total += dot * (s[k] * d[k / 2]);
         }
         return total;
     }
 
+    // Four activation rows per load of the codes, with each row's operations in exactly the order the
+    // one-row kernels use, so a batch computes bit for bit what tokens one at a time compute.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static float DotAvx2(byte* w, float* s, short* q, float* d, int blocks)
+    static void Dot4Avx2(byte* w, float* s, short* q, int stride, float* d, int dStride, int blocks, float* dots, bool packed)
+    {
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        var low = Vector128.Create((byte)0x0F);
+        for (int k = 0; k < blocks; k += 2)
+        {
+            Vector256<short> first, second;
+            if (packed)
+            {
+                var bytes = Vector128.Load(w + k * 8);
+                first = Avx2.ConvertToVector256Int16(bytes & low);
+                second = Avx2.ConvertToVector256Int16(Vector128.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & low);
+            }
+            else
+            {
+                first = Avx2.ConvertToVector256Int16(Vector128.Load(w + k * Block));
+                second = Avx2.ConvertToVector256Int16(Vector128.Load(w + (k + 1) * Block));
+            }
+            int o = k * Block, b = k / 2;
+            acc0 = Step(first, second, q + o, s[k] * d[b], s[k + 1] * d[b], acc0);
+            acc1 = Step(first, second, q + stride + o, s[k] * d[dStride + b], s[k + 1] * d[dStride + b], acc1);
+            acc2 = Step(first, second, q + 2 * stride + o, s[k] * d[2 * dStride + b], s[k + 1] * d[2 * dStride + b], acc2);
+            acc3 = Step(first, second, q + 3 * stride + o, s[k] * d[3 * dStride + b], s[k + 1] * d[3 * dStride + b], acc3);
+        }
+        dots[0] = Vector256.Sum(acc0);
+        dots[1] = Vector256.Sum(acc1);
+        dots[2] = Vector256.Sum(acc2);
+        dots[3] = Vector256.Sum(acc3);
+    }
+
+    /// <summary>Two 16-value blocks of one activation row: acc += (Σ c·q) · scale, block by block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Step(Vector256<short> first, Vector256<short> second, short* q, float scale0, float scale1, Vector256<float> acc)
+    {
+        acc = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(first, Vector256.Load(q))), Vector256.Create(scale0), acc);
+        return Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(second, Vector256.Load(q + Block))), Vector256.Create(scale1), acc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static float DotAvx2(byte* w, float* s, short* q, float* d, int blocks, bool packed)
     {
         var acc = Vector256<float>.Zero;
-        for (int k = 0; k < blocks; k++)
+        var low = Vector128.Create((byte)0x0F);
+        for (int k = 0; k < blocks; k += 2)
         {
-            var codes = Avx2.ConvertToVector256Int16(Vector128.Load(w + k * Block));
-            var products = Avx2.MultiplyAddAdjacent(codes, Vector256.Load(q + k * Block));
-            acc = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(products), Vector256.Create(s[k] * d[k / 2]), acc);
+            Vector256<short> first, second;
+            if (packed)
+            {
+                var bytes = Vector128.Load(w + k * 8);
+                first = Avx2.ConvertToVector256Int16(bytes & low);
+                second = Avx2.ConvertToVector256Int16(Vector128.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & low);
+            }
+            else
+            {
+                first = Avx2.ConvertToVector256Int16(Vector128.Load(w + k * Block));
+                second = Avx2.ConvertToVector256Int16(Vector128.Load(w + (k + 1) * Block));
+            }
+            float dk = d[k / 2];
+            acc = Step(first, second, q + k * Block, s[k] * dk, s[k + 1] * dk, acc);
         }
         return Vector256.Sum(acc);
     }

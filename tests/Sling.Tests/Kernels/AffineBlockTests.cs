@@ -52,7 +52,7 @@ public class AffineBlockTests
             }
             int take = Math.Min(rows, 40);
             var slice = (AffineBlockMatrix)m.SliceRows(0, take);
-            IntegerKernelTests.Check(slice, cols, take);
+            IntegerKernelTests.Check(slice, cols, take);   // AVX2, one and four activation rows at once
             slice.ForceScalar = true;
             IntegerKernelTests.Check(slice, cols, take);
             checkedTensors++;
