@@ -140,16 +140,8 @@ internal static unsafe class GgmlBlocks
     {
         byte* hmask = p, q = p + 32;
         float d = Half(p + 108);
-        // Sixteen 6-bit scales packed in 12 bytes, unpacked as ggml does.
         uint* aux = stackalloc uint[4];
-        Buffer.MemoryCopy(p + 96, aux, 16, 12);
-        const uint kmask1 = 0x03030303, kmask2 = 0x0f0f0f0f;
-        uint tmp = aux[2];
-        aux[2] = ((aux[0] >> 4) & kmask2) | (((tmp >> 4) & kmask1) << 4);
-        aux[3] = ((aux[1] >> 4) & kmask2) | (((tmp >> 6) & kmask1) << 4);
-        aux[0] = (aux[0] & kmask2) | (((tmp >> 0) & kmask1) << 4);
-        aux[1] = (aux[1] & kmask2) | (((tmp >> 2) & kmask1) << 4);
-        sbyte* scales = (sbyte*)aux;
+        sbyte* scales = Q3KScales(p, aux);
         int i = 0, s = 0;
         byte m = 1;
         for (int n = 0; n < QK_K; n += 128, q += 32)
@@ -167,6 +159,19 @@ internal static unsafe class GgmlBlocks
                 }
             }
         }
+    }
+
+    /// <summary>Q3_K's sixteen 6-bit scales, packed in 12 bytes at offset 96, unpacked as ggml does (into <paramref name="aux"/>).</summary>
+    static sbyte* Q3KScales(byte* p, uint* aux)
+    {
+        Buffer.MemoryCopy(p + 96, aux, 16, 12);
+        const uint kmask1 = 0x03030303, kmask2 = 0x0f0f0f0f;
+        uint tmp = aux[2];
+        aux[2] = ((aux[0] >> 4) & kmask2) | (((tmp >> 4) & kmask1) << 4);
+        aux[3] = ((aux[1] >> 4) & kmask2) | (((tmp >> 6) & kmask1) << 4);
+        aux[0] = (aux[0] & kmask2) | (((tmp >> 0) & kmask1) << 4);
+        aux[1] = (aux[1] & kmask2) | (((tmp >> 2) & kmask1) << 4);
+        return (sbyte*)aux;
     }
 
     /// <summary>ggml's get_scale_min_k4: the j-th 6-bit scale and min of a Q4_K/Q5_K super-block.</summary>
@@ -370,14 +375,7 @@ internal static unsafe class GgmlBlocks
         byte* hmask = p, q = p + 32;
         float d = Half(p + 108);
         uint* aux = stackalloc uint[4];
-        Buffer.MemoryCopy(p + 96, aux, 16, 12);
-        const uint kmask1 = 0x03030303, kmask2 = 0x0f0f0f0f;
-        uint tmp = aux[2];
-        aux[2] = ((aux[0] >> 4) & kmask2) | (((tmp >> 4) & kmask1) << 4);
-        aux[3] = ((aux[1] >> 4) & kmask2) | (((tmp >> 6) & kmask1) << 4);
-        aux[0] = (aux[0] & kmask2) | (((tmp >> 0) & kmask1) << 4);
-        aux[1] = (aux[1] & kmask2) | (((tmp >> 2) & kmask1) << 4);
-        sbyte* scales = (sbyte*)aux;
+        sbyte* scales = Q3KScales(p, aux);
         int i = 0, s = 0;
         byte m = 1;
         for (int n = 0; n < QK_K; n += 128, q += 32)

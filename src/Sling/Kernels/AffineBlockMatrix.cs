@@ -172,21 +172,9 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
     static void Dot4Avx2(byte* w, float* s, short* q, int stride, float* d, int dStride, int blocks, float* dots, bool packed)
     {
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        var low = Vector128.Create((byte)0x0F);
         for (int k = 0; k < blocks; k += 2)
         {
-            Vector256<short> first, second;
-            if (packed)
-            {
-                var bytes = Vector128.Load(w + k * 8);
-                first = Avx2.ConvertToVector256Int16(bytes & low);
-                second = Avx2.ConvertToVector256Int16(Vector128.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & low);
-            }
-            else
-            {
-                first = Avx2.ConvertToVector256Int16(Vector128.Load(w + k * Block));
-                second = Avx2.ConvertToVector256Int16(Vector128.Load(w + (k + 1) * Block));
-            }
+            var (first, second) = Codes(w, k, packed);
             int o = k * Block, b = k / 2;
             acc0 = Step(first, second, q + o, s[k] * d[b], s[k + 1] * d[b], acc0);
             acc1 = Step(first, second, q + stride + o, s[k] * d[dStride + b], s[k + 1] * d[dStride + b], acc1);
@@ -197,6 +185,17 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
         dots[1] = Vector256.Sum(acc1);
         dots[2] = Vector256.Sum(acc2);
         dots[3] = Vector256.Sum(acc3);
+    }
+
+    /// <summary>Blocks k and k + 1 of a row's codes, widened to 16 bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static (Vector256<short> First, Vector256<short> Second) Codes(byte* w, int k, bool packed)
+    {
+        if (!packed)
+            return (Avx2.ConvertToVector256Int16(Vector128.Load(w + k * Block)), Avx2.ConvertToVector256Int16(Vector128.Load(w + (k + 1) * Block)));
+        var bytes = Vector128.Load(w + k * 8);
+        var low = Vector128.Create((byte)0x0F);
+        return (Avx2.ConvertToVector256Int16(bytes & low), Avx2.ConvertToVector256Int16(Vector128.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & low));
     }
 
     /// <summary>Two 16-value blocks of one activation row: acc += (Σ c·q) · scale, block by block.</summary>
@@ -211,21 +210,9 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
     static float DotAvx2(byte* w, float* s, short* q, float* d, int blocks, bool packed)
     {
         var acc = Vector256<float>.Zero;
-        var low = Vector128.Create((byte)0x0F);
         for (int k = 0; k < blocks; k += 2)
         {
-            Vector256<short> first, second;
-            if (packed)
-            {
-                var bytes = Vector128.Load(w + k * 8);
-                first = Avx2.ConvertToVector256Int16(bytes & low);
-                second = Avx2.ConvertToVector256Int16(Vector128.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte() & low);
-            }
-            else
-            {
-                first = Avx2.ConvertToVector256Int16(Vector128.Load(w + k * Block));
-                second = Avx2.ConvertToVector256Int16(Vector128.Load(w + (k + 1) * Block));
-            }
+            var (first, second) = Codes(w, k, packed);
             float dk = d[k / 2];
             acc = Step(first, second, q + k * Block, s[k] * dk, s[k + 1] * dk, acc);
         }
