@@ -20,6 +20,8 @@ internal sealed class SequenceScheduler : IDisposable
         public InferenceState State { get; } = state;
         /// <summary>Positions already in the cache.</summary>
         public int Fed { get; set; }
+        /// <summary>The tokens at those positions (what a later request may reuse).</summary>
+        public List<int> FedTokens { get; } = [];
         /// <summary>The sampled token to run next (generating), or null while the prompt is read.</summary>
         public int? Pending { get; set; }
         public bool WantsLogits { get; set; }
@@ -32,6 +34,10 @@ internal sealed class SequenceScheduler : IDisposable
     readonly InferenceState?[] _states;
     readonly KvBlockPool _pool;
     GenerationRequest? _head; // dequeued, waiting for cache blocks (keeps the queue's order)
+    // What an idle slot's cache still holds from its last sequence (prompt-prefix reuse), and when it was used.
+    readonly List<int>?[] _cached;
+    readonly long[] _lastUsed;
+    long _clock;
     readonly Sequence?[] _slots;
     readonly ConcurrentQueue<GenerationRequest> _queue = new();
     readonly SemaphoreSlim _wake = new(0);
@@ -57,6 +63,8 @@ internal sealed class SequenceScheduler : IDisposable
         // A sequence can be no longer than the whole budget.
         Context = Math.Min(context, blocks * BlockPositions);
         _slots = new Sequence?[options.Parallel];
+        _cached = new List<int>?[options.Parallel];
+        _lastUsed = new long[options.Parallel];
         _batch = _model.CreateBatch(options.BatchTokens);
         _items = new BatchItem[options.BatchTokens];
         _thread = new Thread(Loop) { IsBackground = true, Name = "sling-scheduler" };
@@ -71,7 +79,12 @@ internal sealed class SequenceScheduler : IDisposable
 
     public int CacheBlocks => _pool.BlockCount;
 
-    public int CacheBlocksInUse => _pool.BlockCount - _pool.FreeBlocks;
+    public int CacheBlocksInUse => _pool.BlockCount - _pool.FreeBlocks - CacheBlocksKept;
+
+    /// <summary>Blocks idle slots keep for a conversation that may continue.</summary>
+    public int CacheBlocksKept => Enumerable.Range(0, _slots.Length)
+        .Where(i => _slots[i] is null && _cached[i] is not null && _states[i] is not null)
+        .Sum(i => _states[i]!.Cache.Capacity / _pool.BlockPositions);
 
     public int Queued => Volatile.Read(ref _queued) + (_head is null ? 0 : 1);
 
@@ -151,6 +164,7 @@ internal sealed class SequenceScheduler : IDisposable
                     s.Request.Text.Writer.TryComplete(e);
                     s.Request.Done.TrySetException(e);
                     s.State.Cache.Release();
+                    _cached[i] = null;
                     _slots[i] = null;
                 }
             }
@@ -160,9 +174,8 @@ internal sealed class SequenceScheduler : IDisposable
 
     void Admit()
     {
-        for (int i = 0; i < _slots.Length && !_stopping; i++)
+        while (!_stopping && _slots.Any(s => s is null))
         {
-            if (_slots[i] is not null) continue;
             var request = _head;
             if (request is null)
             {
@@ -174,21 +187,60 @@ internal sealed class SequenceScheduler : IDisposable
             {
                 request.Text.Writer.TryComplete();
                 request.Done.TrySetCanceled();
-                i--;
                 continue;
             }
-            var state = _states[i] ??= _model.CreateState(Context, 1, _pool);
+            // The free slot whose cache shares the longest prefix with the prompt (a conversation that
+            // continues), else the one used longest ago.
+            int best = -1, reuse = -1;
+            for (int i = 0; i < _slots.Length; i++)
+            {
+                if (_slots[i] is not null) continue;
+                int common = _cached[i] is { } cached ? CommonPrefix(cached, request.Prompt) : 0;
+                if (common > reuse || (common == reuse && _lastUsed[i] < _lastUsed[best]))
+                {
+                    best = i;
+                    reuse = common;
+                }
+            }
+            var state = _states[best] ??= _model.CreateState(Context, 1, _pool);
             // Blocks for the prompt and the longest answer: a running sequence never runs out of cache.
-            if (!state.Cache.Reserve(Math.Min(Context, request.Prompt.Count + request.Options.MaxTokens)))
+            // Other idle slots' kept caches give their blocks back first, oldest first.
+            int needed = Math.Min(Context, request.Prompt.Count + request.Options.MaxTokens);
+            while (!state.Cache.Reserve(needed) && Evict(best)) { }
+            if (state.Cache.Capacity < needed)
             {
                 _head = request; // waits (first in line) until finished sequences return blocks
                 return;
             }
-            state.Length = 0;
+            reuse = Math.Min(reuse, request.Prompt.Count - 1); // the last prompt token runs again for its logits
+            _cached[best] = null;
+            _metrics.Reused(reuse);
+            state.Length = reuse;
             var answer = new GeneratingSequence(_sling.Tokenizer, request.StopTokens, request.Options, request.Prompt, Context,
                 piece => request.Text.Writer.TryWrite(piece));
-            _slots[i] = new Sequence(request, answer, state);
+            var sequence = new Sequence(request, answer, state) { Fed = reuse };
+            sequence.FedTokens.AddRange(request.Prompt.Take(reuse));
+            _slots[best] = sequence;
         }
+    }
+
+    static int CommonPrefix(List<int> a, IReadOnlyList<int> b)
+    {
+        int n = Math.Min(a.Count, b.Count), i = 0;
+        while (i < n && a[i] == b[i]) i++;
+        return i;
+    }
+
+    /// <summary>Frees the kept cache of the idle slot used longest ago (not <paramref name="keep"/>); false when none is left.</summary>
+    bool Evict(int keep)
+    {
+        int victim = -1;
+        for (int i = 0; i < _slots.Length; i++)
+            if (i != keep && _slots[i] is null && _cached[i] is not null && (victim < 0 || _lastUsed[i] < _lastUsed[victim])) victim = i;
+        if (victim < 0) return false;
+        _states[victim]!.Cache.Release();
+        _cached[victim] = null;
+        return true;
     }
 
     /// <summary>One forward pass: a token of each generating sequence, then prompt chunks while room is left.</summary>
@@ -203,6 +255,7 @@ internal sealed class SequenceScheduler : IDisposable
             {
                 _items[n++] = new BatchItem(s.State, token, s.Fed, WantLogits: true);
                 s.Fed++;
+                s.FedTokens.Add(token);
                 s.WantsLogits = true;
             }
         }
@@ -215,6 +268,7 @@ internal sealed class SequenceScheduler : IDisposable
             {
                 bool last = s.Fed == prompt.Count - 1;
                 _items[n++] = new BatchItem(s.State, prompt[s.Fed], s.Fed, WantLogits: last);
+                s.FedTokens.Add(prompt[s.Fed]);
                 s.Fed++;
                 promptTokens++;
                 s.WantsLogits = last;
@@ -249,7 +303,9 @@ internal sealed class SequenceScheduler : IDisposable
             s.Request.Done.TrySetResult(new RequestOutcome(s.Answer.Text, s.Request.Prompt.Count, s.Answer.Generated.Count,
                 s.Answer.Reason!.Value, s.Request.TimeToFirstToken));
             _metrics.Finished();
-            s.State.Cache.Release();
+            // The slot keeps its keys and values: a request that continues this conversation reuses them.
+            _cached[i] = s.FedTokens;
+            _lastUsed[i] = ++_clock;
             _slots[i] = null;
         }
     }

@@ -10,13 +10,14 @@ internal sealed class ServerMetrics
     readonly object _gate = new();
     readonly Queue<(long Ticks, int Tokens)> _recent = new();
     readonly Stopwatch _clock = Stopwatch.StartNew();
-    long _requests, _rejected, _errors, _finished, _promptTokens, _generatedTokens, _firstTokenCount;
+    long _requests, _rejected, _errors, _finished, _promptTokens, _generatedTokens, _firstTokenCount, _reused;
     double _firstTokenSeconds;
 
     public void Request() => Interlocked.Increment(ref _requests);
     public void Rejected() => Interlocked.Increment(ref _rejected);
     public void Error() => Interlocked.Increment(ref _errors);
     public void Finished() => Interlocked.Increment(ref _finished);
+    public void Reused(int tokens) => Interlocked.Add(ref _reused, tokens);
 
     public void FirstToken(TimeSpan delay)
     {
@@ -56,7 +57,7 @@ internal sealed class ServerMetrics
         }
     }
 
-    public string Render(int queued, int active, int parallel, int blocksInUse, int blocks)
+    public string Render(int queued, int active, int parallel, int blocksInUse, int blocksKept, int blocks)
     {
         var c = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
@@ -71,11 +72,13 @@ internal sealed class ServerMetrics
         Metric("sling_requests_failed_total", "counter", "Requests that failed inside the engine.", Interlocked.Read(ref _errors));
         Metric("sling_requests_finished_total", "counter", "Requests whose answer ended (or was cancelled).", Interlocked.Read(ref _finished));
         Metric("sling_prompt_tokens_total", "counter", "Prompt tokens run through the model.", Interlocked.Read(ref _promptTokens));
+        Metric("sling_prompt_tokens_reused_total", "counter", "Prompt tokens whose keys and values a slot still held (a continuing conversation).", Interlocked.Read(ref _reused));
         Metric("sling_generated_tokens_total", "counter", "Tokens generated.", Interlocked.Read(ref _generatedTokens));
         Metric("sling_queue_length", "gauge", "Requests waiting for a sequence slot.", queued);
         Metric("sling_active_sequences", "gauge", "Sequences being generated.", active);
         Metric("sling_parallel_sequences", "gauge", "Sequence slots.", parallel);
         Metric("sling_kv_cache_blocks_used", "gauge", "KV cache blocks (32 positions each) held by sequences.", blocksInUse);
+        Metric("sling_kv_cache_blocks_kept", "gauge", "KV cache blocks idle slots keep for conversations that may continue.", blocksKept);
         Metric("sling_kv_cache_blocks", "gauge", "KV cache blocks in the budget.", blocks);
         Metric("sling_tokens_per_second", "gauge", "Generated tokens per second over the last 10 s.", TokensPerSecond());
         double mean;

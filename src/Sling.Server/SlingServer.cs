@@ -55,7 +55,7 @@ public sealed class SlingServer : IAsyncDisposable
         _app.Use(Authorize);
         _app.MapGet("/", Page);
         _app.MapGet("/health", () => Results.Json(new { status = "ok", model = _modelName, parallel = options.Parallel, active = _scheduler.Active, queued = _scheduler.Queued }));
-        _app.MapGet("/metrics", () => Results.Text(_metrics.Render(_scheduler.Queued, _scheduler.Active, options.Parallel, _scheduler.CacheBlocksInUse, _scheduler.CacheBlocks), "text/plain; version=0.0.4"));
+        _app.MapGet("/metrics", () => Results.Text(_metrics.Render(_scheduler.Queued, _scheduler.Active, options.Parallel, _scheduler.CacheBlocksInUse, _scheduler.CacheBlocksKept, _scheduler.CacheBlocks), "text/plain; version=0.0.4"));
         _app.MapGet("/v1/models", () => Results.Json(new
         {
             @object = "list",

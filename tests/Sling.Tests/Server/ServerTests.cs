@@ -247,4 +247,31 @@ public class ServerTests
             results[1].GetProperty("choices")[0].GetProperty("text").GetString());
         Assert.Contains("sling_kv_cache_blocks_used 0\n", await s.Http.GetStringAsync("metrics"));
     }
+
+    [SharedFact(Stories, Tokenizer)]
+    public async Task AContinuingConversationReusesTheCachedPrefix()
+    {
+        await using var s = await RunningServer.StartAsync(new ServerOptions { Parallel = 2 });
+        var first = new[] { new { role = "user", content = "Once upon a time" } };
+        var one = await s.PostJsonAsync("v1/chat/completions", new { messages = first, max_tokens = 30, temperature = 0 });
+        string answer = one.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!;
+        int firstPrompt = one.GetProperty("usage").GetProperty("prompt_tokens").GetInt32();
+
+        long Reused(string metrics) => long.Parse(System.Text.RegularExpressions.Regex.Match(metrics, @"sling_prompt_tokens_reused_total (\d+)").Groups[1].Value);
+        long before = Reused(await s.Http.GetStringAsync("metrics"));
+        var conversation = new[]
+        {
+            new { role = "user", content = "Once upon a time" },
+            new { role = "assistant", content = answer },
+            new { role = "user", content = "What happened next?" },
+        };
+        var two = await s.PostJsonAsync("v1/chat/completions", new { messages = conversation, max_tokens = 30, temperature = 0 });
+        long reused = Reused(await s.Http.GetStringAsync("metrics")) - before;
+        // At least the first prompt's keys and values were still in the slot and not computed again.
+        Assert.True(reused >= firstPrompt, $"{reused} prompt tokens reused, the first prompt had {firstPrompt}");
+        // And the answer is what the model gives the whole conversation from scratch.
+        var expected = s.Model.Chat(conversation.Select(m => new Sling.Chat.ChatMessage(m.role, m.content)).ToList(),
+            s.Model.DefaultOptions with { Temperature = 0, MaxTokens = 30 }).Text;
+        Assert.Equal(expected, two.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
+    }
 }
