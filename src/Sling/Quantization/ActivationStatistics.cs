@@ -25,16 +25,11 @@ public sealed class ActivationStatistics
 
     public int Channels { get; }
 
-    double[,]? _hessian;
-
-    /// <summary>H = Σ x xᵀ over the sampled rows, computed once (layers reading one input share it). Read-only.</summary>
-    internal double[,] Hessian => _hessian ??= ScaleEstimation.Hessian(_rows, Channels);
     public long Count { get; private set; }
     public IReadOnlyList<float[]> SampleRows => _rows;
 
     public void Add(ReadOnlySpan<float> row)
     {
-        _hessian = null;
         for (int c = 0; c < Channels; c++)
         {
             double x = row[c];

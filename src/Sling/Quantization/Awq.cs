@@ -5,8 +5,8 @@ namespace Sling.Quantization;
 /// activations are scaled up in the weights before quantization (finer steps where they matter) and
 /// the inverse scale is folded into the operation that produces the input, so the model computes the
 /// same function. The scale is s_c = E[|x_c|]^α, normalized; α is searched on a grid (α = 0 is plain
-/// quantization) for the least output error ‖(W − Ŵ) X‖² over the calibration inputs, summed over the
-/// layers that share the input.
+/// quantization) for the least output error ‖(W − Ŵ) X‖² over (up to 128 of) the sampled calibration
+/// inputs, summed over the layers that share the input.
 /// </summary>
 internal static class Awq
 {
@@ -18,7 +18,7 @@ internal static class Awq
     /// <paramref name="tie"/> maps each channel to the channel whose scale it must share (grouped-query
     /// attention: o_proj inputs fed by one v row), or is null.
     /// </summary>
-    public static double[]? Search(IReadOnlyList<Layer> layers, double[] meanMagnitude, double[,] hessian, int[]? tie = null)
+    public static double[]? Search(IReadOnlyList<Layer> layers, double[] meanMagnitude, IReadOnlyList<float[]> samples, int[]? tie = null)
     {
         int cols = meanMagnitude.Length;
         double bestError = double.PositiveInfinity;
@@ -27,7 +27,7 @@ internal static class Awq
         {
             double alpha = step / 20.0;
             var s = Scales(meanMagnitude, alpha, tie);
-            double error = layers.Sum(l => Error(l, s, hessian));
+            double error = layers.Sum(l => Error(l, s, samples));
             if (step == 0 || error < bestError * (1 - 1e-12))
             {
                 bestError = error;
@@ -54,29 +54,35 @@ internal static class Awq
         return s;
     }
 
-    /// <summary>Σ_rows δᵀ H δ with δ = w − Q(w ∘ s) / s: the output error of quantizing the scaled layer.</summary>
-    public static double Error(Layer layer, double[] s, double[,] hessian)
+    /// <summary>Σ_rows Σ_t (δ·x_t)² with δ = w − Q(w ∘ s) / s: the output error of quantizing the scaled layer on the samples.</summary>
+    public static double Error(Layer layer, double[] s, IReadOnlyList<float[]> samples)
     {
         int cols = layer.Cols, groups = cols / layer.Format.GroupSize;
         double total = 0;
-        var scaled = new float[cols];
-        var codes = new byte[cols];
-        var scales = new Half[groups];
-        var zeros = new byte[groups];
-        var d = new double[cols];
-        for (int r = 0; r < layer.Rows; r++)
+        object gate = new();
+        Parallel.For(0, layer.Rows, () => 0.0, (r, _, sum) =>
         {
             var w = layer.Weights.AsSpan(r * cols, cols);
+            var scaled = new float[cols];
+            var codes = new byte[cols];
+            var scales = new Half[groups];
+            var zeros = new byte[groups];
+            var d = new float[cols];
             for (int c = 0; c < cols; c++) scaled[c] = (float)(w[c] * s[c]);
             GroupQuantizer.QuantizeRow(scaled, layer.Format, codes, scales, zeros);
             for (int c = 0; c < cols; c++)
             {
                 int g = c / layer.Format.GroupSize;
                 int zero = layer.Format.Symmetric ? layer.Format.SymmetricZero : zeros[g];
-                d[c] = w[c] - GroupQuantizer.Dequantize(codes[c], zero, scales[g]) / s[c];
+                d[c] = (float)(w[c] - GroupQuantizer.Dequantize(codes[c], zero, scales[g]) / s[c]);
             }
-            total += ScaleEstimation.QuadraticForm(hessian, d);
-        }
+            foreach (var x in samples)
+            {
+                double e = System.Numerics.Tensors.TensorPrimitives.Dot(d, x);
+                sum += e * e;
+            }
+            return sum;
+        }, sum => { lock (gate) total += sum; });
         return total;
     }
 

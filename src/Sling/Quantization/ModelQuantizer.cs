@@ -155,12 +155,12 @@ public static class ModelQuantizer
                 var readRow = RowOf(t.Name, matrix);
                 if (format.Bits == 4 && stats?.GetValueOrDefault(t.Name) is { } st && (config.ScaleEstimation || config.Gptq))
                 {
-                    var hessian = InputHessian(st, inputScales.GetValueOrDefault(t.Name));
+                    var awqScale = inputScales.GetValueOrDefault(t.Name);
                     if (config.Gptq)
                     {
                         // Each row is rounded in GPTQ's order with its error compensated; the writer stores
                         // the values as they were when rounded, with the group parameters GPTQ fixed.
-                        var gptq = new Gptq(hessian);
+                        var gptq = new Gptq(InputHessian(st, awqScale));
                         var chosen = new (float, int)[matrix.Rows][];
                         var original = readRow;
                         readRow = r =>
@@ -173,7 +173,7 @@ public static class ModelQuantizer
                     }
                     else
                     {
-                        var estimation = new ScaleEstimation(hessian);
+                        var estimation = new ScaleEstimation(st.SampleRows, awqScale);
                         choose = (_, row, initial) => estimation.Choose(row, format, initial);
                     }
                 }
@@ -233,8 +233,8 @@ public static class ModelQuantizer
     /// <summary>H = Σ x xᵀ of a layer's calibration inputs, seen through the AWQ scale its weights took (inputs x / s).</summary>
     private static double[,] InputHessian(ActivationStatistics stats, double[]? awqScale)
     {
-        if (awqScale is null) return stats.Hessian;
-        var h = (double[,])stats.Hessian.Clone();
+        var h = ScaleEstimation.Hessian(stats.SampleRows, stats.Channels);
+        if (awqScale is null) return h;
         for (int i = 0; i < stats.Channels; i++)
             for (int j = 0; j < stats.Channels; j++) h[i, j] /= awqScale[i] * awqScale[j];
         return h;
@@ -316,8 +316,8 @@ public static class ModelQuantizer
                     if (formatOf(info) is not { } format) continue;
                     layers.Add(new Awq.Layer(Matrix(name), (int)info.Shape[0], (int)info.Shape[1], format));
                 }
-                var hessian = st.Hessian;
-                if (Awq.Search(layers, st.MeanMagnitudes(), hessian, tie) is not { } scale) continue;
+                var samples = st.SampleRows.Take(ScaleEstimation.MaxSamples).ToList();
+                if (Awq.Search(layers, st.MeanMagnitudes(), samples, tie) is not { } scale) continue;
                 foreach (var layer in layers) Awq.ScaleColumns(layer.Weights, layer.Rows, layer.Cols, scale);
                 fold(scale);
                 foreach (string name in inputs)

@@ -1,26 +1,44 @@
+using System.Numerics.Tensors;
+
 namespace Sling.Quantization;
 
 /// <summary>
 /// Data-aware scale estimation (NNCF's scale_estimation): each group's scale and zero point are chosen
-/// to minimize the error of the layer's output on the calibration inputs, ‖(W − Ŵ) X‖² = Σ_rows
-/// δᵀ H δ with H = Σ_t x_t x_tᵀ, not the error of the weights. Groups are visited in turn and a group
+/// to minimize the error of the layer's output on the calibration inputs, ‖(w − ŵ) X‖² = Σ_t (δ·x_t)²
+/// over the sampled input rows, not the error of the weights. Groups are visited in turn and a group
 /// keeps the candidate (min/max's own parameters included) that lowers the row's whole output error,
-/// cross terms with the other groups included, so the result is never worse than min/max.
+/// cross terms with the other groups included, so the result is never worse than min/max. Cost per row:
+/// samples × (columns + candidates × group size).
 /// </summary>
-internal sealed class ScaleEstimation(double[,] hessian)
+internal sealed class ScaleEstimation
 {
-    /// <summary>H = Σ_t x_t x_tᵀ over the calibration rows.</summary>
+    /// <summary>Input rows the error is measured on (at most this many of the calibration sample).</summary>
+    public const int MaxSamples = 128;
+
+    readonly float[][] _x;
+
+    /// <param name="samples">Calibration input rows of the layer.</param>
+    /// <param name="inputScale">AWQ's scale when the weights' columns were multiplied by it (the input is then x / s).</param>
+    public ScaleEstimation(IReadOnlyList<float[]> samples, double[]? inputScale = null)
+    {
+        _x = samples.Take(MaxSamples).Select(x =>
+        {
+            var row = (float[])x.Clone();
+            if (inputScale is not null) for (int c = 0; c < row.Length; c++) row[c] = (float)(row[c] / inputScale[c]);
+            return row;
+        }).ToArray();
+    }
+
+    /// <summary>H = Σ_t x_t x_tᵀ over calibration rows (GPTQ's input Hessian).</summary>
     public static double[,] Hessian(IReadOnlyList<float[]> rows, int cols)
     {
         var h = new double[cols, cols];
         Parallel.For(0, cols, i =>
         {
+            var line = new float[cols];
             foreach (var x in rows)
-            {
-                double xi = x[i];
-                if (xi == 0) continue;
-                for (int j = 0; j < cols; j++) h[i, j] += xi * x[j];
-            }
+                if (x[i] != 0) TensorPrimitives.MultiplyAdd(x, x[i], line, line);
+            for (int j = 0; j < cols; j++) h[i, j] = line[j];
         });
         return h;
     }
@@ -28,21 +46,13 @@ internal sealed class ScaleEstimation(double[,] hessian)
     /// <summary>The output error ‖(w − ŵ) X‖² of one row given its dequantized values.</summary>
     public double Error(ReadOnlySpan<float> w, ReadOnlySpan<float> dequantized)
     {
-        var d = new double[w.Length];
-        for (int i = 0; i < d.Length; i++) d[i] = w[i] - (double)dequantized[i];
-        return QuadraticForm(hessian, d);
-    }
-
-    /// <summary>dᵀ H d.</summary>
-    public static double QuadraticForm(double[,] h, double[] d)
-    {
+        var d = new float[w.Length];
+        TensorPrimitives.Subtract(w, dequantized, d);
         double e = 0;
-        for (int i = 0; i < d.Length; i++)
+        foreach (var x in _x)
         {
-            if (d[i] == 0) continue;
-            double row = 0;
-            for (int j = 0; j < d.Length; j++) row += h[i, j] * d[j];
-            e += d[i] * row;
+            double r = TensorPrimitives.Dot(d, x);
+            e += r * r;
         }
         return e;
     }
@@ -50,29 +60,27 @@ internal sealed class ScaleEstimation(double[,] hessian)
     /// <summary>Chooses each group's (fp32 scale, zero) for one row, starting from <paramref name="initial"/> (min/max).</summary>
     public (float Scale, int Zero)[] Choose(ReadOnlySpan<float> row, QuantizedFormat format, (float Scale, int Zero)[] initial)
     {
-        int n = row.Length, g = format.GroupSize, groups = n / g;
+        int n = row.Length, g = format.GroupSize, groups = n / g, samples = _x.Length;
         var chosen = ((float, int)[])initial.Clone();
         var w = row.ToArray();
-        // Δ = w − ŵ for the current choice, and v = H Δ (kept up to date as groups change).
-        var delta = new double[n];
-        for (int k = 0; k < groups; k++) Residual(w, format, k * g, g, chosen[k], delta);
-        var v = new double[n];
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++) v[i] += hessian[i, j] * delta[j];
-        var candidate = new double[g];
-        var step = new double[g];
+        // δ = w − ŵ for the current choice, and r_t = δ·x_t for every sample (kept up to date).
+        var delta = new float[n];
+        for (int k = 0; k < groups; k++) Residual(w, format, k * g, g, chosen[k], delta.AsSpan(k * g, g));
+        var r = new double[samples];
+        for (int t = 0; t < samples; t++) r[t] = TensorPrimitives.Dot(delta, _x[t]);
+        var candidate = new float[g];
+        var step = new float[g];
+        var bestStep = new float[g];
+        var bestR = new double[samples];
         for (int k = 0; k < groups; k++)
         {
             int at = k * g;
-            float min = float.PositiveInfinity, max = float.NegativeInfinity;
-            for (int i = 0; i < g; i++)
-            {
-                min = Math.Min(min, w[at + i]);
-                max = Math.Max(max, w[at + i]);
-            }
+            var group = w.AsSpan(at, g);
+            float min = TensorPrimitives.Min(group), max = TensorPrimitives.Max(group);
             var (s0, z0) = initial[k];
             (float, int) best = chosen[k];
             double bestChange = 0;
+            bool found = false;
             for (int m = -15; m <= 10; m++)
             {
                 if (m == 0) continue;
@@ -84,37 +92,32 @@ internal sealed class ScaleEstimation(double[,] hessian)
                     Consider((s, (int)Math.Clamp(Math.Round(format.MaxCode - max / (double)s), 0, format.MaxCode)));
                 }
             }
-            if (!best.Equals(chosen[k]))
+            if (found)
             {
-                Residual(w, format, at, g, best, candidate);
-                for (int i = 0; i < g; i++) step[i] = candidate[at + i - at] - delta[at + i];
-                for (int r = 0; r < n; r++)
-                {
-                    double add = 0;
-                    for (int i = 0; i < g; i++) add += hessian[r, at + i] * step[i];
-                    v[r] += add;
-                }
-                for (int i = 0; i < g; i++) delta[at + i] = candidate[i];
                 chosen[k] = best;
+                TensorPrimitives.Add(delta.AsSpan(at, g), bestStep, delta.AsSpan(at, g));
+                for (int t = 0; t < samples; t++) r[t] += bestR[t];
             }
 
             void Consider((float Scale, int Zero) p)
             {
                 if (p.Scale == 0 || !float.IsFinite(p.Scale) || !float.IsFinite((float)GroupQuantizer.ToHalfOrInfinity(p.Scale))) return;
                 Residual(w, format, at, g, p, candidate);
-                // Change of Δᵀ H Δ when this group's Δ moves by δ: 2 δᵀ v_g + δᵀ H_gg δ.
+                TensorPrimitives.Subtract(candidate, delta.AsSpan(at, g), step);
+                // The output error changes by Σ_t (2 r_t d_t + d_t²) with d_t = step·x_t[group].
                 double change = 0;
-                for (int i = 0; i < g; i++)
+                for (int t = 0; t < samples; t++)
                 {
-                    double di = candidate[i] - delta[at + i];
-                    if (di == 0) continue;
-                    change += 2 * di * v[at + i];
-                    for (int j = 0; j < g; j++) change += di * hessian[at + i, at + j] * (candidate[j] - delta[at + j]);
+                    double d = TensorPrimitives.Dot(step, _x[t].AsSpan(at, g));
+                    change += (2 * r[t] + d) * d;
                 }
                 if (change < bestChange)
                 {
                     bestChange = change;
                     best = p;
+                    found = true;
+                    step.CopyTo(bestStep, 0);
+                    for (int t = 0; t < samples; t++) bestR[t] = TensorPrimitives.Dot(step, _x[t].AsSpan(at, g));
                 }
             }
         }
@@ -122,15 +125,13 @@ internal sealed class ScaleEstimation(double[,] hessian)
     }
 
     /// <summary>w − ŵ of one group under (scale, zero), with the fp16 scale the file stores.</summary>
-    static void Residual(float[] w, QuantizedFormat format, int at, int g, (float Scale, int Zero) p, double[] output)
+    static void Residual(float[] w, QuantizedFormat format, int at, int g, (float Scale, int Zero) p, Span<float> output)
     {
         float stored = (float)GroupQuantizer.ToHalf(p.Scale);
-        bool local = output.Length == g;
         for (int i = 0; i < g; i++)
         {
             float x = w[at + i];
-            int code = GroupQuantizer.Code(x, format, p.Scale, p.Zero);
-            output[local ? i : at + i] = x - (code - p.Zero) * (double)stored;
+            output[i] = x - (GroupQuantizer.Code(x, format, p.Scale, p.Zero) - p.Zero) * stored;
         }
     }
 }

@@ -65,35 +65,34 @@ public class DataAwareTests : IDisposable
     public void ScaleEstimationNeverRaisesTheCalibrationErrorOverMinMax(int seed)
     {
         const int rows = 24, cols = 64;
-        var (w, x) = Problem(seed, rows, cols, 200);
+        var (w, x) = Problem(seed, rows, cols, ScaleEstimation.MaxSamples); // the estimator measures on up to this many rows
         var format = new QuantizedFormat(4, false, 32);
-        var estimation = new ScaleEstimation(ScaleEstimation.Hessian(x, cols));
+        var estimation = new ScaleEstimation(x);
         double minMax = OutputError(w, Dequantize(w, rows, cols, format), rows, cols, x);
         double estimated = OutputError(w, Dequantize(w, rows, cols, format, (row, p) => estimation.Choose(row, format, p)), rows, cols, x);
         Assert.True(estimated <= minMax, $"scale estimation {estimated:E4} vs min/max {minMax:E4}");
         Assert.True(estimated < 0.9 * minMax, $"scale estimation should find a clearly better choice: {estimated:E4} vs {minMax:E4}");
-        // The Hessian form of the error is the error itself.
+        // The estimator's own error measure is this output error.
         var dq = Dequantize(w, rows, cols, format);
-        double viaHessian = Enumerable.Range(0, rows).Sum(r => estimation.Error(w.AsSpan(r * cols, cols), dq.AsSpan(r * cols, cols)));
-        Assert.Equal(minMax, viaHessian, minMax * 1e-9);
+        double measured = Enumerable.Range(0, rows).Sum(r => estimation.Error(w.AsSpan(r * cols, cols), dq.AsSpan(r * cols, cols)));
+        Assert.Equal(minMax, measured, minMax * 1e-5);
     }
 
     [Fact]
     public void AwqScalesLowerTheOutputErrorTheyTarget()
     {
         const int rows = 32, cols = 64;
-        var (w, x) = Problem(9, rows, cols, 256);
+        var (w, x) = Problem(9, rows, cols, 128);
         var format = new QuantizedFormat(4, false, 32);
         var stats = new ActivationStatistics(cols, 256, 0);
         foreach (var row in x) stats.Add(row);
-        var hessian = ScaleEstimation.Hessian(x, cols);
         var layer = new Awq.Layer(w.ToArray(), rows, cols, format);
-        var s = Awq.Search([layer], stats.MeanMagnitudes(), hessian);
+        var s = Awq.Search([layer], stats.MeanMagnitudes(), x);
         Assert.NotNull(s);
         double plain = OutputError(w, Dequantize(w, rows, cols, format), rows, cols, x);
         double scaled = OutputError(w, Dequantize(w, rows, cols, format, inputScale: s), rows, cols, x);
         Assert.True(scaled < plain, $"AWQ {scaled:E4} vs plain {plain:E4}");
-        Assert.Equal(scaled, Awq.Error(layer, s!, hessian), scaled * 1e-6);
+        Assert.Equal(scaled, Awq.Error(layer, s!, x), scaled * 1e-5);
         // The loud channels got the larger scales.
         Assert.True(s!.Where((_, c) => c % 13 == 0).Average() > s!.Where((_, c) => c % 13 != 0).Average());
     }
