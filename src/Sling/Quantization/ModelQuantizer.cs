@@ -115,14 +115,20 @@ public static class ModelQuantizer
             primary = MixedPrecision.SelectPrimary(scored, config.Ratio);
         }
 
-        // AWQ rescales layers and the operations before them: the changed tensors are kept in memory.
+        // AWQ rescales layers and the operations before them, one transformer layer at a time as the
+        // writer reaches it (tensors are written in name order, a layer's together): only that layer's
+        // changed tensors are in memory.
         var overrides = new Dictionary<string, float[]>();
         var inputScales = new Dictionary<string, double[]>();
         QuantizedFormat? FormatFor(SafeTensorInfo t) => primary.Contains(t.Name) ? config.Primary(Cols(t)) : config.BackupFormat(Cols(t));
-        if (config.Awq && stats is not null)
+        int currentLayer = -1;
+        void EnterLayer(string name)
         {
-            var notesAwq = ApplyAwq(tensors, architecture, hfConfig, stats, primary, t => FormatFor(t), overrides, inputScales);
-            foreach (var (name, note) in notesAwq) notes[name] = notes.TryGetValue(name, out var n) ? $"{n}; {note}" : note;
+            if (!config.Awq || stats is null || LayerOf(name) is not int layer || layer == currentLayer) return;
+            currentLayer = layer;
+            overrides.Clear();
+            var notesAwq = ApplyAwq(tensors, architecture, hfConfig, stats, primary, t => FormatFor(t), overrides, inputScales, layer);
+            foreach (var (name2, note) in notesAwq) notes[name2] = notes.TryGetValue(name2, out var n) ? $"{n}; {note}" : note;
         }
         Func<int, float[]> RowOf(string name, Kernels.WeightMatrix matrix) =>
             overrides.TryGetValue(name, out var data) ? r => data.AsSpan(r * matrix.Cols, matrix.Cols).ToArray() : Row(matrix);
@@ -138,6 +144,7 @@ public static class ModelQuantizer
             {
                 var t = all[i];
                 progress?.Report(new Progress(i, all.Count, t.Name, "quantize"));
+                EnterLayer(t.Name);
                 QuantizedFormat? format = null;
                 if (t.Shape.Length == 2 && RoleOf(t.Name) != Role.Other && !Ignored(t.Name) && t.DType is TensorDType.F32 or TensorDType.F16 or TensorDType.BF16)
                     format = primary.Contains(t.Name) ? config.Primary(Cols(t)) : config.BackupFormat(Cols(t));
@@ -248,7 +255,7 @@ public static class ModelQuantizer
     /// </summary>
     internal static Dictionary<string, string> ApplyAwq(TensorSet tensors, IArchitecture architecture, HuggingFaceConfig hfConfig,
         Dictionary<string, ActivationStatistics> stats, HashSet<string> primary, Func<SafeTensorInfo, QuantizedFormat?> formatOf,
-        Dictionary<string, float[]> overrides, Dictionary<string, double[]> inputScales)
+        Dictionary<string, float[]> overrides, Dictionary<string, double[]> inputScales, int? onlyLayer = null)
     {
         var notes = new Dictionary<string, string>();
         var config = architecture.ReadConfig(hfConfig);
@@ -288,7 +295,7 @@ public static class ModelQuantizer
             if (tensors.Contains(B(role, i))) DivideRows(Vector(B(role, i)), 1, rowOf, s, channels);
         }
         var oTie = Enumerable.Range(0, config.QDim).Select(VRow).ToArray();
-        for (int i = 0; i < config.Layers; i++)
+        for (int i = onlyLayer ?? 0; i < (onlyLayer + 1 ?? config.Layers); i++)
         {
             int at = i;
             var sites = llama
@@ -328,6 +335,15 @@ public static class ModelQuantizer
             }
         }
         return notes;
+    }
+
+    /// <summary>The transformer layer a Hugging Face tensor belongs to (model.layers.N.…), or null.</summary>
+    private static int? LayerOf(string name)
+    {
+        const string prefix = "model.layers.";
+        if (!name.StartsWith(prefix, StringComparison.Ordinal)) return null;
+        int end = name.IndexOf('.', prefix.Length);
+        return end > prefix.Length && int.TryParse(name.AsSpan(prefix.Length, end - prefix.Length), out int layer) ? layer : null;
     }
 
     private static void Divide(float[] vector, double[] s)
