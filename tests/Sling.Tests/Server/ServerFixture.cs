@@ -21,9 +21,9 @@ public sealed class RunningServer : IAsyncDisposable
 
     public static string ModelPath => SharedData.PathOf(SharedData.Stories260K);
 
-    public static async Task<RunningServer> StartAsync(ServerOptions? options = null)
+    public static async Task<RunningServer> StartAsync(ServerOptions? options = null, string? modelPath = null)
     {
-        var model = SlingModel.Load(ModelPath);
+        var model = SlingModel.Load(modelPath ?? ModelPath);
         var server = await SlingServer.StartAsync(model, (options ?? new ServerOptions()) with { Host = "127.0.0.1", Port = 0 });
         return new RunningServer(model, server, new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(60) });
     }

@@ -84,13 +84,15 @@ public class ServerTests
         Assert.Equal(8, expected.Distinct().Count());
     }
 
-    [SharedFact(Stories, Tokenizer)]
+    [SharedFact(Stories, Tokenizer, ChatModels.Phi3Vocab, ChatModels.Phi35Template)]
     public async Task AClientThatDisconnectsFreesItsSequence()
     {
-        await using var s = await RunningServer.StartAsync(new ServerOptions { Parallel = 1, QueueLimit = 0 });
-        // Left alone, this answer runs for hundreds of tokens (about half a second here).
-        int fullAnswer = s.Model.Generate("Once", s.Model.DefaultOptions with { Temperature = 0, MaxTokens = 4000 }).GeneratedTokens;
-        Assert.True(fullAnswer > 200, $"the uninterrupted answer has only {fullAnswer} tokens");
+        // A model that writes for seconds when left alone (random weights, 4096 positions, a 32064-token vocabulary).
+        using var dir = new TempDirectory();
+        await using var s = await RunningServer.StartAsync(new ServerOptions { Parallel = 1, QueueLimit = 0, Context = 4096 },
+            ChatModels.WritePhi3Shaped(dir.Path, contextLength: 4096));
+        int fullAnswer = s.Model.Generate("Once", s.Model.DefaultOptions with { Temperature = 0, MaxTokens = 4000, ContextLength = 4096 }).GeneratedTokens;
+        Assert.True(fullAnswer > 1000, $"the uninterrupted answer has only {fullAnswer} tokens");
         // A raw connection, closed mid-answer (HttpClient would read the rest to reuse the connection).
         using (var socket = new System.Net.Sockets.TcpClient())
         {
