@@ -6,7 +6,7 @@ namespace Sling.Quantization;
 /// input rows (reservoir sampling) for the algorithms that need activations themselves. Memory is
 /// bounded by the channels and the sample size, not by the calibration set.
 /// </summary>
-public sealed class ActivationStatistics
+internal sealed class ActivationStatistics
 {
     readonly double[] _sum, _squares, _magnitudes;
     readonly List<float[]> _rows = [];
