@@ -10,10 +10,24 @@ namespace Sling.Tokenization;
 public sealed class ByteLevelBpeTokenizer : VocabularyTokenizer
 {
     private readonly BpeTokenizer _bpe;
+    private readonly PreTokenizer _preTokenizer;
+    private readonly BpeTokenizer? _wordBpe;
     private static readonly Dictionary<char, byte> UnicodeToByte = BuildByteAlphabet();
+    private static readonly char[] ByteToUnicode = UnicodeToByte.OrderBy(p => p.Value).Select(p => p.Key).ToArray();
 
-    internal ByteLevelBpeTokenizer(Vocabulary vocabulary, IEnumerable<string> merges, PreTokenizer preTokenizer, SpecialTokenMatcher? specials = null)
+    /// <param name="ignoreMerges">A piece of the split that is itself a token becomes that token
+    /// without merging (tokenizer.json's "ignore_merges", Llama 3's tokenizer).</param>
+    internal ByteLevelBpeTokenizer(Vocabulary vocabulary, IEnumerable<string> merges, PreTokenizer preTokenizer,
+        SpecialTokenMatcher? specials = null, bool ignoreMerges = false)
         : base(vocabulary, specials)
+    {
+        _preTokenizer = preTokenizer;
+        var mergeList = merges as IReadOnlyCollection<string> ?? merges.ToList();
+        _bpe = Create(vocabulary, mergeList, preTokenizer);
+        if (ignoreMerges) _wordBpe = Create(vocabulary, mergeList, preTokenizer: null);
+    }
+
+    private static BpeTokenizer Create(Vocabulary vocabulary, IEnumerable<string> merges, PreTokenizer? preTokenizer)
     {
         var options = new BpeOptions(vocabulary.Tokens.Select((t, i) => new KeyValuePair<string, int>(t, i)).DistinctBy(p => p.Key))
         {
@@ -23,7 +37,7 @@ public sealed class ByteLevelBpeTokenizer : VocabularyTokenizer
         };
         try
         {
-            _bpe = BpeTokenizer.Create(options);
+            return BpeTokenizer.Create(options);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
         {
@@ -31,7 +45,30 @@ public sealed class ByteLevelBpeTokenizer : VocabularyTokenizer
         }
     }
 
-    protected override void EncodeText(string text, bool atStart, List<int> output) => output.AddRange(_bpe.EncodeToIds(text));
+    protected override void EncodeText(string text, bool atStart, List<int> output)
+    {
+        if (_wordBpe is null)
+        {
+            output.AddRange(_bpe.EncodeToIds(text));
+            return;
+        }
+        foreach (var (offset, length) in _preTokenizer.PreTokenize(text))
+        {
+            string piece = text.Substring(offset, length);
+            if (Vocabulary.TryGetId(Spell(piece), out int id)) output.Add(id);
+            else output.AddRange(_wordBpe.EncodeToIds(piece));
+        }
+    }
+
+    /// <summary>The piece's UTF-8 bytes in GPT-2's byte alphabet: how the vocabulary writes it.</summary>
+    private static string Spell(string piece)
+    {
+        byte[] bytes = System.Text.Encoding.UTF8.GetBytes(piece);
+        return string.Create(bytes.Length, bytes, (chars, b) =>
+        {
+            for (int i = 0; i < b.Length; i++) chars[i] = ByteToUnicode[b[i]];
+        });
+    }
 
     protected override byte[] DecodeNormal(int previous, int token)
     {

@@ -29,9 +29,10 @@ public static class GgufTokenizer
             if (id < 0 || id >= tokens.Length) throw new ModelFormatException(g.Path, $"{key} = {id} is outside the vocabulary of {tokens.Length}");
             return (int)id;
         }
+        PreTokenizerFamily? family = model == "gpt2" ? PreTokenizerOf(g) : null;
         var vocabulary = new Vocabulary(tokens, scores, types?.Select(t => Enum.IsDefined((TokenType)t) ? (TokenType)t : TokenType.Normal).ToArray())
         {
-            BosId = Id("tokenizer.ggml.bos_token_id"),
+            BosId = family is { HasBos: false } ? -1 : Id("tokenizer.ggml.bos_token_id"),
             EosId = Id("tokenizer.ggml.eos_token_id"),
             UnknownId = Id("tokenizer.ggml.unknown_token_id"),
         };
@@ -51,10 +52,9 @@ public static class GgufTokenizer
                 };
             case "gpt2":
                 string[] merges = g.Get<string[]>("tokenizer.ggml.merges");
-                string pre = g.GetOrDefault<string>("tokenizer.ggml.pre") ?? "default";
-                return new ByteLevelBpeTokenizer(vocabulary, merges, new SequentialRegexPreTokenizer(PreTokenizerRules.For(pre)))
+                return new ByteLevelBpeTokenizer(vocabulary, merges, new SequentialRegexPreTokenizer(family!.Patterns), ignoreMerges: family.IgnoreMerges)
                 {
-                    AddBosByDefault = addBos ?? false,
+                    AddBosByDefault = addBos ?? family.AddBos,
                     AddEos = addEos,
                     ChatTemplate = chatTemplate,
                 };
@@ -62,6 +62,18 @@ public static class GgufTokenizer
                 return WordPieceTokenizer.FromPhantomSpaceVocabulary(vocabulary);
             default:
                 throw new ModelFormatException(g.Path, $"tokenizer model '{model}' is not supported (supported: llama, gpt2, bert)");
+        }
+    }
+
+    private static PreTokenizerFamily PreTokenizerOf(GgufFile g)
+    {
+        try
+        {
+            return PreTokenizerRules.For(g.GetOrDefault<string>("tokenizer.ggml.pre") ?? "default");
+        }
+        catch (SlingException e)
+        {
+            throw new ModelFormatException(g.Path, $"tokenizer.ggml.pre: {e.Message}");
         }
     }
 }

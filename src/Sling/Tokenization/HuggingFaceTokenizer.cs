@@ -108,7 +108,8 @@ public static class HuggingFaceTokenizer
                         }
                     }
                     if (patterns.Count == 0) patterns.Add(Gpt2Pattern);
-                    return new ByteLevelBpeTokenizer(vocabulary, merges.Select(m => $"{m.Left} {m.Right}"), new SequentialRegexPreTokenizer(patterns), specials)
+                    return new ByteLevelBpeTokenizer(vocabulary, merges.Select(m => $"{m.Left} {m.Right}"), new SequentialRegexPreTokenizer(patterns), specials,
+                        ignoreMerges: Child(model, "ignore_merges") is { ValueKind: JsonValueKind.True })
                     {
                         AddBosByDefault = addBosDefault, AddEos = addEos, ChatTemplate = chatTemplate,
                     };

@@ -5,7 +5,7 @@ namespace Sling.Tokenization;
 
 /// <summary>
 /// Splits text with a sequence of regexes, each one splitting the pieces the previous one left, and
-/// keeping both the matches and the text between them (Hugging Face's Sequence of Split
+/// keeping both the matches and the text between them; an empty match splits where it stands (Hugging Face's Sequence of Split
 /// pre-tokenizers with "Isolated" behaviour, as deepseek-coder and starcoder use). Written here
 /// because Microsoft.ML.Tokenizers' RegexPreTokenizer applies a single regex.
 /// </summary>
@@ -34,7 +34,7 @@ internal sealed class SequentialRegexPreTokenizer : PreTokenizer
                 int start = offset, end = offset + length;
                 for (var m = regex.Match(text, offset, length); m.Success; m = m.NextMatch())
                 {
-                    if (m.Length == 0) continue;
+                    // An empty match (a lookahead such as superbpe's digit grouping) only marks a split.
                     if (m.Index > start) next.Add((start, m.Index - start));
                     next.Add((m.Index, m.Length));
                     start = m.Index + m.Length;
