@@ -66,6 +66,10 @@ public class GgufModelTests
         File.WriteAllBytes(path, bytes);
         var unsupported = Assert.Throws<ModelFormatException>(() => ModelLoader.LoadTransformer(path)).Message;
         Assert.Contains("ggml type 16 (IQ2_XXS); supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0", unsupported);
+        BitConverter.GetBytes(1234u).CopyTo(bytes, at); // an id ggml does not have
+        File.WriteAllBytes(path, bytes);
+        var unknown = Assert.Throws<ModelFormatException>(() => ModelLoader.LoadTransformer(path)).Message;
+        Assert.Contains("tensor 'token_embd.weight' has ggml type 1234", unknown);
 
         TinyLlamaGguf.Write(path, Model(false), TinyLlamaGguf.Q8_0);
         bytes = File.ReadAllBytes(path);
