@@ -42,6 +42,48 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
         _combined = combined;
         _rowStart = rowStart;
         _format = format;
+        IsInt4PerBlockOf32 = packed && PairsShareParameters(scales, zeros, combined, rowStart * BlocksPerRow, rows * BlocksPerRow);
+    }
+
+    /// <summary>
+    /// True when the codes are 4-bit, without zero point, and each 32 values share one scale and one
+    /// offset (Q4_K's and Q4_1's blocks): the interleaved int4 layout then computes s·c − o exactly as
+    /// here (<see cref="RowBlockMatrix"/>). (A zero point would move a rounding: (c − z)·s ≠ c·s − z·s.)
+    /// </summary>
+    public bool IsInt4PerBlockOf32 { get; }
+
+    static bool PairsShareParameters(float[] scales, byte[] zeros, float[] combined, int start, int count)
+    {
+        for (int b = start; b < start + count; b += 2)
+            if (zeros[b] != 0 || zeros[b + 1] != 0 || scales[b] != scales[b + 1] || combined[b] != combined[b + 1]) return false;
+        return true;
+    }
+
+    /// <summary>This matrix as the input of a repack into the interleaved int4 layout (needs <see cref="IsInt4PerBlockOf32"/>).</summary>
+    internal RepackSource AsRepackSource() => new Int4Source(this);
+
+    /// <summary>Packed 4-bit codes (byte j of 32 values: codes j and j + 16, the layout Q4_0 stores), per 32 values s and s·z + o.</summary>
+    sealed class Int4Source(AffineBlockMatrix m) : RepackSource
+    {
+        System.Runtime.InteropServices.GCHandle _pin = System.Runtime.InteropServices.GCHandle.Alloc(m._codes, System.Runtime.InteropServices.GCHandleType.Pinned);
+        public override int Rows => m.Rows;
+        public override int Cols => m.Cols;
+        public override int GroupSize => Q8Activations.BlockSize;
+        public override bool Symmetric => true;
+        public override int SymmetricZero => 0;
+        public override byte* RowCodes(int row) => (byte*)_pin.AddrOfPinnedObject() + (long)(m._rowStart + row) * m.RowBytes;
+        public override int BlockStride => Q8Activations.BlockSize / 2;
+        public override Half Scale(int row, int group) => throw new NotSupportedException();
+        public override int Zero(int row, int group) => 0;
+        public override bool Affine => true;
+        long Index(int row, int group) => (long)(m._rowStart + row) * m.BlocksPerRow + 2 * group;
+        public override float AffineScale(int row, int group) => m._scales[Index(row, group)];
+        public override float AffineOffset(int row, int group) => m._combined[Index(row, group)];
+        public override string Format => m._format;
+        public override void Release()
+        {
+            if (_pin.IsAllocated) _pin.Free();
+        }
     }
 
     static byte[] Pack(byte[] codes, out bool packed)

@@ -40,7 +40,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         });
     }
 
-    public override string Format => Symmetric ? "int4_sym" : "int4_asym";
+    public override string Format => SourceFormat ?? (Symmetric ? "int4_sym" : "int4_asym");
     private protected override int BlockBytes => 256;
 
     private protected override int CodeAt(int row, int col)
@@ -100,6 +100,15 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
                 if (tile > 3) g3 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q3 + o, ones), Vector512.Create(d3[b]), g3);
             }
             var s = w.Scales(g);
+            if (w.Affine)
+            {
+                var o = w.Offsets(g);
+                acc0 = AffineGroup(acc0, s, o, g0, a.GroupSums(0), g);
+                acc1 = AffineGroup(acc1, s, o, g1, a.GroupSums(1), g);
+                acc2 = AffineGroup(acc2, s, o, g2, a.GroupSums(2), g);
+                acc3 = AffineGroup(acc3, s, o, g3, a.GroupSums(3), g);
+                continue;
+            }
             var z = w.Zeros(g);
             acc0 = Group(acc0, s, z, g0, a.GroupSums(0), g);
             acc1 = Group(acc1, s, z, g1, a.GroupSums(1), g);

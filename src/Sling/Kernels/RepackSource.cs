@@ -23,6 +23,16 @@ internal abstract unsafe class RepackSource
     /// <summary>Called when the repack is done: a memory-mapped source drops its resident pages.</summary>
     public abstract void Release();
 
+    /// <summary>
+    /// True when each group's values are scale·code − offset with float scale and offset (llama.cpp's
+    /// Q4_K and Q4_1: d·sc·q − dmin·m) rather than fp16 scale·(code − zero).
+    /// </summary>
+    public virtual bool Affine => false;
+    public virtual float AffineScale(int row, int group) => throw new NotSupportedException();
+    public virtual float AffineOffset(int row, int group) => throw new NotSupportedException();
+    /// <summary>The format's name when it is not Sling's own int4/int8 (e.g. "q4_k").</summary>
+    public virtual string? Format => null;
+
     public static RepackSource Of(GroupMatrix m) => new GroupMatrixSource(m);
 
     private sealed class GroupMatrixSource(GroupMatrix m) : RepackSource

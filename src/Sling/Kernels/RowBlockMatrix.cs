@@ -10,7 +10,8 @@ namespace Sling.Kernels;
 /// forks lay weights out). One broadcast of activation codes multiplies all 16 rows at once, a
 /// block's integer sums land one row per lane, and scales, zero points and results are whole
 /// vectors: no horizontal sums and no per-row bookkeeping. Per 16-row block and group it stores 16
-/// fp16 scales and, when asymmetric, 16 zero points; the code layout is the format's own.
+/// fp16 scales and, when asymmetric, 16 zero points — or, for affine sources (value = scale·code −
+/// offset, llama.cpp's Q4_K/Q4_1), 16 float scales then 16 float offsets; the code layout is the format's own.
 /// </summary>
 internal abstract unsafe class RowBlockMatrix : WeightMatrix
 {
@@ -24,20 +25,40 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     private readonly NativeBuffer _codeBuffer;
     private protected readonly byte* _codes;
     private readonly NativeBuffer _scaleBuffer;
+    /// <summary>fp16 scales, or null for an affine source.</summary>
     private protected readonly Half* _scales;
+    /// <summary>An affine source's float scales and offsets (per row block and group: 16 of each), or null.</summary>
+    private protected readonly float* _affine;
     private protected readonly byte[]? _zeros;
+    private readonly string? _format;
 
     private protected RowBlockMatrix(RepackSource source, int codeBytes)
         : base(source.Rows, source.Cols)
     {
         GroupSize = source.GroupSize;
         SymmetricZero = source.SymmetricZero;
+        _format = source.Format;
         _codeBuffer = new NativeBuffer(codeBytes);
         _codes = _codeBuffer.Pointer;
+        int groups = Groups;
+        if (source.Affine)
+        {
+            _scaleBuffer = new NativeBuffer((long)Rows * Groups * 2 * sizeof(float));
+            float* affine = _affine = (float*)_scaleBuffer.Pointer;
+            Parallel.For(0, Rows, row =>
+            {
+                for (int g = 0; g < groups; g++)
+                {
+                    long at = AffineIndex(row, g);
+                    affine[at] = source.AffineScale(row, g);
+                    affine[at + RowsPerBlock] = source.AffineOffset(row, g);
+                }
+            });
+            return;
+        }
         _scaleBuffer = new NativeBuffer((long)Rows * Groups * sizeof(Half));
         _scales = (Half*)_scaleBuffer.Pointer;
         _zeros = source.Symmetric ? null : GC.AllocateUninitializedArray<byte>(Rows * Groups, pinned: true);
-        int groups = Groups;
         Half* target = _scales;
         byte[]? zeros = _zeros;
         Parallel.For(0, Rows, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (row) =>
@@ -51,6 +72,12 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         });
     }
 
+    /// <summary>Where a row's group scale is in the affine array (its offset follows 16 floats later).</summary>
+    private long AffineIndex(int row, int group) => ((long)(row / RowsPerBlock) * Groups + group) * 2 * RowsPerBlock + row % RowsPerBlock;
+
+    /// <summary>The format name: an affine source's own (e.g. "q4_k"), else Sling's.</summary>
+    private protected string? SourceFormat => _format;
+
     /// <summary>Runs <paramref name="copy"/> for every row block in parallel, then lets the source drop its pages.</summary>
     private protected static void ForEachRowBlock(RepackSource source, Action<int> copy)
     {
@@ -62,6 +89,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
     public int Groups => Cols / GroupSize;
     public bool Symmetric => _zeros == null;
+    public bool Affine => _affine != null;
     /// <summary>The zero point of every group when <see cref="Symmetric"/>.</summary>
     private protected int SymmetricZero { get; }
     /// <summary>Code bytes of one 16-row × 32-input block.</summary>
@@ -73,11 +101,15 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// <summary>True when this CPU runs the kernels and the matrix's shape fits the layout.</summary>
     public static bool CanRepack(GroupMatrix m) => CanRepack(m.Rows, m.Cols) && m.GroupSize % BlockSize == 0;
 
+    /// <summary>True when this CPU runs the kernels and the matrix holds 4-bit codes with one scale and offset per 32 values (Q4_K, Q4_1).</summary>
+    public static bool CanRepack(AffineBlockMatrix m) => CanRepack(m.Rows, m.Cols) && m.IsInt4PerBlockOf32;
+
     /// <summary>The same values in the interleaved layout of their format (a copy; the source is not kept).</summary>
-    public static RowBlockMatrix Repack(GroupMatrix m) => m switch
+    public static RowBlockMatrix Repack(WeightMatrix m) => m switch
     {
-        Int4GroupMatrix => new Int4RowBlockMatrix(RepackSource.Of(m)),
-        Int8GroupMatrix => new Int8RowBlockMatrix(RepackSource.Of(m)),
+        Int4GroupMatrix => new Int4RowBlockMatrix(RepackSource.Of((GroupMatrix)m)),
+        Int8GroupMatrix => new Int8RowBlockMatrix(RepackSource.Of((GroupMatrix)m)),
+        AffineBlockMatrix a when a.IsInt4PerBlockOf32 => new Int4RowBlockMatrix(a.AsRepackSource()),
         _ => throw new ArgumentException($"{m.Format} has no interleaved layout"),
     };
 
@@ -91,12 +123,28 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     // Codes are integers; only the scales (16 rows per group block) can be NaN or infinite.
     public override long FirstNonFiniteRow()
     {
+        if (_affine != null)
+        {
+            long bad = NonFinite.Find(new ReadOnlySpan<float>(_affine, checked(Rows * Groups * 2)));
+            if (bad < 0) return -1;
+            long perBlock = (long)Groups * 2 * RowsPerBlock;
+            return bad / perBlock * RowsPerBlock + bad % RowsPerBlock;
+        }
         long at = NonFinite.FindHalf(new ReadOnlySpan<ushort>(_scales, checked(Rows * Groups)));
         return at < 0 ? -1 : at / (Groups * RowsPerBlock) * RowsPerBlock + at % RowsPerBlock;
     }
 
     public override void ReadRow(int row, Span<float> destination)
     {
+        if (_affine != null)
+        {
+            for (int c = 0; c < Cols; c++)
+            {
+                long at = AffineIndex(row, c / GroupSize);
+                destination[c] = CodeAt(row, c) * _affine[at] - _affine[at + RowsPerBlock];
+            }
+            return;
+        }
         for (int c = 0; c < Cols; c++)
         {
             long g = GroupIndex(row, c / GroupSize);
@@ -125,6 +173,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         if ((long)(n - 1) * ldy + rowEnd > y.Length) throw new ArgumentException($"{y.Length} outputs cannot hold {n} rows of {ldy}");
         byte* codes = _codes;
         Half* scales = _scales;
+        float* affine = _affine;
         fixed (byte* zeros = _zeros)
         fixed (sbyte* q = input.Codes)
         fixed (short* wide = input.Wide)
@@ -139,7 +188,8 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
                 for (int rb = rowStart / RowsPerBlock; rb < rowEnd / RowsPerBlock; rb++)
                 {
                     var block = new Weights(codes + (long)rb * blocks * BlockBytes, scales + (long)rb * groups * RowsPerBlock,
-                        zeros == null ? null : zeros + (long)rb * groups * RowsPerBlock, groups, GroupSize / BlockSize, SymmetricZero);
+                        zeros == null ? null : zeros + (long)rb * groups * RowsPerBlock, groups, GroupSize / BlockSize, SymmetricZero,
+                        affine == null ? null : affine + (long)rb * groups * 2 * RowsPerBlock);
                     // The 16 results of activation row t+k land straight in its output row.
                     RowBlock(block, a, output + (long)t * ldy + rb * RowsPerBlock, ldy);
                 }
@@ -163,20 +213,26 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         public float* GroupSums(int k) => groupSums + (long)Row(k) * groups;
     }
 
-    /// <summary>One row block's codes, per-group scales and zero points.</summary>
-    private protected readonly struct Weights(byte* codes, Half* scales, byte* zeros, int groups, int blocksPerGroup, int symmetricZero)
+    /// <summary>One row block's codes, per-group scales and zero points (or float scales and offsets).</summary>
+    private protected readonly struct Weights(byte* codes, Half* scales, byte* zeros, int groups, int blocksPerGroup, int symmetricZero, float* affine)
     {
         public byte* Codes => codes;
         public int Groups => groups;
         public int BlocksPerGroup => blocksPerGroup;
+        public bool Affine => affine != null;
 
         /// <summary>The group's 16 scales as floats.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector512<float> Scales(int g)
         {
+            if (affine != null) return Vector512.Load(affine + (long)g * 2 * RowsPerBlock);
             var (low, high) = Vector256.Widen(Vector256.Load((ushort*)(scales + (long)g * RowsPerBlock)));
             return Vector512.Create(HalfConversion.Widen(low), HalfConversion.Widen(high));
         }
+
+        /// <summary>An affine group's 16 offsets.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<float> Offsets(int g) => Vector512.Load(affine + (long)g * 2 * RowsPerBlock + RowsPerBlock);
 
         /// <summary>The group's 16 zero points as floats.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -200,4 +256,9 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private protected static Vector512<float> Group(Vector512<float> acc, Vector512<float> scale, Vector512<float> zero, Vector512<float> sum, float* groupSums, int g)
         => Vector512.FusedMultiplyAdd(scale, sum - zero * groupSums[g], acc);
+
+    /// <summary>Folds one affine group's sums: scale · Σ_b d_b·Σ code·q − offset · Σ_b d_b·Σq.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected static Vector512<float> AffineGroup(Vector512<float> acc, Vector512<float> scale, Vector512<float> offset, Vector512<float> sum, float* groupSums, int g)
+        => Vector512.FusedMultiplyAdd(-offset, Vector512.Create(groupSums[g]), Vector512.FusedMultiplyAdd(scale, sum, acc));
 }

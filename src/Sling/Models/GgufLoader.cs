@@ -186,7 +186,9 @@ public static class GgufLoader
                     codes.AsSpan((int)((long)row * cols), cols), scales.AsSpan(row * blocksPerRow, blocksPerRow),
                     zeros.AsSpan(row * blocksPerRow, blocksPerRow), offsets.AsSpan(row * blocksPerRow, blocksPerRow)));
                 g.File.Release(src, rows * rowBytes);
-                return new AffineBlockMatrix(codes, scales, zeros, offsets, rows, cols, GgufFile.TypeName(t.Type).ToLowerInvariant());
+                var affine = new AffineBlockMatrix(codes, scales, zeros, offsets, rows, cols, GgufFile.TypeName(t.Type).ToLowerInvariant());
+                // Q4_K and Q4_1 (4-bit codes, one scale and offset per 32 values) take the interleaved int4 kernels.
+                return repack && RowBlockMatrix.CanRepack(affine) ? RowBlockMatrix.Repack(affine) : affine;
             }
         }
     }

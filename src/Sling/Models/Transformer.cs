@@ -33,9 +33,9 @@ public sealed class Transformer : IDisposable
         long repacked = 0;
         WeightMatrix Repack(WeightMatrix w)
         {
-            if (w is not GroupMatrix m || !RowBlockMatrix.CanRepack(m)) return w;
-            repacked += m.ByteSize;
-            return RowBlockMatrix.Repack(m);
+            if (!(w is GroupMatrix g && RowBlockMatrix.CanRepack(g) || w is AffineBlockMatrix a && RowBlockMatrix.CanRepack(a))) return w;
+            repacked += w.ByteSize;
+            return RowBlockMatrix.Repack(w);
         }
         foreach (var linear in weights.Layers.SelectMany(l => l.Linears().Select(x => x.Linear)))
             linear.Weight = Repack(linear.Weight);

@@ -27,7 +27,7 @@ public class AffineBlockTests
     public unsafe void EveryTensorHoldsGgmlsValuesAndMultipliesExactly(string file)
     {
         using var g = GgufFile.Open(SharedData.PathOf($"models/gguf/quant/model-{file}.gguf"));
-        int checkedTensors = 0;
+        int checkedTensors = 0, repacked = 0;
         foreach (var t in g.Tensors.Where(t => t.Dimensions.Length == 2 && GgmlBlocks.Layout(t.Type) is not null))
         {
             int cols = (int)t.Dimensions[0], rows = (int)t.Dimensions[1];
@@ -50,6 +50,20 @@ public class AffineBlockTests
                 m.ReadRow(r, actual);
                 Assert.Equal(expected, actual); // bit for bit
             }
+            // Q4_K and Q4_1 (4-bit codes, one scale and offset per 32 values) take the interleaved int4 kernels.
+            if (RowBlockMatrix.CanRepack(m))
+            {
+                var interleaved = RowBlockMatrix.Repack(m);
+                Assert.Equal(GgufFile.TypeName(t.Type), interleaved.Format);
+                for (int r = 0; r < rows; r++)
+                {
+                    GgmlBlocks.DecodeRow(t.Type, src + r * rowBytes, expected);
+                    interleaved.ReadRow(r, actual);
+                    Assert.Equal(expected, actual);
+                }
+                IntegerKernelTests.Check(interleaved, cols, rows);
+                repacked++;
+            }
             int take = Math.Min(rows, 40);
             var slice = (AffineBlockMatrix)m.SliceRows(0, take);
             IntegerKernelTests.Check(slice, cols, take);   // AVX2, one and four activation rows at once
@@ -58,5 +72,8 @@ public class AffineBlockTests
             checkedTensors++;
         }
         Assert.True(checkedTensors > 0);
+        // Where the CPU runs the interleaved kernels, every Q4_K/Q4_1 tensor takes them.
+        int fourBit = g.Tensors.Count(t => t.Dimensions.Length == 2 && GgufFile.TypeName(t.Type) is "Q4_K" or "Q4_1");
+        Assert.Equal(KernelIsas.Best == KernelIsa.Avx512 ? fourBit : 0, repacked);
     }
 }
