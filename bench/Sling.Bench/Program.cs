@@ -6,6 +6,7 @@ using Sling.Models;
 // Sling benchmarks: print tokens/s and bytes. Usage:
 //   hf-folder --shape NAME --output DIR                         an F32 Hugging Face folder of a real shape (random weights)
 //   peer      --model FILE.gguf [--prompt 512] [--gen 128] [--runs 3] [--threads T]   Sling vs llama.cpp (LLamaSharp) on one file
+//   llama-quantize --model IN.gguf --output OUT.gguf --type q4_k_m|q5_k_m|q6_k|…   llama.cpp's own quantizer (LLamaSharp), as llama-quantize writes
 //   pool      [--threads T]                                 cost of one parallel operation (synchronization)
 //   micro     [BenchmarkDotNet options]                     BenchmarkDotNet micro-benchmarks of the products per format
 //   kernel    [--rows 5632] [--cols 2048] [--format q4_0|q8_0|int4|int8] [--tokens N] [--isa NAME]   GB/s and GOP/s of one product
@@ -40,6 +41,20 @@ switch (options.Command)
     case "scheduler-load":
     {
         SchedulerLoad.Run(options.Required("model"), (options.Get("clients") ?? "1,4,8").Split(',').Select(int.Parse).ToArray(), options.Int("tokens", 128), threads);
+        break;
+    }
+    case "llama-quantize":
+    {
+        // The K-quant mixes people download are written by llama.cpp's quantizer; this is it, via LLamaSharp.
+        string type = options.Required("type");
+        var watch = Stopwatch.StartNew();
+        LLama.Native.NativeApi.llama_empty_call(); // loads the native library for this CPU before the quantizer's first call
+        if (!LLama.LLamaQuantizer.Quantize(options.Required("model"), options.Required("output"), type, threads > 0 ? threads : Environment.ProcessorCount))
+        {
+            Console.Error.WriteLine($"error: llama.cpp could not quantize {options.Required("model")} to {type}");
+            return 1;
+        }
+        Console.WriteLine($"wrote {options.Required("output")} ({new FileInfo(options.Required("output")).Length:N0} bytes, {type}) in {watch.Elapsed.TotalSeconds:F1} s");
         break;
     }
     case "peer":

@@ -62,6 +62,64 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
     /// <summary>This matrix as the input of a repack into the interleaved int4 layout (needs <see cref="IsInt4PerBlockOf32"/>).</summary>
     internal RepackSource AsRepackSource() => new Int4Source(this);
 
+    /// <summary>
+    /// This matrix as the input of a repack into the interleaved int8 layout: signed codes c − z (exact
+    /// integers, so s·(c − z) − o is what ggml decodes), float scale and offset per 32 values where both
+    /// 16-value halves share them (Q5_K, IQ4, Q5_x), else per 16 values (Q6_K, Q3_K, Q2_K).
+    /// </summary>
+    internal RepackSource AsInt8RepackSource() => new Int8Source(this);
+
+    sealed class Int8Source : RepackSource
+    {
+        readonly AffineBlockMatrix _m;
+        readonly sbyte[] _codes;
+        readonly int _perGroup; // 16-value blocks per group: 2 or 1
+        System.Runtime.InteropServices.GCHandle _pin;
+
+        public Int8Source(AffineBlockMatrix m)
+        {
+            _m = m;
+            int perRow = m.BlocksPerRow;
+            bool pairs = true;
+            for (long b = (long)m._rowStart * perRow, end = b + (long)m.Rows * perRow; b < end && pairs; b += 2)
+                pairs = m._scales[b] == m._scales[b + 1] && m._offsets[b] == m._offsets[b + 1];
+            _perGroup = pairs ? 2 : 1;
+            _codes = GC.AllocateUninitializedArray<sbyte>(m.Rows * m.Cols, pinned: true);
+            fixed (byte* codes = m._codes)
+            {
+                byte* source = codes;
+                sbyte[] target = _codes;
+                System.Threading.Tasks.Parallel.For(0, m.Rows, r =>
+                {
+                    byte* w = source + (long)(m._rowStart + r) * m.RowBytes;
+                    long block = (long)(m._rowStart + r) * perRow;
+                    for (int c = 0; c < m.Cols; c++) target[(long)r * m.Cols + c] = (sbyte)(Code(w, c, m._packed) - m._zeros[block + c / Block]);
+                });
+            }
+            _pin = System.Runtime.InteropServices.GCHandle.Alloc(_codes, System.Runtime.InteropServices.GCHandleType.Pinned);
+        }
+
+        public override int Rows => _m.Rows;
+        public override int Cols => _m.Cols;
+        public override int GroupSize => Block * _perGroup;
+        public override bool Symmetric => true;
+        public override int SymmetricZero => 0;
+        public override byte* RowCodes(int row) => (byte*)_pin.AddrOfPinnedObject() + (long)row * _m.Cols;
+        public override int BlockStride => Q8Activations.BlockSize;
+        public override Half Scale(int row, int group) => throw new NotSupportedException();
+        public override int Zero(int row, int group) => 0;
+        public override bool Affine => true;
+        public override bool SignedCodes => true;
+        long Index(int row, int group) => (long)(_m._rowStart + row) * _m.BlocksPerRow + _perGroup * group;
+        public override float AffineScale(int row, int group) => _m._scales[Index(row, group)];
+        public override float AffineOffset(int row, int group) => _m._offsets[Index(row, group)];
+        public override string Format => _m._format;
+        public override void Release()
+        {
+            if (_pin.IsAllocated) _pin.Free();
+        }
+    }
+
     /// <summary>Packed 4-bit codes (byte j of 32 values: codes j and j + 16, the layout Q4_0 stores), per 32 values s and s·z + o.</summary>
     sealed class Int4Source(AffineBlockMatrix m) : RepackSource
     {

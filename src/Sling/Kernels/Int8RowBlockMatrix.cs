@@ -9,7 +9,9 @@ namespace Sling.Kernels;
 /// block and 32-input block: 512 code bytes as sixteen 32-byte runs; run p holds, for row r, the
 /// codes of inputs 2p and 2p+1 at bytes 2r and 2r+1. Each run widens to 16-bit lanes and meets a
 /// broadcast pair of 16-bit activation codes in one <c>vpmaddwd</c> (unsigned 8-bit codes times
-/// 8-bit activations would overflow <c>vpmaddubsw</c>'s 16-bit sums).
+/// 8-bit activations would overflow <c>vpmaddubsw</c>'s 16-bit sums). llama.cpp's block types other
+/// than Q4_K/Q4_1 come here too (<see cref="AffineBlockMatrix"/>): signed codes (code − zero), a float
+/// scale and offset per group of 32 or, for 16-value sub-blocks (Q6_K, Q3_K, Q2_K), of 16 inputs.
 /// </summary>
 internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
 {
@@ -31,32 +33,100 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
         });
     }
 
-    public override string Format => Symmetric ? "int8_sym" : "int8_asym";
+    public override string Format => SourceFormat ?? (Symmetric ? "int8_sym" : "int8_asym");
     private protected override int BlockBytes => 512;
 
     private protected override int CodeAt(int row, int col)
     {
         int rb = row / RowsPerBlock, r = row % RowsPerBlock, b = col / BlockSize, i = col % BlockSize;
-        return _codes[((long)rb * (Cols / BlockSize) + b) * BlockBytes + i / 2 * 32 + r * 2 + i % 2];
+        byte code = _codes[((long)rb * (Cols / BlockSize) + b) * BlockBytes + i / 2 * 32 + r * 2 + i % 2];
+        return SignedCodes ? (sbyte)code : code;
+    }
+
+    /// <summary>How 32 code bytes widen to 16-bit lanes: zero- or sign-extended.</summary>
+    private interface IWiden
+    {
+        static abstract Vector512<short> Widen(byte* codes);
+    }
+
+    private readonly struct Unsigned : IWiden
+    {
+        public static Vector512<short> Widen(byte* codes) => Avx512BW.ConvertToVector512Int16(Vector256.Load(codes));
+    }
+
+    private readonly struct Signed : IWiden
+    {
+        public static Vector512<short> Widen(byte* codes) => Avx512BW.ConvertToVector512Int16(Vector256.Load((sbyte*)codes));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> Pair(byte* c, short* q, int p) =>
-        Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(Vector256.Load(c + p * 32)), Vector512.Create(((int*)q)[p]).AsInt16());
+    private static Vector512<int> Pair<T>(byte* c, short* q, int p) where T : struct, IWiden =>
+        Avx512BW.MultiplyAddAdjacent(T.Widen(c + p * 32), Vector512.Create(((int*)q)[p]).AsInt16());
 
     // Σ code·q of one 32-input block for 16 rows (int32 lanes), for one activation row.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> BlockDot(byte* c, short* q)
+    private static Vector512<float> BlockDot<T>(byte* c, short* q) where T : struct, IWiden
     {
-        var s0 = Pair(c, q, 0) + Pair(c, q, 1) + Pair(c, q, 2) + Pair(c, q, 3);
-        var s1 = Pair(c, q, 4) + Pair(c, q, 5) + Pair(c, q, 6) + Pair(c, q, 7);
-        var s2 = Pair(c, q, 8) + Pair(c, q, 9) + Pair(c, q, 10) + Pair(c, q, 11);
-        var s3 = Pair(c, q, 12) + Pair(c, q, 13) + Pair(c, q, 14) + Pair(c, q, 15);
+        var s0 = Pair<T>(c, q, 0) + Pair<T>(c, q, 1) + Pair<T>(c, q, 2) + Pair<T>(c, q, 3);
+        var s1 = Pair<T>(c, q, 4) + Pair<T>(c, q, 5) + Pair<T>(c, q, 6) + Pair<T>(c, q, 7);
+        var s2 = Pair<T>(c, q, 8) + Pair<T>(c, q, 9) + Pair<T>(c, q, 10) + Pair<T>(c, q, 11);
+        var s3 = Pair<T>(c, q, 12) + Pair<T>(c, q, 13) + Pair<T>(c, q, 14) + Pair<T>(c, q, 15);
         return Avx512F.ConvertToVector512Single(s0 + s1 + (s2 + s3));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // The two 16-input halves of one block separately (sub-blocks with their own scales).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector512<float> First, Vector512<float> Second) HalfDots(byte* c, short* q)
+    {
+        var s0 = Pair<Signed>(c, q, 0) + Pair<Signed>(c, q, 1) + Pair<Signed>(c, q, 2) + Pair<Signed>(c, q, 3);
+        var s1 = Pair<Signed>(c, q, 4) + Pair<Signed>(c, q, 5) + Pair<Signed>(c, q, 6) + Pair<Signed>(c, q, 7);
+        var s2 = Pair<Signed>(c, q, 8) + Pair<Signed>(c, q, 9) + Pair<Signed>(c, q, 10) + Pair<Signed>(c, q, 11);
+        var s3 = Pair<Signed>(c, q, 12) + Pair<Signed>(c, q, 13) + Pair<Signed>(c, q, 14) + Pair<Signed>(c, q, 15);
+        return (Avx512F.ConvertToVector512Single(s0 + s1), Avx512F.ConvertToVector512Single(s2 + s3));
+    }
+
     private protected override void RowBlock(Weights w, Activations a, float* result, int stride)
+    {
+        if (!w.Affine) RowBlock<Unsigned>(w, a, result, stride);
+        else if (w.BlocksPerGroup == 0) HalfBlockGroups(w, a, result, stride);
+        else RowBlock<Signed>(w, a, result, stride);
+    }
+
+    /// <summary>Groups of 16 inputs (two per block): per half, acc += s·d·Σ code·q − o·d·Σq.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void HalfBlockGroups(Weights w, Activations a, float* result, int stride)
+    {
+        int tile = a.Tile, blocks = w.Groups / 2;
+        Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* c = w.Codes + (long)b * 512;
+            for (int line = 0; line < 512; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
+            var s0 = w.Scales(2 * b); var o0 = w.Offsets(2 * b);
+            var s1 = w.Scales(2 * b + 1); var o1 = w.Offsets(2 * b + 1);
+            acc0 = Halves(acc0, c, a, 0, b, s0, o0, s1, o1);
+            if (tile > 1) acc1 = Halves(acc1, c, a, 1, b, s0, o0, s1, o1);
+            if (tile > 2) acc2 = Halves(acc2, c, a, 2, b, s0, o0, s1, o1);
+            if (tile > 3) acc3 = Halves(acc3, c, a, 3, b, s0, o0, s1, o1);
+        }
+        acc0.Store(result);
+        if (tile > 1) acc1.Store(result + stride);
+        if (tile > 2) acc2.Store(result + 2 * stride);
+        if (tile > 3) acc3.Store(result + 3 * stride);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Halves(Vector512<float> acc, byte* c, Activations a, int k, int b,
+        Vector512<float> s0, Vector512<float> o0, Vector512<float> s1, Vector512<float> o1)
+    {
+        var (first, second) = HalfDots(c, a.Wide(k) + b * BlockSize);
+        var d = Vector512.Create(a.Scales(k)[b]);
+        acc = AffineGroup(acc, s0, o0, first * d, a.GroupSums(k), 2 * b);
+        return AffineGroup(acc, s1, o1, second * d, a.GroupSums(k), 2 * b + 1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowBlock<T>(Weights w, Activations a, float* result, int stride) where T : struct, IWiden
     {
         int tile = a.Tile;
         Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
@@ -70,12 +140,21 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
                 byte* c = w.Codes + (long)b * 512;
                 for (int line = 0; line < 512; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
                 int o = b * BlockSize;
-                g0 = Vector512.FusedMultiplyAdd(BlockDot(c, q0 + o), Vector512.Create(d0[b]), g0);
-                if (tile > 1) g1 = Vector512.FusedMultiplyAdd(BlockDot(c, q1 + o), Vector512.Create(d1[b]), g1);
-                if (tile > 2) g2 = Vector512.FusedMultiplyAdd(BlockDot(c, q2 + o), Vector512.Create(d2[b]), g2);
-                if (tile > 3) g3 = Vector512.FusedMultiplyAdd(BlockDot(c, q3 + o), Vector512.Create(d3[b]), g3);
+                g0 = Vector512.FusedMultiplyAdd(BlockDot<T>(c, q0 + o), Vector512.Create(d0[b]), g0);
+                if (tile > 1) g1 = Vector512.FusedMultiplyAdd(BlockDot<T>(c, q1 + o), Vector512.Create(d1[b]), g1);
+                if (tile > 2) g2 = Vector512.FusedMultiplyAdd(BlockDot<T>(c, q2 + o), Vector512.Create(d2[b]), g2);
+                if (tile > 3) g3 = Vector512.FusedMultiplyAdd(BlockDot<T>(c, q3 + o), Vector512.Create(d3[b]), g3);
             }
             var s = w.Scales(g);
+            if (w.Affine)
+            {
+                var off = w.Offsets(g);
+                acc0 = AffineGroup(acc0, s, off, g0, a.GroupSums(0), g);
+                acc1 = AffineGroup(acc1, s, off, g1, a.GroupSums(1), g);
+                acc2 = AffineGroup(acc2, s, off, g2, a.GroupSums(2), g);
+                acc3 = AffineGroup(acc3, s, off, g3, a.GroupSums(3), g);
+                continue;
+            }
             var z = w.Zeros(g);
             acc0 = Group(acc0, s, z, g0, a.GroupSums(0), g);
             acc1 = Group(acc1, s, z, g1, a.GroupSums(1), g);

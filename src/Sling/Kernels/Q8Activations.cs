@@ -117,10 +117,13 @@ internal sealed class Q8Activations : IParallelJob
     /// <summary>
     /// Σ of <see cref="ScaledSums"/> over each group of <paramref name="groupSize"/> inputs, per row
     /// (Count × groups): what a weight group's zero point multiplies. Computed once per group size.
+    /// A group size of 16 (half a block, as llama.cpp's 16-value sub-blocks) sums the codes of each half.
     /// </summary>
     public ReadOnlySpan<float> GroupSums(int groupSize)
     {
-        int perGroup = groupSize >= Cols ? Blocks : groupSize / BlockSize, groups = Blocks / perGroup;
+        if (groupSize != BlockSize / 2 && (groupSize < BlockSize || groupSize % BlockSize != 0) && groupSize < Cols)
+            throw new ArgumentException($"group size {groupSize} is neither 16 nor whole blocks of {BlockSize}", nameof(groupSize));
+        int perGroup = groupSize >= Cols ? Blocks : groupSize / BlockSize, groups = perGroup > 0 ? Blocks / perGroup : Blocks * 2;
         for (int i = 0; i < _groupSumsValid; i++)
             if (_groupSums[i].GroupSize == groupSize) return _groupSums[i].Sums.AsSpan(0, Count * groups);
         if (_groupSumsValid == _groupSums.Count) _groupSums.Add((groupSize, []));
@@ -128,9 +131,19 @@ internal sealed class Q8Activations : IParallelJob
         if (sums.Length < Count * groups) sums = new float[Count * groups];
         for (int t = 0; t < Count; t++)
             for (int g = 0; g < groups; g++)
-                sums[t * groups + g] = TensorPrimitives.Sum(ScaledSums.AsSpan(t * Blocks + g * perGroup, perGroup));
+                sums[t * groups + g] = perGroup > 0
+                    ? TensorPrimitives.Sum(ScaledSums.AsSpan(t * Blocks + g * perGroup, perGroup))
+                    : Scales[t * Blocks + g / 2] * HalfBlockSum(t, g);
         _groupSums[_groupSumsValid] = (groupSize, sums);
         _groupSumsValid++; // published last: a reader on another thread never sees a half-filled table
         return sums.AsSpan(0, Count * groups);
+    }
+
+    /// <summary>Σ of the integer codes of half block <paramref name="half"/> (16 inputs) of row <paramref name="t"/>.</summary>
+    private int HalfBlockSum(int t, int half)
+    {
+        int sum = 0;
+        foreach (short q in Wide.AsSpan(t * Stride + half * (BlockSize / 2), BlockSize / 2)) sum += q;
+        return sum;
     }
 }

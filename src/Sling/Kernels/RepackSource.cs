@@ -30,6 +30,8 @@ internal abstract unsafe class RepackSource
     public virtual bool Affine => false;
     public virtual float AffineScale(int row, int group) => throw new NotSupportedException();
     public virtual float AffineOffset(int row, int group) => throw new NotSupportedException();
+    /// <summary>True when the code bytes are signed (an affine source's code minus its zero point).</summary>
+    public virtual bool SignedCodes => false;
     /// <summary>The format's name when it is not Sling's own int4/int8 (e.g. "q4_k").</summary>
     public virtual string? Format => null;
 

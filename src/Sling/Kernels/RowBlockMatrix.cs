@@ -36,6 +36,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         : base(source.Rows, source.Cols)
     {
         GroupSize = source.GroupSize;
+        SignedCodes = source.SignedCodes;
         SymmetricZero = source.SymmetricZero;
         _format = source.Format;
         _codeBuffer = new NativeBuffer(codeBytes);
@@ -90,6 +91,8 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     public int Groups => Cols / GroupSize;
     public bool Symmetric => _zeros == null;
     public bool Affine => _affine != null;
+    /// <summary>Code bytes hold signed values (affine sources: code minus zero point).</summary>
+    private protected bool SignedCodes { get; }
     /// <summary>The zero point of every group when <see cref="Symmetric"/>.</summary>
     private protected int SymmetricZero { get; }
     /// <summary>Code bytes of one 16-row × 32-input block.</summary>
@@ -101,8 +104,9 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// <summary>True when this CPU runs the kernels and the matrix's shape fits the layout.</summary>
     public static bool CanRepack(GroupMatrix m) => CanRepack(m.Rows, m.Cols) && m.GroupSize % BlockSize == 0;
 
-    /// <summary>True when this CPU runs the kernels and the matrix holds 4-bit codes with one scale and offset per 32 values (Q4_K, Q4_1).</summary>
-    public static bool CanRepack(AffineBlockMatrix m) => CanRepack(m.Rows, m.Cols) && m.IsInt4PerBlockOf32;
+    /// <summary>True when this CPU runs the kernels and the matrix's shape fits the layout: 4-bit codes
+    /// with one scale and offset per 32 values (Q4_K, Q4_1) take the int4 layout, the others the int8 one.</summary>
+    public static bool CanRepack(AffineBlockMatrix m) => CanRepack(m.Rows, m.Cols);
 
     /// <summary>The same values in the interleaved layout of their format (a copy; the source is not kept).</summary>
     public static RowBlockMatrix Repack(WeightMatrix m) => m switch
@@ -110,6 +114,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         Int4GroupMatrix => new Int4RowBlockMatrix(RepackSource.Of((GroupMatrix)m)),
         Int8GroupMatrix => new Int8RowBlockMatrix(RepackSource.Of((GroupMatrix)m)),
         AffineBlockMatrix a when a.IsInt4PerBlockOf32 => new Int4RowBlockMatrix(a.AsRepackSource()),
+        AffineBlockMatrix a => new Int8RowBlockMatrix(a.AsInt8RepackSource()),
         _ => throw new ArgumentException($"{m.Format} has no interleaved layout"),
     };
 

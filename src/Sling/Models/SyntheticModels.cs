@@ -86,14 +86,16 @@ internal static class SyntheticModels
             case "int4": return QuantizedTensors.Quantize(Row, rows, cols, new QuantizedFormat(4, false, cols % 128 == 0 ? 128 : 64));
             case "q4_k":
             {
-                // llama.cpp's K-quant layout as Sling holds it (16-value affine blocks, 4-bit codes): random
-                // codes, scales and mins of a typical magnitude; speed does not depend on the values.
+                // llama.cpp's Q4_K as Sling holds it (4-bit codes; one scale and one min per 32 values, as
+                // Q4_K's sub-blocks have): random codes, scales and mins of a typical magnitude; speed does
+                // not depend on the values.
                 var rng = new Random(seed);
                 int blocks = rows * (cols / AffineBlockMatrix.Block);
                 var codes = new byte[rows * cols];
                 rng.NextBytes(codes);
                 for (int i = 0; i < codes.Length; i++) codes[i] &= 0xF;
-                var scales = Enumerable.Range(0, blocks).Select(_ => scale / 4 * (float)rng.NextDouble()).ToArray();
+                var scales = new float[blocks];
+                for (int b = 0; b < blocks; b += 2) scales[b] = scales[b + 1] = scale / 4 * (float)rng.NextDouble();
                 var offsets = scales.Select(v => v * 8).ToArray();
                 return new AffineBlockMatrix(codes, scales, new byte[blocks], offsets, rows, cols, "q4_k");
             }
