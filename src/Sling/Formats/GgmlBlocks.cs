@@ -271,6 +271,26 @@ internal static unsafe class GgmlBlocks
     }
 
     /// <summary>
+    /// A Q4_K row's scale factors as stored: per 256-value super-block d and dmin, per 32-value
+    /// sub-block the 6-bit scale and min — value = (d·sc)·q − dmin·m, the affine form factored.
+    /// </summary>
+    public static void Q4KFactors(byte* x, int superBlocks, Span<float> d, Span<float> dmin, Span<byte> scale, Span<byte> min)
+    {
+        for (int b = 0; b < superBlocks; b++)
+        {
+            byte* p = x + (long)b * 144;
+            d[b] = Half(p);
+            dmin[b] = Half(p + 2);
+            for (int j = 0; j < QK_K / 32; j++)
+            {
+                ScaleMin(j, p + 4, out int sc, out int m);
+                scale[b * 8 + j] = (byte)sc;
+                min[b * 8 + j] = (byte)m;
+            }
+        }
+    }
+
+    /// <summary>
     /// One row as 16-value affine blocks (value = s·(c − z) − o), the exact form of each type's decoding:
     /// <paramref name="codes"/> gets a code per value, the others one entry per 16 values.
     /// </summary>

@@ -138,6 +138,13 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
         public override float AffineScale(int row, int group) => m._scales[Index(row, group)];
         public override float AffineOffset(int row, int group) => m._combined[Index(row, group)];
         public override string Format => m._format;
+        public override int GroupsPerSuperBlock => m.Factors == null ? 0 : SuperBlockFactors.GroupsPerSuperBlock;
+        int Super(int row, int k) => (m._rowStart + row) * (m.Cols / (Q8Activations.BlockSize * SuperBlockFactors.GroupsPerSuperBlock)) + k;
+        int Sub(int row, int g) => (m._rowStart + row) * (m.Cols / Q8Activations.BlockSize) + g;
+        public override float SuperScale(int row, int k) => m.Factors!.D[Super(row, k)];
+        public override float SuperOffset(int row, int k) => m.Factors!.DMin[Super(row, k)];
+        public override byte GroupScale(int row, int g) => m.Factors!.Scale[Sub(row, g)];
+        public override byte GroupOffset(int row, int g) => m.Factors!.Min[Sub(row, g)];
         public override void Release()
         {
             if (_pin.IsAllocated) _pin.Free();
@@ -165,6 +172,18 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
         for (int i = 0; i < c.Length; i++) c[i] = s[i] * z[i] + o[i];
         return c;
     }
+
+    /// <summary>
+    /// A Q4_K matrix's scales as the file factors them (per row: d and dmin per 256 values, a 6-bit
+    /// scale and min per 32): the interleaved layout then stores 4.75 bits per weight instead of 6.
+    /// </summary>
+    internal sealed record SuperBlockFactors(float[] D, float[] DMin, byte[] Scale, byte[] Min)
+    {
+        public const int GroupsPerSuperBlock = 8;
+    }
+
+    /// <summary>The factored scales, when the file had them (Q4_K); null otherwise.</summary>
+    internal SuperBlockFactors? Factors { get; init; }
 
     /// <summary>Forces the portable loop (tests check it against the vector paths).</summary>
     internal bool ForceScalar { get; set; }
@@ -203,7 +222,7 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
     public override WeightMatrix SliceRows(int start, int count)
     {
         if (start < 0 || count <= 0 || start + count > Rows) throw new ArgumentOutOfRangeException(nameof(start));
-        return new AffineBlockMatrix(_codes, _scales, _zeros, _offsets, _combined, count, Cols, _rowStart + start, _format, _packed);
+        return new AffineBlockMatrix(_codes, _scales, _zeros, _offsets, _combined, count, Cols, _rowStart + start, _format, _packed) { Factors = Factors };
     }
 
     internal override bool TakesQ8 => true;

@@ -30,6 +30,16 @@ internal abstract unsafe class RepackSource
     public virtual bool Affine => false;
     public virtual float AffineScale(int row, int group) => throw new NotSupportedException();
     public virtual float AffineOffset(int row, int group) => throw new NotSupportedException();
+    /// <summary>
+    /// Non-zero when an affine source's scales and offsets factor as super-block float × group byte
+    /// (Q4_K: d·sc and dmin·m): the groups per super-block; the factors below are then read.
+    /// </summary>
+    public virtual int GroupsPerSuperBlock => 0;
+    public virtual float SuperScale(int row, int superBlock) => throw new NotSupportedException();
+    public virtual float SuperOffset(int row, int superBlock) => throw new NotSupportedException();
+    public virtual byte GroupScale(int row, int group) => throw new NotSupportedException();
+    public virtual byte GroupOffset(int row, int group) => throw new NotSupportedException();
+
     /// <summary>True when the code bytes are signed (an affine source's code minus its zero point).</summary>
     public virtual bool SignedCodes => false;
     /// <summary>The format's name when it is not Sling's own int4/int8 (e.g. "q4_k").</summary>

@@ -30,6 +30,12 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// <summary>An affine source's float scales and offsets (per row block and group: 16 of each), or null.</summary>
     private protected readonly float* _affine;
     private protected readonly byte[]? _zeros;
+    /// <summary>A factored affine source's per-group bytes (16 scale bytes, 16 offset bytes per row
+    /// block and group) and per-super-block floats (16 scales, 16 offsets), or null.</summary>
+    private readonly NativeBuffer? _superBuffer;
+    private protected readonly byte* _groupFactors;
+    private protected readonly float* _superFactors;
+    private readonly int _groupsPerSuper;
     private readonly string? _format;
 
     private protected RowBlockMatrix(RepackSource source, int codeBytes)
@@ -42,6 +48,31 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         _codeBuffer = new NativeBuffer(codeBytes);
         _codes = _codeBuffer.Pointer;
         int groups = Groups;
+        if (source.Affine && source.GroupsPerSuperBlock > 0)
+        {
+            int per = _groupsPerSuper = source.GroupsPerSuperBlock, supers = groups / per;
+            if (!System.Numerics.BitOperations.IsPow2(per)) throw new ArgumentException($"{per} groups per super-block is not a power of two");
+            _scaleBuffer = new NativeBuffer((long)Rows * groups * 2);
+            byte* groupFactors = _groupFactors = _scaleBuffer.Pointer;
+            _superBuffer = new NativeBuffer((long)Rows * supers * 2 * sizeof(float));
+            float* superFactors = _superFactors = (float*)_superBuffer.Pointer;
+            Parallel.For(0, Rows, row =>
+            {
+                for (int g = 0; g < groups; g++)
+                {
+                    long at = GroupFactorIndex(row, g);
+                    groupFactors[at] = source.GroupScale(row, g);
+                    groupFactors[at + RowsPerBlock] = source.GroupOffset(row, g);
+                }
+                for (int k = 0; k < supers; k++)
+                {
+                    long at = SuperFactorIndex(row, k);
+                    superFactors[at] = source.SuperScale(row, k);
+                    superFactors[at + RowsPerBlock] = source.SuperOffset(row, k);
+                }
+            });
+            return;
+        }
         if (source.Affine)
         {
             _scaleBuffer = new NativeBuffer((long)Rows * Groups * 2 * sizeof(float));
@@ -73,6 +104,16 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         });
     }
 
+    private long GroupFactorIndex(int row, int group) => ((long)(row / RowsPerBlock) * Groups + group) * 2 * RowsPerBlock + row % RowsPerBlock;
+    private long SuperFactorIndex(int row, int k) => ((long)(row / RowsPerBlock) * (Groups / _groupsPerSuper) + k) * 2 * RowsPerBlock + row % RowsPerBlock;
+
+    /// <summary>A factored group's scale and offset for one row: super-block float × group byte.</summary>
+    private (float Scale, float Offset) Factored(int row, int group)
+    {
+        long at = GroupFactorIndex(row, group), super = SuperFactorIndex(row, group / _groupsPerSuper);
+        return (_superFactors[super] * _groupFactors[at], _superFactors[super + RowsPerBlock] * _groupFactors[at + RowsPerBlock]);
+    }
+
     /// <summary>Where a row's group scale is in the affine array (its offset follows 16 floats later).</summary>
     private long AffineIndex(int row, int group) => ((long)(row / RowsPerBlock) * Groups + group) * 2 * RowsPerBlock + row % RowsPerBlock;
 
@@ -90,7 +131,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
     public int Groups => Cols / GroupSize;
     public bool Symmetric => _zeros == null;
-    public bool Affine => _affine != null;
+    public bool Affine => _affine != null || _superFactors != null;
     /// <summary>Code bytes hold signed values (affine sources: code minus zero point).</summary>
     private protected bool SignedCodes { get; }
     /// <summary>The zero point of every group when <see cref="Symmetric"/>.</summary>
@@ -99,7 +140,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     private protected abstract int BlockBytes { get; }
 
     /// <summary>The stored format's size (an int4 zero point counts half a byte, as files pack it; in memory it takes one).</summary>
-    public override long ByteSize => _codeBuffer.Length + _scaleBuffer.Length + (_zeros == null ? 0 : this is Int4RowBlockMatrix ? (long)Rows * Int4GroupMatrix.ZeroBytesPerRow(Groups) : _zeros.LongLength);
+    public override long ByteSize => _codeBuffer.Length + _scaleBuffer.Length + (_superBuffer?.Length ?? 0) + (_zeros == null ? 0 : this is Int4RowBlockMatrix ? (long)Rows * Int4GroupMatrix.ZeroBytesPerRow(Groups) : _zeros.LongLength);
 
     /// <summary>True when this CPU runs the kernels and the matrix's shape fits the layout.</summary>
     public static bool CanRepack(GroupMatrix m) => CanRepack(m.Rows, m.Cols) && m.GroupSize % BlockSize == 0;
@@ -128,6 +169,13 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     // Codes are integers; only the scales (16 rows per group block) can be NaN or infinite.
     public override long FirstNonFiniteRow()
     {
+        if (_superFactors != null)
+        {
+            long bad = NonFinite.Find(new ReadOnlySpan<float>(_superFactors, checked(Rows * (Groups / _groupsPerSuper) * 2)));
+            if (bad < 0) return -1;
+            long perBlock = (long)(Groups / _groupsPerSuper) * 2 * RowsPerBlock;
+            return bad / perBlock * RowsPerBlock + bad % RowsPerBlock;
+        }
         if (_affine != null)
         {
             long bad = NonFinite.Find(new ReadOnlySpan<float>(_affine, checked(Rows * Groups * 2)));
@@ -141,6 +189,15 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
     public override void ReadRow(int row, Span<float> destination)
     {
+        if (_superFactors != null)
+        {
+            for (int c = 0; c < Cols; c++)
+            {
+                var (scale, offset) = Factored(row, c / GroupSize);
+                destination[c] = CodeAt(row, c) * scale - offset;
+            }
+            return;
+        }
         if (_affine != null)
         {
             for (int c = 0; c < Cols; c++)
@@ -178,7 +235,9 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         if ((long)(n - 1) * ldy + rowEnd > y.Length) throw new ArgumentException($"{y.Length} outputs cannot hold {n} rows of {ldy}");
         byte* codes = _codes;
         Half* scales = _scales;
-        float* affine = _affine;
+        float* affine = _affine, superFactors = _superFactors;
+        byte* groupFactors = _groupFactors;
+        int per = _groupsPerSuper, supers = per == 0 ? 0 : groups / per;
         fixed (byte* zeros = _zeros)
         fixed (sbyte* q = input.Codes)
         fixed (short* wide = input.Wide)
@@ -194,7 +253,9 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
                 {
                     var block = new Weights(codes + (long)rb * blocks * BlockBytes, scales + (long)rb * groups * RowsPerBlock,
                         zeros == null ? null : zeros + (long)rb * groups * RowsPerBlock, groups, GroupSize / BlockSize, SymmetricZero,
-                        affine == null ? null : affine + (long)rb * groups * 2 * RowsPerBlock);
+                        affine == null ? null : affine + (long)rb * groups * 2 * RowsPerBlock,
+                        superFactors == null ? null : groupFactors + (long)rb * groups * 2 * RowsPerBlock,
+                        superFactors == null ? null : superFactors + (long)rb * supers * 2 * RowsPerBlock, per == 0 ? 0 : System.Numerics.BitOperations.Log2((uint)per));
                     // The 16 results of activation row t+k land straight in its output row.
                     RowBlock(block, a, output + (long)t * ldy + rb * RowsPerBlock, ldy);
                 }
@@ -219,17 +280,25 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     }
 
     /// <summary>One row block's codes, per-group scales and zero points (or float scales and offsets).</summary>
-    private protected readonly struct Weights(byte* codes, Half* scales, byte* zeros, int groups, int blocksPerGroup, int symmetricZero, float* affine)
+    private protected readonly struct Weights(byte* codes, Half* scales, byte* zeros, int groups, int blocksPerGroup, int symmetricZero, float* affine,
+        byte* groupFactors, float* superFactors, int superShift)
     {
         public byte* Codes => codes;
         public int Groups => groups;
         public int BlocksPerGroup => blocksPerGroup;
-        public bool Affine => affine != null;
+        public bool Affine => affine != null || superFactors != null;
+
+        // A factored group's 16 bytes (scale or offset factor) times its super-block's 16 floats.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private Vector512<float> Factor(int g, int part) =>
+            Vector512.Load(superFactors + (long)(g >> superShift) * 2 * RowsPerBlock + part * RowsPerBlock)
+            * Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(groupFactors + (long)g * 2 * RowsPerBlock + part * RowsPerBlock)));
 
         /// <summary>The group's 16 scales as floats.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector512<float> Scales(int g)
         {
+            if (superFactors != null) return Factor(g, 0);
             if (affine != null) return Vector512.Load(affine + (long)g * 2 * RowsPerBlock);
             var (low, high) = Vector256.Widen(Vector256.Load((ushort*)(scales + (long)g * RowsPerBlock)));
             return Vector512.Create(HalfConversion.Widen(low), HalfConversion.Widen(high));
@@ -237,7 +306,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
         /// <summary>An affine group's 16 offsets.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector512<float> Offsets(int g) => Vector512.Load(affine + (long)g * 2 * RowsPerBlock + RowsPerBlock);
+        public Vector512<float> Offsets(int g) => superFactors != null ? Factor(g, 1) : Vector512.Load(affine + (long)g * 2 * RowsPerBlock + RowsPerBlock);
 
         /// <summary>The group's 16 zero points as floats.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

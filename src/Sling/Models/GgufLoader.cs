@@ -185,8 +185,17 @@ public static class GgufLoader
                 System.Threading.Tasks.Parallel.For(0, rows, row => GgmlBlocks.ToAffine(t.Type, src + row * rowBytes,
                     codes.AsSpan((int)((long)row * cols), cols), scales.AsSpan(row * blocksPerRow, blocksPerRow),
                     zeros.AsSpan(row * blocksPerRow, blocksPerRow), offsets.AsSpan(row * blocksPerRow, blocksPerRow)));
+                AffineBlockMatrix.SuperBlockFactors? factors = null;
+                if (t.Type == GgmlBlocks.Q4_K)
+                {
+                    int supers = cols / values, subs = cols / 32;
+                    factors = new(new float[(long)rows * supers], new float[(long)rows * supers], new byte[(long)rows * subs], new byte[(long)rows * subs]);
+                    System.Threading.Tasks.Parallel.For(0, rows, row => GgmlBlocks.Q4KFactors(src + row * rowBytes, supers,
+                        factors.D.AsSpan(row * supers, supers), factors.DMin.AsSpan(row * supers, supers),
+                        factors.Scale.AsSpan(row * subs, subs), factors.Min.AsSpan(row * subs, subs)));
+                }
                 g.File.Release(src, rows * rowBytes);
-                var affine = new AffineBlockMatrix(codes, scales, zeros, offsets, rows, cols, GgufFile.TypeName(t.Type).ToLowerInvariant());
+                var affine = new AffineBlockMatrix(codes, scales, zeros, offsets, rows, cols, GgufFile.TypeName(t.Type).ToLowerInvariant()) { Factors = factors };
                 // Q4_K and Q4_1 (4-bit codes, one scale and offset per 32 values) take the interleaved int4 kernels.
                 return repack && RowBlockMatrix.CanRepack(affine) ? RowBlockMatrix.Repack(affine) : affine;
             }

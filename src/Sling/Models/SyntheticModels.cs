@@ -86,18 +86,28 @@ internal static class SyntheticModels
             case "int4": return QuantizedTensors.Quantize(Row, rows, cols, new QuantizedFormat(4, false, cols % 128 == 0 ? 128 : 64));
             case "q4_k":
             {
-                // llama.cpp's Q4_K as Sling holds it (4-bit codes; one scale and one min per 32 values, as
-                // Q4_K's sub-blocks have): random codes, scales and mins of a typical magnitude; speed does
-                // not depend on the values.
+                // llama.cpp's Q4_K as Sling holds it: 4-bit codes; per 256 values d and dmin, per 32 a 6-bit
+                // scale and min (value = d·sc·q − dmin·m). Random values of a typical magnitude; speed does
+                // not depend on them.
                 var rng = new Random(seed);
-                int blocks = rows * (cols / AffineBlockMatrix.Block);
+                int blocks = rows * (cols / AffineBlockMatrix.Block), subs = rows * (cols / 32), supers = rows * (cols / 256);
                 var codes = new byte[rows * cols];
                 rng.NextBytes(codes);
                 for (int i = 0; i < codes.Length; i++) codes[i] &= 0xF;
+                var factors = new AffineBlockMatrix.SuperBlockFactors(
+                    Enumerable.Range(0, supers).Select(_ => scale / 256 * (float)(0.5 + rng.NextDouble())).ToArray(),
+                    Enumerable.Range(0, supers).Select(_ => scale / 32 * (float)(0.5 + rng.NextDouble())).ToArray(),
+                    Enumerable.Range(0, subs).Select(_ => (byte)rng.Next(64)).ToArray(),
+                    Enumerable.Range(0, subs).Select(_ => (byte)rng.Next(64)).ToArray());
                 var scales = new float[blocks];
-                for (int b = 0; b < blocks; b += 2) scales[b] = scales[b + 1] = scale / 4 * (float)rng.NextDouble();
-                var offsets = scales.Select(v => v * 8).ToArray();
-                return new AffineBlockMatrix(codes, scales, new byte[blocks], offsets, rows, cols, "q4_k");
+                var offsets = new float[blocks];
+                for (int b = 0; b < blocks; b++)
+                {
+                    int sub = b / 2, super = b / 16;
+                    scales[b] = factors.D[super] * factors.Scale[sub];
+                    offsets[b] = factors.DMin[super] * factors.Min[sub];
+                }
+                return new AffineBlockMatrix(codes, scales, new byte[blocks], offsets, rows, cols, "q4_k") { Factors = factors };
             }
         }
         var values = GC.AllocateUninitializedArray<float>(rows * cols, pinned: format == "f32");
