@@ -55,7 +55,7 @@ public class ChatPageTests
         await page.FillAsync("#maxTokens", "4000");
         await page.FillAsync("#input", "Tell me everything");
         await page.PressAsync("#input", "Enter");
-        await page.WaitForFunctionAsync("() => document.querySelector('.msg.assistant')?.textContent.length > 20", null, new() { Timeout = 30_000 });
+        await page.WaitForFunctionAsync("() => document.querySelector('.msg.assistant')?.textContent.length > 20", null, new() { Timeout = 90_000 });
         await page.ClickAsync("#stop");
         await page.WaitForFunctionAsync("() => document.getElementById('status').textContent === 'stopped'", null, new() { Timeout = 10_000 });
         Assert.True(await page.IsEnabledAsync("#send"));
