@@ -2,18 +2,19 @@ namespace Sling.Formats;
 
 /// <summary>
 /// ggml's block-quantized tensor types (llama.cpp's files): each type's block size and bytes, and
-/// decoding of a row to float32 exactly as ggml's <c>dequantize_row_*</c> computes it (the same
-/// float operations in the same order), for every type llama-quantize writes by default:
-/// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, the K-quants Q2_K–Q6_K (super-blocks of 256) and IQ4_NL / IQ4_XS.
+/// each row as 16-value affine blocks that hold exactly the values ggml's <c>dequantize_row_*</c>
+/// computes, for every type llama-quantize writes by default: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, the
+/// K-quants Q2_K–Q6_K (super-blocks of 256) and IQ4_NL / IQ4_XS. (The tests decode the blocks
+/// directly, as ggml does, and check these against them value for value.)
 /// </summary>
 internal static unsafe class GgmlBlocks
 {
     public const uint Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, IQ4_NL = 20, IQ4_XS = 23;
 
-    const int QK = 32, QK_K = 256;
+    internal const int QK = 32, QK_K = 256;
 
     /// <summary>IQ4_NL's and IQ4_XS's 16 non-uniform levels.</summary>
-    static readonly sbyte[] Iq4Levels = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
+    internal static readonly sbyte[] Iq4Levels = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
 
     /// <summary>(values per block, bytes per block) of a type this class decodes; null for any other.</summary>
     public static (int Values, int Bytes)? Layout(uint type) => type switch
@@ -33,136 +34,10 @@ internal static unsafe class GgmlBlocks
         _ => null,
     };
 
-    /// <summary>Decodes <paramref name="y"/>.Length values (whole blocks) starting at <paramref name="x"/>.</summary>
-    public static void DecodeRow(uint type, byte* x, Span<float> y)
-    {
-        var (values, bytes) = Layout(type) ?? throw new ArgumentOutOfRangeException(nameof(type), type, "not a block type this decoder knows");
-        if (y.Length % values != 0) throw new ArgumentException($"{y.Length} values are not whole blocks of {values}", nameof(y));
-        for (int b = 0; b < y.Length / values; b++)
-        {
-            var block = y.Slice(b * values, values);
-            byte* p = x + (long)b * bytes;
-            switch (type)
-            {
-                case Q4_0: Q40(p, block); break;
-                case Q4_1: Q41(p, block); break;
-                case Q5_0: Q50(p, block); break;
-                case Q5_1: Q51(p, block); break;
-                case Q8_0: Q80(p, block); break;
-                case Q2_K: Q2K(p, block); break;
-                case Q3_K: Q3K(p, block); break;
-                case Q4_K: Q4K(p, block); break;
-                case Q5_K: Q5K(p, block); break;
-                case Q6_K: Q6K(p, block); break;
-                case IQ4_NL: Iq4Nl(p, block); break;
-                case IQ4_XS: Iq4Xs(p, block); break;
-            }
-        }
-    }
-
-    static float Half(byte* p) => (float)*(System.Half*)p;
-
-    static void Q40(byte* p, Span<float> y)
-    {
-        float d = Half(p);
-        byte* qs = p + 2;
-        for (int j = 0; j < 16; j++)
-        {
-            y[j] = ((qs[j] & 0x0F) - 8) * d;
-            y[j + 16] = ((qs[j] >> 4) - 8) * d;
-        }
-    }
-
-    static void Q41(byte* p, Span<float> y)
-    {
-        float d = Half(p), m = Half(p + 2);
-        byte* qs = p + 4;
-        for (int j = 0; j < 16; j++)
-        {
-            y[j] = (qs[j] & 0x0F) * d + m;
-            y[j + 16] = (qs[j] >> 4) * d + m;
-        }
-    }
-
-    static void Q50(byte* p, Span<float> y)
-    {
-        float d = Half(p);
-        uint qh = *(uint*)(p + 2);
-        byte* qs = p + 6;
-        for (int j = 0; j < 16; j++)
-        {
-            int high0 = (int)((qh >> j) << 4) & 0x10, high1 = (int)(qh >> (j + 12)) & 0x10;
-            y[j] = (((qs[j] & 0x0F) | high0) - 16) * d;
-            y[j + 16] = (((qs[j] >> 4) | high1) - 16) * d;
-        }
-    }
-
-    static void Q51(byte* p, Span<float> y)
-    {
-        float d = Half(p), m = Half(p + 2);
-        uint qh = *(uint*)(p + 4);
-        byte* qs = p + 8;
-        for (int j = 0; j < 16; j++)
-        {
-            int high0 = (int)((qh >> j) << 4) & 0x10, high1 = (int)(qh >> (j + 12)) & 0x10;
-            y[j] = ((qs[j] & 0x0F) | high0) * d + m;
-            y[j + 16] = ((qs[j] >> 4) | high1) * d + m;
-        }
-    }
-
-    static void Q80(byte* p, Span<float> y)
-    {
-        float d = Half(p);
-        sbyte* qs = (sbyte*)(p + 2);
-        for (int j = 0; j < QK; j++) y[j] = qs[j] * d;
-    }
-
-    static void Q2K(byte* p, Span<float> y)
-    {
-        byte* scales = p, q = p + 16;
-        float d = Half(p + 80), min = Half(p + 82);
-        int i = 0, s = 0;
-        for (int n = 0; n < QK_K; n += 128, q += 32)
-        {
-            for (int shift = 0; shift < 8; shift += 2)
-            {
-                for (int half = 0; half < 2; half++)
-                {
-                    byte sc = scales[s++];
-                    float dl = d * (sc & 0xF), ml = min * (sc >> 4);
-                    for (int l = 0; l < 16; l++) y[i++] = dl * ((q[l + 16 * half] >> shift) & 3) - ml;
-                }
-            }
-        }
-    }
-
-    static void Q3K(byte* p, Span<float> y)
-    {
-        byte* hmask = p, q = p + 32;
-        float d = Half(p + 108);
-        uint* aux = stackalloc uint[4];
-        sbyte* scales = Q3KScales(p, aux);
-        int i = 0, s = 0;
-        byte m = 1;
-        for (int n = 0; n < QK_K; n += 128, q += 32)
-        {
-            for (int shift = 0; shift < 8; shift += 2, m <<= 1)
-            {
-                for (int half = 0; half < 2; half++)
-                {
-                    float dl = d * (scales[s++] - 32);
-                    for (int l = 0; l < 16; l++)
-                    {
-                        int k = l + 16 * half;
-                        y[i++] = dl * (((q[k] >> shift) & 3) - ((hmask[k] & m) != 0 ? 0 : 4));
-                    }
-                }
-            }
-        }
-    }
+    internal static float Half(byte* p) => (float)*(System.Half*)p;
 
     /// <summary>Q3_K's sixteen 6-bit scales, packed in 12 bytes at offset 96, unpacked as ggml does (into <paramref name="aux"/>).</summary>
-    static sbyte* Q3KScales(byte* p, uint* aux)
+    internal static sbyte* Q3KScales(byte* p, uint* aux)
     {
         Buffer.MemoryCopy(p + 96, aux, 16, 12);
         const uint kmask1 = 0x03030303, kmask2 = 0x0f0f0f0f;
@@ -175,7 +50,7 @@ internal static unsafe class GgmlBlocks
     }
 
     /// <summary>ggml's get_scale_min_k4: the j-th 6-bit scale and min of a Q4_K/Q5_K super-block.</summary>
-    static void ScaleMin(int j, byte* q, out int scale, out int min)
+    internal static void ScaleMin(int j, byte* q, out int scale, out int min)
     {
         if (j < 4)
         {
@@ -189,86 +64,6 @@ internal static unsafe class GgmlBlocks
         }
     }
 
-    static void Q4K(byte* p, Span<float> y)
-    {
-        float d = Half(p), min = Half(p + 2);
-        byte* scales = p + 4, q = p + 16;
-        int i = 0;
-        for (int j = 0, s = 0; j < QK_K; j += 64, q += 32, s += 2)
-        {
-            ScaleMin(s, scales, out int sc1, out int m1);
-            ScaleMin(s + 1, scales, out int sc2, out int m2);
-            float d1 = d * sc1, min1 = min * m1, d2 = d * sc2, min2 = min * m2;
-            for (int l = 0; l < 32; l++) y[i++] = d1 * (q[l] & 0xF) - min1;
-            for (int l = 0; l < 32; l++) y[i++] = d2 * (q[l] >> 4) - min2;
-        }
-    }
-
-    static void Q5K(byte* p, Span<float> y)
-    {
-        float d = Half(p), min = Half(p + 2);
-        byte* scales = p + 4, qh = p + 16, ql = p + 48;
-        int i = 0;
-        byte u1 = 1, u2 = 2;
-        for (int j = 0, s = 0; j < QK_K; j += 64, ql += 32, s += 2, u1 <<= 2, u2 <<= 2)
-        {
-            ScaleMin(s, scales, out int sc1, out int m1);
-            ScaleMin(s + 1, scales, out int sc2, out int m2);
-            float d1 = d * sc1, min1 = min * m1, d2 = d * sc2, min2 = min * m2;
-            for (int l = 0; l < 32; l++) y[i++] = d1 * ((ql[l] & 0xF) + ((qh[l] & u1) != 0 ? 16 : 0)) - min1;
-            for (int l = 0; l < 32; l++) y[i++] = d2 * ((ql[l] >> 4) + ((qh[l] & u2) != 0 ? 16 : 0)) - min2;
-        }
-    }
-
-    static void Q6K(byte* p, Span<float> y)
-    {
-        byte* ql = p, qh = p + 128;
-        sbyte* sc = (sbyte*)(p + 192);
-        float d = Half(p + 208);
-        for (int n = 0; n < QK_K; n += 128, ql += 64, qh += 32, sc += 8)
-        {
-            for (int l = 0; l < 32; l++)
-            {
-                int s = l / 16;
-                int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
-                int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
-                int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-                int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-                y[n + l] = d * sc[s] * q1;
-                y[n + l + 32] = d * sc[s + 2] * q2;
-                y[n + l + 64] = d * sc[s + 4] * q3;
-                y[n + l + 96] = d * sc[s + 6] * q4;
-            }
-        }
-    }
-
-    static void Iq4Nl(byte* p, Span<float> y)
-    {
-        float d = Half(p);
-        byte* qs = p + 2;
-        for (int j = 0; j < 16; j++)
-        {
-            y[j] = d * Iq4Levels[qs[j] & 0xF];
-            y[j + 16] = d * Iq4Levels[qs[j] >> 4];
-        }
-    }
-
-    static void Iq4Xs(byte* p, Span<float> y)
-    {
-        float d = Half(p);
-        ushort scalesHigh = *(ushort*)(p + 2);
-        byte* scalesLow = p + 4, qs = p + 8;
-        for (int ib = 0; ib < QK_K / 32; ib++, qs += 16)
-        {
-            int ls = ((scalesLow[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((scalesHigh >> (2 * ib)) & 3) << 4);
-            float dl = d * (ls - 32);
-            for (int j = 0; j < 16; j++)
-            {
-                y[ib * 32 + j] = dl * Iq4Levels[qs[j] & 0xF];
-                y[ib * 32 + j + 16] = dl * Iq4Levels[qs[j] >> 4];
-            }
-        }
-    }
 
     /// <summary>
     /// A Q4_K row's scale factors as stored: per 256-value super-block d and dmin, per 32-value

@@ -46,7 +46,7 @@ public class AffineBlockTests
             var m = new AffineBlockMatrix(codes, scales, zeros, offsets, rows, cols, GgufFile.TypeName(t.Type));
             for (int r = 0; r < rows; r++)
             {
-                GgmlBlocks.DecodeRow(t.Type, src + r * rowBytes, expected);
+                GgmlReference.DecodeRow(t.Type, src + r * rowBytes, expected);
                 m.ReadRow(r, actual);
                 Assert.Equal(expected, actual); // bit for bit
             }
@@ -69,7 +69,7 @@ public class AffineBlockTests
                 if (form.Factors != null) Assert.Equal((long)rows * cols * 19 / 32, interleaved.ByteSize); // 4.75 bits per weight
                 for (int r = 0; r < rows; r++)
                 {
-                    GgmlBlocks.DecodeRow(t.Type, src + r * rowBytes, expected);
+                    GgmlReference.DecodeRow(t.Type, src + r * rowBytes, expected);
                     interleaved.ReadRow(r, actual);
                     Assert.Equal(expected, actual);
                 }
