@@ -85,6 +85,17 @@ internal static unsafe class GgmlBlocks
         }
     }
 
+    /// <summary>A Q6_K row's scale factors as stored: per 256 values d, per 16 a signed 8-bit scale (value = d·sc·(q − 32)).</summary>
+    public static void Q6KFactors(byte* x, int superBlocks, Span<float> d, Span<byte> scale)
+    {
+        for (int b = 0; b < superBlocks; b++)
+        {
+            byte* p = x + (long)b * 210;
+            d[b] = Half(p + 208);
+            new ReadOnlySpan<byte>(p + 192, 16).CopyTo(scale.Slice(b * 16, 16));
+        }
+    }
+
     /// <summary>
     /// One row as 16-value affine blocks (value = s·(c − z) − o), the exact form of each type's decoding:
     /// <paramref name="codes"/> gets a code per value, the others one entry per 16 values.

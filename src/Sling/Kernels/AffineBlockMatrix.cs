@@ -83,7 +83,7 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
             bool pairs = true;
             for (long b = (long)m._rowStart * perRow, end = b + (long)m.Rows * perRow; b < end && pairs; b += 2)
                 pairs = m._scales[b] == m._scales[b + 1] && m._offsets[b] == m._offsets[b + 1];
-            _perGroup = pairs ? 2 : 1;
+            _perGroup = m.Factors is { } f ? f.GroupSize / Block : pairs ? 2 : 1;
             _codes = GC.AllocateUninitializedArray<sbyte>(m.Rows * m.Cols, pinned: true);
             fixed (byte* codes = m._codes)
             {
@@ -114,6 +114,8 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
         public override float AffineScale(int row, int group) => _m._scales[Index(row, group)];
         public override float AffineOffset(int row, int group) => _m._offsets[Index(row, group)];
         public override string Format => _m._format;
+        public override AffineBlockMatrix.SuperBlockFactors? Factors => _m.Factors;
+        public override int FactorRowStart => _m._rowStart;
         public override void Release()
         {
             if (_pin.IsAllocated) _pin.Free();
@@ -138,13 +140,8 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
         public override float AffineScale(int row, int group) => m._scales[Index(row, group)];
         public override float AffineOffset(int row, int group) => m._combined[Index(row, group)];
         public override string Format => m._format;
-        public override int GroupsPerSuperBlock => m.Factors == null ? 0 : SuperBlockFactors.GroupsPerSuperBlock;
-        int Super(int row, int k) => (m._rowStart + row) * (m.Cols / (Q8Activations.BlockSize * SuperBlockFactors.GroupsPerSuperBlock)) + k;
-        int Sub(int row, int g) => (m._rowStart + row) * (m.Cols / Q8Activations.BlockSize) + g;
-        public override float SuperScale(int row, int k) => m.Factors!.D[Super(row, k)];
-        public override float SuperOffset(int row, int k) => m.Factors!.DMin[Super(row, k)];
-        public override byte GroupScale(int row, int g) => m.Factors!.Scale[Sub(row, g)];
-        public override byte GroupOffset(int row, int g) => m.Factors!.Min[Sub(row, g)];
+        public override AffineBlockMatrix.SuperBlockFactors? Factors => m.Factors;
+        public override int FactorRowStart => m._rowStart;
         public override void Release()
         {
             if (_pin.IsAllocated) _pin.Free();
@@ -174,16 +171,22 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
     }
 
     /// <summary>
-    /// A Q4_K matrix's scales as the file factors them (per row: d and dmin per 256 values, a 6-bit
-    /// scale and min per 32): the interleaved layout then stores 4.75 bits per weight instead of 6.
+    /// A K-quant matrix's scales as the file factors them: per row and 256-value super-block a float
+    /// (d, and dmin when there are offsets), per group of <paramref name="GroupSize"/> values a byte
+    /// (Q4_K: 6-bit scale and min per 32, value = d·sc·q − dmin·m; Q6_K: signed scale per 16, value =
+    /// d·sc·(q − 32)). The interleaved layout then keeps the file's size: 4.75 bits per weight for Q4_K.
     /// </summary>
-    internal sealed record SuperBlockFactors(float[] D, float[] DMin, byte[] Scale, byte[] Min)
+    internal sealed record SuperBlockFactors(float[] D, float[]? DMin, byte[] Scale, byte[]? Min, int GroupSize, bool SignedScale)
     {
-        public const int GroupsPerSuperBlock = 8;
+        public const int SuperBlock = 256;
+        public int GroupsPerSuperBlock => SuperBlock / GroupSize;
     }
 
-    /// <summary>The factored scales, when the file had them (Q4_K); null otherwise.</summary>
+    /// <summary>The factored scales, when the file had them (Q4_K, Q6_K); null otherwise.</summary>
     internal SuperBlockFactors? Factors { get; init; }
+
+    /// <summary>The first row of this matrix (a view) in <see cref="Factors"/>' arrays.</summary>
+    internal int FactorRowStart => _rowStart;
 
     /// <summary>Forces the portable loop (tests check it against the vector paths).</summary>
     internal bool ForceScalar { get; set; }

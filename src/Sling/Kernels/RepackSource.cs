@@ -30,15 +30,10 @@ internal abstract unsafe class RepackSource
     public virtual bool Affine => false;
     public virtual float AffineScale(int row, int group) => throw new NotSupportedException();
     public virtual float AffineOffset(int row, int group) => throw new NotSupportedException();
-    /// <summary>
-    /// Non-zero when an affine source's scales and offsets factor as super-block float × group byte
-    /// (Q4_K: d·sc and dmin·m): the groups per super-block; the factors below are then read.
-    /// </summary>
-    public virtual int GroupsPerSuperBlock => 0;
-    public virtual float SuperScale(int row, int superBlock) => throw new NotSupportedException();
-    public virtual float SuperOffset(int row, int superBlock) => throw new NotSupportedException();
-    public virtual byte GroupScale(int row, int group) => throw new NotSupportedException();
-    public virtual byte GroupOffset(int row, int group) => throw new NotSupportedException();
+    /// <summary>An affine source's scales and offsets as the file factors them (K-quants), or null;
+    /// row r of this source is row <see cref="FactorRowStart"/> + r of the factors' arrays.</summary>
+    public virtual AffineBlockMatrix.SuperBlockFactors? Factors => null;
+    public virtual int FactorRowStart => 0;
 
     /// <summary>True when the code bytes are signed (an affine source's code minus its zero point).</summary>
     public virtual bool SignedCodes => false;

@@ -36,6 +36,8 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     private protected readonly byte* _groupFactors;
     private protected readonly float* _superFactors;
     private readonly int _groupsPerSuper;
+    private readonly int _factorParts;     // 2: scale and offset factors; 1: scales only (Q6_K)
+    private readonly bool _signedFactors;  // group bytes are signed (Q6_K's scales)
     private readonly string? _format;
 
     private protected RowBlockMatrix(RepackSource source, int codeBytes)
@@ -48,27 +50,31 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         _codeBuffer = new NativeBuffer(codeBytes);
         _codes = _codeBuffer.Pointer;
         int groups = Groups;
-        if (source.Affine && source.GroupsPerSuperBlock > 0)
+        if (source.Affine && source.Factors is { } f)
         {
-            int per = _groupsPerSuper = source.GroupsPerSuperBlock, supers = groups / per;
+            if (f.GroupSize != GroupSize) throw new ArgumentException($"factors per {f.GroupSize} values for groups of {GroupSize}");
+            int per = _groupsPerSuper = f.GroupsPerSuperBlock, supers = groups / per, parts = _factorParts = f.DMin is null ? 1 : 2;
             if (!System.Numerics.BitOperations.IsPow2(per)) throw new ArgumentException($"{per} groups per super-block is not a power of two");
-            _scaleBuffer = new NativeBuffer((long)Rows * groups * 2);
+            _signedFactors = f.SignedScale;
+            _scaleBuffer = new NativeBuffer((long)Rows * groups * parts);
             byte* groupFactors = _groupFactors = _scaleBuffer.Pointer;
-            _superBuffer = new NativeBuffer((long)Rows * supers * 2 * sizeof(float));
+            _superBuffer = new NativeBuffer((long)Rows * supers * parts * sizeof(float));
             float* superFactors = _superFactors = (float*)_superBuffer.Pointer;
+            int first = source.FactorRowStart, groupsPerRow = Cols / f.GroupSize;
             Parallel.For(0, Rows, row =>
             {
+                long fr = first + row;
                 for (int g = 0; g < groups; g++)
                 {
                     long at = GroupFactorIndex(row, g);
-                    groupFactors[at] = source.GroupScale(row, g);
-                    groupFactors[at + RowsPerBlock] = source.GroupOffset(row, g);
+                    groupFactors[at] = f.Scale[fr * groupsPerRow + g];
+                    if (parts == 2) groupFactors[at + RowsPerBlock] = f.Min![fr * groupsPerRow + g];
                 }
                 for (int k = 0; k < supers; k++)
                 {
                     long at = SuperFactorIndex(row, k);
-                    superFactors[at] = source.SuperScale(row, k);
-                    superFactors[at + RowsPerBlock] = source.SuperOffset(row, k);
+                    superFactors[at] = f.D[fr * supers + k];
+                    if (parts == 2) superFactors[at + RowsPerBlock] = f.DMin![fr * supers + k];
                 }
             });
             return;
@@ -104,14 +110,15 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         });
     }
 
-    private long GroupFactorIndex(int row, int group) => ((long)(row / RowsPerBlock) * Groups + group) * 2 * RowsPerBlock + row % RowsPerBlock;
-    private long SuperFactorIndex(int row, int k) => ((long)(row / RowsPerBlock) * (Groups / _groupsPerSuper) + k) * 2 * RowsPerBlock + row % RowsPerBlock;
+    private long GroupFactorIndex(int row, int group) => ((long)(row / RowsPerBlock) * Groups + group) * _factorParts * RowsPerBlock + row % RowsPerBlock;
+    private long SuperFactorIndex(int row, int k) => ((long)(row / RowsPerBlock) * (Groups / _groupsPerSuper) + k) * _factorParts * RowsPerBlock + row % RowsPerBlock;
 
     /// <summary>A factored group's scale and offset for one row: super-block float × group byte.</summary>
     private (float Scale, float Offset) Factored(int row, int group)
     {
         long at = GroupFactorIndex(row, group), super = SuperFactorIndex(row, group / _groupsPerSuper);
-        return (_superFactors[super] * _groupFactors[at], _superFactors[super + RowsPerBlock] * _groupFactors[at + RowsPerBlock]);
+        float scale = _superFactors[super] * (_signedFactors ? (sbyte)_groupFactors[at] : _groupFactors[at]);
+        return (scale, _factorParts == 2 ? _superFactors[super + RowsPerBlock] * _groupFactors[at + RowsPerBlock] : 0f);
     }
 
     /// <summary>Where a row's group scale is in the affine array (its offset follows 16 floats later).</summary>
@@ -171,9 +178,9 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     {
         if (_superFactors != null)
         {
-            long bad = NonFinite.Find(new ReadOnlySpan<float>(_superFactors, checked(Rows * (Groups / _groupsPerSuper) * 2)));
+            long bad = NonFinite.Find(new ReadOnlySpan<float>(_superFactors, checked(Rows * (Groups / _groupsPerSuper) * _factorParts)));
             if (bad < 0) return -1;
-            long perBlock = (long)(Groups / _groupsPerSuper) * 2 * RowsPerBlock;
+            long perBlock = (long)(Groups / _groupsPerSuper) * _factorParts * RowsPerBlock;
             return bad / perBlock * RowsPerBlock + bad % RowsPerBlock;
         }
         if (_affine != null)
@@ -237,7 +244,8 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         Half* scales = _scales;
         float* affine = _affine, superFactors = _superFactors;
         byte* groupFactors = _groupFactors;
-        int per = _groupsPerSuper, supers = per == 0 ? 0 : groups / per;
+        int per = _groupsPerSuper, supers = per == 0 ? 0 : groups / per, parts = _factorParts;
+        bool signedFactors = _signedFactors;
         fixed (byte* zeros = _zeros)
         fixed (sbyte* q = input.Codes)
         fixed (short* wide = input.Wide)
@@ -254,8 +262,9 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
                     var block = new Weights(codes + (long)rb * blocks * BlockBytes, scales + (long)rb * groups * RowsPerBlock,
                         zeros == null ? null : zeros + (long)rb * groups * RowsPerBlock, groups, GroupSize / BlockSize, SymmetricZero,
                         affine == null ? null : affine + (long)rb * groups * 2 * RowsPerBlock,
-                        superFactors == null ? null : groupFactors + (long)rb * groups * 2 * RowsPerBlock,
-                        superFactors == null ? null : superFactors + (long)rb * supers * 2 * RowsPerBlock, per == 0 ? 0 : System.Numerics.BitOperations.Log2((uint)per));
+                        superFactors == null ? null : groupFactors + (long)rb * groups * parts * RowsPerBlock,
+                        superFactors == null ? null : superFactors + (long)rb * supers * parts * RowsPerBlock,
+                        per == 0 ? 0 : System.Numerics.BitOperations.Log2((uint)per), parts, signedFactors);
                     // The 16 results of activation row t+k land straight in its output row.
                     RowBlock(block, a, output + (long)t * ldy + rb * RowsPerBlock, ldy);
                 }
@@ -281,7 +290,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
     /// <summary>One row block's codes, per-group scales and zero points (or float scales and offsets).</summary>
     private protected readonly struct Weights(byte* codes, Half* scales, byte* zeros, int groups, int blocksPerGroup, int symmetricZero, float* affine,
-        byte* groupFactors, float* superFactors, int superShift)
+        byte* groupFactors, float* superFactors, int superShift, int factorParts, bool signedFactors)
     {
         public byte* Codes => codes;
         public int Groups => groups;
@@ -290,9 +299,15 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
         // A factored group's 16 bytes (scale or offset factor) times its super-block's 16 floats.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private Vector512<float> Factor(int g, int part) =>
-            Vector512.Load(superFactors + (long)(g >> superShift) * 2 * RowsPerBlock + part * RowsPerBlock)
-            * Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(groupFactors + (long)g * 2 * RowsPerBlock + part * RowsPerBlock)));
+        private Vector512<float> Factor(int g, int part)
+        {
+            var super = Vector512.Load(superFactors + ((long)(g >> superShift) * factorParts + part) * RowsPerBlock);
+            byte* bytes = groupFactors + ((long)g * factorParts + part) * RowsPerBlock;
+            var group = signedFactors
+                ? Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)bytes))
+                : Avx512F.ConvertToVector512Int32(Vector128.Load(bytes));
+            return super * Avx512F.ConvertToVector512Single(group);
+        }
 
         /// <summary>The group's 16 scales as floats.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -306,7 +321,9 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
         /// <summary>An affine group's 16 offsets.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector512<float> Offsets(int g) => superFactors != null ? Factor(g, 1) : Vector512.Load(affine + (long)g * 2 * RowsPerBlock + RowsPerBlock);
+        public Vector512<float> Offsets(int g) => superFactors != null
+            ? factorParts == 2 ? Factor(g, 1) : Vector512<float>.Zero
+            : Vector512.Load(affine + (long)g * 2 * RowsPerBlock + RowsPerBlock);
 
         /// <summary>The group's 16 zero points as floats.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

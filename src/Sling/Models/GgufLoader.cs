@@ -185,20 +185,41 @@ public static class GgufLoader
                 System.Threading.Tasks.Parallel.For(0, rows, row => GgmlBlocks.ToAffine(t.Type, src + row * rowBytes,
                     codes.AsSpan((int)((long)row * cols), cols), scales.AsSpan(row * blocksPerRow, blocksPerRow),
                     zeros.AsSpan(row * blocksPerRow, blocksPerRow), offsets.AsSpan(row * blocksPerRow, blocksPerRow)));
-                AffineBlockMatrix.SuperBlockFactors? factors = null;
-                if (t.Type == GgmlBlocks.Q4_K)
-                {
-                    int supers = cols / values, subs = cols / 32;
-                    factors = new(new float[(long)rows * supers], new float[(long)rows * supers], new byte[(long)rows * subs], new byte[(long)rows * subs]);
-                    System.Threading.Tasks.Parallel.For(0, rows, row => GgmlBlocks.Q4KFactors(src + row * rowBytes, supers,
-                        factors.D.AsSpan(row * supers, supers), factors.DMin.AsSpan(row * supers, supers),
-                        factors.Scale.AsSpan(row * subs, subs), factors.Min.AsSpan(row * subs, subs)));
-                }
+                var factors = Factors(t.Type, src, rows, cols, rowBytes);
                 g.File.Release(src, rows * rowBytes);
                 var affine = new AffineBlockMatrix(codes, scales, zeros, offsets, rows, cols, GgufFile.TypeName(t.Type).ToLowerInvariant()) { Factors = factors };
                 // Q4_K and Q4_1 (4-bit codes, one scale and offset per 32 values) take the interleaved int4 kernels.
                 return repack && RowBlockMatrix.CanRepack(affine) ? RowBlockMatrix.Repack(affine) : affine;
             }
+        }
+    }
+
+    // K-quants keep their scales factored as the file stores them (super-block float × group byte),
+    // so the interleaved layout is as compact as the file.
+    internal static unsafe AffineBlockMatrix.SuperBlockFactors? Factors(uint type, byte* src, int rows, int cols, long rowBytes)
+    {
+        int supers = cols / AffineBlockMatrix.SuperBlockFactors.SuperBlock;
+        switch (type)
+        {
+            case GgmlBlocks.Q4_K:
+            {
+                int subs = cols / 32;
+                var f = new AffineBlockMatrix.SuperBlockFactors(new float[(long)rows * supers], new float[(long)rows * supers],
+                    new byte[(long)rows * subs], new byte[(long)rows * subs], 32, SignedScale: false);
+                System.Threading.Tasks.Parallel.For(0, rows, row => GgmlBlocks.Q4KFactors(src + row * rowBytes, supers,
+                    f.D.AsSpan(row * supers, supers), f.DMin!.AsSpan(row * supers, supers), f.Scale.AsSpan(row * subs, subs), f.Min!.AsSpan(row * subs, subs)));
+                return f;
+            }
+            case GgmlBlocks.Q6_K:
+            {
+                int subs = cols / 16;
+                var f = new AffineBlockMatrix.SuperBlockFactors(new float[(long)rows * supers], null, new byte[(long)rows * subs], null, 16, SignedScale: true);
+                System.Threading.Tasks.Parallel.For(0, rows, row => GgmlBlocks.Q6KFactors(src + row * rowBytes, supers,
+                    f.D.AsSpan(row * supers, supers), f.Scale.AsSpan(row * subs, subs)));
+                return f;
+            }
+            default:
+                return null;
         }
     }
 

@@ -98,14 +98,14 @@ internal static class SyntheticModels
                     Enumerable.Range(0, supers).Select(_ => scale / 256 * (float)(0.5 + rng.NextDouble())).ToArray(),
                     Enumerable.Range(0, supers).Select(_ => scale / 32 * (float)(0.5 + rng.NextDouble())).ToArray(),
                     Enumerable.Range(0, subs).Select(_ => (byte)rng.Next(64)).ToArray(),
-                    Enumerable.Range(0, subs).Select(_ => (byte)rng.Next(64)).ToArray());
+                    Enumerable.Range(0, subs).Select(_ => (byte)rng.Next(64)).ToArray(), 32, SignedScale: false);
                 var scales = new float[blocks];
                 var offsets = new float[blocks];
                 for (int b = 0; b < blocks; b++)
                 {
                     int sub = b / 2, super = b / 16;
                     scales[b] = factors.D[super] * factors.Scale[sub];
-                    offsets[b] = factors.DMin[super] * factors.Min[sub];
+                    offsets[b] = factors.DMin![super] * factors.Min![sub];
                 }
                 return new AffineBlockMatrix(codes, scales, new byte[blocks], offsets, rows, cols, "q4_k") { Factors = factors };
             }

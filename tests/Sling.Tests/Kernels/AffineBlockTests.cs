@@ -52,21 +52,16 @@ public class AffineBlockTests
             }
             // On AVX-512 every block type takes an interleaved layout: Q4_K and Q4_1 (4-bit codes, one scale
             // and offset per 32 values) the int4 one, the others the int8 one with signed codes.
-            // Q4_K also as the loader holds it: scales factored as in the file (d·sc, dmin·m), 4.75 bits per weight.
+            // Q4_K and Q6_K also as the loader holds them: scales factored as in the file (d·sc, dmin·m).
             var forms = new List<AffineBlockMatrix> { m };
-            if (t.Type == GgmlBlocks.Q4_K)
-            {
-                int supers = cols / values, subs = cols / 32;
-                var f = new AffineBlockMatrix.SuperBlockFactors(new float[rows * supers], new float[rows * supers], new byte[rows * subs], new byte[rows * subs]);
-                for (int r = 0; r < rows; r++)
-                    GgmlBlocks.Q4KFactors(src + r * rowBytes, supers, f.D.AsSpan(r * supers, supers), f.DMin.AsSpan(r * supers, supers), f.Scale.AsSpan(r * subs, subs), f.Min.AsSpan(r * subs, subs));
-                forms.Add(new AffineBlockMatrix(codes, scales, zeros, offsets, rows, cols, GgufFile.TypeName(t.Type)) { Factors = f });
-            }
+            if (Sling.Models.GgufLoader.Factors(t.Type, src, rows, cols, rowBytes) is { } factors)
+                forms.Add(new AffineBlockMatrix(codes, scales, zeros, offsets, rows, cols, GgufFile.TypeName(t.Type)) { Factors = factors });
             foreach (var form in forms.Where(RowBlockMatrix.CanRepack))
             {
                 var interleaved = RowBlockMatrix.Repack(form);
                 Assert.Equal(GgufFile.TypeName(t.Type), interleaved.Format);
-                if (form.Factors != null) Assert.Equal((long)rows * cols * 19 / 32, interleaved.ByteSize); // 4.75 bits per weight
+                // Factored: 4.75 bits per weight for Q4_K, 8.625 for Q6_K (an int8 code, a byte per 16, a float per 256).
+                if (form.Factors != null) Assert.Equal((long)rows * cols * (t.Type == GgmlBlocks.Q4_K ? 19 : 69) / (t.Type == GgmlBlocks.Q4_K ? 32 : 64), interleaved.ByteSize);
                 for (int r = 0; r < rows; r++)
                 {
                     GgmlReference.DecodeRow(t.Type, src + r * rowBytes, expected);
@@ -84,7 +79,7 @@ public class AffineBlockTests
             checkedTensors++;
         }
         Assert.True(checkedTensors > 0);
-        int q4k = g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type == GgmlBlocks.Q4_K);
-        Assert.Equal(KernelIsas.Best == KernelIsa.Avx512 ? checkedTensors + q4k : 0, repacked);
+        int factored = g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.Q4_K or GgmlBlocks.Q6_K);
+        Assert.Equal(KernelIsas.Best == KernelIsa.Avx512 ? checkedTensors + factored : 0, repacked);
     }
 }
