@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Reproduces the README's speed figures on this machine (both cores; about 15 minutes).
-# Large files go to ${SLING_FIGURES:-/tmp/sling-figures} (about 9 GB); nothing is downloaded.
+# Reproduces the README's speed figures on this machine (both cores; about 25 minutes).
+# Large files go to ${SLING_FIGURES:-/tmp/sling-figures} (about 12 GB); nothing is downloaded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${SLING_FIGURES:-/tmp/sling-figures}
@@ -25,7 +25,13 @@ sling bench -m "$work/tinyllama-int4" -r 5
 [ -f "$work/tinyllama-same-q4_0.gguf" ] || sling export-gguf -m "$work/tinyllama-f32" --type q4_0 --vocab $vocab -o "$work/tinyllama-same-q4_0.gguf"
 bench peer --model "$work/tinyllama-same-q4_0.gguf" --runs 5
 
-echo "## 3. Other shapes (Sling only: export-gguf writes llama-family files only)"
+echo "## 3. The K-quant mix people download (Q4_K_M, written by llama.cpp's own quantizer) of the same weights"
+[ -f "$work/tinyllama-f16.gguf" ] || sling export-gguf -m "$work/tinyllama-f32" --type f16 --vocab $vocab -o "$work/tinyllama-f16.gguf"
+[ -f "$work/tinyllama-q4_k_m.gguf" ] || bench llama-quantize --model "$work/tinyllama-f16.gguf" --output "$work/tinyllama-q4_k_m.gguf" --type q4_k_m
+bench peer --model "$work/tinyllama-q4_k_m.gguf" --runs 5
+sling bench -m "$work/tinyllama-q4_k_m.gguf" -r 5
+
+echo "## 4. Other shapes (Sling only: export-gguf writes llama-family files only)"
 sling bench --synthetic phi-2 --type q4_0 -r 3
 sling bench --synthetic qwen2.5-0.5b --type q4_0 -r 3
 sling bench --synthetic smollm2-135m --type q4_0 -r 3
