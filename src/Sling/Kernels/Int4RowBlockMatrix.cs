@@ -104,16 +104,16 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             {
                 var o = w.Offsets(g);
                 acc0 = AffineGroup(acc0, s, o, g0, a.GroupSums(0), g);
-                acc1 = AffineGroup(acc1, s, o, g1, a.GroupSums(1), g);
-                acc2 = AffineGroup(acc2, s, o, g2, a.GroupSums(2), g);
-                acc3 = AffineGroup(acc3, s, o, g3, a.GroupSums(3), g);
+                if (tile > 1) acc1 = AffineGroup(acc1, s, o, g1, a.GroupSums(1), g);
+                if (tile > 2) acc2 = AffineGroup(acc2, s, o, g2, a.GroupSums(2), g);
+                if (tile > 3) acc3 = AffineGroup(acc3, s, o, g3, a.GroupSums(3), g);
                 continue;
             }
             var z = w.Zeros(g);
             acc0 = Group(acc0, s, z, g0, a.GroupSums(0), g);
-            acc1 = Group(acc1, s, z, g1, a.GroupSums(1), g);
-            acc2 = Group(acc2, s, z, g2, a.GroupSums(2), g);
-            acc3 = Group(acc3, s, z, g3, a.GroupSums(3), g);
+            if (tile > 1) acc1 = Group(acc1, s, z, g1, a.GroupSums(1), g);
+            if (tile > 2) acc2 = Group(acc2, s, z, g2, a.GroupSums(2), g);
+            if (tile > 3) acc3 = Group(acc3, s, z, g3, a.GroupSums(3), g);
         }
         acc0.Store(result);
         if (tile > 1) acc1.Store(result + stride);
