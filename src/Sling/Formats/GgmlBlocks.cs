@@ -66,14 +66,15 @@ internal static unsafe class GgmlBlocks
 
 
     /// <summary>
-    /// A Q4_K row's scale factors as stored: per 256-value super-block d and dmin, per 32-value
+    /// A Q4_K or Q5_K row's scale factors as stored: per 256-value super-block d and dmin, per 32-value
     /// sub-block the 6-bit scale and min — value = (d·sc)·q − dmin·m, the affine form factored.
     /// </summary>
-    public static void Q4KFactors(byte* x, int superBlocks, Span<float> d, Span<float> dmin, Span<byte> scale, Span<byte> min)
+    public static void Q45KFactors(uint type, byte* x, int superBlocks, Span<float> d, Span<float> dmin, Span<byte> scale, Span<byte> min)
     {
+        int bytes = type == Q5_K ? 176 : 144;
         for (int b = 0; b < superBlocks; b++)
         {
-            byte* p = x + (long)b * 144;
+            byte* p = x + (long)b * bytes;
             d[b] = Half(p);
             dmin[b] = Half(p + 2);
             for (int j = 0; j < QK_K / 32; j++)

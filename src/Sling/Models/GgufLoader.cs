@@ -201,12 +201,12 @@ public static class GgufLoader
         int supers = cols / AffineBlockMatrix.SuperBlockFactors.SuperBlock;
         switch (type)
         {
-            case GgmlBlocks.Q4_K:
+            case GgmlBlocks.Q4_K or GgmlBlocks.Q5_K:
             {
                 int subs = cols / 32;
                 var f = new AffineBlockMatrix.SuperBlockFactors(new float[(long)rows * supers], new float[(long)rows * supers],
                     new byte[(long)rows * subs], new byte[(long)rows * subs], 32, SignedScale: false);
-                System.Threading.Tasks.Parallel.For(0, rows, row => GgmlBlocks.Q4KFactors(src + row * rowBytes, supers,
+                System.Threading.Tasks.Parallel.For(0, rows, row => GgmlBlocks.Q45KFactors(type, src + row * rowBytes, supers,
                     f.D.AsSpan(row * supers, supers), f.DMin!.AsSpan(row * supers, supers), f.Scale.AsSpan(row * subs, subs), f.Min!.AsSpan(row * subs, subs)));
                 return f;
             }

@@ -52,7 +52,7 @@ public class AffineBlockTests
             }
             // On AVX-512 every block type takes an interleaved layout: Q4_K and Q4_1 (4-bit codes, one scale
             // and offset per 32 values) the int4 one, the others the int8 one with signed codes.
-            // Q4_K and Q6_K also as the loader holds them: scales factored as in the file (d·sc, dmin·m).
+            // Q4_K, Q5_K and Q6_K also as the loader holds them: scales factored as in the file (d·sc, dmin·m).
             var forms = new List<AffineBlockMatrix> { m };
             if (Sling.Models.GgufLoader.Factors(t.Type, src, rows, cols, rowBytes) is { } factors)
                 forms.Add(new AffineBlockMatrix(codes, scales, zeros, offsets, rows, cols, GgufFile.TypeName(t.Type)) { Factors = factors });
@@ -60,8 +60,10 @@ public class AffineBlockTests
             {
                 var interleaved = RowBlockMatrix.Repack(form);
                 Assert.Equal(GgufFile.TypeName(t.Type), interleaved.Format);
-                // Factored: 4.75 bits per weight for Q4_K, 8.625 for Q6_K (an int8 code, a byte per 16, a float per 256).
-                if (form.Factors != null) Assert.Equal((long)rows * cols * (t.Type == GgmlBlocks.Q4_K ? 19 : 69) / (t.Type == GgmlBlocks.Q4_K ? 32 : 64), interleaved.ByteSize);
+                // Factored: 4.75 bits per weight for Q4_K (4-bit codes, 2 bytes per 32, 2 floats per 256), 8.75 for
+                // Q5_K (int8 codes), 8.625 for Q6_K (int8 codes, a byte per 16, a float per 256).
+                long expectedBytes = t.Type switch { GgmlBlocks.Q4_K => rows * cols * 19L / 32, GgmlBlocks.Q5_K => rows * cols * 35L / 32, _ => rows * cols * 69L / 64 };
+                if (form.Factors != null) Assert.Equal(expectedBytes, interleaved.ByteSize);
                 for (int r = 0; r < rows; r++)
                 {
                     GgmlReference.DecodeRow(t.Type, src + r * rowBytes, expected);
@@ -79,7 +81,7 @@ public class AffineBlockTests
             checkedTensors++;
         }
         Assert.True(checkedTensors > 0);
-        int factored = g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.Q4_K or GgmlBlocks.Q6_K);
+        int factored = g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.Q4_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K);
         Assert.Equal(KernelIsas.Best == KernelIsa.Avx512 ? checkedTensors + factored : 0, repacked);
     }
 }
