@@ -14,7 +14,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
 {
     internal Int4RowBlockMatrix(RepackSource m) : base(m, m.Rows * m.Cols / 2)
     {
-        int blocks = Cols / BlockSize, stride = m.BlockStride;
+        int blocks = Cols / BlockSize;
         byte* target = _codes;
         // A stored block's byte j holds codes j (low) and j+16 (high). Per 4-byte word w of it,
         // lo(w) = w & 0x0F0F0F0F and hi(w) = (w >> 4) & 0x0F0F0F0F give codes in order, and
@@ -23,12 +23,12 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         ForEachRowBlock(m, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (rb) =>
         {
             const uint Low = 0x0F0F0F0F;
+            uint* source = stackalloc uint[4];
             for (int r = 0; r < RowsPerBlock; r++)
             {
-                byte* row = m.RowCodes(rb * RowsPerBlock + r);
                 for (int b = 0; b < blocks; b++)
                 {
-                    uint* source = (uint*)(row + (long)b * stride);
+                    m.Int4Block(rb * RowsPerBlock + r, b, source);
                     uint* lane = (uint*)(target + ((long)rb * blocks + b) * 256 + r * 4);
                     uint w0 = source[0], w1 = source[1], w2 = source[2], w3 = source[3];
                     lane[0] = (w0 & Low) | (w1 & Low) << 4;

@@ -18,6 +18,17 @@ internal abstract unsafe class RepackSource
     /// <summary>The first block's code bytes of a row; block b starts <see cref="BlockStride"/>·b bytes later.</summary>
     public abstract byte* RowCodes(int row);
     public abstract int BlockStride { get; }
+
+    /// <summary>
+    /// The 16 bytes of a 4-bit block in the stored order (byte j: code j low, code j + 16 high), as
+    /// four words; by default read at <see cref="RowCodes"/> + block · <see cref="BlockStride"/>. A
+    /// format whose nibbles are arranged otherwise (Q4_K) rearranges them here.
+    /// </summary>
+    public virtual void Int4Block(int row, int block, uint* words)
+    {
+        uint* source = (uint*)(RowCodes(row) + (long)block * BlockStride);
+        words[0] = source[0]; words[1] = source[1]; words[2] = source[2]; words[3] = source[3];
+    }
     public abstract Half Scale(int row, int group);
     public abstract int Zero(int row, int group);
     /// <summary>Called when the repack is done: a memory-mapped source drops its resident pages.</summary>
@@ -71,4 +82,39 @@ internal sealed unsafe class Q4_0Source(byte* blocks, int rows, int cols, Format
     public override Half Scale(int row, int group) => *(Half*)(blocks + ((long)row * (cols / 32) + group) * BlockBytes);
     public override int Zero(int row, int group) => Int4GroupMatrix.SymmetricZero;
     public override void Release() => file?.Release(blocks, (long)rows * (cols / 32) * BlockBytes);
+}
+
+/// <summary>
+/// llama.cpp's Q4_K blocks in place: per 256 weights d, dmin, twelve bytes of 6-bit scales and mins,
+/// then 128 bytes whose byte l holds value l (low nibble) and value l + 32 (high nibble) of each
+/// 64 values. The factors are read once (<see cref="Formats.GgmlBlocks.Q45KFactors"/>); the codes go
+/// straight from the file into the interleaved layout.
+/// </summary>
+internal sealed unsafe class Q4KSource(byte* blocks, int rows, int cols, AffineBlockMatrix.SuperBlockFactors factors, Formats.IMappedWeights? file) : RepackSource
+{
+    private const int BlockBytes = 144;
+    private readonly long _rowBytes = (long)cols / 256 * BlockBytes;
+    public override int Rows => rows;
+    public override int Cols => cols;
+    public override int GroupSize => 32;
+    public override bool Symmetric => true;
+    public override int SymmetricZero => 0;
+    public override byte* RowCodes(int row) => throw new NotSupportedException("Q4_K codes are read block by block");
+    public override int BlockStride => 0;
+    public override Half Scale(int row, int group) => throw new NotSupportedException();
+    public override int Zero(int row, int group) => 0;
+    public override bool Affine => true;
+    public override AffineBlockMatrix.SuperBlockFactors Factors => factors;
+    public override string Format => "q4_k";
+
+    public override void Int4Block(int row, int block, uint* words)
+    {
+        // Block b (32 values) of a row: super-block b / 8, 64-value pair (b % 8) / 2, low or high nibbles.
+        uint* qs = (uint*)(blocks + row * _rowBytes + (long)(block / 8) * BlockBytes + 16 + (block % 8) / 2 * 32);
+        int shift = block % 2 * 4;
+        const uint Low = 0x0F0F0F0F;
+        for (int i = 0; i < 4; i++) words[i] = (qs[i] >> shift & Low) | (qs[i + 4] >> shift & Low) << 4;
+    }
+
+    public override void Release() => file?.Release(blocks, rows * _rowBytes);
 }

@@ -177,6 +177,9 @@ public static class GgufLoader
                 if (cols % values != 0) throw new ModelFormatException(g.Path, $"tensor '{name}': {cols} columns are not whole blocks of {values} ({GgufFile.TypeName(t.Type)})");
                 long rowBytes = (long)cols / values * bytes;
                 byte* src = g.File.Pointer(t.Offset, rows * rowBytes, name);
+                // Q4_K goes straight from the file's blocks into the kernel's interleaved layout.
+                if (repack && t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepack(rows, cols))
+                    return new Int4RowBlockMatrix(new Q4KSource(src, rows, cols, Factors(t.Type, src, rows, cols, rowBytes)!, g.File));
                 int blocksPerRow = cols / AffineBlockMatrix.Block;
                 var codes = GC.AllocateUninitializedArray<byte>(checked((int)count));
                 var scales = new float[(long)rows * blocksPerRow];

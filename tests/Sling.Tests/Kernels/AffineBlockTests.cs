@@ -54,16 +54,20 @@ public class AffineBlockTests
             // and offset per 32 values) the int4 one, the others the int8 one with signed codes.
             // Q4_K, Q5_K and Q6_K also as the loader holds them: scales factored as in the file (d·sc, dmin·m).
             var forms = new List<AffineBlockMatrix> { m };
-            if (Sling.Models.GgufLoader.Factors(t.Type, src, rows, cols, rowBytes) is { } factors)
-                forms.Add(new AffineBlockMatrix(codes, scales, zeros, offsets, rows, cols, GgufFile.TypeName(t.Type)) { Factors = factors });
-            foreach (var form in forms.Where(RowBlockMatrix.CanRepack))
+            var fileFactors = Sling.Models.GgufLoader.Factors(t.Type, src, rows, cols, rowBytes);
+            if (fileFactors != null)
+                forms.Add(new AffineBlockMatrix(codes, scales, zeros, offsets, rows, cols, GgufFile.TypeName(t.Type)) { Factors = fileFactors });
+            var layouts = forms.Where(RowBlockMatrix.CanRepack).Select(f => (f.Factors, Matrix: (WeightMatrix)RowBlockMatrix.Repack(f))).ToList();
+            // Q4_K as the loader reads it: from the file's blocks straight into the interleaved layout.
+            if (t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepack(rows, cols))
+                layouts.Add((fileFactors, new Int4RowBlockMatrix(new Q4KSource(src, rows, cols, fileFactors!, null))));
+            foreach (var (factors, interleaved) in layouts)
             {
-                var interleaved = RowBlockMatrix.Repack(form);
-                Assert.Equal(GgufFile.TypeName(t.Type), interleaved.Format);
+                Assert.Equal(GgufFile.TypeName(t.Type), interleaved.Format, ignoreCase: true);
                 // Factored: 4.75 bits per weight for Q4_K (4-bit codes, 2 bytes per 32, 2 floats per 256), 8.75 for
                 // Q5_K (int8 codes), 8.625 for Q6_K (int8 codes, a byte per 16, a float per 256).
                 long expectedBytes = t.Type switch { GgmlBlocks.Q4_K => rows * cols * 19L / 32, GgmlBlocks.Q5_K => rows * cols * 35L / 32, _ => rows * cols * 69L / 64 };
-                if (form.Factors != null) Assert.Equal(expectedBytes, interleaved.ByteSize);
+                if (factors != null) Assert.Equal(expectedBytes, interleaved.ByteSize);
                 for (int r = 0; r < rows; r++)
                 {
                     GgmlReference.DecodeRow(t.Type, src + r * rowBytes, expected);
@@ -81,7 +85,8 @@ public class AffineBlockTests
             checkedTensors++;
         }
         Assert.True(checkedTensors > 0);
-        int factored = g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.Q4_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K);
+        int factored = g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.Q4_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K)
+            + g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.Q4_K);
         Assert.Equal(KernelIsas.Best == KernelIsa.Avx512 ? checkedTensors + factored : 0, repacked);
     }
 }
