@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Reproduces the README's speed figures on this machine (both cores; about 25 minutes).
-# Large files go to ${SLING_FIGURES:-/tmp/sling-figures} (about 12 GB); nothing is downloaded.
+# Reproduces the README's speed figures on this machine (both cores; about 40 minutes).
+# Large files go to ${SLING_FIGURES:-/tmp/sling-figures} (about 26 GB); nothing is downloaded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${SLING_FIGURES:-/tmp/sling-figures}
@@ -31,7 +31,11 @@ echo "## 3. The K-quant mix people download (Q4_K_M, written by llama.cpp's own 
 bench peer --model "$work/tinyllama-q4_k_m.gguf" --runs 5
 sling bench -m "$work/tinyllama-q4_k_m.gguf" -r 5
 
-echo "## 4. Other shapes (Sling only: export-gguf writes llama-family files only)"
-sling bench --synthetic phi-2 --type q4_0 -r 3
+echo "## 4. Phi-2 shape, the same Q4_0 file in both engines"
+[ -d "$work/phi2-f32" ] || bench hf-folder --shape phi-2 --output "$work/phi2-f32"
+[ -f "$work/phi2-q4_0.gguf" ] || sling export-gguf -m "$work/phi2-f32" --type q4_0 -o "$work/phi2-q4_0.gguf"
+bench peer --model "$work/phi2-q4_0.gguf" --runs 3
+
+echo "## 5. Other shapes (Sling only)"
 sling bench --synthetic qwen2.5-0.5b --type q4_0 -r 3
 sling bench --synthetic smollm2-135m --type q4_0 -r 3

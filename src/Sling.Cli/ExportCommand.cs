@@ -15,7 +15,7 @@ internal static class ExportCommand
         var output = new Option<string>("--output", "-o") { Description = "GGUF file to write", Required = true };
         var type = new Option<string>("--type") { Description = "Tensor type of the matrices: f32, f16, q8_0, q4_0", DefaultValueFactory = _ => "f16" };
         var vocab = new Option<string?>("--vocab") { Description = "GGUF file whose tokenizer.* metadata to copy (default: the model's own GGUF, else a placeholder vocabulary)" };
-        var command = new Command("export-gguf", "Write a Llama-family model as a GGUF file llama.cpp can load") { model, synthetic, syntheticType, output, type, vocab };
+        var command = new Command("export-gguf", "Write a Llama- or Phi-2-family model as a GGUF file llama.cpp can load") { model, synthetic, syntheticType, output, type, vocab };
         command.SetAction(parse =>
         {
             var (path, shape) = CommonOptions.ModelOrSynthetic(parse, model, synthetic);

@@ -8,8 +8,9 @@ namespace Sling.Formats;
 public enum GgufExportType { F32, F16, Q8_0, Q4_0 }
 
 /// <summary>
-/// Writes a loaded Llama-family model as a GGUF file that llama.cpp loads (architecture "llama",
-/// q/k rows in llama.cpp's interleaved rotary order), so both engines can run the same weights.
+/// Writes a loaded Llama-family model (architecture "llama", q/k rows in llama.cpp's interleaved
+/// rotary order) or Phi-2-family model (architecture "phi2", LayerNorm and projection biases) as a
+/// GGUF file that llama.cpp loads, so both engines can run the same weights.
 /// Matrices are encoded as llama.cpp's reference quantizers encode them; norms stay F32. The
 /// vocabulary comes from a GGUF file holding one (e.g. a llama.cpp vocab file), or is a placeholder
 /// of the right size, good for speed measurements only.
@@ -23,62 +24,75 @@ public static class GgufExporter
         var c = model.Config;
         if (c.LinearRopeFactor != 1.0)
             throw new SlingException("export-gguf does not write linear rope scaling yet");
-        if (c.Norm != NormKind.RmsNorm || c.Mlp != MlpKind.GatedSilu || c.ParallelResidual || c.RotaryDim != c.HeadDim
-            || model.Weights.Layers.Any(l => l.Linears().Any(x => x.Linear.Bias != null)))
-            throw new SlingException($"export-gguf writes Llama-family models (RMSNorm, SwiGLU, no biases, full rotary); {c.Architecture} is not one");
+        // Phi-2's block (LayerNorm with biases, parallel attention and GELU MLP, partial rotary) is
+        // llama.cpp's "phi2"; RMSNorm + SwiGLU without biases and with full rotary is its "llama".
+        bool phi2 = c.Norm == NormKind.LayerNorm && c.Mlp == MlpKind.Gelu && c.ParallelResidual;
+        bool llama = c.Norm == NormKind.RmsNorm && c.Mlp == MlpKind.GatedSilu && !c.ParallelResidual && c.RotaryDim == c.HeadDim
+            && !model.Weights.Layers.Any(l => l.Linears().Any(x => x.Linear.Bias != null));
+        if (!phi2 && !llama)
+            throw new SlingException($"export-gguf writes Llama-family models (RMSNorm, SwiGLU, no biases, full rotary) and Phi-2-family ones (LayerNorm, GELU, parallel block); {c.Architecture} is neither");
         if (type is GgufExportType.Q8_0 or GgufExportType.Q4_0 && (c.Dim % 32 != 0 || c.HiddenDim % 32 != 0 || c.QDim % 32 != 0))
             throw new SlingException($"{type} needs row lengths that are multiples of 32 (hidden {c.Dim}, intermediate {c.HiddenDim})");
 
+        string arch = phi2 ? "phi2" : "llama";
         using var writer = new GgufWriter(path);
-        writer.Set("general.architecture", "llama");
+        writer.Set("general.architecture", arch);
         writer.Set("general.name", c.Architecture);
         writer.Set("general.file_type", type switch { GgufExportType.F32 => 0u, GgufExportType.F16 => 1u, GgufExportType.Q4_0 => 2u, _ => 7u });
-        writer.Set("llama.context_length", (uint)c.MaxSeqLen);
-        writer.Set("llama.embedding_length", (uint)c.Dim);
-        writer.Set("llama.block_count", (uint)c.Layers);
-        writer.Set("llama.feed_forward_length", (uint)c.HiddenDim);
-        writer.Set("llama.attention.head_count", (uint)c.Heads);
-        writer.Set("llama.attention.head_count_kv", (uint)c.KvHeads);
-        writer.Set("llama.attention.layer_norm_rms_epsilon", c.NormEps);
-        writer.Set("llama.rope.freq_base", (float)c.RopeTheta);
-        writer.Set("llama.rope.dimension_count", (uint)c.RotaryDim);
+        writer.Set($"{arch}.context_length", (uint)c.MaxSeqLen);
+        writer.Set($"{arch}.embedding_length", (uint)c.Dim);
+        writer.Set($"{arch}.block_count", (uint)c.Layers);
+        writer.Set($"{arch}.feed_forward_length", (uint)c.HiddenDim);
+        writer.Set($"{arch}.attention.head_count", (uint)c.Heads);
+        writer.Set($"{arch}.attention.head_count_kv", (uint)c.KvHeads);
+        writer.Set(phi2 ? $"{arch}.attention.layer_norm_epsilon" : $"{arch}.attention.layer_norm_rms_epsilon", c.NormEps);
+        writer.Set($"{arch}.rope.freq_base", (float)c.RopeTheta);
+        writer.Set($"{arch}.rope.dimension_count", (uint)c.RotaryDim);
         SetVocabulary(writer, c.VocabSize, vocabularyPath);
 
         uint matrixType = type switch { GgufExportType.F32 => TypeF32, GgufExportType.F16 => TypeF16, GgufExportType.Q8_0 => TypeQ8_0, _ => TypeQ4_0 };
         var w = model.Weights;
-        bool permute = c.Rope == RopeLayout.RotateHalf;
+        // llama.cpp's llama graph rotates interleaved pairs (its converter permutes q/k rows); phi2 rotates halves as Hugging Face does.
+        bool permute = llama && c.Rope == RopeLayout.RotateHalf;
         var plan = new List<(string Name, Action<GgufWriter> Write)>();
-        void Matrix(string name, Kernels.WeightMatrix m, bool rotary = false)
-        {
-            writer.AddTensor(name, [m.Cols, m.Rows], matrixType, (long)m.Rows * RowBytes(m.Cols, matrixType));
-            plan.Add((name, wr => WriteMatrix(wr, m, matrixType, rotary && permute ? c.HeadDim : 0)));
-        }
+        var n = phi2 ? TensorNames.Phi : TensorNames.Llama;
         void Vector(string name, float[] v)
         {
             writer.AddTensor(name, [v.Length], TypeF32, v.Length * 4L);
             plan.Add((name, wr => wr.WriteData(MemoryMarshal.AsBytes(v.AsSpan()))));
         }
-        var n = TensorNames.Llama;
-        string Weight(TensorRole role, int layer = -1) => n.Gguf(role, layer) + ".weight";
-        Matrix(Weight(TensorRole.Embedding), w.Embedding);
+        void Matrix(TensorRole role, int layer, Linear linear, bool rotary = false)
+        {
+            var m = linear.Weight;
+            string name = n.Gguf(role, layer) + ".weight";
+            writer.AddTensor(name, [m.Cols, m.Rows], matrixType, (long)m.Rows * RowBytes(m.Cols, matrixType));
+            plan.Add((name, wr => WriteMatrix(wr, m, matrixType, rotary && permute ? c.HeadDim : 0)));
+            if (linear.Bias is { } bias) Vector(n.Gguf(role, layer) + ".bias", bias);
+        }
+        void Norm(TensorRole role, int layer, NormWeights norm)
+        {
+            Vector(n.Gguf(role, layer) + ".weight", norm.Weight);
+            if (norm.Bias is { } bias) Vector(n.Gguf(role, layer) + ".bias", bias);
+        }
+        Matrix(TensorRole.Embedding, -1, new Linear(w.Embedding));
         for (int l = 0; l < w.Layers.Length; l++)
         {
             var layer = w.Layers[l];
-            Vector(Weight(TensorRole.AttentionNorm, l), layer.AttentionNorm.Weight);
-            Matrix(Weight(TensorRole.Query, l), layer.Query.Weight, rotary: true);
-            Matrix(Weight(TensorRole.Key, l), layer.Key.Weight, rotary: true);
-            Matrix(Weight(TensorRole.Value, l), layer.Value.Weight);
-            Matrix(Weight(TensorRole.AttentionOutput, l), layer.Output.Weight);
-            Vector(Weight(TensorRole.MlpNorm, l), layer.MlpNorm!.Weight);
-            Matrix(Weight(TensorRole.Gate, l), layer.Gate!.Weight);
-            Matrix(Weight(TensorRole.Up, l), layer.Up.Weight);
-            Matrix(Weight(TensorRole.Down, l), layer.Down.Weight);
+            Norm(TensorRole.AttentionNorm, l, layer.AttentionNorm);
+            Matrix(TensorRole.Query, l, layer.Query, rotary: true);
+            Matrix(TensorRole.Key, l, layer.Key, rotary: true);
+            Matrix(TensorRole.Value, l, layer.Value);
+            Matrix(TensorRole.AttentionOutput, l, layer.Output);
+            if (layer.MlpNorm is { } mlpNorm) Norm(TensorRole.MlpNorm, l, mlpNorm);
+            if (layer.Gate is { } gate) Matrix(TensorRole.Gate, l, gate);
+            Matrix(TensorRole.Up, l, layer.Up);
+            Matrix(TensorRole.Down, l, layer.Down);
         }
-        Vector(Weight(TensorRole.FinalNorm), w.FinalNorm.Weight);
+        Norm(TensorRole.FinalNorm, -1, w.FinalNorm);
         // Llama 3.x rope scaling travels as llama.cpp's converter writes it: one divisor per rotary pair.
         if (c.Llama3Scaling is { } scaling) Vector("rope_freqs.weight", Models.RotaryEmbedding.Llama3Factors(c.RopeTheta, c.RotaryDim, scaling));
         else if (c.RopeFrequencyFactors is { } factors) Vector("rope_freqs.weight", factors);
-        if (!ReferenceEquals(w.Classifier.Weight, w.Embedding)) Matrix(Weight(TensorRole.Output), w.Classifier.Weight);
+        if (!ReferenceEquals(w.Classifier.Weight, w.Embedding)) Matrix(TensorRole.Output, -1, w.Classifier);
         foreach (var (_, write) in plan) write(writer);
         writer.Complete();
     }

@@ -77,12 +77,33 @@ public class GgufExportTests
         Assert.True(ReferenceLlama.RelativeL2(expected, Engine.Logits(exported, ids)) < 1e-4);
     }
 
+    // Phi-2's block (LayerNorm and projection biases, parallel attention and GELU MLP, partial rotary)
+    // goes out as llama.cpp's "phi2" and comes back computing the same logits.
     [SharedFact("models/hf-tiny/phi/config.json")]
-    public void ModelsOutsideTheLlamaFamilyAreRefusedByName()
+    public void APhiFolderRoundTripsThroughGgufAsPhi2()
     {
         using var dir = new TempDirectory();
-        using var phi = ModelLoader.LoadTransformer(SharedData.PathOf("models/hf-tiny/phi"));
-        var e = Assert.Throws<SlingException>(() => GgufExporter.Export(phi, dir.File("phi.gguf"), GgufExportType.F16));
+        using var source = ModelLoader.LoadTransformer(SharedData.PathOf("models/hf-tiny/phi"));
+        GgufExporter.Export(source, dir.File("phi.gguf"), GgufExportType.F32);
+        using (var g = GgufFile.Open(dir.File("phi.gguf")))
+        {
+            Assert.Equal("phi2", g.Get<string>("general.architecture"));
+            Assert.Contains(g.Tensors, t => t.Name == "blk.0.attn_q.bias");
+            Assert.Contains(g.Tensors, t => t.Name == "output.bias");
+        }
+        using var exported = ModelLoader.LoadTransformer(dir.File("phi.gguf"));
+        Assert.Equal(source.Config.RotaryDim, exported.Config.RotaryDim);
+        var tokens = Engine.RandomTokens(3, 12, source.Config.VocabSize);
+        var expected = Engine.Logits(source, tokens);
+        Assert.True(ReferenceLlama.RelativeL2(expected.Select(r => r.Select(v => (double)v).ToArray()).ToArray(), Engine.Logits(exported, tokens)) < 1e-6);
+    }
+
+    [SharedFact("models/hf-tiny/qwen2/config.json")]
+    public void ModelsOutsideTheSupportedFamiliesAreRefusedByName()
+    {
+        using var dir = new TempDirectory();
+        using var qwen = ModelLoader.LoadTransformer(SharedData.PathOf("models/hf-tiny/qwen2"));
+        var e = Assert.Throws<SlingException>(() => GgufExporter.Export(qwen, dir.File("qwen2.gguf"), GgufExportType.F16));
         Assert.Contains("Llama-family", e.Message);
     }
 
