@@ -94,6 +94,33 @@ public class PreTokenizerRulesTests
         Assert.Equal(-1, glm.BosId);
     }
 
+    // The same rule in a Hugging Face tokenizer.json: the BPE model's "ignore_merges".
+    [Theory]
+    [InlineData(true, new[] { 8 })]
+    [InlineData(false, new[] { 6, 7, 4 })]
+    public void ATokenizerJsonWithIgnoreMergesTakesAWholeWordToken(bool ignoreMerges, int[] expected)
+    {
+        using var dir = new TempDirectory();
+        string[] tokens = ["<s>", "h", "e", "l", "o", "Ġ", "he", "ll", "hello"];
+        var root = new System.Text.Json.Nodes.JsonObject
+        {
+            ["version"] = "1.0",
+            ["added_tokens"] = new System.Text.Json.Nodes.JsonArray(),
+            ["pre_tokenizer"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["use_regex"] = true },
+            ["decoder"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "ByteLevel" },
+            ["model"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["type"] = "BPE",
+                ["ignore_merges"] = ignoreMerges,
+                ["vocab"] = TokenizerJsonWriter.Vocab(tokens),
+                ["merges"] = new System.Text.Json.Nodes.JsonArray("h e", "l l"),
+            },
+        };
+        File.WriteAllText(dir.File("tokenizer.json"), root.ToJsonString());
+        var tokenizer = TokenizerLoader.Load(dir.File("tokenizer.json"));
+        Assert.Equal(expected, tokenizer.Encode("hello", addBos: false));
+    }
+
     [Fact]
     public void AnUnsupportedNameInAFileNamesTheFileAndTheKey()
     {
