@@ -25,7 +25,8 @@ public sealed class Transformer : IDisposable
         _attentionScale = 1f / MathF.Sqrt(config.HeadDim);
     }
 
-    // Group-quantized matrices take the interleaved layout of the fastest kernel this CPU runs (the
+    // Group-quantized matrices and llama.cpp's block types (fused views split off a file's tensor) take
+    // the interleaved layout of the fastest kernel this CPU runs (the
     // stored layout stays the file's). An embedding tied to the classifier is repacked with it: its
     // row lookups decode from the same layout.
     private static TransformerWeights RepackForKernels(TransformerWeights weights)
