@@ -69,26 +69,64 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
     /// </summary>
     internal RepackSource AsInt8RepackSource() => new Int8Source(this);
 
-    sealed class Int8Source : RepackSource
+    /// <summary>What both repacks read from this matrix: its rows, the pinned code bytes, one scale and offset per group.</summary>
+    abstract class AffineSource : RepackSource
     {
-        readonly AffineBlockMatrix _m;
-        readonly sbyte[] _codes;
-        readonly int _perGroup; // 16-value blocks per group: 2 or 1
+        private protected readonly AffineBlockMatrix M;
+        readonly int _perGroup; // 16-value blocks per group
         System.Runtime.InteropServices.GCHandle _pin;
 
-        public Int8Source(AffineBlockMatrix m)
+        private protected AffineSource(AffineBlockMatrix m, object codes, int perGroup)
         {
-            _m = m;
+            M = m;
+            _perGroup = perGroup;
+            _pin = System.Runtime.InteropServices.GCHandle.Alloc(codes, System.Runtime.InteropServices.GCHandleType.Pinned);
+        }
+
+        private protected byte* Pinned => (byte*)_pin.AddrOfPinnedObject();
+        public override int Rows => M.Rows;
+        public override int Cols => M.Cols;
+        public override int GroupSize => Block * _perGroup;
+        public override bool Symmetric => true;
+        public override int SymmetricZero => 0;
+        public override Half Scale(int row, int group) => throw new NotSupportedException();
+        public override int Zero(int row, int group) => 0;
+        public override bool Affine => true;
+        private protected long Index(int row, int group) => (long)(M._rowStart + row) * M.BlocksPerRow + _perGroup * group;
+        public override float AffineScale(int row, int group) => M._scales[Index(row, group)];
+        public override string Format => M._format;
+        public override AffineBlockMatrix.SuperBlockFactors? Factors => M.Factors;
+        public override int FactorRowStart => M._rowStart;
+        public override void Release()
+        {
+            if (_pin.IsAllocated) _pin.Free();
+        }
+    }
+
+    /// <summary>Signed codes c − z, one byte each, in a copy; the offset o per group.</summary>
+    sealed class Int8Source(AffineBlockMatrix m) : AffineSource(m, CodesMinusZeros(m), GroupBlocks(m))
+    {
+        public override byte* RowCodes(int row) => Pinned + (long)row * M.Cols;
+        public override int BlockStride => Q8Activations.BlockSize;
+        public override bool SignedCodes => true;
+        public override float AffineOffset(int row, int group) => M._offsets[Index(row, group)];
+
+        static int GroupBlocks(AffineBlockMatrix m)
+        {
+            if (m.Factors is { } f) return f.GroupSize / Block;
             int perRow = m.BlocksPerRow;
-            bool pairs = true;
-            for (long b = (long)m._rowStart * perRow, end = b + (long)m.Rows * perRow; b < end && pairs; b += 2)
-                pairs = m._scales[b] == m._scales[b + 1] && m._offsets[b] == m._offsets[b + 1];
-            _perGroup = m.Factors is { } f ? f.GroupSize / Block : pairs ? 2 : 1;
-            _codes = GC.AllocateUninitializedArray<sbyte>(m.Rows * m.Cols, pinned: true);
+            for (long b = (long)m._rowStart * perRow, end = b + (long)m.Rows * perRow; b < end; b += 2)
+                if (m._scales[b] != m._scales[b + 1] || m._offsets[b] != m._offsets[b + 1]) return 1;
+            return 2;
+        }
+
+        static sbyte[] CodesMinusZeros(AffineBlockMatrix m)
+        {
+            var target = GC.AllocateUninitializedArray<sbyte>(m.Rows * m.Cols, pinned: true);
+            int perRow = m.BlocksPerRow;
             fixed (byte* codes = m._codes)
             {
                 byte* source = codes;
-                sbyte[] target = _codes;
                 System.Threading.Tasks.Parallel.For(0, m.Rows, r =>
                 {
                     byte* w = source + (long)(m._rowStart + r) * m.RowBytes;
@@ -96,56 +134,16 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
                     for (int c = 0; c < m.Cols; c++) target[(long)r * m.Cols + c] = (sbyte)(Code(w, c, m._packed) - m._zeros[block + c / Block]);
                 });
             }
-            _pin = System.Runtime.InteropServices.GCHandle.Alloc(_codes, System.Runtime.InteropServices.GCHandleType.Pinned);
-        }
-
-        public override int Rows => _m.Rows;
-        public override int Cols => _m.Cols;
-        public override int GroupSize => Block * _perGroup;
-        public override bool Symmetric => true;
-        public override int SymmetricZero => 0;
-        public override byte* RowCodes(int row) => (byte*)_pin.AddrOfPinnedObject() + (long)row * _m.Cols;
-        public override int BlockStride => Q8Activations.BlockSize;
-        public override Half Scale(int row, int group) => throw new NotSupportedException();
-        public override int Zero(int row, int group) => 0;
-        public override bool Affine => true;
-        public override bool SignedCodes => true;
-        long Index(int row, int group) => (long)(_m._rowStart + row) * _m.BlocksPerRow + _perGroup * group;
-        public override float AffineScale(int row, int group) => _m._scales[Index(row, group)];
-        public override float AffineOffset(int row, int group) => _m._offsets[Index(row, group)];
-        public override string Format => _m._format;
-        public override AffineBlockMatrix.SuperBlockFactors? Factors => _m.Factors;
-        public override int FactorRowStart => _m._rowStart;
-        public override void Release()
-        {
-            if (_pin.IsAllocated) _pin.Free();
+            return target;
         }
     }
 
     /// <summary>Packed 4-bit codes (byte j of 32 values: codes j and j + 16, the layout Q4_0 stores), per 32 values s and s·z + o.</summary>
-    sealed class Int4Source(AffineBlockMatrix m) : RepackSource
+    sealed class Int4Source(AffineBlockMatrix m) : AffineSource(m, m._codes, 2)
     {
-        System.Runtime.InteropServices.GCHandle _pin = System.Runtime.InteropServices.GCHandle.Alloc(m._codes, System.Runtime.InteropServices.GCHandleType.Pinned);
-        public override int Rows => m.Rows;
-        public override int Cols => m.Cols;
-        public override int GroupSize => Q8Activations.BlockSize;
-        public override bool Symmetric => true;
-        public override int SymmetricZero => 0;
-        public override byte* RowCodes(int row) => (byte*)_pin.AddrOfPinnedObject() + (long)(m._rowStart + row) * m.RowBytes;
+        public override byte* RowCodes(int row) => Pinned + (long)(M._rowStart + row) * M.RowBytes;
         public override int BlockStride => Q8Activations.BlockSize / 2;
-        public override Half Scale(int row, int group) => throw new NotSupportedException();
-        public override int Zero(int row, int group) => 0;
-        public override bool Affine => true;
-        long Index(int row, int group) => (long)(m._rowStart + row) * m.BlocksPerRow + 2 * group;
-        public override float AffineScale(int row, int group) => m._scales[Index(row, group)];
-        public override float AffineOffset(int row, int group) => m._combined[Index(row, group)];
-        public override string Format => m._format;
-        public override AffineBlockMatrix.SuperBlockFactors? Factors => m.Factors;
-        public override int FactorRowStart => m._rowStart;
-        public override void Release()
-        {
-            if (_pin.IsAllocated) _pin.Free();
-        }
+        public override float AffineOffset(int row, int group) => M._combined[Index(row, group)];
     }
 
     static byte[] Pack(byte[] codes, out bool packed)
