@@ -69,6 +69,7 @@ internal static unsafe class GgmlBlocks
     /// A Q4_K or Q5_K row's scale factors as stored: per 256-value super-block d and dmin, per 32-value
     /// sub-block the 6-bit scale and min — value = (d·sc)·q − dmin·m, the affine form factored.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Q45KFactors(uint type, byte* x, int superBlocks, Span<float> d, Span<float> dmin, Span<byte> scale, Span<byte> min)
     {
         int bytes = type == Q5_K ? 176 : 144;
@@ -87,6 +88,7 @@ internal static unsafe class GgmlBlocks
     }
 
     /// <summary>A Q6_K row's scale factors as stored: per 256 values d, per 16 a signed 8-bit scale (value = d·sc·(q − 32)).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Q6KFactors(byte* x, int superBlocks, Span<float> d, Span<byte> scale)
     {
         for (int b = 0; b < superBlocks; b++)
@@ -101,6 +103,7 @@ internal static unsafe class GgmlBlocks
     /// One row as 16-value affine blocks (value = s·(c − z) − o), the exact form of each type's decoding:
     /// <paramref name="codes"/> gets a code per value, the others one entry per 16 values.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void ToAffine(uint type, byte* x, Span<byte> codes, Span<float> scales, Span<byte> zeros, Span<float> offsets)
     {
         var (values, bytes) = Layout(type) ?? throw new ArgumentOutOfRangeException(nameof(type), type, "not a block type this decoder knows");
@@ -181,6 +184,7 @@ internal static unsafe class GgmlBlocks
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static void Q2KAffine(byte* p, Span<byte> c, Span<float> sc, Span<byte> z, Span<float> o)
     {
         byte* scales = p, q = p + 16;
@@ -197,6 +201,7 @@ internal static unsafe class GgmlBlocks
                 }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static void Q3KAffine(byte* p, Span<byte> c, Span<float> sc, Span<byte> z, Span<float> o)
     {
         byte* hmask = p, q = p + 32;
@@ -221,6 +226,7 @@ internal static unsafe class GgmlBlocks
                 }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static void Q45KAffine(byte* p, Span<byte> c, Span<float> sc, Span<byte> z, Span<float> o, bool five)
     {
         float d = Half(p), min = Half(p + 2);
@@ -242,6 +248,7 @@ internal static unsafe class GgmlBlocks
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static void Q6KAffine(byte* p, Span<byte> c, Span<float> scales, Span<byte> z, Span<float> o)
     {
         byte* ql = p, qh = p + 128;

@@ -29,6 +29,12 @@ internal abstract unsafe class RepackSource
         uint* source = (uint*)(RowCodes(row) + (long)block * BlockStride);
         words[0] = source[0]; words[1] = source[1]; words[2] = source[2]; words[3] = source[3];
     }
+    /// <summary>
+    /// A row's code bytes for the int8 layout, 32 per block one after another: by default
+    /// <see cref="RowCodes"/> itself; a source that decodes (Q5_K, Q6_K) writes them to
+    /// <paramref name="scratch"/> (<see cref="Cols"/> bytes) and returns it.
+    /// </summary>
+    public virtual byte* Int8RowCodes(int row, byte* scratch) => RowCodes(row);
     public abstract Half Scale(int row, int group);
     public abstract int Zero(int row, int group);
     /// <summary>Called when the repack is done: a memory-mapped source drops its resident pages.</summary>
@@ -107,6 +113,7 @@ internal sealed unsafe class Q4KSource(byte* blocks, int rows, int cols, AffineB
     public override AffineBlockMatrix.SuperBlockFactors Factors => factors;
     public override string Format => "q4_k";
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public override void Int4Block(int row, int block, uint* words)
     {
         // Block b (32 values) of a row: super-block b / 8, 64-value pair (b % 8) / 2, low or high nibbles.
@@ -114,6 +121,44 @@ internal sealed unsafe class Q4KSource(byte* blocks, int rows, int cols, AffineB
         int shift = block % 2 * 4;
         const uint Low = 0x0F0F0F0F;
         for (int i = 0; i < 4; i++) words[i] = (qs[i] >> shift & Low) | (qs[i + 4] >> shift & Low) << 4;
+    }
+
+    public override void Release() => file?.Release(blocks, rows * _rowBytes);
+}
+
+/// <summary>
+/// llama.cpp's Q5_K and Q6_K blocks in place, for the int8 layout: each row's codes are decoded from
+/// the file's blocks straight into signed bytes (code − zero; Q6_K's q − 32), the scales stay
+/// factored as the file stores them (<see cref="Sling.Models.GgufLoader.Factors"/>). No intermediate
+/// copy of the matrix is made.
+/// </summary>
+internal sealed unsafe class KQuantInt8Source(uint type, byte* blocks, int rows, int cols, AffineBlockMatrix.SuperBlockFactors factors, Formats.IMappedWeights? file) : RepackSource
+{
+    private readonly long _rowBytes = (long)cols / AffineBlockMatrix.SuperBlockFactors.SuperBlock * Formats.GgmlBlocks.Layout(type)!.Value.Bytes;
+    public override int Rows => rows;
+    public override int Cols => cols;
+    public override int GroupSize => factors.GroupSize;
+    public override bool Symmetric => true;
+    public override int SymmetricZero => 0;
+    public override bool SignedCodes => true;
+    public override byte* RowCodes(int row) => throw new NotSupportedException("K-quant codes are decoded row by row");
+    public override int BlockStride => Q8Activations.BlockSize;
+    public override Half Scale(int row, int group) => throw new NotSupportedException();
+    public override int Zero(int row, int group) => 0;
+    public override bool Affine => true;
+    public override AffineBlockMatrix.SuperBlockFactors Factors => factors;
+    public override string Format => Formats.GgufFile.TypeName(type).ToLowerInvariant();
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public override byte* Int8RowCodes(int row, byte* scratch)
+    {
+        int perRow = cols / AffineBlockMatrix.Block;
+        Span<float> scales = stackalloc float[perRow], offsets = stackalloc float[perRow];
+        Span<byte> zeros = stackalloc byte[perRow];
+        var codes = new Span<byte>(scratch, cols);
+        Formats.GgmlBlocks.ToAffine(type, blocks + row * _rowBytes, codes, scales, zeros, offsets);
+        for (int c = 0; c < cols; c++) scratch[c] = (byte)(codes[c] - zeros[c / AffineBlockMatrix.Block]);
+        return scratch;
     }
 
     public override void Release() => file?.Release(blocks, rows * _rowBytes);

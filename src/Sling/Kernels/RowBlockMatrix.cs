@@ -61,7 +61,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
             _superBuffer = new NativeBuffer((long)Rows * supers * parts * sizeof(float));
             float* superFactors = _superFactors = (float*)_superBuffer.Pointer;
             int first = source.FactorRowStart, groupsPerRow = Cols / f.GroupSize;
-            Parallel.For(0, Rows, row =>
+            Parallel.For(0, Rows, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (row) =>
             {
                 long fr = first + row;
                 for (int g = 0; g < groups; g++)
@@ -83,7 +83,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         {
             _scaleBuffer = new NativeBuffer((long)Rows * Groups * 2 * sizeof(float));
             float* affine = _affine = (float*)_scaleBuffer.Pointer;
-            Parallel.For(0, Rows, row =>
+            Parallel.For(0, Rows, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (row) =>
             {
                 for (int g = 0; g < groups; g++)
                 {

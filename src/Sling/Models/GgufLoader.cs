@@ -180,12 +180,15 @@ public static class GgufLoader
                 // Q4_K goes straight from the file's blocks into the kernel's interleaved layout.
                 if (repack && t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepack(rows, cols))
                     return new Int4RowBlockMatrix(new Q4KSource(src, rows, cols, Factors(t.Type, src, rows, cols, rowBytes)!, g.File));
+                // Q5_K and Q6_K too, into the int8 one (codes decoded row by row, scales factored as stored).
+                if (repack && t.Type is GgmlBlocks.Q5_K or GgmlBlocks.Q6_K && RowBlockMatrix.CanRepack(rows, cols))
+                    return new Int8RowBlockMatrix(new KQuantInt8Source(t.Type, src, rows, cols, Factors(t.Type, src, rows, cols, rowBytes)!, g.File));
                 int blocksPerRow = cols / AffineBlockMatrix.Block;
                 var codes = GC.AllocateUninitializedArray<byte>(checked((int)count));
                 var scales = new float[(long)rows * blocksPerRow];
                 var zeros = new byte[(long)rows * blocksPerRow];
                 var offsets = new float[(long)rows * blocksPerRow];
-                System.Threading.Tasks.Parallel.For(0, rows, row => GgmlBlocks.ToAffine(t.Type, src + row * rowBytes,
+                System.Threading.Tasks.Parallel.For(0, rows, [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] (row) => GgmlBlocks.ToAffine(t.Type, src + row * rowBytes,
                     codes.AsSpan((int)((long)row * cols), cols), scales.AsSpan(row * blocksPerRow, blocksPerRow),
                     zeros.AsSpan(row * blocksPerRow, blocksPerRow), offsets.AsSpan(row * blocksPerRow, blocksPerRow)));
                 var factors = Factors(t.Type, src, rows, cols, rowBytes);
@@ -209,7 +212,7 @@ public static class GgufLoader
                 int subs = cols / 32;
                 var f = new AffineBlockMatrix.SuperBlockFactors(new float[(long)rows * supers], new float[(long)rows * supers],
                     new byte[(long)rows * subs], new byte[(long)rows * subs], 32, SignedScale: false);
-                System.Threading.Tasks.Parallel.For(0, rows, row => GgmlBlocks.Q45KFactors(type, src + row * rowBytes, supers,
+                System.Threading.Tasks.Parallel.For(0, rows, [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] (row) => GgmlBlocks.Q45KFactors(type, src + row * rowBytes, supers,
                     f.D.AsSpan(row * supers, supers), f.DMin!.AsSpan(row * supers, supers), f.Scale.AsSpan(row * subs, subs), f.Min!.AsSpan(row * subs, subs)));
                 return f;
             }
@@ -217,7 +220,7 @@ public static class GgufLoader
             {
                 int subs = cols / 16;
                 var f = new AffineBlockMatrix.SuperBlockFactors(new float[(long)rows * supers], null, new byte[(long)rows * subs], null, 16, SignedScale: true);
-                System.Threading.Tasks.Parallel.For(0, rows, row => GgmlBlocks.Q6KFactors(src + row * rowBytes, supers,
+                System.Threading.Tasks.Parallel.For(0, rows, [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] (row) => GgmlBlocks.Q6KFactors(src + row * rowBytes, supers,
                     f.D.AsSpan(row * supers, supers), f.Scale.AsSpan(row * subs, subs)));
                 return f;
             }

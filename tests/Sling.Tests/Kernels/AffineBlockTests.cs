@@ -58,9 +58,12 @@ public class AffineBlockTests
             if (fileFactors != null)
                 forms.Add(new AffineBlockMatrix(codes, scales, zeros, offsets, rows, cols, GgufFile.TypeName(t.Type)) { Factors = fileFactors });
             var layouts = forms.Where(RowBlockMatrix.CanRepack).Select(f => (f.Factors, Matrix: (WeightMatrix)RowBlockMatrix.Repack(f))).ToList();
-            // Q4_K as the loader reads it: from the file's blocks straight into the interleaved layout.
+            // Q4_K as the loader reads it: from the file's blocks straight into the interleaved int4 layout.
             if (t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepack(rows, cols))
                 layouts.Add((fileFactors, new Int4RowBlockMatrix(new Q4KSource(src, rows, cols, fileFactors!, null))));
+            // Q5_K and Q6_K as the loader reads them: codes decoded from the file's blocks row by row.
+            if (t.Type is GgmlBlocks.Q5_K or GgmlBlocks.Q6_K && RowBlockMatrix.CanRepack(rows, cols))
+                layouts.Add((fileFactors, new Int8RowBlockMatrix(new KQuantInt8Source(t.Type, src, rows, cols, fileFactors!, null))));
             foreach (var (factors, interleaved) in layouts)
             {
                 Assert.Equal(GgufFile.TypeName(t.Type), interleaved.Format, ignoreCase: true);
@@ -86,7 +89,7 @@ public class AffineBlockTests
         }
         Assert.True(checkedTensors > 0);
         int factored = g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.Q4_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K)
-            + g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.Q4_K);
+            + g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.Q4_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K);
         Assert.Equal(KernelIsas.Best == KernelIsa.Avx512 ? checkedTensors + factored : 0, repacked);
     }
 }
