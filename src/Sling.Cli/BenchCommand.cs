@@ -18,7 +18,7 @@ internal static class BenchCommand
         var threads = CommonOptions.Threads("-t");
         var batch = new Option<int>("--batch", "-b") { Description = "Prompt tokens per forward pass", DefaultValueFactory = _ => InferenceState.DefaultBatchCapacity };
         var sequences = new Option<int[]>("--sequences") { Description = "Also generate with N sequences batched together (repeatable, e.g. --sequences 4 --sequences 8): aggregate tok/s", AllowMultipleArgumentsPerToken = true };
-        var kvCache = new Option<string>("--kv-cache") { Description = "Key/value cache precision: f32 or f16", DefaultValueFactory = _ => "f32" };
+        var kvCache = new Option<string>("--kv-cache") { Description = "Key/value cache precision: f32, f16 or int8", DefaultValueFactory = _ => "f32" };
         var exact = new Option<bool>("--float-activations") { Description = "Multiply quantized weights with float activations instead of int8 blocks" };
         var command = new Command("bench", "Measure prompt-processing and generation speed (tokens/s, GB/s, share of the memory bandwidth)")
         {

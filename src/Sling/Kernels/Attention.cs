@@ -25,6 +25,18 @@ internal readonly struct Fp16Element : IKvElement<Half>
     public static float ToSingle(Half value) => (float)value;
 }
 
+/// <summary>int8 cache codes (their scales are applied by the caller, per position).</summary>
+internal readonly struct Int8Element : IKvElement<sbyte>
+{
+    public static Vector256<float> Load8(ref sbyte at)
+    {
+        var eight = Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref at))).AsSByte();
+        if (Avx2.IsSupported) return Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(eight));
+        return Vector256.Create((float)eight[0], eight[1], eight[2], eight[3], eight[4], eight[5], eight[6], eight[7]);
+    }
+    public static float ToSingle(sbyte value) => value;
+}
+
 /// <summary>
 /// The two halves of one head's attention over cached positions: the query stays in cache while each
 /// key costs a few multiply-adds and one horizontal sum, and each 8-wide slice of the output stays in

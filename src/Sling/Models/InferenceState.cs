@@ -14,7 +14,7 @@ public sealed class InferenceState
     public const int DefaultBatchCapacity = 256;
 
     public InferenceState(TransformerConfig c, int contextLength, int batchCapacity = DefaultBatchCapacity, KvCachePrecision cachePrecision = KvCachePrecision.F32)
-        : this(c, contextLength, batchCapacity, () => new KvCache(c.Layers, contextLength, c.KvDim, cachePrecision))
+        : this(c, contextLength, batchCapacity, () => new KvCache(c.Layers, contextLength, c.KvDim, c.HeadDim, cachePrecision))
     {
     }
 

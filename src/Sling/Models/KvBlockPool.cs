@@ -11,11 +11,13 @@ internal sealed class KvBlockPool
     readonly Stack<int> _free;
     readonly object _gate = new();
 
-    public KvBlockPool(int layers, int kvDim, int blockPositions, int blocks, KvCachePrecision precision)
+    public KvBlockPool(int layers, int kvDim, int headDim, int blockPositions, int blocks, KvCachePrecision precision)
     {
         if (blockPositions < 1 || blocks < 1) throw new ArgumentOutOfRangeException(nameof(blocks), "a pool needs at least one block of one position");
+        if (headDim < 1 || kvDim % headDim != 0) throw new ArgumentOutOfRangeException(nameof(headDim), $"key/value width {kvDim} is not whole heads of {headDim}");
         Layers = layers;
         KvDim = kvDim;
+        HeadDim = headDim;
         BlockPositions = blockPositions;
         BlockCount = blocks;
         Precision = precision;
@@ -25,10 +27,18 @@ internal sealed class KvBlockPool
             Keys32 = Enumerable.Range(0, layers).Select(_ => new float[length]).ToArray();
             Values32 = Enumerable.Range(0, layers).Select(_ => new float[length]).ToArray();
         }
-        else
+        else if (precision == KvCachePrecision.F16)
         {
             Keys16 = Enumerable.Range(0, layers).Select(_ => new Half[length]).ToArray();
             Values16 = Enumerable.Range(0, layers).Select(_ => new Half[length]).ToArray();
+        }
+        else
+        {
+            long scales = length / headDim;
+            Keys8 = Enumerable.Range(0, layers).Select(_ => new sbyte[length]).ToArray();
+            Values8 = Enumerable.Range(0, layers).Select(_ => new sbyte[length]).ToArray();
+            KeyScales = Enumerable.Range(0, layers).Select(_ => new float[scales]).ToArray();
+            ValueScales = Enumerable.Range(0, layers).Select(_ => new float[scales]).ToArray();
         }
         _free = new Stack<int>(Enumerable.Range(0, blocks).Reverse());
     }
@@ -42,9 +52,20 @@ internal sealed class KvBlockPool
     internal float[][]? Values32 { get; }
     internal Half[][]? Keys16 { get; }
     internal Half[][]? Values16 { get; }
+    internal sbyte[][]? Keys8 { get; }
+    internal sbyte[][]? Values8 { get; }
+    /// <summary>int8 codes' scales: one per position and key/value head, [position · heads + head].</summary>
+    internal float[][]? KeyScales { get; }
+    internal float[][]? ValueScales { get; }
+    public int HeadDim { get; }
 
     /// <summary>Bytes of keys and values one block holds over all layers.</summary>
-    public long BlockBytes => 2L * Layers * BlockPositions * KvDim * (Precision == KvCachePrecision.F32 ? sizeof(float) : 2);
+    public long BlockBytes => 2L * Layers * BlockPositions * Precision switch
+    {
+        KvCachePrecision.F32 => KvDim * sizeof(float),
+        KvCachePrecision.F16 => KvDim * 2,
+        _ => KvDim + KvDim / HeadDim * sizeof(float),
+    };
 
     /// <summary>Blocks a sequence of <paramref name="positions"/> positions needs.</summary>
     public int BlocksFor(int positions) => (positions + BlockPositions - 1) / BlockPositions;

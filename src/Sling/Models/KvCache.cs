@@ -10,10 +10,15 @@ public enum KvCachePrecision
     F32,
     /// <summary>IEEE half: half the memory and memory traffic of long contexts, ~1e-3 relative rounding.</summary>
     F16,
+    /// <summary>
+    /// 8-bit codes with one fp32 scale per position and key/value head (its largest magnitude / 127):
+    /// a little over a quarter of fp32's memory; rounding up to 1/254 of each head's largest value.
+    /// </summary>
+    Int8,
 }
 
 /// <summary>
-/// One sequence's keys and values, [layer][position][kvDim], in fp32 or fp16, kept in blocks of a
+/// One sequence's keys and values, [layer][position][kvDim], in fp32, fp16 or int8, kept in blocks of a
 /// <see cref="KvBlockPool"/>: either its own pool of one block as long as the context (a single
 /// sequence), or blocks of a pool shared with other sequences (the server), taken as positions
 /// are reserved. Attention reads it block by block through <see cref="Attention"/>'s kernels, in the
@@ -24,14 +29,16 @@ internal sealed class KvCache
     readonly KvBlockPool _pool;
     readonly List<int> _blocks = [];
     readonly bool _shared;
-    readonly int _kvDim, _blockPositions;
+    readonly int _kvDim, _headDim, _blockPositions;
+    [ThreadStatic] static float[]? _scaled;
 
     /// <summary>A cache of its own for <paramref name="contextLength"/> positions.</summary>
-    internal KvCache(int layers, int contextLength, int kvDim, KvCachePrecision precision)
+    internal KvCache(int layers, int contextLength, int kvDim, int headDim, KvCachePrecision precision)
     {
-        _pool = new KvBlockPool(layers, kvDim, Math.Max(contextLength, 1), 1, precision);
+        _pool = new KvBlockPool(layers, kvDim, headDim, Math.Max(contextLength, 1), 1, precision);
         _pool.TryAllocate(1, _blocks);
         _kvDim = kvDim;
+        _headDim = headDim;
         _blockPositions = _pool.BlockPositions;
     }
 
@@ -41,6 +48,7 @@ internal sealed class KvCache
         _pool = pool;
         _shared = true;
         _kvDim = pool.KvDim;
+        _headDim = pool.HeadDim;
         _blockPositions = pool.BlockPositions;
     }
 
@@ -89,11 +97,28 @@ internal sealed class KvCache
                 k.CopyTo(_pool.Keys32[layer].AsSpan(at));
                 v.CopyTo(_pool.Values32![layer].AsSpan(at));
             }
-            else
+            else if (_pool.Keys16 != null)
             {
-                TensorPrimitives.ConvertToHalf(k, _pool.Keys16![layer].AsSpan(at, _kvDim));
+                TensorPrimitives.ConvertToHalf(k, _pool.Keys16[layer].AsSpan(at, _kvDim));
                 TensorPrimitives.ConvertToHalf(v, _pool.Values16![layer].AsSpan(at, _kvDim));
             }
+            else
+            {
+                Quantize(k, _pool.Keys8![layer].AsSpan(at, _kvDim), _pool.KeyScales![layer].AsSpan(at / _headDim, _kvDim / _headDim));
+                Quantize(v, _pool.Values8![layer].AsSpan(at, _kvDim), _pool.ValueScales![layer].AsSpan(at / _headDim, _kvDim / _headDim));
+            }
+        }
+    }
+
+    /// <summary>Each head's values as int8 codes of its largest magnitude / 127 (rounded to nearest).</summary>
+    void Quantize(ReadOnlySpan<float> x, Span<sbyte> codes, Span<float> scales)
+    {
+        for (int h = 0; h < scales.Length; h++)
+        {
+            var head = x.Slice(h * _headDim, _headDim);
+            float max = MathF.Abs(TensorPrimitives.MaxMagnitude(head));
+            float scale = scales[h] = max / 127f, inverse = max > 0 ? 127f / max : 0f;
+            for (int i = 0; i < head.Length; i++) codes[h * _headDim + i] = (sbyte)MathF.Round(head[i] * inverse);
         }
     }
 
@@ -109,7 +134,15 @@ internal sealed class KvCache
             int start = At(first + done) + offset;
             var part = scores.Slice(done, count);
             if (_pool.Keys32 != null) Attention.Scores<float, Fp32Element>(q, _pool.Keys32[layer].AsSpan(start), _kvDim, part, scale);
-            else Attention.Scores<Half, Fp16Element>(q, _pool.Keys16![layer].AsSpan(start), _kvDim, part, scale);
+            else if (_pool.Keys16 != null) Attention.Scores<Half, Fp16Element>(q, _pool.Keys16[layer].AsSpan(start), _kvDim, part, scale);
+            else
+            {
+                // q · (s·codes) = s · (q · codes): the codes' dot products, then each position's scale.
+                Attention.Scores<sbyte, Int8Element>(q, _pool.Keys8![layer].AsSpan(start), _kvDim, part, scale);
+                var scales = _pool.KeyScales![layer];
+                int heads = _kvDim / _headDim;
+                for (int i = 0, at = start / _headDim; i < count; i++, at += heads) part[i] *= scales[at];
+            }
         }
     }
 
@@ -122,7 +155,17 @@ internal sealed class KvCache
             int start = At(first + done) + offset;
             var part = weights.Slice(done, count);
             if (_pool.Values32 != null) Attention.WeightedSum<float, Fp32Element>(part, _pool.Values32[layer].AsSpan(start), _kvDim, output, accumulate: done > 0);
-            else Attention.WeightedSum<Half, Fp16Element>(part, _pool.Values16![layer].AsSpan(start), _kvDim, output, accumulate: done > 0);
+            else if (_pool.Values16 != null) Attention.WeightedSum<Half, Fp16Element>(part, _pool.Values16[layer].AsSpan(start), _kvDim, output, accumulate: done > 0);
+            else
+            {
+                // Σ w·(s·codes) = Σ (w·s)·codes: each weight takes its position's scale first.
+                if (_scaled == null || _scaled.Length < count) _scaled = new float[Math.Max(count, 1024)];
+                var scaled = _scaled.AsSpan(0, count);
+                var scales = _pool.ValueScales![layer];
+                int heads = _kvDim / _headDim;
+                for (int i = 0, at = start / _headDim; i < count; i++, at += heads) scaled[i] = part[i] * scales[at];
+                Attention.WeightedSum<sbyte, Int8Element>(scaled, _pool.Values8![layer].AsSpan(start), _kvDim, output, accumulate: done > 0);
+            }
         }
     }
 }

@@ -72,7 +72,7 @@ public sealed class Transformer : IDisposable
 
     /// <summary>A shared, paged key/value memory of <paramref name="blocks"/> blocks of <paramref name="blockPositions"/> positions.</summary>
     internal KvBlockPool CreateBlockPool(int blockPositions, int blocks) =>
-        new(Config.Layers, Config.KvDim, blockPositions, blocks, CachePrecision);
+        new(Config.Layers, Config.KvDim, Config.HeadDim, blockPositions, blocks, CachePrecision);
 
     /// <summary>A sequence whose keys and values live in <paramref name="pool"/>'s blocks (reserve them before its positions are run).</summary>
     internal InferenceState CreateState(int contextLength, int batchCapacity, KvBlockPool pool)

@@ -31,6 +31,20 @@ public class RunCommandTests
         Assert.Equal(a.Stdout["Once upon a time".Length..], quiet.Stdout);
     }
 
+    // Each cache precision runs from the command line; an unknown one is one line naming the choices.
+    [SharedFact(SharedData.Stories260K, SharedData.Stories260KTokenizer)]
+    public void KvCachePrecisionsRunAndAnUnknownOneIsNamed()
+    {
+        foreach (var precision in new[] { "f32", "f16", "int8" })
+        {
+            var r = Run("run", "-m", Model, "--tokenizer", Tokenizer, "-p", "Once upon a time", "-n", "20", "--temperature", "0", "--kv-cache", precision);
+            Assert.Equal(0, r.ExitCode);
+            Assert.StartsWith("Once upon a time", r.Stdout);
+        }
+        var line = AssertCleanFailure(Run("run", "-m", Model, "--tokenizer", Tokenizer, "--kv-cache", "q4"));
+        Assert.Contains("expected f32, f16 or int8", line);
+    }
+
     [Fact]
     public void HelpListsTheOptions()
     {

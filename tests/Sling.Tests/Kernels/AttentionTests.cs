@@ -2,7 +2,7 @@ using Sling.Kernels;
 
 namespace Sling.Tests.Kernels;
 
-/// <summary>Attention's two kernels against float64 loops, for the head size 64 fast path and others, fp32 and fp16 caches.</summary>
+/// <summary>Attention's two kernels against float64 loops, for the head size 64 fast path and others, fp32, fp16 and int8 caches.</summary>
 public class AttentionTests
 {
     [Theory]
@@ -19,38 +19,47 @@ public class AttentionTests
         var q = Enumerable.Range(0, dim).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
         var cache = Enumerable.Range(0, positions * stride).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
         var half = cache.Select(v => (Half)v).ToArray();
+        var codes = Enumerable.Range(0, positions * stride).Select(_ => (sbyte)rng.Next(-127, 128)).ToArray();
         var weights = Enumerable.Range(0, positions).Select(_ => (float)rng.NextDouble()).ToArray();
 
         var scores32 = new float[positions];
         var scores16 = new float[positions];
         Attention.Scores<float, Fp32Element>(q, cache, stride, scores32, 0.125f);
         Attention.Scores<Half, Fp16Element>(q, half, stride, scores16, 0.125f);
+        var scores8 = new float[positions];
+        Attention.Scores<sbyte, Int8Element>(q, codes, stride, scores8, 0.125f);
         var out32 = new float[dim];
         var out16 = new float[dim];
         Attention.WeightedSum<float, Fp32Element>(weights, cache, stride, out32);
         Attention.WeightedSum<Half, Fp16Element>(weights, half, stride, out16);
+        var out8 = new float[dim];
+        Attention.WeightedSum<sbyte, Int8Element>(weights, codes, stride, out8);
 
         for (int i = 0; i < positions; i++)
         {
-            double exact = 0, exactHalf = 0;
+            double exact = 0, exactHalf = 0, exactCodes = 0;
             for (int c = 0; c < dim; c++)
             {
                 exact += (double)q[c] * cache[i * stride + c];
                 exactHalf += (double)q[c] * (double)half[i * stride + c];
+                exactCodes += (double)q[c] * codes[i * stride + c];
             }
             Assert.Equal(exact * 0.125, scores32[i], 1e-5);
             Assert.Equal(exactHalf * 0.125, scores16[i], 1e-5);
+            Assert.Equal(exactCodes * 0.125, scores8[i], 1e-3); // codes up to 127: sums near 1e3
         }
         for (int c = 0; c < dim; c++)
         {
-            double exact = 0, exactHalf = 0;
+            double exact = 0, exactHalf = 0, exactCodes = 0;
             for (int i = 0; i < positions; i++)
             {
                 exact += (double)weights[i] * cache[i * stride + c];
                 exactHalf += (double)weights[i] * (double)half[i * stride + c];
+                exactCodes += (double)weights[i] * codes[i * stride + c];
             }
             Assert.Equal(exact, out32[c], 1e-5);
             Assert.Equal(exactHalf, out16[c], 1e-5);
+            Assert.Equal(exactCodes, out8[c], 1e-3);
         }
     }
 }

@@ -78,6 +78,31 @@ public class HuggingFaceGoldenTests
         Assert.NotEqual(exact.SelectMany(r => r), half.SelectMany(r => r));
     }
 
+    // An int8 key/value cache (a code per value, a float scale per position and head) takes a little
+    // over a quarter of the fp32 cache's memory; its rounding (up to 1/254 of each head's largest
+    // value) keeps the logits close to the reference, and is really applied.
+    [SharedTheory("models/hf-tiny")]
+    [MemberData(nameof(Folders))]
+    public void AnInt8CacheStaysCloseToTheReference(string name)
+    {
+        string folder = SharedData.PathOf($"models/hf-tiny/{name}");
+        using var golden = SafeTensorsFile.Open(Path.Combine(folder, "golden.safetensors"));
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "golden.json")));
+        int[] ids = json.RootElement.GetProperty("input_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+        var reference = golden.ReadFloats("logits");
+        using var model = ModelLoader.LoadTransformer(folder);
+        var exact = Engine.BatchLogits(model, ids, 8);
+        model.CachePrecision = KvCachePrecision.Int8;
+        var c = model.Config;
+        long perPosition = 2L * c.Layers * (c.KvDim + c.KvDim / c.HeadDim * sizeof(float));
+        Assert.Equal(64 * perPosition, model.CreateState(64).CacheBytes);
+        var quantized = Engine.BatchLogits(model, ids, 8);
+        var expected = Enumerable.Range(0, ids.Length).Select(p => reference.Skip(p * c.VocabSize).Take(c.VocabSize).Select(v => (double)v).ToArray()).ToArray();
+        double error = ReferenceLlama.RelativeL2(expected, quantized), exactError = ReferenceLlama.RelativeL2(expected, exact);
+        Assert.True(error < 1e-2, $"{name}: int8 cache relative L2 {error:E2}");
+        Assert.True(error > exactError, $"{name}: the int8 cache's error {error:E2} is not above the fp32 cache's {exactError:E2}");
+    }
+
     [SharedFact("models/stories260K-hf/model.safetensors", SharedData.Stories260KExpected)]
     public void Stories260KInHuggingFaceLayoutGreedyMatchesTheReferenceText()
     {

@@ -10,6 +10,7 @@ public class PagedCacheTests
     [SharedTheory("models/hf-tiny/llama/config.json")]
     [InlineData(KvCachePrecision.F32)]
     [InlineData(KvCachePrecision.F16)]
+    [InlineData(KvCachePrecision.Int8)]
     public void BlocksGiveTheSameLogitsBitForBit(KvCachePrecision precision)
     {
         using var model = ModelLoader.LoadTransformer(SharedData.PathOf("models/hf-tiny/llama"));
@@ -37,7 +38,7 @@ public class PagedCacheTests
     [Fact]
     public void ReservationsAreBoundedByThePoolAndReturned()
     {
-        var pool = new KvBlockPool(layers: 2, kvDim: 8, blockPositions: 32, blocks: 10, KvCachePrecision.F32);
+        var pool = new KvBlockPool(layers: 2, kvDim: 8, headDim: 4, blockPositions: 32, blocks: 10, KvCachePrecision.F32);
         var a = new KvCache(pool);
         var b = new KvCache(pool);
         Assert.True(a.Reserve(200)); // 7 blocks

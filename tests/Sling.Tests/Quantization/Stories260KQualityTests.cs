@@ -107,4 +107,21 @@ public class Stories260KQualityTests : IDisposable
             }
         }
     }
+
+    // The int8 key/value cache on a real trained model: perplexity within 2 % of the fp32 cache's. This
+    // model's heads have 8 values, its scores are sharp: measured +1.25 % (5.321 -> 5.388), the same as
+    // rounding an fp32 cache through int8 in float64 gives (5.386); the fp16 cache moves it by 0.02 %.
+    [SharedFact(Folder + "/model.safetensors")]
+    public void AnInt8CacheChangesPerplexityByLessThanTwoPercent()
+    {
+        var (reference, tokens) = ReferenceAndText();
+        using (reference)
+        {
+            double exact = Perplexity.Compute(reference.Transformer, tokens, 512, 256).Perplexity;
+            reference.Transformer.CachePrecision = KvCachePrecision.Int8;
+            double int8 = Perplexity.Compute(reference.Transformer, tokens, 512, 256).Perplexity;
+            Assert.True(Math.Abs(int8 - exact) / exact < 0.02, $"perplexity {exact:F4} with the fp32 cache, {int8:F4} with the int8 cache");
+            Assert.NotEqual(exact, int8); // the int8 cache really ran
+        }
+    }
 }
