@@ -11,6 +11,7 @@ namespace Sling.Models;
 internal sealed class ForwardBuffers
 {
     private float[]? _allLogits;
+    private readonly ActivationRows[] _all;
     private readonly (WeightMatrix, float[])[][] _products = [[], new (WeightMatrix, float[])[1], new (WeightMatrix, float[])[2], new (WeightMatrix, float[])[3]];
 
     public ForwardBuffers(TransformerConfig c, int capacity)
@@ -23,12 +24,13 @@ internal sealed class ForwardBuffers
         Value = new ActivationRows(capacity, c.KvDim);
         AttentionOut = new ActivationRows(capacity, c.QDim);
         Projected = new ActivationRows(capacity, c.Dim);
-        Gate = new ActivationRows(capacity, c.HiddenDim);
+        Gate = c.Mlp == MlpKind.GatedSilu ? new ActivationRows(capacity, c.HiddenDim) : null; // a plain MLP (Phi) has no gate
         Up = new ActivationRows(capacity, c.HiddenDim);
         MlpOut = new ActivationRows(capacity, c.Dim);
         int pairs = c.RotaryDim / 2;
         Cos = new float[capacity * pairs];
         Sin = new float[capacity * pairs];
+        _all = new[] { X, Normed, Query, Key, Value, AttentionOut, Projected, Gate, Up, MlpOut }.OfType<ActivationRows>().ToArray();
         States = new InferenceState[capacity];
         Positions = new int[capacity];
     }
@@ -41,7 +43,7 @@ internal sealed class ForwardBuffers
     public ActivationRows Value { get; }
     public ActivationRows AttentionOut { get; }
     public ActivationRows Projected { get; }
-    public ActivationRows Gate { get; }
+    public ActivationRows? Gate { get; }
     public ActivationRows Up { get; }
     public ActivationRows MlpOut { get; }
     public float[] Cos { get; }
@@ -50,21 +52,24 @@ internal sealed class ForwardBuffers
     public InferenceState[] States { get; }
     public int[] Positions { get; }
     public MatMul MatMul { get; } = new();
+    /// <summary>The model's attention job over these rows, made on first use and reused.</summary>
+    public IParallelJob? Attention { get; set; }
     /// <summary>Counts forward passes, so a pass can tell which states it already gave logits.</summary>
     public int Pass { get; set; }
 
     public void SetCount(int n)
     {
-        foreach (var rows in new[] { X, Normed, Query, Key, Value, AttentionOut, Projected, Gate, Up, MlpOut }) rows.SetCount(n);
+        foreach (var rows in _all) rows.SetCount(n);
     }
 
     /// <summary>A reused list of (weights, output) pairs for one fused product.</summary>
     public (WeightMatrix, float[])[] Products(int count) => _products[count];
 
-    /// <summary>Logits of several rows (rows × vocabulary), grown on first use.</summary>
+    /// <summary>Logits of several rows (rows × vocabulary), grown to the most rows asked for (a prompt
+    /// wants one row: a buffer for the whole batch would take capacity × vocabulary floats).</summary>
     public float[] AllLogits(int rows, int vocab)
     {
-        if (_allLogits == null || _allLogits.Length < rows * vocab) _allLogits = new float[Capacity * vocab];
+        if (_allLogits == null || _allLogits.Length < rows * vocab) _allLogits = new float[rows * vocab];
         return _allLogits;
     }
 }

@@ -38,9 +38,10 @@ internal static class SyntheticModels
     /// The shape with random weights stored as <paramref name="format"/>. Quantized formats keep the
     /// output layer at 8 bits (q8_0, or int8 per channel for int4), as llama.cpp's and NNCF's defaults do.
     /// </summary>
-    public static Transformer Create(string shape, string format, int threads = 0, int seed = 1)
+    public static Transformer Create(string shape, string format, int threads = 0, int seed = 1, int? layers = null)
     {
         var c = Shape(shape);
+        if (layers is int count) c = c with { Layers = count }; // fewer layers of the same shape (tests)
         if (!FormatNames.Contains(format))
             throw new SlingException($"unknown weight format '{format}' (known: {string.Join(", ", FormatNames)})");
         bool phi = c.Norm == NormKind.LayerNorm, qwen = shape.StartsWith("qwen", StringComparison.Ordinal);
@@ -84,6 +85,10 @@ internal static class SyntheticModels
             case "q4_0": return QuantizedTensors.Quantize(Row, rows, cols, new QuantizedFormat(4, true, 32));
             case "int8": return QuantizedTensors.Quantize(Row, rows, cols, new QuantizedFormat(8, false, cols));
             case "int4": return QuantizedTensors.Quantize(Row, rows, cols, new QuantizedFormat(4, false, cols % 128 == 0 ? 128 : 64));
+            case "q4_k" when cols % 256 != 0:
+                // Rows that are not whole 256-value super-blocks (Qwen2.5-0.5B's 896) cannot be Q4_K;
+                // llama-quantize falls back to a 32-value block type for them (Q5_0), here Q4_0.
+                return Matrix(rows, cols, "q4_0", seed);
             case "q4_k":
             {
                 // llama.cpp's Q4_K as Sling holds it: 4-bit codes; per 256 values d and dmin, per 32 a 6-bit

@@ -330,16 +330,21 @@ public sealed class Transformer : IDisposable
             work += s.Positions[t] + 1;
         }
 
-        var job = new AttentionJob(this, s, l);
+        // One job per buffer set, reused for every layer and token (no allocation per token).
+        if (s.Attention is not AttentionJob { Model: var owner } job || owner != this) s.Attention = job = new AttentionJob(this, s);
+        job.Layer = l;
         Pool.For(c.Heads * n, work / n * c.HeadDim * 2, job);
         s.AttentionOut.Changed();
         Apply(s, layer.Output, s.AttentionOut, s.Projected);
     }
 
     /// <summary>One head of one row: scores against its sequence's cached positions up to its own, softmax, weighted values.</summary>
-    private sealed class AttentionJob(Transformer model, ForwardBuffers s, int layer) : IParallelJob
+    private sealed class AttentionJob(Transformer model, ForwardBuffers s) : IParallelJob
     {
         [ThreadStatic] private static float[]? _scores;
+
+        public Transformer Model => model;
+        public int Layer { get; set; }
 
         public void Execute(int item)
         {
@@ -353,9 +358,9 @@ public sealed class Transformer : IDisposable
             int kvOffset = h / group * headDim;
             if (_scores == null || _scores.Length < span) _scores = new float[Math.Max(span, 1024)];
             var scores = _scores.AsSpan(0, span);
-            cache.Scores(layer, first, kvOffset, q, scores, model._attentionScale);
+            cache.Scores(Layer, first, kvOffset, q, scores, model._attentionScale);
             Activations.Softmax(scores);
-            cache.WeightedSum(layer, first, kvOffset, scores, s.AttentionOut.Row(t).Slice(h * headDim, headDim));
+            cache.WeightedSum(Layer, first, kvOffset, scores, s.AttentionOut.Row(t).Slice(h * headDim, headDim));
         }
     }
 
@@ -364,10 +369,11 @@ public sealed class Transformer : IDisposable
         int n = s.X.Count, hidden = Config.HiddenDim;
         if (Config.Mlp == MlpKind.GatedSilu)
         {
-            Apply(s, s.Normed, (layer.Gate!, s.Gate), (layer.Up, s.Up));
-            Activations.SwiGlu(s.Gate.Data.AsSpan(0, n * hidden), s.Up.Data.AsSpan(0, n * hidden));
-            s.Gate.Changed();
-            Apply(s, layer.Down, s.Gate, s.MlpOut);
+            var gate = s.Gate!;
+            Apply(s, s.Normed, (layer.Gate!, gate), (layer.Up, s.Up));
+            Activations.SwiGlu(gate.Data.AsSpan(0, n * hidden), s.Up.Data.AsSpan(0, n * hidden));
+            gate.Changed();
+            Apply(s, layer.Down, gate, s.MlpOut);
         }
         else
         {
