@@ -1,0 +1,138 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Sling.Kernels;
+
+/// <summary>
+/// llama.cpp's Q6_K in the 16-row interleaved layout (<see cref="RowBlockMatrix"/>) at 6 bits per
+/// code, as compact as the file: per 16-row block and 32-input block, the codes' low four bits laid
+/// out as <see cref="Int4RowBlockMatrix"/> lays out its codes (256 bytes: vector j holds, in lane r,
+/// inputs 8j..8j+3 in its low nibbles and 8j+4..8j+7 in its high nibbles), then their high two bits
+/// in two 64-byte planes: code vector m (m = 2j for the low nibbles of vector j, 2j + 1 for the high)
+/// keeps its bits at bits 2(m mod 4) of plane m / 4. Codes are stored unsigned (q = Q6_K's 0..63, the
+/// value d·sc·(q − 32)); <see cref="RowBlockMatrix.CodeAt"/> gives q − 32. Scale factors per 16 values
+/// (a signed byte times a float per 256), so each block's two halves are summed apart.
+/// </summary>
+internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
+{
+    private const int Zero = 32;
+    private const int LowBytes = 256;
+
+    internal Int6RowBlockMatrix(RepackSource m) : base(m, m.Rows * m.Cols / 4 * 3)
+    {
+        if (!m.SignedCodes || m.Factors is not { GroupSize: 16, DMin: null, SignedScale: true })
+            throw new ArgumentException("the 6-bit layout holds Q6_K: signed codes with one signed scale factor per 16 values");
+        int blocks = Cols / BlockSize, cols = Cols;
+        byte* target = _codes;
+        ForEachRowBlock(m, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (rb) =>
+        {
+            byte* scratch = stackalloc byte[cols];
+            for (int r = 0; r < RowsPerBlock; r++)
+            {
+                sbyte* codes = (sbyte*)m.Int8RowCodes(rb * RowsPerBlock + r, scratch);
+                for (int b = 0; b < blocks; b++, codes += BlockSize)
+                {
+                    byte* block = target + ((long)rb * blocks + b) * BlockBytesOf6;
+                    for (int mv = 0; mv < 8; mv++)
+                        for (int i = 0; i < 4; i++)
+                        {
+                            int u = codes[mv * 4 + i] + Zero; // input 4·mv + i, in 0..63
+                            byte* low = block + mv / 2 * 64 + r * 4 + i;
+                            *low = (byte)(mv % 2 == 0 ? (*low & 0xF0) | (u & 0xF) : (*low & 0x0F) | (u & 0xF) << 4);
+                            byte* plane = block + LowBytes + mv / 4 * 64 + r * 4 + i;
+                            int shift = 2 * (mv % 4);
+                            *plane = (byte)((*plane & ~(3 << shift)) | (u >> 4) << shift);
+                        }
+                }
+            }
+        });
+    }
+
+    private const int BlockBytesOf6 = LowBytes + 128;
+    public override string Format => SourceFormat ?? "int6";
+    private protected override int BlockBytes => BlockBytesOf6;
+
+    private protected override int CodeAt(int row, int col)
+    {
+        int rb = row / RowsPerBlock, r = row % RowsPerBlock, b = col / BlockSize, k = col % BlockSize;
+        int mv = k / 4, i = k % 4;
+        byte* block = _codes + ((long)rb * (Cols / BlockSize) + b) * BlockBytesOf6;
+        byte low = block[mv / 2 * 64 + r * 4 + i];
+        int plane = block[LowBytes + mv / 4 * 64 + r * 4 + i] >> 2 * (mv % 4) & 3;
+        return ((mv % 2 == 0 ? low & 0xF : low >> 4) | plane << 4) - Zero;
+    }
+
+    // Code vector m's high two bits moved to bits 4–5 of each byte (16-bit shifts: what crosses a
+    // byte border lands outside the mask).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> High(Vector512<byte> plane, int k, Vector512<byte> mask) => k switch
+    {
+        0 => Vector512.ShiftLeft(plane.AsUInt16(), 4).AsByte() & mask,
+        1 => Vector512.ShiftLeft(plane.AsUInt16(), 2).AsByte() & mask,
+        2 => plane & mask,
+        _ => Vector512.ShiftRightLogical(plane.AsUInt16(), 2).AsByte() & mask,
+    };
+
+    // Σ code·q of one 16-input half (code vectors 4h..4h+3 against quads 4h..4h+3): two vpmaddubsw sums
+    // (each lane at most 2·63·127) fit a 16-bit lane, then vpmaddwd widens.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> HalfDot(Vector512<byte> u0, Vector512<byte> u1, Vector512<byte> u2, Vector512<byte> u3, int* quads, Vector512<short> ones)
+    {
+        var s0 = Avx512BW.MultiplyAddAdjacent(u0, Vector512.Create(quads[0]).AsSByte()) + Avx512BW.MultiplyAddAdjacent(u1, Vector512.Create(quads[1]).AsSByte());
+        var s1 = Avx512BW.MultiplyAddAdjacent(u2, Vector512.Create(quads[2]).AsSByte()) + Avx512BW.MultiplyAddAdjacent(u3, Vector512.Create(quads[3]).AsSByte());
+        return Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(s0, ones) + Avx512BW.MultiplyAddAdjacent(s1, ones));
+    }
+
+    /// <summary>One activation row's two halves folded in: s·(d·Σ q·code − 32·d·Σq) per half.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Fold(Vector512<float> acc, Vector512<byte> u0, Vector512<byte> u1, Vector512<byte> u2, Vector512<byte> u3,
+        Vector512<byte> u4, Vector512<byte> u5, Vector512<byte> u6, Vector512<byte> u7, Activations a, int k, int b,
+        Vector512<float> s0, Vector512<float> s1, Vector512<short> ones)
+    {
+        int* quads = (int*)(a.Codes(k) + b * BlockSize);
+        var d = Vector512.Create(a.Scales(k)[b]);
+        float* sums = a.GroupSums(k);
+        acc = AffineGroup(acc, s0, s0 * Zero, HalfDot(u0, u1, u2, u3, quads, ones) * d, sums, 2 * b);
+        return AffineGroup(acc, s1, s1 * Zero, HalfDot(u4, u5, u6, u7, quads + 4, ones) * d, sums, 2 * b + 1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private protected override void RowBlock(Weights w, Activations a, float* result, int stride)
+    {
+        var nibble = Vector512.Create((byte)0xF);
+        var highBits = Vector512.Create((byte)0x30);
+        var ones = Vector512<short>.One;
+        int tile = a.Tile, blocks = w.Groups / 2;
+        Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* c = w.Codes + (long)b * BlockBytesOf6;
+            for (int line = 0; line < BlockBytesOf6; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
+            var v0 = Vector512.Load(c);
+            var v1 = Vector512.Load(c + 64);
+            var v2 = Vector512.Load(c + 128);
+            var v3 = Vector512.Load(c + 192);
+            var p0 = Vector512.Load(c + LowBytes);
+            var p1 = Vector512.Load(c + LowBytes + 64);
+            var u0 = (v0 & nibble) | High(p0, 0, highBits);
+            var u1 = (Vector512.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & nibble) | High(p0, 1, highBits);
+            var u2 = (v1 & nibble) | High(p0, 2, highBits);
+            var u3 = (Vector512.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & nibble) | High(p0, 3, highBits);
+            var u4 = (v2 & nibble) | High(p1, 0, highBits);
+            var u5 = (Vector512.ShiftRightLogical(v2.AsUInt16(), 4).AsByte() & nibble) | High(p1, 1, highBits);
+            var u6 = (v3 & nibble) | High(p1, 2, highBits);
+            var u7 = (Vector512.ShiftRightLogical(v3.AsUInt16(), 4).AsByte() & nibble) | High(p1, 3, highBits);
+            var s0 = w.Scales(2 * b);
+            var s1 = w.Scales(2 * b + 1);
+            acc0 = Fold(acc0, u0, u1, u2, u3, u4, u5, u6, u7, a, 0, b, s0, s1, ones);
+            if (tile > 1) acc1 = Fold(acc1, u0, u1, u2, u3, u4, u5, u6, u7, a, 1, b, s0, s1, ones);
+            if (tile > 2) acc2 = Fold(acc2, u0, u1, u2, u3, u4, u5, u6, u7, a, 2, b, s0, s1, ones);
+            if (tile > 3) acc3 = Fold(acc3, u0, u1, u2, u3, u4, u5, u6, u7, a, 3, b, s0, s1, ones);
+        }
+        acc0.Store(result);
+        if (tile > 1) acc1.Store(result + stride);
+        if (tile > 2) acc2.Store(result + 2 * stride);
+        if (tile > 3) acc3.Store(result + 3 * stride);
+    }
+}
