@@ -5,14 +5,14 @@ using System.Runtime.Intrinsics.X86;
 namespace Sling.Kernels;
 
 /// <summary>
-/// llama.cpp's Q6_K in the 16-row interleaved layout (<see cref="RowBlockMatrix"/>) at 6 bits per
-/// code, as compact as the file: per 16-row block and 32-input block, the codes' low four bits laid
-/// out as <see cref="Int4RowBlockMatrix"/> lays out its codes (256 bytes: vector j holds, in lane r,
-/// inputs 8j..8j+3 in its low nibbles and 8j+4..8j+7 in its high nibbles), then their high two bits
-/// in two 64-byte planes: code vector m (m = 2j for the low nibbles of vector j, 2j + 1 for the high)
-/// keeps its bits at bits 2(m mod 4) of plane m / 4. Codes are stored unsigned (q = Q6_K's 0..63, the
-/// value d·sc·(q − 32)); <see cref="RowBlockMatrix.CodeAt"/> gives q − 32. Scale factors per 16 values
-/// (a signed byte times a float per 256), so each block's two halves are summed apart.
+/// llama.cpp's Q6_K and Q5_K in the 16-row interleaved layout (<see cref="RowBlockMatrix"/>) at 6 bits
+/// per code: per 16-row block and 32-input block, the codes' low four bits laid out as
+/// <see cref="Int4RowBlockMatrix"/> lays out its codes (256 bytes: vector j holds, in lane r, inputs
+/// 8j..8j+3 in its low nibbles and 8j+4..8j+7 in its high nibbles), then their high two bits in two
+/// 64-byte planes: code vector m (m = 2j for the low nibbles of vector j, 2j + 1 for the high) keeps
+/// its bits at bits 2(m mod 4) of plane m / 4. A signed code c (Q6_K's q − 32, Q5_K's q) is stored as
+/// u = c + 32 in 0..63, so value = s·c − o = s·u − (32·s + o). Scale factors as the file stores them:
+/// per 16 values for Q6_K (each block's two halves summed apart), per 32 with offsets for Q5_K.
 /// </summary>
 internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
 {
@@ -21,29 +21,35 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
 
     internal Int6RowBlockMatrix(RepackSource m) : base(m, m.Rows * m.Cols / 4 * 3)
     {
-        if (!m.SignedCodes || m.Factors is not { GroupSize: 16, DMin: null, SignedScale: true })
-            throw new ArgumentException("the 6-bit layout holds Q6_K: signed codes with one signed scale factor per 16 values");
+        if (!m.SignedCodes || m.Factors is not ({ GroupSize: 16, DMin: null } or { GroupSize: 32 }))
+            throw new ArgumentException("the 6-bit layout holds Q6_K and Q5_K: signed codes with factored scales per 16 or 32 values");
         int blocks = Cols / BlockSize, cols = Cols;
         byte* target = _codes;
         ForEachRowBlock(m, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (rb) =>
         {
             byte* scratch = stackalloc byte[cols];
+            const uint Low = 0x0F0F0F0F, Two = 0x03030303;
             for (int r = 0; r < RowsPerBlock; r++)
             {
-                sbyte* codes = (sbyte*)m.Int8RowCodes(rb * RowsPerBlock + r, scratch);
-                for (int b = 0; b < blocks; b++, codes += BlockSize)
+                byte* row = m.Int8RowCodes(rb * RowsPerBlock + r, scratch);
+                var signed = new ReadOnlySpan<sbyte>(row, cols);
+                if (System.Numerics.Tensors.TensorPrimitives.Min(signed) < -Zero || System.Numerics.Tensors.TensorPrimitives.Max(signed) >= Zero)
+                    throw new ArgumentException($"row {rb * RowsPerBlock + r} has codes outside -{Zero}..{Zero - 1}, which 6 bits do not hold");
+                uint* words = (uint*)row; // four codes per word: word mv holds inputs 4·mv .. 4·mv + 3
+                for (int b = 0; b < blocks; b++, words += 8)
                 {
-                    byte* block = target + ((long)rb * blocks + b) * BlockBytesOf6;
-                    for (int mv = 0; mv < 8; mv++)
-                        for (int i = 0; i < 4; i++)
-                        {
-                            int u = codes[mv * 4 + i] + Zero; // input 4·mv + i, in 0..63
-                            byte* low = block + mv / 2 * 64 + r * 4 + i;
-                            *low = (byte)(mv % 2 == 0 ? (*low & 0xF0) | (u & 0xF) : (*low & 0x0F) | (u & 0xF) << 4);
-                            byte* plane = block + LowBytes + mv / 4 * 64 + r * 4 + i;
-                            int shift = 2 * (mv % 4);
-                            *plane = (byte)((*plane & ~(3 << shift)) | (u >> 4) << shift);
-                        }
+                    byte* block = target + ((long)rb * blocks + b) * BlockBytesOf6 + r * 4;
+                    // u = c + 32 for c in -32..31 is c's low six bits with bit 5 flipped (no carries between bytes).
+                    uint u0 = (words[0] & 0x3F3F3F3F) ^ 0x20202020, u1 = (words[1] & 0x3F3F3F3F) ^ 0x20202020;
+                    uint u2 = (words[2] & 0x3F3F3F3F) ^ 0x20202020, u3 = (words[3] & 0x3F3F3F3F) ^ 0x20202020;
+                    uint u4 = (words[4] & 0x3F3F3F3F) ^ 0x20202020, u5 = (words[5] & 0x3F3F3F3F) ^ 0x20202020;
+                    uint u6 = (words[6] & 0x3F3F3F3F) ^ 0x20202020, u7 = (words[7] & 0x3F3F3F3F) ^ 0x20202020;
+                    *(uint*)block = (u0 & Low) | (u1 & Low) << 4;
+                    *(uint*)(block + 64) = (u2 & Low) | (u3 & Low) << 4;
+                    *(uint*)(block + 128) = (u4 & Low) | (u5 & Low) << 4;
+                    *(uint*)(block + 192) = (u6 & Low) | (u7 & Low) << 4;
+                    *(uint*)(block + LowBytes) = (u0 >> 4 & Two) | (u1 >> 4 & Two) << 2 | (u2 >> 4 & Two) << 4 | (u3 >> 4 & Two) << 6;
+                    *(uint*)(block + LowBytes + 64) = (u4 >> 4 & Two) | (u5 >> 4 & Two) << 2 | (u6 >> 4 & Two) << 4 | (u7 >> 4 & Two) << 6;
                 }
             }
         });
@@ -84,17 +90,21 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         return Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(s0, ones) + Avx512BW.MultiplyAddAdjacent(s1, ones));
     }
 
-    /// <summary>One activation row's two halves folded in: s·(d·Σ q·code − 32·d·Σq) per half.</summary>
+    /// <summary>One activation row's block folded in: per group, s·d·Σ u·q − (32·s + o)·d·Σq, the two
+    /// halves as groups of their own (16 values) or together (32).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Fold(Vector512<float> acc, Vector512<byte> u0, Vector512<byte> u1, Vector512<byte> u2, Vector512<byte> u3,
         Vector512<byte> u4, Vector512<byte> u5, Vector512<byte> u6, Vector512<byte> u7, Activations a, int k, int b,
-        Vector512<float> s0, Vector512<float> s1, Vector512<short> ones)
+        Vector512<float> s0, Vector512<float> o0, Vector512<float> s1, Vector512<float> o1, bool halves, Vector512<short> ones)
     {
         int* quads = (int*)(a.Codes(k) + b * BlockSize);
         var d = Vector512.Create(a.Scales(k)[b]);
         float* sums = a.GroupSums(k);
-        acc = AffineGroup(acc, s0, s0 * Zero, HalfDot(u0, u1, u2, u3, quads, ones) * d, sums, 2 * b);
-        return AffineGroup(acc, s1, s1 * Zero, HalfDot(u4, u5, u6, u7, quads + 4, ones) * d, sums, 2 * b + 1);
+        var first = HalfDot(u0, u1, u2, u3, quads, ones);
+        var second = HalfDot(u4, u5, u6, u7, quads + 4, ones);
+        if (!halves) return AffineGroup(acc, s0, o0, (first + second) * d, sums, b);
+        acc = AffineGroup(acc, s0, o0, first * d, sums, 2 * b);
+        return AffineGroup(acc, s1, o1, second * d, sums, 2 * b + 1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
@@ -103,7 +113,8 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         var nibble = Vector512.Create((byte)0xF);
         var highBits = Vector512.Create((byte)0x30);
         var ones = Vector512<short>.One;
-        int tile = a.Tile, blocks = w.Groups / 2;
+        bool halves = w.BlocksPerGroup == 0; // groups of 16 (Q6_K) or of 32 (Q5_K)
+        int tile = a.Tile, blocks = halves ? w.Groups / 2 : w.Groups;
         Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         for (int b = 0; b < blocks; b++)
         {
@@ -123,12 +134,19 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
             var u5 = (Vector512.ShiftRightLogical(v2.AsUInt16(), 4).AsByte() & nibble) | High(p1, 1, highBits);
             var u6 = (v3 & nibble) | High(p1, 2, highBits);
             var u7 = (Vector512.ShiftRightLogical(v3.AsUInt16(), 4).AsByte() & nibble) | High(p1, 3, highBits);
-            var s0 = w.Scales(2 * b);
-            var s1 = w.Scales(2 * b + 1);
-            acc0 = Fold(acc0, u0, u1, u2, u3, u4, u5, u6, u7, a, 0, b, s0, s1, ones);
-            if (tile > 1) acc1 = Fold(acc1, u0, u1, u2, u3, u4, u5, u6, u7, a, 1, b, s0, s1, ones);
-            if (tile > 2) acc2 = Fold(acc2, u0, u1, u2, u3, u4, u5, u6, u7, a, 2, b, s0, s1, ones);
-            if (tile > 3) acc3 = Fold(acc3, u0, u1, u2, u3, u4, u5, u6, u7, a, 3, b, s0, s1, ones);
+            int g = halves ? 2 * b : b;
+            var s0 = w.Scales(g);
+            var o0 = Vector512.FusedMultiplyAdd(s0, Vector512.Create((float)Zero), w.Offsets(g));
+            Vector512<float> s1 = default, o1 = default;
+            if (halves)
+            {
+                s1 = w.Scales(g + 1);
+                o1 = Vector512.FusedMultiplyAdd(s1, Vector512.Create((float)Zero), w.Offsets(g + 1));
+            }
+            acc0 = Fold(acc0, u0, u1, u2, u3, u4, u5, u6, u7, a, 0, b, s0, o0, s1, o1, halves, ones);
+            if (tile > 1) acc1 = Fold(acc1, u0, u1, u2, u3, u4, u5, u6, u7, a, 1, b, s0, o0, s1, o1, halves, ones);
+            if (tile > 2) acc2 = Fold(acc2, u0, u1, u2, u3, u4, u5, u6, u7, a, 2, b, s0, o0, s1, o1, halves, ones);
+            if (tile > 3) acc3 = Fold(acc3, u0, u1, u2, u3, u4, u5, u6, u7, a, 3, b, s0, o0, s1, o1, halves, ones);
         }
         acc0.Store(result);
         if (tile > 1) acc1.Store(result + stride);

@@ -152,12 +152,7 @@ internal sealed unsafe class KQuantInt8Source(uint type, byte* blocks, int rows,
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public override byte* Int8RowCodes(int row, byte* scratch)
     {
-        int perRow = cols / AffineBlockMatrix.Block;
-        Span<float> scales = stackalloc float[perRow], offsets = stackalloc float[perRow];
-        Span<byte> zeros = stackalloc byte[perRow];
-        var codes = new Span<byte>(scratch, cols);
-        Formats.GgmlBlocks.ToAffine(type, blocks + row * _rowBytes, codes, scales, zeros, offsets);
-        for (int c = 0; c < cols; c++) scratch[c] = (byte)(codes[c] - zeros[c / AffineBlockMatrix.Block]);
+        Formats.GgmlBlocks.SignedCodes(type, blocks + row * _rowBytes, cols / AffineBlockMatrix.SuperBlockFactors.SuperBlock, (sbyte*)scratch);
         return scratch;
     }
 

@@ -180,13 +180,9 @@ public static class GgufLoader
                 // Q4_K goes straight from the file's blocks into the kernel's interleaved layout.
                 if (repack && t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepack(rows, cols))
                     return new Int4RowBlockMatrix(new Q4KSource(src, rows, cols, Factors(t.Type, src, rows, cols, rowBytes)!, g.File));
-                // Q6_K into the 6-bit layout and Q5_K into the int8 one (codes decoded row by row, scales
-                // factored as stored).
+                // Q5_K and Q6_K into the 6-bit one (codes decoded row by row, scales factored as stored).
                 if (repack && t.Type is GgmlBlocks.Q5_K or GgmlBlocks.Q6_K && RowBlockMatrix.CanRepack(rows, cols))
-                {
-                    var source = new KQuantInt8Source(t.Type, src, rows, cols, Factors(t.Type, src, rows, cols, rowBytes)!, g.File);
-                    return t.Type == GgmlBlocks.Q6_K ? new Int6RowBlockMatrix(source) : new Int8RowBlockMatrix(source);
-                }
+                    return new Int6RowBlockMatrix(new KQuantInt8Source(t.Type, src, rows, cols, Factors(t.Type, src, rows, cols, rowBytes)!, g.File));
                 int blocksPerRow = cols / AffineBlockMatrix.Block;
                 var codes = GC.AllocateUninitializedArray<byte>(checked((int)count));
                 var scales = new float[(long)rows * blocksPerRow];

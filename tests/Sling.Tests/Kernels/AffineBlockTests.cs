@@ -61,24 +61,22 @@ public class AffineBlockTests
             // Q4_K as the loader reads it: from the file's blocks straight into the interleaved int4 layout.
             if (t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepack(rows, cols))
                 layouts.Add((fileFactors, new Int4RowBlockMatrix(new Q4KSource(src, rows, cols, fileFactors!, null))));
-            // Q5_K and Q6_K as the loader reads them: codes decoded from the file's blocks row by row, Q5_K into
-            // the int8 layout, Q6_K into the 6-bit one.
+            // Q5_K and Q6_K as the loader reads them: codes decoded from the file's blocks row by row into the
+            // 6-bit layout.
             if (t.Type is GgmlBlocks.Q5_K or GgmlBlocks.Q6_K && RowBlockMatrix.CanRepack(rows, cols))
-            {
-                var source = new KQuantInt8Source(t.Type, src, rows, cols, fileFactors!, null);
-                layouts.Add((fileFactors, t.Type == GgmlBlocks.Q6_K ? new Int6RowBlockMatrix(source) : new Int8RowBlockMatrix(source)));
-            }
+                layouts.Add((fileFactors, new Int6RowBlockMatrix(new KQuantInt8Source(t.Type, src, rows, cols, fileFactors!, null))));
             foreach (var (factors, interleaved) in layouts)
             {
                 Assert.Equal(GgufFile.TypeName(t.Type), interleaved.Format, ignoreCase: true);
-                // Factored: 4.75 bits per weight for Q4_K (4-bit codes, 2 bytes per 32, 2 floats per 256), 8.75 for
-                // Q5_K (int8 codes), 8.625 for Q6_K in the int8 layout (a byte per 16, a float per 256) and
-                // 6.625 in the 6-bit one.
+                // Factored: 4.75 bits per weight for Q4_K (4-bit codes, 2 bytes per 32, 2 floats per 256); Q5_K
+                // 8.75 in the int8 layout, 6.75 in the 6-bit one; Q6_K (a byte per 16, a float per 256) 8.625
+                // in the int8 layout, 6.625 in the 6-bit one.
+                bool six = interleaved is Int6RowBlockMatrix;
                 long expectedBytes = t.Type switch
                 {
                     GgmlBlocks.Q4_K => rows * cols * 19L / 32,
-                    GgmlBlocks.Q5_K => rows * cols * 35L / 32,
-                    _ => interleaved is Int6RowBlockMatrix ? rows * cols * 53L / 64 : rows * cols * 69L / 64,
+                    GgmlBlocks.Q5_K => six ? rows * cols * 27L / 32 : rows * cols * 35L / 32,
+                    _ => six ? rows * cols * 53L / 64 : rows * cols * 69L / 64,
                 };
                 if (factors != null) Assert.Equal(expectedBytes, interleaved.ByteSize);
                 for (int r = 0; r < rows; r++)
