@@ -25,16 +25,22 @@ sling bench -m "$work/tinyllama-int4" -r 5
 [ -f "$work/tinyllama-same-q4_0.gguf" ] || sling export-gguf -m "$work/tinyllama-f32" --type q4_0 --vocab $vocab -o "$work/tinyllama-same-q4_0.gguf"
 bench peer --model "$work/tinyllama-same-q4_0.gguf" --runs 5
 
-echo "## 3. The K-quant mix people download (Q4_K_M, written by llama.cpp's own quantizer) of the same weights"
+echo "## 3. The K-quant mixes people download (Q4_K_M, Q5_K_M, written by llama.cpp's own quantizer) of the same weights"
 [ -f "$work/tinyllama-f16.gguf" ] || sling export-gguf -m "$work/tinyllama-f32" --type f16 --vocab $vocab -o "$work/tinyllama-f16.gguf"
 [ -f "$work/tinyllama-q4_k_m.gguf" ] || bench llama-quantize --model "$work/tinyllama-f16.gguf" --output "$work/tinyllama-q4_k_m.gguf" --type q4_k_m
 bench peer --model "$work/tinyllama-q4_k_m.gguf" --runs 5
 sling bench -m "$work/tinyllama-q4_k_m.gguf" -r 5
+[ -f "$work/tinyllama-q5_k_m.gguf" ] || bench llama-quantize --model "$work/tinyllama-f16.gguf" --output "$work/tinyllama-q5_k_m.gguf" --type q5_k_m
+bench peer --model "$work/tinyllama-q5_k_m.gguf" --runs 5
+sling bench -m "$work/tinyllama-q5_k_m.gguf" -r 5
 
-echo "## 4. Phi-2 shape, the same Q4_0 file in both engines"
+echo "## 4. Phi-2 (its own architecture), the same Q4_0 file in both engines, and the seed's setting"
 [ -d "$work/phi2-f32" ] || bench hf-folder --shape phi-2 --output "$work/phi2-f32"
 [ -f "$work/phi2-q4_0.gguf" ] || sling export-gguf -m "$work/phi2-f32" --type q4_0 -o "$work/phi2-q4_0.gguf"
 bench peer --model "$work/phi2-q4_0.gguf" --runs 3
+sling bench -m "$work/phi2-q4_0.gguf" -r 3
+[ -d "$work/phi2-int4" ] || sling quantize -m "$work/phi2-f32" -o "$work/phi2-int4" --bits 4 --group-size 128 --ratio 0.8
+sling bench -m "$work/phi2-int4" -r 3
 
 echo "## 5. Other shapes (Sling only)"
 sling bench --synthetic qwen2.5-0.5b --type q4_0 -r 3
