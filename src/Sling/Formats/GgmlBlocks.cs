@@ -89,6 +89,37 @@ internal static unsafe class GgmlBlocks
         }
     }
 
+    /// <summary>A Q3_K row's scale factors: per 256 values d, per 16 a signed scale sc − 32 (value = d·(sc − 32)·(q − 4)).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public static void Q3KFactors(byte* x, int superBlocks, Span<float> d, Span<byte> scale)
+    {
+        uint* aux = stackalloc uint[4];
+        for (int b = 0; b < superBlocks; b++)
+        {
+            byte* p = x + (long)b * 110;
+            d[b] = Half(p + 108);
+            sbyte* scales = Q3KScales(p, aux);
+            for (int s = 0; s < 16; s++) scale[b * 16 + s] = (byte)(sbyte)(scales[s] - 32);
+        }
+    }
+
+    /// <summary>A Q2_K row's scale factors: per 256 values d and dmin, per 16 a 4-bit scale and min (value = d·sc·q − dmin·m).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public static void Q2KFactors(byte* x, int superBlocks, Span<float> d, Span<float> dmin, Span<byte> scale, Span<byte> min)
+    {
+        for (int b = 0; b < superBlocks; b++)
+        {
+            byte* p = x + (long)b * 84;
+            d[b] = Half(p + 80);
+            dmin[b] = Half(p + 82);
+            for (int s = 0; s < 16; s++)
+            {
+                scale[b * 16 + s] = (byte)(p[s] & 0xF);
+                min[b * 16 + s] = (byte)(p[s] >> 4);
+            }
+        }
+    }
+
     /// <summary>A Q6_K row's scale factors as stored: per 256 values d, per 16 a signed 8-bit scale (value = d·sc·(q − 32)).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Q6KFactors(byte* x, int superBlocks, Span<float> d, Span<byte> scale)
@@ -276,9 +307,9 @@ internal static unsafe class GgmlBlocks
     }
 
     /// <summary>
-    /// The signed codes of <paramref name="superBlocks"/> Q5_K or Q6_K super-blocks (Q5_K: q, 0..31;
-    /// Q6_K: q − 32), 32 at a time with vector operations: what the interleaved layouts store, whose
-    /// scales come factored from <see cref="Q45KFactors"/> / <see cref="Q6KFactors"/>.
+    /// The signed codes of <paramref name="superBlocks"/> K-quant super-blocks (Q2_K: q, 0..3; Q3_K: q − 4;
+    /// Q5_K: q, 0..31; Q6_K: q − 32), 32 at a time with vector operations: what the interleaved layouts
+    /// store, whose scales come factored from the <c>…Factors</c> readers.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void SignedCodes(uint type, byte* x, int superBlocks, sbyte* codes)
@@ -304,7 +335,35 @@ internal static unsafe class GgmlBlocks
             }
             return;
         }
-        if (type != Q6_K) throw new ArgumentOutOfRangeException(nameof(type), type, "signed codes are decoded for Q5_K and Q6_K");
+        if (type is Q2_K or Q3_K)
+        {
+            // Q2_K: q = (qs[32n + k] >> 2j) & 3 for values 128n + 32j + k; Q3_K adds 4 when hmask[k] has
+            // bit 4n + j, and its code is that minus 4.
+            var three = Vector256.Create((byte)3);
+            bool q3 = type == Q3_K;
+            int bytes = q3 ? 110 : 84;
+            for (int b = 0; b < superBlocks; b++, x += bytes)
+            {
+                byte* qs = q3 ? x + 32 : x + 16;
+                var hmask = q3 ? Vector256.Load(x) : default;
+                for (int n = 0; n < 2; n++)
+                {
+                    var q = Vector256.Load(qs + 32 * n).AsUInt16();
+                    for (int j = 0; j < 4; j++, codes += 32)
+                    {
+                        var c = Vector256.ShiftRightLogical(q, 2 * j).AsByte() & three;
+                        if (q3)
+                        {
+                            var bit = Vector256.Create((byte)(1 << (4 * n + j)));
+                            c = c + (Vector256.Equals(hmask & bit, bit) & Vector256.Create((byte)4)) - Vector256.Create((byte)4);
+                        }
+                        c.Store((byte*)codes);
+                    }
+                }
+            }
+            return;
+        }
+        if (type != Q6_K) throw new ArgumentOutOfRangeException(nameof(type), type, "signed codes are decoded for Q2_K, Q3_K, Q5_K and Q6_K");
         var two = Vector256.Create((byte)0x30);
         var zero = Vector256.Create((byte)32);
         for (int b = 0; b < superBlocks; b++, x += 210)

@@ -5,14 +5,15 @@ using System.Runtime.Intrinsics.X86;
 namespace Sling.Kernels;
 
 /// <summary>
-/// llama.cpp's Q6_K and Q5_K in the 16-row interleaved layout (<see cref="RowBlockMatrix"/>) at 6 bits
+/// llama.cpp's K-quants whose codes fit six bits (Q6_K, Q5_K, Q3_K, Q2_K) in the 16-row interleaved layout (<see cref="RowBlockMatrix"/>) at 6 bits
 /// per code: per 16-row block and 32-input block, the codes' low four bits laid out as
 /// <see cref="Int4RowBlockMatrix"/> lays out its codes (256 bytes: vector j holds, in lane r, inputs
 /// 8j..8j+3 in its low nibbles and 8j+4..8j+7 in its high nibbles), then their high two bits in two
 /// 64-byte planes: code vector m (m = 2j for the low nibbles of vector j, 2j + 1 for the high) keeps
-/// its bits at bits 2(m mod 4) of plane m / 4. A signed code c (Q6_K's q − 32, Q5_K's q) is stored as
-/// u = c + 32 in 0..63, so value = s·c − o = s·u − (32·s + o). Scale factors as the file stores them:
-/// per 16 values for Q6_K (each block's two halves summed apart), per 32 with offsets for Q5_K.
+/// its bits at bits 2(m mod 4) of plane m / 4. A signed code c (Q6_K's q − 32, Q3_K's q − 4, Q5_K's and
+/// Q2_K's q) is stored as u = c + 32 in 0..63, so value = s·c − o = s·u − (32·s + o). Scale factors as
+/// the file stores them: per 16 values (Q6_K, Q3_K, Q2_K: each block's two halves summed apart) or
+/// per 32 (Q5_K), with offsets for Q5_K and Q2_K.
 /// </summary>
 internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
 {
@@ -21,8 +22,8 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
 
     internal Int6RowBlockMatrix(RepackSource m) : base(m, m.Rows * m.Cols / 4 * 3)
     {
-        if (!m.SignedCodes || m.Factors is not ({ GroupSize: 16, DMin: null } or { GroupSize: 32 }))
-            throw new ArgumentException("the 6-bit layout holds Q6_K and Q5_K: signed codes with factored scales per 16 or 32 values");
+        if (!m.SignedCodes || m.Factors is not { GroupSize: 16 or 32 })
+            throw new ArgumentException("the 6-bit layout holds K-quants: signed codes with factored scales per 16 or 32 values");
         int blocks = Cols / BlockSize, cols = Cols;
         byte* target = _codes;
         ForEachRowBlock(m, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (rb) =>

@@ -127,8 +127,8 @@ internal sealed unsafe class Q4KSource(byte* blocks, int rows, int cols, AffineB
 }
 
 /// <summary>
-/// llama.cpp's Q5_K and Q6_K blocks in place, for the int8 layout: each row's codes are decoded from
-/// the file's blocks straight into signed bytes (code − zero; Q6_K's q − 32), the scales stay
+/// llama.cpp's K-quant blocks (Q2_K, Q3_K, Q5_K, Q6_K) in place, for the interleaved layouts: each row's
+/// codes are decoded from the file's blocks straight into signed bytes (code − zero; Q6_K's q − 32), the scales stay
 /// factored as the file stores them (<see cref="Sling.Models.GgufLoader.Factors"/>). No intermediate
 /// copy of the matrix is made.
 /// </summary>

@@ -180,8 +180,8 @@ public static class GgufLoader
                 // Q4_K goes straight from the file's blocks into the kernel's interleaved layout.
                 if (repack && t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepack(rows, cols))
                     return new Int4RowBlockMatrix(new Q4KSource(src, rows, cols, Factors(t.Type, src, rows, cols, rowBytes)!, g.File));
-                // Q5_K and Q6_K into the 6-bit one (codes decoded row by row, scales factored as stored).
-                if (repack && t.Type is GgmlBlocks.Q5_K or GgmlBlocks.Q6_K && RowBlockMatrix.CanRepack(rows, cols))
+                // Q2_K, Q3_K, Q5_K and Q6_K into the 6-bit one (codes decoded row by row, scales factored as stored).
+                if (repack && t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K && RowBlockMatrix.CanRepack(rows, cols))
                     return new Int6RowBlockMatrix(new KQuantInt8Source(t.Type, src, rows, cols, Factors(t.Type, src, rows, cols, rowBytes)!, g.File));
                 int blocksPerRow = cols / AffineBlockMatrix.Block;
                 var codes = GC.AllocateUninitializedArray<byte>(checked((int)count));
@@ -214,6 +214,23 @@ public static class GgufLoader
                     new byte[(long)rows * subs], new byte[(long)rows * subs], 32, SignedScale: false);
                 System.Threading.Tasks.Parallel.For(0, rows, [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] (row) => GgmlBlocks.Q45KFactors(type, src + row * rowBytes, supers,
                     f.D.AsSpan(row * supers, supers), f.DMin!.AsSpan(row * supers, supers), f.Scale.AsSpan(row * subs, subs), f.Min!.AsSpan(row * subs, subs)));
+                return f;
+            }
+            case GgmlBlocks.Q2_K:
+            {
+                int subs = cols / 16;
+                var f = new AffineBlockMatrix.SuperBlockFactors(new float[(long)rows * supers], new float[(long)rows * supers],
+                    new byte[(long)rows * subs], new byte[(long)rows * subs], 16, SignedScale: false);
+                System.Threading.Tasks.Parallel.For(0, rows, row => GgmlBlocks.Q2KFactors(src + row * rowBytes, supers,
+                    f.D.AsSpan(row * supers, supers), f.DMin!.AsSpan(row * supers, supers), f.Scale.AsSpan(row * subs, subs), f.Min!.AsSpan(row * subs, subs)));
+                return f;
+            }
+            case GgmlBlocks.Q3_K:
+            {
+                int subs = cols / 16;
+                var f = new AffineBlockMatrix.SuperBlockFactors(new float[(long)rows * supers], null, new byte[(long)rows * subs], null, 16, SignedScale: true);
+                System.Threading.Tasks.Parallel.For(0, rows, row => GgmlBlocks.Q3KFactors(src + row * rowBytes, supers,
+                    f.D.AsSpan(row * supers, supers), f.Scale.AsSpan(row * subs, subs)));
                 return f;
             }
             case GgmlBlocks.Q6_K:

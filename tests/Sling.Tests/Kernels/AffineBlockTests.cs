@@ -52,7 +52,7 @@ public class AffineBlockTests
             }
             // On AVX-512 every block type takes an interleaved layout: Q4_K and Q4_1 (4-bit codes, one scale
             // and offset per 32 values) the int4 one, the others the int8 one with signed codes.
-            // Q4_K, Q5_K and Q6_K also as the loader holds them: scales factored as in the file (d·sc, dmin·m).
+            // The K-quants also as the loader holds them: scales factored as in the file (d·sc, dmin·m).
             var forms = new List<AffineBlockMatrix> { m };
             var fileFactors = Sling.Models.GgufLoader.Factors(t.Type, src, rows, cols, rowBytes);
             if (fileFactors != null)
@@ -61,21 +61,22 @@ public class AffineBlockTests
             // Q4_K as the loader reads it: from the file's blocks straight into the interleaved int4 layout.
             if (t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepack(rows, cols))
                 layouts.Add((fileFactors, new Int4RowBlockMatrix(new Q4KSource(src, rows, cols, fileFactors!, null))));
-            // Q5_K and Q6_K as the loader reads them: codes decoded from the file's blocks row by row into the
-            // 6-bit layout.
-            if (t.Type is GgmlBlocks.Q5_K or GgmlBlocks.Q6_K && RowBlockMatrix.CanRepack(rows, cols))
+            // Q2_K, Q3_K, Q5_K and Q6_K as the loader reads them: codes decoded from the file's blocks row by
+            // row into the 6-bit layout.
+            if (t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K && RowBlockMatrix.CanRepack(rows, cols))
                 layouts.Add((fileFactors, new Int6RowBlockMatrix(new KQuantInt8Source(t.Type, src, rows, cols, fileFactors!, null))));
             foreach (var (factors, interleaved) in layouts)
             {
                 Assert.Equal(GgufFile.TypeName(t.Type), interleaved.Format, ignoreCase: true);
                 // Factored: 4.75 bits per weight for Q4_K (4-bit codes, 2 bytes per 32, 2 floats per 256); Q5_K
-                // 8.75 in the int8 layout, 6.75 in the 6-bit one; Q6_K (a byte per 16, a float per 256) 8.625
-                // in the int8 layout, 6.625 in the 6-bit one.
+                // 8.75 in the int8 layout, 6.75 in the 6-bit one; Q2_K (2 bytes per 16, 2 floats per 256) 9.25 and
+                // 7.25; Q3_K and Q6_K (a byte per 16, a float per 256) 8.625 and 6.625.
                 bool six = interleaved is Int6RowBlockMatrix;
                 long expectedBytes = t.Type switch
                 {
                     GgmlBlocks.Q4_K => rows * cols * 19L / 32,
                     GgmlBlocks.Q5_K => six ? rows * cols * 27L / 32 : rows * cols * 35L / 32,
+                    GgmlBlocks.Q2_K => six ? rows * cols * 29L / 32 : rows * cols * 37L / 32,
                     _ => six ? rows * cols * 53L / 64 : rows * cols * 69L / 64,
                 };
                 if (factors != null) Assert.Equal(expectedBytes, interleaved.ByteSize);
@@ -96,8 +97,7 @@ public class AffineBlockTests
             checkedTensors++;
         }
         Assert.True(checkedTensors > 0);
-        int factored = g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.Q4_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K)
-            + g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.Q4_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K);
+        int factored = 2 * g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q4_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K);
         Assert.Equal(KernelIsas.Best == KernelIsa.Avx512 ? checkedTensors + factored : 0, repacked);
     }
 }
