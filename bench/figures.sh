@@ -25,7 +25,7 @@ sling bench -m "$work/tinyllama-int4" -r 5
 [ -f "$work/tinyllama-same-q4_0.gguf" ] || sling export-gguf -m "$work/tinyllama-f32" --type q4_0 --vocab $vocab -o "$work/tinyllama-same-q4_0.gguf"
 bench peer --model "$work/tinyllama-same-q4_0.gguf" --runs 5
 
-echo "## 3. The K-quant mixes people download (Q3_K_M, Q4_K_M, Q5_K_M, written by llama.cpp's own quantizer) of the same weights"
+echo "## 3. The K-quant mixes people download (Q3_K_M, Q4_K_M, Q5_K_M, IQ4_XS, written by llama.cpp's own quantizer) of the same weights"
 [ -f "$work/tinyllama-f16.gguf" ] || sling export-gguf -m "$work/tinyllama-f32" --type f16 --vocab $vocab -o "$work/tinyllama-f16.gguf"
 [ -f "$work/tinyllama-q4_k_m.gguf" ] || bench llama-quantize --model "$work/tinyllama-f16.gguf" --output "$work/tinyllama-q4_k_m.gguf" --type q4_k_m
 bench peer --model "$work/tinyllama-q4_k_m.gguf" --runs 5
@@ -36,6 +36,8 @@ sling bench -m "$work/tinyllama-q5_k_m.gguf" -r 5
 [ -f "$work/tinyllama-q3_k_m.gguf" ] || bench llama-quantize --model "$work/tinyllama-f16.gguf" --output "$work/tinyllama-q3_k_m.gguf" --type q3_k_m
 bench peer --model "$work/tinyllama-q3_k_m.gguf" --runs 5
 sling bench -m "$work/tinyllama-q3_k_m.gguf" -r 5
+[ -f "$work/tinyllama-iq4_xs.gguf" ] || bench llama-quantize --model "$work/tinyllama-f16.gguf" --output "$work/tinyllama-iq4_xs.gguf" --type iq4_xs
+bench peer --model "$work/tinyllama-iq4_xs.gguf" --runs 3
 
 echo "## 4. Phi-2 (its own architecture), the same Q4_0 file in both engines, and the seed's setting"
 [ -d "$work/phi2-f32" ] || bench hf-folder --shape phi-2 --output "$work/phi2-f32"
