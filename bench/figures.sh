@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Reproduces the README's speed figures on this machine (both cores; about 40 minutes).
-# Large files go to ${SLING_FIGURES:-/tmp/sling-figures} (about 26 GB); nothing is downloaded.
+# Reproduces the README's speed figures on this machine (both cores; about an hour).
+# Large files go to ${SLING_FIGURES:-/tmp/sling-figures} (about 28 GB); nothing is downloaded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${SLING_FIGURES:-/tmp/sling-figures}
