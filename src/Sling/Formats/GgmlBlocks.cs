@@ -120,6 +120,20 @@ internal static unsafe class GgmlBlocks
         }
     }
 
+    /// <summary>An IQ4_XS row's scale factors: per 256 values d, per 32 a signed scale ls − 32 (value = d·(ls − 32)·level).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public static void Iq4XsFactors(byte* x, int superBlocks, Span<float> d, Span<byte> scale)
+    {
+        for (int b = 0; b < superBlocks; b++)
+        {
+            byte* p = x + (long)b * 136;
+            d[b] = Half(p);
+            ushort high = *(ushort*)(p + 2);
+            for (int ib = 0; ib < 8; ib++)
+                scale[b * 8 + ib] = (byte)(sbyte)((((p[4 + ib / 2] >> (4 * (ib % 2))) & 0xF) | (((high >> (2 * ib)) & 3) << 4)) - 32);
+        }
+    }
+
     /// <summary>A Q6_K row's scale factors as stored: per 256 values d, per 16 a signed 8-bit scale (value = d·sc·(q − 32)).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Q6KFactors(byte* x, int superBlocks, Span<float> d, Span<byte> scale)

@@ -12,8 +12,27 @@ namespace Sling.Kernels;
 /// </summary>
 internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
 {
+    // A table-indexed format (IQ4): the levels, split into their positive and negative parts as
+    // 16-byte tables repeated in each 128-bit lane for vpshufb, so each part is an unsigned code.
+    private readonly sbyte[]? _levels;
+    private readonly Vector512<byte> _positive, _negative;
+
     internal Int4RowBlockMatrix(RepackSource m) : base(m, m.Rows * m.Cols / 2)
     {
+        if (m.Levels is { } levels)
+        {
+            if (levels.Length != 16 || levels.Contains(sbyte.MinValue)) throw new ArgumentException("a level table has 16 entries in -127..127");
+            _levels = levels;
+            var positive = new byte[64];
+            var negative = new byte[64];
+            for (int i = 0; i < 64; i++)
+            {
+                positive[i] = (byte)Math.Max((int)levels[i % 16], 0);
+                negative[i] = (byte)Math.Max(-levels[i % 16], 0);
+            }
+            _positive = Vector512.Create(positive);
+            _negative = Vector512.Create(negative);
+        }
         int blocks = Cols / BlockSize;
         byte* target = _codes;
         // A stored block's byte j holds codes j (low) and j+16 (high). Per 4-byte word w of it,
@@ -48,7 +67,8 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         int rb = row / RowsPerBlock, r = row % RowsPerBlock, b = col / BlockSize, k = col % BlockSize;
         int j = k / 8, i = k % 8;
         byte v = _codes[((long)rb * (Cols / BlockSize) + b) * BlockBytes + j * 64 + r * 4 + i % 4];
-        return i < 4 ? v & 0xF : v >> 4;
+        int code = i < 4 ? v & 0xF : v >> 4;
+        return _levels == null ? code : _levels[code];
     }
 
     // Σ over the 8 quads of a block of code·q for 16 rows: an int16 lane holds at most 16 products
@@ -66,9 +86,92 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         return Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent((s0 + s1) + (s2 + s3), ones));
     }
 
+    // Σ level·q for one table-indexed block and activation row: each code vector's levels are the
+    // positive part minus the negative part (two unsigned tables), so two vpmaddubsw per quad; their
+    // difference (at most 2·127·127 per lane) is widened at once, as two would overflow 16 bits.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> LevelDot(Vector512<byte> p0, Vector512<byte> n0, Vector512<byte> p1, Vector512<byte> n1,
+        Vector512<byte> p2, Vector512<byte> n2, Vector512<byte> p3, Vector512<byte> n3,
+        Vector512<byte> p4, Vector512<byte> n4, Vector512<byte> p5, Vector512<byte> n5,
+        Vector512<byte> p6, Vector512<byte> n6, Vector512<byte> p7, Vector512<byte> n7, sbyte* q, Vector512<short> ones)
+    {
+        int* quads = (int*)q;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector512<int> Quad(Vector512<byte> p, Vector512<byte> n, int quad, Vector512<short> ones)
+        {
+            var x = Vector512.Create(quad).AsSByte();
+            return Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(p, x) - Avx512BW.MultiplyAddAdjacent(n, x), ones);
+        }
+        var s0 = Quad(p0, n0, quads[0], ones) + Quad(p1, n1, quads[1], ones);
+        var s1 = Quad(p2, n2, quads[2], ones) + Quad(p3, n3, quads[3], ones);
+        var s2 = Quad(p4, n4, quads[4], ones) + Quad(p5, n5, quads[5], ones);
+        var s3 = Quad(p6, n6, quads[6], ones) + Quad(p7, n7, quads[7], ones);
+        return Avx512F.ConvertToVector512Single((s0 + s1) + (s2 + s3));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private void LevelRowBlock(Weights w, Activations a, float* result, int stride)
+    {
+        var mask = Vector512.Create((byte)0xF);
+        var ones = Vector512<short>.One;
+        Vector512<byte> pos = _positive, neg = _negative;
+        int tile = a.Tile;
+        Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        sbyte* q0 = a.Codes(0), q1 = a.Codes(1), q2 = a.Codes(2), q3 = a.Codes(3);
+        float* d0 = a.Scales(0), d1 = a.Scales(1), d2 = a.Scales(2), d3 = a.Scales(3);
+        for (int g = 0, b = 0; g < w.Groups; g++)
+        {
+            Vector512<float> g0 = default, g1 = default, g2 = default, g3 = default;
+            for (int end = b + w.BlocksPerGroup; b < end; b++)
+            {
+                byte* c = w.Codes + (long)b * 256;
+                Sse.Prefetch0(c + PrefetchDistance);
+                Sse.Prefetch0(c + PrefetchDistance + 64);
+                Sse.Prefetch0(c + PrefetchDistance + 128);
+                Sse.Prefetch0(c + PrefetchDistance + 192);
+                var v0 = Vector512.Load(c);
+                var v1 = Vector512.Load(c + 64);
+                var v2 = Vector512.Load(c + 128);
+                var v3 = Vector512.Load(c + 192);
+                var l0 = v0 & mask; var h0 = Vector512.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & mask;
+                var l1 = v1 & mask; var h1 = Vector512.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & mask;
+                var l2 = v2 & mask; var h2 = Vector512.ShiftRightLogical(v2.AsUInt16(), 4).AsByte() & mask;
+                var l3 = v3 & mask; var h3 = Vector512.ShiftRightLogical(v3.AsUInt16(), 4).AsByte() & mask;
+                var p0 = Avx512BW.Shuffle(pos, l0); var n0 = Avx512BW.Shuffle(neg, l0);
+                var p1 = Avx512BW.Shuffle(pos, h0); var n1 = Avx512BW.Shuffle(neg, h0);
+                var p2 = Avx512BW.Shuffle(pos, l1); var n2 = Avx512BW.Shuffle(neg, l1);
+                var p3 = Avx512BW.Shuffle(pos, h1); var n3 = Avx512BW.Shuffle(neg, h1);
+                var p4 = Avx512BW.Shuffle(pos, l2); var n4 = Avx512BW.Shuffle(neg, l2);
+                var p5 = Avx512BW.Shuffle(pos, h2); var n5 = Avx512BW.Shuffle(neg, h2);
+                var p6 = Avx512BW.Shuffle(pos, l3); var n6 = Avx512BW.Shuffle(neg, l3);
+                var p7 = Avx512BW.Shuffle(pos, h3); var n7 = Avx512BW.Shuffle(neg, h3);
+                int o = b * BlockSize;
+                g0 = Vector512.FusedMultiplyAdd(LevelDot(p0, n0, p1, n1, p2, n2, p3, n3, p4, n4, p5, n5, p6, n6, p7, n7, q0 + o, ones), Vector512.Create(d0[b]), g0);
+                if (tile > 1) g1 = Vector512.FusedMultiplyAdd(LevelDot(p0, n0, p1, n1, p2, n2, p3, n3, p4, n4, p5, n5, p6, n6, p7, n7, q1 + o, ones), Vector512.Create(d1[b]), g1);
+                if (tile > 2) g2 = Vector512.FusedMultiplyAdd(LevelDot(p0, n0, p1, n1, p2, n2, p3, n3, p4, n4, p5, n5, p6, n6, p7, n7, q2 + o, ones), Vector512.Create(d2[b]), g2);
+                if (tile > 3) g3 = Vector512.FusedMultiplyAdd(LevelDot(p0, n0, p1, n1, p2, n2, p3, n3, p4, n4, p5, n5, p6, n6, p7, n7, q3 + o, ones), Vector512.Create(d3[b]), g3);
+            }
+            // Levels are the values: no zero point or offset to take out.
+            var s = w.Scales(g);
+            acc0 = Vector512.FusedMultiplyAdd(s, g0, acc0);
+            if (tile > 1) acc1 = Vector512.FusedMultiplyAdd(s, g1, acc1);
+            if (tile > 2) acc2 = Vector512.FusedMultiplyAdd(s, g2, acc2);
+            if (tile > 3) acc3 = Vector512.FusedMultiplyAdd(s, g3, acc3);
+        }
+        acc0.Store(result);
+        if (tile > 1) acc1.Store(result + stride);
+        if (tile > 2) acc2.Store(result + 2 * stride);
+        if (tile > 3) acc3.Store(result + 3 * stride);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override void RowBlock(Weights w, Activations a, float* result, int stride)
     {
+        if (_levels != null)
+        {
+            LevelRowBlock(w, a, result, stride);
+            return;
+        }
         var mask = Vector512.Create((byte)0xF);
         var ones = Vector512<short>.One;
         int tile = a.Tile;

@@ -57,6 +57,9 @@ internal abstract unsafe class RepackSource
     /// <summary>The format's name when it is not Sling's own int4/int8 (e.g. "q4_k").</summary>
     public virtual string? Format => null;
 
+    /// <summary>For 4-bit codes that index a table of 16 values (IQ4_NL, IQ4_XS): the table; null when codes are the values.</summary>
+    public virtual sbyte[]? Levels => null;
+
     public static RepackSource Of(GroupMatrix m) => new GroupMatrixSource(m);
 
     private sealed class GroupMatrixSource(GroupMatrix m) : RepackSource
@@ -74,20 +77,58 @@ internal abstract unsafe class RepackSource
     }
 }
 
-/// <summary>llama.cpp's Q4_0 blocks in place: per 32 weights an fp16 scale then 16 code bytes (codes j and j+16 share byte j), zero 8.</summary>
-internal sealed unsafe class Q4_0Source(byte* blocks, int rows, int cols, Formats.IMappedWeights? file) : RepackSource
+/// <summary>
+/// llama.cpp's Q4_0 blocks in place: per 32 weights an fp16 scale then 16 code bytes (codes j and j+16
+/// share byte j), zero 8. IQ4_NL has the same blocks with codes that index its 16 levels (zero 0).
+/// </summary>
+internal sealed unsafe class Q4_0Source(byte* blocks, int rows, int cols, Formats.IMappedWeights? file, bool iq4 = false) : RepackSource
 {
     private const int BlockBytes = 18;
     public override int Rows => rows;
     public override int Cols => cols;
     public override int GroupSize => Int4GroupMatrix.BlockSize;
     public override bool Symmetric => true;
-    public override int SymmetricZero => Int4GroupMatrix.SymmetricZero;
+    public override int SymmetricZero => iq4 ? 0 : Int4GroupMatrix.SymmetricZero;
+    public override sbyte[]? Levels => iq4 ? Formats.GgmlBlocks.Iq4Levels : null;
+    public override string? Format => iq4 ? "iq4_nl" : null;
     public override byte* RowCodes(int row) => blocks + (long)row * (cols / 32) * BlockBytes + 2;
     public override int BlockStride => BlockBytes;
     public override Half Scale(int row, int group) => *(Half*)(blocks + ((long)row * (cols / 32) + group) * BlockBytes);
-    public override int Zero(int row, int group) => Int4GroupMatrix.SymmetricZero;
+    public override int Zero(int row, int group) => SymmetricZero;
     public override void Release() => file?.Release(blocks, (long)rows * (cols / 32) * BlockBytes);
+}
+
+/// <summary>
+/// llama.cpp's IQ4_XS blocks in place: per 256 weights an fp16 d, 6-bit scales per 32 (high bits, then
+/// low nibbles), then eight 16-byte runs of 4-bit level indices in Q4_0's order. The scales are read
+/// factored (<see cref="Formats.GgmlBlocks.Iq4XsFactors"/>); the indices go straight into the layout.
+/// </summary>
+internal sealed unsafe class Iq4XsSource(byte* blocks, int rows, int cols, AffineBlockMatrix.SuperBlockFactors factors, Formats.IMappedWeights? file) : RepackSource
+{
+    private const int BlockBytes = 136;
+    private readonly long _rowBytes = (long)cols / 256 * BlockBytes;
+    public override int Rows => rows;
+    public override int Cols => cols;
+    public override int GroupSize => 32;
+    public override bool Symmetric => true;
+    public override int SymmetricZero => 0;
+    public override byte* RowCodes(int row) => throw new NotSupportedException("IQ4_XS codes are read block by block");
+    public override int BlockStride => 0;
+    public override Half Scale(int row, int group) => throw new NotSupportedException();
+    public override int Zero(int row, int group) => 0;
+    public override bool Affine => true;
+    public override AffineBlockMatrix.SuperBlockFactors Factors => factors;
+    public override sbyte[] Levels => Formats.GgmlBlocks.Iq4Levels;
+    public override string Format => "iq4_xs";
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public override void Int4Block(int row, int block, uint* words)
+    {
+        uint* qs = (uint*)(blocks + row * _rowBytes + (long)(block / 8) * BlockBytes + 8 + block % 8 * 16);
+        words[0] = qs[0]; words[1] = qs[1]; words[2] = qs[2]; words[3] = qs[3];
+    }
+
+    public override void Release() => file?.Release(blocks, rows * _rowBytes);
 }
 
 /// <summary>

@@ -177,6 +177,12 @@ public static class GgufLoader
                 if (cols % values != 0) throw new ModelFormatException(g.Path, $"tensor '{name}': {cols} columns are not whole blocks of {values} ({GgufFile.TypeName(t.Type)})");
                 long rowBytes = (long)cols / values * bytes;
                 byte* src = g.File.Pointer(t.Offset, rows * rowBytes, name);
+                // IQ4_NL and IQ4_XS: their 4-bit level indices go straight into the int4 layout, whose
+                // kernel looks the levels up.
+                if (repack && t.Type == GgmlBlocks.IQ4_NL && RowBlockMatrix.CanRepack(rows, cols))
+                    return new Int4RowBlockMatrix(new Q4_0Source(src, rows, cols, g.File, iq4: true));
+                if (repack && t.Type == GgmlBlocks.IQ4_XS && RowBlockMatrix.CanRepack(rows, cols))
+                    return new Int4RowBlockMatrix(new Iq4XsSource(src, rows, cols, Factors(t.Type, src, rows, cols, rowBytes)!, g.File));
                 // Q4_K goes straight from the file's blocks into the kernel's interleaved layout.
                 if (repack && t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepack(rows, cols))
                     return new Int4RowBlockMatrix(new Q4KSource(src, rows, cols, Factors(t.Type, src, rows, cols, rowBytes)!, g.File));
@@ -230,6 +236,14 @@ public static class GgufLoader
                 int subs = cols / 16;
                 var f = new AffineBlockMatrix.SuperBlockFactors(new float[(long)rows * supers], null, new byte[(long)rows * subs], null, 16, SignedScale: true);
                 System.Threading.Tasks.Parallel.For(0, rows, row => GgmlBlocks.Q3KFactors(src + row * rowBytes, supers,
+                    f.D.AsSpan(row * supers, supers), f.Scale.AsSpan(row * subs, subs)));
+                return f;
+            }
+            case GgmlBlocks.IQ4_XS:
+            {
+                int subs = cols / 32;
+                var f = new AffineBlockMatrix.SuperBlockFactors(new float[(long)rows * supers], null, new byte[(long)rows * subs], null, 32, SignedScale: true);
+                System.Threading.Tasks.Parallel.For(0, rows, row => GgmlBlocks.Iq4XsFactors(src + row * rowBytes, supers,
                     f.D.AsSpan(row * supers, supers), f.Scale.AsSpan(row * subs, subs)));
                 return f;
             }

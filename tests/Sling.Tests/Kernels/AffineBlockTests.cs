@@ -61,6 +61,11 @@ public class AffineBlockTests
             // Q4_K as the loader reads it: from the file's blocks straight into the interleaved int4 layout.
             if (t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepack(rows, cols))
                 layouts.Add((fileFactors, new Int4RowBlockMatrix(new Q4KSource(src, rows, cols, fileFactors!, null))));
+            // IQ4_NL and IQ4_XS as the loader reads them: level indices into the int4 layout, levels looked up.
+            if (t.Type == GgmlBlocks.IQ4_NL && RowBlockMatrix.CanRepack(rows, cols))
+                layouts.Add((null, new Int4RowBlockMatrix(new Q4_0Source(src, rows, cols, null, iq4: true))));
+            if (t.Type == GgmlBlocks.IQ4_XS && RowBlockMatrix.CanRepack(rows, cols))
+                layouts.Add((fileFactors, new Int4RowBlockMatrix(new Iq4XsSource(src, rows, cols, fileFactors!, null))));
             // Q2_K, Q3_K, Q5_K and Q6_K as the loader reads them: codes decoded from the file's blocks row by
             // row into the 6-bit layout.
             if (t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K && RowBlockMatrix.CanRepack(rows, cols))
@@ -68,7 +73,9 @@ public class AffineBlockTests
             foreach (var (factors, interleaved) in layouts)
             {
                 Assert.Equal(GgufFile.TypeName(t.Type), interleaved.Format, ignoreCase: true);
-                // Factored: 4.75 bits per weight for Q4_K (4-bit codes, 2 bytes per 32, 2 floats per 256); Q5_K
+                if (t.Type == GgmlBlocks.IQ4_NL && interleaved is Int4RowBlockMatrix)
+                    Assert.Equal(rows * cols * 9L / 16, interleaved.ByteSize); // 4-bit indices, an fp16 scale per 32
+                // Factored: IQ4_XS 4.375 bits (4-bit indices, a byte per 32, a float per 256; 8.375 as int8 codes); Q4_K 4.75 (4-bit codes, 2 bytes per 32, 2 floats per 256); Q5_K
                 // 8.75 in the int8 layout, 6.75 in the 6-bit one; Q2_K (2 bytes per 16, 2 floats per 256) 9.25 and
                 // 7.25; Q3_K and Q6_K (a byte per 16, a float per 256) 8.625 and 6.625.
                 bool six = interleaved is Int6RowBlockMatrix;
@@ -77,6 +84,7 @@ public class AffineBlockTests
                     GgmlBlocks.Q4_K => rows * cols * 19L / 32,
                     GgmlBlocks.Q5_K => six ? rows * cols * 27L / 32 : rows * cols * 35L / 32,
                     GgmlBlocks.Q2_K => six ? rows * cols * 29L / 32 : rows * cols * 37L / 32,
+                    GgmlBlocks.IQ4_XS => interleaved is Int4RowBlockMatrix ? rows * cols * 35L / 64 : rows * cols * 67L / 64,
                     _ => six ? rows * cols * 53L / 64 : rows * cols * 69L / 64,
                 };
                 if (factors != null) Assert.Equal(expectedBytes, interleaved.ByteSize);
@@ -97,7 +105,9 @@ public class AffineBlockTests
             checkedTensors++;
         }
         Assert.True(checkedTensors > 0);
-        int factored = 2 * g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q4_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K);
+        // Each factored type twice more (the factored form repacked, the loader's direct source), IQ4_NL once more.
+        int factored = 2 * g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q4_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K or GgmlBlocks.IQ4_XS)
+            + g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type == GgmlBlocks.IQ4_NL);
         Assert.Equal(KernelIsas.Best == KernelIsa.Avx512 ? checkedTensors + factored : 0, repacked);
     }
 }
