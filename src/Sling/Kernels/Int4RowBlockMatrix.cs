@@ -86,6 +86,26 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         return Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent((s0 + s1) + (s2 + s3), ones));
     }
 
+    // One 16-row × 32-input block's codes as eight vectors of 4 inputs × 16 rows (low and high nibbles
+    // of the four stored vectors), with the lines 4 KiB ahead asked for.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Unpack(byte* c, Vector512<byte> mask, out Vector512<byte> l0, out Vector512<byte> h0, out Vector512<byte> l1, out Vector512<byte> h1,
+        out Vector512<byte> l2, out Vector512<byte> h2, out Vector512<byte> l3, out Vector512<byte> h3)
+    {
+        Sse.Prefetch0(c + PrefetchDistance);
+        Sse.Prefetch0(c + PrefetchDistance + 64);
+        Sse.Prefetch0(c + PrefetchDistance + 128);
+        Sse.Prefetch0(c + PrefetchDistance + 192);
+        var v0 = Vector512.Load(c);
+        var v1 = Vector512.Load(c + 64);
+        var v2 = Vector512.Load(c + 128);
+        var v3 = Vector512.Load(c + 192);
+        l0 = v0 & mask; h0 = Vector512.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & mask;
+        l1 = v1 & mask; h1 = Vector512.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & mask;
+        l2 = v2 & mask; h2 = Vector512.ShiftRightLogical(v2.AsUInt16(), 4).AsByte() & mask;
+        l3 = v3 & mask; h3 = Vector512.ShiftRightLogical(v3.AsUInt16(), 4).AsByte() & mask;
+    }
+
     // Σ level·q for one table-indexed block and activation row: each code vector's levels are the
     // positive part minus the negative part (two unsigned tables), so two vpmaddubsw per quad; their
     // difference (at most 2·127·127 per lane) is widened at once, as two would overflow 16 bits.
@@ -124,19 +144,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             Vector512<float> g0 = default, g1 = default, g2 = default, g3 = default;
             for (int end = b + w.BlocksPerGroup; b < end; b++)
             {
-                byte* c = w.Codes + (long)b * 256;
-                Sse.Prefetch0(c + PrefetchDistance);
-                Sse.Prefetch0(c + PrefetchDistance + 64);
-                Sse.Prefetch0(c + PrefetchDistance + 128);
-                Sse.Prefetch0(c + PrefetchDistance + 192);
-                var v0 = Vector512.Load(c);
-                var v1 = Vector512.Load(c + 64);
-                var v2 = Vector512.Load(c + 128);
-                var v3 = Vector512.Load(c + 192);
-                var l0 = v0 & mask; var h0 = Vector512.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & mask;
-                var l1 = v1 & mask; var h1 = Vector512.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & mask;
-                var l2 = v2 & mask; var h2 = Vector512.ShiftRightLogical(v2.AsUInt16(), 4).AsByte() & mask;
-                var l3 = v3 & mask; var h3 = Vector512.ShiftRightLogical(v3.AsUInt16(), 4).AsByte() & mask;
+                Unpack(w.Codes + (long)b * 256, mask, out var l0, out var h0, out var l1, out var h1, out var l2, out var h2, out var l3, out var h3);
                 var p0 = Avx512BW.Shuffle(pos, l0); var n0 = Avx512BW.Shuffle(neg, l0);
                 var p1 = Avx512BW.Shuffle(pos, h0); var n1 = Avx512BW.Shuffle(neg, h0);
                 var p2 = Avx512BW.Shuffle(pos, l1); var n2 = Avx512BW.Shuffle(neg, l1);
@@ -183,19 +191,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             Vector512<float> g0 = default, g1 = default, g2 = default, g3 = default;
             for (int end = b + w.BlocksPerGroup; b < end; b++)
             {
-                byte* c = w.Codes + (long)b * 256;
-                Sse.Prefetch0(c + PrefetchDistance);
-                Sse.Prefetch0(c + PrefetchDistance + 64);
-                Sse.Prefetch0(c + PrefetchDistance + 128);
-                Sse.Prefetch0(c + PrefetchDistance + 192);
-                var v0 = Vector512.Load(c);
-                var v1 = Vector512.Load(c + 64);
-                var v2 = Vector512.Load(c + 128);
-                var v3 = Vector512.Load(c + 192);
-                var l0 = v0 & mask; var h0 = Vector512.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & mask;
-                var l1 = v1 & mask; var h1 = Vector512.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & mask;
-                var l2 = v2 & mask; var h2 = Vector512.ShiftRightLogical(v2.AsUInt16(), 4).AsByte() & mask;
-                var l3 = v3 & mask; var h3 = Vector512.ShiftRightLogical(v3.AsUInt16(), 4).AsByte() & mask;
+                Unpack(w.Codes + (long)b * 256, mask, out var l0, out var h0, out var l1, out var h1, out var l2, out var h2, out var l3, out var h3);
                 int o = b * BlockSize;
                 g0 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q0 + o, ones), Vector512.Create(d0[b]), g0);
                 if (tile > 1) g1 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q1 + o, ones), Vector512.Create(d1[b]), g1);

@@ -99,103 +99,88 @@ internal sealed unsafe class Q4_0Source(byte* blocks, int rows, int cols, Format
 }
 
 /// <summary>
-/// llama.cpp's IQ4_XS blocks in place: per 256 weights an fp16 d, 6-bit scales per 32 (high bits, then
-/// low nibbles), then eight 16-byte runs of 4-bit level indices in Q4_0's order. The scales are read
-/// factored (<see cref="Formats.GgmlBlocks.Iq4XsFactors"/>); the indices go straight into the layout.
+/// A GGUF tensor of super-block types (K-quants, IQ4_XS) read in place: the scales factored as the file
+/// stores them (<see cref="Sling.Models.GgufLoader.Factors"/>), the codes taken from the file's blocks
+/// by each type's reader as the layout is filled, so no intermediate copy of the matrix is made.
 /// </summary>
-internal sealed unsafe class Iq4XsSource(byte* blocks, int rows, int cols, AffineBlockMatrix.SuperBlockFactors factors, Formats.IMappedWeights? file) : RepackSource
+internal abstract unsafe class FactoredFileSource(uint type, byte* blocks, int rows, int cols, AffineBlockMatrix.SuperBlockFactors factors, Formats.IMappedWeights? file) : RepackSource
 {
-    private const int BlockBytes = 136;
-    private readonly long _rowBytes = (long)cols / 256 * BlockBytes;
-    public override int Rows => rows;
-    public override int Cols => cols;
-    public override int GroupSize => 32;
-    public override bool Symmetric => true;
-    public override int SymmetricZero => 0;
-    public override byte* RowCodes(int row) => throw new NotSupportedException("IQ4_XS codes are read block by block");
-    public override int BlockStride => 0;
-    public override Half Scale(int row, int group) => throw new NotSupportedException();
-    public override int Zero(int row, int group) => 0;
-    public override bool Affine => true;
-    public override AffineBlockMatrix.SuperBlockFactors Factors => factors;
-    public override sbyte[] Levels => Formats.GgmlBlocks.Iq4Levels;
-    public override string Format => "iq4_xs";
-
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public override void Int4Block(int row, int block, uint* words)
-    {
-        uint* qs = (uint*)(blocks + row * _rowBytes + (long)(block / 8) * BlockBytes + 8 + block % 8 * 16);
-        words[0] = qs[0]; words[1] = qs[1]; words[2] = qs[2]; words[3] = qs[3];
-    }
-
-    public override void Release() => file?.Release(blocks, rows * _rowBytes);
-}
-
-/// <summary>
-/// llama.cpp's Q4_K blocks in place: per 256 weights d, dmin, twelve bytes of 6-bit scales and mins,
-/// then 128 bytes whose byte l holds value l (low nibble) and value l + 32 (high nibble) of each
-/// 64 values. The factors are read once (<see cref="Formats.GgmlBlocks.Q45KFactors"/>); the codes go
-/// straight from the file into the interleaved layout.
-/// </summary>
-internal sealed unsafe class Q4KSource(byte* blocks, int rows, int cols, AffineBlockMatrix.SuperBlockFactors factors, Formats.IMappedWeights? file) : RepackSource
-{
-    private const int BlockBytes = 144;
-    private readonly long _rowBytes = (long)cols / 256 * BlockBytes;
-    public override int Rows => rows;
-    public override int Cols => cols;
-    public override int GroupSize => 32;
-    public override bool Symmetric => true;
-    public override int SymmetricZero => 0;
-    public override byte* RowCodes(int row) => throw new NotSupportedException("Q4_K codes are read block by block");
-    public override int BlockStride => 0;
-    public override Half Scale(int row, int group) => throw new NotSupportedException();
-    public override int Zero(int row, int group) => 0;
-    public override bool Affine => true;
-    public override AffineBlockMatrix.SuperBlockFactors Factors => factors;
-    public override string Format => "q4_k";
-
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public override void Int4Block(int row, int block, uint* words)
-    {
-        // Block b (32 values) of a row: super-block b / 8, 64-value pair (b % 8) / 2, low or high nibbles.
-        uint* qs = (uint*)(blocks + row * _rowBytes + (long)(block / 8) * BlockBytes + 16 + (block % 8) / 2 * 32);
-        int shift = block % 2 * 4;
-        const uint Low = 0x0F0F0F0F;
-        for (int i = 0; i < 4; i++) words[i] = (qs[i] >> shift & Low) | (qs[i + 4] >> shift & Low) << 4;
-    }
-
-    public override void Release() => file?.Release(blocks, rows * _rowBytes);
-}
-
-/// <summary>
-/// llama.cpp's K-quant blocks (Q2_K, Q3_K, Q5_K, Q6_K) in place, for the interleaved layouts: each row's
-/// codes are decoded from the file's blocks straight into signed bytes (code − zero; Q6_K's q − 32), the scales stay
-/// factored as the file stores them (<see cref="Sling.Models.GgufLoader.Factors"/>). No intermediate
-/// copy of the matrix is made.
-/// </summary>
-internal sealed unsafe class KQuantInt8Source(uint type, byte* blocks, int rows, int cols, AffineBlockMatrix.SuperBlockFactors factors, Formats.IMappedWeights? file) : RepackSource
-{
-    private readonly long _rowBytes = (long)cols / AffineBlockMatrix.SuperBlockFactors.SuperBlock * Formats.GgmlBlocks.Layout(type)!.Value.Bytes;
+    private readonly long _rowBytes = (long)cols / Formats.GgmlBlocks.Layout(type)!.Value.Values * Formats.GgmlBlocks.Layout(type)!.Value.Bytes;
+    /// <summary>Bytes of one super-block.</summary>
+    private protected static int SuperBlockBytes(uint type) => Formats.GgmlBlocks.Layout(type)!.Value.Bytes;
+    /// <summary>Row <paramref name="row"/>'s first super-block.</summary>
+    private protected byte* Row(int row) => blocks + row * _rowBytes;
+    /// <summary>The ggml type of the blocks.</summary>
+    private protected uint Type => type;
     public override int Rows => rows;
     public override int Cols => cols;
     public override int GroupSize => factors.GroupSize;
     public override bool Symmetric => true;
     public override int SymmetricZero => 0;
-    public override bool SignedCodes => true;
-    public override byte* RowCodes(int row) => throw new NotSupportedException("K-quant codes are decoded row by row");
-    public override int BlockStride => Q8Activations.BlockSize;
+    public override byte* RowCodes(int row) => throw new NotSupportedException($"{Format} codes are read block by block");
+    public override int BlockStride => 0;
     public override Half Scale(int row, int group) => throw new NotSupportedException();
     public override int Zero(int row, int group) => 0;
     public override bool Affine => true;
     public override AffineBlockMatrix.SuperBlockFactors Factors => factors;
     public override string Format => Formats.GgufFile.TypeName(type).ToLowerInvariant();
+    public override void Release() => file?.Release(blocks, rows * _rowBytes);
+}
+
+/// <summary>
+/// llama.cpp's IQ4_XS blocks: per 256 weights an fp16 d, 6-bit scales per 32 (high bits, then low
+/// nibbles), then eight 16-byte runs of 4-bit level indices in Q4_0's order, which go straight into
+/// the int4 layout (<see cref="Formats.GgmlBlocks.Iq4XsFactors"/> reads the scales).
+/// </summary>
+internal sealed unsafe class Iq4XsSource(byte* blocks, int rows, int cols, AffineBlockMatrix.SuperBlockFactors factors, Formats.IMappedWeights? file)
+    : FactoredFileSource(Formats.GgmlBlocks.IQ4_XS, blocks, rows, cols, factors, file)
+{
+    private static readonly int BlockBytes = SuperBlockBytes(Formats.GgmlBlocks.IQ4_XS);
+    public override sbyte[] Levels => Formats.GgmlBlocks.Iq4Levels;
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public override void Int4Block(int row, int block, uint* words)
+    {
+        uint* qs = (uint*)(Row(row) + (long)(block / 8) * BlockBytes + 8 + block % 8 * 16);
+        words[0] = qs[0]; words[1] = qs[1]; words[2] = qs[2]; words[3] = qs[3];
+    }
+}
+
+/// <summary>
+/// llama.cpp's Q4_K blocks: per 256 weights d, dmin, twelve bytes of 6-bit scales and mins, then 128
+/// bytes whose byte l holds value l (low nibble) and value l + 32 (high nibble) of each 64 values
+/// (<see cref="Formats.GgmlBlocks.Q45KFactors"/> reads the scales).
+/// </summary>
+internal sealed unsafe class Q4KSource(byte* blocks, int rows, int cols, AffineBlockMatrix.SuperBlockFactors factors, Formats.IMappedWeights? file)
+    : FactoredFileSource(Formats.GgmlBlocks.Q4_K, blocks, rows, cols, factors, file)
+{
+    private static readonly int BlockBytes = SuperBlockBytes(Formats.GgmlBlocks.Q4_K);
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public override void Int4Block(int row, int block, uint* words)
+    {
+        // Block b (32 values) of a row: super-block b / 8, 64-value pair (b % 8) / 2, low or high nibbles.
+        uint* qs = (uint*)(Row(row) + (long)(block / 8) * BlockBytes + 16 + (block % 8) / 2 * 32);
+        int shift = block % 2 * 4;
+        const uint Low = 0x0F0F0F0F;
+        for (int i = 0; i < 4; i++) words[i] = (qs[i] >> shift & Low) | (qs[i + 4] >> shift & Low) << 4;
+    }
+}
+
+/// <summary>
+/// llama.cpp's K-quant blocks (Q2_K, Q3_K, Q5_K, Q6_K) for the 6-bit layout: each row's codes are
+/// decoded from the file's blocks straight into signed bytes (code − zero; Q6_K's q − 32).
+/// </summary>
+internal sealed unsafe class KQuantInt8Source(uint type, byte* blocks, int rows, int cols, AffineBlockMatrix.SuperBlockFactors factors, Formats.IMappedWeights? file)
+    : FactoredFileSource(type, blocks, rows, cols, factors, file)
+{
+    public override bool SignedCodes => true;
+    public override int BlockStride => Q8Activations.BlockSize;
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public override byte* Int8RowCodes(int row, byte* scratch)
     {
-        Formats.GgmlBlocks.SignedCodes(type, blocks + row * _rowBytes, cols / AffineBlockMatrix.SuperBlockFactors.SuperBlock, (sbyte*)scratch);
+        Formats.GgmlBlocks.SignedCodes(Type, Row(row), Cols / AffineBlockMatrix.SuperBlockFactors.SuperBlock, (sbyte*)scratch);
         return scratch;
     }
-
-    public override void Release() => file?.Release(blocks, rows * _rowBytes);
 }
