@@ -56,12 +56,15 @@ public class ChatPageTests
         await page.FillAsync("#input", "Tell me everything");
         await page.PressAsync("#input", "Enter");
         await page.WaitForFunctionAsync("() => document.querySelector('.msg.assistant')?.textContent.length > 20", null, new() { Timeout = 90_000 });
-        await page.ClickAsync("#stop");
-        await page.WaitForFunctionAsync("() => document.getElementById('status').textContent === 'stopped'", null, new() { Timeout = 10_000 });
+        // The click goes to the button itself: a pointer click at its coordinates can land elsewhere
+        // while the growing answer moves the layout.
+        Assert.True(await page.IsEnabledAsync("#stop"));
+        await page.DispatchEventAsync("#stop", "click");
+        await page.WaitForFunctionAsync("() => document.getElementById('status').textContent === 'stopped'", null, new() { Timeout = 30_000 });
         Assert.True(await page.IsEnabledAsync("#send"));
         Assert.False(await page.IsEnabledAsync("#stop"));
         // The server dropped the sequence: nothing is generating any more.
-        for (int i = 0; i < 100 && (await s.Http.GetStringAsync("health")).Contains("\"active\":1"); i++) await Task.Delay(50);
+        for (int i = 0; i < 200 && (await s.Http.GetStringAsync("health")).Contains("\"active\":1"); i++) await Task.Delay(50);
         Assert.Contains("\"active\":0", await s.Http.GetStringAsync("health"));
     }
 
