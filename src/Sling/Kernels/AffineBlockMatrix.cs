@@ -111,6 +111,15 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
         public override bool SignedCodes => true;
         public override float AffineOffset(int row, int group) => M._offsets[Index(row, group)];
 
+        public override (int Min, int Max)? SignedCodeRange
+        {
+            get
+            {
+                var codes = new ReadOnlySpan<sbyte>(Pinned, M.Rows * M.Cols);
+                return (System.Numerics.Tensors.TensorPrimitives.Min(codes), System.Numerics.Tensors.TensorPrimitives.Max(codes));
+            }
+        }
+
         static int GroupBlocks(AffineBlockMatrix m)
         {
             if (m.Factors is { } f) return f.GroupSize / Block;

@@ -20,6 +20,10 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     private const int Zero = 32;
     private const int LowBytes = 256;
 
+    /// <summary>True when the source's codes are known to fit: signed, in −32..31, with factored scales per 16 or 32 values.</summary>
+    internal static bool Holds(RepackSource m) =>
+        m.SignedCodes && m.Factors is { GroupSize: 16 or 32 } && m.SignedCodeRange is var (min, max) && min >= -Zero && max < Zero;
+
     internal Int6RowBlockMatrix(RepackSource m) : base(m, m.Rows * m.Cols / 4 * 3)
     {
         if (!m.SignedCodes || m.Factors is not { GroupSize: 16 or 32 })

@@ -54,6 +54,8 @@ internal abstract unsafe class RepackSource
 
     /// <summary>True when the code bytes are signed (an affine source's code minus its zero point).</summary>
     public virtual bool SignedCodes => false;
+    /// <summary>The smallest and largest signed code, where the source has them at hand (a copy in memory); null otherwise.</summary>
+    public virtual (int Min, int Max)? SignedCodeRange => null;
     /// <summary>The format's name when it is not Sling's own int4/int8 (e.g. "q4_k").</summary>
     public virtual string? Format => null;
 

@@ -153,7 +153,8 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     public static bool CanRepack(GroupMatrix m) => CanRepack(m.Rows, m.Cols) && m.GroupSize % BlockSize == 0;
 
     /// <summary>True when this CPU runs the kernels and the matrix's shape fits the layout: 4-bit codes
-    /// with one scale and offset per 32 values (Q4_K, Q4_1) take the int4 layout, the others the int8 one.</summary>
+    /// with one scale and offset per 32 values (Q4_K, Q4_1) take the int4 layout, factored codes of six
+    /// bits the 6-bit one, the others the int8 one.</summary>
     public static bool CanRepack(AffineBlockMatrix m) => CanRepack(m.Rows, m.Cols);
 
     /// <summary>The same values in the interleaved layout of their format (a copy; the source is not kept).</summary>
@@ -162,7 +163,9 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         Int4GroupMatrix => new Int4RowBlockMatrix(RepackSource.Of((GroupMatrix)m)),
         Int8GroupMatrix => new Int8RowBlockMatrix(RepackSource.Of((GroupMatrix)m)),
         AffineBlockMatrix a when a.IsInt4PerBlockOf32 => new Int4RowBlockMatrix(a.AsRepackSource()),
-        AffineBlockMatrix a => new Int8RowBlockMatrix(a.AsInt8RepackSource()),
+        // Factored codes that fit six bits (Q2_K, Q3_K, Q5_K, Q6_K) take the 6-bit layout, as when read from the file.
+        AffineBlockMatrix a => a.AsInt8RepackSource() is var source && Int6RowBlockMatrix.Holds(source)
+            ? new Int6RowBlockMatrix(source) : new Int8RowBlockMatrix(source),
         _ => throw new ArgumentException($"{m.Format} has no interleaved layout"),
     };
 

@@ -78,6 +78,9 @@ public class AffineBlockTests
                 // Factored: IQ4_XS 4.375 bits (4-bit indices, a byte per 32, a float per 256; 8.375 as int8 codes); Q4_K 4.75 (4-bit codes, 2 bytes per 32, 2 floats per 256); Q5_K
                 // 8.75 in the int8 layout, 6.75 in the 6-bit one; Q2_K (2 bytes per 16, 2 floats per 256) 9.25 and
                 // 7.25; Q3_K and Q6_K (a byte per 16, a float per 256) 8.625 and 6.625.
+                // Factored codes of six bits take the 6-bit layout however they arrive (from the file's blocks or repacked).
+                if (factors != null && t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K)
+                    Assert.IsType<Int6RowBlockMatrix>(interleaved);
                 bool six = interleaved is Int6RowBlockMatrix;
                 long expectedBytes = t.Type switch
                 {
