@@ -173,11 +173,11 @@ internal static unsafe class GgmlBlocks
                     for (int j = 0; j < QK; j++) c[j] = (byte)(((sbyte*)(p + 2))[j] + 128);
                     Uniform(sc, z, o, Half(p), 128, 0);
                     break;
-                case Q2_K: Q2KAffine(p, c, sc, z, o); break;
-                case Q3_K: Q3KAffine(p, c, sc, z, o); break;
+                case Q2_K: Q2KAffine(p, sc, z, o); SixBitCodes(type, p, c, 0); break;
+                case Q3_K: Q3KAffine(p, sc, z, o); SixBitCodes(type, p, c, 4); break;
                 case Q4_K: Q45KAffine(p, c, sc, z, o, five: false); break;
-                case Q5_K: Q45KAffine(p, c, sc, z, o, five: true); break;
-                case Q6_K: Q6KAffine(p, c, sc, z, o); break;
+                case Q5_K: Q45KAffine(p, c, sc, z, o, five: true); SixBitCodes(type, p, c, 0); break;
+                case Q6_K: Q6KAffine(p, sc, z, o); SixBitCodes(type, p, c, 32); break;
                 case IQ4_NL: Iq4Codes(p + 2, c); Uniform(sc, z, o, Half(p), 128, 0); break;
                 case IQ4_XS:
                 {
@@ -232,55 +232,39 @@ internal static unsafe class GgmlBlocks
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    static void Q2KAffine(byte* p, Span<byte> c, Span<float> sc, Span<byte> z, Span<float> o)
+    static void Q2KAffine(byte* p, Span<float> sc, Span<byte> z, Span<float> o)
     {
-        byte* scales = p, q = p + 16;
         float d = Half(p + 80), min = Half(p + 82);
-        int i = 0, s = 0;
-        for (int n = 0; n < QK_K; n += 128, q += 32)
-            for (int shift = 0; shift < 8; shift += 2)
-                for (int half = 0; half < 2; half++, s++)
-                {
-                    sc[s] = d * (scales[s] & 0xF);
-                    o[s] = min * (scales[s] >> 4);
-                    z[s] = 0;
-                    for (int l = 0; l < 16; l++) c[i++] = (byte)((q[l + 16 * half] >> shift) & 3);
-                }
+        for (int s = 0; s < QK_K / 16; s++)
+        {
+            sc[s] = d * (p[s] & 0xF);
+            o[s] = min * (p[s] >> 4);
+            z[s] = 0;
+        }
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    static void Q3KAffine(byte* p, Span<byte> c, Span<float> sc, Span<byte> z, Span<float> o)
+    static void Q3KAffine(byte* p, Span<float> sc, Span<byte> z, Span<float> o)
     {
-        byte* hmask = p, q = p + 32;
+        // value = dl · (q − (high bit ? 0 : 4)) = dl · (c − 4) with c = q + (high bit ? 4 : 0).
         float d = Half(p + 108);
         uint* aux = stackalloc uint[4];
         sbyte* scales = Q3KScales(p, aux);
-        int i = 0, s = 0;
-        byte m = 1;
-        for (int n = 0; n < QK_K; n += 128, q += 32)
-            for (int shift = 0; shift < 8; shift += 2, m <<= 1)
-                for (int half = 0; half < 2; half++, s++)
-                {
-                    // value = dl · (q − (high bit ? 0 : 4)) = dl · (c − 4) with c = q + (high bit ? 4 : 0).
-                    sc[s] = d * (scales[s] - 32);
-                    z[s] = 4;
-                    o[s] = 0;
-                    for (int l = 0; l < 16; l++)
-                    {
-                        int k = l + 16 * half;
-                        c[i++] = (byte)(((q[k] >> shift) & 3) + ((hmask[k] & m) != 0 ? 4 : 0));
-                    }
-                }
+        for (int s = 0; s < QK_K / 16; s++)
+        {
+            sc[s] = d * (scales[s] - 32);
+            z[s] = 4;
+            o[s] = 0;
+        }
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static void Q45KAffine(byte* p, Span<byte> c, Span<float> sc, Span<byte> z, Span<float> o, bool five)
     {
         float d = Half(p), min = Half(p + 2);
-        byte* scales = p + 4, qh = p + 16, ql = five ? p + 48 : p + 16;
+        byte* scales = p + 4, ql = p + 16;
         int i = 0;
-        byte u1 = 1, u2 = 2;
-        for (int j = 0, s = 0; j < QK_K; j += 64, ql += 32, s += 2, u1 <<= 2, u2 <<= 2)
+        for (int j = 0, s = 0; j < QK_K; j += 64, ql += 32, s += 2)
         {
             ScaleMin(s, scales, out int sc1, out int m1);
             ScaleMin(s + 1, scales, out int sc2, out int m2);
@@ -290,40 +274,38 @@ internal static unsafe class GgmlBlocks
                 sc[2 * s + h] = d1; o[2 * s + h] = min1; z[2 * s + h] = 0;
                 sc[2 * s + 2 + h] = d2; o[2 * s + 2 + h] = min2; z[2 * s + 2 + h] = 0;
             }
-            for (int l = 0; l < 32; l++) c[i++] = (byte)((ql[l] & 0xF) + (five && (qh[l] & u1) != 0 ? 16 : 0));
-            for (int l = 0; l < 32; l++) c[i++] = (byte)((ql[l] >> 4) + (five && (qh[l] & u2) != 0 ? 16 : 0));
+            if (five) continue; // Q5_K's codes come from SixBitCodes
+            for (int l = 0; l < 32; l++) c[i++] = (byte)(ql[l] & 0xF);
+            for (int l = 0; l < 32; l++) c[i++] = (byte)(ql[l] >> 4);
         }
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    static void Q6KAffine(byte* p, Span<byte> c, Span<float> scales, Span<byte> z, Span<float> o)
+    static void Q6KAffine(byte* p, Span<float> scales, Span<byte> z, Span<float> o)
     {
-        byte* ql = p, qh = p + 128;
         sbyte* sc = (sbyte*)(p + 192);
         float d = Half(p + 208);
-        for (int n = 0, k = 0; n < QK_K; n += 128, ql += 64, qh += 32, sc += 8, k += 8)
+        // Sixteen values per scale: values 16·m … share sc[m].
+        for (int m = 0; m < QK_K / 16; m++)
         {
-            for (int l = 0; l < 32; l++)
-            {
-                c[n + l] = (byte)((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4));
-                c[n + l + 32] = (byte)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4));
-                c[n + l + 64] = (byte)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
-                c[n + l + 96] = (byte)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
-            }
-            // Sixteen values per scale: values n + 16·m … share sc[m] (m = 0..7 in this half).
-            for (int m = 0; m < 8; m++)
-            {
-                scales[k + m] = d * sc[m];
-                z[k + m] = 32;
-                o[k + m] = 0;
-            }
+            scales[m] = d * sc[m];
+            z[m] = 32;
+            o[m] = 0;
         }
+    }
+
+    /// <summary>One super-block's codes (code = signed code + <paramref name="zero"/>) from <see cref="SignedCodes"/>.</summary>
+    static void SixBitCodes(uint type, byte* p, Span<byte> c, int zero)
+    {
+        fixed (byte* codes = c) SignedCodes(type, p, 1, (sbyte*)codes);
+        if (zero != 0) System.Numerics.Tensors.TensorPrimitives.Add(c, (byte)zero, c);
     }
 
     /// <summary>
     /// The signed codes of <paramref name="superBlocks"/> K-quant super-blocks (Q2_K: q, 0..3; Q3_K: q − 4;
     /// Q5_K: q, 0..31; Q6_K: q − 32), 32 at a time with vector operations: what the interleaved layouts
-    /// store, whose scales come factored from the <c>…Factors</c> readers.
+    /// store, whose scales come factored from the <c>…Factors</c> readers, and, plus the zero point, the
+    /// codes of <see cref="ToAffine"/> (the one decoder of these types' codes).
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void SignedCodes(uint type, byte* x, int superBlocks, sbyte* codes)
