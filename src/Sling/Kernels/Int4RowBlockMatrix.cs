@@ -87,9 +87,9 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     }
 
     // One 16-row × 32-input block's codes as eight vectors of 4 inputs × 16 rows (low and high nibbles
-    // of the four stored vectors), with the lines 4 KiB ahead asked for.
+    // of the four stored vectors), with the lines 4 KiB ahead asked for. The 6-bit layout's low bits too.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Unpack(byte* c, Vector512<byte> mask, out Vector512<byte> l0, out Vector512<byte> h0, out Vector512<byte> l1, out Vector512<byte> h1,
+    internal static void Unpack(byte* c, Vector512<byte> mask, out Vector512<byte> l0, out Vector512<byte> h0, out Vector512<byte> l1, out Vector512<byte> h1,
         out Vector512<byte> l2, out Vector512<byte> h2, out Vector512<byte> l3, out Vector512<byte> h3)
     {
         Sse.Prefetch0(c + PrefetchDistance);

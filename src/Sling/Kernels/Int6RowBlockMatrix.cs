@@ -124,21 +124,20 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         for (int b = 0; b < blocks; b++)
         {
             byte* c = w.Codes + (long)b * BlockBytesOf6;
-            for (int line = 0; line < BlockBytesOf6; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
-            var v0 = Vector512.Load(c);
-            var v1 = Vector512.Load(c + 64);
-            var v2 = Vector512.Load(c + 128);
-            var v3 = Vector512.Load(c + 192);
+            // The low four bits as the int4 layout holds them (its unpack asks for those lines), then the planes.
+            Int4RowBlockMatrix.Unpack(c, nibble, out var l0, out var h0, out var l1, out var h1, out var l2, out var h2, out var l3, out var h3);
+            Sse.Prefetch0(c + PrefetchDistance + LowBytes);
+            Sse.Prefetch0(c + PrefetchDistance + LowBytes + 64);
             var p0 = Vector512.Load(c + LowBytes);
             var p1 = Vector512.Load(c + LowBytes + 64);
-            var u0 = (v0 & nibble) | High(p0, 0, highBits);
-            var u1 = (Vector512.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & nibble) | High(p0, 1, highBits);
-            var u2 = (v1 & nibble) | High(p0, 2, highBits);
-            var u3 = (Vector512.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & nibble) | High(p0, 3, highBits);
-            var u4 = (v2 & nibble) | High(p1, 0, highBits);
-            var u5 = (Vector512.ShiftRightLogical(v2.AsUInt16(), 4).AsByte() & nibble) | High(p1, 1, highBits);
-            var u6 = (v3 & nibble) | High(p1, 2, highBits);
-            var u7 = (Vector512.ShiftRightLogical(v3.AsUInt16(), 4).AsByte() & nibble) | High(p1, 3, highBits);
+            var u0 = l0 | High(p0, 0, highBits);
+            var u1 = h0 | High(p0, 1, highBits);
+            var u2 = l1 | High(p0, 2, highBits);
+            var u3 = h1 | High(p0, 3, highBits);
+            var u4 = l2 | High(p1, 0, highBits);
+            var u5 = h2 | High(p1, 1, highBits);
+            var u6 = l3 | High(p1, 2, highBits);
+            var u7 = h3 | High(p1, 3, highBits);
             int g = halves ? 2 * b : b;
             var s0 = w.Scales(g);
             var o0 = Vector512.FusedMultiplyAdd(s0, Vector512.Create((float)Zero), w.Offsets(g));
