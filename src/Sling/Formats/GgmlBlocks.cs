@@ -19,6 +19,24 @@ internal static unsafe class GgmlBlocks
     internal static readonly sbyte[] Iq4Levels = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
 
     /// <summary>(values per block, bytes per block) of a type this class decodes; null for any other.</summary>
+    /// <summary>Reads one row's scale factors (<paramref name="dmin"/> and <paramref name="min"/> empty for types without mins).</summary>
+    public delegate void FactorReader(byte* x, int superBlocks, Span<float> d, Span<float> dmin, Span<byte> scale, Span<byte> min);
+
+    /// <summary>
+    /// How a super-block type stores its scales factored — a float per 256 values times a byte per group
+    /// (and, with mins, the same for offsets) — and the reader of one row's factors; null for the others.
+    /// </summary>
+    public static (int GroupSize, bool Mins, bool SignedScale, FactorReader Read)? FactorLayout(uint type) => type switch
+    {
+        Q4_K => (32, true, false, static (x, n, d, dmin, s, m) => Q45KFactors(Q4_K, x, n, d, dmin, s, m)),
+        Q5_K => (32, true, false, static (x, n, d, dmin, s, m) => Q45KFactors(Q5_K, x, n, d, dmin, s, m)),
+        Q2_K => (16, true, false, static (x, n, d, dmin, s, m) => Q2KFactors(x, n, d, dmin, s, m)),
+        Q3_K => (16, false, true, static (x, n, d, _, s, _) => Q3KFactors(x, n, d, s)),
+        Q6_K => (16, false, true, static (x, n, d, _, s, _) => Q6KFactors(x, n, d, s)),
+        IQ4_XS => (32, false, true, static (x, n, d, _, s, _) => Iq4XsFactors(x, n, d, s)),
+        _ => null,
+    };
+
     public static (int Values, int Bytes)? Layout(uint type) => type switch
     {
         Q4_0 => (QK, 18),

@@ -210,54 +210,14 @@ public static class GgufLoader
     // so the interleaved layout is as compact as the file.
     internal static unsafe AffineBlockMatrix.SuperBlockFactors? Factors(uint type, byte* src, int rows, int cols, long rowBytes)
     {
-        int supers = cols / AffineBlockMatrix.SuperBlockFactors.SuperBlock;
-        switch (type)
-        {
-            case GgmlBlocks.Q4_K or GgmlBlocks.Q5_K:
-            {
-                int subs = cols / 32;
-                var f = new AffineBlockMatrix.SuperBlockFactors(new float[(long)rows * supers], new float[(long)rows * supers],
-                    new byte[(long)rows * subs], new byte[(long)rows * subs], 32, SignedScale: false);
-                System.Threading.Tasks.Parallel.For(0, rows, [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] (row) => GgmlBlocks.Q45KFactors(type, src + row * rowBytes, supers,
-                    f.D.AsSpan(row * supers, supers), f.DMin!.AsSpan(row * supers, supers), f.Scale.AsSpan(row * subs, subs), f.Min!.AsSpan(row * subs, subs)));
-                return f;
-            }
-            case GgmlBlocks.Q2_K:
-            {
-                int subs = cols / 16;
-                var f = new AffineBlockMatrix.SuperBlockFactors(new float[(long)rows * supers], new float[(long)rows * supers],
-                    new byte[(long)rows * subs], new byte[(long)rows * subs], 16, SignedScale: false);
-                System.Threading.Tasks.Parallel.For(0, rows, row => GgmlBlocks.Q2KFactors(src + row * rowBytes, supers,
-                    f.D.AsSpan(row * supers, supers), f.DMin!.AsSpan(row * supers, supers), f.Scale.AsSpan(row * subs, subs), f.Min!.AsSpan(row * subs, subs)));
-                return f;
-            }
-            case GgmlBlocks.Q3_K:
-            {
-                int subs = cols / 16;
-                var f = new AffineBlockMatrix.SuperBlockFactors(new float[(long)rows * supers], null, new byte[(long)rows * subs], null, 16, SignedScale: true);
-                System.Threading.Tasks.Parallel.For(0, rows, row => GgmlBlocks.Q3KFactors(src + row * rowBytes, supers,
-                    f.D.AsSpan(row * supers, supers), f.Scale.AsSpan(row * subs, subs)));
-                return f;
-            }
-            case GgmlBlocks.IQ4_XS:
-            {
-                int subs = cols / 32;
-                var f = new AffineBlockMatrix.SuperBlockFactors(new float[(long)rows * supers], null, new byte[(long)rows * subs], null, 32, SignedScale: true);
-                System.Threading.Tasks.Parallel.For(0, rows, row => GgmlBlocks.Iq4XsFactors(src + row * rowBytes, supers,
-                    f.D.AsSpan(row * supers, supers), f.Scale.AsSpan(row * subs, subs)));
-                return f;
-            }
-            case GgmlBlocks.Q6_K:
-            {
-                int subs = cols / 16;
-                var f = new AffineBlockMatrix.SuperBlockFactors(new float[(long)rows * supers], null, new byte[(long)rows * subs], null, 16, SignedScale: true);
-                System.Threading.Tasks.Parallel.For(0, rows, [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] (row) => GgmlBlocks.Q6KFactors(src + row * rowBytes, supers,
-                    f.D.AsSpan(row * supers, supers), f.Scale.AsSpan(row * subs, subs)));
-                return f;
-            }
-            default:
-                return null;
-        }
+        if (GgmlBlocks.FactorLayout(type) is not var (groupSize, mins, signedScale, read)) return null;
+        int supers = cols / AffineBlockMatrix.SuperBlockFactors.SuperBlock, subs = cols / groupSize;
+        var f = new AffineBlockMatrix.SuperBlockFactors(new float[(long)rows * supers], mins ? new float[(long)rows * supers] : null,
+            new byte[(long)rows * subs], mins ? new byte[(long)rows * subs] : null, groupSize, signedScale);
+        System.Threading.Tasks.Parallel.For(0, rows, [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)] (row) =>
+            read(src + row * rowBytes, supers, f.D.AsSpan(row * supers, supers), mins ? f.DMin!.AsSpan(row * supers, supers) : default,
+                f.Scale.AsSpan(row * subs, subs), mins ? f.Min!.AsSpan(row * subs, subs) : default));
+        return f;
     }
 
     private static unsafe float[] ReadVector(GgufFile g, Dictionary<string, GgufTensorInfo> tensors, string name, int length)
