@@ -12,18 +12,7 @@ namespace Sling.Tests.Kernels;
 public class AffineBlockTests
 {
     [SharedTheory("models/gguf/quant/model-q4_k_m.gguf")]
-    [InlineData("q4_1")]
-    [InlineData("q5_0")]
-    [InlineData("q5_1")]
-    [InlineData("q8_0")]
-    [InlineData("q4_0")]
-    [InlineData("q2_k")]
-    [InlineData("q3_k_m")]
-    [InlineData("q4_k_m")]
-    [InlineData("q5_k_m")]
-    [InlineData("q6_k")]
-    [InlineData("iq4_nl")]
-    [InlineData("iq4_xs")]
+    [MemberData(nameof(SharedData.QuantizedGgufTypes), MemberType = typeof(SharedData))]
     public unsafe void EveryTensorHoldsGgmlsValuesAndMultipliesExactly(string file)
     {
         using var g = GgufFile.Open(SharedData.PathOf($"models/gguf/quant/model-{file}.gguf"));

@@ -16,18 +16,7 @@ public class GgufQuantGoldenTests
 
     [SharedTheory(Folder + "/model-q8_0.gguf")]
     [InlineData("f32")]
-    [InlineData("q8_0")]
-    [InlineData("q4_0")]
-    [InlineData("q4_1")]
-    [InlineData("q5_0")]
-    [InlineData("q5_1")]
-    [InlineData("q2_k")]
-    [InlineData("q3_k_m")]
-    [InlineData("q4_k_m")]
-    [InlineData("q5_k_m")]
-    [InlineData("q6_k")]
-    [InlineData("iq4_nl")]
-    [InlineData("iq4_xs")]
+    [MemberData(nameof(SharedData.QuantizedGgufTypes), MemberType = typeof(SharedData))]
     public void LogitsMatchTheReferenceAndStayAsCloseAsLlamaCpp(string type)
     {
         using var golden = SafeTensorsFile.Open(SharedData.PathOf($"{Folder}/golden-{type}.safetensors"));

@@ -25,6 +25,10 @@ public static class SharedData
 
     public static bool Has(string relative) => Root != null && Path.Exists(Path.Combine(Root, relative));
 
+    /// <summary>The block-type files of ../shared/models/gguf/quant (model-TYPE.gguf), one per type llama-quantize wrote.</summary>
+    public static TheoryData<string> QuantizedGgufTypes() =>
+        new("q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k_m", "q4_k_m", "q5_k_m", "q6_k", "iq4_nl", "iq4_xs");
+
     public const string Stories260K = "models/stories260K/stories260K.bin";
     public const string Stories260KTokenizer = "models/stories260K/tok512.bin";
     public const string Stories260KExpected = "models/stories260K/expected_greedy_200.txt";
