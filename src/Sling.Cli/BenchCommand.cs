@@ -20,9 +20,10 @@ internal static class BenchCommand
         var sequences = new Option<int[]>("--sequences") { Description = "Also generate with N sequences batched together (repeatable, e.g. --sequences 4 --sequences 8): aggregate tok/s", AllowMultipleArgumentsPerToken = true };
         var kvCache = new Option<string>("--kv-cache") { Description = "Key/value cache precision: f32, f16 or int8", DefaultValueFactory = _ => "f32" };
         var exact = new Option<bool>("--float-activations") { Description = "Multiply quantized weights with float activations instead of int8 blocks" };
+        var noLayoutCache = CommonOptions.NoLayoutCache();
         var command = new Command("bench", "Measure prompt-processing and generation speed (tokens/s, GB/s, share of the memory bandwidth)")
         {
-            model, synthetic, type, prompt, generate, repetitions, threads, batch, exact, kvCache, sequences,
+            model, synthetic, type, prompt, generate, repetitions, threads, batch, exact, kvCache, sequences, noLayoutCache,
         };
         command.SetAction(parse =>
         {
@@ -31,9 +32,10 @@ internal static class BenchCommand
             if (p < 0 || n < 0 || r <= 0) throw new SlingException("--prompt-tokens and --gen-tokens must be 0 or more, --repetitions positive");
             stderr.WriteLine(shape != null ? $"building {shape} with random {parse.GetValue(type)} weights…" : $"loading {path}…");
             var clock = System.Diagnostics.Stopwatch.StartNew();
+            var jitBefore = System.Runtime.JitInfo.GetCompilationTime();
             using var transformer = shape != null
                 ? SyntheticModels.Create(shape, parse.GetValue(type)!, t)
-                : ModelLoader.LoadTransformer(path!, t);
+                : ModelLoader.LoadTransformer(path!, new LoadOptions { Threads = t, KeepKernelLayout = !parse.GetValue(noLayoutCache) });
             transformer.IntegerActivations = !parse.GetValue(exact);
             transformer.CachePrecision = ModelOptions.CachePrecision(parse.GetValue(kvCache)!);
             double loaded = clock.Elapsed.TotalMilliseconds;
@@ -41,6 +43,7 @@ internal static class BenchCommand
             var first = transformer.CreateState(Math.Min(16, transformer.Config.MaxSeqLen));
             transformer.Prefill(first, Enumerable.Range(1, Math.Min(10, transformer.Config.MaxSeqLen)).Select(i => i % transformer.Config.VocabSize).ToArray(), 0);
             double firstToken = clock.Elapsed.TotalMilliseconds;
+            double compiling = (System.Runtime.JitInfo.GetCompilationTime() - jitBefore).TotalMilliseconds;
             var summary = ModelSummary.Of(transformer);
             long bytesPerToken = SpeedBenchmark.WeightBytesPerToken(transformer);
             var results = new List<SpeedBenchmark.Result>();
@@ -52,7 +55,7 @@ internal static class BenchCommand
 
             stdout.WriteLine($"model     {path ?? "synthetic " + shape}  ({string.Join(", ", summary.Formats)}, {summary.WeightBytes / 1e6:F1} MB of weights, {summary.Parameters / 1e6:F1} M parameters)");
             stdout.WriteLine($"threads   {transformer.Pool.Threads}   memory read bandwidth {bandwidth:F1} GB/s (measured)   kernels {Kernels.KernelIsas.Best}{(transformer.IntegerActivations ? ", int8 activations" : ", float activations")}");
-            if (path != null) stdout.WriteLine($"load      {loaded:F0} ms; first token of a 10-token prompt {firstToken:F0} ms after the load began");
+            if (path != null) stdout.WriteLine($"load      {loaded:F0} ms; first token of a 10-token prompt {firstToken:F0} ms after the load began ({compiling:F0} ms of it compiling code)");
             stdout.WriteLine("| test     |          tok/s | weight GB/s | share of bandwidth |");
             stdout.WriteLine("| -------- | -------------: | ----------: | -----------------: |");
             foreach (var result in results)

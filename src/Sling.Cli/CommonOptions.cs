@@ -19,6 +19,11 @@ internal static class CommonOptions
 
     public static Option<int> Threads(params string[] aliases) => new("--threads", aliases) { Description = "Worker threads; 0 = all cores", DefaultValueFactory = _ => 0 };
 
+    public static Option<bool> NoLayoutCache() => new("--no-layout-cache")
+    {
+        Description = "Repack the weights for the kernels at every load instead of keeping the repacked form in the model cache (GGUF files, quantized folders)",
+    };
+
     /// <summary>Exactly one of a model path and a synthetic shape.</summary>
     public static (string? Path, string? Shape) ModelOrSynthetic(ParseResult parse, Option<string?> model, Option<string?> synthetic)
     {

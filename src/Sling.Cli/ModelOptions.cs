@@ -16,11 +16,12 @@ internal sealed class ModelOptions
     readonly Option<string?> _weightFormat = new("--weight-format") { Description = "Compress or convert a Hugging Face folder's weights at load, once (then cached): int4 (asym, group 128, ratio 1.0, as optimum-intel), int8, fp16, bf16, fp32" };
     readonly Option<int?> _groupSize = new("--group-size") { Description = "With --weight-format int4/int8: inputs per scale; -1 = per output channel" };
     readonly Option<double?> _ratio = new("--ratio") { Description = "With --weight-format int4: share of linear-layer parameters in int4 (the rest int8); the seed's setting is 0.8" };
+    readonly Option<bool> _noLayoutCache = CommonOptions.NoLayoutCache();
     readonly Option<bool> _sym = new("--sym") { Description = "With --weight-format int4/int8: symmetric quantization (no zero points)" };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { _model, _tokenizer, _threads, _dtype, _cacheDir, _kvCache, _weightFormat, _groupSize, _ratio, _sym })
+        foreach (var option in new Option[] { _model, _tokenizer, _threads, _dtype, _cacheDir, _kvCache, _weightFormat, _groupSize, _ratio, _sym, _noLayoutCache })
             command.Options.Add(option);
     }
 
@@ -73,6 +74,7 @@ internal sealed class ModelOptions
             Cache = cachePath == null ? null : new ModelCache(cachePath),
             Log = line => log.WriteLine(line),
             KvCache = precision,
+            KeepKernelLayout = !parse.GetValue(_noLayoutCache),
         };
         string model = parse.GetValue(_model)!;
         return Consoles.WithDownloads(log, model, hub => SlingModel.Load(model, options with { Hub = hub }));

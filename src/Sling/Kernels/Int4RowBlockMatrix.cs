@@ -17,22 +17,30 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     private readonly sbyte[]? _levels;
     private readonly Vector512<byte> _positive, _negative;
 
+    internal Int4RowBlockMatrix(StoredLayout shape, NativeBuffer codes, NativeBuffer scales, NativeBuffer? super, byte[]? zeros)
+        : base(shape, codes, scales, super, zeros) => (_levels, _positive, _negative) = LevelTables(shape.Levels);
+
+    // The levels split into their positive and negative parts, each repeated in every 128-bit lane.
+    private static (sbyte[]?, Vector512<byte>, Vector512<byte>) LevelTables(sbyte[]? levels)
+    {
+        if (levels is null) return (null, default, default);
+        if (levels.Length != 16 || levels.Contains(sbyte.MinValue)) throw new ArgumentException("a level table has 16 entries in -127..127");
+        var positive = new byte[64];
+        var negative = new byte[64];
+        for (int i = 0; i < 64; i++)
+        {
+            positive[i] = (byte)Math.Max((int)levels[i % 16], 0);
+            negative[i] = (byte)Math.Max(-levels[i % 16], 0);
+        }
+        return (levels, Vector512.Create(positive), Vector512.Create(negative));
+    }
+
+    private protected override string Kind => "int4";
+    private protected override sbyte[]? StoredLevels => _levels;
+
     internal Int4RowBlockMatrix(RepackSource m) : base(m, m.Rows * m.Cols / 2)
     {
-        if (m.Levels is { } levels)
-        {
-            if (levels.Length != 16 || levels.Contains(sbyte.MinValue)) throw new ArgumentException("a level table has 16 entries in -127..127");
-            _levels = levels;
-            var positive = new byte[64];
-            var negative = new byte[64];
-            for (int i = 0; i < 64; i++)
-            {
-                positive[i] = (byte)Math.Max((int)levels[i % 16], 0);
-                negative[i] = (byte)Math.Max(-levels[i % 16], 0);
-            }
-            _positive = Vector512.Create(positive);
-            _negative = Vector512.Create(negative);
-        }
+        (_levels, _positive, _negative) = LevelTables(m.Levels);
         int blocks = Cols / BlockSize;
         byte* target = _codes;
         // A stored block's byte j holds codes j (low) and j+16 (high). Per 4-byte word w of it,

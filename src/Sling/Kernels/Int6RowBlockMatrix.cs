@@ -24,6 +24,11 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     internal static bool Holds(RepackSource m) =>
         m.SignedCodes && m.Factors is { GroupSize: 16 or 32 } && m.SignedCodeRange is var (min, max) && min >= -Zero && max < Zero;
 
+    internal Int6RowBlockMatrix(StoredLayout shape, NativeBuffer codes, NativeBuffer scales, NativeBuffer? super, byte[]? zeros)
+        : base(shape, codes, scales, super, zeros) { }
+
+    private protected override string Kind => "int6";
+
     internal Int6RowBlockMatrix(RepackSource m) : base(m, m.Rows * m.Cols / 4 * 3)
     {
         if (!m.SignedCodes || m.Factors is not { GroupSize: 16 or 32 })

@@ -15,6 +15,11 @@ namespace Sling.Kernels;
 /// </summary>
 internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
 {
+    internal Int8RowBlockMatrix(StoredLayout shape, NativeBuffer codes, NativeBuffer scales, NativeBuffer? super, byte[]? zeros)
+        : base(shape, codes, scales, super, zeros) { }
+
+    private protected override string Kind => "int8";
+
     internal Int8RowBlockMatrix(RepackSource m) : base(m, m.Rows * m.Cols)
     {
         int blocks = Cols / BlockSize;

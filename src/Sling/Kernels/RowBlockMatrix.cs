@@ -110,6 +110,99 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         });
     }
 
+    /// <summary>The layout read back from a stored copy (<see cref="Stored"/>): the buffers as they were, nothing recomputed.</summary>
+    private protected RowBlockMatrix(StoredLayout shape, NativeBuffer codes, NativeBuffer scales, NativeBuffer? super, byte[]? zeros)
+        : base(shape.Rows, shape.Cols)
+    {
+        if (shape.Kind != Kind) throw new ArgumentException($"a stored {shape.Kind} layout is not {Kind}");
+        var lengths = shape.Lengths();
+        if (codes.Length != lengths.Codes || scales.Length != lengths.Scales || (super?.Length ?? 0) != lengths.Super || (zeros?.LongLength ?? 0) != lengths.Zeros)
+            throw new ArgumentException("the buffers do not have the stored layout's lengths");
+        GroupSize = shape.GroupSize;
+        SignedCodes = shape.SignedCodes;
+        SymmetricZero = shape.SymmetricZero;
+        _format = shape.Format;
+        _codeBuffer = codes;
+        _codes = codes.Pointer;
+        _scaleBuffer = scales;
+        switch (shape.Scales)
+        {
+            case StoredScales.Factored:
+                _superBuffer = super;
+                _groupFactors = scales.Pointer;
+                _superFactors = (float*)super!.Pointer;
+                _groupsPerSuper = shape.GroupsPerSuper;
+                _factorParts = shape.FactorParts;
+                _signedFactors = shape.SignedFactors;
+                break;
+            case StoredScales.Affine:
+                _affine = (float*)scales.Pointer;
+                break;
+            default:
+                _scales = (Half*)scales.Pointer;
+                _zeros = zeros;
+                break;
+        }
+    }
+
+    /// <summary>"int4", "int6" or "int8": the code layout.</summary>
+    private protected abstract string Kind { get; }
+
+    /// <summary>How a stored copy's scale buffer is read.</summary>
+    internal enum StoredScales { Half, HalfWithZeros, Affine, Factored }
+
+    /// <summary>
+    /// Everything of a repacked matrix but its buffers: what a stored copy (the model cache's kernel
+    /// layout) needs to be read back, and the length each buffer must have.
+    /// </summary>
+    internal sealed record StoredLayout(string Kind, int Rows, int Cols, int GroupSize, bool SignedCodes, int SymmetricZero, string? Format,
+        StoredScales Scales, int GroupsPerSuper, int FactorParts, bool SignedFactors, sbyte[]? Levels)
+    {
+        /// <summary>Bytes of the codes, the scales (or group factors), the super-block factors and the zero points.</summary>
+        public (long Codes, long Scales, long Super, long Zeros) Lengths()
+        {
+            if (Rows <= 0 || Cols <= 0 || Rows % RowsPerBlock != 0 || Cols % BlockSize != 0 || GroupSize <= 0 || Cols % GroupSize != 0)
+                throw new ArgumentException($"[{Rows}, {Cols}] with groups of {GroupSize} is not a repacked shape");
+            long values = (long)Rows * Cols, groups = (long)Rows * (Cols / GroupSize);
+            long codes = Kind switch
+            {
+                "int4" => values / 2,
+                "int6" => values / 4 * 3,
+                "int8" => values,
+                _ => throw new ArgumentException($"unknown layout '{Kind}'"),
+            };
+            return Scales switch
+            {
+                StoredScales.Half => (codes, groups * 2, 0, 0),
+                StoredScales.HalfWithZeros => (codes, groups * 2, 0, groups),
+                StoredScales.Affine => (codes, groups * 2 * sizeof(float), 0, 0),
+                StoredScales.Factored when GroupsPerSuper > 0 && System.Numerics.BitOperations.IsPow2(GroupsPerSuper) && (Cols / GroupSize) % GroupsPerSuper == 0 && FactorParts is 1 or 2
+                    => (codes, groups * FactorParts, groups / GroupsPerSuper * FactorParts * sizeof(float), 0),
+                _ => throw new ArgumentException($"scales '{Scales}' with {GroupsPerSuper} groups per super-block and {FactorParts} factor parts"),
+            };
+        }
+    }
+
+    /// <summary>This matrix's shape and buffers (codes, scales, super-block factors, zero points: the last two possibly empty), for a stored copy.</summary>
+    internal (StoredLayout Shape, NativeBuffer Codes, NativeBuffer Scales, NativeBuffer? Super, byte[]? Zeros) Stored()
+    {
+        var scales = _superFactors != null ? StoredScales.Factored : _affine != null ? StoredScales.Affine : _zeros != null ? StoredScales.HalfWithZeros : StoredScales.Half;
+        return (new StoredLayout(Kind, Rows, Cols, GroupSize, SignedCodes, SymmetricZero, _format, scales, _groupsPerSuper, _factorParts, _signedFactors, StoredLevels),
+            _codeBuffer, _scaleBuffer, _superBuffer, _zeros);
+    }
+
+    /// <summary>A table-indexed format's levels (IQ4), else null.</summary>
+    private protected virtual sbyte[]? StoredLevels => null;
+
+    /// <summary>A matrix read back from its stored shape and buffers.</summary>
+    internal static RowBlockMatrix FromStored(StoredLayout shape, NativeBuffer codes, NativeBuffer scales, NativeBuffer? super, byte[]? zeros) => shape.Kind switch
+    {
+        "int4" => new Int4RowBlockMatrix(shape, codes, scales, super, zeros),
+        "int6" => new Int6RowBlockMatrix(shape, codes, scales, super, zeros),
+        "int8" => new Int8RowBlockMatrix(shape, codes, scales, super, zeros),
+        _ => throw new ArgumentException($"unknown layout '{shape.Kind}'"),
+    };
+
     private long GroupFactorIndex(int row, int group) => ((long)(row / RowsPerBlock) * Groups + group) * _factorParts * RowsPerBlock + row % RowsPerBlock;
     private long SuperFactorIndex(int row, int k) => ((long)(row / RowsPerBlock) * (Groups / _groupsPerSuper) + k) * _factorParts * RowsPerBlock + row % RowsPerBlock;
 

@@ -19,8 +19,9 @@ public static class GgufLoader
     /// <summary>The GGUF architectures this loader reads.</summary>
     public static IReadOnlyList<string> Architectures { get; } = ["llama", "qwen2", "phi2", "phi3"];
 
-    internal static Transformer Load(string path, ComputePool pool)
+    internal static Transformer Load(string path, ComputePool pool, LoadOptions? options = null)
     {
+        options ??= new LoadOptions();
         var gguf = GgufFile.Open(path);
         try
         {
@@ -33,11 +34,14 @@ public static class GgufLoader
             if (tensors.ContainsKey("rope_freqs.weight"))
                 config = config with { RopeFrequencyFactors = ReadVector(gguf, tensors, "rope_freqs.weight", config.RotaryDim / 2) };
             config.Validate(path);
-            var weights = Sling.Models.Architectures.WeightsBuilder.Build(config, new GgufSource(gguf, tensors, NamesOf(arch)));
+            Sling.Models.Architectures.ITensorSource source = new GgufSource(gguf, tensors, NamesOf(arch));
+            var layout = KernelLayoutCache.Open(Path.GetDirectoryName(Path.GetFullPath(path))!, [path], options);
+            var weights = Sling.Models.Architectures.WeightsBuilder.Build(config, layout?.Wrap(source) ?? source);
             weights.Validate(config, path);
             var transformer = new Transformer(config, weights, pool, gguf);
+            layout?.Keep();
             // Q8_0 blocks went through copies on their way to the kernels' layout: return that memory.
-            if (gguf.Tensors.Where(t => t.Type == Q8_0).Sum(t => t.ElementCount) > 64 << 20) GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            if (layout?.Hit != true && gguf.Tensors.Where(t => t.Type == Q8_0).Sum(t => t.ElementCount) > 64 << 20) GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             return transformer;
         }
         catch

@@ -32,10 +32,14 @@ public static class HuggingFaceLoader
                 throw new SlingException($"{folder}: the weights are quantized; dtype {options.DType.ToString().ToLowerInvariant()} applies to float checkpoints");
             if (options.DType != WeightDType.Auto)
                 tensors = ConvertThroughCache(folder, tensors, WeightConversion.Target(options.DType), options);
-            var weights = WeightsBuilder.Build(transformerConfig, new CheckpointSource(new CheckpointReader(tensors, config), architecture.Names));
+            ITensorSource source = new CheckpointSource(new CheckpointReader(tensors, config), architecture.Names);
+            var layout = KernelLayoutCache.Open(folder, tensors.Files.Select(f => f.Path).Append(config.Path), options);
+            var weights = WeightsBuilder.Build(transformerConfig, layout?.Wrap(source) ?? source);
             // Errors name the weight files (one, or the shards) rather than the folder alone.
             weights.Validate(transformerConfig, $"{string.Join(", ", tensors.Files.Select(f => f.Path))} (shapes from {config.Path})");
-            return new Transformer(transformerConfig, weights, pool, tensors);
+            var transformer = new Transformer(transformerConfig, weights, pool, tensors);
+            layout?.Keep();
+            return transformer;
         }
         catch
         {

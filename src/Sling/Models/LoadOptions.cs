@@ -22,6 +22,14 @@ public sealed record LoadOptions
     public KvCachePrecision KvCache { get; init; } = KvCachePrecision.F32;
     /// <summary>Where derived weights are kept; null = <see cref="ModelCache.Default"/>.</summary>
     public ModelCache? Cache { get; init; }
+    /// <summary>
+    /// Keep weights repacked for this CPU's kernels (GGUF blocks, quantized folders) in <see cref="Cache"/>,
+    /// so the next load reads them instead of repacking; an entry takes the repacked weights' size on
+    /// disk. Models under 64 MiB of repacked weights are not kept. Default: on.
+    /// </summary>
+    public bool KeepKernelLayout { get; init; } = true;
+    /// <summary>The smallest repacked weights worth an entry (tests lower it).</summary>
+    internal long KernelLayoutMinimumBytes { get; init; } = KernelLayoutCache.DefaultMinimumBytes;
     /// <summary>How a model id such as <c>org/name</c> is fetched from the Hugging Face Hub; null = from the environment (HF_ENDPOINT, HF_TOKEN, HF_HOME, HF_HUB_OFFLINE).</summary>
     public Hub.HubOptions? Hub { get; init; }
     /// <summary>Receives one line per notable step (conversion, cache hits).</summary>

@@ -37,7 +37,7 @@ public static class ModelLoader
             throw new SlingException($"{modelPath}: compression at load applies to Hugging Face folders; llama2.c and GGUF files run in their stored format");
         if (options.DType != WeightDType.Auto)
             throw new SlingException($"{modelPath}: dtype {options.DType.ToString().ToLowerInvariant()} was asked for, but llama2.c and GGUF files run in their stored format; conversion applies to Hugging Face folders");
-        if (GgufFile.HasMagic(modelPath)) return GgufLoader.Load(modelPath, pool);
+        if (GgufFile.HasMagic(modelPath)) return GgufLoader.Load(modelPath, pool, options);
         return Llama2cCheckpoint.Load(modelPath, pool);
     }
 

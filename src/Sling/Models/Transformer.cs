@@ -34,9 +34,9 @@ public sealed class Transformer : IDisposable
         long repacked = 0;
         WeightMatrix Repack(WeightMatrix w)
         {
-            if (!(w is GroupMatrix g && RowBlockMatrix.CanRepack(g) || w is AffineBlockMatrix a && RowBlockMatrix.CanRepack(a))) return w;
-            repacked += w.ByteSize;
-            return RowBlockMatrix.Repack(w);
+            var r = RepackForKernels(w);
+            if (!ReferenceEquals(r, w)) repacked += w.ByteSize;
+            return r;
         }
         foreach (var linear in weights.Layers.SelectMany(l => l.Linears().Select(x => x.Linear)))
             linear.Weight = Repack(linear.Weight);
@@ -52,6 +52,10 @@ public sealed class Transformer : IDisposable
         if (repacked > 64 << 20) GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         return weights;
     }
+
+    /// <summary>The matrix in the interleaved layout when this CPU's kernels have one for it, else itself.</summary>
+    internal static WeightMatrix RepackForKernels(WeightMatrix w) =>
+        w is GroupMatrix g && RowBlockMatrix.CanRepack(g) || w is AffineBlockMatrix a && RowBlockMatrix.CanRepack(a) ? RowBlockMatrix.Repack(w) : w;
 
     public TransformerConfig Config { get; }
     internal TransformerWeights Weights { get; }
