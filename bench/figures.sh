@@ -50,3 +50,18 @@ sling bench -m "$work/phi2-int4" -r 3
 echo "## 5. Other shapes (Sling only)"
 sling bench --synthetic qwen2.5-0.5b --type q4_0 -r 3
 sling bench --synthetic smollm2-135m --type q4_0 -r 3
+
+echo "## 6. Load and first token: repacking vs the kernel layout from the model cache (files in the page cache)"
+for model in tinyllama-q4_0.gguf tinyllama-q8_0.gguf tinyllama-q4_k_m.gguf tinyllama-q3_k_m.gguf tinyllama-q5_k_m.gguf tinyllama-iq4_xs.gguf tinyllama-int4 phi2-q4_0.gguf phi2-int4; do
+  echo "### $model"
+  sling bench -m "$work/$model" -p 0 -n 0 -r 1 --no-layout-cache | grep '^load'
+  for i in 1 2 3; do sling bench -m "$work/$model" -p 0 -n 0 -r 1 | grep '^load'; done
+done
+
+echo "## 7. Exec to exit (13-token prompt, one token): dotnet build's binary and a ReadyToRun publish"
+dotnet publish src/Sling.Cli -c Release -r linux-x64 -p:PublishReadyToRun=true -o "$work/sling-r2r" -v q -nologo >/dev/null
+prompt="The quick brown fox jumps over the lazy dog again"
+for binary in src/Sling.Cli/bin/Release/net10.0/Sling.Cli "$work/sling-r2r/Sling.Cli"; do
+  echo "### $binary"
+  for i in 1 2 3 4 5; do /usr/bin/time -f "%e s" "$binary" run -m "$work/tinyllama-q4_0.gguf" -p "$prompt" -n 1 2>&1 >/dev/null | tail -n 1; done
+done
