@@ -18,6 +18,7 @@ public static class SlingCommandLine
             TemplateCommand.Create(stdout),
             ServeCommand.Create(stdout, stderr),
             DownloadCommand.Create(stdout, stderr),
+            CacheCommand.Create(stdout),
             InfoCommand.Create(stdout),
             QuantizeCommand.Create(stdout, stderr),
             EvaluationCommands.Perplexity(stdout, stderr),

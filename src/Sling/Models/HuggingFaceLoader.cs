@@ -59,9 +59,8 @@ public static class HuggingFaceLoader
         var cache = options.Cache ?? ModelCache.Default();
         var sources = Directory.GetFiles(folder).Where(f => f.EndsWith(".safetensors", StringComparison.Ordinal) || f.EndsWith(".json", StringComparison.Ordinal));
         string settings = quantization.ToJson().ToJsonString();
-        string key = ModelCache.Key(folder, sources, "quantize=" + settings);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var (path, hit) = cache.GetOrCreate(key, dir => Sling.Quantization.ModelQuantizer.Quantize(folder, dir, quantization));
+        var (path, hit) = cache.GetOrCreate(ModelCache.Source.Of(folder, sources, "quantize=" + settings), dir => Sling.Quantization.ModelQuantizer.Quantize(folder, dir, quantization));
         options.Log?.Invoke(hit
             ? $"compressed weights ({Describe(quantization)}) from the cache: {path}"
             : $"compressed the weights ({Describe(quantization)}) in {clock.Elapsed.TotalSeconds:F1} s and cached them: {path}");
@@ -77,8 +76,7 @@ public static class HuggingFaceLoader
         if (!WeightConversion.NeedsConversion(tensors, target)) return tensors;
         var cache = options.Cache ?? ModelCache.Default();
         var sources = tensors.Files.Select(f => f.Path).Append(Path.Combine(folder, ConfigFileName));
-        string key = ModelCache.Key(folder, sources, $"dtype={target.Name()}");
-        var (path, hit) = cache.GetOrCreate(key, dir => WeightConversion.Convert(folder, tensors, target, dir));
+        var (path, hit) = cache.GetOrCreate(ModelCache.Source.Of(folder, sources, $"dtype={target.Name()}"), dir => WeightConversion.Convert(folder, tensors, target, dir));
         options.Log?.Invoke(hit
             ? $"weights as {target.Name()} from the cache: {path}"
             : $"converted weights to {target.Name()} and cached them: {path}");

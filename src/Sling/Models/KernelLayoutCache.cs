@@ -17,15 +17,15 @@ internal sealed class KernelLayoutCache
     internal const long DefaultMinimumBytes = 64L << 20;
 
     private readonly ModelCache _cache;
-    private readonly string _key;
+    private readonly ModelCache.Source _source;
     private readonly LoadOptions _options;
     private readonly Dictionary<string, RowBlockMatrix>? _stored;
     private readonly List<(string Slot, RowBlockMatrix Matrix)> _made = [];
 
-    private KernelLayoutCache(ModelCache cache, string key, LoadOptions options, Dictionary<string, RowBlockMatrix>? stored)
+    private KernelLayoutCache(ModelCache cache, ModelCache.Source source, LoadOptions options, Dictionary<string, RowBlockMatrix>? stored)
     {
         _cache = cache;
-        _key = key;
+        _source = source;
         _options = options;
         _stored = stored;
     }
@@ -35,15 +35,16 @@ internal sealed class KernelLayoutCache
     {
         if (!options.KeepKernelLayout || KernelIsas.Best != KernelIsa.Avx512) return null;
         var cache = options.Cache ?? ModelCache.Default();
-        string key = ModelCache.Key(folder, files, $"kernel-layout={KernelLayoutFile.Version} isa={KernelIsas.Best}");
-        string entry = cache.EntryPath(key);
-        if (!Directory.Exists(entry)) return new KernelLayoutCache(cache, key, options, null);
+        var source = ModelCache.Source.Of(folder, files, $"kernel-layout={KernelLayoutFile.Version} isa={KernelIsas.Best}");
+        string entry = cache.EntryPath(source.Key);
+        if (!Directory.Exists(entry)) return new KernelLayoutCache(cache, source, options, null);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             var stored = KernelLayoutFile.Read(entry);
+            ModelCache.MarkUsed(entry);
             options.Log?.Invoke($"weights in the kernels' layout from the cache ({stored.Values.Sum(m => m.ByteSize) / 1e6:F0} MB in {clock.Elapsed.TotalSeconds:F2} s): {entry}");
-            return new KernelLayoutCache(cache, key, options, stored);
+            return new KernelLayoutCache(cache, source, options, stored);
         }
         catch (Exception e) when (e is ModelFormatException or IOException or UnauthorizedAccessException)
         {
@@ -54,7 +55,7 @@ internal sealed class KernelLayoutCache
             }
             catch (IOException) { } // another process may be reading it; a later load retries
             catch (UnauthorizedAccessException) { }
-            return new KernelLayoutCache(cache, key, options, null);
+            return new KernelLayoutCache(cache, source, options, null);
         }
     }
 
@@ -73,7 +74,7 @@ internal sealed class KernelLayoutCache
         var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
-            var (path, _) = _cache.GetOrCreate(_key, dir => KernelLayoutFile.Write(dir, _made));
+            var (path, _) = _cache.GetOrCreate(_source, dir => KernelLayoutFile.Write(dir, _made));
             _options.Log?.Invoke($"kept the weights in the kernels' layout in the cache ({bytes / 1e6:F0} MB in {clock.Elapsed.TotalSeconds:F2} s): {path}");
         }
         catch (Exception e) when (e is SlingException or IOException)

@@ -1,19 +1,24 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 
 namespace Sling.Models;
 
 /// <summary>
 /// A folder of derived model data (like Optimum's CACHE_DIR): whatever Sling computes from a model
-/// at load — converted weights — is kept under a key made from the source files' names, sizes and
-/// times plus what was derived, so the next load maps the result instead of recomputing it.
-/// Entries are built in a temporary folder and renamed into place, so a crash never leaves a
-/// half-written entry that looks complete.
+/// at load — converted or compressed weights, the kernels' layout — is kept under a key made from the
+/// source files' names, sizes and times plus what was derived, so the next load uses the result
+/// instead of recomputing it. Entries are built in a temporary folder and renamed into place, so a
+/// crash never leaves a half-written entry that looks complete. Each entry records its sources
+/// (<see cref="EntryFileName"/>), so <see cref="Entries"/> can say what it holds and whether its
+/// model has changed since.
 /// </summary>
 public sealed class ModelCache(string root)
 {
     private const string FormatVersion = "sling-cache-1";
     public const string EnvironmentVariable = "SLING_CACHE_DIR";
+    /// <summary>The file in each entry that names what it was derived from.</summary>
+    public const string EntryFileName = "sling-entry.json";
 
     public string Root { get; } = root;
 
@@ -25,31 +30,67 @@ public sealed class ModelCache(string root)
         return new ModelCache(Path.Combine(home, ".cache", "sling"));
     }
 
-    /// <summary>A key that changes whenever a source file or the derivation changes.</summary>
-    public static string Key(string sourceFolder, IEnumerable<string> sourceFiles, string derivation)
+    /// <summary>A source file as an entry saw it: full path, the name of the file it is (a link's target,
+    /// as Hub snapshots link to blobs), length and last write time (UTC ticks).</summary>
+    public sealed record SourceFile(string Path, string Name, long Length, long LastWriteTicks)
     {
-        var text = new StringBuilder(FormatVersion).Append('\n').Append(Path.GetFullPath(sourceFolder)).Append('\n').Append(derivation).Append('\n');
-        foreach (var file in sourceFiles.Order(StringComparer.Ordinal))
+        /// <summary>The file as it is now.</summary>
+        public static SourceFile Of(string path)
         {
-            var info = new FileInfo(file);
+            var info = new FileInfo(path);
             if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target) info = target;
-            text.Append(info.Name).Append(' ').Append(info.Length).Append(' ').Append(info.LastWriteTimeUtc.Ticks).Append('\n');
+            return new SourceFile(System.IO.Path.GetFullPath(path), info.Name, info.Exists ? info.Length : -1, info.Exists ? info.LastWriteTimeUtc.Ticks : 0);
         }
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..32];
+
+        /// <summary>True when the file is gone or no longer has this length and time.</summary>
+        public bool Changed() => Of(Path) != this;
     }
+
+    /// <summary>What an entry is derived from: a model folder, its files and the derivation (e.g. <c>dtype=bf16</c>).</summary>
+    public sealed record Source(string Folder, IReadOnlyList<SourceFile> Files, string Derivation)
+    {
+        public static Source Of(string folder, IEnumerable<string> files, string derivation) =>
+            new(Path.GetFullPath(folder), files.Order(StringComparer.Ordinal).Select(SourceFile.Of).ToArray(), derivation);
+
+        /// <summary>The entry's key: changes whenever a source file or the derivation changes.</summary>
+        [System.Text.Json.Serialization.JsonIgnore]
+        public string Key
+        {
+            get
+            {
+                var text = new StringBuilder(FormatVersion).Append('\n').Append(Folder).Append('\n').Append(Derivation).Append('\n');
+                foreach (var file in Files)
+                    text.Append(file.Name).Append(' ').Append(file.Length).Append(' ').Append(file.LastWriteTicks).Append('\n');
+                return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..32];
+            }
+        }
+    }
+
+    /// <summary>A key that changes whenever a source file or the derivation changes.</summary>
+    public static string Key(string sourceFolder, IEnumerable<string> sourceFiles, string derivation) => Source.Of(sourceFolder, sourceFiles, derivation).Key;
 
     public string EntryPath(string key) => Path.Combine(Root, "models", key);
 
+    /// <summary>The entry for <paramref name="source"/>, building it with <paramref name="build"/> first if it is not there.</summary>
+    public (string Path, bool Hit) GetOrCreate(Source source, Action<string> build) => GetOrCreate(source.Key, build, source);
+
     /// <summary>The entry's folder, building it with <paramref name="build"/> first if it is not there.</summary>
-    public (string Path, bool Hit) GetOrCreate(string key, Action<string> build)
+    public (string Path, bool Hit) GetOrCreate(string key, Action<string> build) => GetOrCreate(key, build, null);
+
+    private (string Path, bool Hit) GetOrCreate(string key, Action<string> build, Source? source)
     {
         string entry = EntryPath(key);
-        if (Directory.Exists(entry)) return (entry, true);
+        if (Directory.Exists(entry))
+        {
+            MarkUsed(entry);
+            return (entry, true);
+        }
         string temporary = $"{entry}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
         try
         {
             Directory.CreateDirectory(temporary);
             build(temporary);
+            if (source != null) File.WriteAllBytes(Path.Combine(temporary, EntryFileName), JsonSerializer.SerializeToUtf8Bytes(source, SourceJson.Default.Source));
             try
             {
                 Directory.Move(temporary, entry);
@@ -69,4 +110,57 @@ public sealed class ModelCache(string root)
             if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
         }
     }
+
+    /// <summary>An entry's last use is its folder's time: set on every hit, so the least recently used can go first.</summary>
+    internal static void MarkUsed(string entry)
+    {
+        try
+        {
+            Directory.SetLastWriteTimeUtc(entry, DateTime.UtcNow);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // a read-only cache still serves its entries
+        }
+    }
+
+    /// <summary>One entry: where it is, its size on disk, when it was last used, its source (null for an
+    /// entry written before sources were recorded) and whether a source file changed or went away since.</summary>
+    public sealed record Entry(string Path, long Bytes, DateTime LastUsedUtc, Source? Source, bool Stale);
+
+    /// <summary>The cache's entries, most recently used first (unfinished temporary folders are not entries).</summary>
+    public IReadOnlyList<Entry> Entries()
+    {
+        string models = Path.Combine(Root, "models");
+        if (!Directory.Exists(models)) return [];
+        var entries = new List<Entry>();
+        foreach (var dir in new DirectoryInfo(models).EnumerateDirectories())
+        {
+            if (dir.Name.Contains(".tmp-", StringComparison.Ordinal)) continue;
+            long bytes = dir.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+            var source = ReadSource(Path.Combine(dir.FullName, EntryFileName));
+            entries.Add(new Entry(dir.FullName, bytes, dir.LastWriteTimeUtc, source, source?.Files.Any(f => f.Changed()) == true));
+        }
+        return [.. entries.OrderByDescending(e => e.LastUsedUtc)];
+    }
+
+    private static Source? ReadSource(string path)
+    {
+        if (!File.Exists(path)) return null;
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllBytes(path), SourceJson.Default.Source);
+        }
+        catch (JsonException)
+        {
+            return null; // unreadable: treated as an entry of unknown source
+        }
+    }
+
+    /// <summary>Deletes an entry (a process using it keeps its open files until it exits).</summary>
+    public static void Remove(Entry entry) => Directory.Delete(entry.Path, recursive: true);
 }
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(ModelCache.Source))]
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
+internal sealed partial class SourceJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -87,4 +87,70 @@ public class ModelCacheTests
     {
         Assert.Equal((ushort)expected, WeightConversion.ToBFloat16(value));
     }
+
+    [Fact]
+    public void EntriesSayWhatTheyHoldAndWhetherTheirModelChanged()
+    {
+        using var dir = new TempDirectory();
+        using var cacheDir = new TempDirectory();
+        HuggingFaceWriter.WriteLlama(dir.Path, TinyLlama.Random(35));
+        var cache = new ModelCache(cacheDir.Path);
+        var options = new LoadOptions { DType = WeightDType.BF16, Cache = cache };
+        using (ModelLoader.LoadTransformer(dir.Path, options)) { }
+        var entry = Assert.Single(cache.Entries());
+        Assert.NotNull(entry.Source);
+        Assert.Equal(Path.GetFullPath(dir.Path), entry.Source.Folder);
+        Assert.Equal("dtype=bf16", entry.Source.Derivation.ToLowerInvariant());
+        Assert.Contains(entry.Source.Files, f => f.Path == Path.GetFullPath(dir.File("model.safetensors")));
+        Assert.Equal(Directory.GetFiles(entry.Path).Sum(f => new FileInfo(f).Length), entry.Bytes);
+        Assert.False(entry.Stale);
+        // The key the entry was found under is the one its recorded sources make.
+        Assert.Equal(Path.GetFileName(entry.Path), entry.Source.Key);
+
+        // A hit counts as a use.
+        Directory.SetLastWriteTimeUtc(entry.Path, new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+        using (ModelLoader.LoadTransformer(dir.Path, options)) { }
+        Assert.True(Assert.Single(cache.Entries()).LastUsedUtc > DateTime.UtcNow.AddMinutes(-5));
+
+        // The model changes: its old entry is stale, the next load makes a new one.
+        File.SetLastWriteTimeUtc(dir.File("model.safetensors"), DateTime.UtcNow.AddMinutes(1));
+        Assert.True(Assert.Single(cache.Entries()).Stale);
+        using (ModelLoader.LoadTransformer(dir.Path, options)) { }
+        Assert.Equal(new[] { false, true }, cache.Entries().Select(e => e.Stale).Order());
+    }
+
+    [Fact]
+    public void TheCliListsAndClearsTheCache()
+    {
+        using var dir = new TempDirectory();
+        using var cacheDir = new TempDirectory();
+        HuggingFaceWriter.WriteLlama(dir.Path, TinyLlama.Random(36));
+        var cache = new ModelCache(cacheDir.Path);
+        using (ModelLoader.LoadTransformer(dir.Path, new LoadOptions { DType = WeightDType.BF16, Cache = cache })) { }
+        File.SetLastWriteTimeUtc(dir.File("model.safetensors"), DateTime.UtcNow.AddMinutes(1));
+        using (ModelLoader.LoadTransformer(dir.Path, new LoadOptions { DType = WeightDType.F16, Cache = cache })) { }
+        // An entry from before sources were recorded: listed, never taken for stale.
+        string legacy = Path.Combine(cacheDir.Path, "models", "0123456789abcdef0123456789abcdef");
+        Directory.CreateDirectory(legacy);
+        File.WriteAllBytes(Path.Combine(legacy, "model.safetensors"), new byte[3000]);
+
+        var list = Cli.CliRunner.Run("cache", "list", "--cache-dir", cacheDir.Path);
+        Assert.Equal(0, list.ExitCode);
+        Assert.Contains($"{cacheDir.Path}: 3 entries", list.Stdout);
+        Assert.Contains($"weights as BF16 of {Path.GetFullPath(dir.Path)}  [stale: the model changed]", list.Stdout);
+        Assert.Contains($"weights as F16 of {Path.GetFullPath(dir.Path)}", list.Stdout);
+        Assert.Contains("(source not recorded)", list.Stdout);
+        Assert.Contains("3 KiB", list.Stdout);
+
+        var stale = Cli.CliRunner.Run("cache", "clear", "--stale", "--cache-dir", cacheDir.Path);
+        Assert.Equal(0, stale.ExitCode);
+        Assert.StartsWith("removed 1 entry", stale.Stdout);
+        Assert.Equal(2, cache.Entries().Count);
+        Assert.DoesNotContain(cache.Entries(), e => e.Stale);
+
+        var all = Cli.CliRunner.Run("cache", "clear", "--cache-dir", cacheDir.Path);
+        Assert.StartsWith("removed 2 entries", all.Stdout);
+        Assert.Empty(cache.Entries());
+        Assert.Contains($"{cacheDir.Path}: 0 entries", Cli.CliRunner.Run("cache", "list", "--cache-dir", cacheDir.Path).Stdout);
+    }
 }
