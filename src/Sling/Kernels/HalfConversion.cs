@@ -20,6 +20,16 @@ internal static unsafe class HalfConversion
         return (magnitude.AsUInt32() | Vector256.ShiftLeft(h & Vector256.Create(0x8000u), 16)).AsSingle();
     }
 
+    /// <summary>16 halves at once: one widening load and the same four steps on a whole 512-bit vector
+    /// (two 256-bit conversions and an insert cost twice the instructions, per group in the kernels).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Widen16(Half* source)
+    {
+        var h = System.Runtime.Intrinsics.X86.Avx512F.ConvertToVector512UInt32(Vector256.Load((ushort*)source));
+        var magnitude = Vector512.ShiftLeft(h & Vector512.Create(0x7FFFu), 13).AsSingle() * Vector512.Create(Rebias);
+        return (magnitude.AsUInt32() | Vector512.ShiftLeft(h & Vector512.Create(0x8000u), 16)).AsSingle();
+    }
+
     /// <summary>destination[i] = (float)source[i] for i &lt; count.</summary>
     public static void ToSingle(Half* source, float* destination, int count)
     {

@@ -411,8 +411,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         {
             if (superFactors != null) return Factor(g, 0);
             if (affine != null) return Vector512.Load(affine + (long)g * 2 * RowsPerBlock);
-            var (low, high) = Vector256.Widen(Vector256.Load((ushort*)(scales + (long)g * RowsPerBlock)));
-            return Vector512.Create(HalfConversion.Widen(low), HalfConversion.Widen(high));
+            return HalfConversion.Widen16(scales + (long)g * RowsPerBlock);
         }
 
         /// <summary>An affine group's 16 offsets.</summary>
