@@ -35,7 +35,7 @@ internal static class BenchCommand
             var jitBefore = System.Runtime.JitInfo.GetCompilationTime();
             using var transformer = shape != null
                 ? SyntheticModels.Create(shape, parse.GetValue(type)!, t)
-                : ModelLoader.LoadTransformer(path!, new LoadOptions { Threads = t, KeepKernelLayout = !parse.GetValue(noLayoutCache) });
+                : ModelLoader.LoadTransformer(path!, new LoadOptions { Threads = t, KeepKernelLayout = !parse.GetValue(noLayoutCache), Log = stderr.WriteLine });
             transformer.IntegerActivations = !parse.GetValue(exact);
             transformer.CachePrecision = ModelOptions.CachePrecision(parse.GetValue(kvCache)!);
             double loaded = clock.Elapsed.TotalMilliseconds;
