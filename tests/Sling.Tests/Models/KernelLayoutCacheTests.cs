@@ -190,4 +190,22 @@ public class KernelLayoutCacheTests
         var help = Cli.CliRunner.Run("bench", "--help");
         Assert.Contains("--no-layout-cache", help.Stdout);
     }
+
+    [SharedFact(Quant + "/model-q4_0.gguf")]
+    public void ACacheThatCannotBeWrittenOnlyCostsANote()
+    {
+        if (!Repacks) return;
+        using var dir = new TempDirectory();
+        string blocked = dir.File("not-a-folder");
+        File.WriteAllText(blocked, "a file where the cache folder would be");
+        var log = new List<string>();
+        string path = SharedData.PathOf($"{Quant}/model-q4_0.gguf");
+        var ids = Engine.RandomTokens(8, 6, 256);
+        float[][] logits;
+        using (var model = ModelLoader.LoadTransformer(path, Options(blocked, log))) logits = Engine.BatchLogits(model, ids, 8);
+        Assert.Contains(log, l => l.StartsWith("note: the kernel layout was not cached", StringComparison.Ordinal));
+        using var reference = ModelLoader.LoadTransformer(path, Options(dir.File("cache"), [], keep: false));
+        var expected = Engine.BatchLogits(reference, ids, 8);
+        for (int p = 0; p < ids.Length; p++) Assert.Equal(expected[p], logits[p]);
+    }
 }
