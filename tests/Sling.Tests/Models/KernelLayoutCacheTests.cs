@@ -208,4 +208,26 @@ public class KernelLayoutCacheTests
         var expected = Engine.BatchLogits(reference, ids, 8);
         for (int p = 0; p < ids.Length; p++) Assert.Equal(expected[p], logits[p]);
     }
+
+    [Fact]
+    public void AHeaderLongerThanTheFirstReadIsReadWhole()
+    {
+        if (!Repacks) return;
+        using var dir = new TempDirectory();
+        // 1500 small matrices with long slot names: a header of ~200 KB, past the first 64 KiB read.
+        var matrices = Enumerable.Range(0, 1500).Select(i => ($"layer {i} of a model with many tensors, named at length: {new string('x', 60)}",
+            RowBlockMatrix.Repack(SyntheticModels.Matrix(16, 64, i % 2 == 0 ? "q4_0" : "q8_0", seed: i + 1)))).ToList();
+        KernelLayoutFile.Write(dir.Path, matrices);
+        var read = KernelLayoutFile.Read(dir.Path);
+        Assert.Equal(matrices.Count, read.Count);
+        var row = new float[64];
+        var back = new float[64];
+        foreach (var (slot, matrix) in matrices.Where((_, i) => i % 97 == 0 || i == matrices.Count - 1))
+        {
+            Assert.Equal(matrix.Format, read[slot].Format);
+            matrix.ReadRow(15, row);
+            read[slot].ReadRow(15, back);
+            Assert.Equal(row, back);
+        }
+    }
 }
