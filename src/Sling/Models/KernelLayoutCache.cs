@@ -36,13 +36,11 @@ internal sealed class KernelLayoutCache
         if (!options.KeepKernelLayout || KernelIsas.Best != KernelIsa.Avx512) return null;
         var cache = options.Cache ?? ModelCache.Default();
         var source = ModelCache.Source.Of(folder, files, $"kernel-layout={KernelLayoutFile.Version} isa={KernelIsas.Best}");
-        string entry = cache.EntryPath(source.Key);
-        if (!Directory.Exists(entry)) return new KernelLayoutCache(cache, source, options, null);
+        if (cache.Find(source) is not { } entry) return new KernelLayoutCache(cache, source, options, null);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             var stored = KernelLayoutFile.Read(entry);
-            ModelCache.MarkUsed(entry);
             options.Log?.Invoke($"weights in the kernels' layout from the cache ({stored.Values.Sum(m => m.ByteSize) / 1e6:F0} MB in {clock.Elapsed.TotalSeconds:F2} s): {entry}");
             return new KernelLayoutCache(cache, source, options, stored);
         }

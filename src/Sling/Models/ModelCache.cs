@@ -19,6 +19,8 @@ public sealed class ModelCache(string root)
     public const string EnvironmentVariable = "SLING_CACHE_DIR";
     /// <summary>The file in each entry that names what it was derived from.</summary>
     public const string EntryFileName = "sling-entry.json";
+    // Entries are built under "{entry}.tmp-{process}-{guid}" and renamed into place.
+    private const string TemporaryMark = ".tmp-";
 
     public string Root { get; } = root;
 
@@ -66,31 +68,26 @@ public sealed class ModelCache(string root)
         }
     }
 
-    /// <summary>A key that changes whenever a source file or the derivation changes.</summary>
-    public static string Key(string sourceFolder, IEnumerable<string> sourceFiles, string derivation) => Source.Of(sourceFolder, sourceFiles, derivation).Key;
+    private string EntryPath(Source source) => Path.Combine(Root, "models", source.Key);
 
-    public string EntryPath(string key) => Path.Combine(Root, "models", key);
+    /// <summary>The existing entry for <paramref name="source"/> (marked as used), or null.</summary>
+    public string? Find(Source source)
+    {
+        string entry = EntryPath(source);
+        return Use(entry) ? entry : null;
+    }
 
     /// <summary>The entry for <paramref name="source"/>, building it with <paramref name="build"/> first if it is not there.</summary>
-    public (string Path, bool Hit) GetOrCreate(Source source, Action<string> build) => GetOrCreate(source.Key, build, source);
-
-    /// <summary>The entry's folder, building it with <paramref name="build"/> first if it is not there.</summary>
-    public (string Path, bool Hit) GetOrCreate(string key, Action<string> build) => GetOrCreate(key, build, null);
-
-    private (string Path, bool Hit) GetOrCreate(string key, Action<string> build, Source? source)
+    public (string Path, bool Hit) GetOrCreate(Source source, Action<string> build)
     {
-        string entry = EntryPath(key);
-        if (Directory.Exists(entry))
-        {
-            MarkUsed(entry);
-            return (entry, true);
-        }
-        string temporary = $"{entry}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
+        string entry = EntryPath(source);
+        if (Use(entry)) return (entry, true);
+        string temporary = $"{entry}{TemporaryMark}{Environment.ProcessId}-{Guid.NewGuid():N}";
         try
         {
             Directory.CreateDirectory(temporary);
             build(temporary);
-            if (source != null) File.WriteAllBytes(Path.Combine(temporary, EntryFileName), JsonSerializer.SerializeToUtf8Bytes(source, SourceJson.Default.Source));
+            File.WriteAllBytes(Path.Combine(temporary, EntryFileName), JsonSerializer.SerializeToUtf8Bytes(source, SourceJson.Default.Source));
             try
             {
                 Directory.Move(temporary, entry);
@@ -111,9 +108,10 @@ public sealed class ModelCache(string root)
         }
     }
 
-    /// <summary>An entry's last use is its folder's time: set on every hit, so the least recently used can go first.</summary>
-    internal static void MarkUsed(string entry)
+    // An entry's last use is its folder's time: set on every hit, so the least recently used can go first.
+    private static bool Use(string entry)
     {
+        if (!Directory.Exists(entry)) return false;
         try
         {
             Directory.SetLastWriteTimeUtc(entry, DateTime.UtcNow);
@@ -122,6 +120,7 @@ public sealed class ModelCache(string root)
         {
             // a read-only cache still serves its entries
         }
+        return true;
     }
 
     /// <summary>One entry: where it is, its size on disk, when it was last used, its source (null for an
@@ -136,7 +135,7 @@ public sealed class ModelCache(string root)
         var entries = new List<Entry>();
         foreach (var dir in new DirectoryInfo(models).EnumerateDirectories())
         {
-            if (dir.Name.Contains(".tmp-", StringComparison.Ordinal)) continue;
+            if (dir.Name.Contains(TemporaryMark, StringComparison.Ordinal)) continue;
             long bytes = dir.EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
             var source = ReadSource(Path.Combine(dir.FullName, EntryFileName));
             entries.Add(new Entry(dir.FullName, bytes, dir.LastWriteTimeUtc, source, source?.Files.Any(f => f.Changed()) == true));
