@@ -12,7 +12,7 @@ internal static class CacheCommand
         var list = new Command("list", "List the entries: size, last use, what each was derived from, and whether its model changed since");
         var clear = new Command("clear", "Remove entries (all, or with --stale only those whose model changed or went away)");
         var stale = new Option<bool>("--stale") { Description = "Only entries whose source files changed or were removed since the entry was made" };
-        Option<string?> listDir = CacheDir(), clearDir = CacheDir();
+        Option<string?> listDir = CommonOptions.CacheDir(), clearDir = CommonOptions.CacheDir();
         list.Options.Add(listDir);
         clear.Options.Add(clearDir);
         clear.Options.Add(stale);
@@ -41,8 +41,6 @@ internal static class CacheCommand
         });
         return new Command("cache", "Show or clear the model cache (converted and compressed weights, kernel layouts)") { list, clear };
     }
-
-    private static Option<string?> CacheDir() => new("--cache-dir") { Description = "The cache (default: $SLING_CACHE_DIR or ~/.cache/sling)" };
 
     private static ModelCache Open(string? dir) => dir is null ? ModelCache.Default() : new ModelCache(dir);
 

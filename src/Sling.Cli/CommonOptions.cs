@@ -19,6 +19,11 @@ internal static class CommonOptions
 
     public static Option<int> Threads(params string[] aliases) => new("--threads", aliases) { Description = "Worker threads; 0 = all cores", DefaultValueFactory = _ => 0 };
 
+    public static Option<string?> CacheDir() => new("--cache-dir")
+    {
+        Description = "Where converted weights and kernel layouts are kept (default: $SLING_CACHE_DIR or ~/.cache/sling)",
+    };
+
     public static Option<bool> NoLayoutCache() => new("--no-layout-cache")
     {
         Description = "Repack the weights for the kernels at every load instead of keeping the repacked form in the model cache (GGUF files, quantized folders)",

@@ -11,7 +11,7 @@ internal sealed class ModelOptions
     readonly Option<string?> _tokenizer = CommonOptions.Tokenizer();
     readonly Option<int> _threads = CommonOptions.Threads();
     readonly Option<string> _dtype = new("--dtype") { Description = "Weight dtype: auto (as stored, in place) or f32/f16/bf16 (converted once, then cached)", DefaultValueFactory = _ => "auto" };
-    readonly Option<string?> _cacheDir = new("--cache-dir") { Description = "Where converted weights are kept (default: $SLING_CACHE_DIR or ~/.cache/sling)" };
+    readonly Option<string?> _cacheDir = CommonOptions.CacheDir();
     readonly Option<string> _kvCache = new("--kv-cache") { Description = "Key/value cache precision: f32 (exact), f16 (half the memory) or int8 (a little over a quarter)", DefaultValueFactory = _ => "f32" };
     readonly Option<string?> _weightFormat = new("--weight-format") { Description = "Compress or convert a Hugging Face folder's weights at load, once (then cached): int4 (asym, group 128, ratio 1.0, as optimum-intel), int8, fp16, bf16, fp32" };
     readonly Option<int?> _groupSize = new("--group-size") { Description = "With --weight-format int4/int8: inputs per scale; -1 = per output channel" };
