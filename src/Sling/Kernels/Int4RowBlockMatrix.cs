@@ -38,7 +38,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     private protected override string Kind => "int4";
     private protected override sbyte[]? StoredLevels => _levels;
 
-    internal Int4RowBlockMatrix(RepackSource m) : base(m, m.Rows * m.Cols / 2)
+    internal Int4RowBlockMatrix(RepackSource m) : base(m)
     {
         (_levels, _positive, _negative) = LevelTables(m.Levels);
         int blocks = Cols / BlockSize;

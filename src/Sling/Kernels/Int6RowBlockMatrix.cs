@@ -29,7 +29,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
 
     private protected override string Kind => "int6";
 
-    internal Int6RowBlockMatrix(RepackSource m) : base(m, m.Rows * m.Cols / 4 * 3)
+    internal Int6RowBlockMatrix(RepackSource m) : base(m)
     {
         if (!m.SignedCodes || m.Factors is not { GroupSize: 16 or 32 })
             throw new ArgumentException("the 6-bit layout holds K-quants: signed codes with factored scales per 16 or 32 values");

@@ -20,7 +20,7 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
 
     private protected override string Kind => "int8";
 
-    internal Int8RowBlockMatrix(RepackSource m) : base(m, m.Rows * m.Cols)
+    internal Int8RowBlockMatrix(RepackSource m) : base(m)
     {
         int blocks = Cols / BlockSize;
         byte* target = _codes;

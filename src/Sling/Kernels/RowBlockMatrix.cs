@@ -40,14 +40,14 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     private readonly bool _signedFactors;  // group bytes are signed (Q6_K's scales)
     private readonly string? _format;
 
-    private protected RowBlockMatrix(RepackSource source, int codeBytes)
+    private protected RowBlockMatrix(RepackSource source)
         : base(source.Rows, source.Cols)
     {
         GroupSize = source.GroupSize;
         SignedCodes = source.SignedCodes;
         SymmetricZero = source.SymmetricZero;
         _format = source.Format;
-        _codeBuffer = new NativeBuffer(codeBytes);
+        _codeBuffer = new NativeBuffer(CodeBytes(Kind, (long)Rows * Cols));
         _codes = _codeBuffer.Pointer;
         int groups = Groups;
         if (source.Affine && source.Factors is { } f)
@@ -148,6 +148,15 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// <summary>"int4", "int6" or "int8": the code layout.</summary>
     private protected abstract string Kind { get; }
 
+    /// <summary>Bytes of <paramref name="values"/> codes in a layout.</summary>
+    private static long CodeBytes(string kind, long values) => kind switch
+    {
+        "int4" => values / 2,
+        "int6" => values / 4 * 3,
+        "int8" => values,
+        _ => throw new ArgumentException($"unknown layout '{kind}'"),
+    };
+
     /// <summary>How a stored copy's scale buffer is read.</summary>
     internal enum StoredScales { Half, HalfWithZeros, Affine, Factored }
 
@@ -163,14 +172,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         {
             if (Rows <= 0 || Cols <= 0 || Rows % RowsPerBlock != 0 || Cols % BlockSize != 0 || GroupSize <= 0 || Cols % GroupSize != 0)
                 throw new ArgumentException($"[{Rows}, {Cols}] with groups of {GroupSize} is not a repacked shape");
-            long values = (long)Rows * Cols, groups = (long)Rows * (Cols / GroupSize);
-            long codes = Kind switch
-            {
-                "int4" => values / 2,
-                "int6" => values / 4 * 3,
-                "int8" => values,
-                _ => throw new ArgumentException($"unknown layout '{Kind}'"),
-            };
+            long groups = (long)Rows * (Cols / GroupSize), codes = CodeBytes(Kind, (long)Rows * Cols);
             return Scales switch
             {
                 StoredScales.Half => (codes, groups * 2, 0, 0),
