@@ -68,6 +68,11 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     }
 
     public override string Format => SourceFormat ?? (Symmetric ? "int4_sym" : "int4_asym");
+
+    // Codes with zero points, affine or factored scales have a VNNI kernel; level tables keep the .NET path.
+    private protected override Emit.VnniKernel? VnniKernel(int stride, int blocks)
+        => Vnni && _levels == null && VnniFold is { } fold ? Emit.VnniKernel.For(4, stride, blocks, GroupSize / BlockSize, fold) : null;
+
     private protected override int BlockBytes => 256;
 
     private protected override int CodeAt(int row, int col)

@@ -41,6 +41,12 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     }
 
     public override string Format => SourceFormat ?? (Symmetric ? "int8_sym" : "int8_asym");
+
+    // Unsigned codes with zero points have a VNNI kernel; signed affine codes keep the .NET path.
+    private protected override Emit.VnniKernel? VnniKernel(int stride, int blocks)
+        => Vnni && !SignedCodes && VnniFold is Emit.VnniFold.ZeroPoint fold && GroupSize >= BlockSize
+            ? Emit.VnniKernel.For(8, stride, blocks, GroupSize / BlockSize, fold) : null;
+
     private protected override int BlockBytes => 512;
 
     private protected override int CodeAt(int row, int col)

@@ -353,6 +353,25 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
             for (int t = 0; t < n; t += Tile)
             {
                 int tile = Math.Min(Tile, n - t);
+                if (tile == Tile && VnniKernel(input.Stride, blocks) is { } kernel)
+                {
+                    long rb = rowStart / RowsPerBlock;
+                    var args = new Emit.VnniKernel.Arguments
+                    {
+                        Codes = codes + rb * blocks * BlockBytes,
+                        Scales = superFactors != null ? groupFactors + rb * groups * parts * RowsPerBlock
+                            : affine != null ? affine + rb * groups * 2 * RowsPerBlock
+                            : scales + rb * groups * RowsPerBlock,
+                        Zeros = superFactors != null ? superFactors + rb * supers * parts * RowsPerBlock
+                            : zeros == null ? null : zeros + rb * groups * RowsPerBlock,
+                        Q = q + (long)t * input.Stride, D = d + (long)t * blocks, Sums = sums + (long)t * groups,
+                        Result = output + (long)t * ldy + rowStart, ResultStrideBytes = (long)ldy * sizeof(float),
+                        RowBlocks = (rowEnd - rowStart) / RowsPerBlock, Zero = SymmetricZero,
+                    };
+                    args.SetConstants();
+                    if (args.RowBlocks > 0) kernel.Run(&args);
+                    continue;
+                }
                 var a = new Activations(q + (long)t * input.Stride, wide + (long)t * input.Stride, input.Stride,
                     d + (long)t * blocks, blocks, sums + (long)t * groups, groups, tile);
                 for (int rb = rowStart / RowsPerBlock; rb < rowEnd / RowsPerBlock; rb++)
@@ -371,6 +390,28 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         GC.KeepAlive(_codeBuffer); // the native memory lives as long as this matrix is in use
         GC.KeepAlive(_scaleBuffer);
     }
+
+    /// <summary>
+    /// Whether full tiles run on the AVX-512 VNNI kernel assembled at run time where the format has one
+    /// (<see cref="Emit.VnniKernel"/>); on by default where the CPU has VNNI. Tests turn it off to
+    /// compare the two paths.
+    /// </summary>
+    internal bool Vnni { get; set; } = Emit.VnniKernel.Available;
+
+    /// <summary>True when full tiles of activation rows of <paramref name="stride"/> codes run on an assembled VNNI kernel.</summary>
+    internal bool RunsVnni(int stride) => VnniKernel(stride, Cols / BlockSize) != null;
+
+    /// <summary>The VNNI kernel for this matrix and these activations, or null for the .NET path.</summary>
+    private protected virtual Emit.VnniKernel? VnniKernel(int stride, int blocks) => null;
+
+    /// <summary>The 6-bit layout's scales as the assembled kernel folds them, or null when they are not factored.</summary>
+    private protected Emit.VnniFold.SixBit? SixBitFold => _superFactors != null
+        ? new Emit.VnniFold.SixBit(GroupSize == BlockSize / 2, _groupsPerSuper, _factorParts == 2, _signedFactors) : null;
+
+    /// <summary>How the assembled kernels fold this matrix's groups, or null where they do not (one factor part).</summary>
+    private protected Emit.VnniFold? VnniFold => _superFactors != null
+        ? _factorParts == 2 ? new Emit.VnniFold.Factored(_groupsPerSuper, _signedFactors) : null
+        : _affine != null ? new Emit.VnniFold.Affine() : new Emit.VnniFold.ZeroPoint(_zeros != null);
 
     /// <summary>Activation rows one kernel call multiplies with a row block.</summary>
     private protected const int Tile = 4;

@@ -1,0 +1,385 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+
+namespace Sling.Kernels.Emit;
+
+/// <summary>How a group's sums join the outputs, as <see cref="RowBlockMatrix"/> stores its scales.</summary>
+internal abstract record VnniFold
+{
+    /// <summary>fp16 scales; one zero point for all codes, or one per group and row (bytes).</summary>
+    public sealed record ZeroPoint(bool PerGroup) : VnniFold;
+    /// <summary>16 float scales then 16 float offsets per group (value = scale·code − offset).</summary>
+    public sealed record Affine : VnniFold;
+    /// <summary>Scale and offset bytes per group times floats per super-block of <paramref name="GroupsPerSuper"/> groups.</summary>
+    public sealed record Factored(int GroupsPerSuper, bool SignedFactors) : VnniFold;
+    /// <summary>
+    /// The 6-bit layout's factored scales (<see cref="Int6RowBlockMatrix"/>): groups of 16 values (two
+    /// per block) or 32, scale bytes and, with <paramref name="Offsets"/>, offset bytes per group.
+    /// </summary>
+    public sealed record SixBit(bool Halves, int GroupsPerSuper, bool Offsets, bool SignedFactors) : VnniFold;
+}
+
+/// <summary>
+/// The interleaved kernels (<see cref="RowBlockMatrix"/>: 16 rows × 4 activation rows per step) of
+/// unsigned int4 and int8 codes with AVX-512 VNNI's <c>vpdpbusd</c>, which multiplies unsigned code
+/// bytes by signed activation bytes and adds each four into an int32 lane in one instruction, where
+/// the .NET path needs <c>vpmaddubsw</c>, an add and a final <c>vpmaddwd</c> (int4) or a widening
+/// and a <c>vpmaddwd</c> per input pair (int8). .NET 10 exposes no 512-bit VNNI intrinsic for this
+/// CPU, so the loop is assembled at run time, once per shape, with <see cref="X64Assembler"/>. It
+/// computes what <see cref="Int4RowBlockMatrix"/>'s and <see cref="Int8RowBlockMatrix"/>'s loops
+/// do, in the same order and roundings, so both paths give the same bits (the tests compare them).
+/// Zero points, affine and factored (K-quant) scales; level tables stay on the .NET path.
+/// </summary>
+internal sealed unsafe class VnniKernel
+{
+    /// <summary>What one call multiplies: a range of row blocks by one full tile of 4 activation rows.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 320)]
+    public struct Arguments
+    {
+        [FieldOffset(0)] public byte* Codes;       // the first row block's codes
+        [FieldOffset(8)] public void* Scales;      // its fp16 scales, float scales and offsets, or factor bytes
+        [FieldOffset(16)] public void* Zeros;      // its zero point bytes, or super-block floats
+        [FieldOffset(24)] public sbyte* Q;         // activation row 0's codes; row t at + t·stride
+        [FieldOffset(32)] public float* D;         // activation row 0's block scales; row t at + t·blocks
+        [FieldOffset(40)] public float* Sums;      // activation row 0's group sums; row t at + t·groups
+        [FieldOffset(48)] public float* Result;    // row 0's 16 outputs of the first row block; row t at + t·ldy
+        [FieldOffset(56)] public long ResultStrideBytes;
+        [FieldOffset(64)] public long RowBlocks;
+        [FieldOffset(72)] public float Zero;       // the zero point shared by all codes
+        [FieldOffset(76)] public float SixBitOffset; // int6: 32, what its stored codes add
+        [FieldOffset(128)] public fixed byte Mask[64];      // int4: 0x0F in every byte
+        [FieldOffset(192)] public fixed short Interleave[32]; // int8: the word order that makes pairs quads
+        [FieldOffset(256)] public fixed byte HighBits[64];  // int6: 0x30 in every byte
+
+        /// <summary>Fills the constants the kernels load.</summary>
+        public void SetConstants()
+        {
+            fixed (byte* mask = Mask) new Span<byte>(mask, 64).Fill(0x0F);
+            fixed (byte* high = HighBits) new Span<byte>(high, 64).Fill(0x30);
+            SixBitOffset = 32;
+            // Word 2r ← word r (inputs 4j, 4j+1 of row r), word 2r+1 ← word 16 + r (inputs 4j+2, 4j+3).
+            fixed (short* order = Interleave)
+                for (int r = 0; r < 16; r++) (order[2 * r], order[2 * r + 1]) = ((short)r, (short)(16 + r));
+        }
+    }
+
+    private const int Tile = 4, BlockSize = 32, Rows = 16, PrefetchDistance = 4096;
+    private static readonly ConcurrentDictionary<(int, int, int, int, VnniFold), VnniKernel> Kernels = new();
+    private readonly delegate* unmanaged<Arguments*, void> _entry;
+
+    /// <summary>
+    /// True when this CPU has AVX-512 VNNI, the system lets the kernels be loaded (64-bit Linux), and
+    /// the environment variable SLING_NO_ASSEMBLED_KERNELS is not set (it measures the .NET path).
+    /// </summary>
+    public static bool Available { get; } = OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64
+        && Avx512F.IsSupported && Avx512BW.IsSupported && (X86Base.CpuId(7, 0).Ecx & (1 << 11)) != 0
+        && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("SLING_NO_ASSEMBLED_KERNELS"));
+
+    private VnniKernel(void* entry) => _entry = (delegate* unmanaged<Arguments*, void>)entry;
+
+    /// <summary>
+    /// The kernel for <paramref name="bits"/>-bit codes (4, 6 or 8), activation rows of
+    /// <paramref name="stride"/> codes and <paramref name="blocks"/> 32-input blocks, groups of
+    /// <paramref name="blocksPerGroup"/> blocks folded as <paramref name="fold"/> says; null when the
+    /// kernels are not available here.
+    /// </summary>
+    public static VnniKernel? For(int bits, int stride, int blocks, int blocksPerGroup, VnniFold fold)
+    {
+        if (!Available) return null;
+        var kernel = Kernels.GetOrAdd((bits, stride, blocks, blocksPerGroup, fold), key =>
+        {
+            var code = Assemble(key.Item1, key.Item2, key.Item3, key.Item4, key.Item5);
+            void* entry = ExecutableCode.Load(code, $"sling_vnni_int{key.Item1}_k{key.Item3 * BlockSize}_{key.Item5}");
+            return new VnniKernel(entry);
+        });
+        return kernel._entry == null ? null : kernel;
+    }
+
+    public void Run(Arguments* arguments) => _entry(arguments);
+
+    // Registers. General: arguments in rdi (System V); codes, scales and zero points advance through
+    // the whole range; the activation cursors restart at every row block.
+    private const Gpr Codes = Gpr.Rax, Scales = Gpr.Rbx, Zeros = Gpr.Rcx, QBase = Gpr.Rdx, DBase = Gpr.Rsi, SumBase = Gpr.R10,
+        Q = Gpr.R8, D = Gpr.R9, Sums = Gpr.R11, Result = Gpr.R12, Ldy = Gpr.R13, Ldy3 = Gpr.Rbp, RowBlocks = Gpr.R14, Loop = Gpr.R15;
+    // Vector: zmm0–3 the tile's outputs, zmm4–7 its group sums, zmm8–15 a block's codes as eight
+    // vectors of 4 inputs × 16 rows, zmm16 the nibble mask (int4) or the word order (int8), zmm17–24
+    // two int32 sums per activation row, zmm26 a group's scales, zmm27 its zero points or offsets,
+    // zmm28 scratch, zmm29–30 a super-block's scale and offset factors.
+    private const int Acc = 0, GroupSum = 4, Unpacked = 8, Mask = 16, Dot = 17, Scale = 26, Zero = 27, Scratch = 28, SuperScale = 29, SuperOffset = 30;
+
+    internal static byte[] Assemble(int bits, int stride, int blocks, int blocksPerGroup, VnniFold fold)
+    {
+        if (fold is VnniFold.SixBit six) return AssembleSixBit(stride, blocks, six);
+        if (bits is not (4 or 8)) throw new ArgumentException($"{bits}-bit codes have no VNNI kernel");
+        if (blocksPerGroup < 1 || blocks % blocksPerGroup != 0) throw new ArgumentException($"{blocks} blocks do not make groups of {blocksPerGroup}");
+        int groups = blocks / blocksPerGroup;
+        // Factored scales: the group loop walks super-blocks, their groups written out one after another.
+        int unroll = fold is VnniFold.Factored f ? f.GroupsPerSuper : 1;
+        if (groups % unroll != 0) throw new ArgumentException($"{groups} groups do not make super-blocks of {unroll}");
+        var a = new X64Assembler();
+        Prologue(a);
+        a.Vmovdqu32(Mask, new Mem(Args, bits == 4 ? 128 : 192));
+        if (fold is VnniFold.ZeroPoint { PerGroup: false }) a.Vbroadcastss(Zero, new Mem(Args, 72));
+
+        int rowBlockLoop = RowBlockStart(a, groups / unroll);
+        int groupLoop = a.Position;
+        if (fold is VnniFold.Factored) LoadSuper(a, parts: 2);
+        for (int k = 0; k < unroll; k++)
+        {
+            GroupSums(a, bits, stride, blocks, blocksPerGroup);
+            Fold(a, fold, groups, k);
+        }
+        if (fold is VnniFold.Factored) a.Add(Scales, unroll * 2 * Rows);
+        a.Dec(Loop);
+        a.JnzBack(groupLoop);
+        RowBlockEnd(a, rowBlockLoop);
+        return a.ToArray();
+    }
+
+    private static readonly Gpr[] Saved = [Gpr.Rbx, Gpr.Rbp, Gpr.R12, Gpr.R13, Gpr.R14, Gpr.R15];
+    private const Gpr Args = Gpr.Rdi;
+
+    private static void Prologue(X64Assembler a)
+    {
+        foreach (var r in Saved) a.Push(r);
+        a.MovLoad(Codes, new Mem(Args, 0));
+        a.MovLoad(Scales, new Mem(Args, 8));
+        a.MovLoad(Zeros, new Mem(Args, 16));
+        a.MovLoad(QBase, new Mem(Args, 24));
+        a.MovLoad(DBase, new Mem(Args, 32));
+        a.MovLoad(SumBase, new Mem(Args, 40));
+        a.MovLoad(Result, new Mem(Args, 48));
+        a.MovLoad(Ldy, new Mem(Args, 56));
+        a.MovLoad(RowBlocks, new Mem(Args, 64));
+        a.Mov(Ldy3, Ldy);
+        a.Add(Ldy3, Ldy);
+        a.Add(Ldy3, Ldy);
+    }
+
+    // A row block begins: activation cursors back to the start, outputs zero, the loop counter set.
+    private static int RowBlockStart(X64Assembler a, int iterations)
+    {
+        int top = a.Position;
+        a.Mov(Q, QBase);
+        a.Mov(D, DBase);
+        a.Mov(Sums, SumBase);
+        for (int t = 0; t < Tile; t++) a.Vpxord(Acc + t, Acc + t, Acc + t);
+        a.Mov(Loop, (uint)iterations);
+        return top;
+    }
+
+    // The row block's 16 outputs of each activation row stored; on to the next row block, then return.
+    private static void RowBlockEnd(X64Assembler a, int rowBlockLoop)
+    {
+        a.Vmovups(new Mem(Result), Acc);
+        a.Vmovups(new Mem(Result, 0, Ldy), Acc + 1);
+        a.Vmovups(new Mem(Result, 0, Ldy, 2), Acc + 2);
+        a.Vmovups(new Mem(Result, 0, Ldy3), Acc + 3);
+        a.Add(Result, Rows * sizeof(float));
+        a.Dec(RowBlocks);
+        a.JnzBack(rowBlockLoop);
+        a.Vzeroupper();
+        for (int i = Saved.Length - 1; i >= 0; i--) a.Pop(Saved[i]);
+        a.Ret();
+    }
+
+    // A super-block's 16 scale factors (and 16 offset factors) into zmm29 (and zmm30).
+    private static void LoadSuper(X64Assembler a, int parts)
+    {
+        a.Vmovdqu32(SuperScale, new Mem(Zeros));
+        if (parts == 2) a.Vmovdqu32(SuperOffset, new Mem(Zeros, Rows * sizeof(float)));
+        a.Add(Zeros, parts * Rows * sizeof(float));
+    }
+
+    // A factored group's 16 factor bytes at m times a super-block's floats, as floats in dst.
+    private static void FactorTimesSuper(X64Assembler a, int dst, Mem m, bool signed, int super)
+    {
+        if (signed) a.Vpmovsxbd(dst, m); else a.Vpmovzxbd(dst, m);
+        a.Vcvtdq2ps(dst, dst);
+        a.Vmulps(dst, super, dst);
+    }
+
+    // One group's Σ_b d_b · Σ code·q for the tile's rows into zmm4–7; the cursors move past the group.
+    private static void GroupSums(X64Assembler a, int bits, int stride, int blocks, int blocksPerGroup)
+    {
+        int blockBytes = bits * BlockSize * Rows / 8;
+        for (int t = 0; t < Tile; t++) a.Vpxord(GroupSum + t, GroupSum + t, GroupSum + t);
+        for (int i = 0; i < blocksPerGroup; i++)
+        {
+            for (int line = 0; line < blockBytes; line += 64) a.Prefetcht0(new Mem(Codes, PrefetchDistance + line));
+            if (bits == 4)
+            {
+                for (int v = 0; v < 4; v++)
+                {
+                    // Stored vector v: inputs 8v..8v+3 in the low nibbles, 8v+4..8v+7 in the high ones.
+                    a.Vmovdqu32(Scratch, new Mem(Codes, 64 * v));
+                    a.Vpandd(Unpacked + 2 * v, Scratch, Mask);
+                    a.Vpsrlw(Scratch, Scratch, 4);
+                    a.Vpandd(Unpacked + 2 * v + 1, Scratch, Mask);
+                }
+            }
+            else
+            {
+                // 64 stored bytes j: pairs of inputs 4j, 4j+1 of the 16 rows, then pairs 4j+2, 4j+3; one
+                // word permute puts each row's four codes together.
+                for (int j = 0; j < 8; j++) a.Vpermw(Unpacked + j, Mask, new Mem(Codes, 64 * j));
+            }
+            for (int t = 0; t < Tile; t++)
+            {
+                int even = Dot + 2 * t, odd = even + 1;
+                a.Vpxord(even, even, even);
+                a.Vpxord(odd, odd, odd);
+                // Quad j of the block (inputs 4j..4j+3) times the 16 rows' codes of those inputs.
+                for (int j = 0; j < 8; j++)
+                    a.Vpdpbusd(j % 2 == 0 ? even : odd, Unpacked + j, new Mem(Q, t * stride + BlockSize * i + 4 * j), broadcast: true);
+                a.Vpaddd(even, even, odd);
+                a.Vcvtdq2ps(even, even);
+                a.Vfmadd231ps(GroupSum + t, even, new Mem(D, 4 * (t * blocks + i)), broadcast: true);
+            }
+            a.Add(Codes, blockBytes);
+        }
+        a.Add(Q, BlockSize * blocksPerGroup);
+        a.Add(D, 4 * blocksPerGroup);
+    }
+
+    // The group's fold into the outputs, as the .NET path rounds it: with zero points,
+    // output += scale · (Σ d·Σ code·q − zero · Σ d·Σ q); affine, output += scale · Σ d·Σ code·q − offset · Σ d·Σ q.
+    private static void Fold(X64Assembler a, VnniFold fold, int groups, int k)
+    {
+        switch (fold)
+        {
+            case VnniFold.ZeroPoint z:
+                a.Vcvtph2ps(Scale, new Mem(Scales));
+                a.Add(Scales, Rows * sizeof(short));
+                if (z.PerGroup)
+                {
+                    a.Vpmovzxbd(Zero, new Mem(Zeros));
+                    a.Vcvtdq2ps(Zero, Zero);
+                    a.Add(Zeros, Rows);
+                }
+                for (int t = 0; t < Tile; t++)
+                {
+                    a.Vmulps(Scratch, Zero, new Mem(Sums, 4 * t * groups), broadcast: true);
+                    a.Vsubps(Scratch, GroupSum + t, Scratch);
+                    a.Vfmadd231ps(Acc + t, Scale, Scratch);
+                }
+                break;
+            case VnniFold.Affine:
+                a.Vmovdqu32(Scale, new Mem(Scales));
+                a.Vmovdqu32(Zero, new Mem(Scales, Rows * sizeof(float)));
+                a.Add(Scales, 2 * Rows * sizeof(float));
+                AffineFold(a, groups);
+                break;
+            case VnniFold.Factored f:
+                // Group k's 16 scale bytes and 16 offset bytes times the super-block's floats.
+                FactorTimesSuper(a, Scale, new Mem(Scales, k * 2 * Rows), f.SignedFactors, SuperScale);
+                FactorTimesSuper(a, Zero, new Mem(Scales, k * 2 * Rows + Rows), f.SignedFactors, SuperOffset);
+                AffineFold(a, groups);
+                break;
+        }
+        a.Add(Sums, 4);
+    }
+
+    // The 6-bit layout (Int6RowBlockMatrix): per block the low four bits as the int4 layout holds them,
+    // then two 64-byte planes of the high two bits; codes u = c + 32. Each block folds at once: per
+    // group (a half block of 16 values, or the whole block), s·d·Σ u·q − (32·s + o)·d·Σq.
+    // zmm4–7: the groups' scales and offsets; zmm25, zmm31: the planes; zmm27: 0x30 bytes; zmm26: 32.0.
+    private const int PlaneLow = 25, PlaneHigh = 31, HighMask = 27, ThirtyTwo = 26;
+
+    private static byte[] AssembleSixBit(int stride, int blocks, VnniFold.SixBit fold)
+    {
+        int groups = fold.Halves ? 2 * blocks : blocks, perSuper = fold.GroupsPerSuper, parts = fold.Offsets ? 2 : 1;
+        int blocksPerSuper = fold.Halves ? perSuper / 2 : perSuper;
+        if (blocksPerSuper < 1 || groups % perSuper != 0 || perSuper % (fold.Halves ? 2 : 1) != 0)
+            throw new ArgumentException($"{groups} groups do not make super-blocks of {perSuper}");
+        const int lowBytes = 256, blockBytes = lowBytes + 128;
+        var a = new X64Assembler();
+        Prologue(a);
+        a.Vmovdqu32(Mask, new Mem(Args, 128));
+        a.Vmovdqu32(HighMask, new Mem(Args, 256));
+        a.Vbroadcastss(ThirtyTwo, new Mem(Args, 76));
+        int rowBlockLoop = RowBlockStart(a, groups / perSuper);
+        int superLoop = a.Position;
+        LoadSuper(a, parts);
+        for (int i = 0; i < blocksPerSuper; i++)
+        {
+            for (int line = 0; line < blockBytes; line += 64) a.Prefetcht0(new Mem(Codes, PrefetchDistance + line));
+            for (int v = 0; v < 4; v++)
+            {
+                a.Vmovdqu32(Scratch, new Mem(Codes, 64 * v));
+                a.Vpandd(Unpacked + 2 * v, Scratch, Mask);
+                a.Vpsrlw(Scratch, Scratch, 4);
+                a.Vpandd(Unpacked + 2 * v + 1, Scratch, Mask);
+            }
+            a.Vmovdqu32(PlaneLow, new Mem(Codes, lowBytes));
+            a.Vmovdqu32(PlaneHigh, new Mem(Codes, lowBytes + 64));
+            for (int m = 0; m < 8; m++)
+            {
+                // Code vector m's high bits sit at bits 2(m mod 4) of plane m / 4; moved to bits 4–5 and
+                // merged: u = low | (shifted & 0x30) (16-bit shifts: what crosses a byte lands outside the mask).
+                int plane = m < 4 ? PlaneLow : PlaneHigh, source = plane;
+                switch (m % 4)
+                {
+                    case 0: a.Vpsllw(Scratch, plane, 4); source = Scratch; break;
+                    case 1: a.Vpsllw(Scratch, plane, 2); source = Scratch; break;
+                    case 3: a.Vpsrlw(Scratch, plane, 2); source = Scratch; break;
+                }
+                a.Vpternlogd(Unpacked + m, source, HighMask, 0xF8);
+            }
+            // The block's groups: scales s = super · byte, offsets o = 32·s + super′ · byte′ (or 32·s).
+            int first = fold.Halves ? 2 * i : i, count = fold.Halves ? 2 : 1;
+            for (int h = 0; h < count; h++)
+            {
+                int s = GroupSum + 2 * h, o = s + 1;
+                FactorTimesSuper(a, s, new Mem(Scales, (first + h) * parts * Rows), fold.SignedFactors, SuperScale);
+                if (fold.Offsets) FactorTimesSuper(a, o, new Mem(Scales, (first + h) * parts * Rows + Rows), fold.SignedFactors, SuperOffset);
+                else a.Vpxord(o, o, o);
+                a.Vfmadd231ps(o, s, ThirtyTwo);
+            }
+            for (int t = 0; t < Tile; t++)
+            {
+                int lo = Dot + 2 * t, hi = lo + 1;
+                a.Vpxord(lo, lo, lo);
+                a.Vpxord(hi, hi, hi);
+                for (int j = 0; j < 8; j++)
+                    a.Vpdpbusd(j < 4 ? lo : hi, Unpacked + j, new Mem(Q, t * stride + BlockSize * i + 4 * j), broadcast: true);
+                a.Vcvtdq2ps(lo, lo);
+                a.Vcvtdq2ps(hi, hi);
+                var d = new Mem(D, 4 * (t * blocks + i));
+                if (!fold.Halves)
+                {
+                    a.Vaddps(lo, lo, hi);
+                    a.Vmulps(lo, lo, d, broadcast: true);
+                    a.Vfmadd231ps(Acc + t, GroupSum, lo);
+                    a.Vfnmadd231ps(Acc + t, GroupSum + 1, new Mem(Sums, 4 * (t * groups + first)), broadcast: true);
+                    continue;
+                }
+                a.Vmulps(lo, lo, d, broadcast: true);
+                a.Vfmadd231ps(Acc + t, GroupSum, lo);
+                a.Vfnmadd231ps(Acc + t, GroupSum + 1, new Mem(Sums, 4 * (t * groups + first)), broadcast: true);
+                a.Vmulps(hi, hi, d, broadcast: true);
+                a.Vfmadd231ps(Acc + t, GroupSum + 2, hi);
+                a.Vfnmadd231ps(Acc + t, GroupSum + 3, new Mem(Sums, 4 * (t * groups + first + 1)), broadcast: true);
+            }
+            a.Add(Codes, blockBytes);
+        }
+        a.Add(Q, BlockSize * blocksPerSuper);
+        a.Add(D, 4 * blocksPerSuper);
+        a.Add(Sums, 4 * perSuper);
+        a.Add(Scales, perSuper * parts * Rows);
+        a.Dec(Loop);
+        a.JnzBack(superLoop);
+        RowBlockEnd(a, rowBlockLoop);
+        return a.ToArray();
+    }
+
+    private static void AffineFold(X64Assembler a, int groups)
+    {
+        for (int t = 0; t < Tile; t++)
+        {
+            a.Vfmadd231ps(Acc + t, Scale, GroupSum + t);
+            a.Vfnmadd231ps(Acc + t, Zero, new Mem(Sums, 4 * t * groups), broadcast: true);
+        }
+    }
+}

@@ -1,0 +1,162 @@
+using Sling.Kernels.Emit;
+
+namespace Sling.Tests.Kernels;
+
+/// <summary>
+/// The hand-encoded instructions of the emitted kernels, byte for byte against the GNU assembler
+/// (binutils 2.40, `.intel_syntax noprefix`, memory operands written with `{disp32}` as the encoder
+/// always uses a 32-bit displacement): each expected string is what `as` + `objdump -d` printed.
+/// </summary>
+public class X64AssemblerTests
+{
+    public static TheoryData<string, string> Cases() => new()
+    {
+        { "vpdpbusd zmm17, zmm8, dword ptr [r8 + 0x1000]{1to16}", "62c23d58508800100000" },
+        { "vpdpbusd zmm3, zmm31, dword ptr [rax + 4]{1to16}", "62f20550509804000000" },
+        { "vpdpbusd zmm24, zmm15, zmmword ptr [r12 + 64]", "6242054850842440000000" },
+        { "vpandd zmm9, zmm28, zmm16", "62311d40dbc8" },
+        { "vpermw zmm9, zmm29, zmmword ptr [rax + 64]", "627295408d8840000000" },
+        { "vpermw zmm8, zmm29, zmm28", "621295408dc4" },
+        { "vmovdqu32 zmm29, zmmword ptr [rdi + 192]", "62617e486fafc0000000" },
+        { "vpxord zmm31, zmm31, zmm31", "62010540efff" },
+        { "vpaddd zmm17, zmm17, zmm18", "62a17540feca" },
+        { "vcvtdq2ps zmm17, zmm17", "62a17c485bc9" },
+        { "vcvtdq2ps zmm5, zmm27", "62917c485beb" },
+        { "vmulps zmm28, zmm27, dword ptr [r11 + 0x40]{1to16}", "6241245059a340000000" },
+        { "vsubps zmm4, zmm4, zmm28", "62915c485ce4" },
+        { "vpternlogd zmm8, zmm28, zmm27, 0xf8", "62131d4025c3f8" },
+        { "vpternlogd zmm15, zmm25, zmm27, 0xf8", "6213354025fbf8" },
+        { "vpsllw zmm28, zmm25, 4", "62911d4071f104" },
+        { "vaddps zmm17, zmm17, zmm18", "62a1744058ca" },
+        { "vfnmadd231ps zmm2, zmm27, dword ptr [r11 + 0x80]{1to16}", "62d22550bc9380000000" },
+        { "vpmovsxbd zmm26, xmmword ptr [rbx + 32]", "62627d48219320000000" },
+        { "vmulps zmm26, zmm29, zmm26", "6201144059d2" },
+        { "vfmadd231ps zmm0, zmm26, zmm4", "62f22d40b8c4" },
+        { "vfmadd231ps zmm7, zmm23, dword ptr [r9 + 0x88]{1to16}", "62d24550b8b988000000" },
+        { "vcvtph2ps zmm26, ymmword ptr [rbx]", "62627d48139300000000" },
+        { "vpmovzxbd zmm27, xmmword ptr [rcx + 16]", "62627d48319910000000" },
+        { "vbroadcastss zmm27, dword ptr [rdi + 72]", "62627d48189f48000000" },
+        { "vmovdqu32 zmm28, zmmword ptr [rax + 192]", "62617e486fa0c0000000" },
+        { "vmovdqu32 zmm16, zmmword ptr [rdi + 128]", "62e17e486f8780000000" },
+        { "vmovups zmmword ptr [r12], zmm0", "62d17c4811842400000000" },
+        { "vmovups zmmword ptr [r12 + r13], zmm1", "62917c48118c2c00000000" },
+        { "vmovups zmmword ptr [r12 + r13*2], zmm2", "62917c4811946c00000000" },
+        { "vmovups zmmword ptr [r12 + rbp], zmm3", "62d17c48119c2c00000000" },
+        { "vpsrlw zmm28, zmm28, 4", "62911d4071d404" },
+        { "vpsrlw zmm20, zmm9, 4", "62d15d4071d104" },
+        { "mov rax, qword ptr [rdi]", "488b8700000000" },
+        { "mov r13, qword ptr [rdi + 56]", "4c8baf38000000" },
+        { "mov r8, qword ptr [r12 + 8]", "4d8b842408000000" },
+        { "mov r8, rdx", "4989d0" },
+        { "mov rbp, r13", "4c89ed" },
+        { "add rbp, r13", "4c01ed" },
+        { "add rax, 256", "480500010000" },
+        { "add r9, 512", "4981c100020000" },
+        { "add r8, -128", "4983c080" },
+        { "add r11, 4", "4983c304" },
+        { "mov r15d, 64", "41bf40000000" },
+        { "mov ebx, 7", "bb07000000" },
+        { "dec r15", "49ffcf" },
+        { "dec r14", "49ffce" },
+        { "prefetcht0 byte ptr [rax + 4096]", "0f188800100000" },
+        { "prefetcht0 byte ptr [r9 + 4160]", "410f188940100000" },
+        { "push rbx", "53" },
+        { "push r12", "4154" },
+        { "pop r15", "415f" },
+        { "pop rbp", "5d" },
+        { "vzeroupper", "c5f877" },
+        { "ret", "c3" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void EncodesAsTheGnuAssemblerDoes(string instruction, string expected)
+    {
+        var a = new X64Assembler();
+        Emit(a, instruction);
+        Assert.Equal(expected, Convert.ToHexStringLower(a.ToArray()));
+    }
+
+    [Fact]
+    public void ABackwardBranchLandsOnItsTarget()
+    {
+        var a = new X64Assembler();
+        int top = a.Position;
+        a.Dec(Gpr.R15);          // 3 bytes
+        a.JnzBack(top);          // 6 bytes: jumps back 9
+        Assert.Equal("49ffcf0f85f7ffffff", Convert.ToHexStringLower(a.ToArray()));
+    }
+
+    [Fact]
+    public void RefusesRegistersAndScalesThatDoNotExist()
+    {
+        var a = new X64Assembler();
+        Assert.Throws<ArgumentOutOfRangeException>(() => a.Vpaddd(32, 0, 0));
+        Assert.Throws<ArgumentException>(() => a.Vmovups(new Mem(Gpr.Rax, 0, Gpr.Rcx, 3), 0));
+        Assert.Throws<ArgumentException>(() => a.Vmovups(new Mem(Gpr.Rax, 0, Gpr.Rsp), 0));
+    }
+
+    // The cases above, spelled as calls.
+    private static void Emit(X64Assembler a, string instruction)
+    {
+        switch (instruction)
+        {
+            case "vpdpbusd zmm17, zmm8, dword ptr [r8 + 0x1000]{1to16}": a.Vpdpbusd(17, 8, new Mem(Gpr.R8, 0x1000), true); break;
+            case "vpdpbusd zmm3, zmm31, dword ptr [rax + 4]{1to16}": a.Vpdpbusd(3, 31, new Mem(Gpr.Rax, 4), true); break;
+            case "vpdpbusd zmm24, zmm15, zmmword ptr [r12 + 64]": a.Vpdpbusd(24, 15, new Mem(Gpr.R12, 64), false); break;
+            case "vpandd zmm9, zmm28, zmm16": a.Vpandd(9, 28, 16); break;
+            case "vpermw zmm9, zmm29, zmmword ptr [rax + 64]": a.Vpermw(9, 29, new Mem(Gpr.Rax, 64)); break;
+            case "vpermw zmm8, zmm29, zmm28": a.Vpermw(8, 29, 28); break;
+            case "vmovdqu32 zmm29, zmmword ptr [rdi + 192]": a.Vmovdqu32(29, new Mem(Gpr.Rdi, 192)); break;
+            case "vpxord zmm31, zmm31, zmm31": a.Vpxord(31, 31, 31); break;
+            case "vpaddd zmm17, zmm17, zmm18": a.Vpaddd(17, 17, 18); break;
+            case "vcvtdq2ps zmm17, zmm17": a.Vcvtdq2ps(17, 17); break;
+            case "vcvtdq2ps zmm5, zmm27": a.Vcvtdq2ps(5, 27); break;
+            case "vmulps zmm28, zmm27, dword ptr [r11 + 0x40]{1to16}": a.Vmulps(28, 27, new Mem(Gpr.R11, 0x40), true); break;
+            case "vsubps zmm4, zmm4, zmm28": a.Vsubps(4, 4, 28); break;
+            case "vpternlogd zmm8, zmm28, zmm27, 0xf8": a.Vpternlogd(8, 28, 27, 0xF8); break;
+            case "vpternlogd zmm15, zmm25, zmm27, 0xf8": a.Vpternlogd(15, 25, 27, 0xF8); break;
+            case "vpsllw zmm28, zmm25, 4": a.Vpsllw(28, 25, 4); break;
+            case "vaddps zmm17, zmm17, zmm18": a.Vaddps(17, 17, 18); break;
+            case "vfnmadd231ps zmm2, zmm27, dword ptr [r11 + 0x80]{1to16}": a.Vfnmadd231ps(2, 27, new Mem(Gpr.R11, 0x80), true); break;
+            case "vpmovsxbd zmm26, xmmword ptr [rbx + 32]": a.Vpmovsxbd(26, new Mem(Gpr.Rbx, 32)); break;
+            case "vmulps zmm26, zmm29, zmm26": a.Vmulps(26, 29, 26); break;
+            case "vfmadd231ps zmm0, zmm26, zmm4": a.Vfmadd231ps(0, 26, 4); break;
+            case "vfmadd231ps zmm7, zmm23, dword ptr [r9 + 0x88]{1to16}": a.Vfmadd231ps(7, 23, new Mem(Gpr.R9, 0x88), true); break;
+            case "vcvtph2ps zmm26, ymmword ptr [rbx]": a.Vcvtph2ps(26, new Mem(Gpr.Rbx)); break;
+            case "vpmovzxbd zmm27, xmmword ptr [rcx + 16]": a.Vpmovzxbd(27, new Mem(Gpr.Rcx, 16)); break;
+            case "vbroadcastss zmm27, dword ptr [rdi + 72]": a.Vbroadcastss(27, new Mem(Gpr.Rdi, 72)); break;
+            case "vmovdqu32 zmm28, zmmword ptr [rax + 192]": a.Vmovdqu32(28, new Mem(Gpr.Rax, 192)); break;
+            case "vmovdqu32 zmm16, zmmword ptr [rdi + 128]": a.Vmovdqu32(16, new Mem(Gpr.Rdi, 128)); break;
+            case "vmovups zmmword ptr [r12], zmm0": a.Vmovups(new Mem(Gpr.R12), 0); break;
+            case "vmovups zmmword ptr [r12 + r13], zmm1": a.Vmovups(new Mem(Gpr.R12, 0, Gpr.R13), 1); break;
+            case "vmovups zmmword ptr [r12 + r13*2], zmm2": a.Vmovups(new Mem(Gpr.R12, 0, Gpr.R13, 2), 2); break;
+            case "vmovups zmmword ptr [r12 + rbp], zmm3": a.Vmovups(new Mem(Gpr.R12, 0, Gpr.Rbp), 3); break;
+            case "vpsrlw zmm28, zmm28, 4": a.Vpsrlw(28, 28, 4); break;
+            case "vpsrlw zmm20, zmm9, 4": a.Vpsrlw(20, 9, 4); break;
+            case "mov rax, qword ptr [rdi]": a.MovLoad(Gpr.Rax, new Mem(Gpr.Rdi)); break;
+            case "mov r13, qword ptr [rdi + 56]": a.MovLoad(Gpr.R13, new Mem(Gpr.Rdi, 56)); break;
+            case "mov r8, qword ptr [r12 + 8]": a.MovLoad(Gpr.R8, new Mem(Gpr.R12, 8)); break;
+            case "mov r8, rdx": a.Mov(Gpr.R8, Gpr.Rdx); break;
+            case "mov rbp, r13": a.Mov(Gpr.Rbp, Gpr.R13); break;
+            case "add rbp, r13": a.Add(Gpr.Rbp, Gpr.R13); break;
+            case "add rax, 256": a.Add(Gpr.Rax, 256); break;
+            case "add r9, 512": a.Add(Gpr.R9, 512); break;
+            case "add r8, -128": a.Add(Gpr.R8, -128); break;
+            case "add r11, 4": a.Add(Gpr.R11, 4); break;
+            case "mov r15d, 64": a.Mov(Gpr.R15, 64u); break;
+            case "mov ebx, 7": a.Mov(Gpr.Rbx, 7u); break;
+            case "dec r15": a.Dec(Gpr.R15); break;
+            case "dec r14": a.Dec(Gpr.R14); break;
+            case "prefetcht0 byte ptr [rax + 4096]": a.Prefetcht0(new Mem(Gpr.Rax, 4096)); break;
+            case "prefetcht0 byte ptr [r9 + 4160]": a.Prefetcht0(new Mem(Gpr.R9, 4160)); break;
+            case "push rbx": a.Push(Gpr.Rbx); break;
+            case "push r12": a.Push(Gpr.R12); break;
+            case "pop r15": a.Pop(Gpr.R15); break;
+            case "pop rbp": a.Pop(Gpr.Rbp); break;
+            case "vzeroupper": a.Vzeroupper(); break;
+            case "ret": a.Ret(); break;
+            default: throw new ArgumentException(instruction);
+        }
+    }
+}
