@@ -38,10 +38,10 @@ internal readonly struct Int8Element : IKvElement<sbyte>
 }
 
 /// <summary>
-/// The two halves of one head's attention over cached positions: the query stays in cache while each
-/// key costs a few multiply-adds and one horizontal sum, and each 8-wide slice of the output stays in
-/// a register while every position's value is added into it. Head sizes that are not whole 8-float
-/// vectors take a plain loop.
+/// The two halves of one head's attention over cached positions: the query stays in registers while
+/// each key costs a few multiply-adds and a share of one horizontal sum, and the output stays in
+/// registers while every position's value is added into it. Head sizes of 64, 80, 96 and 128 floats
+/// have kernels of their own; others take a plain loop.
 /// </summary>
 internal static class Attention
 {
@@ -52,10 +52,15 @@ internal static class Attention
     {
         int dim = q.Length;
         if ((long)(scores.Length - 1) * stride + dim > keys.Length) throw new ArgumentException("keys end before the last position");
-        if (dim == 64 && Avx.IsSupported)
+        if (Avx.IsSupported && Vector256.IsHardwareAccelerated)
         {
-            Scores64<T, TElement>(q, keys, stride, scores, scale);
-            return;
+            switch (dim)
+            {
+                case 64: ScoresOf<T, TElement, Eight>(q, keys, stride, scores, scale); return;
+                case 80: ScoresOf<T, TElement, Ten>(q, keys, stride, scores, scale); return;
+                case 96: ScoresOf<T, TElement, Twelve>(q, keys, stride, scores, scale); return;
+                case 128: ScoresOf<T, TElement, Sixteen>(q, keys, stride, scores, scale); return;
+            }
         }
         ref float qr = ref MemoryMarshal.GetReference(q);
         ref T kr = ref MemoryMarshal.GetReference(keys);
@@ -85,10 +90,15 @@ internal static class Attention
     {
         int dim = output.Length;
         if ((long)(weights.Length - 1) * stride + dim > values.Length) throw new ArgumentException("values end before the last position");
-        if (dim == 64 && Vector256.IsHardwareAccelerated)
+        if (Vector256.IsHardwareAccelerated)
         {
-            WeightedSum64<T, TElement>(weights, values, stride, output, accumulate);
-            return;
+            switch (dim)
+            {
+                case 64: WeightedSumOf<T, TElement, Eight>(weights, values, stride, output, accumulate); return;
+                case 80: WeightedSumOf<T, TElement, Ten>(weights, values, stride, output, accumulate); return;
+                case 96: WeightedSumOf<T, TElement, Twelve>(weights, values, stride, output, accumulate); return;
+                case 128: WeightedSumOf<T, TElement, Sixteen>(weights, values, stride, output, accumulate); return;
+            }
         }
         ref T vr = ref MemoryMarshal.GetReference(values);
         ref float or = ref MemoryMarshal.GetReference(output);
@@ -109,30 +119,68 @@ internal static class Attention
         }
     }
 
-    // Head size 64 (TinyLlama, Qwen2.5-0.5B, SmolLM2, Llama 3.2-1B): the query lives in 8 registers,
-    // eight keys are scored at a time and their eight sums come out of one horizontal-add tree.
+    /// <summary>A head size in 8-float vectors, known when the kernel is compiled (an operator struct).</summary>
+    private interface IVectors { static abstract int Count { get; } }
+    private readonly struct Eight : IVectors { public static int Count => 8; }    // 64: TinyLlama, Qwen2.5-0.5B, SmolLM2, Llama 3.2-1B
+    private readonly struct Ten : IVectors { public static int Count => 10; }     // 80: Phi-2
+    private readonly struct Twelve : IVectors { public static int Count => 12; }  // 96: Phi-3 mini
+    private readonly struct Sixteen : IVectors { public static int Count => 16; } // 128: Mistral, Llama 3 8B, Qwen2.5-1.5B
+
+    // A head of N·8 floats (N ≤ 16): the query lives in N registers, eight keys are scored at a time
+    // (eight independent chains) and their eight sums come out of one horizontal-add tree.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Scores64<T, TElement>(ReadOnlySpan<float> q, ReadOnlySpan<T> keys, int stride, Span<float> scores, float scale)
-        where T : unmanaged where TElement : struct, IKvElement<T>
+    private static void ScoresOf<T, TElement, N>(ReadOnlySpan<float> q, ReadOnlySpan<T> keys, int stride, Span<float> scores, float scale)
+        where T : unmanaged where TElement : struct, IKvElement<T> where N : struct, IVectors
     {
         ref float qr = ref MemoryMarshal.GetReference(q);
         ref T kr = ref MemoryMarshal.GetReference(keys);
+        int n = N.Count;
         var q0 = Vector256.LoadUnsafe(ref qr, 0); var q1 = Vector256.LoadUnsafe(ref qr, 8);
         var q2 = Vector256.LoadUnsafe(ref qr, 16); var q3 = Vector256.LoadUnsafe(ref qr, 24);
         var q4 = Vector256.LoadUnsafe(ref qr, 32); var q5 = Vector256.LoadUnsafe(ref qr, 40);
         var q6 = Vector256.LoadUnsafe(ref qr, 48); var q7 = Vector256.LoadUnsafe(ref qr, 56);
+        Vector256<float> q8 = default, q9 = default, q10 = default, q11 = default, q12 = default, q13 = default, q14 = default, q15 = default;
+        if (n > 8) { q8 = Vector256.LoadUnsafe(ref qr, 64); q9 = Vector256.LoadUnsafe(ref qr, 72); }
+        if (n > 10) { q10 = Vector256.LoadUnsafe(ref qr, 80); q11 = Vector256.LoadUnsafe(ref qr, 88); }
+        if (n > 12)
+        {
+            q12 = Vector256.LoadUnsafe(ref qr, 96); q13 = Vector256.LoadUnsafe(ref qr, 104);
+            q14 = Vector256.LoadUnsafe(ref qr, 112); q15 = Vector256.LoadUnsafe(ref qr, 120);
+        }
+        // One key's chain, in order from the first vector to the last.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        Vector256<float> Dot(ref T key) =>
-            Vector256.FusedMultiplyAdd(q7, TElement.Load8(ref Unsafe.Add(ref key, 56)),
-            Vector256.FusedMultiplyAdd(q6, TElement.Load8(ref Unsafe.Add(ref key, 48)),
-            Vector256.FusedMultiplyAdd(q5, TElement.Load8(ref Unsafe.Add(ref key, 40)),
-            Vector256.FusedMultiplyAdd(q4, TElement.Load8(ref Unsafe.Add(ref key, 32)),
-            Vector256.FusedMultiplyAdd(q3, TElement.Load8(ref Unsafe.Add(ref key, 24)),
-            Vector256.FusedMultiplyAdd(q2, TElement.Load8(ref Unsafe.Add(ref key, 16)),
-            Vector256.FusedMultiplyAdd(q1, TElement.Load8(ref Unsafe.Add(ref key, 8)), q0 * TElement.Load8(ref key))))))));
+        Vector256<float> Dot(ref T key)
+        {
+            var acc = q0 * TElement.Load8(ref key);
+            acc = Vector256.FusedMultiplyAdd(q1, TElement.Load8(ref Unsafe.Add(ref key, 8)), acc);
+            acc = Vector256.FusedMultiplyAdd(q2, TElement.Load8(ref Unsafe.Add(ref key, 16)), acc);
+            acc = Vector256.FusedMultiplyAdd(q3, TElement.Load8(ref Unsafe.Add(ref key, 24)), acc);
+            acc = Vector256.FusedMultiplyAdd(q4, TElement.Load8(ref Unsafe.Add(ref key, 32)), acc);
+            acc = Vector256.FusedMultiplyAdd(q5, TElement.Load8(ref Unsafe.Add(ref key, 40)), acc);
+            acc = Vector256.FusedMultiplyAdd(q6, TElement.Load8(ref Unsafe.Add(ref key, 48)), acc);
+            acc = Vector256.FusedMultiplyAdd(q7, TElement.Load8(ref Unsafe.Add(ref key, 56)), acc);
+            if (n > 8)
+            {
+                acc = Vector256.FusedMultiplyAdd(q8, TElement.Load8(ref Unsafe.Add(ref key, 64)), acc);
+                acc = Vector256.FusedMultiplyAdd(q9, TElement.Load8(ref Unsafe.Add(ref key, 72)), acc);
+            }
+            if (n > 10)
+            {
+                acc = Vector256.FusedMultiplyAdd(q10, TElement.Load8(ref Unsafe.Add(ref key, 80)), acc);
+                acc = Vector256.FusedMultiplyAdd(q11, TElement.Load8(ref Unsafe.Add(ref key, 88)), acc);
+            }
+            if (n > 12)
+            {
+                acc = Vector256.FusedMultiplyAdd(q12, TElement.Load8(ref Unsafe.Add(ref key, 96)), acc);
+                acc = Vector256.FusedMultiplyAdd(q13, TElement.Load8(ref Unsafe.Add(ref key, 104)), acc);
+                acc = Vector256.FusedMultiplyAdd(q14, TElement.Load8(ref Unsafe.Add(ref key, 112)), acc);
+                acc = Vector256.FusedMultiplyAdd(q15, TElement.Load8(ref Unsafe.Add(ref key, 120)), acc);
+            }
+            return acc;
+        }
         var factor = Vector256.Create(scale);
-        int n = scores.Length, i = 0;
-        for (; i <= n - 8; i += 8)
+        int count = scores.Length, i = 0;
+        for (; i <= count - 8; i += 8)
         {
             ref T k0 = ref Unsafe.Add(ref kr, (nint)((long)i * stride));
             var a0 = Dot(ref k0);
@@ -149,22 +197,31 @@ internal static class Attention
             var sums = Avx.Permute2x128(h0123, h4567, 0x20) + Avx.Permute2x128(h0123, h4567, 0x31);
             (sums * factor).StoreUnsafe(ref MemoryMarshal.GetReference(scores), (nuint)i);
         }
-        for (; i < n; i++) scores[i] = Vector256.Sum(Dot(ref Unsafe.Add(ref kr, (nint)((long)i * stride)))) * scale;
+        for (; i < count; i++) scores[i] = Vector256.Sum(Dot(ref Unsafe.Add(ref kr, (nint)((long)i * stride)))) * scale;
     }
 
-    // Head size 64: the output lives in 8 registers while every position's value is added, one
-    // broadcast weight per position.
+    // A head of N·8 floats: the output lives in N registers while every position's value is added,
+    // one broadcast weight per position (N independent chains).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightedSum64<T, TElement>(ReadOnlySpan<float> weights, ReadOnlySpan<T> values, int stride, Span<float> output, bool accumulate)
-        where T : unmanaged where TElement : struct, IKvElement<T>
+    private static void WeightedSumOf<T, TElement, N>(ReadOnlySpan<float> weights, ReadOnlySpan<T> values, int stride, Span<float> output, bool accumulate)
+        where T : unmanaged where TElement : struct, IKvElement<T> where N : struct, IVectors
     {
         ref T vr = ref MemoryMarshal.GetReference(values);
         ref float or = ref MemoryMarshal.GetReference(output);
+        int n = N.Count;
         Vector256<float> o0 = default, o1 = default, o2 = default, o3 = default, o4 = default, o5 = default, o6 = default, o7 = default;
+        Vector256<float> o8 = default, o9 = default, o10 = default, o11 = default, o12 = default, o13 = default, o14 = default, o15 = default;
         if (accumulate)
         {
             o0 = Vector256.LoadUnsafe(ref or, 0); o1 = Vector256.LoadUnsafe(ref or, 8); o2 = Vector256.LoadUnsafe(ref or, 16); o3 = Vector256.LoadUnsafe(ref or, 24);
             o4 = Vector256.LoadUnsafe(ref or, 32); o5 = Vector256.LoadUnsafe(ref or, 40); o6 = Vector256.LoadUnsafe(ref or, 48); o7 = Vector256.LoadUnsafe(ref or, 56);
+            if (n > 8) { o8 = Vector256.LoadUnsafe(ref or, 64); o9 = Vector256.LoadUnsafe(ref or, 72); }
+            if (n > 10) { o10 = Vector256.LoadUnsafe(ref or, 80); o11 = Vector256.LoadUnsafe(ref or, 88); }
+            if (n > 12)
+            {
+                o12 = Vector256.LoadUnsafe(ref or, 96); o13 = Vector256.LoadUnsafe(ref or, 104);
+                o14 = Vector256.LoadUnsafe(ref or, 112); o15 = Vector256.LoadUnsafe(ref or, 120);
+            }
         }
         for (int i = 0; i < weights.Length; i++)
         {
@@ -178,8 +235,28 @@ internal static class Attention
             o5 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 40)), o5);
             o6 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 48)), o6);
             o7 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 56)), o7);
+            if (n > 8)
+            {
+                o8 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 64)), o8);
+                o9 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 72)), o9);
+            }
+            if (n > 10)
+            {
+                o10 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 80)), o10);
+                o11 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 88)), o11);
+            }
+            if (n > 12)
+            {
+                o12 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 96)), o12);
+                o13 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 104)), o13);
+                o14 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 112)), o14);
+                o15 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 120)), o15);
+            }
         }
         o0.StoreUnsafe(ref or, 0); o1.StoreUnsafe(ref or, 8); o2.StoreUnsafe(ref or, 16); o3.StoreUnsafe(ref or, 24);
         o4.StoreUnsafe(ref or, 32); o5.StoreUnsafe(ref or, 40); o6.StoreUnsafe(ref or, 48); o7.StoreUnsafe(ref or, 56);
+        if (n > 8) { o8.StoreUnsafe(ref or, 64); o9.StoreUnsafe(ref or, 72); }
+        if (n > 10) { o10.StoreUnsafe(ref or, 80); o11.StoreUnsafe(ref or, 88); }
+        if (n > 12) { o12.StoreUnsafe(ref or, 96); o13.StoreUnsafe(ref or, 104); o14.StoreUnsafe(ref or, 112); o15.StoreUnsafe(ref or, 120); }
     }
 }

@@ -2,7 +2,7 @@ using Sling.Kernels;
 
 namespace Sling.Tests.Kernels;
 
-/// <summary>Attention's two kernels against float64 loops, for the head size 64 fast path and others, fp32, fp16 and int8 caches.</summary>
+/// <summary>Attention's two kernels against float64 loops, for the head sizes with kernels of their own (64, 80, 96, 128) and others, fp32, fp16 and int8 caches.</summary>
 public class AttentionTests
 {
     [Theory]
@@ -10,6 +10,11 @@ public class AttentionTests
     [InlineData(64, 8)]
     [InlineData(64, 19)]
     [InlineData(80, 13)]
+    [InlineData(80, 3)]
+    [InlineData(96, 17)]
+    [InlineData(128, 9)]
+    [InlineData(128, 40)]
+    [InlineData(72, 11)]
     [InlineData(8, 5)]
     [InlineData(12, 3)]
     public void ScoresAndWeightedSumsMatchFloat64(int dim, int positions)
@@ -61,5 +66,25 @@ public class AttentionTests
             Assert.Equal(exactHalf, out16[c], 1e-5);
             Assert.Equal(exactCodes, out8[c], 1e-3);
         }
+    }
+
+    [Theory]
+    [InlineData(64)]
+    [InlineData(80)]
+    [InlineData(96)]
+    [InlineData(128)]
+    [InlineData(24)]
+    public void AWeightedSumContinuedOverLaterPositionsEqualsOneCallBitForBit(int dim)
+    {
+        const int positions = 21, split = 8;
+        var rng = new Random(dim);
+        var cache = Enumerable.Range(0, positions * dim).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        var weights = Enumerable.Range(0, positions).Select(_ => (float)rng.NextDouble()).ToArray();
+        var whole = new float[dim];
+        Attention.WeightedSum<float, Fp32Element>(weights, cache, dim, whole);
+        var parts = new float[dim];
+        Attention.WeightedSum<float, Fp32Element>(weights.AsSpan(0, split), cache.AsSpan(0, split * dim), dim, parts);
+        Attention.WeightedSum<float, Fp32Element>(weights.AsSpan(split), cache.AsSpan(split * dim), dim, parts, accumulate: true);
+        Assert.Equal(whole, parts);
     }
 }

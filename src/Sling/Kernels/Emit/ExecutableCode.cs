@@ -11,11 +11,8 @@ internal static unsafe partial class ExecutableCode
     private const int ProtRead = 1, ProtWrite = 2, ProtExec = 4;
     private const int MapPrivate = 2, MapAnonymous = 0x20;
 
-    /// <summary>
-    /// The code's entry point, or null when this system does not allow it. With DOTNET_PerfMapEnabled
-    /// set, the code is named in the runtime's perf map (/tmp/perf-PID.map), so profilers show it.
-    /// </summary>
-    public static void* Load(byte[] code, string name)
+    /// <summary>The code's entry point, or null when this system does not allow it.</summary>
+    public static void* Load(byte[] code)
     {
         if (!OperatingSystem.IsLinux()) return null;
         nuint size = (nuint)((code.Length + 4095) & ~4095);
@@ -26,15 +23,6 @@ internal static unsafe partial class ExecutableCode
         {
             _ = Munmap(pages, size);
             return null;
-        }
-        if (Environment.GetEnvironmentVariable("DOTNET_PerfMapEnabled") is { Length: > 0 } perf && perf != "0")
-        {
-            try
-            {
-                File.AppendAllText($"/tmp/perf-{Environment.ProcessId}.map", $"{(ulong)pages:x} {code.Length:x} {name}\n");
-            }
-            catch (IOException) { } // a profiling aid only
-            catch (UnauthorizedAccessException) { }
         }
         return pages;
     }

@@ -90,7 +90,7 @@ internal sealed unsafe class VnniKernel
         var kernel = Kernels.GetOrAdd((bits, stride, blocks, blocksPerGroup, fold), key =>
         {
             var code = Assemble(key.Item1, key.Item2, key.Item3, key.Item4, key.Item5);
-            void* entry = ExecutableCode.Load(code, $"sling_vnni_int{key.Item1}_k{key.Item3 * BlockSize}_{key.Item5}");
+            void* entry = ExecutableCode.Load(code);
             return new VnniKernel(entry);
         });
         return kernel._entry == null ? null : kernel;
