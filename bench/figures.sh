@@ -65,3 +65,11 @@ for binary in src/Sling.Cli/bin/Release/net10.0/Sling.Cli "$work/sling-r2r/Sling
   echo "### $binary"
   for i in 1 2 3 4 5; do /usr/bin/time -f "%e s" "$binary" run -m "$work/tinyllama-q4_0.gguf" -p "$prompt" -n 1 2>&1 >/dev/null | tail -n 1; done
 done
+
+echo "## 8. The assembled VNNI kernels against the .NET path: one product, then whole prompts"
+for format in q4_0 q8_0; do bench kernel --rows 5632 --cols 2048 --format $format --tokens 64; done
+for model in tinyllama-q4_0.gguf tinyllama-q8_0.gguf tinyllama-q4_k_m.gguf; do
+  echo "### $model"
+  sling bench -m "$work/$model" -p 512 -n 0 -r 3 | grep pp512
+  SLING_NO_ASSEMBLED_KERNELS=1 sling bench -m "$work/$model" -p 512 -n 0 -r 3 | grep pp512
+done

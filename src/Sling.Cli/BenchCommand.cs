@@ -54,7 +54,7 @@ internal static class BenchCommand
             double bandwidth = MemoryBandwidth.MeasureGBPerSecond(transformer.Pool.Threads); // after the runs: its buffer is not counted above
 
             stdout.WriteLine($"model     {path ?? "synthetic " + shape}  ({string.Join(", ", summary.Formats)}, {summary.WeightBytes / 1e6:F1} MB of weights, {summary.Parameters / 1e6:F1} M parameters)");
-            stdout.WriteLine($"threads   {transformer.Pool.Threads}   memory read bandwidth {bandwidth:F1} GB/s (measured)   kernels {Kernels.KernelIsas.Best}{(transformer.IntegerActivations ? ", int8 activations" : ", float activations")}");
+            stdout.WriteLine($"threads   {transformer.Pool.Threads}   memory read bandwidth {bandwidth:F1} GB/s (measured)   kernels {Kernels.KernelIsas.Best}{(Kernels.Emit.VnniKernel.Available ? " + VNNI (assembled)" : "")}{(transformer.IntegerActivations ? ", int8 activations" : ", float activations")}");
             if (path != null) stdout.WriteLine($"load      {loaded:F0} ms; first token of a 10-token prompt {firstToken:F0} ms after the load began ({compiling:F0} ms of it compiling code)");
             stdout.WriteLine("| test     |          tok/s | weight GB/s | share of bandwidth |");
             stdout.WriteLine("| -------- | -------------: | ----------: | -----------------: |");

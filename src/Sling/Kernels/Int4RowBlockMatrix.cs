@@ -69,9 +69,16 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
 
     public override string Format => SourceFormat ?? (Symmetric ? "int4_sym" : "int4_asym");
 
-    // Codes with zero points, affine or factored scales have a VNNI kernel; level tables keep the .NET path.
-    private protected override Emit.VnniKernel? VnniKernel(int stride, int blocks)
-        => Vnni && _levels == null && VnniFold is { } fold ? Emit.VnniKernel.For(4, stride, blocks, GroupSize / BlockSize, fold) : null;
+    // Codes with zero points, affine or factored scales, and level tables with scales alone have VNNI kernels.
+    private protected override Emit.VnniKernel? VnniKernel(int stride, int blocks) => !Vnni ? null
+        : _levels != null ? ScaledFold is { } scaled ? Emit.VnniKernel.For(4, Emit.VnniCodes.Levels, stride, blocks, GroupSize / BlockSize, scaled) : null
+        : VnniFold is { } fold ? Emit.VnniKernel.For(4, Emit.VnniCodes.Unsigned, stride, blocks, GroupSize / BlockSize, fold) : null;
+
+    private protected override void VnniLevels(Span<byte> table)
+    {
+        if (_levels == null) return;
+        for (int i = 0; i < table.Length; i++) table[i] = (byte)(_levels[i % 16] + 128);
+    }
 
     private protected override int BlockBytes => 256;
 

@@ -69,7 +69,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
 
     // Factored scales (every K-quant here) have a VNNI kernel.
     private protected override Emit.VnniKernel? VnniKernel(int stride, int blocks)
-        => Vnni && SixBitFold is { } fold ? Emit.VnniKernel.For(6, stride, blocks, 0, fold) : null;
+        => Vnni && SixBitFold is { } fold ? Emit.VnniKernel.For(6, Emit.VnniCodes.Unsigned, stride, blocks, 0, fold) : null;
     public override string Format => SourceFormat ?? "int6";
     private protected override int BlockBytes => BlockBytesOf6;
 

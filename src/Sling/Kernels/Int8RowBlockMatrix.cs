@@ -42,10 +42,16 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
 
     public override string Format => SourceFormat ?? (Symmetric ? "int8_sym" : "int8_asym");
 
-    // Unsigned codes with zero points have a VNNI kernel; signed affine codes keep the .NET path.
+    // Unsigned codes with zero points, and signed codes with affine or factored scales (offset factors
+    // or none: IQ4_XS's levels as codes), have VNNI kernels; groups of 16 (half blocks) keep the .NET path.
     private protected override Emit.VnniKernel? VnniKernel(int stride, int blocks)
-        => Vnni && !SignedCodes && VnniFold is Emit.VnniFold.ZeroPoint fold && GroupSize >= BlockSize
-            ? Emit.VnniKernel.For(8, stride, blocks, GroupSize / BlockSize, fold) : null;
+    {
+        if (!Vnni || GroupSize < BlockSize) return null;
+        if (!SignedCodes) return VnniFold is Emit.VnniFold.ZeroPoint zero ? Emit.VnniKernel.For(8, Emit.VnniCodes.Unsigned, stride, blocks, GroupSize / BlockSize, zero) : null;
+        if (VnniFold is Emit.VnniFold.ZeroPoint) return null; // signed codes come with affine scales
+        Emit.VnniFold? fold = VnniFold ?? ScaledFold;
+        return fold == null ? null : Emit.VnniKernel.For(8, Emit.VnniCodes.Signed, stride, blocks, GroupSize / BlockSize, fold);
+    }
 
     private protected override int BlockBytes => 512;
 

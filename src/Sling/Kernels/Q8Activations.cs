@@ -28,6 +28,7 @@ internal sealed class Q8Activations : IParallelJob
         Wide = GC.AllocateUninitializedArray<short>(capacity * Stride, pinned: true);
         Scales = GC.AllocateUninitializedArray<float>(capacity * Blocks, pinned: true);
         ScaledSums = GC.AllocateUninitializedArray<float>(capacity * Blocks, pinned: true);
+        OffsetSums = GC.AllocateUninitializedArray<int>(capacity * Blocks, pinned: true);
         Lanes = GC.AllocateUninitializedArray<float>(capacity * Blocks * 8, pinned: true);
     }
 
@@ -44,6 +45,11 @@ internal sealed class Q8Activations : IParallelJob
     public float[] Scales { get; }
     /// <summary>Count × Blocks values d·Σq: the zero-point term of an asymmetric weight block.</summary>
     public float[] ScaledSums { get; }
+    /// <summary>
+    /// Count × Blocks values 128·Σq: what a block's integer sum gains when the weight codes it
+    /// multiplies are offset by 128 to be unsigned (the VNNI kernels' signed and table codes).
+    /// </summary>
+    public int[] OffsetSums { get; }
     /// <summary>Each block's scale repeated 8 times, so a kernel loads it as one vector.</summary>
     public float[] Lanes { get; }
 
@@ -84,6 +90,7 @@ internal sealed class Q8Activations : IParallelJob
                 float d = QuantizeBlock(x, codes + (long)t * Stride + start, wide + (long)t * Stride + start, out int sum);
                 Scales[k] = d;
                 ScaledSums[k] = d * sum;
+                OffsetSums[k] = 128 * sum;
                 Vector256.Create(d).StoreUnsafe(ref Lanes[k * 8]);
             }
         }

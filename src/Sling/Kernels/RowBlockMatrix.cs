@@ -348,6 +348,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         fixed (sbyte* q = input.Codes)
         fixed (short* wide = input.Wide)
         fixed (float* d = input.Scales, sums = groupSums, output = y)
+        fixed (int* offsetSums = input.OffsetSums)
         {
             // A tile of activation rows stays in L1 while this range's row blocks stream past it.
             for (int t = 0; t < n; t += Tile)
@@ -367,8 +368,10 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
                         Q = q + (long)t * input.Stride, D = d + (long)t * blocks, Sums = sums + (long)t * groups,
                         Result = output + (long)t * ldy + rowStart, ResultStrideBytes = (long)ldy * sizeof(float),
                         RowBlocks = (rowEnd - rowStart) / RowsPerBlock, Zero = SymmetricZero,
+                        OffsetSums = offsetSums + (long)t * blocks,
                     };
                     args.SetConstants();
+                    VnniLevels(new Span<byte>(args.Levels, 64));
                     if (args.RowBlocks > 0) kernel.Run(&args);
                     continue;
                 }
@@ -407,6 +410,14 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// <summary>The 6-bit layout's scales as the assembled kernel folds them, or null when they are not factored.</summary>
     private protected Emit.VnniFold.SixBit? SixBitFold => _superFactors != null
         ? new Emit.VnniFold.SixBit(GroupSize == BlockSize / 2, _groupsPerSuper, _factorParts == 2, _signedFactors) : null;
+
+    /// <summary>Writes the level table (level + 128 for each 4-bit index, in every 128-bit lane) of a table-indexed format.</summary>
+    private protected virtual void VnniLevels(Span<byte> table) { }
+
+    /// <summary>Scales alone as the assembled kernels fold them (the codes are the values), or null for affine scales.</summary>
+    private protected Emit.VnniFold.Scaled? ScaledFold => _superFactors != null
+        ? _factorParts == 1 ? new Emit.VnniFold.Scaled(_groupsPerSuper, _signedFactors) : null
+        : _affine != null ? null : new Emit.VnniFold.Scaled(0, false);
 
     /// <summary>How the assembled kernels fold this matrix's groups, or null where they do not (one factor part).</summary>
     private protected Emit.VnniFold? VnniFold => _superFactors != null

@@ -87,11 +87,10 @@ public class AffineBlockTests
                     Assert.Equal(expected, actual);
                 }
                 IntegerKernelTests.Check(interleaved, cols, rows);
-                // With AVX-512 VNNI, the int4 layout's affine and factored scales (Q4_1, Q4_K) and the 6-bit
-                // layout run on the assembled kernels, bit for bit as the .NET path; level tables (IQ4) and
-                // the int8 layout's signed codes do not.
+                // With AVX-512 VNNI every layout runs on the assembled kernels, bit for bit as the .NET
+                // path, but the int8 layout's 16-value groups (a K-quant the 6-bit layout does not hold).
                 var packed = (RowBlockMatrix)interleaved;
-                bool vnni = interleaved is Int4RowBlockMatrix && t.Type is GgmlBlocks.Q4_K or GgmlBlocks.Q4_1 || interleaved is Int6RowBlockMatrix;
+                bool vnni = interleaved is not Int8RowBlockMatrix || t.Type is not (GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q6_K);
                 Assert.Equal(vnni && Sling.Kernels.Emit.VnniKernel.Available, packed.RunsVnni(cols));
                 if (packed.RunsVnni(cols) && rows % 32 == 0) VnniKernelTests.SamePathsBitForBit(packed, cols, rows);
                 repacked++;

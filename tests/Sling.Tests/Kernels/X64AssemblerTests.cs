@@ -24,6 +24,10 @@ public class X64AssemblerTests
         { "vcvtdq2ps zmm5, zmm27", "62917c485beb" },
         { "vmulps zmm28, zmm27, dword ptr [r11 + 0x40]{1to16}", "6241245059a340000000" },
         { "vsubps zmm4, zmm4, zmm28", "62915c485ce4" },
+        { "vpsubd zmm17, zmm17, dword ptr [r9 + rdi + 0x100]{1to16}", "62c17550fa8c3900010000" },
+        { "vpshufb zmm8, zmm25, zmm8", "6252354000c0" },
+        { "vpshufb zmm13, zmm25, zmm20", "6232354000ec" },
+        { "sub rdi, rsi", "4829f7" },
         { "vpternlogd zmm8, zmm28, zmm27, 0xf8", "62131d4025c3f8" },
         { "vpternlogd zmm15, zmm25, zmm27, 0xf8", "6213354025fbf8" },
         { "vpsllw zmm28, zmm25, 4", "62911d4071f104" },
@@ -114,6 +118,10 @@ public class X64AssemblerTests
             case "vcvtdq2ps zmm5, zmm27": a.Vcvtdq2ps(5, 27); break;
             case "vmulps zmm28, zmm27, dword ptr [r11 + 0x40]{1to16}": a.Vmulps(28, 27, new Mem(Gpr.R11, 0x40), true); break;
             case "vsubps zmm4, zmm4, zmm28": a.Vsubps(4, 4, 28); break;
+            case "vpsubd zmm17, zmm17, dword ptr [r9 + rdi + 0x100]{1to16}": a.Vpsubd(17, 17, new Mem(Gpr.R9, 0x100, Gpr.Rdi), true); break;
+            case "vpshufb zmm8, zmm25, zmm8": a.Vpshufb(8, 25, 8); break;
+            case "vpshufb zmm13, zmm25, zmm20": a.Vpshufb(13, 25, 20); break;
+            case "sub rdi, rsi": a.Sub(Gpr.Rdi, Gpr.Rsi); break;
             case "vpternlogd zmm8, zmm28, zmm27, 0xf8": a.Vpternlogd(8, 28, 27, 0xF8); break;
             case "vpternlogd zmm15, zmm25, zmm27, 0xf8": a.Vpternlogd(15, 25, 27, 0xF8); break;
             case "vpsllw zmm28, zmm25, 4": a.Vpsllw(28, 25, 4); break;

@@ -4,9 +4,22 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Sling.Kernels.Emit;
 
+/// <summary>What the stored code bytes are, as the VNNI kernels turn them into <c>vpdpbusd</c>'s unsigned operand.</summary>
+internal enum VnniCodes
+{
+    /// <summary>Unsigned codes, multiplied as they are.</summary>
+    Unsigned,
+    /// <summary>Signed int8 codes, offset by 128 (their sign bit flipped), 128·Σq taken out of each block's sum.</summary>
+    Signed,
+    /// <summary>4-bit indices into a table of 16 levels, looked up as level + 128, 128·Σq taken out.</summary>
+    Levels,
+}
+
 /// <summary>How a group's sums join the outputs, as <see cref="RowBlockMatrix"/> stores its scales.</summary>
 internal abstract record VnniFold
 {
+    /// <summary>Scales only (the codes are the values): fp16 scales, or, with <paramref name="GroupsPerSuper"/> &gt; 0, a byte per group times a float per super-block.</summary>
+    public sealed record Scaled(int GroupsPerSuper, bool SignedFactors) : VnniFold;
     /// <summary>fp16 scales; one zero point for all codes, or one per group and row (bytes).</summary>
     public sealed record ZeroPoint(bool PerGroup) : VnniFold;
     /// <summary>16 float scales then 16 float offsets per group (value = scale·code − offset).</summary>
@@ -34,7 +47,7 @@ internal abstract record VnniFold
 internal sealed unsafe class VnniKernel
 {
     /// <summary>What one call multiplies: a range of row blocks by one full tile of 4 activation rows.</summary>
-    [StructLayout(LayoutKind.Explicit, Size = 320)]
+    [StructLayout(LayoutKind.Explicit, Size = 448)]
     public struct Arguments
     {
         [FieldOffset(0)] public byte* Codes;       // the first row block's codes
@@ -48,9 +61,12 @@ internal sealed unsafe class VnniKernel
         [FieldOffset(64)] public long RowBlocks;
         [FieldOffset(72)] public float Zero;       // the zero point shared by all codes
         [FieldOffset(76)] public float SixBitOffset; // int6: 32, what its stored codes add
+        [FieldOffset(80)] public int* OffsetSums;  // activation row 0's 128·Σq per block; row t at + t·blocks (signed and table codes)
         [FieldOffset(128)] public fixed byte Mask[64];      // int4: 0x0F in every byte
         [FieldOffset(192)] public fixed short Interleave[32]; // int8: the word order that makes pairs quads
         [FieldOffset(256)] public fixed byte HighBits[64];  // int6: 0x30 in every byte
+        [FieldOffset(320)] public fixed byte SignBits[64];  // signed int8: 0x80 in every byte
+        [FieldOffset(384)] public fixed byte Levels[64];    // table codes: level + 128 for each index, in every 128-bit lane
 
         /// <summary>Fills the constants the kernels load.</summary>
         public void SetConstants()
@@ -58,6 +74,7 @@ internal sealed unsafe class VnniKernel
             fixed (byte* mask = Mask) new Span<byte>(mask, 64).Fill(0x0F);
             fixed (byte* high = HighBits) new Span<byte>(high, 64).Fill(0x30);
             SixBitOffset = 32;
+            fixed (byte* sign = SignBits) new Span<byte>(sign, 64).Fill(0x80);
             // Word 2r ← word r (inputs 4j, 4j+1 of row r), word 2r+1 ← word 16 + r (inputs 4j+2, 4j+3).
             fixed (short* order = Interleave)
                 for (int r = 0; r < 16; r++) (order[2 * r], order[2 * r + 1]) = ((short)r, (short)(16 + r));
@@ -65,7 +82,7 @@ internal sealed unsafe class VnniKernel
     }
 
     private const int Tile = 4, BlockSize = 32, Rows = 16, PrefetchDistance = 4096;
-    private static readonly ConcurrentDictionary<(int, int, int, int, VnniFold), VnniKernel> Kernels = new();
+    private static readonly ConcurrentDictionary<(int, VnniCodes, int, int, int, VnniFold), VnniKernel> Kernels = new();
     private readonly delegate* unmanaged<Arguments*, void> _entry;
 
     /// <summary>
@@ -79,17 +96,17 @@ internal sealed unsafe class VnniKernel
     private VnniKernel(void* entry) => _entry = (delegate* unmanaged<Arguments*, void>)entry;
 
     /// <summary>
-    /// The kernel for <paramref name="bits"/>-bit codes (4, 6 or 8), activation rows of
-    /// <paramref name="stride"/> codes and <paramref name="blocks"/> 32-input blocks, groups of
-    /// <paramref name="blocksPerGroup"/> blocks folded as <paramref name="fold"/> says; null when the
-    /// kernels are not available here.
+    /// The kernel for <paramref name="bits"/>-bit codes (4, 6 or 8) of the kind <paramref name="codes"/>
+    /// says, activation rows of <paramref name="stride"/> codes and <paramref name="blocks"/> 32-input
+    /// blocks, groups of <paramref name="blocksPerGroup"/> blocks folded as <paramref name="fold"/> says;
+    /// null when the kernels are not available here.
     /// </summary>
-    public static VnniKernel? For(int bits, int stride, int blocks, int blocksPerGroup, VnniFold fold)
+    public static VnniKernel? For(int bits, VnniCodes codes, int stride, int blocks, int blocksPerGroup, VnniFold fold)
     {
         if (!Available) return null;
-        var kernel = Kernels.GetOrAdd((bits, stride, blocks, blocksPerGroup, fold), key =>
+        var kernel = Kernels.GetOrAdd((bits, codes, stride, blocks, blocksPerGroup, fold), key =>
         {
-            var code = Assemble(key.Item1, key.Item2, key.Item3, key.Item4, key.Item5);
+            var code = Assemble(key.Item1, key.Item2, key.Item3, key.Item4, key.Item5, key.Item6);
             void* entry = ExecutableCode.Load(code);
             return new VnniKernel(entry);
         });
@@ -108,29 +125,45 @@ internal sealed unsafe class VnniKernel
     // zmm28 scratch, zmm29–30 a super-block's scale and offset factors.
     private const int Acc = 0, GroupSum = 4, Unpacked = 8, Mask = 16, Dot = 17, Scale = 26, Zero = 27, Scratch = 28, SuperScale = 29, SuperOffset = 30;
 
-    internal static byte[] Assemble(int bits, int stride, int blocks, int blocksPerGroup, VnniFold fold)
+    internal static byte[] Assemble(int bits, VnniCodes codes, int stride, int blocks, int blocksPerGroup, VnniFold fold)
     {
         if (fold is VnniFold.SixBit six) return AssembleSixBit(stride, blocks, six);
         if (bits is not (4 or 8)) throw new ArgumentException($"{bits}-bit codes have no VNNI kernel");
+        if (codes == VnniCodes.Signed && bits != 8 || codes == VnniCodes.Levels && bits != 4)
+            throw new ArgumentException($"{codes} codes are not {bits}-bit");
         if (blocksPerGroup < 1 || blocks % blocksPerGroup != 0) throw new ArgumentException($"{blocks} blocks do not make groups of {blocksPerGroup}");
         int groups = blocks / blocksPerGroup;
         // Factored scales: the group loop walks super-blocks, their groups written out one after another.
-        int unroll = fold is VnniFold.Factored f ? f.GroupsPerSuper : 1;
+        int unroll = fold switch
+        {
+            VnniFold.Factored f => f.GroupsPerSuper,
+            VnniFold.Scaled { GroupsPerSuper: > 0 } f => f.GroupsPerSuper,
+            _ => 1,
+        };
+        int superParts = fold is VnniFold.Factored ? 2 : unroll > 1 ? 1 : 0;
         if (groups % unroll != 0) throw new ArgumentException($"{groups} groups do not make super-blocks of {unroll}");
         var a = new X64Assembler();
         Prologue(a);
         a.Vmovdqu32(Mask, new Mem(Args, bits == 4 ? 128 : 192));
         if (fold is VnniFold.ZeroPoint { PerGroup: false }) a.Vbroadcastss(Zero, new Mem(Args, 72));
+        if (codes != VnniCodes.Unsigned)
+        {
+            a.Vmovdqu32(CodeTable, new Mem(Args, codes == VnniCodes.Signed ? 320 : 384));
+            // From here rdi is the distance from the block scales to the 128·Σq sums (same layout), so
+            // both are read through the one cursor.
+            a.MovLoad(SumOffset, new Mem(Args, 80));
+            a.Sub(SumOffset, DBase);
+        }
 
         int rowBlockLoop = RowBlockStart(a, groups / unroll);
         int groupLoop = a.Position;
-        if (fold is VnniFold.Factored) LoadSuper(a, parts: 2);
+        if (superParts > 0) LoadSuper(a, superParts);
         for (int k = 0; k < unroll; k++)
         {
-            GroupSums(a, bits, stride, blocks, blocksPerGroup);
+            GroupSums(a, bits, codes, stride, blocks, blocksPerGroup);
             Fold(a, fold, groups, k);
         }
-        if (fold is VnniFold.Factored) a.Add(Scales, unroll * 2 * Rows);
+        if (superParts > 0) a.Add(Scales, unroll * superParts * Rows);
         a.Dec(Loop);
         a.JnzBack(groupLoop);
         RowBlockEnd(a, rowBlockLoop);
@@ -138,7 +171,9 @@ internal sealed unsafe class VnniKernel
     }
 
     private static readonly Gpr[] Saved = [Gpr.Rbx, Gpr.Rbp, Gpr.R12, Gpr.R13, Gpr.R14, Gpr.R15];
-    private const Gpr Args = Gpr.Rdi;
+    private const Gpr Args = Gpr.Rdi, SumOffset = Gpr.Rdi;
+    // Signed and table codes: zmm25 holds the sign bits or the level table.
+    private const int CodeTable = 25;
 
     private static void Prologue(X64Assembler a)
     {
@@ -201,7 +236,7 @@ internal sealed unsafe class VnniKernel
     }
 
     // One group's Σ_b d_b · Σ code·q for the tile's rows into zmm4–7; the cursors move past the group.
-    private static void GroupSums(X64Assembler a, int bits, int stride, int blocks, int blocksPerGroup)
+    private static void GroupSums(X64Assembler a, int bits, VnniCodes codes, int stride, int blocks, int blocksPerGroup)
     {
         int blockBytes = bits * BlockSize * Rows / 8;
         for (int t = 0; t < Tile; t++) a.Vpxord(GroupSum + t, GroupSum + t, GroupSum + t);
@@ -225,6 +260,13 @@ internal sealed unsafe class VnniKernel
                 // word permute puts each row's four codes together.
                 for (int j = 0; j < 8; j++) a.Vpermw(Unpacked + j, Mask, new Mem(Codes, 64 * j));
             }
+            // Signed codes become unsigned by flipping their sign bit (c + 128); table indices become
+            // level + 128 by one lookup.
+            for (int j = 0; j < 8 && codes != VnniCodes.Unsigned; j++)
+            {
+                if (codes == VnniCodes.Signed) a.Vpxord(Unpacked + j, Unpacked + j, CodeTable);
+                else a.Vpshufb(Unpacked + j, CodeTable, Unpacked + j);
+            }
             for (int t = 0; t < Tile; t++)
             {
                 int even = Dot + 2 * t, odd = even + 1;
@@ -234,6 +276,7 @@ internal sealed unsafe class VnniKernel
                 for (int j = 0; j < 8; j++)
                     a.Vpdpbusd(j % 2 == 0 ? even : odd, Unpacked + j, new Mem(Q, t * stride + BlockSize * i + 4 * j), broadcast: true);
                 a.Vpaddd(even, even, odd);
+                if (codes != VnniCodes.Unsigned) a.Vpsubd(even, even, new Mem(D, 4 * (t * blocks + i), SumOffset), broadcast: true);
                 a.Vcvtdq2ps(even, even);
                 a.Vfmadd231ps(GroupSum + t, even, new Mem(D, 4 * (t * blocks + i)), broadcast: true);
             }
@@ -264,6 +307,16 @@ internal sealed unsafe class VnniKernel
                     a.Vsubps(Scratch, GroupSum + t, Scratch);
                     a.Vfmadd231ps(Acc + t, Scale, Scratch);
                 }
+                break;
+            case VnniFold.Scaled f:
+                // The codes are the values: output += scale · Σ d·Σ code·q.
+                if (f.GroupsPerSuper > 0) FactorTimesSuper(a, Scale, new Mem(Scales, k * Rows), f.SignedFactors, SuperScale);
+                else
+                {
+                    a.Vcvtph2ps(Scale, new Mem(Scales));
+                    a.Add(Scales, Rows * sizeof(short));
+                }
+                for (int t = 0; t < Tile; t++) a.Vfmadd231ps(Acc + t, Scale, GroupSum + t);
                 break;
             case VnniFold.Affine:
                 a.Vmovdqu32(Scale, new Mem(Scales));

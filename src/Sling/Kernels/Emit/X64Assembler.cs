@@ -36,6 +36,9 @@ internal sealed class X64Assembler
     public void Vpermw(int dst, int index, int src) => Evex(Map.M0F38, Pp.P66, 0x8D, dst, index, src, w: true);
     public void Vpxord(int dst, int src1, int src2) => Evex(Map.M0F, Pp.P66, 0xEF, dst, src1, src2);
     public void Vpaddd(int dst, int src1, int src2) => Evex(Map.M0F, Pp.P66, 0xFE, dst, src1, src2);
+    public void Vpsubd(int dst, int src1, Mem src2, bool broadcast) => Evex(Map.M0F, Pp.P66, 0xFA, dst, src1, src2, broadcast);
+    /// <summary>dst's byte i ← table's byte (index's byte i &amp; 15) within the same 128-bit lane.</summary>
+    public void Vpshufb(int dst, int table, int index) => Evex(Map.M0F38, Pp.P66, 0x00, dst, table, index);
     public void Vcvtdq2ps(int dst, int src) => Evex(Map.M0F, Pp.None, 0x5B, dst, -1, src);
     public void Vmulps(int dst, int src1, Mem src2, bool broadcast) => Evex(Map.M0F, Pp.None, 0x59, dst, src1, src2, broadcast);
     public void Vmulps(int dst, int src1, int src2) => Evex(Map.M0F, Pp.None, 0x59, dst, src1, src2);
@@ -155,6 +158,9 @@ internal sealed class X64Assembler
 
     /// <summary>dst ← dst + src (64-bit).</summary>
     public void Add(Gpr dst, Gpr src) => RegReg(0x01, src, dst);
+
+    /// <summary>dst ← dst − src (64-bit).</summary>
+    public void Sub(Gpr dst, Gpr src) => RegReg(0x29, src, dst);
 
     private void RegReg(byte opcode, Gpr reg, Gpr rm)
     {
