@@ -35,14 +35,14 @@ internal abstract record VnniFold
 
 /// <summary>
 /// The interleaved kernels (<see cref="RowBlockMatrix"/>: 16 rows × 4 activation rows per step) of
-/// unsigned int4 and int8 codes with AVX-512 VNNI's <c>vpdpbusd</c>, which multiplies unsigned code
+/// the int4, 6-bit and int8 layouts with AVX-512 VNNI's <c>vpdpbusd</c>, which multiplies unsigned code
 /// bytes by signed activation bytes and adds each four into an int32 lane in one instruction, where
 /// the .NET path needs <c>vpmaddubsw</c>, an add and a final <c>vpmaddwd</c> (int4) or a widening
 /// and a <c>vpmaddwd</c> per input pair (int8). .NET 10 exposes no 512-bit VNNI intrinsic for this
 /// CPU, so the loop is assembled at run time, once per shape, with <see cref="X64Assembler"/>. It
-/// computes what <see cref="Int4RowBlockMatrix"/>'s and <see cref="Int8RowBlockMatrix"/>'s loops
-/// do, in the same order and roundings, so both paths give the same bits (the tests compare them).
-/// Zero points, affine and factored (K-quant) scales; level tables stay on the .NET path.
+/// computes what the layouts' .NET loops do, in the same order and roundings, so both paths give the
+/// same bits (the tests compare them): unsigned, signed and table codes (<see cref="VnniCodes"/>),
+/// with zero points, affine, factored (K-quant) or plain scales (<see cref="VnniFold"/>).
 /// </summary>
 internal sealed unsafe class VnniKernel
 {
