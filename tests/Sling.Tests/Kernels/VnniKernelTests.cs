@@ -4,12 +4,14 @@ using Sling.Tests.Support;
 
 namespace Sling.Tests.Kernels;
 
-/// <summary>A theory skipped, saying why, where the run-time assembled VNNI kernels cannot run.</summary>
+/// <summary>A theory skipped, saying why, where the run-time assembled VNNI kernels cannot run (or the shared files it reads are absent).</summary>
 public sealed class VnniTheoryAttribute : TheoryAttribute
 {
-    public VnniTheoryAttribute()
+    public VnniTheoryAttribute(params string[] requiredPaths)
     {
-        if (!VnniKernel.Available) Skip = "this CPU has no AVX-512 VNNI (or this is not 64-bit Linux): the assembled kernels are never used here";
+        var missing = requiredPaths.FirstOrDefault(p => !SharedData.Has(p));
+        if (missing != null) Skip = $"reference data ../shared/{missing} is absent";
+        else if (!VnniKernel.Available) Skip = "this CPU has no AVX-512 VNNI (or this is not 64-bit Linux, or SLING_NO_ASSEMBLED_KERNELS is set): the assembled kernels are never used here";
     }
 }
 

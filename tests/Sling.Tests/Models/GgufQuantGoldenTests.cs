@@ -37,6 +37,27 @@ public class GgufQuantGoldenTests
         Assert.Equal(integer, stepwise, 1e-5); // the batch changes nothing but the order of work
     }
 
+    /// <summary>
+    /// The whole model on the VNNI kernels assembled at run time and on the .NET kernels gives the same
+    /// logits bit for bit: batches of 8 tokens run as full tiles of 4 activation rows on every layout.
+    /// </summary>
+    [Sling.Tests.Kernels.VnniTheory(Folder + "/model-q8_0.gguf")]
+    [MemberData(nameof(SharedData.QuantizedGgufTypes), MemberType = typeof(SharedData))]
+    public void TheAssembledKernelsGiveTheNetKernelsLogitsBitForBit(string type)
+    {
+        using var golden = SafeTensorsFile.Open(SharedData.PathOf($"{Folder}/golden-{type}.safetensors"));
+        var ids = golden.ReadIntegers("input_ids").Select(i => (int)i).ToArray();
+        using var model = ModelLoader.LoadTransformer(SharedData.PathOf($"{Folder}/model-{type}.gguf"));
+        var matrices = model.Weights.Layers.SelectMany(l => l.Linears()).Select(x => x.Linear.Weight)
+            .Append(model.Weights.Classifier.Weight).OfType<Sling.Kernels.RowBlockMatrix>().ToList();
+        Assert.NotEmpty(matrices);
+        Assert.Contains(matrices, m => m.RunsVnni(m.Cols));
+        var assembled = Engine.BatchLogits(model, ids, 8);
+        foreach (var m in matrices) m.Vnni = false;
+        var net = Engine.BatchLogits(model, ids, 8);
+        Assert.Equal(Flatten(net), Flatten(assembled));
+    }
+
     private static float[] Flatten(float[][] rows) => rows.SelectMany(r => r).ToArray();
 
     private static double RelativeL2(float[] reference, float[] actual)
