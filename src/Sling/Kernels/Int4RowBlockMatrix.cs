@@ -18,7 +18,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     private readonly Vector512<byte> _positive, _negative;
 
     internal Int4RowBlockMatrix(StoredLayout shape, NativeBuffer codes, NativeBuffer scales, NativeBuffer? super, byte[]? zeros)
-        : base(shape, codes, scales, super, zeros) => (_levels, _positive, _negative) = LevelTables(shape.Levels);
+        : base(shape, codes, scales, super, zeros, "int4") => (_levels, _positive, _negative) = LevelTables(shape.Levels);
 
     // The levels split into their positive and negative parts, each repeated in every 128-bit lane.
     private static (sbyte[]?, Vector512<byte>, Vector512<byte>) LevelTables(sbyte[]? levels)
@@ -35,10 +35,9 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         return (levels, Vector512.Create(positive), Vector512.Create(negative));
     }
 
-    private protected override string Kind => "int4";
     private protected override sbyte[]? StoredLevels => _levels;
 
-    internal Int4RowBlockMatrix(RepackSource m) : base(m)
+    internal Int4RowBlockMatrix(RepackSource m) : base(m, "int4")
     {
         (_levels, _positive, _negative) = LevelTables(m.Levels);
         int blocks = Cols / BlockSize;

@@ -5,82 +5,124 @@ using System.Runtime.Intrinsics.X86;
 namespace Sling.Kernels;
 
 /// <summary>
-/// llama.cpp's K-quants whose codes fit six bits (Q6_K, Q5_K, Q3_K, Q2_K) in the 16-row interleaved layout (<see cref="RowBlockMatrix"/>) at 6 bits
-/// per code: per 16-row block and 32-input block, the codes' low four bits laid out as
-/// <see cref="Int4RowBlockMatrix"/> lays out its codes (256 bytes: vector j holds, in lane r, inputs
-/// 8j..8j+3 in its low nibbles and 8j+4..8j+7 in its high nibbles), then their high two bits in two
-/// 64-byte planes: code vector m (m = 2j for the low nibbles of vector j, 2j + 1 for the high) keeps
-/// its bits at bits 2(m mod 4) of plane m / 4. A signed code c (Q6_K's q − 32, Q3_K's q − 4, Q5_K's and
-/// Q2_K's q) is stored as u = c + 32 in 0..63, so value = s·c − o = s·u − (32·s + o). Scale factors as
-/// the file stores them: per 16 values (Q6_K, Q3_K, Q2_K: each block's two halves summed apart) or
-/// per 32 (Q5_K), with offsets for Q5_K and Q2_K.
+/// llama.cpp's K-quants (Q6_K, Q5_K, Q3_K, Q2_K) in the 16-row interleaved layout (<see cref="RowBlockMatrix"/>)
+/// at as few bits per code as their codes need: per 16-row block and 32-input block, the codes' low
+/// four bits laid out as <see cref="Int4RowBlockMatrix"/> lays out its codes (256 bytes: vector j
+/// holds, in lane r, inputs 8j..8j+3 in its low nibbles and 8j+4..8j+7 in its high nibbles), then
+/// the bits above in 64-byte planes: six-bit codes ("int6", Q6_K) keep code vector m's two high bits
+/// (m = 2j for the low nibbles of vector j, 2j + 1 for the high) at bits 2(m mod 4) of plane m / 4;
+/// five-bit codes ("int5", Q5_K) keep its fifth bit at bit m of one plane; codes of four bits or
+/// fewer ("int4k", Q3_K, Q2_K) have no plane. A signed code c (Q6_K's q − 32, Q3_K's q − 4, Q5_K's
+/// and Q2_K's q) is stored as u = c + z, z the offset that makes it unsigned (32, 4, 0, 0; kept as
+/// the layout's zero point), so value = s·c − o = s·u − (z·s + o). Scale factors as the file stores
+/// them: per 16 values (Q6_K, Q3_K, Q2_K: each block's two halves summed apart) or per 32 (Q5_K),
+/// with offsets for Q5_K and Q2_K.
 /// </summary>
 internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
 {
-    private const int Zero = 32;
     private const int LowBytes = 256;
+    private readonly int _planes;
 
-    /// <summary>True when the source's codes are known to fit: signed, in −32..31, with factored scales per 16 or 32 values.</summary>
+    /// <summary>The fewest bits (at most 6) that hold codes in [min, max], and the offset making them unsigned: 0 when none is negative, else half the range.</summary>
+    internal static (int Bits, int Offset)? CodeWidth(int min, int max)
+    {
+        for (int bits = 1; bits <= 6; bits++)
+        {
+            if (min >= 0 && max < 1 << bits) return (bits, 0);
+            if (min >= -(1 << (bits - 1)) && max < 1 << (bits - 1)) return (bits, 1 << (bits - 1));
+        }
+        return null;
+    }
+
+    private static string KindOf(int bits) => bits switch { 6 => "int6", 5 => "int5", _ => "int4k" };
+    private static int PlanesOf(string kind) => kind switch { "int6" => 2, "int5" => 1, "int4k" => 0, _ => throw new ArgumentException($"'{kind}' is not a K-quant layout") };
+
+    /// <summary>True when the source's codes are known to fit: signed, within six bits, with factored scales per 16 or 32 values.</summary>
     internal static bool Holds(RepackSource m) =>
-        m.SignedCodes && m.Factors is { GroupSize: 16 or 32 } && m.SignedCodeRange is var (min, max) && min >= -Zero && max < Zero;
+        m.SignedCodes && m.Factors is { GroupSize: 16 or 32 } && m.SignedCodeRange is var (min, max) && CodeWidth(min, max) is not null;
 
     internal Int6RowBlockMatrix(StoredLayout shape, NativeBuffer codes, NativeBuffer scales, NativeBuffer? super, byte[]? zeros)
-        : base(shape, codes, scales, super, zeros) { }
+        : base(shape, codes, scales, super, zeros, shape.Kind) => _planes = PlanesOf(shape.Kind);
 
-    private protected override string Kind => "int6";
+    internal Int6RowBlockMatrix(RepackSource m) : this(m, Width(m)) { }
 
-    internal Int6RowBlockMatrix(RepackSource m) : base(m)
+    private static (int Bits, int Offset) Width(RepackSource m)
     {
         if (!m.SignedCodes || m.Factors is not { GroupSize: 16 or 32 })
-            throw new ArgumentException("the 6-bit layout holds K-quants: signed codes with factored scales per 16 or 32 values");
-        int blocks = Cols / BlockSize, cols = Cols;
+            throw new ArgumentException("the K-quant layout holds signed codes with factored scales per 16 or 32 values");
+        if (m.SignedCodeRange is not var (min, max) || CodeWidth(min, max) is not { } width)
+            throw new ArgumentException("the K-quant layout holds codes of at most six bits, known before repacking");
+        return width;
+    }
+
+    private Int6RowBlockMatrix(RepackSource m, (int Bits, int Offset) width) : base(m, KindOf(width.Bits))
+    {
+        _planes = PlanesOf(Kind);
+        SymmetricZero = width.Offset;
+        int blocks = Cols / BlockSize, cols = Cols, planes = _planes, blockBytes = BlockBytes;
+        uint mask = (uint)((1 << width.Bits) - 1) * 0x01010101u, flip = (uint)width.Offset * 0x01010101u;
+        int min = -width.Offset, max = (1 << width.Bits) - 1 - width.Offset;
         byte* target = _codes;
         ForEachRowBlock(m, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (rb) =>
         {
             byte* scratch = stackalloc byte[cols];
-            const uint Low = 0x0F0F0F0F, Two = 0x03030303;
+            uint* u = stackalloc uint[8];
+            const uint Low = 0x0F0F0F0F, Two = 0x03030303, One = 0x01010101;
             for (int r = 0; r < RowsPerBlock; r++)
             {
                 byte* row = m.Int8RowCodes(rb * RowsPerBlock + r, scratch);
                 var signed = new ReadOnlySpan<sbyte>(row, cols);
-                if (System.Numerics.Tensors.TensorPrimitives.Min(signed) < -Zero || System.Numerics.Tensors.TensorPrimitives.Max(signed) >= Zero)
-                    throw new ArgumentException($"row {rb * RowsPerBlock + r} has codes outside -{Zero}..{Zero - 1}, which 6 bits do not hold");
+                if (System.Numerics.Tensors.TensorPrimitives.Min(signed) < min || System.Numerics.Tensors.TensorPrimitives.Max(signed) > max)
+                    throw new ArgumentException($"row {rb * RowsPerBlock + r} has codes outside {min}..{max}");
                 uint* words = (uint*)row; // four codes per word: word mv holds inputs 4·mv .. 4·mv + 3
                 for (int b = 0; b < blocks; b++, words += 8)
                 {
-                    byte* block = target + ((long)rb * blocks + b) * BlockBytesOf6 + r * 4;
-                    // u = c + 32 for c in -32..31 is c's low six bits with bit 5 flipped (no carries between bytes).
-                    uint u0 = (words[0] & 0x3F3F3F3F) ^ 0x20202020, u1 = (words[1] & 0x3F3F3F3F) ^ 0x20202020;
-                    uint u2 = (words[2] & 0x3F3F3F3F) ^ 0x20202020, u3 = (words[3] & 0x3F3F3F3F) ^ 0x20202020;
-                    uint u4 = (words[4] & 0x3F3F3F3F) ^ 0x20202020, u5 = (words[5] & 0x3F3F3F3F) ^ 0x20202020;
-                    uint u6 = (words[6] & 0x3F3F3F3F) ^ 0x20202020, u7 = (words[7] & 0x3F3F3F3F) ^ 0x20202020;
-                    *(uint*)block = (u0 & Low) | (u1 & Low) << 4;
-                    *(uint*)(block + 64) = (u2 & Low) | (u3 & Low) << 4;
-                    *(uint*)(block + 128) = (u4 & Low) | (u5 & Low) << 4;
-                    *(uint*)(block + 192) = (u6 & Low) | (u7 & Low) << 4;
-                    *(uint*)(block + LowBytes) = (u0 >> 4 & Two) | (u1 >> 4 & Two) << 2 | (u2 >> 4 & Two) << 4 | (u3 >> 4 & Two) << 6;
-                    *(uint*)(block + LowBytes + 64) = (u4 >> 4 & Two) | (u5 >> 4 & Two) << 2 | (u6 >> 4 & Two) << 4 | (u7 >> 4 & Two) << 6;
+                    byte* block = target + ((long)rb * blocks + b) * blockBytes + r * 4;
+                    // u = c + z: c's low bits, with the top one flipped when z is half the range (no carries between bytes).
+                    for (int k = 0; k < 8; k++) u[k] = (words[k] & mask) ^ flip;
+                    *(uint*)block = (u[0] & Low) | (u[1] & Low) << 4;
+                    *(uint*)(block + 64) = (u[2] & Low) | (u[3] & Low) << 4;
+                    *(uint*)(block + 128) = (u[4] & Low) | (u[5] & Low) << 4;
+                    *(uint*)(block + 192) = (u[6] & Low) | (u[7] & Low) << 4;
+                    if (planes == 2)
+                    {
+                        *(uint*)(block + LowBytes) = (u[0] >> 4 & Two) | (u[1] >> 4 & Two) << 2 | (u[2] >> 4 & Two) << 4 | (u[3] >> 4 & Two) << 6;
+                        *(uint*)(block + LowBytes + 64) = (u[4] >> 4 & Two) | (u[5] >> 4 & Two) << 2 | (u[6] >> 4 & Two) << 4 | (u[7] >> 4 & Two) << 6;
+                    }
+                    else if (planes == 1)
+                    {
+                        uint plane = 0;
+                        for (int k = 0; k < 8; k++) plane |= (u[k] >> 4 & One) << k;
+                        *(uint*)(block + LowBytes) = plane;
+                    }
                 }
             }
         });
     }
 
-    private const int BlockBytesOf6 = LowBytes + 128;
+    /// <summary>High-bit planes after the low four bits: 2, 1 or 0.</summary>
+    internal int Planes => _planes;
 
-    // Factored scales (every K-quant here) have a VNNI kernel.
+    // Factored scales (every K-quant here) have a VNNI kernel, for each number of planes.
     private protected override Emit.VnniKernel? VnniKernel(int stride, int blocks)
-        => Vnni && SixBitFold is { } fold ? Emit.VnniKernel.For(6, Emit.VnniCodes.Unsigned, stride, blocks, 0, fold) : null;
-    public override string Format => SourceFormat ?? "int6";
-    private protected override int BlockBytes => BlockBytesOf6;
+        => Vnni && SixBitFold is { } fold ? Emit.VnniKernel.For(6, Emit.VnniCodes.Unsigned, stride, blocks, 0, fold with { Planes = _planes }) : null;
+
+    public override string Format => SourceFormat ?? Kind;
+    private protected override int BlockBytes => LowBytes + 64 * PlanesOf(Kind);
 
     private protected override int CodeAt(int row, int col)
     {
         int rb = row / RowsPerBlock, r = row % RowsPerBlock, b = col / BlockSize, k = col % BlockSize;
         int mv = k / 4, i = k % 4;
-        byte* block = _codes + ((long)rb * (Cols / BlockSize) + b) * BlockBytesOf6;
+        byte* block = _codes + ((long)rb * (Cols / BlockSize) + b) * BlockBytes;
         byte low = block[mv / 2 * 64 + r * 4 + i];
-        int plane = block[LowBytes + mv / 4 * 64 + r * 4 + i] >> 2 * (mv % 4) & 3;
-        return ((mv % 2 == 0 ? low & 0xF : low >> 4) | plane << 4) - Zero;
+        int high = _planes switch
+        {
+            2 => block[LowBytes + mv / 4 * 64 + r * 4 + i] >> 2 * (mv % 4) & 3,
+            1 => block[LowBytes + r * 4 + i] >> mv & 1,
+            _ => 0,
+        };
+        return ((mv % 2 == 0 ? low & 0xF : low >> 4) | high << 4) - SymmetricZero;
     }
 
     // Code vector m's high two bits moved to bits 4–5 of each byte (16-bit shifts: what crosses a
@@ -94,6 +136,35 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         _ => Vector512.ShiftRightLogical(plane.AsUInt16(), 2).AsByte() & mask,
     };
 
+    // Code vector m's fifth bit (bit m of the one plane) moved to bit 4.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> Fifth(Vector512<byte> plane, int m, Vector512<byte> bit) => (m <= 4
+        ? Vector512.ShiftLeft(plane.AsUInt16(), 4 - m) : Vector512.ShiftRightLogical(plane.AsUInt16(), m - 4)).AsByte() & bit;
+
+    // A block's eight code vectors u (4 inputs × 16 rows each): the low four bits as the int4 layout
+    // holds them (its unpack asks for those lines), then the bits of the planes the layout has.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Unpack(byte* c, int planes, Vector512<byte> nibble, out Vector512<byte> u0, out Vector512<byte> u1, out Vector512<byte> u2,
+        out Vector512<byte> u3, out Vector512<byte> u4, out Vector512<byte> u5, out Vector512<byte> u6, out Vector512<byte> u7)
+    {
+        Int4RowBlockMatrix.Unpack(c, nibble, out u0, out u1, out u2, out u3, out u4, out u5, out u6, out u7);
+        if (planes == 0) return;
+        Sse.Prefetch0(c + PrefetchDistance + LowBytes);
+        var p0 = Vector512.Load(c + LowBytes);
+        if (planes == 1)
+        {
+            var bit = Vector512.Create((byte)0x10);
+            u0 |= Fifth(p0, 0, bit); u1 |= Fifth(p0, 1, bit); u2 |= Fifth(p0, 2, bit); u3 |= Fifth(p0, 3, bit);
+            u4 |= Fifth(p0, 4, bit); u5 |= Fifth(p0, 5, bit); u6 |= Fifth(p0, 6, bit); u7 |= Fifth(p0, 7, bit);
+            return;
+        }
+        Sse.Prefetch0(c + PrefetchDistance + LowBytes + 64);
+        var p1 = Vector512.Load(c + LowBytes + 64);
+        var two = Vector512.Create((byte)0x30);
+        u0 |= High(p0, 0, two); u1 |= High(p0, 1, two); u2 |= High(p0, 2, two); u3 |= High(p0, 3, two);
+        u4 |= High(p1, 0, two); u5 |= High(p1, 1, two); u6 |= High(p1, 2, two); u7 |= High(p1, 3, two);
+    }
+
     // Σ code·q of one 16-input half (code vectors 4h..4h+3 against quads 4h..4h+3): two vpmaddubsw sums
     // (each lane at most 2·63·127) fit a 16-bit lane, then vpmaddwd widens.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -104,7 +175,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         return Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(s0, ones) + Avx512BW.MultiplyAddAdjacent(s1, ones));
     }
 
-    /// <summary>One activation row's block folded in: per group, s·d·Σ u·q − (32·s + o)·d·Σq, the two
+    /// <summary>One activation row's block folded in: per group, s·d·Σ u·q − (z·s + o)·d·Σq, the two
     /// halves as groups of their own (16 values) or together (32).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Fold(Vector512<float> acc, Vector512<byte> u0, Vector512<byte> u1, Vector512<byte> u2, Vector512<byte> u3,
@@ -125,36 +196,23 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     private protected override void RowBlock(Weights w, Activations a, float* result, int stride)
     {
         var nibble = Vector512.Create((byte)0xF);
-        var highBits = Vector512.Create((byte)0x30);
         var ones = Vector512<short>.One;
-        bool halves = w.BlocksPerGroup == 0; // groups of 16 (Q6_K) or of 32 (Q5_K)
+        var zero = Vector512.Create((float)SymmetricZero);
+        int planes = _planes, blockBytes = BlockBytes;
+        bool halves = w.BlocksPerGroup == 0; // groups of 16 (Q6_K, Q3_K, Q2_K) or of 32 (Q5_K)
         int tile = a.Tile, blocks = halves ? w.Groups / 2 : w.Groups;
         Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         for (int b = 0; b < blocks; b++)
         {
-            byte* c = w.Codes + (long)b * BlockBytesOf6;
-            // The low four bits as the int4 layout holds them (its unpack asks for those lines), then the planes.
-            Int4RowBlockMatrix.Unpack(c, nibble, out var l0, out var h0, out var l1, out var h1, out var l2, out var h2, out var l3, out var h3);
-            Sse.Prefetch0(c + PrefetchDistance + LowBytes);
-            Sse.Prefetch0(c + PrefetchDistance + LowBytes + 64);
-            var p0 = Vector512.Load(c + LowBytes);
-            var p1 = Vector512.Load(c + LowBytes + 64);
-            var u0 = l0 | High(p0, 0, highBits);
-            var u1 = h0 | High(p0, 1, highBits);
-            var u2 = l1 | High(p0, 2, highBits);
-            var u3 = h1 | High(p0, 3, highBits);
-            var u4 = l2 | High(p1, 0, highBits);
-            var u5 = h2 | High(p1, 1, highBits);
-            var u6 = l3 | High(p1, 2, highBits);
-            var u7 = h3 | High(p1, 3, highBits);
+            Unpack(w.Codes + (long)b * blockBytes, planes, nibble, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5, out var u6, out var u7);
             int g = halves ? 2 * b : b;
             var s0 = w.Scales(g);
-            var o0 = Vector512.FusedMultiplyAdd(s0, Vector512.Create((float)Zero), w.Offsets(g));
+            var o0 = Vector512.FusedMultiplyAdd(s0, zero, w.Offsets(g));
             Vector512<float> s1 = default, o1 = default;
             if (halves)
             {
                 s1 = w.Scales(g + 1);
-                o1 = Vector512.FusedMultiplyAdd(s1, Vector512.Create((float)Zero), w.Offsets(g + 1));
+                o1 = Vector512.FusedMultiplyAdd(s1, zero, w.Offsets(g + 1));
             }
             acc0 = Fold(acc0, u0, u1, u2, u3, u4, u5, u6, u7, a, 0, b, s0, o0, s1, o1, halves, ones);
             if (tile > 1) acc1 = Fold(acc1, u0, u1, u2, u3, u4, u5, u6, u7, a, 1, b, s0, o0, s1, o1, halves, ones);

@@ -16,11 +16,10 @@ namespace Sling.Kernels;
 internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
 {
     internal Int8RowBlockMatrix(StoredLayout shape, NativeBuffer codes, NativeBuffer scales, NativeBuffer? super, byte[]? zeros)
-        : base(shape, codes, scales, super, zeros) { }
+        : base(shape, codes, scales, super, zeros, "int8") { }
 
-    private protected override string Kind => "int8";
 
-    internal Int8RowBlockMatrix(RepackSource m) : base(m)
+    internal Int8RowBlockMatrix(RepackSource m) : base(m, "int8")
     {
         int blocks = Cols / BlockSize;
         byte* target = _codes;

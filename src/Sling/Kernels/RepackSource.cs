@@ -179,6 +179,16 @@ internal sealed unsafe class KQuantInt8Source(uint type, byte* blocks, int rows,
     public override bool SignedCodes => true;
     public override int BlockStride => Q8Activations.BlockSize;
 
+    /// <summary>The type's own range (<see cref="Formats.GgmlBlocks.SignedCodes"/>): Q6_K q − 32, Q5_K q, Q3_K q − 4, Q2_K q.</summary>
+    public override (int Min, int Max)? SignedCodeRange => Type switch
+    {
+        Formats.GgmlBlocks.Q6_K => (-32, 31),
+        Formats.GgmlBlocks.Q5_K => (0, 31),
+        Formats.GgmlBlocks.Q3_K => (-4, 3),
+        Formats.GgmlBlocks.Q2_K => (0, 3),
+        _ => null,
+    };
+
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public override byte* Int8RowCodes(int row, byte* scratch)
     {

@@ -40,9 +40,10 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     private readonly bool _signedFactors;  // group bytes are signed (Q6_K's scales)
     private readonly string? _format;
 
-    private protected RowBlockMatrix(RepackSource source)
+    private protected RowBlockMatrix(RepackSource source, string kind)
         : base(source.Rows, source.Cols)
     {
+        Kind = kind;
         GroupSize = source.GroupSize;
         SignedCodes = source.SignedCodes;
         SymmetricZero = source.SymmetricZero;
@@ -111,10 +112,11 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     }
 
     /// <summary>The layout read back from a stored copy (<see cref="Stored"/>): the buffers as they were, nothing recomputed.</summary>
-    private protected RowBlockMatrix(StoredLayout shape, NativeBuffer codes, NativeBuffer scales, NativeBuffer? super, byte[]? zeros)
+    private protected RowBlockMatrix(StoredLayout shape, NativeBuffer codes, NativeBuffer scales, NativeBuffer? super, byte[]? zeros, string kind)
         : base(shape.Rows, shape.Cols)
     {
-        if (shape.Kind != Kind) throw new ArgumentException($"a stored {shape.Kind} layout is not {Kind}");
+        if (shape.Kind != kind) throw new ArgumentException($"a stored {shape.Kind} layout is not {kind}");
+        Kind = kind;
         var lengths = shape.Lengths();
         if (codes.Length != lengths.Codes || scales.Length != lengths.Scales || (super?.Length ?? 0) != lengths.Super || (zeros?.LongLength ?? 0) != lengths.Zeros)
             throw new ArgumentException("the buffers do not have the stored layout's lengths");
@@ -145,13 +147,14 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         }
     }
 
-    /// <summary>"int4", "int6" or "int8": the code layout.</summary>
-    private protected abstract string Kind { get; }
+    /// <summary>"int4", "int8", or one of the K-quant layouts "int6", "int5", "int4k": the code layout.</summary>
+    private protected string Kind { get; }
 
     /// <summary>Bytes of <paramref name="values"/> codes in a layout.</summary>
     private static long CodeBytes(string kind, long values) => kind switch
     {
-        "int4" => values / 2,
+        "int4" or "int4k" => values / 2,
+        "int5" => values / 8 * 5,
         "int6" => values / 4 * 3,
         "int8" => values,
         _ => throw new ArgumentException($"unknown layout '{kind}'"),
@@ -200,7 +203,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     internal static RowBlockMatrix FromStored(StoredLayout shape, NativeBuffer codes, NativeBuffer scales, NativeBuffer? super, byte[]? zeros) => shape.Kind switch
     {
         "int4" => new Int4RowBlockMatrix(shape, codes, scales, super, zeros),
-        "int6" => new Int6RowBlockMatrix(shape, codes, scales, super, zeros),
+        "int6" or "int5" or "int4k" => new Int6RowBlockMatrix(shape, codes, scales, super, zeros),
         "int8" => new Int8RowBlockMatrix(shape, codes, scales, super, zeros),
         _ => throw new ArgumentException($"unknown layout '{shape.Kind}'"),
     };
@@ -237,7 +240,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// <summary>Code bytes hold signed values (affine sources: code minus zero point).</summary>
     private protected bool SignedCodes { get; }
     /// <summary>The zero point of every group when <see cref="Symmetric"/>.</summary>
-    private protected int SymmetricZero { get; }
+    private protected int SymmetricZero { get; init; }
     /// <summary>Code bytes of one 16-row × 32-input block.</summary>
     private protected abstract int BlockBytes { get; }
 

@@ -27,10 +27,14 @@ internal abstract record VnniFold
     /// <summary>Scale and offset bytes per group times floats per super-block of <paramref name="GroupsPerSuper"/> groups.</summary>
     public sealed record Factored(int GroupsPerSuper, bool SignedFactors) : VnniFold;
     /// <summary>
-    /// The 6-bit layout's factored scales (<see cref="Int6RowBlockMatrix"/>): groups of 16 values (two
+    /// The K-quant layouts' factored scales (<see cref="Int6RowBlockMatrix"/>): groups of 16 values (two
     /// per block) or 32, scale bytes and, with <paramref name="Offsets"/>, offset bytes per group.
     /// </summary>
-    public sealed record SixBit(bool Halves, int GroupsPerSuper, bool Offsets, bool SignedFactors) : VnniFold;
+    public sealed record SixBit(bool Halves, int GroupsPerSuper, bool Offsets, bool SignedFactors) : VnniFold
+    {
+        /// <summary>High-bit planes after the low four bits: 2 (six-bit codes), 1 (five) or 0.</summary>
+        public int Planes { get; init; } = 2;
+    }
 }
 
 /// <summary>
@@ -47,7 +51,7 @@ internal abstract record VnniFold
 internal sealed unsafe class VnniKernel
 {
     /// <summary>What one call multiplies: a range of row blocks by one full tile of 4 activation rows.</summary>
-    [StructLayout(LayoutKind.Explicit, Size = 448)]
+    [StructLayout(LayoutKind.Explicit, Size = 512)]
     public struct Arguments
     {
         [FieldOffset(0)] public byte* Codes;       // the first row block's codes
@@ -59,21 +63,21 @@ internal sealed unsafe class VnniKernel
         [FieldOffset(48)] public float* Result;    // row 0's 16 outputs of the first row block; row t at + t·ldy
         [FieldOffset(56)] public long ResultStrideBytes;
         [FieldOffset(64)] public long RowBlocks;
-        [FieldOffset(72)] public float Zero;       // the zero point shared by all codes
-        [FieldOffset(76)] public float SixBitOffset; // int6: 32, what its stored codes add
+        [FieldOffset(72)] public float Zero;       // the zero point shared by all codes (K-quant layouts: the offset their codes were stored with)
         [FieldOffset(80)] public int* OffsetSums;  // activation row 0's 128·Σq per block; row t at + t·blocks (signed and table codes)
         [FieldOffset(128)] public fixed byte Mask[64];      // int4: 0x0F in every byte
         [FieldOffset(192)] public fixed short Interleave[32]; // int8: the word order that makes pairs quads
         [FieldOffset(256)] public fixed byte HighBits[64];  // int6: 0x30 in every byte
         [FieldOffset(320)] public fixed byte SignBits[64];  // signed int8: 0x80 in every byte
         [FieldOffset(384)] public fixed byte Levels[64];    // table codes: level + 128 for each index, in every 128-bit lane
+        [FieldOffset(448)] public fixed byte FifthBit[64];  // int5: 0x10 in every byte
 
         /// <summary>Fills the constants the kernels load.</summary>
         public void SetConstants()
         {
             fixed (byte* mask = Mask) new Span<byte>(mask, 64).Fill(0x0F);
             fixed (byte* high = HighBits) new Span<byte>(high, 64).Fill(0x30);
-            SixBitOffset = 32;
+            fixed (byte* fifth = FifthBit) new Span<byte>(fifth, 64).Fill(0x10);
             fixed (byte* sign = SignBits) new Span<byte>(sign, 64).Fill(0x80);
             // Word 2r ← word r (inputs 4j, 4j+1 of row r), word 2r+1 ← word 16 + r (inputs 4j+2, 4j+3).
             fixed (short* order = Interleave)
@@ -334,11 +338,11 @@ internal sealed unsafe class VnniKernel
         a.Add(Sums, 4);
     }
 
-    // The 6-bit layout (Int6RowBlockMatrix): per block the low four bits as the int4 layout holds them,
-    // then two 64-byte planes of the high two bits; codes u = c + 32. Each block folds at once: per
-    // group (a half block of 16 values, or the whole block), s·d·Σ u·q − (32·s + o)·d·Σq.
-    // zmm4–7: the groups' scales and offsets; zmm25, zmm31: the planes; zmm27: 0x30 bytes; zmm26: 32.0.
-    private const int PlaneLow = 25, PlaneHigh = 31, HighMask = 27, ThirtyTwo = 26;
+    // The K-quant layouts (Int6RowBlockMatrix): per block the low four bits as the int4 layout holds
+    // them, then 0–2 64-byte planes of the higher bits; codes u = c + z. Each block folds at once: per
+    // group (a half block of 16 values, or the whole block), s·d·Σ u·q − (z·s + o)·d·Σq.
+    // zmm4–7: the groups' scales and offsets; zmm25, zmm31: the planes; zmm27: the high-bit mask; zmm26: z.
+    private const int PlaneLow = 25, PlaneHigh = 31, HighMask = 27, CodeOffset = 26;
 
     private static byte[] AssembleSixBit(int stride, int blocks, VnniFold.SixBit fold)
     {
@@ -346,12 +350,15 @@ internal sealed unsafe class VnniKernel
         int blocksPerSuper = fold.Halves ? perSuper / 2 : perSuper;
         if (blocksPerSuper < 1 || groups % perSuper != 0 || perSuper % (fold.Halves ? 2 : 1) != 0)
             throw new ArgumentException($"{groups} groups do not make super-blocks of {perSuper}");
-        const int lowBytes = 256, blockBytes = lowBytes + 128;
+        int planes = fold.Planes;
+        if (planes is < 0 or > 2) throw new ArgumentException($"{planes} high-bit planes");
+        const int lowBytes = 256;
+        int blockBytes = lowBytes + 64 * planes;
         var a = new X64Assembler();
         Prologue(a);
         a.Vmovdqu32(Mask, new Mem(Args, 128));
-        a.Vmovdqu32(HighMask, new Mem(Args, 256));
-        a.Vbroadcastss(ThirtyTwo, new Mem(Args, 76));
+        if (planes > 0) a.Vmovdqu32(HighMask, new Mem(Args, planes == 2 ? 256 : 448));
+        a.Vbroadcastss(CodeOffset, new Mem(Args, 72));
         int rowBlockLoop = RowBlockStart(a, groups / perSuper);
         int superLoop = a.Position;
         LoadSuper(a, parts);
@@ -365,9 +372,9 @@ internal sealed unsafe class VnniKernel
                 a.Vpsrlw(Scratch, Scratch, 4);
                 a.Vpandd(Unpacked + 2 * v + 1, Scratch, Mask);
             }
-            a.Vmovdqu32(PlaneLow, new Mem(Codes, lowBytes));
-            a.Vmovdqu32(PlaneHigh, new Mem(Codes, lowBytes + 64));
-            for (int m = 0; m < 8; m++)
+            if (planes > 0) a.Vmovdqu32(PlaneLow, new Mem(Codes, lowBytes));
+            if (planes == 2) a.Vmovdqu32(PlaneHigh, new Mem(Codes, lowBytes + 64));
+            for (int m = 0; m < 8 && planes == 2; m++)
             {
                 // Code vector m's high bits sit at bits 2(m mod 4) of plane m / 4; moved to bits 4–5 and
                 // merged: u = low | (shifted & 0x30) (16-bit shifts: what crosses a byte lands outside the mask).
@@ -380,7 +387,15 @@ internal sealed unsafe class VnniKernel
                 }
                 a.Vpternlogd(Unpacked + m, source, HighMask, 0xF8);
             }
-            // The block's groups: scales s = super · byte, offsets o = 32·s + super′ · byte′ (or 32·s).
+            for (int m = 0; m < 8 && planes == 1; m++)
+            {
+                // Code vector m's fifth bit sits at bit m of the plane; moved to bit 4 and merged.
+                int source = PlaneLow;
+                if (m < 4) { a.Vpsllw(Scratch, PlaneLow, (byte)(4 - m)); source = Scratch; }
+                else if (m > 4) { a.Vpsrlw(Scratch, PlaneLow, (byte)(m - 4)); source = Scratch; }
+                a.Vpternlogd(Unpacked + m, source, HighMask, 0xF8);
+            }
+            // The block's groups: scales s = super · byte, offsets o = z·s + super′ · byte′ (or z·s).
             int first = fold.Halves ? 2 * i : i, count = fold.Halves ? 2 : 1;
             for (int h = 0; h < count; h++)
             {
@@ -388,7 +403,7 @@ internal sealed unsafe class VnniKernel
                 FactorTimesSuper(a, s, new Mem(Scales, (first + h) * parts * Rows), fold.SignedFactors, SuperScale);
                 if (fold.Offsets) FactorTimesSuper(a, o, new Mem(Scales, (first + h) * parts * Rows + Rows), fold.SignedFactors, SuperOffset);
                 else a.Vpxord(o, o, o);
-                a.Vfmadd231ps(o, s, ThirtyTwo);
+                a.Vfmadd231ps(o, s, CodeOffset);
             }
             for (int t = 0; t < Tile; t++)
             {
