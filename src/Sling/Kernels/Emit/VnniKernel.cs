@@ -144,7 +144,7 @@ internal sealed unsafe class VnniKernel
             VnniFold.Scaled { GroupsPerSuper: > 0 } f => f.GroupsPerSuper,
             _ => 1,
         };
-        int superParts = fold is VnniFold.Factored ? 2 : unroll > 1 ? 1 : 0;
+        int superParts = fold switch { VnniFold.Factored => 2, VnniFold.Scaled { GroupsPerSuper: > 0 } => 1, _ => 0 };
         if (groups % unroll != 0) throw new ArgumentException($"{groups} groups do not make super-blocks of {unroll}");
         var a = new X64Assembler();
         Prologue(a);
