@@ -353,28 +353,38 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         fixed (float* d = input.Scales, sums = groupSums, output = y)
         fixed (int* offsetSums = input.OffsetSums)
         {
+            // Full tiles run on the assembled VNNI kernel where there is one: its constants and the
+            // range's weights are set once, the activation rows per tile.
+            var kernel = n >= Tile ? VnniKernel(input.Stride, blocks) : null;
+            Emit.VnniKernel.Arguments args = default;
+            if (kernel != null)
+            {
+                long rb = rowStart / RowsPerBlock;
+                args = new Emit.VnniKernel.Arguments
+                {
+                    Codes = codes + rb * blocks * BlockBytes,
+                    Scales = superFactors != null ? groupFactors + rb * groups * parts * RowsPerBlock
+                        : affine != null ? affine + rb * groups * 2 * RowsPerBlock
+                        : scales + rb * groups * RowsPerBlock,
+                    Zeros = superFactors != null ? superFactors + rb * supers * parts * RowsPerBlock
+                        : zeros == null ? null : zeros + rb * groups * RowsPerBlock,
+                    ResultStrideBytes = (long)ldy * sizeof(float),
+                    RowBlocks = (rowEnd - rowStart) / RowsPerBlock, Zero = SymmetricZero,
+                };
+                args.SetConstants();
+                VnniLevels(new Span<byte>(args.Levels, 64));
+            }
             // A tile of activation rows stays in L1 while this range's row blocks stream past it.
             for (int t = 0; t < n; t += Tile)
             {
                 int tile = Math.Min(Tile, n - t);
-                if (tile == Tile && VnniKernel(input.Stride, blocks) is { } kernel)
+                if (tile == Tile && kernel != null)
                 {
-                    long rb = rowStart / RowsPerBlock;
-                    var args = new Emit.VnniKernel.Arguments
-                    {
-                        Codes = codes + rb * blocks * BlockBytes,
-                        Scales = superFactors != null ? groupFactors + rb * groups * parts * RowsPerBlock
-                            : affine != null ? affine + rb * groups * 2 * RowsPerBlock
-                            : scales + rb * groups * RowsPerBlock,
-                        Zeros = superFactors != null ? superFactors + rb * supers * parts * RowsPerBlock
-                            : zeros == null ? null : zeros + rb * groups * RowsPerBlock,
-                        Q = q + (long)t * input.Stride, D = d + (long)t * blocks, Sums = sums + (long)t * groups,
-                        Result = output + (long)t * ldy + rowStart, ResultStrideBytes = (long)ldy * sizeof(float),
-                        RowBlocks = (rowEnd - rowStart) / RowsPerBlock, Zero = SymmetricZero,
-                        OffsetSums = offsetSums + (long)t * blocks,
-                    };
-                    args.SetConstants();
-                    VnniLevels(new Span<byte>(args.Levels, 64));
+                    args.Q = q + (long)t * input.Stride;
+                    args.D = d + (long)t * blocks;
+                    args.Sums = sums + (long)t * groups;
+                    args.OffsetSums = offsetSums + (long)t * blocks;
+                    args.Result = output + (long)t * ldy + rowStart;
                     if (args.RowBlocks > 0) kernel.Run(&args);
                     continue;
                 }
