@@ -9,7 +9,8 @@ using Sling.Models;
 //   llama-quantize --model IN.gguf --output OUT.gguf --type q4_k_m|q5_k_m|q6_k|…   llama.cpp's own quantizer (LLamaSharp), as llama-quantize writes
 //   pool      [--threads T]                                 cost of one parallel operation (synchronization)
 //   micro     [BenchmarkDotNet options]                     BenchmarkDotNet micro-benchmarks of the products per format
-//   kernel    [--rows 5632] [--cols 2048] [--format q4_0|q8_0|int4|int8] [--tokens N] [--isa NAME]   GB/s and GOP/s of one product
+//   kernel    [--rows 5632] [--cols 2048] [--format q4_0|q8_0|int4|int8] [--tokens N] [--isa NAME]   GB/s and GOP/s of one product (VNNI and .NET paths)
+//   attention [--dim 64] [--positions 512]                  one head's scores and weighted sum over an f32 cache, one thread
 //   generate  --model PATH [--tokenizer PATH] [--tokens N] [--runs R] [--threads T]
 //   synthetic --shape stories15m|smollm-135m|tinyllama-1.1b [--tokens N] [--threads T]
 //   tokenize  --tokenizer PATH [--kilobytes 1024] [--runs R]          encoding speed on ~1 MB of English
@@ -84,6 +85,32 @@ switch (options.Command)
     {
         for (int t = 1; t <= Environment.ProcessorCount; t++)
             Console.WriteLine($"{t} threads: {Sling.Evaluation.MemoryBandwidth.MeasureGBPerSecond(t):F1} GB/s read");
+        break;
+    }
+    case "attention":
+    {
+        // One head's scores and weighted sum over N cached positions (f32), single thread: ns per position.
+        int dim = options.Int("dim", 64), positions = options.Int("positions", 512), stride = 256;
+        var rng = new Random(1);
+        var q = Enumerable.Range(0, dim).Select(_ => (float)rng.NextDouble()).ToArray();
+        var cache = Enumerable.Range(0, positions * stride).Select(_ => (float)rng.NextDouble()).ToArray();
+        var scores = new float[positions];
+        var output = new float[dim];
+        for (int pass = 0; pass < 2; pass++)
+        {
+            double best = double.MaxValue, bestSum = double.MaxValue;
+            for (int r = 0; r < 20; r++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                for (int k = 0; k < 200; k++) Sling.Kernels.Attention.Scores<float, Sling.Kernels.Fp32Element>(q, cache, stride, scores, 0.125f);
+                long t1 = Stopwatch.GetTimestamp();
+                for (int k = 0; k < 200; k++) Sling.Kernels.Attention.WeightedSum<float, Sling.Kernels.Fp32Element>(scores, cache, stride, output);
+                long t2 = Stopwatch.GetTimestamp();
+                best = Math.Min(best, Stopwatch.GetElapsedTime(t0, t1).TotalNanoseconds / 200);
+                bestSum = Math.Min(bestSum, Stopwatch.GetElapsedTime(t1, t2).TotalNanoseconds / 200);
+            }
+            if (pass == 1) Console.WriteLine($"head {dim}, {positions} positions: scores {best / positions:F2} ns/position, weighted sum {bestSum / positions:F2} ns/position ({2.0 * dim * positions / best:F1} / {2.0 * dim * positions / bestSum:F1} GFLOP/s)");
+        }
         break;
     }
     case "kernel":
