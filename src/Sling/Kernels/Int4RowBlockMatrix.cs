@@ -13,33 +13,36 @@ namespace Sling.Kernels;
 internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
 {
     // A table-indexed format (IQ4): the levels, split into their positive and negative parts as
-    // 16-byte tables repeated in each 128-bit lane for vpshufb, so each part is an unsigned code.
+    // 16-byte tables repeated in each 128-bit lane for vpshufb, so each part is an unsigned code; and,
+    // for the VNNI kernel, level + 128 the same way.
     private readonly sbyte[]? _levels;
-    private readonly Vector512<byte> _positive, _negative;
+    private readonly Vector512<byte> _positive, _negative, _offsetLevels;
 
     internal Int4RowBlockMatrix(StoredLayout shape, NativeBuffer codes, NativeBuffer scales, NativeBuffer? super, byte[]? zeros)
-        : base(shape, codes, scales, super, zeros, "int4") => (_levels, _positive, _negative) = LevelTables(shape.Levels);
+        : base(shape, codes, scales, super, zeros, "int4") => (_levels, _positive, _negative, _offsetLevels) = LevelTables(shape.Levels);
 
-    // The levels split into their positive and negative parts, each repeated in every 128-bit lane.
-    private static (sbyte[]?, Vector512<byte>, Vector512<byte>) LevelTables(sbyte[]? levels)
+    // The levels' tables, each repeated in every 128-bit lane.
+    private static (sbyte[]?, Vector512<byte>, Vector512<byte>, Vector512<byte>) LevelTables(sbyte[]? levels)
     {
-        if (levels is null) return (null, default, default);
+        if (levels is null) return (null, default, default, default);
         if (levels.Length != 16 || levels.Contains(sbyte.MinValue)) throw new ArgumentException("a level table has 16 entries in -127..127");
         var positive = new byte[64];
         var negative = new byte[64];
+        var offset = new byte[64];
         for (int i = 0; i < 64; i++)
         {
             positive[i] = (byte)Math.Max((int)levels[i % 16], 0);
             negative[i] = (byte)Math.Max(-levels[i % 16], 0);
+            offset[i] = (byte)(levels[i % 16] + 128);
         }
-        return (levels, Vector512.Create(positive), Vector512.Create(negative));
+        return (levels, Vector512.Create(positive), Vector512.Create(negative), Vector512.Create(offset));
     }
 
     private protected override sbyte[]? StoredLevels => _levels;
 
     internal Int4RowBlockMatrix(RepackSource m) : base(m, "int4")
     {
-        (_levels, _positive, _negative) = LevelTables(m.Levels);
+        (_levels, _positive, _negative, _offsetLevels) = LevelTables(m.Levels);
         int blocks = Cols / BlockSize;
         byte* target = _codes;
         // A stored block's byte j holds codes j (low) and j+16 (high). Per 4-byte word w of it,
@@ -73,11 +76,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         : _levels != null ? ScaledFold is { } scaled ? Emit.VnniKernel.For(4, Emit.VnniCodes.Levels, stride, blocks, GroupSize / BlockSize, scaled) : null
         : VnniFold is { } fold ? Emit.VnniKernel.For(4, Emit.VnniCodes.Unsigned, stride, blocks, GroupSize / BlockSize, fold) : null;
 
-    private protected override void VnniLevels(Span<byte> table)
-    {
-        if (_levels == null) return;
-        for (int i = 0; i < table.Length; i++) table[i] = (byte)(_levels[i % 16] + 128);
-    }
+    private protected override void VnniLevels(byte* table) => _offsetLevels.Store(table);
 
     private protected override int BlockBytes => 256;
 

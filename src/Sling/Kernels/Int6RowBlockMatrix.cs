@@ -21,7 +21,6 @@ namespace Sling.Kernels;
 internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
 {
     private const int LowBytes = 256;
-    private readonly int _planes;
 
     /// <summary>The fewest bits (at most 6) that hold codes in [min, max], and the offset making them unsigned: 0 when none is negative, else half the range.</summary>
     internal static (int Bits, int Offset)? CodeWidth(int min, int max)
@@ -42,7 +41,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         m.SignedCodes && m.Factors is { GroupSize: 16 or 32 } && m.SignedCodeRange is var (min, max) && CodeWidth(min, max) is not null;
 
     internal Int6RowBlockMatrix(StoredLayout shape, NativeBuffer codes, NativeBuffer scales, NativeBuffer? super, byte[]? zeros)
-        : base(shape, codes, scales, super, zeros, shape.Kind) => _planes = PlanesOf(shape.Kind);
+        : base(shape, codes, scales, super, zeros, shape.Kind) => Planes = PlanesOf(shape.Kind);
 
     internal Int6RowBlockMatrix(RepackSource m) : this(m, Width(m)) { }
 
@@ -57,9 +56,9 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
 
     private Int6RowBlockMatrix(RepackSource m, (int Bits, int Offset) width) : base(m, KindOf(width.Bits))
     {
-        _planes = PlanesOf(Kind);
+        Planes = PlanesOf(Kind);
         SymmetricZero = width.Offset;
-        int blocks = Cols / BlockSize, cols = Cols, planes = _planes, blockBytes = BlockBytes;
+        int blocks = Cols / BlockSize, cols = Cols, planes = Planes, blockBytes = BlockBytes;
         uint mask = (uint)((1 << width.Bits) - 1) * 0x01010101u, flip = (uint)width.Offset * 0x01010101u;
         int min = -width.Offset, max = (1 << width.Bits) - 1 - width.Offset;
         byte* target = _codes;
@@ -101,14 +100,14 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     }
 
     /// <summary>High-bit planes after the low four bits: 2, 1 or 0.</summary>
-    internal int Planes => _planes;
+    internal int Planes { get; }
 
     // Factored scales (every K-quant here) have a VNNI kernel, for each number of planes.
     private protected override Emit.VnniKernel? VnniKernel(int stride, int blocks)
-        => Vnni && SixBitFold is { } fold ? Emit.VnniKernel.For(6, Emit.VnniCodes.Unsigned, stride, blocks, 0, fold with { Planes = _planes }) : null;
+        => Vnni && SixBitFold(Planes) is { } fold ? Emit.VnniKernel.For(6, Emit.VnniCodes.Unsigned, stride, blocks, 0, fold) : null;
 
     public override string Format => SourceFormat ?? Kind;
-    private protected override int BlockBytes => LowBytes + 64 * PlanesOf(Kind);
+    private protected override int BlockBytes => LowBytes + 64 * Planes;
 
     private protected override int CodeAt(int row, int col)
     {
@@ -116,7 +115,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         int mv = k / 4, i = k % 4;
         byte* block = _codes + ((long)rb * (Cols / BlockSize) + b) * BlockBytes;
         byte low = block[mv / 2 * 64 + r * 4 + i];
-        int high = _planes switch
+        int high = Planes switch
         {
             2 => block[LowBytes + mv / 4 * 64 + r * 4 + i] >> 2 * (mv % 4) & 3,
             1 => block[LowBytes + r * 4 + i] >> mv & 1,
@@ -198,7 +197,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         var nibble = Vector512.Create((byte)0xF);
         var ones = Vector512<short>.One;
         var zero = Vector512.Create((float)SymmetricZero);
-        int planes = _planes, blockBytes = BlockBytes;
+        int planes = Planes, blockBytes = BlockBytes;
         bool halves = w.BlocksPerGroup == 0; // groups of 16 (Q6_K, Q3_K, Q2_K) or of 32 (Q5_K)
         int tile = a.Tile, blocks = halves ? w.Groups / 2 : w.Groups;
         Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;

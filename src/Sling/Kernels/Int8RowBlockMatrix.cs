@@ -18,7 +18,6 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     internal Int8RowBlockMatrix(StoredLayout shape, NativeBuffer codes, NativeBuffer scales, NativeBuffer? super, byte[]? zeros)
         : base(shape, codes, scales, super, zeros, "int8") { }
 
-
     internal Int8RowBlockMatrix(RepackSource m) : base(m, "int8")
     {
         int blocks = Cols / BlockSize;

@@ -353,8 +353,8 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         fixed (float* d = input.Scales, sums = groupSums, output = y)
         fixed (int* offsetSums = input.OffsetSums)
         {
-            // Full tiles run on the assembled VNNI kernel where there is one: its constants and the
-            // range's weights are set once, the activation rows per tile.
+            // Full tiles run on the assembled VNNI kernel where there is one: the range's weights are
+            // set once, the activation rows per tile.
             var kernel = n >= Tile ? VnniKernel(input.Stride, blocks) : null;
             Emit.VnniKernel.Arguments args = default;
             if (kernel != null)
@@ -371,8 +371,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
                     ResultStrideBytes = (long)ldy * sizeof(float),
                     RowBlocks = (rowEnd - rowStart) / RowsPerBlock, Zero = SymmetricZero,
                 };
-                args.SetConstants();
-                VnniLevels(new Span<byte>(args.Levels, 64));
+                VnniLevels(args.Levels);
             }
             // A tile of activation rows stays in L1 while this range's row blocks stream past it.
             for (int t = 0; t < n; t += Tile)
@@ -420,12 +419,12 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// <summary>The VNNI kernel for this matrix and these activations, or null for the .NET path.</summary>
     private protected virtual Emit.VnniKernel? VnniKernel(int stride, int blocks) => null;
 
-    /// <summary>The 6-bit layout's scales as the assembled kernel folds them, or null when they are not factored.</summary>
-    private protected Emit.VnniFold.SixBit? SixBitFold => _superFactors != null
-        ? new Emit.VnniFold.SixBit(GroupSize == BlockSize / 2, _groupsPerSuper, _factorParts == 2, _signedFactors) : null;
+    /// <summary>A K-quant layout's scales, with its <paramref name="planes"/> high-bit planes, as the assembled kernel folds them; null when they are not factored.</summary>
+    private protected Emit.VnniFold.SixBit? SixBitFold(int planes) => _superFactors != null
+        ? new Emit.VnniFold.SixBit(GroupSize == BlockSize / 2, _groupsPerSuper, _factorParts == 2, _signedFactors, planes) : null;
 
-    /// <summary>Writes the level table (level + 128 for each 4-bit index, in every 128-bit lane) of a table-indexed format.</summary>
-    private protected virtual void VnniLevels(Span<byte> table) { }
+    /// <summary>Writes the 64-byte level table (level + 128 for each 4-bit index, in every 128-bit lane) of a table-indexed format.</summary>
+    private protected virtual void VnniLevels(byte* table) { }
 
     /// <summary>Scales alone as the assembled kernels fold them (the codes are the values), or null for affine scales.</summary>
     private protected Emit.VnniFold.Scaled? ScaledFold => _superFactors != null

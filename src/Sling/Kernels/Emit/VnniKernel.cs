@@ -28,13 +28,10 @@ internal abstract record VnniFold
     public sealed record Factored(int GroupsPerSuper, bool SignedFactors) : VnniFold;
     /// <summary>
     /// The K-quant layouts' factored scales (<see cref="Int6RowBlockMatrix"/>): groups of 16 values (two
-    /// per block) or 32, scale bytes and, with <paramref name="Offsets"/>, offset bytes per group.
+    /// per block) or 32, scale bytes and, with <paramref name="Offsets"/>, offset bytes per group;
+    /// <paramref name="Planes"/> high-bit planes after the low four bits (2, 1 or 0).
     /// </summary>
-    public sealed record SixBit(bool Halves, int GroupsPerSuper, bool Offsets, bool SignedFactors) : VnniFold
-    {
-        /// <summary>High-bit planes after the low four bits: 2 (six-bit codes), 1 (five) or 0.</summary>
-        public int Planes { get; init; } = 2;
-    }
+    public sealed record SixBit(bool Halves, int GroupsPerSuper, bool Offsets, bool SignedFactors, int Planes) : VnniFold;
 }
 
 /// <summary>
@@ -51,7 +48,7 @@ internal abstract record VnniFold
 internal sealed unsafe class VnniKernel
 {
     /// <summary>What one call multiplies: a range of row blocks by one full tile of 4 activation rows.</summary>
-    [StructLayout(LayoutKind.Explicit, Size = 512)]
+    [StructLayout(LayoutKind.Explicit, Size = 192)]
     public struct Arguments
     {
         [FieldOffset(0)] public byte* Codes;       // the first row block's codes
@@ -65,24 +62,25 @@ internal sealed unsafe class VnniKernel
         [FieldOffset(64)] public long RowBlocks;
         [FieldOffset(72)] public float Zero;       // the zero point shared by all codes (K-quant layouts: the offset their codes were stored with)
         [FieldOffset(80)] public int* OffsetSums;  // activation row 0's 128·Σq per block; row t at + t·blocks (signed and table codes)
-        [FieldOffset(128)] public fixed byte Mask[64];      // int4: 0x0F in every byte
-        [FieldOffset(192)] public fixed short Interleave[32]; // int8: the word order that makes pairs quads
-        [FieldOffset(256)] public fixed byte HighBits[64];  // int6: 0x30 in every byte
-        [FieldOffset(320)] public fixed byte SignBits[64];  // signed int8: 0x80 in every byte
-        [FieldOffset(384)] public fixed byte Levels[64];    // table codes: level + 128 for each index, in every 128-bit lane
-        [FieldOffset(448)] public fixed byte FifthBit[64];  // int5: 0x10 in every byte
+        [FieldOffset(88)] internal byte* Constants; // the kernels' constant vectors (set by Run)
+        [FieldOffset(128)] public fixed byte Levels[64]; // table codes: level + 128 for each index, in every 128-bit lane
+    }
 
-        /// <summary>Fills the constants the kernels load.</summary>
-        public void SetConstants()
-        {
-            fixed (byte* mask = Mask) new Span<byte>(mask, 64).Fill(0x0F);
-            fixed (byte* high = HighBits) new Span<byte>(high, 64).Fill(0x30);
-            fixed (byte* fifth = FifthBit) new Span<byte>(fifth, 64).Fill(0x10);
-            fixed (byte* sign = SignBits) new Span<byte>(sign, 64).Fill(0x80);
-            // Word 2r ← word r (inputs 4j, 4j+1 of row r), word 2r+1 ← word 16 + r (inputs 4j+2, 4j+3).
-            fixed (short* order = Interleave)
-                for (int r = 0; r < 16; r++) (order[2 * r], order[2 * r + 1]) = ((short)r, (short)(16 + r));
-        }
+    // The constant vectors the kernels load, made once: offsets into the block.
+    private const int MaskAt = 0, InterleaveAt = 64, HighBitsAt = 128, SignBitsAt = 192, FifthBitAt = 256;
+    private static readonly byte* ConstantVectors = MakeConstants();
+
+    private static byte* MakeConstants()
+    {
+        var block = (byte*)NativeMemory.AlignedAlloc(320, 64); // lives as long as the process, as the kernels do
+        new Span<byte>(block + MaskAt, 64).Fill(0x0F);         // int4: the low nibble of every byte
+        new Span<byte>(block + HighBitsAt, 64).Fill(0x30);     // int6: the two high bits
+        new Span<byte>(block + SignBitsAt, 64).Fill(0x80);     // signed int8: the sign bit
+        new Span<byte>(block + FifthBitAt, 64).Fill(0x10);     // int5: the fifth bit
+        // int8: word 2r ← word r (inputs 4j, 4j+1 of row r), word 2r+1 ← word 16 + r (inputs 4j+2, 4j+3).
+        var order = (short*)(block + InterleaveAt);
+        for (int r = 0; r < 16; r++) (order[2 * r], order[2 * r + 1]) = ((short)r, (short)(16 + r));
+        return block;
     }
 
     private const int Tile = 4, BlockSize = 32, Rows = 16, PrefetchDistance = 4096;
@@ -117,7 +115,11 @@ internal sealed unsafe class VnniKernel
         return kernel._entry == null ? null : kernel;
     }
 
-    public void Run(Arguments* arguments) => _entry(arguments);
+    public void Run(Arguments* arguments)
+    {
+        arguments->Constants = ConstantVectors;
+        _entry(arguments);
+    }
 
     // Registers. General: arguments in rdi (System V); codes, scales and zero points advance through
     // the whole range; the activation cursors restart at every row block.
@@ -148,11 +150,11 @@ internal sealed unsafe class VnniKernel
         if (groups % unroll != 0) throw new ArgumentException($"{groups} groups do not make super-blocks of {unroll}");
         var a = new X64Assembler();
         Prologue(a);
-        a.Vmovdqu32(Mask, new Mem(Args, bits == 4 ? 128 : 192));
+        a.Vmovdqu32(Mask, new Mem(ConstantBase, bits == 4 ? MaskAt : InterleaveAt));
         if (fold is VnniFold.ZeroPoint { PerGroup: false }) a.Vbroadcastss(Zero, new Mem(Args, 72));
         if (codes != VnniCodes.Unsigned)
         {
-            a.Vmovdqu32(CodeTable, new Mem(Args, codes == VnniCodes.Signed ? 320 : 384));
+            a.Vmovdqu32(CodeTable, codes == VnniCodes.Signed ? new Mem(ConstantBase, SignBitsAt) : new Mem(Args, 128));
             // From here rdi is the distance from the block scales to the 128·Σq sums (same layout), so
             // both are read through the one cursor.
             a.MovLoad(SumOffset, new Mem(Args, 80));
@@ -175,7 +177,8 @@ internal sealed unsafe class VnniKernel
     }
 
     private static readonly Gpr[] Saved = [Gpr.Rbx, Gpr.Rbp, Gpr.R12, Gpr.R13, Gpr.R14, Gpr.R15];
-    private const Gpr Args = Gpr.Rdi, SumOffset = Gpr.Rdi;
+    // The constants' address lives in the loop counter's register until the first row block sets it.
+    private const Gpr Args = Gpr.Rdi, SumOffset = Gpr.Rdi, ConstantBase = Loop;
     // Signed and table codes: zmm25 holds the sign bits or the level table.
     private const int CodeTable = 25;
 
@@ -194,6 +197,7 @@ internal sealed unsafe class VnniKernel
         a.Mov(Ldy3, Ldy);
         a.Add(Ldy3, Ldy);
         a.Add(Ldy3, Ldy);
+        a.MovLoad(ConstantBase, new Mem(Args, 88));
     }
 
     // A row block begins: activation cursors back to the start, outputs zero, the loop counter set.
@@ -239,6 +243,25 @@ internal sealed unsafe class VnniKernel
         a.Vmulps(dst, super, dst);
     }
 
+    // The lines of the block 4 KiB ahead asked for (past the page border the hardware prefetcher stops at).
+    private static void Prefetch(X64Assembler a, int blockBytes)
+    {
+        for (int line = 0; line < blockBytes; line += 64) a.Prefetcht0(new Mem(Codes, PrefetchDistance + line));
+    }
+
+    // The int4 layout's block (and the K-quant layouts' low bits) as eight code vectors in zmm8–15:
+    // stored vector v holds inputs 8v..8v+3 in its low nibbles, 8v+4..8v+7 in its high ones.
+    private static void UnpackNibbles(X64Assembler a)
+    {
+        for (int v = 0; v < 4; v++)
+        {
+            a.Vmovdqu32(Scratch, new Mem(Codes, 64 * v));
+            a.Vpandd(Unpacked + 2 * v, Scratch, Mask);
+            a.Vpsrlw(Scratch, Scratch, 4);
+            a.Vpandd(Unpacked + 2 * v + 1, Scratch, Mask);
+        }
+    }
+
     // One group's Σ_b d_b · Σ code·q for the tile's rows into zmm4–7; the cursors move past the group.
     private static void GroupSums(X64Assembler a, int bits, VnniCodes codes, int stride, int blocks, int blocksPerGroup)
     {
@@ -246,18 +269,8 @@ internal sealed unsafe class VnniKernel
         for (int t = 0; t < Tile; t++) a.Vpxord(GroupSum + t, GroupSum + t, GroupSum + t);
         for (int i = 0; i < blocksPerGroup; i++)
         {
-            for (int line = 0; line < blockBytes; line += 64) a.Prefetcht0(new Mem(Codes, PrefetchDistance + line));
-            if (bits == 4)
-            {
-                for (int v = 0; v < 4; v++)
-                {
-                    // Stored vector v: inputs 8v..8v+3 in the low nibbles, 8v+4..8v+7 in the high ones.
-                    a.Vmovdqu32(Scratch, new Mem(Codes, 64 * v));
-                    a.Vpandd(Unpacked + 2 * v, Scratch, Mask);
-                    a.Vpsrlw(Scratch, Scratch, 4);
-                    a.Vpandd(Unpacked + 2 * v + 1, Scratch, Mask);
-                }
-            }
+            Prefetch(a, blockBytes);
+            if (bits == 4) UnpackNibbles(a);
             else
             {
                 // 64 stored bytes j: pairs of inputs 4j, 4j+1 of the 16 rows, then pairs 4j+2, 4j+3; one
@@ -356,22 +369,16 @@ internal sealed unsafe class VnniKernel
         int blockBytes = lowBytes + 64 * planes;
         var a = new X64Assembler();
         Prologue(a);
-        a.Vmovdqu32(Mask, new Mem(Args, 128));
-        if (planes > 0) a.Vmovdqu32(HighMask, new Mem(Args, planes == 2 ? 256 : 448));
+        a.Vmovdqu32(Mask, new Mem(ConstantBase, MaskAt));
+        if (planes > 0) a.Vmovdqu32(HighMask, new Mem(ConstantBase, planes == 2 ? HighBitsAt : FifthBitAt));
         a.Vbroadcastss(CodeOffset, new Mem(Args, 72));
         int rowBlockLoop = RowBlockStart(a, groups / perSuper);
         int superLoop = a.Position;
         LoadSuper(a, parts);
         for (int i = 0; i < blocksPerSuper; i++)
         {
-            for (int line = 0; line < blockBytes; line += 64) a.Prefetcht0(new Mem(Codes, PrefetchDistance + line));
-            for (int v = 0; v < 4; v++)
-            {
-                a.Vmovdqu32(Scratch, new Mem(Codes, 64 * v));
-                a.Vpandd(Unpacked + 2 * v, Scratch, Mask);
-                a.Vpsrlw(Scratch, Scratch, 4);
-                a.Vpandd(Unpacked + 2 * v + 1, Scratch, Mask);
-            }
+            Prefetch(a, blockBytes);
+            UnpackNibbles(a);
             if (planes > 0) a.Vmovdqu32(PlaneLow, new Mem(Codes, lowBytes));
             if (planes == 2) a.Vmovdqu32(PlaneHigh, new Mem(Codes, lowBytes + 64));
             for (int m = 0; m < 8 && planes == 2; m++)
