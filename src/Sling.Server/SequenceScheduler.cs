@@ -132,14 +132,12 @@ internal sealed class SequenceScheduler : IDisposable
                 if (_head is { } head)
                 {
                     _head = null;
-                    head.Text.Writer.TryComplete();
-                    head.Done.TrySetCanceled();
+                    EndUnstarted(head);
                 }
                 while (_queue.TryDequeue(out var waiting))
                 {
                     Interlocked.Decrement(ref _queued);
-                    waiting.Text.Writer.TryComplete();
-                    waiting.Done.TrySetCanceled();
+                    EndUnstarted(waiting);
                 }
                 return;
             }
@@ -170,6 +168,14 @@ internal sealed class SequenceScheduler : IDisposable
             }
             FinishEnded();
         }
+    }
+
+    // A request still waiting when the server stops gets an empty answer, as a running one keeps what it
+    // has: a stream that already sent its first chunk ends with its finish chunk and [DONE].
+    static void EndUnstarted(GenerationRequest request)
+    {
+        request.Text.Writer.TryComplete();
+        request.Done.TrySetResult(new RequestOutcome("", request.Prompt.Count, 0, StopReason.Cancelled, null));
     }
 
     void Admit()

@@ -30,7 +30,7 @@ public static class SpeedBenchmark
     public static Result PromptProcessing(Transformer model, int tokens, int repetitions, int batch = InferenceState.DefaultBatchCapacity)
     {
         var prompt = RandomTokens(tokens, model.Config.VocabSize);
-        var state = model.CreateState(tokens, batch); // reused, as llama-bench reuses its context: each run starts at position 0
+        using var state = model.CreateState(tokens, batch); // reused, as llama-bench reuses its context: each run starts at position 0
         return Measure($"pp{tokens}", tokens, repetitions, () =>
         {
             var clock = Stopwatch.StartNew();
@@ -52,6 +52,7 @@ public static class SpeedBenchmark
         // The prompt test's state (its cache sized for the prompt) is garbage by now: collected and its
         // memory returned to the system, so only what generation holds is counted.
         GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
         result = result with { ResidentBytes = Environment.WorkingSet, CacheBytes = state.CacheBytes };
         GC.KeepAlive(state);
         return result;

@@ -74,19 +74,18 @@ public sealed unsafe class MappedFile : IDisposable, IMappedWeights
     public void Release(byte* start, long count)
     {
         if (_base == null || !OperatingSystem.IsLinux() || start < _base || start + count > _base + Length) return;
-        const long Page = 4096;
+        const long Page = Kernels.Pages.Size;
         long first = ((long)start + Page - 1) / Page * Page, end = ((long)start + count) / Page * Page;
         if (end <= first) return;
-        try
-        {
-            _ = Madvise((void*)first, (nuint)(end - first), 4 /* MADV_DONTNEED */);
-        }
-        catch (DllNotFoundException) { }
-        catch (EntryPointNotFoundException) { }
+        Kernels.Pages.Drop((void*)first, (nuint)(end - first));
     }
 
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "madvise")]
-    private static extern int Madvise(void* address, nuint length, int advice);
+    /// <summary>
+    /// Drops every resident page of the map. Loading touched the header, the copied vectors and the
+    /// neighbours the kernel maps around each fault (64 KiB windows); whatever still runs from the map
+    /// in place faults its pages back in on first use, so afterwards only those stay resident.
+    /// </summary>
+    public void ReleaseAll() => Release(_base, Length);
 
     public ReadOnlySpan<byte> Bytes(long offset, int count, string what) => new(Pointer(offset, count, what), count);
 

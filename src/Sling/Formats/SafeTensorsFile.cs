@@ -26,6 +26,9 @@ public sealed unsafe class SafeTensorsFile : IDisposable, IMappedWeights
         Metadata = metadata;
     }
 
+    /// <summary>Drops every resident page of the file's map (see <see cref="MappedFile.ReleaseAll"/>).</summary>
+    public void ReleaseAll() => _file.ReleaseAll();
+
     public string Path => _file.Path;
     public long Length => _file.Length;
     internal IReadOnlyDictionary<string, SafeTensorInfo> Tensors => _tensors;

@@ -93,9 +93,9 @@ internal sealed class ComputePool
     {
         if (x.Length < w.Cols || y.Length < w.Rows)
             throw new ArgumentException($"vectors of {x.Length}/{y.Length} for a {w.Rows}x{w.Cols} matrix");
-        var input = new ActivationRows(1, w.Cols);
+        using var input = new ActivationRows(1, w.Cols);
         input.SetCount(1);
-        x.AsSpan(0, w.Cols).CopyTo(input.Data);
+        x.AsSpan(0, w.Cols).CopyTo(input.Row(0));
         new MatMul().Run(this, w, input, y, integer: false);
     }
 

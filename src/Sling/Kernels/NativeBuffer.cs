@@ -7,10 +7,9 @@ namespace Sling.Kernels;
 /// marked for transparent huge pages: the hardware prefetcher does not cross 4 KiB page borders,
 /// and fewer pages mean fewer TLB misses while gigabytes stream past. Freed when collected.
 /// </summary>
-internal sealed unsafe partial class NativeBuffer
+internal sealed unsafe class NativeBuffer
 {
     private const nuint Alignment = 2 << 20;
-    private const int MadviseHugePage = 14;
 
     public NativeBuffer(long length)
     {
@@ -20,15 +19,7 @@ internal sealed unsafe partial class NativeBuffer
         bool huge = length >= (long)Alignment;
         nuint size = (nuint)Math.Max(1, length);
         Pointer = (byte*)NativeMemory.AlignedAlloc(size, huge ? Alignment : 64);
-        if (huge && OperatingSystem.IsLinux())
-        {
-            try
-            {
-                _ = Madvise(Pointer, size, MadviseHugePage); // a hint: without huge pages it still works
-            }
-            catch (DllNotFoundException) { }
-            catch (EntryPointNotFoundException) { }
-        }
+        if (huge) Pages.AdviseHuge(Pointer, size);
         GC.AddMemoryPressure(length);
     }
 
@@ -40,7 +31,4 @@ internal sealed unsafe partial class NativeBuffer
         NativeMemory.AlignedFree(Pointer);
         GC.RemoveMemoryPressure(Length);
     }
-
-    [LibraryImport("libc", EntryPoint = "madvise")]
-    private static partial int Madvise(void* address, nuint length, int advice);
 }

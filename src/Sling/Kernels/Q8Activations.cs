@@ -10,9 +10,9 @@ namespace Sling.Kernels;
 /// every weight matrix that reads the same input (q/k/v, gate/up). Rows are padded with zero codes to
 /// a whole number of blocks.
 /// </summary>
-internal sealed class Q8Activations : IParallelJob
+internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
 {
-    private float[]? _source;
+    private float* _source;
     public const int BlockSize = 32;
     // One table per group size in use (the matrices of one fused product may differ: int4 g128 beside
     // int8 per channel). Filled by PrepareQ8 before the threads start; they only read.
@@ -24,12 +24,12 @@ internal sealed class Q8Activations : IParallelJob
         Cols = cols;
         Blocks = (cols + BlockSize - 1) / BlockSize;
         Stride = Blocks * BlockSize;
-        Codes = GC.AllocateUninitializedArray<sbyte>(capacity * Stride, pinned: true);
-        Wide = GC.AllocateUninitializedArray<short>(capacity * Stride, pinned: true);
-        Scales = GC.AllocateUninitializedArray<float>(capacity * Blocks, pinned: true);
-        ScaledSums = GC.AllocateUninitializedArray<float>(capacity * Blocks, pinned: true);
-        OffsetSums = GC.AllocateUninitializedArray<int>(capacity * Blocks, pinned: true);
-        Lanes = GC.AllocateUninitializedArray<float>(capacity * Blocks * 8, pinned: true);
+        Codes = new NativeArray<sbyte>(capacity * Stride);
+        Wide = new NativeArray<short>(capacity * Stride);
+        Scales = new NativeArray<float>(capacity * Blocks);
+        ScaledSums = new NativeArray<float>(capacity * Blocks);
+        OffsetSums = new NativeArray<int>(capacity * Blocks);
+        Lanes = new NativeArray<float>(capacity * Blocks * 8);
     }
 
     public int Cols { get; }
@@ -38,43 +38,64 @@ internal sealed class Q8Activations : IParallelJob
     public int Stride { get; }
     public int Count { get; private set; }
     /// <summary>Count × Stride codes.</summary>
-    public sbyte[] Codes { get; }
+    public NativeArray<sbyte> Codes { get; }
     /// <summary>The same codes widened to 16 bits (what the int8-weight kernels multiply).</summary>
-    public short[] Wide { get; }
+    public NativeArray<short> Wide { get; }
     /// <summary>Count × Blocks scales d.</summary>
-    public float[] Scales { get; }
+    public NativeArray<float> Scales { get; }
     /// <summary>Count × Blocks values d·Σq: the zero-point term of an asymmetric weight block.</summary>
-    public float[] ScaledSums { get; }
+    public NativeArray<float> ScaledSums { get; }
     /// <summary>
     /// Count × Blocks values 128·Σq: what a block's integer sum gains when the weight codes it
     /// multiplies are offset by 128 to be unsigned (the VNNI kernels' signed and table codes).
     /// </summary>
-    public int[] OffsetSums { get; }
+    public NativeArray<int> OffsetSums { get; }
     /// <summary>Each block's scale repeated 8 times, so a kernel loads it as one vector.</summary>
-    public float[] Lanes { get; }
+    public NativeArray<float> Lanes { get; }
 
     /// <summary>Quantizes <paramref name="count"/> rows of <paramref name="source"/> (row length <see cref="Cols"/>), rows spread over <paramref name="pool"/>.</summary>
-    public void Quantize(float[] source, int count, ComputePool? pool = null)
+    public void Quantize(ReadOnlySpan<float> source, int count, ComputePool? pool = null)
     {
         if (source.Length < count * Cols) throw new ArgumentException($"{source.Length} values for {count} rows of {Cols}");
+        if (count > Codes.Length / Stride) throw new ArgumentException($"{count} rows for a capacity of {Codes.Length / Stride}");
         Count = count;
         _groupSumsValid = 0;
-        _source = source;
-        if (pool != null && count > 1 && (long)count * Cols >= 1 << 16) pool.Run(count, this);
-        else for (int t = 0; t < count; t++) Execute(t);
-        _source = null;
+        fixed (float* s = source)
+        {
+            _source = s;
+            try
+            {
+                if (pool != null && count > 1 && (long)count * Cols >= 1 << 16) pool.Run(count, this);
+                else for (int t = 0; t < count; t++) Execute(t);
+            }
+            finally
+            {
+                _source = null;
+            }
+        }
+    }
+
+    public long Bytes => Codes.Length + Wide.Length * 2L + (Scales.Length + ScaledSums.Length + OffsetSums.Length + Lanes.Length) * 4L;
+
+    public void Dispose()
+    {
+        Codes.Dispose();
+        Wide.Dispose();
+        Scales.Dispose();
+        ScaledSums.Dispose();
+        OffsetSums.Dispose();
+        Lanes.Dispose();
     }
 
     void IParallelJob.Execute(int row) => Execute(row);
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private unsafe void Execute(int t)
+    private void Execute(int t)
     {
-        fixed (float* source = _source)
-        fixed (sbyte* codes = Codes)
-        fixed (short* wide = Wide)
+        sbyte* codes = Codes.Pointer;
+        short* wide = Wide.Pointer;
         {
-            float* row = source + (long)t * Cols;
+            float* row = _source + (long)t * Cols;
             float* block = stackalloc float[BlockSize];
             for (int b = 0; b < Blocks; b++)
             {
@@ -91,13 +112,13 @@ internal sealed class Q8Activations : IParallelJob
                 Scales[k] = d;
                 ScaledSums[k] = d * sum;
                 OffsetSums[k] = 128 * sum;
-                Vector256.Create(d).StoreUnsafe(ref Lanes[k * 8]);
+                Vector256.Create(d).Store(Lanes.Pointer + k * 8);
             }
         }
     }
 
     // d = max|x| / 127 and q = round(x / d), ties to even as llama.cpp's SIMD quantizers round.
-    private static unsafe float QuantizeBlock(float* x, sbyte* codes, short* wide, out int sum)
+    private static float QuantizeBlock(float* x, sbyte* codes, short* wide, out int sum)
     {
         var v0 = Vector256.Load(x);
         var v1 = Vector256.Load(x + 8);

@@ -6,13 +6,14 @@ namespace Sling.Models;
 /// The activation rows of one forward pass over up to <see cref="Capacity"/> tokens, from one
 /// sequence or several: residual stream, norms, projections, attention and MLP rows, each row's
 /// rotary cos/sin, and the reused product jobs. A sequence's own state holds one set; a batch of
-/// several sequences (<see cref="DecodeBatch"/>) holds another.
+/// several sequences (<see cref="DecodeBatch"/>) holds another. The rows live in native memory,
+/// returned at once by <see cref="Dispose"/>.
 /// </summary>
-internal sealed class ForwardBuffers
+internal sealed class ForwardBuffers : IDisposable
 {
     private float[]? _allLogits;
     private readonly ActivationRows[] _all;
-    private readonly (WeightMatrix, float[])[][] _products = [[], new (WeightMatrix, float[])[1], new (WeightMatrix, float[])[2], new (WeightMatrix, float[])[3]];
+    private readonly (WeightMatrix, ActivationRows)[][] _products = [[], new (WeightMatrix, ActivationRows)[1], new (WeightMatrix, ActivationRows)[2], new (WeightMatrix, ActivationRows)[3]];
 
     public ForwardBuffers(TransformerConfig c, int capacity)
     {
@@ -54,16 +55,29 @@ internal sealed class ForwardBuffers
     public MatMul MatMul { get; } = new();
     /// <summary>The model's attention job over these rows, made on first use and reused.</summary>
     public IParallelJob? Attention { get; set; }
-    /// <summary>Counts forward passes, so a pass can tell which states it already gave logits.</summary>
-    public int Pass { get; set; }
+    /// <summary>This set's latest forward pass, numbered across all sets (a state may run in its own set and in a batch's), so a pass can tell which states it already gave logits.</summary>
+    public int Pass { get; private set; }
+
+    private static int _passes;
+
+    /// <summary>Numbers a new pass over these rows.</summary>
+    public int NextPass() => Pass = Interlocked.Increment(ref _passes);
+
+    /// <summary>Bytes of the activation rows and their int8 forms made so far.</summary>
+    public long Bytes => _all.Sum(rows => rows.Bytes);
 
     public void SetCount(int n)
     {
         foreach (var rows in _all) rows.SetCount(n);
     }
 
+    public void Dispose()
+    {
+        foreach (var rows in _all) rows.Dispose();
+    }
+
     /// <summary>A reused list of (weights, output) pairs for one fused product.</summary>
-    public (WeightMatrix, float[])[] Products(int count) => _products[count];
+    public (WeightMatrix, ActivationRows)[] Products(int count) => _products[count];
 
     /// <summary>Logits of several rows (rows × vocabulary), grown to the most rows asked for (a prompt
     /// wants one row: a buffer for the whole batch would take capacity × vocabulary floats).</summary>

@@ -39,6 +39,7 @@ public static class GgufLoader
             var weights = Sling.Models.Architectures.WeightsBuilder.Build(config, layout?.Wrap(source) ?? source);
             weights.Validate(config, path);
             var transformer = new Transformer(config, weights, pool, gguf);
+            gguf.File.ReleaseAll();
             layout?.Keep();
             // Q8_0 blocks went through copies on their way to the kernels' layout: return that memory.
             if (layout?.Hit != true && gguf.Tensors.Where(t => t.Type == Q8_0).Sum(t => t.ElementCount) > 64 << 20) GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);

@@ -38,6 +38,7 @@ public static class HuggingFaceLoader
             // Errors name the weight files (one, or the shards) rather than the folder alone.
             weights.Validate(transformerConfig, $"{string.Join(", ", tensors.Files.Select(f => f.Path))} (shapes from {config.Path})");
             var transformer = new Transformer(transformerConfig, weights, pool, tensors);
+            foreach (var file in tensors.Files) file.ReleaseAll();
             layout?.Keep();
             return transformer;
         }

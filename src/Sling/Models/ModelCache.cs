@@ -1,4 +1,4 @@
-using System.Security.Cryptography;
+using System.IO.Hashing;
 using System.Text;
 using System.Text.Json;
 
@@ -63,7 +63,9 @@ public sealed class ModelCache(string root)
                 var text = new StringBuilder(FormatVersion).Append('\n').Append(Folder).Append('\n').Append(Derivation).Append('\n');
                 foreach (var file in Files)
                     text.Append(file.Name).Append(' ').Append(file.Length).Append(' ').Append(file.LastWriteTicks).Append('\n');
-                return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..32];
+                // A 128-bit non-cryptographic hash: keys only tell entries apart (nothing here is an attacker's input),
+                // and loading a model then needs no cryptography library in memory.
+                return Convert.ToHexStringLower(XxHash128.Hash(Encoding.UTF8.GetBytes(text.ToString())));
             }
         }
     }

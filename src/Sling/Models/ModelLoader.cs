@@ -23,7 +23,13 @@ public static class ModelLoader
 
     public static Transformer LoadTransformer(string modelPath, LoadOptions options)
     {
-        modelPath = Locate(modelPath, options);
+        var model = LoadTransformerOnly(Locate(modelPath, options), options);
+        Pages.ReturnFreedHeap(); // loading's temporary native buffers (repacking, conversion) are freed by now
+        return model;
+    }
+
+    private static Transformer LoadTransformerOnly(string modelPath, LoadOptions options)
+    {
         var pool = ComputePool.Get(options.Threads);
         if (Directory.Exists(modelPath))
         {

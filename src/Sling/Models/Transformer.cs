@@ -111,7 +111,7 @@ public sealed class Transformer : IDisposable
         int n = tokens.Length;
         if (n == 0 || n > state.BatchCapacity)
             throw new ArgumentOutOfRangeException(nameof(tokens), $"{n} tokens for a batch of 1..{state.BatchCapacity}");
-        var b = state.Buffers;
+        var b = state.BuffersFor(n);
         for (int t = 0; t < n; t++)
         {
             b.States[t] = state;
@@ -217,7 +217,7 @@ public sealed class Transformer : IDisposable
         var logits = b.AllLogits(k, vocab);
         Apply(b, Weights.Classifier, normed, logits);
         // Each sequence's state keeps its latest row's logits: walk back and copy once per sequence.
-        int pass = ++b.Pass;
+        int pass = b.NextPass();
         for (int t = n - 1, row = k - 1; t >= 0; t--)
         {
             if (!wantLogits[t]) continue;
@@ -286,33 +286,29 @@ public sealed class Transformer : IDisposable
         AddBias(linear, input.Count, output);
     }
 
-    private void Apply(ForwardBuffers s, Linear linear, ActivationRows input, ActivationRows output)
-    {
-        Apply(s, linear, input, output.Data);
-        output.Changed();
-    }
+    private void Apply(ForwardBuffers s, Linear linear, ActivationRows input, ActivationRows output) => Apply(s, input, (linear, output));
 
     // Several linears of one input in one parallel operation (q/k/v, gate/up).
     private void Apply(ForwardBuffers s, ActivationRows input, params ReadOnlySpan<(Linear Linear, ActivationRows Output)> linears)
     {
         var list = s.Products(linears.Length);
-        for (int i = 0; i < linears.Length; i++) list[i] = (linears[i].Linear.Weight, linears[i].Output.Data);
+        for (int i = 0; i < linears.Length; i++) list[i] = (linears[i].Linear.Weight, linears[i].Output);
         if (InputObserver is { } observe)
             foreach (var (linear, _) in linears) observe(linear, input);
         s.MatMul.Run(Pool, input, IntegerActivations, list);
         foreach (var (linear, output) in linears)
         {
-            AddBias(linear, input.Count, output.Data);
+            AddBias(linear, input.Count, output.Active);
             output.Changed();
         }
     }
 
-    private static void AddBias(Linear linear, int rows, float[] output)
+    private static void AddBias(Linear linear, int rows, Span<float> output)
     {
         if (linear.Bias == null) return;
         for (int t = 0; t < rows; t++)
         {
-            var row = output.AsSpan(t * linear.Outputs, linear.Outputs);
+            var row = output.Slice(t * linear.Outputs, linear.Outputs);
             TensorPrimitives.Add(row, linear.Bias, row);
         }
     }
@@ -370,19 +366,18 @@ public sealed class Transformer : IDisposable
 
     private void Mlp(ForwardBuffers s, LayerWeights layer)
     {
-        int n = s.X.Count, hidden = Config.HiddenDim;
         if (Config.Mlp == MlpKind.GatedSilu)
         {
             var gate = s.Gate!;
             Apply(s, s.Normed, (layer.Gate!, gate), (layer.Up, s.Up));
-            Activations.SwiGlu(gate.Data.AsSpan(0, n * hidden), s.Up.Data.AsSpan(0, n * hidden));
+            Activations.SwiGlu(gate.Active, s.Up.Active);
             gate.Changed();
             Apply(s, layer.Down, gate, s.MlpOut);
         }
         else
         {
             Apply(s, layer.Up, s.Normed, s.Up);
-            Activations.GeluTanh(s.Up.Data.AsSpan(0, n * hidden));
+            Activations.GeluTanh(s.Up.Active);
             s.Up.Changed();
             Apply(s, layer.Down, s.Up, s.MlpOut);
         }

@@ -23,7 +23,7 @@ internal static class Calibration
         // Layers that read one input in one product (q/k/v, gate/up, a fused tensor's slices) are
         // observed one after another with the same buffer: they share one statistics object, filled
         // once per pass. (Buffers are reused between layers, so only consecutive observations share.)
-        float[]? lastInput = null;
+        Kernels.ActivationRows? lastInput = null;
         ActivationStatistics? lastStats = null;
         var filled = new HashSet<ActivationStatistics>(ReferenceEqualityComparer.Instance);
         transformer.InputObserver = (linear, input) =>
@@ -31,11 +31,11 @@ internal static class Calibration
             if (!byLinear.TryGetValue(linear, out var name)) return;
             if (!stats.TryGetValue(name, out var s))
             {
-                s = ReferenceEquals(input.Data, lastInput) && lastStats!.Channels == input.Cols
+                s = ReferenceEquals(input, lastInput) && lastStats!.Channels == input.Cols
                     ? lastStats : new ActivationStatistics(input.Cols, options.SampleRows, options.Seed + stats.Count);
                 stats[name] = s;
             }
-            lastInput = input.Data;
+            lastInput = input;
             lastStats = s;
             if (!filled.Add(s)) return;
             for (int t = 0; t < input.Count; t++) s.Add(input.Row(t));

@@ -164,9 +164,14 @@ public class FusedProductTests
         for (int repeat = 0; repeat < 20; repeat++)
         {
             input.Changed();
-            var actual = new[] { new float[8 * 512], new float[8 * 512], new float[8 * 256] };
-            product.Run(pool, input, true, (int4, actual[0]), (int8, actual[1]), (int4b, actual[2]));
-            for (int k = 0; k < 3; k++) Assert.Equal(expected[k], actual[k]);
+            using var a = new ActivationRows(8, 512);
+            using var b = new ActivationRows(8, 512);
+            using var c = new ActivationRows(8, 256);
+            foreach (var rows in new[] { a, b, c }) rows.SetCount(8);
+            product.Run(pool, input, true, (int4, a), (int8, b), (int4b, c));
+            Assert.Equal(expected[0], a.Active.ToArray());
+            Assert.Equal(expected[1], b.Active.ToArray());
+            Assert.Equal(expected[2], c.Active.ToArray());
         }
     }
 }

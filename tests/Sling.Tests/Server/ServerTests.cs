@@ -195,6 +195,31 @@ public class ServerTests
         Assert.EndsWith("data: [DONE]\n\n", rest);
     }
 
+    [SharedFact(ChatModels.Phi3Vocab, ChatModels.Phi35Template)]
+    public async Task StoppingEndsWaitingStreamsCleanlyToo()
+    {
+        // One sequence at a time: the second request waits in the queue (its stream has sent its first
+        // chunk) when the server stops, and still ends with a finish chunk and [DONE]. The random-weight
+        // model keeps the first answer going (its end-of-turn token is one of thousands).
+        using var dir = new TempDirectory();
+        await using var s = await RunningServer.StartAsync(new ServerOptions { Parallel = 1, Context = 4096 }, ChatModels.WritePhi3Shaped(dir.Path, contextLength: 4096));
+        HttpRequestMessage Request() => new(HttpMethod.Post, "v1/chat/completions")
+        {
+            Content = new StringContent(JsonSerializer.Serialize(new { messages = new[] { new { role = "user", content = "Go on" } }, max_tokens = 4000, stream = true }), Encoding.UTF8, "application/json"),
+        };
+        using var running = await s.Http.SendAsync(Request(), HttpCompletionOption.ResponseHeadersRead);
+        var first = new StreamReader(await running.Content.ReadAsStreamAsync());
+        Assert.StartsWith("data: ", await first.ReadLineAsync());
+        using var waiting = await s.Http.SendAsync(Request(), HttpCompletionOption.ResponseHeadersRead);
+        var second = new StreamReader(await waiting.Content.ReadAsStreamAsync());
+        Assert.StartsWith("data: ", await second.ReadLineAsync());
+        await s.Server.StopAsync();
+        Assert.EndsWith("data: [DONE]\n\n", await first.ReadToEndAsync());
+        string rest = await second.ReadToEndAsync();
+        Assert.EndsWith("data: [DONE]\n\n", rest);
+        Assert.Contains("\"finish_reason\":\"stop\"", rest);
+    }
+
     [SharedFact(Stories, Tokenizer)]
     public void ServeStopsWithExitCodeZeroOnSigterm()
     {
