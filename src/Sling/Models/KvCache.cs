@@ -125,46 +125,68 @@ internal sealed class KvCache
     /// <summary>How many positions from <paramref name="position"/> (at most <paramref name="left"/>) lie together in its block.</summary>
     int Run(int position, int left) => Math.Min(left, _blockPositions - position % _blockPositions);
 
-    /// <summary>scores[i] = scale · q · key(first + i) for one head (<paramref name="offset"/> selects it within a position).</summary>
-    internal void Scores(int layer, int first, int offset, ReadOnlySpan<float> q, Span<float> scores, float scale)
+    // Positions whose keys (or values) of one head fill 16 KiB: a chunk of them stays in L1 while every
+    // query head of the group reads it (64 positions of a 64-float head), where a head at a time
+    // streamed the whole span from L2 once per query head. Kept a multiple of 8, the score kernel's step.
+    int ChunkPositions => Math.Max(8, (16 << 10) / (_headDim * sizeof(float)) / 8 * 8);
+
+    /// <summary>
+    /// scores[j·span + i] = scale · q_j · key(first + i) for the query heads q_j (consecutive in
+    /// <paramref name="queries"/>) that share the key/value head <paramref name="offset"/> selects within a
+    /// position. Each score is what one head's own pass would give, bit for bit.
+    /// </summary>
+    internal void Scores(int layer, int first, int offset, ReadOnlySpan<float> queries, int span, Span<float> scores, float scale)
     {
-        for (int done = 0, count; done < scores.Length; done += count)
+        int heads = queries.Length / _headDim, chunk = ChunkPositions;
+        for (int done = 0, count; done < span; done += count)
         {
-            count = Run(first + done, scores.Length - done);
+            count = Math.Min(chunk, Run(first + done, span - done));
             int start = At(first + done) + offset;
-            var part = scores.Slice(done, count);
-            if (_pool.Keys32 != null) Attention.Scores<float, Fp32Element>(q, _pool.Keys32[layer].AsSpan(start), _kvDim, part, scale);
-            else if (_pool.Keys16 != null) Attention.Scores<Half, Fp16Element>(q, _pool.Keys16[layer].AsSpan(start), _kvDim, part, scale);
-            else
+            for (int j = 0; j < heads; j++)
             {
-                // q · (s·codes) = s · (q · codes): the codes' dot products, then each position's scale.
-                Attention.Scores<sbyte, Int8Element>(q, _pool.Keys8![layer].AsSpan(start), _kvDim, part, scale);
-                var scales = _pool.KeyScales![layer];
-                int heads = _kvDim / _headDim;
-                for (int i = 0, at = start / _headDim; i < count; i++, at += heads) part[i] *= scales[at];
+                var q = queries.Slice(j * _headDim, _headDim);
+                var part = scores.Slice(j * span + done, count);
+                if (_pool.Keys32 != null) Attention.Scores<float, Fp32Element>(q, _pool.Keys32[layer].AsSpan(start), _kvDim, part, scale);
+                else if (_pool.Keys16 != null) Attention.Scores<Half, Fp16Element>(q, _pool.Keys16[layer].AsSpan(start), _kvDim, part, scale);
+                else
+                {
+                    // q · (s·codes) = s · (q · codes): the codes' dot products, then each position's scale.
+                    Attention.Scores<sbyte, Int8Element>(q, _pool.Keys8![layer].AsSpan(start), _kvDim, part, scale);
+                    var scales = _pool.KeyScales![layer];
+                    int stride = _kvDim / _headDim;
+                    for (int i = 0, at = start / _headDim; i < count; i++, at += stride) part[i] *= scales[at];
+                }
             }
         }
     }
 
-    /// <summary>output = Σ_i weights[i] · value(first + i) for one head.</summary>
-    internal void WeightedSum(int layer, int first, int offset, ReadOnlySpan<float> weights, Span<float> output)
+    /// <summary>
+    /// output_j = Σ_i weights[j·span + i] · value(first + i) for the query heads j sharing one key/value
+    /// head (outputs consecutive in <paramref name="output"/>), each in one head's own order of operations.
+    /// </summary>
+    internal void WeightedSum(int layer, int first, int offset, ReadOnlySpan<float> weights, int span, Span<float> output)
     {
-        for (int done = 0, count; done < weights.Length; done += count)
+        int heads = output.Length / _headDim, chunk = ChunkPositions;
+        for (int done = 0, count; done < span; done += count)
         {
-            count = Run(first + done, weights.Length - done);
+            count = Math.Min(chunk, Run(first + done, span - done));
             int start = At(first + done) + offset;
-            var part = weights.Slice(done, count);
-            if (_pool.Values32 != null) Attention.WeightedSum<float, Fp32Element>(part, _pool.Values32[layer].AsSpan(start), _kvDim, output, accumulate: done > 0);
-            else if (_pool.Values16 != null) Attention.WeightedSum<Half, Fp16Element>(part, _pool.Values16[layer].AsSpan(start), _kvDim, output, accumulate: done > 0);
-            else
+            for (int j = 0; j < heads; j++)
             {
-                // Σ w·(s·codes) = Σ (w·s)·codes: each weight takes its position's scale first.
-                if (_scaled == null || _scaled.Length < count) _scaled = new float[Math.Max(count, 1024)];
-                var scaled = _scaled.AsSpan(0, count);
-                var scales = _pool.ValueScales![layer];
-                int heads = _kvDim / _headDim;
-                for (int i = 0, at = start / _headDim; i < count; i++, at += heads) scaled[i] = part[i] * scales[at];
-                Attention.WeightedSum<sbyte, Int8Element>(scaled, _pool.Values8![layer].AsSpan(start), _kvDim, output, accumulate: done > 0);
+                var part = weights.Slice(j * span + done, count);
+                var o = output.Slice(j * _headDim, _headDim);
+                if (_pool.Values32 != null) Attention.WeightedSum<float, Fp32Element>(part, _pool.Values32[layer].AsSpan(start), _kvDim, o, accumulate: done > 0);
+                else if (_pool.Values16 != null) Attention.WeightedSum<Half, Fp16Element>(part, _pool.Values16[layer].AsSpan(start), _kvDim, o, accumulate: done > 0);
+                else
+                {
+                    // Σ w·(s·codes) = Σ (w·s)·codes: each weight takes its position's scale first.
+                    if (_scaled == null || _scaled.Length < count) _scaled = new float[Math.Max(count, 1024)];
+                    var scaled = _scaled.AsSpan(0, count);
+                    var scales = _pool.ValueScales![layer];
+                    int stride = _kvDim / _headDim;
+                    for (int i = 0, at = start / _headDim; i < count; i++, at += stride) scaled[i] = part[i] * scales[at];
+                    Attention.WeightedSum<sbyte, Int8Element>(scaled, _pool.Values8![layer].AsSpan(start), _kvDim, o, accumulate: done > 0);
+                }
             }
         }
     }

@@ -333,12 +333,16 @@ public sealed class Transformer : IDisposable
         // One job per buffer set, reused for every layer and token (no allocation per token).
         if (s.Attention is not AttentionJob { Model: var owner } job || owner != this) s.Attention = job = new AttentionJob(this, s);
         job.Layer = l;
-        Pool.For(c.Heads * n, work / n * c.HeadDim * 2, job);
+        Pool.For(c.KvHeads * n, work / n * c.HeadDim * 2 * (c.Heads / c.KvHeads), job);
         s.AttentionOut.Changed();
         Apply(s, layer.Output, s.AttentionOut, s.Projected);
     }
 
-    /// <summary>One head of one row: scores against its sequence's cached positions up to its own, softmax, weighted values.</summary>
+    /// <summary>
+    /// One row's query heads that share one key/value head: scores against its sequence's cached
+    /// positions up to its own, softmax, weighted values. The group's heads read each chunk of keys and
+    /// values while it is in L1 (TinyLlama: 8 query heads per key/value head).
+    /// </summary>
     private sealed class AttentionJob(Transformer model, ForwardBuffers s) : IParallelJob
     {
         [ThreadStatic] private static float[]? _scores;
@@ -350,17 +354,17 @@ public sealed class Transformer : IDisposable
         {
             var c = model.Config;
             int headDim = c.HeadDim, group = c.Heads / c.KvHeads;
-            int t = item / c.Heads, h = item % c.Heads, pos = s.Positions[t];
+            int t = item / c.KvHeads, g = item % c.KvHeads, pos = s.Positions[t];
             var cache = s.States[t].Cache;
             int first = c.SlidingWindow > 0 ? Math.Max(0, pos - c.SlidingWindow + 1) : 0;
             int span = pos - first + 1;
-            var q = s.Query.Row(t).Slice(h * headDim, headDim);
-            int kvOffset = h / group * headDim;
-            if (_scores == null || _scores.Length < span) _scores = new float[Math.Max(span, 1024)];
-            var scores = _scores.AsSpan(0, span);
-            cache.Scores(Layer, first, kvOffset, q, scores, model._attentionScale);
-            Activations.Softmax(scores);
-            cache.WeightedSum(Layer, first, kvOffset, scores, s.AttentionOut.Row(t).Slice(h * headDim, headDim));
+            var queries = s.Query.Row(t).Slice(g * group * headDim, group * headDim);
+            int kvOffset = g * headDim;
+            if (_scores == null || _scores.Length < group * span) _scores = new float[Math.Max(group * span, 1024)];
+            var scores = _scores.AsSpan(0, group * span);
+            cache.Scores(Layer, first, kvOffset, queries, span, scores, model._attentionScale);
+            for (int j = 0; j < group; j++) Activations.Softmax(scores.Slice(j * span, span));
+            cache.WeightedSum(Layer, first, kvOffset, scores, span, s.AttentionOut.Row(t).Slice(g * group * headDim, group * headDim));
         }
     }
 
