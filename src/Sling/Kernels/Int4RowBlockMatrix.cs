@@ -40,6 +40,8 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
 
     private protected override sbyte[]? StoredLevels => _levels;
 
+    private protected override bool HasLevels => _levels != null;
+
     internal Int4RowBlockMatrix(RepackSource m) : base(m, "int4")
     {
         (_levels, _positive, _negative, _offsetLevels) = LevelTables(m.Levels);
@@ -93,7 +95,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     // of 15·127, so the 8 vpmaddubsw results add up without overflow before one widening to int32.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> BlockDot(Vector512<byte> l0, Vector512<byte> h0, Vector512<byte> l1, Vector512<byte> h1,
-        Vector512<byte> l2, Vector512<byte> h2, Vector512<byte> l3, Vector512<byte> h3, sbyte* q, Vector512<short> ones)
+        Vector512<byte> l2, Vector512<byte> h2, Vector512<byte> l3, Vector512<byte> h3, sbyte* q, Vector512<short> ones, int zeroSum)
     {
         int* quads = (int*)q;
         // A tree, not a chain: the eight products are independent, so the adds need only three steps.
@@ -101,7 +103,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         var s1 = Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(quads[2]).AsSByte()) + Avx512BW.MultiplyAddAdjacent(h1, Vector512.Create(quads[3]).AsSByte());
         var s2 = Avx512BW.MultiplyAddAdjacent(l2, Vector512.Create(quads[4]).AsSByte()) + Avx512BW.MultiplyAddAdjacent(h2, Vector512.Create(quads[5]).AsSByte());
         var s3 = Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(quads[6]).AsSByte()) + Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(quads[7]).AsSByte());
-        return Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent((s0 + s1) + (s2 + s3), ones));
+        return Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent((s0 + s1) + (s2 + s3), ones) - Vector512.Create(zeroSum));
     }
 
     // One 16-row × 32-input block's codes as eight vectors of 4 inputs × 16 rows (low and high nibbles
@@ -211,10 +213,10 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             {
                 Unpack(w.Codes + (long)b * 256, mask, out var l0, out var h0, out var l1, out var h1, out var l2, out var h2, out var l3, out var h3);
                 int o = b * BlockSize;
-                g0 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q0 + o, ones), Vector512.Create(d0[b]), g0);
-                if (tile > 1) g1 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q1 + o, ones), Vector512.Create(d1[b]), g1);
-                if (tile > 2) g2 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q2 + o, ones), Vector512.Create(d2[b]), g2);
-                if (tile > 3) g3 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q3 + o, ones), Vector512.Create(d3[b]), g3);
+                g0 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q0 + o, ones, a.ZeroSum(0, b)), Vector512.Create(d0[b]), g0);
+                if (tile > 1) g1 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q1 + o, ones, a.ZeroSum(1, b)), Vector512.Create(d1[b]), g1);
+                if (tile > 2) g2 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q2 + o, ones, a.ZeroSum(2, b)), Vector512.Create(d2[b]), g2);
+                if (tile > 3) g3 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q3 + o, ones, a.ZeroSum(3, b)), Vector512.Create(d3[b]), g3);
             }
             var s = w.Scales(g);
             if (w.Affine)
@@ -224,6 +226,14 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
                 if (tile > 1) acc1 = AffineGroup(acc1, s, o, g1, a.GroupSums(1), g);
                 if (tile > 2) acc2 = AffineGroup(acc2, s, o, g2, a.GroupSums(2), g);
                 if (tile > 3) acc3 = AffineGroup(acc3, s, o, g3, a.GroupSums(3), g);
+                continue;
+            }
+            if (w.SharedZero)
+            {
+                acc0 = Vector512.FusedMultiplyAdd(s, g0, acc0);
+                if (tile > 1) acc1 = Vector512.FusedMultiplyAdd(s, g1, acc1);
+                if (tile > 2) acc2 = Vector512.FusedMultiplyAdd(s, g2, acc2);
+                if (tile > 3) acc3 = Vector512.FusedMultiplyAdd(s, g3, acc3);
                 continue;
             }
             var z = w.Zeros(g);

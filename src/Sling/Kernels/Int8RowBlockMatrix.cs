@@ -82,13 +82,13 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
 
     // Σ code·q of one 32-input block for 16 rows (int32 lanes), for one activation row.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> BlockDot<T>(byte* c, short* q) where T : struct, IWiden
+    private static Vector512<float> BlockDot<T>(byte* c, short* q, int zeroSum) where T : struct, IWiden
     {
         var s0 = Pair<T>(c, q, 0) + Pair<T>(c, q, 1) + Pair<T>(c, q, 2) + Pair<T>(c, q, 3);
         var s1 = Pair<T>(c, q, 4) + Pair<T>(c, q, 5) + Pair<T>(c, q, 6) + Pair<T>(c, q, 7);
         var s2 = Pair<T>(c, q, 8) + Pair<T>(c, q, 9) + Pair<T>(c, q, 10) + Pair<T>(c, q, 11);
         var s3 = Pair<T>(c, q, 12) + Pair<T>(c, q, 13) + Pair<T>(c, q, 14) + Pair<T>(c, q, 15);
-        return Avx512F.ConvertToVector512Single(s0 + s1 + (s2 + s3));
+        return Avx512F.ConvertToVector512Single(s0 + s1 + (s2 + s3) - Vector512.Create(zeroSum));
     }
 
     // The two 16-input halves of one block separately (sub-blocks with their own scales).
@@ -160,10 +160,10 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
                 byte* c = w.Codes + (long)b * 512;
                 for (int line = 0; line < 512; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
                 int o = b * BlockSize;
-                g0 = Vector512.FusedMultiplyAdd(BlockDot<T>(c, q0 + o), Vector512.Create(d0[b]), g0);
-                if (tile > 1) g1 = Vector512.FusedMultiplyAdd(BlockDot<T>(c, q1 + o), Vector512.Create(d1[b]), g1);
-                if (tile > 2) g2 = Vector512.FusedMultiplyAdd(BlockDot<T>(c, q2 + o), Vector512.Create(d2[b]), g2);
-                if (tile > 3) g3 = Vector512.FusedMultiplyAdd(BlockDot<T>(c, q3 + o), Vector512.Create(d3[b]), g3);
+                g0 = Vector512.FusedMultiplyAdd(BlockDot<T>(c, q0 + o, a.ZeroSum(0, b)), Vector512.Create(d0[b]), g0);
+                if (tile > 1) g1 = Vector512.FusedMultiplyAdd(BlockDot<T>(c, q1 + o, a.ZeroSum(1, b)), Vector512.Create(d1[b]), g1);
+                if (tile > 2) g2 = Vector512.FusedMultiplyAdd(BlockDot<T>(c, q2 + o, a.ZeroSum(2, b)), Vector512.Create(d2[b]), g2);
+                if (tile > 3) g3 = Vector512.FusedMultiplyAdd(BlockDot<T>(c, q3 + o, a.ZeroSum(3, b)), Vector512.Create(d3[b]), g3);
             }
             var s = w.Scales(g);
             if (w.Affine)
@@ -173,6 +173,14 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
                 if (tile > 1) acc1 = AffineGroup(acc1, s, off, g1, a.GroupSums(1), g);
                 if (tile > 2) acc2 = AffineGroup(acc2, s, off, g2, a.GroupSums(2), g);
                 if (tile > 3) acc3 = AffineGroup(acc3, s, off, g3, a.GroupSums(3), g);
+                continue;
+            }
+            if (w.SharedZero)
+            {
+                acc0 = Vector512.FusedMultiplyAdd(s, g0, acc0);
+                if (tile > 1) acc1 = Vector512.FusedMultiplyAdd(s, g1, acc1);
+                if (tile > 2) acc2 = Vector512.FusedMultiplyAdd(s, g2, acc2);
+                if (tile > 3) acc3 = Vector512.FusedMultiplyAdd(s, g3, acc3);
                 continue;
             }
             var z = w.Zeros(g);

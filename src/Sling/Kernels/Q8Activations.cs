@@ -18,6 +18,9 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
     // int8 per channel). Filled by PrepareQ8 before the threads start; they only read.
     private readonly List<(int GroupSize, float[] Sums)> _groupSums = [];
     private int _groupSumsValid;
+    // Likewise one table of zero · Σq per shared zero point in use (8: Q4_0, 128: Q8_0 and int8).
+    private readonly List<(int Zero, NativeArray<int> Sums)> _zeroSums = [];
+    private int _zeroSumsValid;
 
     public Q8Activations(int capacity, int cols)
     {
@@ -60,6 +63,7 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
         if (count > Codes.Length / Stride) throw new ArgumentException($"{count} rows for a capacity of {Codes.Length / Stride}");
         Count = count;
         _groupSumsValid = 0;
+        _zeroSumsValid = 0;
         fixed (float* s = source)
         {
             _source = s;
@@ -85,6 +89,7 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
         ScaledSums.Dispose();
         OffsetSums.Dispose();
         Lanes.Dispose();
+        foreach (var (_, sums) in _zeroSums) sums.Dispose();
     }
 
     void IParallelJob.Execute(int row) => Execute(row);
@@ -165,6 +170,25 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
         _groupSums[_groupSumsValid] = (groupSize, sums);
         _groupSumsValid++; // published last: a reader on another thread never sees a half-filled table
         return sums.AsSpan(0, Count * groups);
+    }
+
+    /// <summary>
+    /// zero · Σq per row and block (Count × Blocks): what a block's integer sum of code·q loses when its
+    /// weights share one zero point, taken out in integers before the sum becomes a float (exact, where a
+    /// float fold cancels two large terms). Computed once per zero point; 128 is <see cref="OffsetSums"/>.
+    /// </summary>
+    public int* ZeroSums(int zero)
+    {
+        if (zero == 128) return OffsetSums.Pointer;
+        for (int i = 0; i < _zeroSumsValid; i++)
+            if (_zeroSums[i].Zero == zero) return _zeroSums[i].Sums.Pointer;
+        if (_zeroSumsValid == _zeroSums.Count) _zeroSums.Add((zero, new NativeArray<int>(OffsetSums.Length)));
+        var sums = _zeroSums[_zeroSumsValid].Sums;
+        int* offset = OffsetSums.Pointer, target = sums.Pointer;
+        for (int k = 0; k < Count * Blocks; k++) target[k] = offset[k] / 128 * zero;
+        _zeroSums[_zeroSumsValid] = (zero, sums);
+        _zeroSumsValid++; // published last, as the group sums
+        return target;
     }
 
     /// <summary>Σ of the integer codes of half block <paramref name="half"/> (16 inputs) of row <paramref name="t"/>.</summary>

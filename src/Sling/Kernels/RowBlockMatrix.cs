@@ -331,7 +331,20 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
     internal override bool TakesQ8 => true;
 
-    internal override void PrepareQ8(Q8Activations input) => input.GroupSums(GroupSize);
+    internal override void PrepareQ8(Q8Activations input)
+    {
+        input.GroupSums(GroupSize);
+        if (SharedZero) input.ZeroSums(SymmetricZero);
+    }
+
+    /// <summary>
+    /// One zero point for every code (Q4_0, Q8_0, symmetric int4/int8): each block's integer sum loses
+    /// zero · Σq before it becomes a float, exact, and the group fold is scale · sum alone.
+    /// </summary>
+    private protected bool SharedZero => _zeros == null && _affine == null && _superFactors == null && !HasLevels;
+
+    /// <summary>Codes that index a table of levels (IQ4): the levels are the values, no zero point.</summary>
+    private protected virtual bool HasLevels => false;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal override void MultiplyRows(Q8Activations input, Span<float> y, int ldy, int rowStart, int rowEnd)
@@ -353,6 +366,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         fixed (float* d = input.Scales, sums = groupSums, output = y)
         fixed (int* offsetSums = input.OffsetSums)
         {
+            int* zeroSums = SharedZero ? input.ZeroSums(SymmetricZero) : null;
             // Full tiles run on the assembled VNNI kernel where there is one: the range's weights are
             // set once, the activation rows per tile.
             var kernel = n >= Tile ? VnniKernel(input.Stride, blocks) : null;
@@ -382,13 +396,13 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
                     args.Q = q + (long)t * input.Stride;
                     args.D = d + (long)t * blocks;
                     args.Sums = sums + (long)t * groups;
-                    args.OffsetSums = offsetSums + (long)t * blocks;
+                    args.OffsetSums = (zeroSums != null ? zeroSums : offsetSums) + (long)t * blocks;
                     args.Result = output + (long)t * ldy + rowStart;
                     if (args.RowBlocks > 0) kernel.Run(&args);
                     continue;
                 }
                 var a = new Activations(q + (long)t * input.Stride, wide + (long)t * input.Stride, input.Stride,
-                    d + (long)t * blocks, blocks, sums + (long)t * groups, groups, tile);
+                    d + (long)t * blocks, blocks, sums + (long)t * groups, groups, tile, zeroSums == null ? null : zeroSums + (long)t * blocks);
                 for (int rb = rowStart / RowsPerBlock; rb < rowEnd / RowsPerBlock; rb++)
                 {
                     var block = new Weights(codes + (long)rb * blocks * BlockBytes, scales + (long)rb * groups * RowsPerBlock,
@@ -396,7 +410,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
                         affine == null ? null : affine + (long)rb * groups * 2 * RowsPerBlock,
                         superFactors == null ? null : groupFactors + (long)rb * groups * parts * RowsPerBlock,
                         superFactors == null ? null : superFactors + (long)rb * supers * parts * RowsPerBlock,
-                        per == 0 ? 0 : System.Numerics.BitOperations.Log2((uint)per), parts, signedFactors);
+                        per == 0 ? 0 : System.Numerics.BitOperations.Log2((uint)per), parts, signedFactors, zeroSums != null);
                     // The 16 results of activation row t+k land straight in its output row.
                     RowBlock(block, a, output + (long)t * ldy + rb * RowsPerBlock, ldy);
                 }
@@ -440,7 +454,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     private protected const int Tile = 4;
 
     /// <summary>Pointers to the activation rows of one tile (missing rows repeat the last, and are not stored).</summary>
-    private protected readonly struct Activations(sbyte* codes, short* wide, int stride, float* scales, int blocks, float* groupSums, int groups, int tile)
+    private protected readonly struct Activations(sbyte* codes, short* wide, int stride, float* scales, int blocks, float* groupSums, int groups, int tile, int* zeroSums)
     {
         public int Tile => tile;
         private int Row(int k) => Math.Min(k, tile - 1);
@@ -448,12 +462,16 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         public short* Wide(int k) => wide + (long)Row(k) * stride;
         public float* Scales(int k) => scales + (long)Row(k) * blocks;
         public float* GroupSums(int k) => groupSums + (long)Row(k) * groups;
+        /// <summary>Row k's zero · Σq for block b (weights with one shared zero point), else 0.</summary>
+        public int ZeroSum(int k, int b) => zeroSums == null ? 0 : zeroSums[(long)Row(k) * blocks + b];
     }
 
     /// <summary>One row block's codes, per-group scales and zero points (or float scales and offsets).</summary>
     private protected readonly struct Weights(byte* codes, Half* scales, byte* zeros, int groups, int blocksPerGroup, int symmetricZero, float* affine,
-        byte* groupFactors, float* superFactors, int superShift, int factorParts, bool signedFactors)
+        byte* groupFactors, float* superFactors, int superShift, int factorParts, bool signedFactors, bool sharedZero)
     {
+        /// <summary>Every code has the same zero point, taken out of each block's integer sum (<see cref="Activations.ZeroSum"/>).</summary>
+        public bool SharedZero => sharedZero;
         public byte* Codes => codes;
         public int Groups => groups;
         public int BlocksPerGroup => blocksPerGroup;
@@ -495,7 +513,8 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
     /// <summary>
     /// result[k·stride + r] = row r of the block · activation row k, for the tile's rows: per group,
-    /// scale · (Σ_b d_b · Σ code·q − zero · Σ_b d_b·Σq).
+    /// scale · (Σ_b d_b · Σ code·q − zero · Σ_b d_b·Σq), or scale · Σ_b d_b · (Σ code·q − zero·Σq) with
+    /// one shared zero point.
     /// </summary>
     /// <remarks>
     /// Each format writes this walk itself. A single generic walk over an operator struct per format

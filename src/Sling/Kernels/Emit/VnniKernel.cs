@@ -60,8 +60,8 @@ internal sealed unsafe class VnniKernel
         [FieldOffset(48)] public float* Result;    // row 0's 16 outputs of the first row block; row t at + t·ldy
         [FieldOffset(56)] public long ResultStrideBytes;
         [FieldOffset(64)] public long RowBlocks;
-        [FieldOffset(72)] public float Zero;       // the zero point shared by all codes (K-quant layouts: the offset their codes were stored with)
-        [FieldOffset(80)] public int* OffsetSums;  // activation row 0's 128·Σq per block; row t at + t·blocks (signed and table codes)
+        [FieldOffset(72)] public float Zero;       // K-quant layouts: the offset their codes were stored with
+        [FieldOffset(80)] public int* OffsetSums;  // activation row 0's 128·Σq per block (signed and table codes) or zero·Σq (a shared zero point); row t at + t·blocks
         [FieldOffset(88)] internal byte* Constants; // the kernels' constant vectors (set by Run)
         [FieldOffset(128)] public fixed byte Levels[64]; // table codes: level + 128 for each index, in every 128-bit lane
     }
@@ -151,12 +151,15 @@ internal sealed unsafe class VnniKernel
         var a = new X64Assembler();
         Prologue(a);
         a.Vmovdqu32(Mask, new Mem(ConstantBase, bits == 4 ? MaskAt : InterleaveAt));
-        if (fold is VnniFold.ZeroPoint { PerGroup: false }) a.Vbroadcastss(Zero, new Mem(Args, 72));
+        // Sums taken out of each block's integer sum: 128·Σq for signed and table codes (offset to be
+        // unsigned), zero·Σq for one zero point shared by all codes.
+        bool takeOut = codes != VnniCodes.Unsigned || fold is VnniFold.ZeroPoint { PerGroup: false };
         if (codes != VnniCodes.Unsigned)
-        {
             a.Vmovdqu32(CodeTable, codes == VnniCodes.Signed ? new Mem(ConstantBase, SignBitsAt) : new Mem(Args, 128));
-            // From here rdi is the distance from the block scales to the 128·Σq sums (same layout), so
-            // both are read through the one cursor.
+        if (takeOut)
+        {
+            // From here rdi is the distance from the block scales to those sums (same layout), so both
+            // are read through the one cursor.
             a.MovLoad(SumOffset, new Mem(Args, 80));
             a.Sub(SumOffset, DBase);
         }
@@ -166,7 +169,7 @@ internal sealed unsafe class VnniKernel
         if (superParts > 0) LoadSuper(a, superParts);
         for (int k = 0; k < unroll; k++)
         {
-            GroupSums(a, bits, codes, stride, blocks, blocksPerGroup);
+            GroupSums(a, bits, codes, takeOut, stride, blocks, blocksPerGroup);
             Fold(a, fold, groups, k);
         }
         if (superParts > 0) a.Add(Scales, unroll * superParts * Rows);
@@ -263,7 +266,7 @@ internal sealed unsafe class VnniKernel
     }
 
     // One group's Σ_b d_b · Σ code·q for the tile's rows into zmm4–7; the cursors move past the group.
-    private static void GroupSums(X64Assembler a, int bits, VnniCodes codes, int stride, int blocks, int blocksPerGroup)
+    private static void GroupSums(X64Assembler a, int bits, VnniCodes codes, bool takeOut, int stride, int blocks, int blocksPerGroup)
     {
         int blockBytes = bits * BlockSize * Rows / 8;
         for (int t = 0; t < Tile; t++) a.Vpxord(GroupSum + t, GroupSum + t, GroupSum + t);
@@ -293,7 +296,7 @@ internal sealed unsafe class VnniKernel
                 for (int j = 0; j < 8; j++)
                     a.Vpdpbusd(j % 2 == 0 ? even : odd, Unpacked + j, new Mem(Q, t * stride + BlockSize * i + 4 * j), broadcast: true);
                 a.Vpaddd(even, even, odd);
-                if (codes != VnniCodes.Unsigned) a.Vpsubd(even, even, new Mem(D, 4 * (t * blocks + i), SumOffset), broadcast: true);
+                if (takeOut) a.Vpsubd(even, even, new Mem(D, 4 * (t * blocks + i), SumOffset), broadcast: true);
                 a.Vcvtdq2ps(even, even);
                 a.Vfmadd231ps(GroupSum + t, even, new Mem(D, 4 * (t * blocks + i)), broadcast: true);
             }
@@ -312,12 +315,15 @@ internal sealed unsafe class VnniKernel
             case VnniFold.ZeroPoint z:
                 a.Vcvtph2ps(Scale, new Mem(Scales));
                 a.Add(Scales, Rows * sizeof(short));
-                if (z.PerGroup)
+                if (!z.PerGroup)
                 {
-                    a.Vpmovzxbd(Zero, new Mem(Zeros));
-                    a.Vcvtdq2ps(Zero, Zero);
-                    a.Add(Zeros, Rows);
+                    // The shared zero point left the integer sums already: output += scale · Σ d·Σ (code − zero)·q.
+                    for (int t = 0; t < Tile; t++) a.Vfmadd231ps(Acc + t, Scale, GroupSum + t);
+                    break;
                 }
+                a.Vpmovzxbd(Zero, new Mem(Zeros));
+                a.Vcvtdq2ps(Zero, Zero);
+                a.Add(Zeros, Rows);
                 for (int t = 0; t < Tile; t++)
                 {
                     a.Vmulps(Scratch, Zero, new Mem(Sums, 4 * t * groups), broadcast: true);
