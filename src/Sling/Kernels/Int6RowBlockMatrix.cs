@@ -167,25 +167,32 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     // Σ code·q of one 16-input half (code vectors 4h..4h+3 against quads 4h..4h+3): two vpmaddubsw sums
     // (each lane at most 2·63·127) fit a 16-bit lane, then vpmaddwd widens.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> HalfDot(Vector512<byte> u0, Vector512<byte> u1, Vector512<byte> u2, Vector512<byte> u3, int* quads, Vector512<short> ones)
+    private static Vector512<int> HalfDot(Vector512<byte> u0, Vector512<byte> u1, Vector512<byte> u2, Vector512<byte> u3, int* quads, Vector512<short> ones)
     {
         var s0 = Avx512BW.MultiplyAddAdjacent(u0, Vector512.Create(quads[0]).AsSByte()) + Avx512BW.MultiplyAddAdjacent(u1, Vector512.Create(quads[1]).AsSByte());
         var s1 = Avx512BW.MultiplyAddAdjacent(u2, Vector512.Create(quads[2]).AsSByte()) + Avx512BW.MultiplyAddAdjacent(u3, Vector512.Create(quads[3]).AsSByte());
-        return Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(s0, ones) + Avx512BW.MultiplyAddAdjacent(s1, ones));
+        return Avx512BW.MultiplyAddAdjacent(s0, ones) + Avx512BW.MultiplyAddAdjacent(s1, ones);
     }
 
     /// <summary>One activation row's block folded in: per group, s·d·Σ u·q − (z·s + o)·d·Σq, the two
-    /// halves as groups of their own (16 values) or together (32).</summary>
+    /// halves as groups of their own (16 values) or together (32). Halves with scales only take z·Σq
+    /// out of each half's integer sum: d · (s₀·Σ₀ + s₁·Σ₁).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Fold(Vector512<float> acc, Vector512<byte> u0, Vector512<byte> u1, Vector512<byte> u2, Vector512<byte> u3,
         Vector512<byte> u4, Vector512<byte> u5, Vector512<byte> u6, Vector512<byte> u7, Activations a, int k, int b,
-        Vector512<float> s0, Vector512<float> o0, Vector512<float> s1, Vector512<float> o1, bool halves, Vector512<short> ones)
+        Vector512<float> s0, Vector512<float> o0, Vector512<float> s1, Vector512<float> o1, bool halves, bool halfZero, Vector512<short> ones)
     {
         int* quads = (int*)(a.Codes(k) + b * BlockSize);
         var d = Vector512.Create(a.Scales(k)[b]);
+        if (halfZero)
+        {
+            var low = Avx512F.ConvertToVector512Single(HalfDot(u0, u1, u2, u3, quads, ones) - Vector512.Create(a.ZeroSum(k, 2 * b)));
+            var high = Avx512F.ConvertToVector512Single(HalfDot(u4, u5, u6, u7, quads + 4, ones) - Vector512.Create(a.ZeroSum(k, 2 * b + 1)));
+            return Vector512.FusedMultiplyAdd(Vector512.FusedMultiplyAdd(s1, high, s0 * low), d, acc);
+        }
         float* sums = a.GroupSums(k);
-        var first = HalfDot(u0, u1, u2, u3, quads, ones);
-        var second = HalfDot(u4, u5, u6, u7, quads + 4, ones);
+        var first = Avx512F.ConvertToVector512Single(HalfDot(u0, u1, u2, u3, quads, ones));
+        var second = Avx512F.ConvertToVector512Single(HalfDot(u4, u5, u6, u7, quads + 4, ones));
         if (!halves) return AffineGroup(acc, s0, o0, (first + second) * d, sums, b);
         acc = AffineGroup(acc, s0, o0, first * d, sums, 2 * b);
         return AffineGroup(acc, s1, o1, second * d, sums, 2 * b + 1);
@@ -199,6 +206,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         var zero = Vector512.Create((float)SymmetricZero);
         int planes = Planes, blockBytes = BlockBytes;
         bool halves = w.BlocksPerGroup == 0; // groups of 16 (Q6_K, Q3_K, Q2_K) or of 32 (Q5_K)
+        bool halfZero = HalfZero; // Q6_K, Q3_K: the code offset leaves the integer sums
         int tile = a.Tile, blocks = halves ? w.Groups / 2 : w.Groups;
         Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         for (int b = 0; b < blocks; b++)
@@ -206,17 +214,16 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
             Unpack(w.Codes + (long)b * blockBytes, planes, nibble, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5, out var u6, out var u7);
             int g = halves ? 2 * b : b;
             var s0 = w.Scales(g);
-            var o0 = Vector512.FusedMultiplyAdd(s0, zero, w.Offsets(g));
-            Vector512<float> s1 = default, o1 = default;
-            if (halves)
+            Vector512<float> s1 = halves ? w.Scales(g + 1) : default, o0 = default, o1 = default;
+            if (!halfZero)
             {
-                s1 = w.Scales(g + 1);
-                o1 = Vector512.FusedMultiplyAdd(s1, zero, w.Offsets(g + 1));
+                o0 = Vector512.FusedMultiplyAdd(s0, zero, w.Offsets(g));
+                if (halves) o1 = Vector512.FusedMultiplyAdd(s1, zero, w.Offsets(g + 1));
             }
-            acc0 = Fold(acc0, u0, u1, u2, u3, u4, u5, u6, u7, a, 0, b, s0, o0, s1, o1, halves, ones);
-            if (tile > 1) acc1 = Fold(acc1, u0, u1, u2, u3, u4, u5, u6, u7, a, 1, b, s0, o0, s1, o1, halves, ones);
-            if (tile > 2) acc2 = Fold(acc2, u0, u1, u2, u3, u4, u5, u6, u7, a, 2, b, s0, o0, s1, o1, halves, ones);
-            if (tile > 3) acc3 = Fold(acc3, u0, u1, u2, u3, u4, u5, u6, u7, a, 3, b, s0, o0, s1, o1, halves, ones);
+            acc0 = Fold(acc0, u0, u1, u2, u3, u4, u5, u6, u7, a, 0, b, s0, o0, s1, o1, halves, halfZero, ones);
+            if (tile > 1) acc1 = Fold(acc1, u0, u1, u2, u3, u4, u5, u6, u7, a, 1, b, s0, o0, s1, o1, halves, halfZero, ones);
+            if (tile > 2) acc2 = Fold(acc2, u0, u1, u2, u3, u4, u5, u6, u7, a, 2, b, s0, o0, s1, o1, halves, halfZero, ones);
+            if (tile > 3) acc3 = Fold(acc3, u0, u1, u2, u3, u4, u5, u6, u7, a, 3, b, s0, o0, s1, o1, halves, halfZero, ones);
         }
         acc0.Store(result);
         if (tile > 1) acc1.Store(result + stride);

@@ -18,8 +18,9 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
     // int8 per channel). Filled by PrepareQ8 before the threads start; they only read.
     private readonly List<(int GroupSize, float[] Sums)> _groupSums = [];
     private int _groupSumsValid;
-    // Likewise one table of zero · Σq per shared zero point in use (8: Q4_0, 128: Q8_0 and int8).
-    private readonly List<(int Zero, NativeArray<int> Sums)> _zeroSums = [];
+    // Likewise one table of zero · Σq per shared zero point in use (8: Q4_0, 128: Q8_0 and int8), per
+    // block or per half block (the K-quants' 16-value groups: 32 for Q6_K, 4 for Q3_K).
+    private readonly List<(int Zero, bool Halves, NativeArray<int> Sums)> _zeroSums = [];
     private int _zeroSumsValid;
 
     public Q8Activations(int capacity, int cols)
@@ -89,7 +90,7 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
         ScaledSums.Dispose();
         OffsetSums.Dispose();
         Lanes.Dispose();
-        foreach (var (_, sums) in _zeroSums) sums.Dispose();
+        foreach (var (_, _, sums) in _zeroSums) sums.Dispose();
     }
 
     void IParallelJob.Execute(int row) => Execute(row);
@@ -177,16 +178,24 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
     /// weights share one zero point, taken out in integers before the sum becomes a float (exact, where a
     /// float fold cancels two large terms). Computed once per zero point; 128 is <see cref="OffsetSums"/>.
     /// </summary>
-    public int* ZeroSums(int zero)
+    public int* ZeroSums(int zero) => zero == 128 ? OffsetSums.Pointer : ZeroSums(zero, halves: false);
+
+    /// <summary>zero · Σq per row and half block of 16 inputs (Count × 2·Blocks), as <see cref="ZeroSums(int)"/>.</summary>
+    public int* HalfZeroSums(int zero) => ZeroSums(zero, halves: true);
+
+    private int* ZeroSums(int zero, bool halves)
     {
-        if (zero == 128) return OffsetSums.Pointer;
         for (int i = 0; i < _zeroSumsValid; i++)
-            if (_zeroSums[i].Zero == zero) return _zeroSums[i].Sums.Pointer;
-        if (_zeroSumsValid == _zeroSums.Count) _zeroSums.Add((zero, new NativeArray<int>(OffsetSums.Length)));
+            if (_zeroSums[i].Zero == zero && _zeroSums[i].Halves == halves) return _zeroSums[i].Sums.Pointer;
+        if (_zeroSumsValid == _zeroSums.Count) _zeroSums.Add((zero, halves, new NativeArray<int>(2 * OffsetSums.Length)));
         var sums = _zeroSums[_zeroSumsValid].Sums;
         int* offset = OffsetSums.Pointer, target = sums.Pointer;
-        for (int k = 0; k < Count * Blocks; k++) target[k] = offset[k] / 128 * zero;
-        _zeroSums[_zeroSumsValid] = (zero, sums);
+        if (!halves)
+            for (int k = 0; k < Count * Blocks; k++) target[k] = offset[k] / 128 * zero;
+        else
+            for (int t = 0; t < Count; t++)
+                for (int h = 0; h < 2 * Blocks; h++) target[t * 2 * Blocks + h] = HalfBlockSum(t, h) * zero;
+        _zeroSums[_zeroSumsValid] = (zero, halves, sums);
         _zeroSumsValid++; // published last, as the group sums
         return target;
     }

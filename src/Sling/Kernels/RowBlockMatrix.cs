@@ -335,7 +335,14 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     {
         input.GroupSums(GroupSize);
         if (SharedZero) input.ZeroSums(SymmetricZero);
+        else if (HalfZero) input.HalfZeroSums(SymmetricZero);
     }
+
+    /// <summary>
+    /// 16-value groups with scales only (Q6_K, Q3_K: codes stored offset by a constant): each half
+    /// block's integer sum loses offset · Σq before it becomes a float, as with <see cref="SharedZero"/>.
+    /// </summary>
+    private protected bool HalfZero => GroupSize == BlockSize / 2 && _superFactors != null && _factorParts == 1;
 
     /// <summary>
     /// One zero point for every code (Q4_0, Q8_0, symmetric int4/int8): each block's integer sum loses
@@ -366,7 +373,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         fixed (float* d = input.Scales, sums = groupSums, output = y)
         fixed (int* offsetSums = input.OffsetSums)
         {
-            int* zeroSums = SharedZero ? input.ZeroSums(SymmetricZero) : null;
+            int* zeroSums = SharedZero ? input.ZeroSums(SymmetricZero) : HalfZero ? input.HalfZeroSums(SymmetricZero) : null;
             // Full tiles run on the assembled VNNI kernel where there is one: the range's weights are
             // set once, the activation rows per tile.
             var kernel = n >= Tile ? VnniKernel(input.Stride, blocks) : null;
@@ -396,13 +403,15 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
                     args.Q = q + (long)t * input.Stride;
                     args.D = d + (long)t * blocks;
                     args.Sums = sums + (long)t * groups;
-                    args.OffsetSums = (zeroSums != null ? zeroSums : offsetSums) + (long)t * blocks;
+                    args.OffsetSums = (zeroSums != null && !HalfZero ? zeroSums : offsetSums) + (long)t * blocks;
+                    if (HalfZero) args.Sums = (float*)(zeroSums + (long)t * groups); // the kernel reads the half blocks' integer sums there
                     args.Result = output + (long)t * ldy + rowStart;
                     if (args.RowBlocks > 0) kernel.Run(&args);
                     continue;
                 }
                 var a = new Activations(q + (long)t * input.Stride, wide + (long)t * input.Stride, input.Stride,
-                    d + (long)t * blocks, blocks, sums + (long)t * groups, groups, tile, zeroSums == null ? null : zeroSums + (long)t * blocks);
+                    d + (long)t * blocks, blocks, sums + (long)t * groups, groups, tile,
+                    zeroSums == null ? null : zeroSums + (long)t * (HalfZero ? groups : blocks), HalfZero ? groups : blocks);
                 for (int rb = rowStart / RowsPerBlock; rb < rowEnd / RowsPerBlock; rb++)
                 {
                     var block = new Weights(codes + (long)rb * blocks * BlockBytes, scales + (long)rb * groups * RowsPerBlock,
@@ -454,7 +463,8 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     private protected const int Tile = 4;
 
     /// <summary>Pointers to the activation rows of one tile (missing rows repeat the last, and are not stored).</summary>
-    private protected readonly struct Activations(sbyte* codes, short* wide, int stride, float* scales, int blocks, float* groupSums, int groups, int tile, int* zeroSums)
+    private protected readonly struct Activations(sbyte* codes, short* wide, int stride, float* scales, int blocks, float* groupSums, int groups, int tile,
+        int* zeroSums = null, int zeroStride = 0)
     {
         public int Tile => tile;
         private int Row(int k) => Math.Min(k, tile - 1);
@@ -462,8 +472,8 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         public short* Wide(int k) => wide + (long)Row(k) * stride;
         public float* Scales(int k) => scales + (long)Row(k) * blocks;
         public float* GroupSums(int k) => groupSums + (long)Row(k) * groups;
-        /// <summary>Row k's zero · Σq for block b (weights with one shared zero point), else 0.</summary>
-        public int ZeroSum(int k, int b) => zeroSums == null ? 0 : zeroSums[(long)Row(k) * blocks + b];
+        /// <summary>Row k's zero · Σq for block b (one shared zero point), or for half block b (16-value groups with scales only), else 0.</summary>
+        public int ZeroSum(int k, int b) => zeroSums == null ? 0 : zeroSums[(long)Row(k) * zeroStride + b];
     }
 
     /// <summary>One row block's codes, per-group scales and zero points (or float scales and offsets).</summary>

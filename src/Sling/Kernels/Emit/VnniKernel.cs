@@ -408,12 +408,15 @@ internal sealed unsafe class VnniKernel
                 else if (m > 4) { a.Vpsrlw(Scratch, PlaneLow, (byte)(m - 4)); source = Scratch; }
                 a.Vpternlogd(Unpacked + m, source, HighMask, 0xF8);
             }
-            // The block's groups: scales s = super · byte, offsets o = z·s + super′ · byte′ (or z·s).
+            // The block's groups: scales s = super · byte, offsets o = z·s + super′ · byte′ (or z·s; none
+            // where halves with scales only take z·Σq out of their integer sums).
             int first = fold.Halves ? 2 * i : i, count = fold.Halves ? 2 : 1;
+            bool halfZero = fold.Halves && !fold.Offsets;
             for (int h = 0; h < count; h++)
             {
                 int s = GroupSum + 2 * h, o = s + 1;
                 FactorTimesSuper(a, s, new Mem(Scales, (first + h) * parts * Rows), fold.SignedFactors, SuperScale);
+                if (halfZero) continue;
                 if (fold.Offsets) FactorTimesSuper(a, o, new Mem(Scales, (first + h) * parts * Rows + Rows), fold.SignedFactors, SuperOffset);
                 else a.Vpxord(o, o, o);
                 a.Vfmadd231ps(o, s, CodeOffset);
@@ -425,9 +428,22 @@ internal sealed unsafe class VnniKernel
                 a.Vpxord(hi, hi, hi);
                 for (int j = 0; j < 8; j++)
                     a.Vpdpbusd(j < 4 ? lo : hi, Unpacked + j, new Mem(Q, t * stride + BlockSize * i + 4 * j), broadcast: true);
+                var d = new Mem(D, 4 * (t * blocks + i));
+                if (halfZero)
+                {
+                    // Each half's z·Σq (integers, where the group sums would be) out, then
+                    // output += d · (s₀·Σ₀ + s₁·Σ₁).
+                    a.Vpsubd(lo, lo, new Mem(Sums, 4 * (t * groups + first)), broadcast: true);
+                    a.Vpsubd(hi, hi, new Mem(Sums, 4 * (t * groups + first + 1)), broadcast: true);
+                    a.Vcvtdq2ps(lo, lo);
+                    a.Vcvtdq2ps(hi, hi);
+                    a.Vmulps(lo, lo, GroupSum);
+                    a.Vfmadd231ps(lo, GroupSum + 2, hi);
+                    a.Vfmadd231ps(Acc + t, lo, d, broadcast: true);
+                    continue;
+                }
                 a.Vcvtdq2ps(lo, lo);
                 a.Vcvtdq2ps(hi, hi);
-                var d = new Mem(D, 4 * (t * blocks + i));
                 if (!fold.Halves)
                 {
                     a.Vaddps(lo, lo, hi);
