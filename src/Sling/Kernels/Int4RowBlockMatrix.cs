@@ -74,9 +74,9 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     public override string Format => SourceFormat ?? (Symmetric ? "int4_sym" : "int4_asym");
 
     // Codes with zero points, affine or factored scales, and level tables with scales alone have VNNI kernels.
-    private protected override Emit.VnniKernel? VnniKernel(int stride, int blocks) => !Vnni ? null
-        : _levels != null ? ScaledFold is { } scaled ? Emit.VnniKernel.For(4, Emit.VnniCodes.Levels, stride, blocks, GroupSize / BlockSize, scaled) : null
-        : VnniFold is { } fold ? Emit.VnniKernel.For(4, Emit.VnniCodes.Unsigned, stride, blocks, GroupSize / BlockSize, fold) : null;
+    private protected override Emit.VnniKernel? VnniKernel(int stride, int blocks, int tile) => !Vnni ? null
+        : _levels != null ? ScaledFold is { } scaled ? Emit.VnniKernel.For(4, Emit.VnniCodes.Levels, stride, blocks, GroupSize / BlockSize, scaled, tile) : null
+        : VnniFold is { } fold ? Emit.VnniKernel.For(4, Emit.VnniCodes.Unsigned, stride, blocks, GroupSize / BlockSize, fold, tile) : null;
 
     private protected override void VnniLevels(byte* table) => _offsetLevels.Store(table);
 

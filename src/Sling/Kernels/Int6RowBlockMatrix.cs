@@ -103,8 +103,8 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     internal int Planes { get; }
 
     // Factored scales (every K-quant here) have a VNNI kernel, for each number of planes.
-    private protected override Emit.VnniKernel? VnniKernel(int stride, int blocks)
-        => Vnni && SixBitFold(Planes) is { } fold ? Emit.VnniKernel.For(6, Emit.VnniCodes.Unsigned, stride, blocks, 0, fold) : null;
+    private protected override Emit.VnniKernel? VnniKernel(int stride, int blocks, int tile)
+        => Vnni && SixBitFold(Planes) is { } fold ? Emit.VnniKernel.For(6, Emit.VnniCodes.Unsigned, stride, blocks, 0, fold, tile) : null;
 
     public override string Format => SourceFormat ?? Kind;
     private protected override int BlockBytes => LowBytes + 64 * Planes;

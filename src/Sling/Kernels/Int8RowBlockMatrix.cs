@@ -42,13 +42,13 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
 
     // Unsigned codes with zero points, and signed codes with affine or factored scales (offset factors
     // or none: IQ4_XS's levels as codes), have VNNI kernels; groups of 16 (half blocks) keep the .NET path.
-    private protected override Emit.VnniKernel? VnniKernel(int stride, int blocks)
+    private protected override Emit.VnniKernel? VnniKernel(int stride, int blocks, int tile)
     {
         if (!Vnni || GroupSize < BlockSize) return null;
-        if (!SignedCodes) return VnniFold is Emit.VnniFold.ZeroPoint zero ? Emit.VnniKernel.For(8, Emit.VnniCodes.Unsigned, stride, blocks, GroupSize / BlockSize, zero) : null;
+        if (!SignedCodes) return VnniFold is Emit.VnniFold.ZeroPoint zero ? Emit.VnniKernel.For(8, Emit.VnniCodes.Unsigned, stride, blocks, GroupSize / BlockSize, zero, tile) : null;
         if (VnniFold is Emit.VnniFold.ZeroPoint) return null; // signed codes come with affine scales
         Emit.VnniFold? fold = VnniFold ?? ScaledFold;
-        return fold == null ? null : Emit.VnniKernel.For(8, Emit.VnniCodes.Signed, stride, blocks, GroupSize / BlockSize, fold);
+        return fold == null ? null : Emit.VnniKernel.For(8, Emit.VnniCodes.Signed, stride, blocks, GroupSize / BlockSize, fold, tile);
     }
 
     private protected override int BlockBytes => 512;

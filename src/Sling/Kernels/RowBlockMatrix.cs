@@ -374,11 +374,12 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         fixed (int* offsetSums = input.OffsetSums)
         {
             int* zeroSums = SharedZero ? input.ZeroSums(SymmetricZero) : HalfZero ? input.HalfZeroSums(SymmetricZero) : null;
-            // Full tiles run on the assembled VNNI kernel where there is one: the range's weights are
-            // set once, the activation rows per tile.
-            var kernel = n >= Tile ? VnniKernel(input.Stride, blocks) : null;
+            // Tiles run on the assembled VNNI kernels where there are: full tiles of 4, then single rows
+            // (generation's one row, a last partial tile); the range's weights are set once, the
+            // activation rows per call.
+            var (kernel, single) = AssembledKernels(input.Stride);
             Emit.VnniKernel.Arguments args = default;
-            if (kernel != null)
+            if (kernel != null || single != null)
             {
                 long rb = rowStart / RowsPerBlock;
                 args = new Emit.VnniKernel.Arguments
@@ -395,18 +396,20 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
                 VnniLevels(args.Levels);
             }
             // A tile of activation rows stays in L1 while this range's row blocks stream past it.
-            for (int t = 0; t < n; t += Tile)
+            for (int t = 0, tile; t < n; t += tile)
             {
-                int tile = Math.Min(Tile, n - t);
-                if (tile == Tile && kernel != null)
+                tile = Math.Min(Tile, n - t);
+                var assembled = tile == Tile ? kernel : single;
+                if (assembled != null)
                 {
+                    if (tile < Tile) tile = 1;
                     args.Q = q + (long)t * input.Stride;
                     args.D = d + (long)t * blocks;
                     args.Sums = sums + (long)t * groups;
                     args.OffsetSums = (zeroSums != null && !HalfZero ? zeroSums : offsetSums) + (long)t * blocks;
                     if (HalfZero) args.Sums = (float*)(zeroSums + (long)t * groups); // the kernel reads the half blocks' integer sums there
                     args.Result = output + (long)t * ldy + rowStart;
-                    if (args.RowBlocks > 0) kernel.Run(&args);
+                    if (args.RowBlocks > 0) assembled.Run(&args);
                     continue;
                 }
                 var a = new Activations(q + (long)t * input.Stride, wide + (long)t * input.Stride, input.Stride,
@@ -437,10 +440,23 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     internal bool Vnni { get; set; } = Emit.VnniKernel.Available;
 
     /// <summary>True when full tiles of activation rows of <paramref name="stride"/> codes run on an assembled VNNI kernel.</summary>
-    internal bool RunsVnni(int stride) => VnniKernel(stride, Cols / BlockSize) != null;
+    internal bool RunsVnni(int stride) => VnniKernel(stride, Cols / BlockSize, Tile) != null;
 
     /// <summary>The VNNI kernel for this matrix and these activations, or null for the .NET path.</summary>
-    private protected virtual Emit.VnniKernel? VnniKernel(int stride, int blocks) => null;
+    private protected virtual Emit.VnniKernel? VnniKernel(int stride, int blocks, int tile) => null;
+
+    // The assembled kernels for activation rows of one stride, looked up once (a lookup builds its key
+    // and fold objects: per token that would allocate), replaced whole when the stride or Vnni changes.
+    private sealed record KernelSet(int Stride, bool Vnni, Emit.VnniKernel? Four, Emit.VnniKernel? One);
+    private KernelSet? _kernels;
+
+    private (Emit.VnniKernel? Four, Emit.VnniKernel? One) AssembledKernels(int stride)
+    {
+        var set = _kernels;
+        if (set == null || set.Stride != stride || set.Vnni != Vnni)
+            _kernels = set = new KernelSet(stride, Vnni, VnniKernel(stride, Cols / BlockSize, Tile), VnniKernel(stride, Cols / BlockSize, 1));
+        return (set.Four, set.One);
+    }
 
     /// <summary>A K-quant layout's scales, with its <paramref name="planes"/> high-bit planes, as the assembled kernel folds them; null when they are not factored.</summary>
     private protected Emit.VnniFold.SixBit? SixBitFold(int planes) => _superFactors != null

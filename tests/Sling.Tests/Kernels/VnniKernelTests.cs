@@ -47,7 +47,7 @@ public class VnniKernelTests
     internal static void SamePathsBitForBit(RowBlockMatrix packed, int cols, int rows)
     {
         Assert.True(rows % 32 == 0, "two row ranges of whole 16-row blocks");
-        foreach (int tokens in new[] { 4, 8, 11 }) // full tiles, and a last partial tile on the .NET path
+        foreach (int tokens in new[] { 1, 4, 8, 11 }) // one row, full tiles, and a last partial tile (single rows)
         {
             var rng = new Random(tokens + cols);
             var input = new ActivationRows(tokens, cols);

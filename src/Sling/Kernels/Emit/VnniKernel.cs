@@ -83,8 +83,8 @@ internal sealed unsafe class VnniKernel
         return block;
     }
 
-    private const int Tile = 4, BlockSize = 32, Rows = 16, PrefetchDistance = 4096;
-    private static readonly ConcurrentDictionary<(int, VnniCodes, int, int, int, VnniFold), VnniKernel> Kernels = new();
+    private const int BlockSize = 32, Rows = 16, PrefetchDistance = 4096;
+    private static readonly ConcurrentDictionary<(int, VnniCodes, int, int, int, VnniFold, int), VnniKernel> Kernels = new();
     private readonly delegate* unmanaged<Arguments*, void> _entry;
 
     /// <summary>
@@ -100,15 +100,16 @@ internal sealed unsafe class VnniKernel
     /// <summary>
     /// The kernel for <paramref name="bits"/>-bit codes (4, 6 or 8) of the kind <paramref name="codes"/>
     /// says, activation rows of <paramref name="stride"/> codes and <paramref name="blocks"/> 32-input
-    /// blocks, groups of <paramref name="blocksPerGroup"/> blocks folded as <paramref name="fold"/> says;
-    /// null when the kernels are not available here.
+    /// blocks, groups of <paramref name="blocksPerGroup"/> blocks folded as <paramref name="fold"/> says,
+    /// for tiles of <paramref name="tile"/> activation rows (4, or 1: generation's single row and a
+    /// last partial tile); null when the kernels are not available here.
     /// </summary>
-    public static VnniKernel? For(int bits, VnniCodes codes, int stride, int blocks, int blocksPerGroup, VnniFold fold)
+    public static VnniKernel? For(int bits, VnniCodes codes, int stride, int blocks, int blocksPerGroup, VnniFold fold, int tile = 4)
     {
         if (!Available) return null;
-        var kernel = Kernels.GetOrAdd((bits, codes, stride, blocks, blocksPerGroup, fold), key =>
+        var kernel = Kernels.GetOrAdd((bits, codes, stride, blocks, blocksPerGroup, fold, tile), key =>
         {
-            var code = Assemble(key.Item1, key.Item2, key.Item3, key.Item4, key.Item5, key.Item6);
+            var code = Assemble(key.Item1, key.Item2, key.Item3, key.Item4, key.Item5, key.Item6, key.Item7);
             void* entry = ExecutableCode.Load(code);
             return new VnniKernel(entry);
         });
@@ -131,9 +132,11 @@ internal sealed unsafe class VnniKernel
     // zmm28 scratch, zmm29–30 a super-block's scale and offset factors.
     private const int Acc = 0, GroupSum = 4, Unpacked = 8, Mask = 16, Dot = 17, Scale = 26, Zero = 27, Scratch = 28, SuperScale = 29, SuperOffset = 30;
 
-    internal static byte[] Assemble(int bits, VnniCodes codes, int stride, int blocks, int blocksPerGroup, VnniFold fold)
+    internal static byte[] Assemble(int bits, VnniCodes codes, int stride, int blocks, int blocksPerGroup, VnniFold fold, int tile = 4)
     {
-        if (fold is VnniFold.SixBit six) return AssembleSixBit(stride, blocks, six);
+        // A tile of one row uses the first row's registers of the tile of 4, and the same steps.
+        if (tile is not (1 or 4)) throw new ArgumentException($"tiles of {tile} activation rows: 1 or 4");
+        if (fold is VnniFold.SixBit six) return AssembleSixBit(stride, blocks, six, tile);
         if (bits is not (4 or 8)) throw new ArgumentException($"{bits}-bit codes have no VNNI kernel");
         if (codes == VnniCodes.Signed && bits != 8 || codes == VnniCodes.Levels && bits != 4)
             throw new ArgumentException($"{codes} codes are not {bits}-bit");
@@ -164,18 +167,18 @@ internal sealed unsafe class VnniKernel
             a.Sub(SumOffset, DBase);
         }
 
-        int rowBlockLoop = RowBlockStart(a, groups / unroll);
+        int rowBlockLoop = RowBlockStart(a, groups / unroll, tile);
         int groupLoop = a.Position;
         if (superParts > 0) LoadSuper(a, superParts);
         for (int k = 0; k < unroll; k++)
         {
-            GroupSums(a, bits, codes, takeOut, stride, blocks, blocksPerGroup);
-            Fold(a, fold, groups, k);
+            GroupSums(a, bits, codes, takeOut, stride, blocks, blocksPerGroup, tile);
+            Fold(a, fold, groups, k, tile);
         }
         if (superParts > 0) a.Add(Scales, unroll * superParts * Rows);
         a.Dec(Loop);
         a.JnzBack(groupLoop);
-        RowBlockEnd(a, rowBlockLoop);
+        RowBlockEnd(a, rowBlockLoop, tile);
         return a.ToArray();
     }
 
@@ -204,24 +207,27 @@ internal sealed unsafe class VnniKernel
     }
 
     // A row block begins: activation cursors back to the start, outputs zero, the loop counter set.
-    private static int RowBlockStart(X64Assembler a, int iterations)
+    private static int RowBlockStart(X64Assembler a, int iterations, int tile)
     {
         int top = a.Position;
         a.Mov(Q, QBase);
         a.Mov(D, DBase);
         a.Mov(Sums, SumBase);
-        for (int t = 0; t < Tile; t++) a.Vpxord(Acc + t, Acc + t, Acc + t);
+        for (int t = 0; t < tile; t++) a.Vpxord(Acc + t, Acc + t, Acc + t);
         a.Mov(Loop, (uint)iterations);
         return top;
     }
 
     // The row block's 16 outputs of each activation row stored; on to the next row block, then return.
-    private static void RowBlockEnd(X64Assembler a, int rowBlockLoop)
+    private static void RowBlockEnd(X64Assembler a, int rowBlockLoop, int tile)
     {
         a.Vmovups(new Mem(Result), Acc);
-        a.Vmovups(new Mem(Result, 0, Ldy), Acc + 1);
-        a.Vmovups(new Mem(Result, 0, Ldy, 2), Acc + 2);
-        a.Vmovups(new Mem(Result, 0, Ldy3), Acc + 3);
+        if (tile > 1)
+        {
+            a.Vmovups(new Mem(Result, 0, Ldy), Acc + 1);
+            a.Vmovups(new Mem(Result, 0, Ldy, 2), Acc + 2);
+            a.Vmovups(new Mem(Result, 0, Ldy3), Acc + 3);
+        }
         a.Add(Result, Rows * sizeof(float));
         a.Dec(RowBlocks);
         a.JnzBack(rowBlockLoop);
@@ -266,10 +272,10 @@ internal sealed unsafe class VnniKernel
     }
 
     // One group's Σ_b d_b · Σ code·q for the tile's rows into zmm4–7; the cursors move past the group.
-    private static void GroupSums(X64Assembler a, int bits, VnniCodes codes, bool takeOut, int stride, int blocks, int blocksPerGroup)
+    private static void GroupSums(X64Assembler a, int bits, VnniCodes codes, bool takeOut, int stride, int blocks, int blocksPerGroup, int tile)
     {
         int blockBytes = bits * BlockSize * Rows / 8;
-        for (int t = 0; t < Tile; t++) a.Vpxord(GroupSum + t, GroupSum + t, GroupSum + t);
+        for (int t = 0; t < tile; t++) a.Vpxord(GroupSum + t, GroupSum + t, GroupSum + t);
         for (int i = 0; i < blocksPerGroup; i++)
         {
             Prefetch(a, blockBytes);
@@ -287,7 +293,7 @@ internal sealed unsafe class VnniKernel
                 if (codes == VnniCodes.Signed) a.Vpxord(Unpacked + j, Unpacked + j, CodeTable);
                 else a.Vpshufb(Unpacked + j, CodeTable, Unpacked + j);
             }
-            for (int t = 0; t < Tile; t++)
+            for (int t = 0; t < tile; t++)
             {
                 int even = Dot + 2 * t, odd = even + 1;
                 a.Vpxord(even, even, even);
@@ -308,7 +314,7 @@ internal sealed unsafe class VnniKernel
 
     // The group's fold into the outputs, as the .NET path rounds it: with zero points,
     // output += scale · (Σ d·Σ code·q − zero · Σ d·Σ q); affine, output += scale · Σ d·Σ code·q − offset · Σ d·Σ q.
-    private static void Fold(X64Assembler a, VnniFold fold, int groups, int k)
+    private static void Fold(X64Assembler a, VnniFold fold, int groups, int k, int tile)
     {
         switch (fold)
         {
@@ -318,13 +324,13 @@ internal sealed unsafe class VnniKernel
                 if (!z.PerGroup)
                 {
                     // The shared zero point left the integer sums already: output += scale · Σ d·Σ (code − zero)·q.
-                    for (int t = 0; t < Tile; t++) a.Vfmadd231ps(Acc + t, Scale, GroupSum + t);
+                    for (int t = 0; t < tile; t++) a.Vfmadd231ps(Acc + t, Scale, GroupSum + t);
                     break;
                 }
                 a.Vpmovzxbd(Zero, new Mem(Zeros));
                 a.Vcvtdq2ps(Zero, Zero);
                 a.Add(Zeros, Rows);
-                for (int t = 0; t < Tile; t++)
+                for (int t = 0; t < tile; t++)
                 {
                     a.Vmulps(Scratch, Zero, new Mem(Sums, 4 * t * groups), broadcast: true);
                     a.Vsubps(Scratch, GroupSum + t, Scratch);
@@ -339,19 +345,19 @@ internal sealed unsafe class VnniKernel
                     a.Vcvtph2ps(Scale, new Mem(Scales));
                     a.Add(Scales, Rows * sizeof(short));
                 }
-                for (int t = 0; t < Tile; t++) a.Vfmadd231ps(Acc + t, Scale, GroupSum + t);
+                for (int t = 0; t < tile; t++) a.Vfmadd231ps(Acc + t, Scale, GroupSum + t);
                 break;
             case VnniFold.Affine:
                 a.Vmovdqu32(Scale, new Mem(Scales));
                 a.Vmovdqu32(Zero, new Mem(Scales, Rows * sizeof(float)));
                 a.Add(Scales, 2 * Rows * sizeof(float));
-                AffineFold(a, groups);
+                AffineFold(a, groups, tile);
                 break;
             case VnniFold.Factored f:
                 // Group k's 16 scale bytes and 16 offset bytes times the super-block's floats.
                 FactorTimesSuper(a, Scale, new Mem(Scales, k * 2 * Rows), f.SignedFactors, SuperScale);
                 FactorTimesSuper(a, Zero, new Mem(Scales, k * 2 * Rows + Rows), f.SignedFactors, SuperOffset);
-                AffineFold(a, groups);
+                AffineFold(a, groups, tile);
                 break;
         }
         a.Add(Sums, 4);
@@ -363,7 +369,7 @@ internal sealed unsafe class VnniKernel
     // zmm4–7: the groups' scales and offsets; zmm25, zmm31: the planes; zmm27: the high-bit mask; zmm26: z.
     private const int PlaneLow = 25, PlaneHigh = 31, HighMask = 27, CodeOffset = 26;
 
-    private static byte[] AssembleSixBit(int stride, int blocks, VnniFold.SixBit fold)
+    private static byte[] AssembleSixBit(int stride, int blocks, VnniFold.SixBit fold, int tile)
     {
         int groups = fold.Halves ? 2 * blocks : blocks, perSuper = fold.GroupsPerSuper, parts = fold.Offsets ? 2 : 1;
         int blocksPerSuper = fold.Halves ? perSuper / 2 : perSuper;
@@ -378,7 +384,7 @@ internal sealed unsafe class VnniKernel
         a.Vmovdqu32(Mask, new Mem(ConstantBase, MaskAt));
         if (planes > 0) a.Vmovdqu32(HighMask, new Mem(ConstantBase, planes == 2 ? HighBitsAt : FifthBitAt));
         a.Vbroadcastss(CodeOffset, new Mem(Args, 72));
-        int rowBlockLoop = RowBlockStart(a, groups / perSuper);
+        int rowBlockLoop = RowBlockStart(a, groups / perSuper, tile);
         int superLoop = a.Position;
         LoadSuper(a, parts);
         for (int i = 0; i < blocksPerSuper; i++)
@@ -421,7 +427,7 @@ internal sealed unsafe class VnniKernel
                 else a.Vpxord(o, o, o);
                 a.Vfmadd231ps(o, s, CodeOffset);
             }
-            for (int t = 0; t < Tile; t++)
+            for (int t = 0; t < tile; t++)
             {
                 int lo = Dot + 2 * t, hi = lo + 1;
                 a.Vpxord(lo, lo, lo);
@@ -470,13 +476,13 @@ internal sealed unsafe class VnniKernel
         a.Add(Scales, perSuper * parts * Rows);
         a.Dec(Loop);
         a.JnzBack(superLoop);
-        RowBlockEnd(a, rowBlockLoop);
+        RowBlockEnd(a, rowBlockLoop, tile);
         return a.ToArray();
     }
 
-    private static void AffineFold(X64Assembler a, int groups)
+    private static void AffineFold(X64Assembler a, int groups, int tile)
     {
-        for (int t = 0; t < Tile; t++)
+        for (int t = 0; t < tile; t++)
         {
             a.Vfmadd231ps(Acc + t, Scale, GroupSum + t);
             a.Vfnmadd231ps(Acc + t, Zero, new Mem(Sums, 4 * t * groups), broadcast: true);
