@@ -10,7 +10,9 @@ namespace Sling.Bench;
 /// <summary>
 /// Sling and llama.cpp (its own library, through LLamaSharp's CPU backend) on the same GGUF file with
 /// the same thread count, measured the same way: a prompt of P tokens into an empty cache, then N
-/// tokens generated one at a time from an empty cache; a warm-up run, then R timed runs each.
+/// tokens generated one at a time from an empty cache; a warm-up run, then R timed runs each. Both
+/// models stay loaded and the engines' runs alternate (llama.cpp, Sling, llama.cpp, …), so both see
+/// the same minutes of this shared machine, whose memory bandwidth changes from one minute to the next.
 /// </summary>
 internal static class PeerBench
 {
@@ -18,83 +20,102 @@ internal static class PeerBench
     {
         if (threads <= 0) threads = Environment.ProcessorCount;
         Console.WriteLine($"file      {path} ({new FileInfo(path).Length / 1e6:F1} MB), {threads} threads, {prompt}-token prompt, {generate} generated tokens, {repetitions} runs");
-        var sling = MeasureSling(path, prompt, generate, repetitions, threads);
-        var llama = MeasureLlamaCpp(path, prompt, generate, repetitions, threads);
+        using var model = ModelLoader.LoadTransformer(path, threads);
+        using var llama = new LlamaCpp(path, prompt, generate, threads);
+        var (slingPrompt, llamaPrompt, slingGeneration, llamaGeneration) = (new List<double>(), new List<double>(), new List<double>(), new List<double>());
+        if (prompt > 0)
+        {
+            using var test = new SpeedBenchmark.PromptTest(model, prompt);
+            Alternate(repetitions, prompt, llama.Prompt, llamaPrompt, test.Run, slingPrompt);
+        }
+        if (generate > 0)
+            Alternate(repetitions, generate, llama.Generation, llamaGeneration, new SpeedBenchmark.GenerationTest(model, generate).Run, slingGeneration);
         Console.WriteLine("| engine    | pp tok/s        | tg tok/s        |");
         Console.WriteLine("| --------- | --------------- | --------------- |");
-        Console.WriteLine($"| llama.cpp | {Format(llama.Prompt)} | {Format(llama.Generation)} |");
-        Console.WriteLine($"| Sling     | {Format(sling.Prompt)} | {Format(sling.Generation)} |");
-        Console.WriteLine($"| ratio     | {sling.Prompt.Average() / llama.Prompt.Average(),15:F2} | {sling.Generation.Average() / llama.Generation.Average(),15:F2} |");
+        Console.WriteLine($"| llama.cpp | {Format(llamaPrompt)} | {Format(llamaGeneration)} |");
+        Console.WriteLine($"| Sling     | {Format(slingPrompt)} | {Format(slingGeneration)} |");
+        Console.WriteLine($"| ratio     | {Ratio(slingPrompt, llamaPrompt),15} | {Ratio(slingGeneration, llamaGeneration),15} |");
     }
+
+    // A warm-up run of each, then R runs of each in turn; each run returns its seconds.
+    private static void Alternate(int repetitions, int tokens, Func<double> first, List<double> firstSpeeds, Func<double> second, List<double> secondSpeeds)
+    {
+        first();
+        second();
+        for (int r = 0; r < repetitions; r++)
+        {
+            firstSpeeds.Add(tokens / first());
+            secondSpeeds.Add(tokens / second());
+        }
+    }
+
+    private static string Ratio(List<double> sling, List<double> llama) => sling.Count == 0 ? "–" : (sling.Average() / llama.Average()).ToString("F2");
 
     private static string Format(List<double> speeds)
     {
+        if (speeds.Count == 0) return $"{"–",15}";
         double mean = speeds.Average();
         double sd = speeds.Count > 1 ? Math.Sqrt(speeds.Sum(s => (s - mean) * (s - mean)) / (speeds.Count - 1)) : 0;
         return $"{mean,7:F2} ± {sd,5:F2}";
     }
 
-    private static (List<double> Prompt, List<double> Generation) MeasureSling(string path, int prompt, int generate, int repetitions, int threads)
+    /// <summary>llama.cpp's context on the file: one prompt run or one generation run at a time (seconds).</summary>
+    private sealed class LlamaCpp : IDisposable
     {
-        using var model = ModelLoader.LoadTransformer(path, threads);
-        var pp = SpeedBenchmark.PromptProcessing(model, prompt, repetitions);
-        var tg = SpeedBenchmark.Generation(model, generate, repetitions);
-        return (pp.Runs.ToList(), tg.Runs.ToList());
-    }
+        private readonly LLamaWeights _weights;
+        private readonly LLamaContext _context;
+        private readonly LLamaToken[] _tokens;
+        private readonly LLamaBatch _batch = new();
+        private readonly int _prompt, _generate;
 
-    private static (List<double> Prompt, List<double> Generation) MeasureLlamaCpp(string path, int prompt, int generate, int repetitions, int threads)
-    {
-        NativeLogConfig.llama_log_set((level, message) => { });
-        var parameters = new ModelParams(path)
+        public LlamaCpp(string path, int prompt, int generate, int threads)
         {
-            ContextSize = (uint)Math.Max(prompt, generate) + 16,
-            BatchSize = (uint)Math.Max(prompt, 1),
-            UBatchSize = (uint)Math.Max(prompt, 1),
-            Threads = threads,
-            BatchThreads = threads,
-            GpuLayerCount = 0,
-        };
-        using var weights = LLamaWeights.LoadFromFile(parameters);
-        using var context = weights.CreateContext(parameters);
-        int vocab = weights.Vocab.Count;
-        var rng = new Random(42);
-        var tokens = Enumerable.Range(0, Math.Max(prompt, generate)).Select(_ => (LLamaToken)rng.Next(vocab)).ToArray();
-        var batch = new LLamaBatch();
-
-        double Prompt()
-        {
-            context.NativeHandle.MemoryClear();
-            batch.Clear();
-            for (int i = 0; i < prompt; i++) batch.Add(tokens[i], i, LLamaSeqId.Zero, i == prompt - 1);
-            var clock = Stopwatch.StartNew();
-            Check(context.Decode(batch));
-            return prompt / clock.Elapsed.TotalSeconds;
-        }
-        double Generation()
-        {
-            context.NativeHandle.MemoryClear();
-            var clock = Stopwatch.StartNew();
-            for (int i = 0; i < generate; i++)
+            NativeLogConfig.llama_log_set((level, message) => { });
+            var parameters = new ModelParams(path)
             {
-                batch.Clear();
-                batch.Add(tokens[i], i, LLamaSeqId.Zero, true);
-                Check(context.Decode(batch));
+                ContextSize = (uint)Math.Max(prompt, generate) + 16,
+                BatchSize = (uint)Math.Max(prompt, 1),
+                UBatchSize = (uint)Math.Max(prompt, 1),
+                Threads = threads,
+                BatchThreads = threads,
+                GpuLayerCount = 0,
+            };
+            _weights = LLamaWeights.LoadFromFile(parameters);
+            _context = _weights.CreateContext(parameters);
+            int vocab = _weights.Vocab.Count;
+            var rng = new Random(42);
+            _tokens = Enumerable.Range(0, Math.Max(prompt, generate)).Select(_ => (LLamaToken)rng.Next(vocab)).ToArray();
+            (_prompt, _generate) = (prompt, generate);
+        }
+
+        public double Prompt()
+        {
+            _context.NativeHandle.MemoryClear();
+            _batch.Clear();
+            for (int i = 0; i < _prompt; i++) _batch.Add(_tokens[i], i, LLamaSeqId.Zero, i == _prompt - 1);
+            var clock = Stopwatch.StartNew();
+            Check(_context.Decode(_batch));
+            return clock.Elapsed.TotalSeconds;
+        }
+
+        public double Generation()
+        {
+            _context.NativeHandle.MemoryClear();
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < _generate; i++)
+            {
+                _batch.Clear();
+                _batch.Add(_tokens[i], i, LLamaSeqId.Zero, true);
+                Check(_context.Decode(_batch));
             }
-            return generate / clock.Elapsed.TotalSeconds;
+            return clock.Elapsed.TotalSeconds;
         }
-        var pp = new List<double>();
-        var tg = new List<double>();
-        if (prompt > 0)
+
+        public void Dispose()
         {
-            Prompt();
-            for (int r = 0; r < repetitions; r++) pp.Add(Prompt());
+            _context.Dispose();
+            _weights.Dispose();
         }
-        if (generate > 0)
-        {
-            Generation();
-            for (int r = 0; r < repetitions; r++) tg.Add(Generation());
-        }
-        return (pp, tg);
     }
 
     private static void Check(DecodeResult result)

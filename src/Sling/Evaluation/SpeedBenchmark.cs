@@ -29,32 +29,54 @@ public static class SpeedBenchmark
 
     public static Result PromptProcessing(Transformer model, int tokens, int repetitions, int batch = InferenceState.DefaultBatchCapacity)
     {
-        var prompt = RandomTokens(tokens, model.Config.VocabSize);
-        using var state = model.CreateState(tokens, batch); // reused, as llama-bench reuses its context: each run starts at position 0
-        return Measure($"pp{tokens}", tokens, repetitions, () =>
+        using var test = new PromptTest(model, tokens, batch);
+        return Measure($"pp{tokens}", tokens, repetitions, test.Run);
+    }
+
+    /// <summary>
+    /// One prompt-processing run at a time (its seconds), for timing runs one by one, e.g. alternating
+    /// with another engine's so both see the same minutes of a shared machine.
+    /// </summary>
+    public sealed class PromptTest(Transformer model, int tokens, int batch = InferenceState.DefaultBatchCapacity) : IDisposable
+    {
+        private readonly int[] _prompt = RandomTokens(tokens, model.Config.VocabSize);
+        private readonly InferenceState _state = model.CreateState(tokens, batch); // reused, as llama-bench reuses its context: each run starts at position 0
+
+        public double Run()
         {
             var clock = Stopwatch.StartNew();
-            model.Prefill(state, prompt, 0);
+            model.Prefill(_state, _prompt, 0);
             return clock.Elapsed.TotalSeconds;
-        });
+        }
+
+        public void Dispose() => _state.Dispose();
+    }
+
+    /// <summary>One generation run at a time (its seconds): N tokens one by one from an empty cache.</summary>
+    public sealed class GenerationTest(Transformer model, int tokens)
+    {
+        private readonly int[] _ids = RandomTokens(tokens, model.Config.VocabSize);
+
+        internal InferenceState State { get; } = model.CreateState(tokens, batchCapacity: 1);
+
+        public double Run()
+        {
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < _ids.Length; i++) model.Forward(State, _ids[i], i);
+            return clock.Elapsed.TotalSeconds;
+        }
     }
 
     public static Result Generation(Transformer model, int tokens, int repetitions)
     {
-        var ids = RandomTokens(tokens, model.Config.VocabSize);
-        var state = model.CreateState(tokens, batchCapacity: 1);
-        var result = Measure($"tg{tokens}", tokens, repetitions, () =>
-        {
-            var clock = Stopwatch.StartNew();
-            for (int i = 0; i < tokens; i++) model.Forward(state, ids[i], i);
-            return clock.Elapsed.TotalSeconds;
-        });
+        var test = new GenerationTest(model, tokens);
+        var result = Measure($"tg{tokens}", tokens, repetitions, test.Run);
         // The prompt test's state (its cache sized for the prompt) is garbage by now: collected and its
         // memory returned to the system, so only what generation holds is counted.
         GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();
-        result = result with { ResidentBytes = Environment.WorkingSet, CacheBytes = state.CacheBytes };
-        GC.KeepAlive(state);
+        result = result with { ResidentBytes = Environment.WorkingSet, CacheBytes = test.State.CacheBytes };
+        GC.KeepAlive(test);
         return result;
     }
 
