@@ -218,29 +218,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
                 if (tile > 2) g2 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q2 + o, ones, a.ZeroSum(2, b)), Vector512.Create(d2[b]), g2);
                 if (tile > 3) g3 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q3 + o, ones, a.ZeroSum(3, b)), Vector512.Create(d3[b]), g3);
             }
-            var s = w.Scales(g);
-            if (w.Affine)
-            {
-                var o = w.Offsets(g);
-                acc0 = AffineGroup(acc0, s, o, g0, a.GroupSums(0), g);
-                if (tile > 1) acc1 = AffineGroup(acc1, s, o, g1, a.GroupSums(1), g);
-                if (tile > 2) acc2 = AffineGroup(acc2, s, o, g2, a.GroupSums(2), g);
-                if (tile > 3) acc3 = AffineGroup(acc3, s, o, g3, a.GroupSums(3), g);
-                continue;
-            }
-            if (w.SharedZero)
-            {
-                acc0 = Vector512.FusedMultiplyAdd(s, g0, acc0);
-                if (tile > 1) acc1 = Vector512.FusedMultiplyAdd(s, g1, acc1);
-                if (tile > 2) acc2 = Vector512.FusedMultiplyAdd(s, g2, acc2);
-                if (tile > 3) acc3 = Vector512.FusedMultiplyAdd(s, g3, acc3);
-                continue;
-            }
-            var z = w.Zeros(g);
-            acc0 = Group(acc0, s, z, g0, a.GroupSums(0), g);
-            if (tile > 1) acc1 = Group(acc1, s, z, g1, a.GroupSums(1), g);
-            if (tile > 2) acc2 = Group(acc2, s, z, g2, a.GroupSums(2), g);
-            if (tile > 3) acc3 = Group(acc3, s, z, g3, a.GroupSums(3), g);
+            FoldGroup(w, a, g, g0, g1, g2, g3, ref acc0, ref acc1, ref acc2, ref acc3);
         }
         acc0.Store(result);
         if (tile > 1) acc1.Store(result + stride);

@@ -543,11 +543,47 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// one shared zero point.
     /// </summary>
     /// <remarks>
-    /// Each format writes this walk itself. A single generic walk over an operator struct per format
-    /// was measured 1.5–2× slower (the unpacked int4 block, eight 512-bit vectors, left the registers),
-    /// so the few shared lines of the group fold stay written twice.
+    /// Each format writes this walk itself (a single generic walk over an operator struct per format
+    /// was measured 1.5–2× slower: the unpacked int4 block, eight 512-bit vectors, left the
+    /// registers); the group fold they share is <see cref="FoldGroup"/>.
     /// </remarks>
     private protected abstract void RowBlock(Weights w, Activations a, float* result, int stride);
+
+    /// <summary>
+    /// Folds group <paramref name="g"/>'s sums of the tile's rows into their accumulators, as the
+    /// weights hold their zero points: affine offsets, one shared zero point (already out of the
+    /// integer sums), or a zero point per group.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected static void FoldGroup(Weights w, Activations a, int g, Vector512<float> g0, Vector512<float> g1, Vector512<float> g2, Vector512<float> g3,
+        ref Vector512<float> acc0, ref Vector512<float> acc1, ref Vector512<float> acc2, ref Vector512<float> acc3)
+    {
+        int tile = a.Tile;
+        var s = w.Scales(g);
+        if (w.Affine)
+        {
+            var o = w.Offsets(g);
+            acc0 = AffineGroup(acc0, s, o, g0, a.GroupSums(0), g);
+            if (tile > 1) acc1 = AffineGroup(acc1, s, o, g1, a.GroupSums(1), g);
+            if (tile > 2) acc2 = AffineGroup(acc2, s, o, g2, a.GroupSums(2), g);
+            if (tile > 3) acc3 = AffineGroup(acc3, s, o, g3, a.GroupSums(3), g);
+        }
+        else if (w.SharedZero)
+        {
+            acc0 = Vector512.FusedMultiplyAdd(s, g0, acc0);
+            if (tile > 1) acc1 = Vector512.FusedMultiplyAdd(s, g1, acc1);
+            if (tile > 2) acc2 = Vector512.FusedMultiplyAdd(s, g2, acc2);
+            if (tile > 3) acc3 = Vector512.FusedMultiplyAdd(s, g3, acc3);
+        }
+        else
+        {
+            var z = w.Zeros(g);
+            acc0 = Group(acc0, s, z, g0, a.GroupSums(0), g);
+            if (tile > 1) acc1 = Group(acc1, s, z, g1, a.GroupSums(1), g);
+            if (tile > 2) acc2 = Group(acc2, s, z, g2, a.GroupSums(2), g);
+            if (tile > 3) acc3 = Group(acc3, s, z, g3, a.GroupSums(3), g);
+        }
+    }
 
     /// <summary>Folds one group's sums into the accumulators of the tile.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
