@@ -333,10 +333,16 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
     internal override void PrepareQ8(Q8Activations input)
     {
-        input.GroupSums(GroupSize);
         if (SharedZero) input.ZeroSums(SymmetricZero);
         else if (HalfZero) input.HalfZeroSums(SymmetricZero);
+        else if (FoldsGroupSums) input.GroupSums(GroupSize);
     }
+
+    /// <summary>
+    /// The group fold reads Σ d·Σq per group (affine offsets, a zero point per group); a shared zero
+    /// point or code offset leaves the integer sums instead, and table levels have none.
+    /// </summary>
+    private bool FoldsGroupSums => !SharedZero && !HalfZero && !HasLevels;
 
     /// <summary>
     /// 16-value groups with scales only (Q6_K, Q3_K: codes stored offset by a constant): each half
@@ -359,7 +365,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         if (rowStart % RowsPerBlock != 0 || rowEnd % RowsPerBlock != 0)
             throw new ArgumentException($"row range [{rowStart}, {rowEnd}) does not follow {RowsPerBlock}-row blocks");
         int n = input.Count, groups = Groups, blocks = Cols / BlockSize;
-        var groupSums = input.GroupSums(GroupSize);
+        var groupSums = FoldsGroupSums ? input.GroupSums(GroupSize) : default;
         if ((long)(n - 1) * ldy + rowEnd > y.Length) throw new ArgumentException($"{y.Length} outputs cannot hold {n} rows of {ldy}");
         byte* codes = _codes;
         Half* scales = _scales;
@@ -373,7 +379,9 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         fixed (float* d = input.Scales, sums = groupSums, output = y)
         fixed (int* offsetSums = input.OffsetSums)
         {
-            int* zeroSums = SharedZero ? input.ZeroSums(SymmetricZero) : HalfZero ? input.HalfZeroSums(SymmetricZero) : null;
+            bool halfZero = HalfZero;
+            int* zeroSums = SharedZero ? input.ZeroSums(SymmetricZero) : halfZero ? input.HalfZeroSums(SymmetricZero) : null;
+            int zeroStride = halfZero ? groups : blocks; // zero·Σq per half block or per block
             // Tiles run on the assembled VNNI kernels where there are: full tiles of 4, then single rows
             // (generation's one row, a last partial tile); the range's weights are set once, the
             // activation rows per call.
@@ -405,16 +413,16 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
                     if (tile < Tile) tile = 1;
                     args.Q = q + (long)t * input.Stride;
                     args.D = d + (long)t * blocks;
-                    args.Sums = sums + (long)t * groups;
-                    args.OffsetSums = (zeroSums != null && !HalfZero ? zeroSums : offsetSums) + (long)t * blocks;
-                    if (HalfZero) args.Sums = (float*)(zeroSums + (long)t * groups); // the kernel reads the half blocks' integer sums there
+                    // The K-quant kernel reads the half blocks' integer sums where the group sums would be.
+                    args.Sums = halfZero ? (float*)(zeroSums + (long)t * groups) : sums + (long)t * groups;
+                    args.OffsetSums = (zeroSums != null && !halfZero ? zeroSums : offsetSums) + (long)t * blocks;
                     args.Result = output + (long)t * ldy + rowStart;
                     if (args.RowBlocks > 0) assembled.Run(&args);
                     continue;
                 }
                 var a = new Activations(q + (long)t * input.Stride, wide + (long)t * input.Stride, input.Stride,
                     d + (long)t * blocks, blocks, sums + (long)t * groups, groups, tile,
-                    zeroSums == null ? null : zeroSums + (long)t * (HalfZero ? groups : blocks), HalfZero ? groups : blocks);
+                    zeroSums == null ? null : zeroSums + (long)t * zeroStride, zeroStride);
                 for (int rb = rowStart / RowsPerBlock; rb < rowEnd / RowsPerBlock; rb++)
                 {
                     var block = new Weights(codes + (long)rb * blocks * BlockBytes, scales + (long)rb * groups * RowsPerBlock,
