@@ -43,7 +43,6 @@ internal sealed class X64Assembler
     public void Vmulps(int dst, int src1, Mem src2, bool broadcast) => Evex(Map.M0F, Pp.None, 0x59, dst, src1, src2, broadcast);
     public void Vmulps(int dst, int src1, int src2) => Evex(Map.M0F, Pp.None, 0x59, dst, src1, src2);
     public void Vsubps(int dst, int src1, int src2) => Evex(Map.M0F, Pp.None, 0x5C, dst, src1, src2);
-    public void Vaddps(int dst, int src1, int src2) => Evex(Map.M0F, Pp.None, 0x58, dst, src1, src2);
     /// <summary>Each bit of dst ← <paramref name="table"/>[dst·4 + src1·2 + src2] (0xF8: dst | (src1 &amp; src2)).</summary>
     public void Vpternlogd(int dst, int src1, int src2, byte table)
     {
