@@ -21,11 +21,12 @@ internal sealed unsafe class NativeArray<T> : IDisposable where T : unmanaged
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         Length = length;
         long bytes = Math.Max(1, (long)length * sizeof(T));
-        void* pages = bytes >= PagesFrom ? Pages.Map(Pages.RoundUp(bytes)) : null;
+        nuint whole = Pages.RoundUp(bytes);
+        void* pages = bytes >= PagesFrom ? Pages.Map(whole) : null;
         if (pages != null)
         {
             _pointer = (T*)pages;
-            _bytes = Pages.RoundUp(bytes);
+            _bytes = whole;
             _mapped = true;
         }
         else
