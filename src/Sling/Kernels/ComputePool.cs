@@ -8,9 +8,11 @@ internal interface IParallelJob
 
 /// <summary>
 /// Persistent worker threads that share one operation's items through a counter (a thread takes the
-/// next item when it is done with its last, so no core waits on a straggler). Workers spin briefly
-/// after an operation, then sleep; the calling thread works too. One pool per thread count is shared
-/// by every model in the process, and operations from several callers run one after another.
+/// next item when it is done with its last, so no core waits on a straggler). After an operation a
+/// worker watches the operation counter for <see cref="SpinMicroseconds"/> (a generated token starts
+/// ~110 operations, microseconds apart: a woken thread would start each one 5–20 µs late), then
+/// sleeps on its event; the calling thread works too. One pool per thread count is shared by every
+/// model in the process, and operations from several callers run one after another.
 /// </summary>
 internal sealed class ComputePool
 {
@@ -18,6 +20,8 @@ internal sealed class ComputePool
     [ThreadStatic] private static bool _insideWorker;
 
     private readonly ManualResetEventSlim[] _wake;
+    private readonly int[] _sleeping; // per worker: 1 while it may be blocked on its event
+    private int _operation;           // operations started; a worker waits for it to move
     private readonly object _gate = new();
     private IParallelJob? _job;
     private int _items;
@@ -29,10 +33,10 @@ internal sealed class ComputePool
     {
         Threads = threads;
         _wake = new ManualResetEventSlim[threads - 1];
+        _sleeping = new int[threads - 1];
         for (int i = 0; i < _wake.Length; i++)
         {
-            // Spinning before sleeping keeps the wake-up between two products of one token cheap.
-            _wake[i] = new ManualResetEventSlim(false, spinCount: 2047);
+            _wake[i] = new ManualResetEventSlim(false, spinCount: 0);
             int index = i;
             new Thread(() => WorkerLoop(index)) { IsBackground = true, Name = $"sling-worker-{i + 1}" }.Start();
         }
@@ -48,6 +52,9 @@ internal sealed class ComputePool
             return pool;
         }
     }
+
+    /// <summary>How long an idle worker watches for the next operation before it sleeps.</summary>
+    internal const int SpinMicroseconds = 500;
 
     /// <summary>Multiply-adds below which a fork/join (a few microseconds) costs more than it saves.</summary>
     internal const long MinParallelWork = 1 << 15;
@@ -71,7 +78,11 @@ internal sealed class ComputePool
             _failure = null;
             Volatile.Write(ref _next, 0);
             Volatile.Write(ref _running, _wake.Length);
-            foreach (var wake in _wake) wake.Set();
+            // The increment is a full fence: a worker that marks itself sleeping after this reads the
+            // new count before it blocks, and one marked before is woken here.
+            Interlocked.Increment(ref _operation);
+            for (int i = 0; i < _wake.Length; i++)
+                if (Volatile.Read(ref _sleeping[i]) != 0) _wake[i].Set();
             _insideWorker = true;
             try
             {
@@ -82,7 +93,9 @@ internal sealed class ComputePool
                 _insideWorker = false;
             }
             var spin = new SpinWait();
-            while (Volatile.Read(ref _running) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            for (int i = 0; Volatile.Read(ref _running) != 0; i++)
+                if (i < 4096) Thread.SpinWait(1); // the workers' last items end microseconds apart
+                else spin.SpinOnce(sleep1Threshold: -1);
             _job = null;
             if (_failure is { } failure) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
@@ -125,13 +138,36 @@ internal sealed class ComputePool
     private void WorkerLoop(int index)
     {
         _insideWorker = true;
-        var wake = _wake[index];
+        int seen = 0;
         while (true)
         {
-            wake.Wait();
-            wake.Reset();
+            seen = WaitForOperation(index, seen);
             Work();
             Interlocked.Decrement(ref _running);
         }
+    }
+
+    // Returns the operation count once it differs from seen: watched for a while, then slept on.
+    private int WaitForOperation(int index, int seen)
+    {
+        long until = 0;
+        for (int i = 0; ; i++)
+        {
+            int now = Volatile.Read(ref _operation);
+            if (now != seen) return now;
+            if ((i & 255) == 255)
+            {
+                long t = System.Diagnostics.Stopwatch.GetTimestamp();
+                if (until == 0) until = t + System.Diagnostics.Stopwatch.Frequency * SpinMicroseconds / 1_000_000;
+                else if (t > until) break;
+            }
+            Thread.SpinWait(1);
+        }
+        var wake = _wake[index];
+        wake.Reset();
+        Interlocked.Exchange(ref _sleeping[index], 1);
+        while (Volatile.Read(ref _operation) == seen) wake.Wait();
+        Volatile.Write(ref _sleeping[index], 0);
+        return Volatile.Read(ref _operation);
     }
 }
