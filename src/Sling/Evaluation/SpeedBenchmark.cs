@@ -16,6 +16,8 @@ public static class SpeedBenchmark
         public long ResidentBytes { get; init; }
         /// <summary>Generation only: bytes of the key/value cache the runs used.</summary>
         public long CacheBytes { get; init; }
+        /// <summary>Generation only: the machine's read bandwidth (GB/s), passes taken before each run and after the last.</summary>
+        public IReadOnlyList<double> Bandwidth { get; init; } = [];
     }
 
     /// <summary>Bytes of weights one token's forward pass reads (every matrix once; one embedding row).</summary>
@@ -70,12 +72,14 @@ public static class SpeedBenchmark
     public static Result Generation(Transformer model, int tokens, int repetitions)
     {
         var test = new GenerationTest(model, tokens);
-        var result = Measure($"tg{tokens}", tokens, repetitions, test.Run);
+        // The bandwidth the runs had: sampled between them, as this machine's changes within seconds.
+        var bandwidth = new List<double>();
+        var result = Measure($"tg{tokens}", tokens, repetitions, test.Run, () => bandwidth.AddRange(MemoryBandwidth.Sample(model.Pool.Threads)));
         // The prompt test's state (its cache sized for the prompt) is garbage by now: collected and its
         // memory returned to the system, so only what generation holds is counted.
         GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();
-        result = result with { ResidentBytes = Environment.WorkingSet, CacheBytes = test.State.CacheBytes };
+        result = result with { ResidentBytes = Environment.WorkingSet, CacheBytes = test.State.CacheBytes, Bandwidth = bandwidth };
         GC.KeepAlive(test);
         return result;
     }
@@ -102,12 +106,18 @@ public static class SpeedBenchmark
         });
     }
 
-    private static Result Measure(string test, int tokens, int repetitions, Func<double> once)
+    // between, if given, runs before each timed run and after the last (outside the timings).
+    private static Result Measure(string test, int tokens, int repetitions, Func<double> once, Action? between = null)
     {
         if (tokens <= 0 || repetitions <= 0) throw new SlingException($"{test}: token count and repetitions must be positive");
         once(); // warm-up: JIT, page faults, caches
         var speeds = new List<double>();
-        for (int r = 0; r < repetitions; r++) speeds.Add(tokens / once());
+        for (int r = 0; r < repetitions; r++)
+        {
+            between?.Invoke();
+            speeds.Add(tokens / once());
+        }
+        between?.Invoke();
         double mean = speeds.Average();
         double sd = speeds.Count > 1 ? Math.Sqrt(speeds.Sum(s => (s - mean) * (s - mean)) / (speeds.Count - 1)) : 0;
         return new Result(test, tokens, mean, sd, speeds);
