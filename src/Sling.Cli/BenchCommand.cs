@@ -51,12 +51,12 @@ internal static class BenchCommand
             if (n > 0) results.Add(SpeedBenchmark.Generation(transformer, Math.Min(n, transformer.Config.MaxSeqLen), r));
             foreach (int count in parse.GetValue(sequences) ?? [])
                 if (n > 0 && count > 0) results.Add(SpeedBenchmark.BatchedGeneration(transformer, count, Math.Min(n, transformer.Config.MaxSeqLen), r));
-            // The bandwidth the generation runs had (sampled between them), else a sample now.
+            // The bandwidth the generation runs had (sampled among their tokens), else a sample now.
             var passes = results.FirstOrDefault(x => x.Bandwidth.Count > 0)?.Bandwidth ?? MemoryBandwidth.Sample(transformer.Pool.Threads);
             double bandwidth = passes.Average();
 
             stdout.WriteLine($"model     {path ?? "synthetic " + shape}  ({string.Join(", ", summary.Formats)}, {summary.WeightBytes / 1e6:F1} MB of weights, {summary.Parameters / 1e6:F1} M parameters)");
-            stdout.WriteLine($"threads   {transformer.Pool.Threads}   memory read bandwidth {bandwidth:F1} GB/s (mean of {passes.Count} passes{(n > 0 ? " between the generation runs" : "")}, {passes.Min():F1}–{passes.Max():F1})   kernels {Kernels.KernelIsas.Best}{(Kernels.Emit.VnniKernel.Available ? " + VNNI (assembled)" : "")}{(transformer.IntegerActivations ? ", int8 activations" : ", float activations")}");
+            stdout.WriteLine($"threads   {transformer.Pool.Threads}   memory read bandwidth {bandwidth:F1} GB/s (mean of {passes.Count} passes{(n > 0 ? " taken every 16 generated tokens" : "")}, {passes.Min():F1}–{passes.Max():F1})   kernels {Kernels.KernelIsas.Best}{(Kernels.Emit.VnniKernel.Available ? " + VNNI (assembled)" : "")}{(transformer.IntegerActivations ? ", int8 activations" : ", float activations")}");
             if (path != null) stdout.WriteLine($"load      {loaded:F0} ms; first token of a 10-token prompt {firstToken:F0} ms after the load began ({compiling:F0} ms of it compiling code)");
             stdout.WriteLine("| test     |          tok/s | weight GB/s | share of bandwidth |");
             stdout.WriteLine("| -------- | -------------: | ----------: | -----------------: |");
