@@ -6,7 +6,8 @@ namespace Sling.Kernels;
 /// threads take ranges of all of them from one counter, so there is one wait per operation rather
 /// than one per matrix. With integer activations the input is quantized once, before the split.
 /// A product of a few rows streams its weights once (generation): its ranges shrink with the rows
-/// left (each 1/(4·threads) of them, down to one row block), so the threads end their last ranges
+/// left (each 1/(threads + 1) of them, down to four row blocks), so there are few of them (each
+/// range's start waits for the memory prefetchers) and the threads still end their last ranges
 /// within microseconds of each other; a product of more rows keeps equal ranges, whose weights stay
 /// in L2 while each tile of activation rows passes over them.
 /// </summary>
@@ -32,6 +33,9 @@ internal sealed unsafe class MatMul : IParallelJob
 
     /// <summary>Activation rows up to which a product streams its weights (one tile of the kernels) and takes shrinking ranges.</summary>
     private const int StreamingRows = 4;
+
+    /// <summary>The smallest streaming range, in row blocks (a range's first kilobytes wait for the prefetchers to start).</summary>
+    private const int StreamingUnits = 4;
 
     /// <summary>y[t·Rows + r] = W_r · x_t for every active row t of <paramref name="input"/>.</summary>
     public void Run(ComputePool pool, WeightMatrix weights, ActivationRows input, float[] output, bool integer)
@@ -89,7 +93,7 @@ internal sealed unsafe class MatMul : IParallelJob
             }
             for (int start = 0; start < rowCount;)
             {
-                int rows = equal > 0 ? equal : Math.Max(unit, (left / (4 * threads) + unit - 1) / unit * unit);
+                int rows = equal > 0 ? equal : Math.Max(StreamingUnits * unit, (left / (threads + 1) + unit - 1) / unit * unit);
                 int end = Math.Min(rowCount, start + rows);
                 if (items == ranges.Length) Array.Resize(ref ranges, 2 * items);
                 ranges[items++] = new Range(i, start, end);

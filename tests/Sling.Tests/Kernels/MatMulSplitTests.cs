@@ -34,24 +34,25 @@ public class MatMulSplitTests
     }
 
     // Generation streams each weight once: the threads should end together, so the ranges left at
-    // the end are small (the last is one row block), while the count stays far from one per block.
+    // the end are small (at most four row blocks), while there are few ranges (each one's start
+    // waits for the memory prefetchers).
     [Theory]
     [InlineData(new[] { 2048, 256, 256 })]
     [InlineData(new[] { 5632, 5632 })]
     [InlineData(new[] { 32000 })]
-    public void StreamingRangesShrinkToOneRowBlock(int[] rows)
+    public void StreamingRangesShrinkToFourRowBlocks(int[] rows)
     {
         var ranges = Split(rows, 2048, 1, out int count);
         int total = rows.Sum();
-        Assert.Equal(16, ranges[count - 1].End - ranges[count - 1].Start);
+        Assert.True(ranges[count - 1].End - ranges[count - 1].Start <= 64, $"last range {ranges[count - 1]}");
         int left = total;
         for (int i = 0; i < count; i++)
         {
             int size = ranges[i].End - ranges[i].Start;
-            Assert.True(size <= Math.Max(16, left / 8 + 16), $"range {i} of {size} rows with {left} left");
+            Assert.True(size <= Math.Max(64, left / 3 + 16), $"range {i} of {size} rows with {left} left");
             left -= size;
         }
-        Assert.InRange(count, 8, 64);
+        Assert.InRange(count, 5, 24);
     }
 
     // A product of many activation rows keeps equal ranges (each stays in L2 while the tiles pass).
@@ -68,6 +69,7 @@ public class MatMulSplitTests
     {
         var ranges = new MatMul.Range[2];
         int count = MatMul.Split([new MatMul.Shape(32000, 2048, 16)], 2, 1, ref ranges);
+        Assert.Equal(32000, ranges[count - 1].End);
         Assert.True(count > 2 && ranges.Length >= count);
     }
 
