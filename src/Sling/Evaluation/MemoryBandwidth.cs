@@ -25,38 +25,36 @@ public static class MemoryBandwidth
     }
 
     /// <summary>
-    /// A buffer of <paramref name="bytes"/> (huge pages, as the weights) that <paramref name="pool"/>'s
-    /// threads read once per <see cref="Pass"/>: cheap enough (a few milliseconds) to take between a
-    /// benchmark's tokens. Disposing unmaps it.
+    /// A buffer (huge pages, as the weights) that a compute pool's threads read once per
+    /// <see cref="Pass"/>: cheap enough (a few milliseconds) to take between a benchmark's tokens.
+    /// Disposing unmaps it.
     /// </summary>
-    internal sealed unsafe class Sampler(ComputePool pool, long bytes = 128L << 20) : IParallelJob, IDisposable
+    internal sealed unsafe class Sampler : IParallelJob, IDisposable
     {
-        private readonly long _share = ShareOf(bytes, pool.Threads);
-        private readonly NativeArray<byte> _buffer = Filled(bytes, pool.Threads);
-        private readonly long[] _sums = new long[pool.Threads];
+        private readonly ComputePool _pool;
+        private readonly long _share;
+        private readonly NativeArray<byte> _buffer;
+        private readonly long[] _sums;
 
-        private static long ShareOf(long bytes, int threads)
+        /// <summary>A buffer of <paramref name="bytes"/>, every page made, for <paramref name="pool"/>'s threads to read.</summary>
+        public Sampler(ComputePool pool, long bytes = 128L << 20)
         {
-            long share = bytes / threads / 256 * 256;
-            if (share <= 0 || share * threads > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(bytes), $"{bytes} bytes over {threads} threads");
-            return share;
-        }
-
-        private static NativeArray<byte> Filled(long bytes, int threads)
-        {
-            long whole = ShareOf(bytes, threads) * threads;
-            var buffer = new NativeArray<byte>((int)whole);
-            Pages.AdviseHuge(buffer.Pointer, (nuint)whole);
-            buffer.Span.Fill(1); // every page made before the first pass
-            return buffer;
+            _pool = pool;
+            _share = bytes / pool.Threads / 256 * 256;
+            if (_share <= 0 || _share * pool.Threads > int.MaxValue) throw new ArgumentOutOfRangeException(nameof(bytes), $"{bytes} bytes over {pool.Threads} threads");
+            long whole = _share * pool.Threads;
+            _buffer = new NativeArray<byte>((int)whole);
+            Pages.AdviseHuge(_buffer.Pointer, (nuint)whole);
+            _buffer.Span.Fill(1); // every page made before the first pass
+            _sums = new long[pool.Threads];
         }
 
         /// <summary>One read of the whole buffer by every thread of the pool: GB/s.</summary>
         public double Pass()
         {
             long start = Stopwatch.GetTimestamp();
-            pool.Run(pool.Threads, this);
-            return _share * pool.Threads / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9;
+            _pool.Run(_pool.Threads, this);
+            return _share * _pool.Threads / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9;
         }
 
         void IParallelJob.Execute(int item)

@@ -16,7 +16,7 @@ public static class SpeedBenchmark
         public long ResidentBytes { get; init; }
         /// <summary>Generation only: bytes of the key/value cache the runs used.</summary>
         public long CacheBytes { get; init; }
-        /// <summary>Generation only: the machine's read bandwidth (GB/s), passes taken before each run and after the last.</summary>
+        /// <summary>Generation only: the machine's read bandwidth (GB/s), passes taken every 16 tokens of each timed run (off the clock), before each run and after the last.</summary>
         public IReadOnlyList<double> Bandwidth { get; init; } = [];
     }
 

@@ -20,7 +20,6 @@ internal sealed unsafe class MatMul : IParallelJob
 
     private readonly Product[] _products = new Product[MaxProducts];
     private Range[] _ranges = new Range[64]; // grows with the shapes seen, never per token
-    private int _count;
     private ActivationRows? _input;
     private Q8Activations? _quantized;
 
@@ -115,13 +114,12 @@ internal sealed unsafe class MatMul : IParallelJob
         int items = Split(shapes, pool.Threads, input.Count, ref _ranges);
         bool quantize = integer;
         for (int i = 0; i < count; i++) quantize &= _products[i].Weights.TakesQ8;
-        _count = count;
         _input = input;
         _quantized = null;
         if (quantize)
         {
             _quantized = input.Quantized(pool);
-            for (int i = 0; i < _count; i++) _products[i].Weights.PrepareQ8(_quantized);
+            for (int i = 0; i < count; i++) _products[i].Weights.PrepareQ8(_quantized);
         }
         try
         {

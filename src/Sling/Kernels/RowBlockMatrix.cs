@@ -333,10 +333,15 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
     internal override void PrepareQ8(Q8Activations input)
     {
-        if (SharedZero) input.ZeroSums(SymmetricZero);
-        else if (HalfZero) input.HalfZeroSums(SymmetricZero);
-        else if (FoldsGroupSums) input.GroupSums(GroupSize);
+        if (ZeroSumsOf(input) == null && FoldsGroupSums) input.GroupSums(GroupSize);
     }
+
+    /// <summary>
+    /// The integer sums this matrix takes out of its blocks' sums: zero · Σq per block (a shared zero
+    /// point) or per half block (16-value groups with scales only), made once per input; else null.
+    /// </summary>
+    private int* ZeroSumsOf(Q8Activations input) =>
+        SharedZero ? input.ZeroSums(SymmetricZero) : HalfZero ? input.HalfZeroSums(SymmetricZero) : null;
 
     /// <summary>
     /// The group fold reads Σ d·Σq per group (affine offsets, a zero point per group); a shared zero
@@ -380,7 +385,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         fixed (int* offsetSums = input.OffsetSums)
         {
             bool halfZero = HalfZero;
-            int* zeroSums = SharedZero ? input.ZeroSums(SymmetricZero) : halfZero ? input.HalfZeroSums(SymmetricZero) : null;
+            int* zeroSums = ZeroSumsOf(input);
             int zeroStride = halfZero ? groups : blocks; // zero·Σq per half block or per block
             // Tiles run on the assembled VNNI kernels where there are: full tiles of 4, then single rows
             // (generation's one row, a last partial tile); the range's weights are set once, the
