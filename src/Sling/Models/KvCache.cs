@@ -131,6 +131,61 @@ internal sealed class KvCache
     int ChunkPositions => Math.Max(8, (16 << 10) / (_headDim * sizeof(float)) / 8 * 8);
 
     /// <summary>
+    /// Runs <paramref name="tile"/>'s queries over positions <paramref name="from"/>..<paramref name="to"/>
+    /// of the key/value head <paramref name="offset"/> selects, in chunks cut at the same absolute
+    /// positions for every tile (multiples of the chunk size and the cache's block borders): fp32 keys and
+    /// values are read in place, fp16 and int8 ones converted to floats a chunk at a time.
+    /// </summary>
+    internal unsafe void Attend(int layer, int offset, AttentionTile tile, int from, int to)
+    {
+        int chunk = AttentionTile.ChunkPositions(_headDim);
+        for (int position = from, count; position <= to; position += count)
+        {
+            count = Math.Min(chunk - position % chunk, to - position + 1);
+            tile.BeginChunk(position, count);
+            if (_pool.Keys32 != null)
+            {
+                // The chunk's runs of positions within one block each, keys then values.
+                for (int at = 0, run; at < count; at += run)
+                {
+                    run = Run(position + at, count - at);
+                    fixed (float* keys = &_pool.Keys32[layer][At(position + at) + offset]) tile.Keys(keys, _kvDim, at, run);
+                }
+                tile.Softmax();
+                for (int at = 0, run; at < count; at += run)
+                {
+                    run = Run(position + at, count - at);
+                    fixed (float* values = &_pool.Values32![layer][At(position + at) + offset]) tile.Values(values, _kvDim, at, run);
+                }
+                continue;
+            }
+            float* k = tile.KeyBuffer, v = tile.ValueBuffer;
+            for (int i = 0; i < count; i++)
+            {
+                var key = new Span<float>(k + i * _headDim, _headDim);
+                var value = new Span<float>(v + i * _headDim, _headDim);
+                int at = At(position + i) + offset;
+                if (_pool.Keys16 != null)
+                {
+                    TensorPrimitives.ConvertToSingle(_pool.Keys16[layer].AsSpan(at, _headDim), key);
+                    TensorPrimitives.ConvertToSingle(_pool.Values16![layer].AsSpan(at, _headDim), value);
+                }
+                else
+                {
+                    // Each position's codes times its scale.
+                    TensorPrimitives.ConvertChecked<sbyte, float>(_pool.Keys8![layer].AsSpan(at, _headDim), key);
+                    TensorPrimitives.Multiply(key, _pool.KeyScales![layer][at / _headDim], key);
+                    TensorPrimitives.ConvertChecked<sbyte, float>(_pool.Values8![layer].AsSpan(at, _headDim), value);
+                    TensorPrimitives.Multiply(value, _pool.ValueScales![layer][at / _headDim], value);
+                }
+            }
+            tile.Keys(k, _headDim, 0, count);
+            tile.Softmax();
+            tile.Values(v, _headDim, 0, count);
+        }
+    }
+
+    /// <summary>
     /// scores[j·span + i] = scale · q_j · key(first + i) for the query heads q_j (consecutive in
     /// <paramref name="queries"/>) that share the key/value head <paramref name="offset"/> selects within a
     /// position. Each score is what one head's own pass would give, bit for bit.

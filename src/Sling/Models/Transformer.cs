@@ -333,30 +333,88 @@ public sealed class Transformer : IDisposable
         // One job per buffer set, reused for every layer and token (no allocation per token).
         if (s.Attention is not AttentionJob { Model: var owner } job || owner != this) s.Attention = job = new AttentionJob(this, s);
         job.Layer = l;
-        Pool.For(c.KvHeads * n, work / n * c.HeadDim * 2 * (c.Heads / c.KvHeads), job);
+        int items = job.Plan(n);
+        Pool.For(items, work * c.HeadDim * 2 * c.Heads / items, job);
         s.AttentionOut.Changed();
         Apply(s, layer.Output, s.AttentionOut, s.Projected);
     }
 
     /// <summary>
-    /// One row's query heads that share one key/value head: scores against its sequence's cached
-    /// positions up to its own, softmax, weighted values. The group's heads read each chunk of keys and
-    /// values while it is in L1 (TinyLlama: 8 query heads per key/value head).
+    /// Attention of the rows' query heads, one key/value head per item. Where the head size has a tile
+    /// kernel (<see cref="AttentionTile"/>), an item is a tile: a group's query heads for up to 16 / group
+    /// consecutive positions of one sequence, which read each chunk of keys and values once for all of
+    /// them, the softmax taken online. Otherwise an item is one row's group: scores against its
+    /// sequence's cached positions up to its own, softmax, weighted values, the group's heads reading
+    /// each chunk while it is in L1.
     /// </summary>
     private sealed class AttentionJob(Transformer model, ForwardBuffers s) : IParallelJob
     {
         [ThreadStatic] private static float[]? _scores;
+        private int[] _tiles = new int[2];
+        private int _tileCount;
+        private bool _tiled;
 
         public Transformer Model => model;
         public int Layer { get; set; }
 
+        /// <summary>Cuts the pass's <paramref name="n"/> rows into tiles (where the kernel runs); returns the item count.</summary>
+        public int Plan(int n)
+        {
+            var c = model.Config;
+            int group = c.Heads / c.KvHeads;
+            _tiled = AttentionTile.Supported(c.HeadDim) && group <= AttentionTile.Lanes;
+            if (!_tiled) return n * c.KvHeads;
+            int rowsPerTile = AttentionTile.Lanes / group;
+            if (_tiles.Length < n + 1) _tiles = new int[Math.Max(n + 1, 2 * _tiles.Length)];
+            _tileCount = 0;
+            for (int t = 0; t < n;)
+            {
+                int start = t++;
+                while (t < n && t - start < rowsPerTile && ReferenceEquals(s.States[t], s.States[start]) && s.Positions[t] == s.Positions[t - 1] + 1) t++;
+                _tiles[++_tileCount] = t;
+            }
+            return _tileCount * c.KvHeads;
+        }
+
         public void Execute(int item)
         {
             var c = model.Config;
+            if (!_tiled)
+            {
+                Row(item / c.KvHeads, item % c.KvHeads);
+                return;
+            }
+            // The last tiles (the longest spans) first, so no thread is left with a long one at the end.
+            int index = _tileCount - 1 - item / c.KvHeads, g = item % c.KvHeads;
             int headDim = c.HeadDim, group = c.Heads / c.KvHeads;
-            int t = item / c.KvHeads, g = item % c.KvHeads, pos = s.Positions[t];
+            int from = _tiles[index], to = _tiles[index + 1];
+            var tile = AttentionTile.ForThread();
+            tile.Begin(headDim, model._attentionScale);
+            int first = int.MaxValue;
+            for (int t = from; t < to; t++)
+            {
+                int pos = s.Positions[t], start = FirstSeen(pos);
+                first = Math.Min(first, start);
+                var queries = s.Query.Row(t);
+                for (int h = 0; h < group; h++) tile.Add(queries.Slice((g * group + h) * headDim, headDim), start, pos);
+            }
+            s.States[from].Cache.Attend(Layer, g * headDim, tile, first, s.Positions[to - 1]);
+            for (int t = from, lane = 0; t < to; t++)
+            {
+                var output = s.AttentionOut.Row(t);
+                for (int h = 0; h < group; h++) tile.Output(lane++, output.Slice((g * group + h) * headDim, headDim));
+            }
+        }
+
+        // The first position a query at pos sees: 0, or the start of its sliding window.
+        private int FirstSeen(int pos) => model.Config.SlidingWindow > 0 ? Math.Max(0, pos - model.Config.SlidingWindow + 1) : 0;
+
+        private void Row(int t, int g)
+        {
+            var c = model.Config;
+            int headDim = c.HeadDim, group = c.Heads / c.KvHeads, pos = s.Positions[t];
             var cache = s.States[t].Cache;
-            int first = c.SlidingWindow > 0 ? Math.Max(0, pos - c.SlidingWindow + 1) : 0;
+            int first = FirstSeen(pos);
             int span = pos - first + 1;
             var queries = s.Query.Row(t).Slice(g * group * headDim, group * headDim);
             int kvOffset = g * headDim;

@@ -1,0 +1,283 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Sling.Kernels;
+
+/// <summary>
+/// Attention of up to 16 query vectors that share one key/value head (a group's heads, for one or
+/// several consecutive positions of a sequence) over chunks of cached positions, with the softmax
+/// taken online as the chunks go by (flash attention). Scores are a small matrix product: the queries
+/// are held transposed, one query per vector lane, so each key value is broadcast once for all 16
+/// and no horizontal sum is needed; the weighted values run 4 queries × 64 outputs in registers per
+/// pass over the chunk. Each query carries the positions it may see (causal, or a sliding window);
+/// keys outside them score −∞. A query's lane is computed alone — masked keys add exact zeros and
+/// leave its running maximum untouched — so its result is the same bits in any tile and any tile
+/// position, and chunks are cut at the same absolute positions for every tile.
+/// </summary>
+internal sealed unsafe class AttentionTile
+{
+    public const int Lanes = 16;
+    private const int MaxChunk = 128, MaxHeadDim = 256;
+    private readonly float* _qt, _p, _o, _max, _sum, _corr;
+    private readonly int* _first, _last;
+    private readonly float* _keys, _values; // a chunk converted to floats (fp16 and int8 caches)
+    private int _headDim, _count;
+    private float _scale;
+
+    [ThreadStatic] private static AttentionTile? _perThread;
+
+    /// <summary>This thread's tile (made once per thread: its buffers live as long as the thread).</summary>
+    public static AttentionTile ForThread() => _perThread ??= new AttentionTile();
+
+    /// <summary>True when head size <paramref name="headDim"/> runs here: whole 512-bit vectors, at most 256 floats.</summary>
+    public static bool Supported(int headDim) => Vector512.IsHardwareAccelerated && headDim % 16 == 0 && headDim is > 0 and <= MaxHeadDim;
+
+    // The buffers: pinned arrays this object keeps alive, each used from its first 64-byte boundary.
+    private readonly List<float[]> _arrays = [];
+
+    private AttentionTile()
+    {
+        float* F(int n)
+        {
+            var array = GC.AllocateArray<float>(n + 16, pinned: true);
+            _arrays.Add(array);
+            nint at = (nint)Unsafe.AsPointer(ref array[0]);
+            return (float*)((at + 63) & ~(nint)63);
+        }
+        _qt = F(MaxHeadDim * Lanes);
+        _p = F(MaxChunk * Lanes);
+        _o = F(Lanes * MaxHeadDim);
+        _max = F(Lanes);
+        _sum = F(Lanes);
+        _corr = F(Lanes);
+        _first = (int*)F(Lanes);
+        _last = (int*)F(Lanes);
+        _keys = F(MaxChunk * MaxHeadDim);
+        _values = F(MaxChunk * MaxHeadDim);
+    }
+
+    /// <summary>Positions per chunk for heads of <paramref name="headDim"/> floats: 16 KiB of keys, a multiple of 8.</summary>
+    public static int ChunkPositions(int headDim) => Math.Clamp((16 << 10) / (headDim * sizeof(float)) / 8 * 8, 8, MaxChunk);
+
+    /// <summary>Chunk buffers for caches that are not fp32: [position][headDim] floats.</summary>
+    internal float* KeyBuffer => _keys;
+    internal float* ValueBuffer => _values;
+
+    /// <summary>Starts a tile of heads of <paramref name="headDim"/> floats; scores are scale · q · k.</summary>
+    public void Begin(int headDim, float scale)
+    {
+        if (!Supported(headDim)) throw new ArgumentException($"head size {headDim}: whole 16-float vectors up to {MaxHeadDim}");
+        _headDim = headDim;
+        _scale = scale;
+        _count = 0;
+        new Span<float>(_qt, headDim * Lanes).Clear();
+        new Span<float>(_o, Lanes * headDim).Clear();
+        new Span<float>(_sum, Lanes).Clear();
+        new Span<float>(_max, Lanes).Fill(float.NegativeInfinity);
+        new Span<int>(_first, Lanes).Fill(int.MaxValue);
+        new Span<int>(_last, Lanes).Fill(-1);
+    }
+
+    /// <summary>Adds a query that sees the positions first..last (inclusive); returns its lane.</summary>
+    public int Add(ReadOnlySpan<float> query, int first, int last)
+    {
+        if (_count == Lanes) throw new InvalidOperationException($"a tile holds {Lanes} queries");
+        if (query.Length != _headDim) throw new ArgumentException($"a query of {query.Length} floats in a tile of {_headDim}-float heads");
+        int j = _count++;
+        for (int d = 0; d < _headDim; d++) _qt[d * Lanes + j] = query[d];
+        _first[j] = first;
+        _last[j] = last;
+        return j;
+    }
+
+    public int Count => _count;
+
+    /// <summary>
+    /// Starts a chunk of <paramref name="count"/> consecutive positions from <paramref name="position"/>;
+    /// its keys come in one or more runs (<see cref="Keys"/>), then <see cref="Softmax"/>, then its
+    /// values in the same runs (<see cref="Values"/>). A chunk's result does not depend on how it is cut
+    /// into runs (a paged cache's blocks).
+    /// </summary>
+    public void BeginChunk(int position, int count)
+    {
+        if (count is < 1 or > MaxChunk) throw new ArgumentOutOfRangeException(nameof(count), $"a chunk of {count} positions (1..{MaxChunk})");
+        _chunkPosition = position;
+        _chunkCount = count;
+        _chunkMax = Vector512.Create(float.NegativeInfinity);
+    }
+
+    private int _chunkPosition, _chunkCount;
+    private Vector512<float> _chunkMax;
+    private bool _rescaled;
+
+    /// <summary>The keys of the chunk's positions at..at + count − 1: key i at keys + i·stride (floats).</summary>
+    public void Keys(float* keys, int stride, int at, int count)
+    {
+        if (at < 0 || count < 1 || at + count > _chunkCount) throw new ArgumentOutOfRangeException(nameof(count), $"positions {at}..{at + count - 1} of a chunk of {_chunkCount}");
+        _chunkMax = Vector512.Max(_chunkMax, Scores(keys, stride, at, count));
+    }
+
+    /// <summary>The chunk's scores become weights: the running maximum moves, what was summed so far is rescaled.</summary>
+    public void Softmax()
+    {
+        // A lane that has seen no key yet keeps −∞ and subtracts 0 instead (its weights stay exactly 0).
+        var negative = Vector512.Create(float.NegativeInfinity);
+        var old = Vector512.Load(_max);
+        var max = Vector512.Max(old, _chunkMax);
+        var shift = Vector512.ConditionalSelect(Vector512.Equals(max, negative), Vector512<float>.Zero, max);
+        var corr = VectorExp.Exp(old - shift);
+        var sum = Vector512<float>.Zero;
+        for (int k = 0; k < _chunkCount; k++)
+        {
+            var p = VectorExp.Exp(Vector512.Load(_p + k * Lanes) - shift);
+            p.Store(_p + k * Lanes);
+            sum += p;
+        }
+        (Vector512.Load(_sum) * corr + sum).Store(_sum);
+        max.Store(_max);
+        corr.Store(_corr);
+        _rescaled = false;
+    }
+
+    /// <summary>The values of the chunk's positions at..at + count − 1, in the runs the keys came in.</summary>
+    public void Values(float* values, int stride, int at, int count)
+    {
+        if (at < 0 || count < 1 || at + count > _chunkCount) throw new ArgumentOutOfRangeException(nameof(count), $"positions {at}..{at + count - 1} of a chunk of {_chunkCount}");
+        // The first run rescales what was summed before the chunk; later runs multiply by exactly 1.
+        if (!_rescaled) WeightedValues(values, stride, _p + at * Lanes, count, _corr);
+        else WeightedValues(values, stride, _p + at * Lanes, count, null);
+        _rescaled = true;
+    }
+
+    // Scaled, masked scores of the chunk into _p (position-major, 16 lanes each); their lane-wise maximum.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private Vector512<float> Scores(float* keys, int stride, int at, int count)
+    {
+        int position = _chunkPosition + at;
+        float* qt = _qt;
+        int dim = _headDim;
+        var scale = Vector512.Create(_scale);
+        var first = Vector512.Load(_first);
+        var last = Vector512.Load(_last);
+        var negative = Vector512.Create(float.NegativeInfinity);
+        var chunkMax = negative;
+        int k = 0;
+        // Eight keys at a time: eight independent chains hide the multiply-adds' latency.
+        for (; k + 8 <= count; k += 8)
+        {
+            float* k0 = keys + (long)k * stride, k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
+            float* k4 = k3 + stride, k5 = k4 + stride, k6 = k5 + stride, k7 = k6 + stride;
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+            for (int d = 0; d < dim; d++)
+            {
+                var q = Vector512.Load(qt + d * Lanes);
+                a0 = Vector512.FusedMultiplyAdd(q, Vector512.Create(k0[d]), a0);
+                a1 = Vector512.FusedMultiplyAdd(q, Vector512.Create(k1[d]), a1);
+                a2 = Vector512.FusedMultiplyAdd(q, Vector512.Create(k2[d]), a2);
+                a3 = Vector512.FusedMultiplyAdd(q, Vector512.Create(k3[d]), a3);
+                a4 = Vector512.FusedMultiplyAdd(q, Vector512.Create(k4[d]), a4);
+                a5 = Vector512.FusedMultiplyAdd(q, Vector512.Create(k5[d]), a5);
+                a6 = Vector512.FusedMultiplyAdd(q, Vector512.Create(k6[d]), a6);
+                a7 = Vector512.FusedMultiplyAdd(q, Vector512.Create(k7[d]), a7);
+            }
+            chunkMax = Vector512.Max(chunkMax, Masked(a0 * scale, position + k, first, last, at + k));
+            chunkMax = Vector512.Max(chunkMax, Masked(a1 * scale, position + k + 1, first, last, at + k + 1));
+            chunkMax = Vector512.Max(chunkMax, Masked(a2 * scale, position + k + 2, first, last, at + k + 2));
+            chunkMax = Vector512.Max(chunkMax, Masked(a3 * scale, position + k + 3, first, last, at + k + 3));
+            chunkMax = Vector512.Max(chunkMax, Masked(a4 * scale, position + k + 4, first, last, at + k + 4));
+            chunkMax = Vector512.Max(chunkMax, Masked(a5 * scale, position + k + 5, first, last, at + k + 5));
+            chunkMax = Vector512.Max(chunkMax, Masked(a6 * scale, position + k + 6, first, last, at + k + 6));
+            chunkMax = Vector512.Max(chunkMax, Masked(a7 * scale, position + k + 7, first, last, at + k + 7));
+        }
+        for (; k < count; k++)
+        {
+            float* key = keys + (long)k * stride;
+            Vector512<float> a = default;
+            for (int d = 0; d < dim; d++) a = Vector512.FusedMultiplyAdd(Vector512.Load(qt + d * Lanes), Vector512.Create(key[d]), a);
+            chunkMax = Vector512.Max(chunkMax, Masked(a * scale, position + k, first, last, at + k));
+        }
+        return chunkMax;
+    }
+
+    // A key's scores with −∞ in the lanes whose queries may not see its position; stored at row k.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Vector512<float> Masked(Vector512<float> score, int position, Vector512<int> first, Vector512<int> last, int k)
+    {
+        var at = Vector512.Create(position);
+        var seen = Vector512.GreaterThanOrEqual(at, first) & Vector512.LessThanOrEqual(at, last);
+        var s = Vector512.ConditionalSelect(seen.AsSingle(), score, Vector512.Create(float.NegativeInfinity));
+        s.Store(_p + k * Lanes);
+        return s;
+    }
+
+    // o_j ← o_j · corr_j + Σ_k p_kj · value_k (corr null: 1), 4 queries at a time, 64 outputs (or 16) per pass.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void WeightedValues(float* values, int stride, float* weights, int count, float* corr)
+    {
+        int dim = _headDim, queries = (_count + 3) & ~3;
+        for (int j = 0; j < queries; j += 4)
+        {
+            float* p = weights + j;
+            float c0 = 1, c1 = 1, c2 = 1, c3 = 1;
+            if (corr != null) (c0, c1, c2, c3) = (corr[j], corr[j + 1], corr[j + 2], corr[j + 3]);
+            int v = 0;
+            for (; v + 64 <= dim; v += 64) Pass4(values + v, stride, count, p, _o + j * dim + v, dim, c0, c1, c2, c3);
+            for (; v < dim; v += 16) Pass1(values + v, stride, count, p, _o + j * dim + v, dim, c0, c1, c2, c3);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pass4(float* values, int stride, int count, float* p, float* o, int dim, float c0, float c1, float c2, float c3)
+    {
+        float* o1 = o + dim, o2 = o1 + dim, o3 = o2 + dim;
+        Vector512<float> x0 = Vector512.Load(o) * c0, x1 = Vector512.Load(o + 16) * c0, x2 = Vector512.Load(o + 32) * c0, x3 = Vector512.Load(o + 48) * c0;
+        Vector512<float> y0 = Vector512.Load(o1) * c1, y1 = Vector512.Load(o1 + 16) * c1, y2 = Vector512.Load(o1 + 32) * c1, y3 = Vector512.Load(o1 + 48) * c1;
+        Vector512<float> z0 = Vector512.Load(o2) * c2, z1 = Vector512.Load(o2 + 16) * c2, z2 = Vector512.Load(o2 + 32) * c2, z3 = Vector512.Load(o2 + 48) * c2;
+        Vector512<float> w0 = Vector512.Load(o3) * c3, w1 = Vector512.Load(o3 + 16) * c3, w2 = Vector512.Load(o3 + 32) * c3, w3 = Vector512.Load(o3 + 48) * c3;
+        for (int k = 0; k < count; k++, values += stride, p += Lanes)
+        {
+            var v0 = Vector512.Load(values); var v1 = Vector512.Load(values + 16);
+            var v2 = Vector512.Load(values + 32); var v3 = Vector512.Load(values + 48);
+            var p0 = Vector512.Create(p[0]);
+            x0 = Vector512.FusedMultiplyAdd(p0, v0, x0); x1 = Vector512.FusedMultiplyAdd(p0, v1, x1);
+            x2 = Vector512.FusedMultiplyAdd(p0, v2, x2); x3 = Vector512.FusedMultiplyAdd(p0, v3, x3);
+            var p1 = Vector512.Create(p[1]);
+            y0 = Vector512.FusedMultiplyAdd(p1, v0, y0); y1 = Vector512.FusedMultiplyAdd(p1, v1, y1);
+            y2 = Vector512.FusedMultiplyAdd(p1, v2, y2); y3 = Vector512.FusedMultiplyAdd(p1, v3, y3);
+            var p2 = Vector512.Create(p[2]);
+            z0 = Vector512.FusedMultiplyAdd(p2, v0, z0); z1 = Vector512.FusedMultiplyAdd(p2, v1, z1);
+            z2 = Vector512.FusedMultiplyAdd(p2, v2, z2); z3 = Vector512.FusedMultiplyAdd(p2, v3, z3);
+            var p3 = Vector512.Create(p[3]);
+            w0 = Vector512.FusedMultiplyAdd(p3, v0, w0); w1 = Vector512.FusedMultiplyAdd(p3, v1, w1);
+            w2 = Vector512.FusedMultiplyAdd(p3, v2, w2); w3 = Vector512.FusedMultiplyAdd(p3, v3, w3);
+        }
+        x0.Store(o); x1.Store(o + 16); x2.Store(o + 32); x3.Store(o + 48);
+        y0.Store(o1); y1.Store(o1 + 16); y2.Store(o1 + 32); y3.Store(o1 + 48);
+        z0.Store(o2); z1.Store(o2 + 16); z2.Store(o2 + 32); z3.Store(o2 + 48);
+        w0.Store(o3); w1.Store(o3 + 16); w2.Store(o3 + 32); w3.Store(o3 + 48);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pass1(float* values, int stride, int count, float* p, float* o, int dim, float c0, float c1, float c2, float c3)
+    {
+        float* o1 = o + dim, o2 = o1 + dim, o3 = o2 + dim;
+        Vector512<float> x = Vector512.Load(o) * c0, y = Vector512.Load(o1) * c1, z = Vector512.Load(o2) * c2, w = Vector512.Load(o3) * c3;
+        for (int k = 0; k < count; k++, values += stride, p += Lanes)
+        {
+            var v = Vector512.Load(values);
+            x = Vector512.FusedMultiplyAdd(Vector512.Create(p[0]), v, x);
+            y = Vector512.FusedMultiplyAdd(Vector512.Create(p[1]), v, y);
+            z = Vector512.FusedMultiplyAdd(Vector512.Create(p[2]), v, z);
+            w = Vector512.FusedMultiplyAdd(Vector512.Create(p[3]), v, w);
+        }
+        x.Store(o); y.Store(o1); z.Store(o2); w.Store(o3);
+    }
+
+    /// <summary>Query <paramref name="lane"/>'s attention output: its weighted values over its softmax's sum.</summary>
+    public void Output(int lane, Span<float> output)
+    {
+        if ((uint)lane >= (uint)_count) throw new ArgumentOutOfRangeException(nameof(lane));
+        if (output.Length != _headDim) throw new ArgumentException($"an output of {output.Length} floats for {_headDim}-float heads");
+        System.Numerics.Tensors.TensorPrimitives.Divide(new ReadOnlySpan<float>(_o + lane * _headDim, _headDim), _sum[lane], output);
+    }
+}
