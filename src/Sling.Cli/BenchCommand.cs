@@ -14,6 +14,7 @@ internal static class BenchCommand
         var type = new Option<string>("--type") { Description = $"Weight format of --synthetic: {string.Join(", ", SyntheticModels.FormatNames)}", DefaultValueFactory = _ => "q4_0" };
         var prompt = new Option<int>("--prompt-tokens", "-p") { Description = "Prompt length for the prompt-processing test (0 = skip)", DefaultValueFactory = _ => 512 };
         var generate = new Option<int>("--gen-tokens", "-n") { Description = "Tokens for the generation test (0 = skip)", DefaultValueFactory = _ => 128 };
+        var depth = new Option<int>("--depth", "-d") { Description = "Tokens already in the cache when each test starts (put there untimed): speed deep into a conversation", DefaultValueFactory = _ => 0 };
         var repetitions = new Option<int>("--repetitions", "-r") { Description = "Timed runs of each test after one warm-up run", DefaultValueFactory = _ => 5 };
         var threads = CommonOptions.Threads("-t");
         var batch = new Option<int>("--batch", "-b") { Description = "Prompt tokens per forward pass", DefaultValueFactory = _ => InferenceState.DefaultBatchCapacity };
@@ -23,13 +24,13 @@ internal static class BenchCommand
         var noLayoutCache = CommonOptions.NoLayoutCache();
         var command = new Command("bench", "Measure prompt-processing and generation speed (tokens/s, GB/s, share of the memory bandwidth)")
         {
-            model, synthetic, type, prompt, generate, repetitions, threads, batch, exact, kvCache, sequences, noLayoutCache,
+            model, synthetic, type, prompt, generate, depth, repetitions, threads, batch, exact, kvCache, sequences, noLayoutCache,
         };
         command.SetAction(parse =>
         {
             var (path, shape) = CommonOptions.ModelOrSynthetic(parse, model, synthetic);
-            int t = parse.GetValue(threads), p = parse.GetValue(prompt), n = parse.GetValue(generate), r = parse.GetValue(repetitions);
-            if (p < 0 || n < 0 || r <= 0) throw new SlingException("--prompt-tokens and --gen-tokens must be 0 or more, --repetitions positive");
+            int t = parse.GetValue(threads), p = parse.GetValue(prompt), n = parse.GetValue(generate), r = parse.GetValue(repetitions), d = parse.GetValue(depth);
+            if (p < 0 || n < 0 || d < 0 || r <= 0) throw new SlingException("--prompt-tokens, --gen-tokens and --depth must be 0 or more, --repetitions positive");
             stderr.WriteLine(shape != null ? $"building {shape} with random {parse.GetValue(type)} weights…" : $"loading {path}…");
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var jitBefore = System.Runtime.JitInfo.GetCompilationTime();
@@ -47,8 +48,10 @@ internal static class BenchCommand
             var summary = ModelSummary.Of(transformer);
             long bytesPerToken = SpeedBenchmark.WeightBytesPerToken(transformer);
             var results = new List<SpeedBenchmark.Result>();
-            if (p > 0) results.Add(SpeedBenchmark.PromptProcessing(transformer, Math.Min(p, transformer.Config.MaxSeqLen), r, parse.GetValue(batch)));
-            if (n > 0) results.Add(SpeedBenchmark.Generation(transformer, Math.Min(n, transformer.Config.MaxSeqLen), r));
+            if (d > 0 && d + Math.Max(p, n) > transformer.Config.MaxSeqLen)
+                throw new SlingException($"--depth {d} with {Math.Max(p, n)} tokens exceeds the model's context of {transformer.Config.MaxSeqLen} positions");
+            if (p > 0) results.Add(SpeedBenchmark.PromptProcessing(transformer, Math.Min(p, transformer.Config.MaxSeqLen), r, parse.GetValue(batch), d));
+            if (n > 0) results.Add(SpeedBenchmark.Generation(transformer, Math.Min(n, transformer.Config.MaxSeqLen), r, d));
             foreach (int count in parse.GetValue(sequences) ?? [])
                 if (n > 0 && count > 0) results.Add(SpeedBenchmark.BatchedGeneration(transformer, count, Math.Min(n, transformer.Config.MaxSeqLen), r));
             // The bandwidth the generation runs had (sampled among their tokens), else a sample now.
@@ -58,16 +61,22 @@ internal static class BenchCommand
             stdout.WriteLine($"model     {path ?? "synthetic " + shape}  ({string.Join(", ", summary.Formats)}, {summary.WeightBytes / 1e6:F1} MB of weights, {summary.Parameters / 1e6:F1} M parameters)");
             stdout.WriteLine($"threads   {transformer.Pool.Threads}   memory read bandwidth {bandwidth:F1} GB/s (mean of {passes.Count} passes{(n > 0 ? " taken every 16 generated tokens" : "")}, {passes.Min():F1}–{passes.Max():F1})   kernels {Kernels.KernelIsas.Best}{(Kernels.Emit.VnniKernel.Available ? " + VNNI (assembled)" : "")}{(transformer.IntegerActivations ? ", int8 activations" : ", float activations")}");
             if (path != null) stdout.WriteLine($"load      {loaded:F0} ms; first token of a 10-token prompt {firstToken:F0} ms after the load began ({compiling:F0} ms of it compiling code)");
-            stdout.WriteLine("| test     |          tok/s | weight GB/s | share of bandwidth |");
-            stdout.WriteLine("| -------- | -------------: | ----------: | -----------------: |");
+            int width = Math.Max(8, results.Count == 0 ? 0 : results.Max(x => x.Test.Length));
+            stdout.WriteLine($"| {"test".PadRight(width)} |          tok/s | weight GB/s | share of bandwidth |");
+            stdout.WriteLine($"| {new string('-', width)} | -------------: | ----------: | -----------------: |");
+            // At a depth, each generated token also reads the cache's keys and values of every position up
+            // to its own: the depth plus, on average, (n + 1) / 2 of the run's.
+            double cacheRead = results.FirstOrDefault(x => x.CacheBytes > 0) is { } g && d > 0 ? (double)g.CacheBytes / (d + g.Tokens) * (d + (g.Tokens + 1) / 2.0) : 0;
             foreach (var result in results)
             {
                 bool streaming = result.Test.StartsWith("tg", StringComparison.Ordinal) && !result.Test.Contains('x');
                 // Generation reads every weight once per token; a prompt batch reads them once per batch.
-                double gbps = streaming ? result.MeanTokensPerSecond * bytesPerToken / 1e9 : double.NaN;
-                stdout.WriteLine($"| {result.Test,-8} | {result.MeanTokensPerSecond,7:F2} ± {result.StdDevTokensPerSecond,5:F2} | {(streaming ? $"{gbps,11:F1}" : "          –")} | {(streaming ? $"{gbps / bandwidth,17:P0}" : "                 –")} |");
+                double gbps = streaming ? result.MeanTokensPerSecond * (bytesPerToken + cacheRead) / 1e9 : double.NaN;
+                stdout.WriteLine($"| {result.Test.PadRight(width)} | {result.MeanTokensPerSecond,7:F2} ± {result.StdDevTokensPerSecond,5:F2} | {(streaming ? $"{gbps,11:F1}" : "          –")} | {(streaming ? $"{gbps / bandwidth,17:P0}" : "                 –")} |");
             }
-            stdout.WriteLine($"weights read per generated token: {bytesPerToken:N0} bytes; generation limit at the measured bandwidth ≈ {bandwidth * 1e9 / bytesPerToken:F1} tok/s");
+            stdout.WriteLine(cacheRead > 0
+                ? $"bytes read per generated token: {bytesPerToken:N0} of weights + {cacheRead:N0} of cache (mean over the run at depth {d}); generation limit at the measured bandwidth ≈ {bandwidth * 1e9 / (bytesPerToken + cacheRead):F1} tok/s"
+                : $"weights read per generated token: {bytesPerToken:N0} bytes; generation limit at the measured bandwidth ≈ {bandwidth * 1e9 / bytesPerToken:F1} tok/s");
             if (results.FirstOrDefault(x => x.ResidentBytes > 0) is { } tg)
                 stdout.WriteLine($"resident memory while generating: {tg.ResidentBytes / 1e6:F0} MB = {(double)tg.ResidentBytes / (summary.WeightBytes + tg.CacheBytes):F2} × (weights {summary.WeightBytes / 1e6:F0} MB + cache {tg.CacheBytes / 1e6:F1} MB)");
             return 0;

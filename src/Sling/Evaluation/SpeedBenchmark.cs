@@ -6,7 +6,9 @@ namespace Sling.Evaluation;
 /// <summary>
 /// llama-bench's method: prompt processing (pp, a prompt of N tokens into an empty cache, in batches)
 /// and text generation (tg, N tokens one at a time from an empty cache) timed separately, each
-/// repeated after one warm-up run, reported as mean ± sample standard deviation of tokens/s.
+/// repeated after one warm-up run, reported as mean ± sample standard deviation of tokens/s. With a
+/// depth (llama-bench's -d), both start with that many tokens already in the cache, put there before
+/// the runs and not timed: speeds deep into a conversation, where attention reads a long cache.
 /// </summary>
 public static class SpeedBenchmark
 {
@@ -29,37 +31,51 @@ public static class SpeedBenchmark
         return bytes;
     }
 
-    public static Result PromptProcessing(Transformer model, int tokens, int repetitions, int batch = InferenceState.DefaultBatchCapacity)
+    public static Result PromptProcessing(Transformer model, int tokens, int repetitions, int batch = InferenceState.DefaultBatchCapacity, int depth = 0)
     {
-        using var test = new PromptTest(model, tokens, batch);
-        return Measure($"pp{tokens}", tokens, repetitions, test.Run);
+        using var test = new PromptTest(model, tokens, batch, depth);
+        return Measure($"pp{tokens}{AtDepth(depth)}", tokens, repetitions, test.Run);
+    }
+
+    // llama-bench's name for a test at a depth: "pp512 @ d1024".
+    private static string AtDepth(int depth) => depth > 0 ? $" @ d{depth}" : "";
+
+    // A state for depth + tokens positions whose first depth positions are filled (random tokens).
+    private static InferenceState StateAtDepth(Transformer model, int depth, int tokens, int batch)
+    {
+        if (depth < 0 || depth + tokens > model.Config.MaxSeqLen)
+            throw new SlingException($"a depth of {depth} and {tokens} tokens exceed the model's context of {model.Config.MaxSeqLen}");
+        var state = model.CreateState(depth + tokens, batch);
+        if (depth > 0) model.Prefill(state, RandomTokens(depth, model.Config.VocabSize), 0);
+        return state;
     }
 
     /// <summary>
     /// One prompt-processing run at a time (its seconds), for timing runs one by one, e.g. alternating
     /// with another engine's so both see the same minutes of a shared machine.
     /// </summary>
-    public sealed class PromptTest(Transformer model, int tokens, int batch = InferenceState.DefaultBatchCapacity) : IDisposable
+    public sealed class PromptTest(Transformer model, int tokens, int batch = InferenceState.DefaultBatchCapacity, int depth = 0) : IDisposable
     {
         private readonly int[] _prompt = RandomTokens(tokens, model.Config.VocabSize);
-        private readonly InferenceState _state = model.CreateState(tokens, batch); // reused, as llama-bench reuses its context: each run starts at position 0
+        // Reused, as llama-bench reuses its context: each run writes the same positions after the depth.
+        private readonly InferenceState _state = StateAtDepth(model, depth, tokens, batch);
 
         public double Run()
         {
             var clock = Stopwatch.StartNew();
-            model.Prefill(_state, _prompt, 0);
+            model.Prefill(_state, _prompt, depth);
             return clock.Elapsed.TotalSeconds;
         }
 
         public void Dispose() => _state.Dispose();
     }
 
-    /// <summary>One generation run at a time (its seconds): N tokens one by one from an empty cache.</summary>
-    public sealed class GenerationTest(Transformer model, int tokens)
+    /// <summary>One generation run at a time (its seconds): N tokens one by one after the depth's (an empty cache without one).</summary>
+    public sealed class GenerationTest(Transformer model, int tokens, int depth = 0)
     {
         private readonly int[] _ids = RandomTokens(tokens, model.Config.VocabSize);
 
-        internal InferenceState State { get; } = model.CreateState(tokens, batchCapacity: 1);
+        internal InferenceState State { get; } = StateAtDepth(model, depth, tokens, depth > 0 ? InferenceState.DefaultBatchCapacity : 1);
 
         public double Run() => Run(null);
 
@@ -69,7 +85,7 @@ public static class SpeedBenchmark
             var clock = Stopwatch.StartNew();
             for (int i = 0; i < _ids.Length; i++)
             {
-                model.Forward(State, _ids[i], i);
+                model.Forward(State, _ids[i], depth + i);
                 if (pause == null || (i + 1) % every != 0) continue;
                 clock.Stop();
                 pause();
@@ -79,9 +95,9 @@ public static class SpeedBenchmark
         }
     }
 
-    public static Result Generation(Transformer model, int tokens, int repetitions)
+    public static Result Generation(Transformer model, int tokens, int repetitions, int depth = 0)
     {
-        var test = new GenerationTest(model, tokens);
+        var test = new GenerationTest(model, tokens, depth);
         // The bandwidth the runs had: a pass over 128 MB every 16 tokens, off the clock, as this
         // machine's changes within seconds.
         var bandwidth = new List<double>();
@@ -89,7 +105,7 @@ public static class SpeedBenchmark
         using (var sampler = new MemoryBandwidth.Sampler(model.Pool))
         {
             bool timed = false;
-            result = Measure($"tg{tokens}", tokens, repetitions, () =>
+            result = Measure($"tg{tokens}{AtDepth(depth)}", tokens, repetitions, () =>
             {
                 double seconds = test.Run(timed ? () => bandwidth.Add(sampler.Pass()) : null);
                 timed = true; // the warm-up run is not sampled

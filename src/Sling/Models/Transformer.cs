@@ -343,7 +343,8 @@ public sealed class Transformer : IDisposable
     /// Attention of the rows' query heads, one key/value head per item. Where the head size has a tile
     /// kernel (<see cref="AttentionTile"/>), an item is a tile: a group's query heads for up to 16 / group
     /// consecutive positions of one sequence, which read each chunk of keys and values once for all of
-    /// them, the softmax taken online. Otherwise an item is one row's group: scores against its
+    /// them, the softmax taken online. Otherwise, and for a tile of one row whose group would fill at
+    /// most half the lanes (generation, a batch's single rows), an item is one row's group: scores against its
     /// sequence's cached positions up to its own, softmax, weighted values, the group's heads reading
     /// each chunk while it is in L1.
     /// </summary>
@@ -388,6 +389,13 @@ public sealed class Transformer : IDisposable
             int index = _tileCount - 1 - item / c.KvHeads, g = item % c.KvHeads;
             int headDim = c.HeadDim, group = c.Heads / c.KvHeads;
             int from = _tiles[index], to = _tiles[index + 1];
+            if (to - from == 1 && 2 * group <= AttentionTile.Lanes)
+            {
+                // One row's group would leave at least half the lanes idle (generation): the per-row
+                // kernels do that work in 256-bit vectors instead.
+                Row(from, g);
+                return;
+            }
             var tile = AttentionTile.ForThread();
             tile.Begin(headDim, model._attentionScale);
             int first = int.MaxValue;

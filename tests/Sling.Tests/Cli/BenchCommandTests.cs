@@ -28,6 +28,40 @@ public partial class BenchCommandTests
     }
 
     [Fact]
+    public void AtADepthTheTestsStartAfterThatManyCachedTokensAndGenerationCountsTheCacheItReads()
+    {
+        var result = CliRunner.Run("bench", "--synthetic", "stories15m", "-p", "16", "-n", "8", "-d", "40", "-r", "1", "-t", "2");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Matches(@"\| pp16 @ d40 +\| +[0-9.]+ ± +[0-9.]+ \|", result.Stdout);
+        var row = Regex.Match(result.Stdout, @"\| tg8 @ d40 +\| +(?<speed>[0-9.]+) ± +[0-9.]+ \| +(?<gbps>[0-9.]+) \|");
+        Assert.True(row.Success, result.Stdout);
+        var bytes = Regex.Match(result.Stdout, @"bytes read per generated token: (?<weights>[0-9,]+) of weights \+ (?<cache>[0-9,]+) of cache");
+        Assert.True(bytes.Success, result.Stdout);
+        double weights = Number(bytes.Groups["weights"].Value.Replace(",", "")), cache = Number(bytes.Groups["cache"].Value.Replace(",", ""));
+        // stories15m: 6 layers × 288 key and value floats per position, fp32; the tokens at positions
+        // 40..47 read 41..48 positions, 44.5 on average.
+        Assert.Equal(6 * 2 * 288 * 4 * 44.5, cache, 1.0);
+        double expected = Number(row.Groups["speed"].Value) * (weights + cache) / 1e9;
+        Assert.InRange(Number(row.Groups["gbps"].Value), expected * 0.98 - 0.05, expected * 1.02 + 0.05);
+
+        var tooDeep = CliRunner.Run("bench", "--synthetic", "stories15m", "-p", "16", "-n", "8", "-d", "100000", "-r", "1");
+        Assert.NotEqual(0, tooDeep.ExitCode);
+        Assert.Contains("--depth 100000", tooDeep.Stderr);
+    }
+
+    [Fact]
+    public void AGenerationTestAtADepthWritesThePositionsAfterIt()
+    {
+        using var model = Sling.Models.SyntheticModels.Create("stories15m", "f32", 1);
+        var test = new SpeedBenchmark.GenerationTest(model, tokens: 5, depth: 11);
+        Assert.Equal(11, test.State.Length);
+        test.Run();
+        Assert.Equal(16, test.State.Length);
+        test.Run(); // a second run writes the same positions again
+        Assert.Equal(16, test.State.Length);
+    }
+
+    [Fact]
     public void ABandwidthSampleIsOneFigurePerPass()
     {
         var passes = MemoryBandwidth.Sample(2, 64L << 20, 3);

@@ -34,7 +34,10 @@ public class GgufQuantGoldenTests
         double integer = RelativeL2(exact, Flatten(Engine.BatchLogits(model, ids, 8)));
         double stepwise = RelativeL2(exact, Flatten(Engine.Logits(model, ids)));
         Assert.True(integer <= 1.1 * llamaCppError + 1e-6, $"{type}: integer kernels {integer:E3}, llama.cpp {llamaCppError:E3}");
-        Assert.Equal(integer, stepwise, 1e-5); // the batch changes nothing but the order of work
+        // The batch changes only the order of work: its attention runs in tiles (AttentionTile), a token
+        // at a time runs the per-row kernels, and int8 activations can round a last bit apart
+        // (measured: up to 5e-5 here, against errors of ~1.3e-2).
+        Assert.Equal(integer, stepwise, 1e-4);
     }
 
     /// <summary>
