@@ -12,15 +12,19 @@ namespace Sling.Bench;
 /// the same thread count, measured the same way: a prompt of P tokens into an empty cache, then N
 /// tokens generated one at a time from an empty cache; a warm-up run, then R timed runs each. Both
 /// models stay loaded and the engines' runs alternate (llama.cpp, Sling, llama.cpp, …), so both see
-/// the same minutes of this shared machine, whose memory bandwidth changes from one minute to the next.
+/// the same seconds of this shared machine, whose memory bandwidth comes in bursts. With a second
+/// path Sling runs that model instead (e.g. the seed's setting of the folder the GGUF file was made
+/// from, against llama.cpp's Q4_0 of it), still alternating run by run.
 /// </summary>
 internal static class PeerBench
 {
-    public static void Run(string path, int prompt, int generate, int repetitions, int threads)
+    public static void Run(string path, int prompt, int generate, int repetitions, int threads, string? slingPath = null)
     {
         if (threads <= 0) threads = Environment.ProcessorCount;
         Console.WriteLine($"file      {path} ({new FileInfo(path).Length / 1e6:F1} MB), {threads} threads, {prompt}-token prompt, {generate} generated tokens, {repetitions} runs");
-        using var model = ModelLoader.LoadTransformer(path, threads);
+        using var model = ModelLoader.LoadTransformer(slingPath ?? path, threads);
+        if (slingPath != null)
+            Console.WriteLine($"Sling     {slingPath} ({SpeedBenchmark.WeightBytesPerToken(model) / 1e6:F1} MB of weights read per token)");
         using var llama = new LlamaCpp(path, prompt, generate, threads);
         var (slingPrompt, llamaPrompt, slingGeneration, llamaGeneration) = (new List<double>(), new List<double>(), new List<double>(), new List<double>());
         if (prompt > 0)

@@ -5,7 +5,7 @@ using Sling.Models;
 
 // Sling benchmarks: print tokens/s and bytes. Usage:
 //   hf-folder --shape NAME --output DIR                         an F32 Hugging Face folder of a real shape (random weights)
-//   peer      --model FILE.gguf [--prompt 512] [--gen 128] [--runs 3] [--threads T]   Sling vs llama.cpp (LLamaSharp) on one file
+//   peer      --model FILE.gguf [--sling-model PATH] [--prompt 512] [--gen 128] [--runs 3] [--threads T]   Sling vs llama.cpp (LLamaSharp) on one file (or Sling on PATH)
 //   llama-quantize --model IN.gguf --output OUT.gguf --type q4_k_m|q5_k_m|q6_k|…   llama.cpp's own quantizer (LLamaSharp), as llama-quantize writes
 //   pool      [--threads T]                                 cost of one parallel operation (synchronization)
 //   micro     [BenchmarkDotNet options]                     BenchmarkDotNet micro-benchmarks of the products per format
@@ -60,7 +60,7 @@ switch (options.Command)
     }
     case "peer":
     {
-        PeerBench.Run(options.Required("model"), options.Int("prompt", 512), options.Int("gen", 128), options.Int("runs", 3), threads);
+        PeerBench.Run(options.Required("model"), options.Int("prompt", 512), options.Int("gen", 128), options.Int("runs", 3), threads, options.Get("sling-model"));
         break;
     }
     case "micro":

@@ -20,9 +20,14 @@ internal sealed unsafe class AttentionTile
     private const int MaxChunk = 128, MaxHeadDim = 256;
     private readonly float* _qt, _p, _o, _max, _sum, _corr;
     private readonly int* _first, _last;
-    private readonly float* _keys, _values; // a chunk converted to floats (fp16 and int8 caches)
+    private float* _keys, _values; // a chunk converted to floats (fp16 and int8 caches), made when first asked for
     private int _headDim, _count;
     private float _scale;
+    // The chunk under way: its first position, its length, its scores' lane-wise maximum so far, and
+    // whether its first run of values has rescaled what was summed before it.
+    private int _chunkPosition, _chunkCount;
+    private Vector512<float> _chunkMax;
+    private bool _rescaled;
 
     [ThreadStatic] private static AttentionTile? _perThread;
 
@@ -37,13 +42,6 @@ internal sealed unsafe class AttentionTile
 
     private AttentionTile()
     {
-        float* F(int n)
-        {
-            var array = GC.AllocateArray<float>(n + 16, pinned: true);
-            _arrays.Add(array);
-            nint at = (nint)Unsafe.AsPointer(ref array[0]);
-            return (float*)((at + 63) & ~(nint)63);
-        }
         _qt = F(MaxHeadDim * Lanes);
         _p = F(MaxChunk * Lanes);
         _o = F(Lanes * MaxHeadDim);
@@ -52,16 +50,29 @@ internal sealed unsafe class AttentionTile
         _corr = F(Lanes);
         _first = (int*)F(Lanes);
         _last = (int*)F(Lanes);
-        _keys = F(MaxChunk * MaxHeadDim);
-        _values = F(MaxChunk * MaxHeadDim);
+    }
+
+    private float* F(int n)
+    {
+        var array = GC.AllocateArray<float>(n + 16, pinned: true);
+        _arrays.Add(array);
+        nint at = (nint)Unsafe.AsPointer(ref array[0]);
+        return (float*)((at + 63) & ~(nint)63);
     }
 
     /// <summary>Positions per chunk for heads of <paramref name="headDim"/> floats: 16 KiB of keys, a multiple of 8.</summary>
     public static int ChunkPositions(int headDim) => Math.Clamp((16 << 10) / (headDim * sizeof(float)) / 8 * 8, 8, MaxChunk);
 
-    /// <summary>Chunk buffers for caches that are not fp32: [position][headDim] floats.</summary>
-    internal float* KeyBuffer => _keys;
-    internal float* ValueBuffer => _values;
+    /// <summary>Buffers for a chunk of a cache that is not fp32, converted: [position][headDim] floats each.</summary>
+    internal (nint Keys, nint Values) ChunkBuffers()
+    {
+        if (_keys == null)
+        {
+            _keys = F(MaxChunk * MaxHeadDim);
+            _values = F(MaxChunk * MaxHeadDim);
+        }
+        return ((nint)_keys, (nint)_values);
+    }
 
     /// <summary>Starts a tile of heads of <paramref name="headDim"/> floats; scores are scale · q · k.</summary>
     public void Begin(int headDim, float scale)
@@ -90,8 +101,6 @@ internal sealed unsafe class AttentionTile
         return j;
     }
 
-    public int Count => _count;
-
     /// <summary>
     /// Starts a chunk of <paramref name="count"/> consecutive positions from <paramref name="position"/>;
     /// its keys come in one or more runs (<see cref="Keys"/>), then <see cref="Softmax"/>, then its
@@ -105,10 +114,6 @@ internal sealed unsafe class AttentionTile
         _chunkCount = count;
         _chunkMax = Vector512.Create(float.NegativeInfinity);
     }
-
-    private int _chunkPosition, _chunkCount;
-    private Vector512<float> _chunkMax;
-    private bool _rescaled;
 
     /// <summary>The keys of the chunk's positions at..at + count − 1: key i at keys + i·stride (floats).</summary>
     public void Keys(float* keys, int stride, int at, int count)

@@ -159,7 +159,8 @@ internal sealed class KvCache
                 }
                 continue;
             }
-            float* k = tile.KeyBuffer, v = tile.ValueBuffer;
+            var (keyBuffer, valueBuffer) = tile.ChunkBuffers();
+            float* k = (float*)keyBuffer, v = (float*)valueBuffer;
             for (int i = 0; i < count; i++)
             {
                 var key = new Span<float>(k + i * _headDim, _headDim);

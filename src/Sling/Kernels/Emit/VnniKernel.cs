@@ -84,7 +84,9 @@ internal sealed unsafe class VnniKernel
     }
 
     private const int BlockSize = 32, Rows = 16, PrefetchDistance = 4096;
-    private static readonly ConcurrentDictionary<(int, VnniCodes, int, int, int, VnniFold, int), VnniKernel> Kernels = new();
+    // Lazy values: two threads asking for a new shape at once assemble and map it once (GetOrAdd may run
+    // its factory on both; only the stored Lazy is ever evaluated).
+    private static readonly ConcurrentDictionary<(int, VnniCodes, int, int, int, VnniFold, int), Lazy<VnniKernel>> Kernels = new();
     private readonly delegate* unmanaged<Arguments*, void> _entry;
 
     /// <summary>
@@ -107,12 +109,12 @@ internal sealed unsafe class VnniKernel
     public static VnniKernel? For(int bits, VnniCodes codes, int stride, int blocks, int blocksPerGroup, VnniFold fold, int tile = 4)
     {
         if (!Available) return null;
-        var kernel = Kernels.GetOrAdd((bits, codes, stride, blocks, blocksPerGroup, fold, tile), key =>
+        var kernel = Kernels.GetOrAdd((bits, codes, stride, blocks, blocksPerGroup, fold, tile), key => new Lazy<VnniKernel>(() =>
         {
             var code = Assemble(key.Item1, key.Item2, key.Item3, key.Item4, key.Item5, key.Item6, key.Item7);
             void* entry = ExecutableCode.Load(code);
             return new VnniKernel(entry);
-        });
+        })).Value;
         return kernel._entry == null ? null : kernel;
     }
 
