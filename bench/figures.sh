@@ -24,6 +24,8 @@ echo "## 2. The seed's setting (int4 asym, group 128, ratio 0.8) vs llama.cpp's 
 sling bench -m "$work/tinyllama-int4" -r 5
 [ -f "$work/tinyllama-same-q4_0.gguf" ] || sling export-gguf -m "$work/tinyllama-f32" --type q4_0 --vocab $vocab -o "$work/tinyllama-same-q4_0.gguf"
 bench peer --model "$work/tinyllama-same-q4_0.gguf" --runs 5
+# Sling on the seed's folder against llama.cpp on its Q4_0, runs alternating.
+bench peer --model "$work/tinyllama-same-q4_0.gguf" --sling-model "$work/tinyllama-int4" --runs 8
 
 echo "## 3. The K-quant mixes people download (Q3_K_M, Q4_K_M, Q5_K_M, IQ4_XS, written by llama.cpp's own quantizer) of the same weights"
 [ -f "$work/tinyllama-f16.gguf" ] || sling export-gguf -m "$work/tinyllama-f32" --type f16 --vocab $vocab -o "$work/tinyllama-f16.gguf"
@@ -46,6 +48,10 @@ bench peer --model "$work/phi2-q4_0.gguf" --runs 3
 sling bench -m "$work/phi2-q4_0.gguf" -r 3
 [ -d "$work/phi2-int4" ] || sling quantize -m "$work/phi2-f32" -o "$work/phi2-int4" --bits 4 --group-size 128 --ratio 0.8
 sling bench -m "$work/phi2-int4" -r 3
+bench peer --model "$work/phi2-q4_0.gguf" --sling-model "$work/phi2-int4" --runs 4
+
+echo "## 4b. Deep into a conversation: 1,536 tokens already in the cache (prompt and generation)"
+sling bench -m "$work/tinyllama-q4_0.gguf" -r 3 -d 1536
 
 echo "## 5. Other shapes (Sling only)"
 sling bench --synthetic qwen2.5-0.5b --type q4_0 -r 3
