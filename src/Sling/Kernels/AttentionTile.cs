@@ -235,31 +235,53 @@ internal sealed unsafe class AttentionTile
     private static void Pass4(float* values, int stride, int count, float* p, float* o, int dim, float c0, float c1, float c2, float c3)
     {
         float* o1 = o + dim, o2 = o1 + dim, o3 = o2 + dim;
-        Vector512<float> x0 = Vector512.Load(o) * c0, x1 = Vector512.Load(o + 16) * c0, x2 = Vector512.Load(o + 32) * c0, x3 = Vector512.Load(o + 48) * c0;
-        Vector512<float> y0 = Vector512.Load(o1) * c1, y1 = Vector512.Load(o1 + 16) * c1, y2 = Vector512.Load(o1 + 32) * c1, y3 = Vector512.Load(o1 + 48) * c1;
-        Vector512<float> z0 = Vector512.Load(o2) * c2, z1 = Vector512.Load(o2 + 16) * c2, z2 = Vector512.Load(o2 + 32) * c2, z3 = Vector512.Load(o2 + 48) * c2;
-        Vector512<float> w0 = Vector512.Load(o3) * c3, w1 = Vector512.Load(o3 + 16) * c3, w2 = Vector512.Load(o3 + 32) * c3, w3 = Vector512.Load(o3 + 48) * c3;
+        Load4(o, c0, out var x0, out var x1, out var x2, out var x3);
+        Load4(o1, c1, out var y0, out var y1, out var y2, out var y3);
+        Load4(o2, c2, out var z0, out var z1, out var z2, out var z3);
+        Load4(o3, c3, out var w0, out var w1, out var w2, out var w3);
         for (int k = 0; k < count; k++, values += stride, p += Lanes)
         {
             var v0 = Vector512.Load(values); var v1 = Vector512.Load(values + 16);
             var v2 = Vector512.Load(values + 32); var v3 = Vector512.Load(values + 48);
-            var p0 = Vector512.Create(p[0]);
-            x0 = Vector512.FusedMultiplyAdd(p0, v0, x0); x1 = Vector512.FusedMultiplyAdd(p0, v1, x1);
-            x2 = Vector512.FusedMultiplyAdd(p0, v2, x2); x3 = Vector512.FusedMultiplyAdd(p0, v3, x3);
-            var p1 = Vector512.Create(p[1]);
-            y0 = Vector512.FusedMultiplyAdd(p1, v0, y0); y1 = Vector512.FusedMultiplyAdd(p1, v1, y1);
-            y2 = Vector512.FusedMultiplyAdd(p1, v2, y2); y3 = Vector512.FusedMultiplyAdd(p1, v3, y3);
-            var p2 = Vector512.Create(p[2]);
-            z0 = Vector512.FusedMultiplyAdd(p2, v0, z0); z1 = Vector512.FusedMultiplyAdd(p2, v1, z1);
-            z2 = Vector512.FusedMultiplyAdd(p2, v2, z2); z3 = Vector512.FusedMultiplyAdd(p2, v3, z3);
-            var p3 = Vector512.Create(p[3]);
-            w0 = Vector512.FusedMultiplyAdd(p3, v0, w0); w1 = Vector512.FusedMultiplyAdd(p3, v1, w1);
-            w2 = Vector512.FusedMultiplyAdd(p3, v2, w2); w3 = Vector512.FusedMultiplyAdd(p3, v3, w3);
+            Add4(p[0], v0, v1, v2, v3, ref x0, ref x1, ref x2, ref x3);
+            Add4(p[1], v0, v1, v2, v3, ref y0, ref y1, ref y2, ref y3);
+            Add4(p[2], v0, v1, v2, v3, ref z0, ref z1, ref z2, ref z3);
+            Add4(p[3], v0, v1, v2, v3, ref w0, ref w1, ref w2, ref w3);
         }
-        x0.Store(o); x1.Store(o + 16); x2.Store(o + 32); x3.Store(o + 48);
-        y0.Store(o1); y1.Store(o1 + 16); y2.Store(o1 + 32); y3.Store(o1 + 48);
-        z0.Store(o2); z1.Store(o2 + 16); z2.Store(o2 + 32); z3.Store(o2 + 48);
-        w0.Store(o3); w1.Store(o3 + 16); w2.Store(o3 + 32); w3.Store(o3 + 48);
+        Store4(o, x0, x1, x2, x3);
+        Store4(o1, y0, y1, y2, y3);
+        Store4(o2, z0, z1, z2, z3);
+        Store4(o3, w0, w1, w2, w3);
+    }
+
+    // One query's 64 outputs: loaded times its rescaling factor, one weighted value added, stored.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Load4(float* o, float c, out Vector512<float> a0, out Vector512<float> a1, out Vector512<float> a2, out Vector512<float> a3)
+    {
+        a0 = Vector512.Load(o) * c;
+        a1 = Vector512.Load(o + 16) * c;
+        a2 = Vector512.Load(o + 32) * c;
+        a3 = Vector512.Load(o + 48) * c;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Add4(float weight, Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3,
+        ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3)
+    {
+        var p = Vector512.Create(weight);
+        a0 = Vector512.FusedMultiplyAdd(p, v0, a0);
+        a1 = Vector512.FusedMultiplyAdd(p, v1, a1);
+        a2 = Vector512.FusedMultiplyAdd(p, v2, a2);
+        a3 = Vector512.FusedMultiplyAdd(p, v3, a3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store4(float* o, Vector512<float> a0, Vector512<float> a1, Vector512<float> a2, Vector512<float> a3)
+    {
+        a0.Store(o);
+        a1.Store(o + 16);
+        a2.Store(o + 32);
+        a3.Store(o + 48);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
