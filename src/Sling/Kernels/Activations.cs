@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace Sling.Kernels;
 
@@ -42,6 +43,45 @@ internal static class Activations
         }
     }
 
-    /// <summary>In-place softmax, stable against large logits.</summary>
-    public static void Softmax(Span<float> x) => TensorPrimitives.SoftMax(x, x);
+    /// <summary>
+    /// In-place softmax: e^(x − max) / Σ, so scores of any size stay finite (TensorPrimitives.SoftMax
+    /// exponentiates x itself: a score above ~88.7 made every weight NaN). One exponential per value,
+    /// <see cref="VectorExp"/> where 512-bit vectors run (a partial last vector padded with −∞, whose
+    /// exponentials are exact zeros).
+    /// </summary>
+    public static unsafe void Softmax(Span<float> x)
+    {
+        if (x.IsEmpty) return;
+        float max = TensorPrimitives.Max(x);
+        if (!Vector512.IsHardwareAccelerated)
+        {
+            TensorPrimitives.Subtract(x, max, x);
+            TensorPrimitives.Exp(x, x);
+            TensorPrimitives.Divide(x, TensorPrimitives.Sum(x), x);
+            return;
+        }
+        var shift = Vector512.Create(max);
+        var sum = Vector512<float>.Zero;
+        fixed (float* p = x)
+        {
+            int i = 0;
+            for (; i + 16 <= x.Length; i += 16)
+            {
+                var e = VectorExp.Exp(Vector512.Load(p + i) - shift);
+                e.Store(p + i);
+                sum += e;
+            }
+            if (i < x.Length)
+            {
+                float* tail = stackalloc float[16];
+                new Span<float>(tail, 16).Fill(float.NegativeInfinity);
+                x[i..].CopyTo(new Span<float>(tail, 16));
+                var e = VectorExp.Exp(Vector512.Load(tail) - shift);
+                e.Store(tail);
+                sum += e;
+                new Span<float>(tail, x.Length - i).CopyTo(x[i..]);
+            }
+        }
+        TensorPrimitives.Divide(x, Vector512.Sum(sum), x);
+    }
 }
