@@ -102,9 +102,9 @@ switch (options.Command)
             for (int r = 0; r < 20; r++)
             {
                 long t0 = Stopwatch.GetTimestamp();
-                for (int k = 0; k < 200; k++) Sling.Kernels.Attention.Scores<float, Sling.Kernels.Fp32Element>(q, cache, stride, scores, 0.125f);
+                for (int k = 0; k < 200; k++) Sling.Kernels.Attention.Scores(q, cache, stride, scores, 0.125f);
                 long t1 = Stopwatch.GetTimestamp();
-                for (int k = 0; k < 200; k++) Sling.Kernels.Attention.WeightedSum<float, Sling.Kernels.Fp32Element>(scores, cache, stride, output);
+                for (int k = 0; k < 200; k++) Sling.Kernels.Attention.WeightedSum(scores, cache, stride, output);
                 long t2 = Stopwatch.GetTimestamp();
                 best = Math.Min(best, Stopwatch.GetElapsedTime(t0, t1).TotalNanoseconds / 200);
                 bestSum = Math.Min(bestSum, Stopwatch.GetElapsedTime(t1, t2).TotalNanoseconds / 200);

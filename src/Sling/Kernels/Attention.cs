@@ -5,50 +5,18 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Sling.Kernels;
 
-/// <summary>How a cache element type loads as floats, eight at a time (an operator struct).</summary>
-internal interface IKvElement<T> where T : unmanaged
-{
-    static abstract Vector256<float> Load8(ref T at);
-    static abstract float ToSingle(T value);
-}
-
-internal readonly struct Fp32Element : IKvElement<float>
-{
-    public static Vector256<float> Load8(ref float at) => Vector256.LoadUnsafe(ref at);
-    public static float ToSingle(float value) => value;
-}
-
-internal readonly struct Fp16Element : IKvElement<Half>
-{
-    public static Vector256<float> Load8(ref Half at) =>
-        HalfConversion.Widen(Vector256.WidenLower(Vector128.LoadUnsafe(ref Unsafe.As<Half, ushort>(ref at)).ToVector256Unsafe()));
-    public static float ToSingle(Half value) => (float)value;
-}
-
-/// <summary>int8 cache codes (their scales are applied by the caller, per position).</summary>
-internal readonly struct Int8Element : IKvElement<sbyte>
-{
-    public static Vector256<float> Load8(ref sbyte at)
-    {
-        var eight = Vector128.CreateScalarUnsafe(Unsafe.ReadUnaligned<long>(ref Unsafe.As<sbyte, byte>(ref at))).AsSByte();
-        if (Avx2.IsSupported) return Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(eight));
-        return Vector256.Create((float)eight[0], eight[1], eight[2], eight[3], eight[4], eight[5], eight[6], eight[7]);
-    }
-    public static float ToSingle(sbyte value) => value;
-}
-
 /// <summary>
 /// The two halves of one head's attention over cached positions: the query stays in registers while
 /// each key costs a few multiply-adds and a share of one horizontal sum, and the output stays in
 /// registers while every position's value is added into it. Head sizes of 64, 80, 96 and 128 floats
-/// have kernels of their own; others take a plain loop.
+/// have kernels of their own; others take a plain loop. Keys and values are fp32: an fp16 or int8
+/// cache widens a chunk at a time, once for all the heads that read it (KvCache.Widen).
 /// </summary>
 internal static class Attention
 {
     /// <summary>scores[i] = scale · q · key_i, where key i starts at keys[i · stride].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Scores<T, TElement>(ReadOnlySpan<float> q, ReadOnlySpan<T> keys, int stride, Span<float> scores, float scale)
-        where T : unmanaged where TElement : struct, IKvElement<T>
+    public static void Scores(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, int stride, Span<float> scores, float scale)
     {
         int dim = q.Length;
         if ((long)(scores.Length - 1) * stride + dim > keys.Length) throw new ArgumentException("keys end before the last position");
@@ -56,27 +24,27 @@ internal static class Attention
         {
             switch (dim)
             {
-                case 64: ScoresOf<T, TElement, Eight>(q, keys, stride, scores, scale); return;
-                case 80: ScoresOf<T, TElement, Ten>(q, keys, stride, scores, scale); return;
-                case 96: ScoresOf<T, TElement, Twelve>(q, keys, stride, scores, scale); return;
-                case 128: ScoresOf<T, TElement, Sixteen>(q, keys, stride, scores, scale); return;
+                case 64: ScoresOf<Eight>(q, keys, stride, scores, scale); return;
+                case 80: ScoresOf<Ten>(q, keys, stride, scores, scale); return;
+                case 96: ScoresOf<Twelve>(q, keys, stride, scores, scale); return;
+                case 128: ScoresOf<Sixteen>(q, keys, stride, scores, scale); return;
             }
         }
         ref float qr = ref MemoryMarshal.GetReference(q);
-        ref T kr = ref MemoryMarshal.GetReference(keys);
+        ref float kr = ref MemoryMarshal.GetReference(keys);
         for (int i = 0; i < scores.Length; i++)
         {
-            ref T key = ref Unsafe.Add(ref kr, (nint)((long)i * stride));
+            ref float key = ref Unsafe.Add(ref kr, (nint)((long)i * stride));
             float sum = 0;
             int c = 0;
             if (Vector256.IsHardwareAccelerated && dim >= 8)
             {
                 var acc = Vector256<float>.Zero;
                 for (; c <= dim - 8; c += 8)
-                    acc = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref qr, (nuint)c), TElement.Load8(ref Unsafe.Add(ref key, c)), acc);
+                    acc = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref qr, (nuint)c), Vector256.LoadUnsafe(ref Unsafe.Add(ref key, c)), acc);
                 sum = Vector256.Sum(acc);
             }
-            for (; c < dim; c++) sum += Unsafe.Add(ref qr, c) * TElement.ToSingle(Unsafe.Add(ref key, c));
+            for (; c < dim; c++) sum += Unsafe.Add(ref qr, c) * Unsafe.Add(ref key, c);
             scores[i] = sum * scale;
         }
     }
@@ -85,8 +53,7 @@ internal static class Attention
     /// <paramref name="accumulate"/> the sum continues from what output holds (a paged cache's later
     /// blocks), in the same order of operations as one call over all positions.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void WeightedSum<T, TElement>(ReadOnlySpan<float> weights, ReadOnlySpan<T> values, int stride, Span<float> output, bool accumulate = false)
-        where T : unmanaged where TElement : struct, IKvElement<T>
+    public static void WeightedSum(ReadOnlySpan<float> weights, ReadOnlySpan<float> values, int stride, Span<float> output, bool accumulate = false)
     {
         int dim = output.Length;
         if ((long)(weights.Length - 1) * stride + dim > values.Length) throw new ArgumentException("values end before the last position");
@@ -94,13 +61,13 @@ internal static class Attention
         {
             switch (dim)
             {
-                case 64: WeightedSumOf<T, TElement, Eight>(weights, values, stride, output, accumulate); return;
-                case 80: WeightedSumOf<T, TElement, Ten>(weights, values, stride, output, accumulate); return;
-                case 96: WeightedSumOf<T, TElement, Twelve>(weights, values, stride, output, accumulate); return;
-                case 128: WeightedSumOf<T, TElement, Sixteen>(weights, values, stride, output, accumulate); return;
+                case 64: WeightedSumOf<Eight>(weights, values, stride, output, accumulate); return;
+                case 80: WeightedSumOf<Ten>(weights, values, stride, output, accumulate); return;
+                case 96: WeightedSumOf<Twelve>(weights, values, stride, output, accumulate); return;
+                case 128: WeightedSumOf<Sixteen>(weights, values, stride, output, accumulate); return;
             }
         }
-        ref T vr = ref MemoryMarshal.GetReference(values);
+        ref float vr = ref MemoryMarshal.GetReference(values);
         ref float or = ref MemoryMarshal.GetReference(output);
         int c = 0;
         if (Vector256.IsHardwareAccelerated)
@@ -108,13 +75,13 @@ internal static class Attention
             {
                 var acc = accumulate ? Vector256.LoadUnsafe(ref or, (nuint)c) : Vector256<float>.Zero;
                 for (int i = 0; i < weights.Length; i++)
-                    acc = Vector256.FusedMultiplyAdd(Vector256.Create(weights[i]), TElement.Load8(ref Unsafe.Add(ref vr, (nint)((long)i * stride + c))), acc);
+                    acc = Vector256.FusedMultiplyAdd(Vector256.Create(weights[i]), Vector256.LoadUnsafe(ref Unsafe.Add(ref vr, (nint)((long)i * stride + c))), acc);
                 acc.StoreUnsafe(ref or, (nuint)c);
             }
         for (; c < dim; c++)
         {
             float sum = accumulate ? Unsafe.Add(ref or, c) : 0;
-            for (int i = 0; i < weights.Length; i++) sum += weights[i] * TElement.ToSingle(Unsafe.Add(ref vr, (nint)((long)i * stride + c)));
+            for (int i = 0; i < weights.Length; i++) sum += weights[i] * Unsafe.Add(ref vr, (nint)((long)i * stride + c));
             Unsafe.Add(ref or, c) = sum;
         }
     }
@@ -129,11 +96,11 @@ internal static class Attention
     // A head of N·8 floats (N ≤ 16): the query lives in N registers, eight keys are scored at a time
     // (eight independent chains) and their eight sums come out of one horizontal-add tree.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ScoresOf<T, TElement, N>(ReadOnlySpan<float> q, ReadOnlySpan<T> keys, int stride, Span<float> scores, float scale)
-        where T : unmanaged where TElement : struct, IKvElement<T> where N : struct, IVectors
+    private static void ScoresOf<N>(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, int stride, Span<float> scores, float scale)
+        where N : struct, IVectors
     {
         ref float qr = ref MemoryMarshal.GetReference(q);
-        ref T kr = ref MemoryMarshal.GetReference(keys);
+        ref float kr = ref MemoryMarshal.GetReference(keys);
         int n = N.Count;
         var q0 = Vector256.LoadUnsafe(ref qr, 0); var q1 = Vector256.LoadUnsafe(ref qr, 8);
         var q2 = Vector256.LoadUnsafe(ref qr, 16); var q3 = Vector256.LoadUnsafe(ref qr, 24);
@@ -149,32 +116,32 @@ internal static class Attention
         }
         // One key's chain, in order from the first vector to the last.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        Vector256<float> Dot(ref T key)
+        Vector256<float> Dot(ref float key)
         {
-            var acc = q0 * TElement.Load8(ref key);
-            acc = Vector256.FusedMultiplyAdd(q1, TElement.Load8(ref Unsafe.Add(ref key, 8)), acc);
-            acc = Vector256.FusedMultiplyAdd(q2, TElement.Load8(ref Unsafe.Add(ref key, 16)), acc);
-            acc = Vector256.FusedMultiplyAdd(q3, TElement.Load8(ref Unsafe.Add(ref key, 24)), acc);
-            acc = Vector256.FusedMultiplyAdd(q4, TElement.Load8(ref Unsafe.Add(ref key, 32)), acc);
-            acc = Vector256.FusedMultiplyAdd(q5, TElement.Load8(ref Unsafe.Add(ref key, 40)), acc);
-            acc = Vector256.FusedMultiplyAdd(q6, TElement.Load8(ref Unsafe.Add(ref key, 48)), acc);
-            acc = Vector256.FusedMultiplyAdd(q7, TElement.Load8(ref Unsafe.Add(ref key, 56)), acc);
+            var acc = q0 * Vector256.LoadUnsafe(ref key);
+            acc = Vector256.FusedMultiplyAdd(q1, Vector256.LoadUnsafe(ref Unsafe.Add(ref key, 8)), acc);
+            acc = Vector256.FusedMultiplyAdd(q2, Vector256.LoadUnsafe(ref Unsafe.Add(ref key, 16)), acc);
+            acc = Vector256.FusedMultiplyAdd(q3, Vector256.LoadUnsafe(ref Unsafe.Add(ref key, 24)), acc);
+            acc = Vector256.FusedMultiplyAdd(q4, Vector256.LoadUnsafe(ref Unsafe.Add(ref key, 32)), acc);
+            acc = Vector256.FusedMultiplyAdd(q5, Vector256.LoadUnsafe(ref Unsafe.Add(ref key, 40)), acc);
+            acc = Vector256.FusedMultiplyAdd(q6, Vector256.LoadUnsafe(ref Unsafe.Add(ref key, 48)), acc);
+            acc = Vector256.FusedMultiplyAdd(q7, Vector256.LoadUnsafe(ref Unsafe.Add(ref key, 56)), acc);
             if (n > 8)
             {
-                acc = Vector256.FusedMultiplyAdd(q8, TElement.Load8(ref Unsafe.Add(ref key, 64)), acc);
-                acc = Vector256.FusedMultiplyAdd(q9, TElement.Load8(ref Unsafe.Add(ref key, 72)), acc);
+                acc = Vector256.FusedMultiplyAdd(q8, Vector256.LoadUnsafe(ref Unsafe.Add(ref key, 64)), acc);
+                acc = Vector256.FusedMultiplyAdd(q9, Vector256.LoadUnsafe(ref Unsafe.Add(ref key, 72)), acc);
             }
             if (n > 10)
             {
-                acc = Vector256.FusedMultiplyAdd(q10, TElement.Load8(ref Unsafe.Add(ref key, 80)), acc);
-                acc = Vector256.FusedMultiplyAdd(q11, TElement.Load8(ref Unsafe.Add(ref key, 88)), acc);
+                acc = Vector256.FusedMultiplyAdd(q10, Vector256.LoadUnsafe(ref Unsafe.Add(ref key, 80)), acc);
+                acc = Vector256.FusedMultiplyAdd(q11, Vector256.LoadUnsafe(ref Unsafe.Add(ref key, 88)), acc);
             }
             if (n > 12)
             {
-                acc = Vector256.FusedMultiplyAdd(q12, TElement.Load8(ref Unsafe.Add(ref key, 96)), acc);
-                acc = Vector256.FusedMultiplyAdd(q13, TElement.Load8(ref Unsafe.Add(ref key, 104)), acc);
-                acc = Vector256.FusedMultiplyAdd(q14, TElement.Load8(ref Unsafe.Add(ref key, 112)), acc);
-                acc = Vector256.FusedMultiplyAdd(q15, TElement.Load8(ref Unsafe.Add(ref key, 120)), acc);
+                acc = Vector256.FusedMultiplyAdd(q12, Vector256.LoadUnsafe(ref Unsafe.Add(ref key, 96)), acc);
+                acc = Vector256.FusedMultiplyAdd(q13, Vector256.LoadUnsafe(ref Unsafe.Add(ref key, 104)), acc);
+                acc = Vector256.FusedMultiplyAdd(q14, Vector256.LoadUnsafe(ref Unsafe.Add(ref key, 112)), acc);
+                acc = Vector256.FusedMultiplyAdd(q15, Vector256.LoadUnsafe(ref Unsafe.Add(ref key, 120)), acc);
             }
             return acc;
         }
@@ -182,7 +149,7 @@ internal static class Attention
         int count = scores.Length, i = 0;
         for (; i <= count - 8; i += 8)
         {
-            ref T k0 = ref Unsafe.Add(ref kr, (nint)((long)i * stride));
+            ref float k0 = ref Unsafe.Add(ref kr, (nint)((long)i * stride));
             var a0 = Dot(ref k0);
             var a1 = Dot(ref Unsafe.Add(ref k0, stride));
             var a2 = Dot(ref Unsafe.Add(ref k0, 2 * stride));
@@ -203,10 +170,10 @@ internal static class Attention
     // A head of N·8 floats: the output lives in N registers while every position's value is added,
     // one broadcast weight per position (N independent chains).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightedSumOf<T, TElement, N>(ReadOnlySpan<float> weights, ReadOnlySpan<T> values, int stride, Span<float> output, bool accumulate)
-        where T : unmanaged where TElement : struct, IKvElement<T> where N : struct, IVectors
+    private static void WeightedSumOf<N>(ReadOnlySpan<float> weights, ReadOnlySpan<float> values, int stride, Span<float> output, bool accumulate)
+        where N : struct, IVectors
     {
-        ref T vr = ref MemoryMarshal.GetReference(values);
+        ref float vr = ref MemoryMarshal.GetReference(values);
         ref float or = ref MemoryMarshal.GetReference(output);
         int n = N.Count;
         Vector256<float> o0 = default, o1 = default, o2 = default, o3 = default, o4 = default, o5 = default, o6 = default, o7 = default;
@@ -226,31 +193,31 @@ internal static class Attention
         for (int i = 0; i < weights.Length; i++)
         {
             var w = Vector256.Create(weights[i]);
-            ref T v = ref Unsafe.Add(ref vr, (nint)((long)i * stride));
-            o0 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref v), o0);
-            o1 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 8)), o1);
-            o2 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 16)), o2);
-            o3 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 24)), o3);
-            o4 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 32)), o4);
-            o5 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 40)), o5);
-            o6 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 48)), o6);
-            o7 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 56)), o7);
+            ref float v = ref Unsafe.Add(ref vr, (nint)((long)i * stride));
+            o0 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref v), o0);
+            o1 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref Unsafe.Add(ref v, 8)), o1);
+            o2 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref Unsafe.Add(ref v, 16)), o2);
+            o3 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref Unsafe.Add(ref v, 24)), o3);
+            o4 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref Unsafe.Add(ref v, 32)), o4);
+            o5 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref Unsafe.Add(ref v, 40)), o5);
+            o6 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref Unsafe.Add(ref v, 48)), o6);
+            o7 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref Unsafe.Add(ref v, 56)), o7);
             if (n > 8)
             {
-                o8 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 64)), o8);
-                o9 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 72)), o9);
+                o8 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref Unsafe.Add(ref v, 64)), o8);
+                o9 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref Unsafe.Add(ref v, 72)), o9);
             }
             if (n > 10)
             {
-                o10 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 80)), o10);
-                o11 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 88)), o11);
+                o10 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref Unsafe.Add(ref v, 80)), o10);
+                o11 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref Unsafe.Add(ref v, 88)), o11);
             }
             if (n > 12)
             {
-                o12 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 96)), o12);
-                o13 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 104)), o13);
-                o14 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 112)), o14);
-                o15 = Vector256.FusedMultiplyAdd(w, TElement.Load8(ref Unsafe.Add(ref v, 120)), o15);
+                o12 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref Unsafe.Add(ref v, 96)), o12);
+                o13 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref Unsafe.Add(ref v, 104)), o13);
+                o14 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref Unsafe.Add(ref v, 112)), o14);
+                o15 = Vector256.FusedMultiplyAdd(w, Vector256.LoadUnsafe(ref Unsafe.Add(ref v, 120)), o15);
             }
         }
         o0.StoreUnsafe(ref or, 0); o1.StoreUnsafe(ref or, 8); o2.StoreUnsafe(ref or, 16); o3.StoreUnsafe(ref or, 24);

@@ -30,7 +30,31 @@ internal sealed class KvCache
     readonly List<int> _blocks = [];
     readonly bool _shared;
     readonly int _kvDim, _headDim, _blockPositions;
-    [ThreadStatic] static float[]? _scaled;
+    [ThreadStatic] static float[]? _widened;
+
+    /// <summary>
+    /// One head's fp16 or int8 keys (or values) at <paramref name="count"/> positions from element
+    /// <paramref name="start"/> as floats, [position][headDim], in this thread's buffer: int8 codes
+    /// times their position's scale.
+    /// </summary>
+    ReadOnlySpan<float> Widen(int layer, int start, int count, bool keys)
+    {
+        if (_widened == null || _widened.Length < count * _headDim) _widened = new float[Math.Max(count * _headDim, 4096)];
+        for (int i = 0; i < count; i++) WidenRow(layer, start + i * _kvDim, keys, _widened.AsSpan(i * _headDim, _headDim));
+        return _widened.AsSpan(0, count * _headDim);
+    }
+
+    /// <summary>One head's fp16 or int8 key (or value) starting at element <paramref name="at"/> as floats.</summary>
+    void WidenRow(int layer, int at, bool keys, Span<float> row)
+    {
+        if (_pool.Keys16 != null)
+        {
+            TensorPrimitives.ConvertToSingle((keys ? _pool.Keys16 : _pool.Values16!)[layer].AsSpan(at, _headDim), row);
+            return;
+        }
+        TensorPrimitives.ConvertChecked<sbyte, float>((keys ? _pool.Keys8! : _pool.Values8!)[layer].AsSpan(at, _headDim), row);
+        TensorPrimitives.Multiply(row, (keys ? _pool.KeyScales! : _pool.ValueScales!)[layer][at / _headDim], row);
+    }
 
     /// <summary>A cache of its own for <paramref name="contextLength"/> positions.</summary>
     internal KvCache(int layers, int contextLength, int kvDim, int headDim, KvCachePrecision precision)
@@ -163,22 +187,9 @@ internal sealed class KvCache
             float* k = (float*)keyBuffer, v = (float*)valueBuffer;
             for (int i = 0; i < count; i++)
             {
-                var key = new Span<float>(k + i * _headDim, _headDim);
-                var value = new Span<float>(v + i * _headDim, _headDim);
                 int at = At(position + i) + offset;
-                if (_pool.Keys16 != null)
-                {
-                    TensorPrimitives.ConvertToSingle(_pool.Keys16[layer].AsSpan(at, _headDim), key);
-                    TensorPrimitives.ConvertToSingle(_pool.Values16![layer].AsSpan(at, _headDim), value);
-                }
-                else
-                {
-                    // Each position's codes times its scale.
-                    TensorPrimitives.ConvertChecked<sbyte, float>(_pool.Keys8![layer].AsSpan(at, _headDim), key);
-                    TensorPrimitives.Multiply(key, _pool.KeyScales![layer][at / _headDim], key);
-                    TensorPrimitives.ConvertChecked<sbyte, float>(_pool.Values8![layer].AsSpan(at, _headDim), value);
-                    TensorPrimitives.Multiply(value, _pool.ValueScales![layer][at / _headDim], value);
-                }
+                WidenRow(layer, at, keys: true, new Span<float>(k + i * _headDim, _headDim));
+                WidenRow(layer, at, keys: false, new Span<float>(v + i * _headDim, _headDim));
             }
             tile.Keys(k, _headDim, 0, count);
             tile.Softmax();
@@ -198,20 +209,14 @@ internal sealed class KvCache
         {
             count = Math.Min(chunk, Run(first + done, span - done));
             int start = At(first + done) + offset;
+            // fp16 and int8 keys widened to floats once per chunk for all the group's heads.
+            var widened = _pool.Keys32 == null ? Widen(layer, start, count, keys: true) : default;
             for (int j = 0; j < heads; j++)
             {
                 var q = queries.Slice(j * _headDim, _headDim);
                 var part = scores.Slice(j * span + done, count);
-                if (_pool.Keys32 != null) Attention.Scores<float, Fp32Element>(q, _pool.Keys32[layer].AsSpan(start), _kvDim, part, scale);
-                else if (_pool.Keys16 != null) Attention.Scores<Half, Fp16Element>(q, _pool.Keys16[layer].AsSpan(start), _kvDim, part, scale);
-                else
-                {
-                    // q · (s·codes) = s · (q · codes): the codes' dot products, then each position's scale.
-                    Attention.Scores<sbyte, Int8Element>(q, _pool.Keys8![layer].AsSpan(start), _kvDim, part, scale);
-                    var scales = _pool.KeyScales![layer];
-                    int stride = _kvDim / _headDim;
-                    for (int i = 0, at = start / _headDim; i < count; i++, at += stride) part[i] *= scales[at];
-                }
+                if (_pool.Keys32 != null) Attention.Scores(q, _pool.Keys32[layer].AsSpan(start), _kvDim, part, scale);
+                else Attention.Scores(q, widened, _headDim, part, scale);
             }
         }
     }
@@ -227,22 +232,13 @@ internal sealed class KvCache
         {
             count = Math.Min(chunk, Run(first + done, span - done));
             int start = At(first + done) + offset;
+            var widened = _pool.Values32 == null ? Widen(layer, start, count, keys: false) : default;
             for (int j = 0; j < heads; j++)
             {
                 var part = weights.Slice(j * span + done, count);
                 var o = output.Slice(j * _headDim, _headDim);
-                if (_pool.Values32 != null) Attention.WeightedSum<float, Fp32Element>(part, _pool.Values32[layer].AsSpan(start), _kvDim, o, accumulate: done > 0);
-                else if (_pool.Values16 != null) Attention.WeightedSum<Half, Fp16Element>(part, _pool.Values16[layer].AsSpan(start), _kvDim, o, accumulate: done > 0);
-                else
-                {
-                    // Σ w·(s·codes) = Σ (w·s)·codes: each weight takes its position's scale first.
-                    if (_scaled == null || _scaled.Length < count) _scaled = new float[Math.Max(count, 1024)];
-                    var scaled = _scaled.AsSpan(0, count);
-                    var scales = _pool.ValueScales![layer];
-                    int stride = _kvDim / _headDim;
-                    for (int i = 0, at = start / _headDim; i < count; i++, at += stride) scaled[i] = part[i] * scales[at];
-                    Attention.WeightedSum<sbyte, Int8Element>(scaled, _pool.Values8![layer].AsSpan(start), _kvDim, o, accumulate: done > 0);
-                }
+                if (_pool.Values32 != null) Attention.WeightedSum(part, _pool.Values32[layer].AsSpan(start), _kvDim, o, accumulate: done > 0);
+                else Attention.WeightedSum(part, widened, _headDim, o, accumulate: done > 0);
             }
         }
     }
