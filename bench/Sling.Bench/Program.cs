@@ -10,7 +10,7 @@ using Sling.Models;
 //   pool      [--threads T]                                 cost of one parallel operation (synchronization)
 //   micro     [BenchmarkDotNet options]                     BenchmarkDotNet micro-benchmarks of the products per format
 //   kernel    [--rows 5632] [--cols 2048] [--format q4_0|q8_0|int4|int8] [--tokens N] [--isa NAME]   GB/s and GOP/s of one product (VNNI and .NET paths)
-//   attention [--dim 64] [--positions 512]                  one head's scores and weighted sum over an f32 cache, one thread
+//   attention [--dim 64] [--positions 512] [--stride 256]   one head's scores and weighted sum over an f32 cache (rows of stride floats), one thread
 //   generate  --model PATH [--tokenizer PATH] [--tokens N] [--runs R] [--threads T]
 //   synthetic --shape stories15m|smollm-135m|tinyllama-1.1b [--tokens N] [--threads T]
 //   tokenize  --tokenizer PATH [--kilobytes 1024] [--runs R]          encoding speed on ~1 MB of English
@@ -90,7 +90,7 @@ switch (options.Command)
     case "attention":
     {
         // One head's scores and weighted sum over N cached positions (f32), single thread: ns per position.
-        int dim = options.Int("dim", 64), positions = options.Int("positions", 512), stride = 256;
+        int dim = options.Int("dim", 64), positions = options.Int("positions", 512), stride = options.Int("stride", 256);
         var rng = new Random(1);
         var q = Enumerable.Range(0, dim).Select(_ => (float)rng.NextDouble()).ToArray();
         var cache = Enumerable.Range(0, positions * stride).Select(_ => (float)rng.NextDouble()).ToArray();
