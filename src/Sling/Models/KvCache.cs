@@ -31,6 +31,10 @@ internal sealed class KvCache
     readonly bool _shared;
     readonly int _kvDim, _headDim, _blockPositions;
     [ThreadStatic] static float[]? _widened;
+    // A layer's fp16 or int8 keys and values at positions _wideFrom.._wideTo as floats, [position][kvDim]
+    // (WidenSpan), so the many tiles of a prompt read them widened once; _wideLayer −1 when stale.
+    float[]? _wideKeys, _wideValues;
+    int _wideLayer = -1, _wideFrom, _wideTo;
 
     /// <summary>
     /// One head's fp16 or int8 keys (or values) at <paramref name="count"/> positions from element
@@ -111,6 +115,7 @@ internal sealed class KvCache
     /// <summary>Stores the keys and values of consecutive positions from <paramref name="position"/>.</summary>
     internal void Write(int layer, int position, ReadOnlySpan<float> keys, ReadOnlySpan<float> values)
     {
+        if (layer == _wideLayer) _wideLayer = -1;
         for (int done = 0; done < keys.Length; done += _kvDim, position++)
         {
             int at = At(position);
@@ -155,10 +160,37 @@ internal sealed class KvCache
     int ChunkPositions => Math.Max(8, (16 << 10) / (_headDim * sizeof(float)) / 8 * 8);
 
     /// <summary>
+    /// Widens a layer's fp16 or int8 keys and values at positions <paramref name="from"/>..<paramref name="to"/>
+    /// (every key/value head) to floats once, for the tiles of a prompt that all read them
+    /// (<see cref="Attend"/>); without it each tile widens every chunk it reads. Nothing for fp32.
+    /// </summary>
+    internal void WidenSpan(int layer, int from, int to)
+    {
+        if (_pool.Keys32 != null || to < from) return;
+        int n = to - from + 1;
+        if (_wideKeys == null || _wideKeys.Length < n * _kvDim)
+        {
+            _wideKeys = new float[n * _kvDim];
+            _wideValues = new float[n * _kvDim];
+        }
+        for (int p = from; p <= to; p++)
+        {
+            int at = At(p), row = (p - from) * _kvDim;
+            for (int h = 0; h < _kvDim; h += _headDim)
+            {
+                WidenRow(layer, at + h, keys: true, _wideKeys.AsSpan(row + h, _headDim));
+                WidenRow(layer, at + h, keys: false, _wideValues!.AsSpan(row + h, _headDim));
+            }
+        }
+        (_wideLayer, _wideFrom, _wideTo) = (layer, from, to);
+    }
+
+    /// <summary>
     /// Runs <paramref name="tile"/>'s queries over positions <paramref name="from"/>..<paramref name="to"/>
     /// of the key/value head <paramref name="offset"/> selects, in chunks cut at the same absolute
     /// positions for every tile (multiples of the chunk size and the cache's block borders): fp32 keys and
-    /// values are read in place, fp16 and int8 ones converted to floats a chunk at a time.
+    /// values are read in place, fp16 and int8 ones from <see cref="WidenSpan"/>'s floats where it covers
+    /// them, else converted a chunk at a time.
     /// </summary>
     internal unsafe void Attend(int layer, int offset, AttentionTile tile, int from, int to)
     {
@@ -180,6 +212,17 @@ internal sealed class KvCache
                 {
                     run = Run(position + at, count - at);
                     fixed (float* values = &_pool.Values32![layer][At(position + at) + offset]) tile.Values(values, _kvDim, at, run);
+                }
+                continue;
+            }
+            if (layer == _wideLayer && position >= _wideFrom && position + count - 1 <= _wideTo)
+            {
+                int at = (position - _wideFrom) * _kvDim + offset;
+                fixed (float* keys = &_wideKeys![at], values = &_wideValues![at])
+                {
+                    tile.Keys(keys, _kvDim, 0, count);
+                    tile.Softmax();
+                    tile.Values(values, _kvDim, 0, count);
                 }
                 continue;
             }

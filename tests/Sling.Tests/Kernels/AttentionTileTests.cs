@@ -113,6 +113,10 @@ public class AttentionTileTests
             // The lanes in reverse order and a subset give each lane the same bits.
             var reversed = Run(own, Enumerable.Range(0, queries.Length).Reverse());
             for (int j = 0; j < queries.Length; j++) Assert.Equal(together[j], reversed[queries.Length - 1 - j]);
+            // fp16 and int8 keys and values widened once for many tiles (a prompt's) give the same bits.
+            paged.WidenSpan(0, queries.Min(x => x.First), queries.Max(x => x.Last));
+            var widened = Run(paged, Enumerable.Range(0, queries.Length));
+            for (int j = 0; j < queries.Length; j++) Assert.Equal(together[j], widened[j]);
         }
     }
 
