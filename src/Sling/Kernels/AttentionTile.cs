@@ -20,7 +20,6 @@ internal sealed unsafe class AttentionTile
     private const int MaxChunk = 128, MaxHeadDim = 256;
     private readonly float* _qt, _p, _o, _max, _sum, _corr;
     private readonly int* _first, _last;
-    private float* _keys, _values; // a chunk converted to floats (fp16 and int8 caches), made when first asked for
     private int _headDim, _count;
     private float _scale;
     // The chunk under way: its first position, its length, its scores' lane-wise maximum so far, and
@@ -62,17 +61,6 @@ internal sealed unsafe class AttentionTile
 
     /// <summary>Positions per chunk for heads of <paramref name="headDim"/> floats: 16 KiB of keys, a multiple of 8.</summary>
     public static int ChunkPositions(int headDim) => Math.Clamp((16 << 10) / (headDim * sizeof(float)) / 8 * 8, 8, MaxChunk);
-
-    /// <summary>Buffers for a chunk of a cache that is not fp32, converted: [position][headDim] floats each.</summary>
-    internal (nint Keys, nint Values) ChunkBuffers()
-    {
-        if (_keys == null)
-        {
-            _keys = F(MaxChunk * MaxHeadDim);
-            _values = F(MaxChunk * MaxHeadDim);
-        }
-        return ((nint)_keys, (nint)_values);
-    }
 
     /// <summary>Starts a tile of heads of <paramref name="headDim"/> floats; scores are scale · q · k.</summary>
     public void Begin(int headDim, float scale)

@@ -37,14 +37,14 @@ internal sealed class KvCache
     int _wideLayer = -1, _wideFrom, _wideTo;
 
     /// <summary>
-    /// One head's fp16 or int8 keys (or values) at <paramref name="count"/> positions from element
-    /// <paramref name="start"/> as floats, [position][headDim], in this thread's buffer: int8 codes
-    /// times their position's scale.
+    /// The fp16 or int8 keys (or values) of the head at <paramref name="offset"/> at <paramref name="count"/>
+    /// positions from <paramref name="position"/> (across block borders) as floats, [position][headDim],
+    /// in this thread's buffer: int8 codes times their position's scale.
     /// </summary>
-    ReadOnlySpan<float> Widen(int layer, int start, int count, bool keys)
+    ReadOnlySpan<float> Widen(int layer, int position, int offset, int count, bool keys)
     {
         if (_widened == null || _widened.Length < count * _headDim) _widened = new float[Math.Max(count * _headDim, 4096)];
-        for (int i = 0; i < count; i++) WidenRow(layer, start + i * _kvDim, keys, _widened.AsSpan(i * _headDim, _headDim));
+        for (int i = 0; i < count; i++) WidenRow(layer, At(position + i) + offset, keys, _widened.AsSpan(i * _headDim, _headDim));
         return _widened.AsSpan(0, count * _headDim);
     }
 
@@ -226,17 +226,10 @@ internal sealed class KvCache
                 }
                 continue;
             }
-            var (keyBuffer, valueBuffer) = tile.ChunkBuffers();
-            float* k = (float*)keyBuffer, v = (float*)valueBuffer;
-            for (int i = 0; i < count; i++)
-            {
-                int at = At(position + i) + offset;
-                WidenRow(layer, at, keys: true, new Span<float>(k + i * _headDim, _headDim));
-                WidenRow(layer, at, keys: false, new Span<float>(v + i * _headDim, _headDim));
-            }
-            tile.Keys(k, _headDim, 0, count);
+            // Not widened for the span: this chunk's keys, then its values, through this thread's buffer.
+            fixed (float* keys = Widen(layer, position, offset, count, keys: true)) tile.Keys(keys, _headDim, 0, count);
             tile.Softmax();
-            tile.Values(v, _headDim, 0, count);
+            fixed (float* values = Widen(layer, position, offset, count, keys: false)) tile.Values(values, _headDim, 0, count);
         }
     }
 
@@ -253,7 +246,7 @@ internal sealed class KvCache
             count = Math.Min(chunk, Run(first + done, span - done));
             int start = At(first + done) + offset;
             // fp16 and int8 keys widened to floats once per chunk for all the group's heads.
-            var widened = _pool.Keys32 == null ? Widen(layer, start, count, keys: true) : default;
+            var widened = _pool.Keys32 == null ? Widen(layer, first + done, offset, count, keys: true) : default;
             for (int j = 0; j < heads; j++)
             {
                 var q = queries.Slice(j * _headDim, _headDim);
@@ -275,7 +268,7 @@ internal sealed class KvCache
         {
             count = Math.Min(chunk, Run(first + done, span - done));
             int start = At(first + done) + offset;
-            var widened = _pool.Values32 == null ? Widen(layer, start, count, keys: false) : default;
+            var widened = _pool.Values32 == null ? Widen(layer, first + done, offset, count, keys: false) : default;
             for (int j = 0; j < heads; j++)
             {
                 var part = weights.Slice(j * span + done, count);

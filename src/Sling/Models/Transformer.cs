@@ -374,14 +374,11 @@ public sealed class Transformer : IDisposable
                 while (t < n && t - start < rowsPerTile && ReferenceEquals(s.States[t], s.States[start]) && s.Positions[t] == s.Positions[t - 1] + 1) t++;
                 _tiles[++_tileCount] = t;
             }
-            // An fp16 or int8 cache is widened once per layer for a sequence's tiles (a prompt), not per tile.
-            for (int i = 0, start = 0; i < _tileCount; i++)
+            // An fp16 or int8 cache is widened once per layer for a sequence's rows (a prompt), not per tile.
+            for (int start = 0, end; start < n; start = end)
             {
-                int end = _tiles[i + 1];
-                bool last = i + 1 == _tileCount || !ReferenceEquals(s.States[_tiles[i + 1]], s.States[start]);
-                if (!last) continue;
+                for (end = start + 1; end < n && ReferenceEquals(s.States[end], s.States[start]); end++) { }
                 if (end - start > 1) s.States[start].Cache.WidenSpan(Layer, FirstSeen(s.Positions[start]), s.Positions[end - 1]);
-                start = end;
             }
             return _tileCount * c.KvHeads;
         }
