@@ -145,7 +145,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable, IMappedWeights
         switch (t.DType)
         {
             case TensorDType.F32: new ReadOnlySpan<float>(p, result.Length).CopyTo(result); break;
-            case TensorDType.F16: System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(p, result.Length), result); break;
+            case TensorDType.F16: Kernels.Emit.HalfWidening.ToSingle(new ReadOnlySpan<Half>(p, result.Length), result); break;
             case TensorDType.BF16: for (int i = 0; i < result.Length; i++) result[i] = BF16Matrix.ToSingle(((ushort*)p)[i]); break;
             case TensorDType.F64: for (int i = 0; i < result.Length; i++) result[i] = (float)((double*)p)[i]; break;
             default: throw new ModelFormatException(Path, $"tensor '{name}' has dtype {t.DType.Name()}, expected a floating-point type");

@@ -4,7 +4,8 @@ namespace Sling.Models;
 /// Key/value memory shared by many sequences, handed out in blocks of a fixed number of positions
 /// (a paged cache, as vLLM's and llama.cpp's servers keep it): a sequence holds only the blocks its
 /// positions need, and returns them when it ends, so the memory bound is the pool's, not
-/// sequences × context. Storage per layer is one array of blocks × positions × kvDim.
+/// sequences × context. Storage per layer is one array of blocks × kvDim × positions (each block
+/// [head][position][headDim]: see <see cref="KvCache"/>).
 /// </summary>
 internal sealed class KvBlockPool
 {
@@ -54,7 +55,7 @@ internal sealed class KvBlockPool
     internal Half[][]? Values16 { get; }
     internal sbyte[][]? Keys8 { get; }
     internal sbyte[][]? Values8 { get; }
-    /// <summary>int8 codes' scales: one per position and key/value head, [position · heads + head].</summary>
+    /// <summary>int8 codes' scales: one per position and key/value head, at the index of the head's codes / headDim.</summary>
     internal float[][]? KeyScales { get; }
     internal float[][]? ValueScales { get; }
     public int HeadDim { get; }

@@ -37,6 +37,11 @@ public class X64AssemblerTests
         { "vfmadd231ps zmm0, zmm26, zmm4", "62f22d40b8c4" },
         { "vfmadd231ps zmm7, zmm23, dword ptr [r9 + 0x88]{1to16}", "62d24550b8b988000000" },
         { "vcvtph2ps zmm26, ymmword ptr [rbx]", "62627d48139300000000" },
+        { "vcvtph2ps zmm0, ymmword ptr [rdi]", "62f27d48138700000000" },
+        { "vmovups zmmword ptr [rsi], zmm0", "62f17c48118600000000" },
+        { "add rdi, 32", "4883c720" },
+        { "add rsi, 64", "4883c640" },
+        { "dec rdx", "48ffca" },
         { "vpmovzxbd zmm27, xmmword ptr [rcx + 16]", "62627d48319910000000" },
         { "vbroadcastss zmm27, dword ptr [rdi + 72]", "62627d48189f48000000" },
         { "vmovdqu32 zmm28, zmmword ptr [rax + 192]", "62617e486fa0c0000000" },
@@ -130,6 +135,11 @@ public class X64AssemblerTests
             case "vfmadd231ps zmm0, zmm26, zmm4": a.Vfmadd231ps(0, 26, 4); break;
             case "vfmadd231ps zmm7, zmm23, dword ptr [r9 + 0x88]{1to16}": a.Vfmadd231ps(7, 23, new Mem(Gpr.R9, 0x88), true); break;
             case "vcvtph2ps zmm26, ymmword ptr [rbx]": a.Vcvtph2ps(26, new Mem(Gpr.Rbx)); break;
+            case "vcvtph2ps zmm0, ymmword ptr [rdi]": a.Vcvtph2ps(0, new Mem(Gpr.Rdi)); break;
+            case "vmovups zmmword ptr [rsi], zmm0": a.Vmovups(new Mem(Gpr.Rsi), 0); break;
+            case "add rdi, 32": a.Add(Gpr.Rdi, 32); break;
+            case "add rsi, 64": a.Add(Gpr.Rsi, 64); break;
+            case "dec rdx": a.Dec(Gpr.Rdx); break;
             case "vpmovzxbd zmm27, xmmword ptr [rcx + 16]": a.Vpmovzxbd(27, new Mem(Gpr.Rcx, 16)); break;
             case "vbroadcastss zmm27, dword ptr [rdi + 72]": a.Vbroadcastss(27, new Mem(Gpr.Rdi, 72)); break;
             case "vmovdqu32 zmm28, zmmword ptr [rax + 192]": a.Vmovdqu32(28, new Mem(Gpr.Rax, 192)); break;

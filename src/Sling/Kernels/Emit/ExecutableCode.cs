@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Sling.Kernels.Emit;
 
 /// <summary>
@@ -6,6 +8,13 @@ namespace Sling.Kernels.Emit;
 /// </summary>
 internal static unsafe class ExecutableCode
 {
+    /// <summary>
+    /// True on 64-bit Linux unless the environment variable SLING_NO_ASSEMBLED_KERNELS is set (it
+    /// measures the .NET paths): whether assembled code may run at all (each kernel checks its CPU too).
+    /// </summary>
+    public static bool Allowed { get; } = OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64
+        && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("SLING_NO_ASSEMBLED_KERNELS"));
+
     /// <summary>The code's entry point, or null when this system does not allow it.</summary>
     public static void* Load(byte[] code)
     {

@@ -93,9 +93,8 @@ internal sealed unsafe class VnniKernel
     /// True when this CPU has AVX-512 VNNI, the system lets the kernels be loaded (64-bit Linux), and
     /// the environment variable SLING_NO_ASSEMBLED_KERNELS is not set (it measures the .NET path).
     /// </summary>
-    public static bool Available { get; } = OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64
-        && Avx512F.IsSupported && Avx512BW.IsSupported && (X86Base.CpuId(7, 0).Ecx & (1 << 11)) != 0
-        && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("SLING_NO_ASSEMBLED_KERNELS"));
+    public static bool Available { get; } = ExecutableCode.Allowed
+        && Avx512F.IsSupported && Avx512BW.IsSupported && (X86Base.CpuId(7, 0).Ecx & (1 << 11)) != 0;
 
     private VnniKernel(void* entry) => _entry = (delegate* unmanaged<Arguments*, void>)entry;
 
