@@ -241,7 +241,7 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
     {
         int n = input.Count, blocks = BlocksPerRow, stride = input.Stride;
         // Per activation row and 16-value block: d·Σq (the offsets' term), shared by every weight row.
-        var sums = new float[n * blocks];
+        var sums = Scratch.Get(n * blocks); // this thread's buffer: a new array per product allocated on every token
         fixed (short* wide = input.Wide)
         fixed (float* d = input.Scales)
         {

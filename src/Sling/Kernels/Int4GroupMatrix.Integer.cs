@@ -118,6 +118,74 @@ internal sealed unsafe partial class Int4GroupMatrix
         return Vector128.Create(Vector256.Sum(acc0), Vector256.Sum(acc1), Vector256.Sum(acc2), Vector256.Sum(acc3));
     }
 
+    private protected override bool HasFusedAvx2 => true;
+
+    private protected override int SharedZeroPoint => _zeros == null ? SymmetricZero : -1;
+
+    private protected override void ZeroPoints(int row, int* zeros)
+    {
+        byte* z = _zeros + (long)row * ZeroBytesPerRow(Groups);
+        for (int g = 0; g < Groups; g++) zeros[g] = g % 2 == 0 ? z[g / 2] & 0xF : z[g / 2] >> 4;
+    }
+
+    private protected override void FusedAvx2(int row, float* scales, int* zeros, Q8Rows a, int* zeroSums, int tile, float* dots)
+    {
+        if (zeros == null) FusedAvx2<SharedZeroSum>(row, scales, zeros, a, zeroSums, tile, dots);
+        else FusedAvx2<GroupZeroSum>(row, scales, zeros, a, zeroSums, tile, dots);
+    }
+
+    // Per block: vpmaddubsw + vpmaddwd give 8 int32 sums of code·q; zero·Σq comes off lane 0 (the lanes
+    // are summed at the end, and all share the block's scale), then one multiply-add by scale·d. One
+    // activation row alternates two accumulators, so consecutive blocks do not wait on each other's add.
+    private void FusedAvx2<TZero>(int row, float* scales, int* zeros, Q8Rows a, int* zeroSums, int tile, float* dots) where TZero : IZeroSum
+    {
+        byte* w = _codes + (long)row * (Cols / 2);
+        int blocks = Cols / BlockSize, perGroup = GroupSize / BlockSize, groups = Groups;
+        if (tile == Tile)
+        {
+            Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+            sbyte* q0 = a.Codes(0), q1 = a.Codes(1), q2 = a.Codes(2), q3 = a.Codes(3);
+            float* d0 = a.Lanes(0), d1 = a.Lanes(1), d2 = a.Lanes(2), d3 = a.Lanes(3);
+            int* z0 = zeroSums, z1 = z0 + blocks, z2 = z1 + blocks, z3 = z2 + blocks;
+            for (int g = 0, b = 0; g < groups; g++)
+            {
+                var s = Vector256.Create(scales[g]);
+                for (int end = b + perGroup; b < end; b++)
+                {
+                    int qo = b * 32, lo = b * 8;
+                    var codes = Unpack32(w + b * 16);
+                    acc0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Int32Sums(codes, q0 + qo) - Vector256.CreateScalar(TZero.Of(z0, zeros, g, b))), Vector256.Load(d0 + lo) * s, acc0);
+                    acc1 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Int32Sums(codes, q1 + qo) - Vector256.CreateScalar(TZero.Of(z1, zeros, g, b))), Vector256.Load(d1 + lo) * s, acc1);
+                    acc2 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Int32Sums(codes, q2 + qo) - Vector256.CreateScalar(TZero.Of(z2, zeros, g, b))), Vector256.Load(d2 + lo) * s, acc2);
+                    acc3 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Int32Sums(codes, q3 + qo) - Vector256.CreateScalar(TZero.Of(z3, zeros, g, b))), Vector256.Load(d3 + lo) * s, acc3);
+                }
+            }
+            Vector128.Create(Vector256.Sum(acc0), Vector256.Sum(acc1), Vector256.Sum(acc2), Vector256.Sum(acc3)).Store(dots);
+            return;
+        }
+        for (int k = 0; k < tile; k++)
+        {
+            Vector256<float> even = default, odd = default;
+            sbyte* q = a.Codes(k);
+            float* d = a.Lanes(k);
+            int* sums = zeroSums + (long)k * blocks;
+            for (int g = 0, b = 0; g < groups; g++)
+            {
+                var s = Vector256.Create(scales[g]);
+                for (int end = b + perGroup; b < end; b++)
+                {
+                    var p = Int32Sums(Unpack32(w + b * 16), q + b * 32) - Vector256.CreateScalar(TZero.Of(sums, zeros, g, b));
+                    (even, odd) = (odd, Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(p), Vector256.Load(d + b * 8) * s, even));
+                }
+            }
+            dots[k] = Vector256.Sum(even + odd);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Int32Sums(Vector256<byte> w, sbyte* a) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w, Vector256.Load(a)), Vector256<short>.One);
+
     // Portable: codes and activations widened to 16 bits (a code times a code fits), products summed in 32.
     private static float DotVector128(byte* w, float* bs, Q8Rows a, int blocks)
     {
