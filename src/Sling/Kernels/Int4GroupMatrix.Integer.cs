@@ -141,28 +141,6 @@ internal sealed unsafe partial class Int4GroupMatrix
     {
         byte* w = _codes + (long)row * (Cols / 2);
         int blocks = Cols / BlockSize, perGroup = GroupSize / BlockSize, groups = Groups;
-        if (tile == Tile)
-        {
-            Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-            sbyte* q0 = a.Codes(0), q1 = a.Codes(1), q2 = a.Codes(2), q3 = a.Codes(3);
-            float* d0 = a.Lanes(0), d1 = a.Lanes(1), d2 = a.Lanes(2), d3 = a.Lanes(3);
-            int* z0 = zeroSums, z1 = z0 + blocks, z2 = z1 + blocks, z3 = z2 + blocks;
-            for (int g = 0, b = 0; g < groups; g++)
-            {
-                var s = Vector256.Create(scales[g]);
-                for (int end = b + perGroup; b < end; b++)
-                {
-                    int qo = b * 32, lo = b * 8;
-                    var codes = Unpack32(w + b * 16);
-                    acc0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Int32Sums(codes, q0 + qo) - Vector256.CreateScalar(TZero.Of(z0, zeros, g, b))), Vector256.Load(d0 + lo) * s, acc0);
-                    acc1 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Int32Sums(codes, q1 + qo) - Vector256.CreateScalar(TZero.Of(z1, zeros, g, b))), Vector256.Load(d1 + lo) * s, acc1);
-                    acc2 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Int32Sums(codes, q2 + qo) - Vector256.CreateScalar(TZero.Of(z2, zeros, g, b))), Vector256.Load(d2 + lo) * s, acc2);
-                    acc3 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Int32Sums(codes, q3 + qo) - Vector256.CreateScalar(TZero.Of(z3, zeros, g, b))), Vector256.Load(d3 + lo) * s, acc3);
-                }
-            }
-            Vector128.Create(Vector256.Sum(acc0), Vector256.Sum(acc1), Vector256.Sum(acc2), Vector256.Sum(acc3)).Store(dots);
-            return;
-        }
         for (int k = 0; k < tile; k++)
         {
             Vector256<float> even = default, odd = default;
