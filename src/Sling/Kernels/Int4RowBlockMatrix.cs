@@ -225,4 +225,104 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         if (tile > 2) acc2.Store(result + 2 * stride);
         if (tile > 3) acc3.Store(result + 3 * stride);
     }
+    // AVX2: the same walk for 8 rows at a time. A block's four 64-byte vectors hold 4 bytes per row;
+    // rows 8·half.. are their 32-byte halves, unpacked and multiplied as in the 512-bit kernel.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private protected override void RowBlock256(Weights w, Activations a, float* result, int stride, int half)
+    {
+        if (_levels != null || w.Affine) throw new NotSupportedException($"{Format} has no AVX2 kernel");
+        var mask = Vector256.Create((byte)0xF);
+        var ones = Vector256<short>.One;
+        int tile = a.Tile;
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        sbyte* q0 = a.Codes(0), q1 = a.Codes(1), q2 = a.Codes(2), q3 = a.Codes(3);
+        float* d0 = a.Scales(0), d1 = a.Scales(1), d2 = a.Scales(2), d3 = a.Scales(3);
+        for (int g = 0, b = 0; g < w.Groups; g++)
+        {
+            Vector256<float> g0 = default, g1 = default, g2 = default, g3 = default;
+            for (int end = b + w.BlocksPerGroup; b < end; b++)
+            {
+                byte* c = w.Codes + (long)b * 256 + half * 32;
+                if (half == 0)
+                    for (int line = 0; line < 256; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
+                var v0 = Vector256.Load(c);
+                var v1 = Vector256.Load(c + 64);
+                var v2 = Vector256.Load(c + 128);
+                var v3 = Vector256.Load(c + 192);
+                var l0 = v0 & mask; var h0 = Vector256.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & mask;
+                var l1 = v1 & mask; var h1 = Vector256.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & mask;
+                var l2 = v2 & mask; var h2 = Vector256.ShiftRightLogical(v2.AsUInt16(), 4).AsByte() & mask;
+                var l3 = v3 & mask; var h3 = Vector256.ShiftRightLogical(v3.AsUInt16(), 4).AsByte() & mask;
+                int o = b * BlockSize;
+                g0 = Vector256.FusedMultiplyAdd(BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, q0 + o, ones, a.ZeroSum(0, b)), Vector256.Create(d0[b]), g0);
+                if (tile > 1) g1 = Vector256.FusedMultiplyAdd(BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, q1 + o, ones, a.ZeroSum(1, b)), Vector256.Create(d1[b]), g1);
+                if (tile > 2) g2 = Vector256.FusedMultiplyAdd(BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, q2 + o, ones, a.ZeroSum(2, b)), Vector256.Create(d2[b]), g2);
+                if (tile > 3) g3 = Vector256.FusedMultiplyAdd(BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, q3 + o, ones, a.ZeroSum(3, b)), Vector256.Create(d3[b]), g3);
+            }
+            FoldGroup256(w, a, g, half, g0, g1, g2, g3, ref acc0, ref acc1, ref acc2, ref acc3);
+        }
+        Store256(a, result, stride, acc0, acc1, acc2, acc3);
+    }
+
+    // One activation row: per block, the four code vectors' two 32-byte halves (rows 0–7, 8–15) meet
+    // the same two broadcast quads each; per group, the sums fold with the halves' scales (and zero points).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private protected override bool RowBlock256One(Weights w, Activations a, float* result)
+    {
+        if (_levels != null || w.Affine) return false;
+        var mask = Vector256.Create((byte)0xF);
+        var ones = Vector256<short>.One;
+        sbyte* q = a.Codes(0);
+        float* d = a.Scales(0);
+        float* groupSums = w.SharedZero ? null : a.GroupSums(0);
+        Vector256<float> low = default, high = default;
+        for (int g = 0, b = 0; g < w.Groups; g++)
+        {
+            Vector256<float> groupLow = default, groupHigh = default;
+            for (int end = b + w.BlocksPerGroup; b < end; b++)
+            {
+                byte* c = w.Codes + (long)b * 256;
+                for (int line = 0; line < 256; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
+                int* quads = (int*)(q + b * BlockSize);
+                Vector256<short> sumLow = default, sumHigh = default;
+                for (int j = 0; j < 4; j++)
+                {
+                    var x0 = Vector256.Create(quads[2 * j]).AsSByte();
+                    var x1 = Vector256.Create(quads[2 * j + 1]).AsSByte();
+                    var v = Vector256.Load(c + 64 * j);
+                    var u = Vector256.Load(c + 64 * j + 32);
+                    sumLow += Avx2.MultiplyAddAdjacent(v & mask, x0) + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, x1);
+                    sumHigh += Avx2.MultiplyAddAdjacent(u & mask, x0) + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(u.AsUInt16(), 4).AsByte() & mask, x1);
+                }
+                var zero = Vector256.Create(a.ZeroSum(0, b));
+                var db = Vector256.Create(d[b]);
+                groupLow = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(sumLow, ones) - zero), db, groupLow);
+                groupHigh = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(sumHigh, ones) - zero), db, groupHigh);
+            }
+            if (groupSums != null)
+            {
+                var sum = Vector256.Create(groupSums[g]);
+                groupLow -= w.Zeros256(g, 0) * sum;
+                groupHigh -= w.Zeros256(g, 1) * sum;
+            }
+            low = Vector256.FusedMultiplyAdd(w.Scales256(g, 0), groupLow, low);
+            high = Vector256.FusedMultiplyAdd(w.Scales256(g, 1), groupHigh, high);
+        }
+        low.Store(result);
+        high.Store(result + RowsPerBlock / 2);
+        return true;
+    }
+
+    // BlockDot for 8 rows: the 8 vpmaddubsw results add in int16 without overflow (16 products of 15·127 at most).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> BlockDot256(Vector256<byte> l0, Vector256<byte> h0, Vector256<byte> l1, Vector256<byte> h1,
+        Vector256<byte> l2, Vector256<byte> h2, Vector256<byte> l3, Vector256<byte> h3, sbyte* q, Vector256<short> ones, int zeroSum)
+    {
+        int* quads = (int*)q;
+        var s0 = Avx2.MultiplyAddAdjacent(l0, Vector256.Create(quads[0]).AsSByte()) + Avx2.MultiplyAddAdjacent(h0, Vector256.Create(quads[1]).AsSByte());
+        var s1 = Avx2.MultiplyAddAdjacent(l1, Vector256.Create(quads[2]).AsSByte()) + Avx2.MultiplyAddAdjacent(h1, Vector256.Create(quads[3]).AsSByte());
+        var s2 = Avx2.MultiplyAddAdjacent(l2, Vector256.Create(quads[4]).AsSByte()) + Avx2.MultiplyAddAdjacent(h2, Vector256.Create(quads[5]).AsSByte());
+        var s3 = Avx2.MultiplyAddAdjacent(l3, Vector256.Create(quads[6]).AsSByte()) + Avx2.MultiplyAddAdjacent(h3, Vector256.Create(quads[7]).AsSByte());
+        return Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent((s0 + s1) + (s2 + s3), ones) - Vector256.Create(zeroSum));
+    }
 }

@@ -172,4 +172,47 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
         if (tile > 2) acc2.Store(result + 2 * stride);
         if (tile > 3) acc3.Store(result + 3 * stride);
     }
+    // AVX2: 8 rows at a time. Each 32-byte run holds 2 bytes per row; rows 8·half.. are its 16-byte half,
+    // widened to 16 bits and multiplied with the broadcast activation pair, as in the 512-bit kernel.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private protected override void RowBlock256(Weights w, Activations a, float* result, int stride, int half)
+    {
+        if (w.Affine || SignedCodes) throw new NotSupportedException($"{Format} has no AVX2 kernel");
+        int tile = a.Tile;
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        short* q0 = a.Wide(0), q1 = a.Wide(1), q2 = a.Wide(2), q3 = a.Wide(3);
+        float* d0 = a.Scales(0), d1 = a.Scales(1), d2 = a.Scales(2), d3 = a.Scales(3);
+        for (int g = 0, b = 0; g < w.Groups; g++)
+        {
+            Vector256<float> g0 = default, g1 = default, g2 = default, g3 = default;
+            for (int end = b + w.BlocksPerGroup; b < end; b++)
+            {
+                byte* c = w.Codes + (long)b * 512 + half * 16;
+                if (half == 0)
+                    for (int line = 0; line < 512; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
+                int o = b * BlockSize;
+                g0 = Vector256.FusedMultiplyAdd(BlockDot256(c, q0 + o, a.ZeroSum(0, b)), Vector256.Create(d0[b]), g0);
+                if (tile > 1) g1 = Vector256.FusedMultiplyAdd(BlockDot256(c, q1 + o, a.ZeroSum(1, b)), Vector256.Create(d1[b]), g1);
+                if (tile > 2) g2 = Vector256.FusedMultiplyAdd(BlockDot256(c, q2 + o, a.ZeroSum(2, b)), Vector256.Create(d2[b]), g2);
+                if (tile > 3) g3 = Vector256.FusedMultiplyAdd(BlockDot256(c, q3 + o, a.ZeroSum(3, b)), Vector256.Create(d3[b]), g3);
+            }
+            FoldGroup256(w, a, g, half, g0, g1, g2, g3, ref acc0, ref acc1, ref acc2, ref acc3);
+        }
+        Store256(a, result, stride, acc0, acc1, acc2, acc3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Pair256(byte* c, short* q, int p) =>
+        Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(c + p * 32), Vector256.Create(((int*)q)[p]).AsInt16());
+
+    // Σ code·q of one 32-input block for 8 rows (unsigned codes: the layouts with fp16 scales).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> BlockDot256(byte* c, short* q, int zeroSum)
+    {
+        var s0 = Pair256(c, q, 0) + Pair256(c, q, 1) + Pair256(c, q, 2) + Pair256(c, q, 3);
+        var s1 = Pair256(c, q, 4) + Pair256(c, q, 5) + Pair256(c, q, 6) + Pair256(c, q, 7);
+        var s2 = Pair256(c, q, 8) + Pair256(c, q, 9) + Pair256(c, q, 10) + Pair256(c, q, 11);
+        var s3 = Pair256(c, q, 12) + Pair256(c, q, 13) + Pair256(c, q, 14) + Pair256(c, q, 15);
+        return Avx.ConvertToVector256Single(s0 + s1 + (s2 + s3) - Vector256.Create(zeroSum));
+    }
 }

@@ -247,8 +247,8 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// <summary>The stored format's size (an int4 zero point counts half a byte, as files pack it; in memory it takes one).</summary>
     public override long ByteSize => _codeBuffer.Length + _scaleBuffer.Length + (_superBuffer?.Length ?? 0) + (_zeros == null ? 0 : this is Int4RowBlockMatrix ? (long)Rows * Int4GroupMatrix.ZeroBytesPerRow(Groups) : _zeros.LongLength);
 
-    /// <summary>True when this CPU runs the kernels and the matrix's shape fits the layout.</summary>
-    public static bool CanRepack(GroupMatrix m) => CanRepack(m.Rows, m.Cols) && m.GroupSize % BlockSize == 0;
+    /// <summary>True when this CPU runs the kernels (AVX-512, or AVX2: int4/int8 groups have both) and the matrix's shape fits the layout.</summary>
+    public static bool CanRepack(GroupMatrix m) => CanRepackGroups(m.Rows, m.Cols) && m.GroupSize % BlockSize == 0;
 
     /// <summary>True when this CPU runs the kernels and the matrix's shape fits the layout: 4-bit codes
     /// with one scale and offset per 32 values (Q4_K, Q4_1) take the int4 layout, factored codes of six
@@ -267,8 +267,17 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         _ => throw new ArgumentException($"{m.Format} has no interleaved layout"),
     };
 
-    /// <summary>True when this CPU runs the kernels and a [rows, cols] matrix fits the layout.</summary>
-    internal static bool CanRepack(int rows, int cols) => KernelIsas.Best == KernelIsa.Avx512 && rows % RowsPerBlock == 0 && cols % BlockSize == 0;
+    /// <summary>True when this CPU runs the kernels of every layout (AVX-512) and a [rows, cols] matrix fits the layout.</summary>
+    internal static bool CanRepack(int rows, int cols) => KernelIsas.Best == KernelIsa.Avx512 && Fits(rows, cols);
+
+    /// <summary>
+    /// True when this CPU runs the kernels of int4 and int8 groups with fp16 scales and zero points
+    /// (Q4_0, Q8_0, Sling's int4/int8) — AVX-512, or AVX2 (<see cref="RowBlock256"/>) — and a [rows, cols] matrix fits the layout.
+    /// Affine, factored (K-quant) and table (IQ4) layouts have AVX-512 kernels only.
+    /// </summary>
+    internal static bool CanRepackGroups(int rows, int cols) => KernelIsas.Best >= KernelIsa.Avx2 && Fits(rows, cols);
+
+    private static bool Fits(int rows, int cols) => rows % RowsPerBlock == 0 && cols % BlockSize == 0;
 
     private protected long GroupIndex(int row, int group) => ((long)(row / RowsPerBlock) * Groups + group) * RowsPerBlock + row % RowsPerBlock;
 
@@ -390,7 +399,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
             // Tiles run on the assembled VNNI kernels where there are: full tiles of 4, then single rows
             // (generation's one row, a last partial tile); the range's weights are set once, the
             // activation rows per call.
-            var (kernel, single) = AssembledKernels(input.Stride);
+            var (kernel, single) = Isa == KernelIsa.Avx512 ? AssembledKernels(input.Stride) : (null, null);
             Emit.VnniKernel.Arguments args = default;
             if (kernel != null || single != null)
             {
@@ -437,7 +446,13 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
                         superFactors == null ? null : superFactors + (long)rb * supers * parts * RowsPerBlock,
                         per == 0 ? 0 : System.Numerics.BitOperations.Log2((uint)per), parts, signedFactors, zeroSums != null);
                     // The 16 results of activation row t+k land straight in its output row.
-                    RowBlock(block, a, output + (long)t * ldy + rb * RowsPerBlock, ldy);
+                    float* rows = output + (long)t * ldy + rb * RowsPerBlock;
+                    if (Isa == KernelIsa.Avx512) RowBlock(block, a, rows, ldy);
+                    else if (tile > 1 || !RowBlock256One(block, a, rows))
+                    {
+                        RowBlock256(block, a, rows, ldy, 0);
+                        RowBlock256(block, a, rows + RowsPerBlock / 2, ldy, 1);
+                    }
                 }
             }
         }
@@ -451,6 +466,12 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// compare the two paths.
     /// </summary>
     internal bool Vnni { get; set; } = Emit.VnniKernel.Available;
+
+    /// <summary>
+    /// The .NET kernels' width: AVX-512 (<see cref="RowBlock"/>) where the CPU has it, else AVX2
+    /// (<see cref="RowBlock256"/>, int4/int8 groups only). Tests set AVX2 (with <see cref="Vnni"/> off) to check that path here.
+    /// </summary>
+    internal KernelIsa Isa { get; set; } = KernelIsas.Best == KernelIsa.Avx512 ? KernelIsa.Avx512 : KernelIsa.Avx2;
 
     /// <summary>True when full tiles of activation rows of <paramref name="stride"/> codes run on an assembled VNNI kernel.</summary>
     internal bool RunsVnni(int stride) => VnniKernel(stride, Cols / BlockSize, Tile) != null;
@@ -543,6 +564,17 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
             ? factorParts == 2 ? Factor(g, 1) : Vector512<float>.Zero
             : Vector512.Load(affine + (long)g * 2 * RowsPerBlock + RowsPerBlock);
 
+        /// <summary>Rows 8·half .. 8·half + 7 of the group's fp16 scales as floats (AVX2).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<float> Scales256(int g, int half) =>
+            HalfConversion.Widen(Avx2.ConvertToVector256Int32((ushort*)(scales + (long)g * RowsPerBlock + half * 8)).AsUInt32());
+
+        /// <summary>Rows 8·half .. 8·half + 7 of the group's zero points as floats (AVX2).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<float> Zeros256(int g, int half) => zeros == null
+            ? Vector256.Create((float)symmetricZero)
+            : Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(zeros + (long)g * RowsPerBlock + half * 8));
+
         /// <summary>The group's 16 zero points as floats.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector512<float> Zeros(int g) => zeros == null
@@ -561,6 +593,52 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// registers); the group fold they share is <see cref="FoldGroup"/>.
     /// </remarks>
     private protected abstract void RowBlock(Weights w, Activations a, float* result, int stride);
+
+    /// <summary>
+    /// The AVX2 form of <see cref="RowBlock"/> for rows 8·<paramref name="half"/> .. 8·half + 7 of the block
+    /// (a 256-bit register holds 8 rows' lanes): the first half streams the block's codes from memory,
+    /// the second finds them in cache. Int4 and int8 groups with fp16 scales and zero points only.
+    /// </summary>
+    private protected virtual void RowBlock256(Weights w, Activations a, float* result, int stride, int half)
+        => throw new NotSupportedException($"{Format} has no AVX2 kernel");
+
+    /// <summary>
+    /// The AVX2 kernel for one activation row (generation), both halves of the block in one pass (their
+    /// activation broadcasts shared); false where the format has none (the two half passes run).
+    /// </summary>
+    private protected virtual bool RowBlock256One(Weights w, Activations a, float* result) => false;
+
+    /// <summary><see cref="FoldGroup"/> for 8 rows (AVX2): one shared zero point (out of the integer sums already) or one per group.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected static void FoldGroup256(Weights w, Activations a, int g, int half, Vector256<float> g0, Vector256<float> g1, Vector256<float> g2, Vector256<float> g3,
+        ref Vector256<float> acc0, ref Vector256<float> acc1, ref Vector256<float> acc2, ref Vector256<float> acc3)
+    {
+        int tile = a.Tile;
+        var s = w.Scales256(g, half);
+        if (w.SharedZero)
+        {
+            acc0 = Vector256.FusedMultiplyAdd(s, g0, acc0);
+            if (tile > 1) acc1 = Vector256.FusedMultiplyAdd(s, g1, acc1);
+            if (tile > 2) acc2 = Vector256.FusedMultiplyAdd(s, g2, acc2);
+            if (tile > 3) acc3 = Vector256.FusedMultiplyAdd(s, g3, acc3);
+            return;
+        }
+        var z = w.Zeros256(g, half);
+        acc0 = Vector256.FusedMultiplyAdd(s, g0 - z * a.GroupSums(0)[g], acc0);
+        if (tile > 1) acc1 = Vector256.FusedMultiplyAdd(s, g1 - z * a.GroupSums(1)[g], acc1);
+        if (tile > 2) acc2 = Vector256.FusedMultiplyAdd(s, g2 - z * a.GroupSums(2)[g], acc2);
+        if (tile > 3) acc3 = Vector256.FusedMultiplyAdd(s, g3 - z * a.GroupSums(3)[g], acc3);
+    }
+
+    /// <summary>Stores the tile's 8-row results (AVX2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected static void Store256(Activations a, float* result, int stride, Vector256<float> acc0, Vector256<float> acc1, Vector256<float> acc2, Vector256<float> acc3)
+    {
+        acc0.Store(result);
+        if (a.Tile > 1) acc1.Store(result + stride);
+        if (a.Tile > 2) acc2.Store(result + 2 * stride);
+        if (a.Tile > 3) acc3.Store(result + 3 * stride);
+    }
 
     /// <summary>
     /// Folds group <paramref name="g"/>'s sums of the tile's rows into their accumulators, as the

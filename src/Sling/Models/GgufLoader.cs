@@ -143,7 +143,7 @@ public static class GgufLoader
                 long blocks = count / Block;
                 byte* src = g.File.Pointer(t.Offset, blocks * blockBytes, name);
                 // Q4_0 goes straight from the file's blocks into the kernel's interleaved layout.
-                if (repack && four && RowBlockMatrix.CanRepack(rows, cols)) return new Int4RowBlockMatrix(new Q4_0Source(src, rows, cols, g.File));
+                if (repack && four && RowBlockMatrix.CanRepackGroups(rows, cols)) return new Int4RowBlockMatrix(new Q4_0Source(src, rows, cols, g.File));
                 int codeBytes = four ? cols / 2 : cols;
                 var codes = GC.AllocateUninitializedArray<byte>((int)(rows * (long)codeBytes), pinned: true);
                 var scales = GC.AllocateUninitializedArray<Half>((int)blocks, pinned: true);

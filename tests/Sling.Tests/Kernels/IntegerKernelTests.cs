@@ -37,19 +37,30 @@ public class IntegerKernelTests
         Check(m, cols, rows);
     }
 
+    // The interleaved layout's .NET kernels: 512-bit, and the AVX2 ones (8 rows per register) forced
+    // on here too; the assembled VNNI kernels are off (VnniKernelTests check those).
+    public static TheoryData<int, bool, int, int, KernelIsa> InterleavedCases()
+    {
+        var data = new TheoryData<int, bool, int, int, KernelIsa>();
+        foreach (var isa in new[] { KernelIsa.Avx2, KernelIsa.Avx512 }.Where(KernelIsas.Available.Contains))
+            foreach (var (bits, sym, group, cols) in new[]
+            {
+                (4, true, 32, 256), (4, false, 32, 96), (4, false, 128, 384), (4, true, 64, 128),
+                (8, true, 32, 256), (8, false, 320, 320), (8, false, 64, 192),
+            })
+                data.Add(bits, sym, group, cols, isa);
+        return data;
+    }
+
     [Theory]
-    [InlineData(4, true, 32, 256)]
-    [InlineData(4, false, 32, 96)]
-    [InlineData(4, false, 128, 384)]
-    [InlineData(4, true, 64, 128)]
-    [InlineData(8, true, 32, 256)]
-    [InlineData(8, false, 320, 320)]
-    [InlineData(8, false, 64, 192)]
-    public void TheInterleavedLayoutMatchesTheFloat64ProductOfTheDecodedCodes(int bits, bool symmetric, int group, int cols)
+    [MemberData(nameof(InterleavedCases))]
+    public void TheInterleavedLayoutMatchesTheFloat64ProductOfTheDecodedCodes(int bits, bool symmetric, int group, int cols, KernelIsa isa)
     {
         var source = QuantizedMatrices.Build(bits, symmetric, group, 48, cols, cols + 1, KernelIsas.Best).Matrix;
-        if (!RowBlockMatrix.CanRepack(source)) return; // no AVX-512 on this machine: the layout is never used
+        Assert.True(RowBlockMatrix.CanRepack(source)); // every machine with AVX2 repacks int4/int8 groups
         var packed = RowBlockMatrix.Repack(source);
+        packed.Isa = isa;
+        packed.Vnni = false;
         var a = new float[cols];
         var b = new float[cols];
         for (int r = 0; r < 48; r++)
