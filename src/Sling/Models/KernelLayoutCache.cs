@@ -33,7 +33,7 @@ internal sealed class KernelLayoutCache
     /// <summary>The cache for a model made of <paramref name="files"/>, with its stored layout read if there is one; null when it does not apply.</summary>
     public static KernelLayoutCache? Open(string folder, IEnumerable<string> files, LoadOptions options)
     {
-        if (!options.KeepKernelLayout || KernelIsas.Best != KernelIsa.Avx512) return null;
+        if (!options.KeepKernelLayout || KernelIsas.Best < KernelIsa.Avx2) return null; // no interleaved kernels below AVX2
         var cache = options.Cache ?? ModelCache.Default();
         var source = ModelCache.Source.Of(folder, files, $"kernel-layout={KernelLayoutFile.Version} isa={KernelIsas.Best}");
         if (cache.Find(source) is not { } entry) return new KernelLayoutCache(cache, source, options, null);
