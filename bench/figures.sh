@@ -52,6 +52,7 @@ bench peer --model "$work/phi2-q4_0.gguf" --sling-model "$work/phi2-int4" --runs
 
 echo "## 4b. Deep into a conversation: 1,536 tokens already in the cache (prompt and generation)"
 sling bench -m "$work/tinyllama-q4_0.gguf" -r 3 -d 1536
+for kv in f32 f16 int8; do sling bench -m "$work/tinyllama-q4_0.gguf" -r 3 -p 256 -n 64 -d 1536 --kv-cache $kv; done
 
 echo "## 5. Other shapes (Sling only)"
 sling bench --synthetic qwen2.5-0.5b --type q4_0 -r 3
@@ -79,3 +80,11 @@ for model in tinyllama-q4_0.gguf tinyllama-q8_0.gguf tinyllama-q4_k_m.gguf; do
   sling bench -m "$work/$model" -p 512 -n 0 -r 3 | grep pp512
   SLING_NO_ASSEMBLED_KERNELS=1 sling bench -m "$work/$model" -p 512 -n 0 -r 3 | grep pp512
 done
+
+echo "## 9. AVX2 machines: .NET's AVX-512 off, llama.cpp's AVX2 build (bench peer picks it)"
+export DOTNET_EnableAVX512=0
+bench peer --model "$work/tinyllama-q4_0.gguf" --runs 5
+bench peer --model "$work/tinyllama-same-q4_0.gguf" --sling-model "$work/tinyllama-int4" --runs 3
+bench peer --model "$work/tinyllama-q8_0.gguf" --runs 3
+sling bench -m "$work/tinyllama-q4_0.gguf" -p 0 -n 0 -r 1 | grep '^load'
+unset DOTNET_EnableAVX512
