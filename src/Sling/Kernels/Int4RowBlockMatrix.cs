@@ -230,7 +230,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private protected override void RowBlock256(Weights w, Activations a, float* result, int stride, int half)
     {
-        if (_levels != null || w.Affine) throw new NotSupportedException($"{Format} has no AVX2 kernel");
+        if (_levels != null) throw new NotSupportedException($"{Format} has no AVX2 kernel");
         var mask = Vector256.Create((byte)0xF);
         var ones = Vector256<short>.One;
         int tile = a.Tile;
@@ -269,12 +269,13 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private protected override bool RowBlock256One(Weights w, Activations a, float* result)
     {
-        if (_levels != null || w.Affine) return false;
+        if (_levels != null) return false;
         var mask = Vector256.Create((byte)0xF);
         var ones = Vector256<short>.One;
         sbyte* q = a.Codes(0);
         float* d = a.Scales(0);
         float* groupSums = w.SharedZero ? null : a.GroupSums(0);
+        bool affine = w.Affine;
         Vector256<float> low = default, high = default;
         for (int g = 0, b = 0; g < w.Groups; g++)
         {
@@ -298,6 +299,14 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
                 var db = Vector256.Create(d[b]);
                 groupLow = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(sumLow, ones) - zero), db, groupLow);
                 groupHigh = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(sumHigh, ones) - zero), db, groupHigh);
+            }
+            if (affine)
+            {
+                // scale · Σ d·Σ code·q − offset · Σ d·Σq, in AffineGroup's order.
+                var sum = Vector256.Create(groupSums![g]);
+                low = Vector256.FusedMultiplyAdd(-w.Offsets256(g, 0), sum, Vector256.FusedMultiplyAdd(w.Scales256(g, 0), groupLow, low));
+                high = Vector256.FusedMultiplyAdd(-w.Offsets256(g, 1), sum, Vector256.FusedMultiplyAdd(w.Scales256(g, 1), groupHigh, high));
+                continue;
             }
             if (groupSums != null)
             {

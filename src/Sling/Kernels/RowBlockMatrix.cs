@@ -277,6 +277,9 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// </summary>
     internal static bool CanRepackGroups(int rows, int cols) => KernelIsas.Best >= KernelIsa.Avx2 && Fits(rows, cols);
 
+    /// <summary>True when this CPU runs the int4 layout's kernels with factored or affine scales (Q4_K): AVX-512 or AVX2.</summary>
+    internal static bool CanRepackInt4Affine(int rows, int cols) => CanRepackGroups(rows, cols);
+
     private static bool Fits(int rows, int cols) => rows % RowsPerBlock == 0 && cols % BlockSize == 0;
 
     private protected long GroupIndex(int row, int group) => ((long)(row / RowsPerBlock) * Groups + group) * RowsPerBlock + row % RowsPerBlock;
@@ -564,10 +567,30 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
             ? factorParts == 2 ? Factor(g, 1) : Vector512<float>.Zero
             : Vector512.Load(affine + (long)g * 2 * RowsPerBlock + RowsPerBlock);
 
-        /// <summary>Rows 8·half .. 8·half + 7 of the group's fp16 scales as floats (AVX2).</summary>
+        // A factored group's 8 bytes (scale or offset factor) of rows 8·half.. times its super-block's 8 floats (AVX2).
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector256<float> Scales256(int g, int half) =>
-            HalfConversion.Widen(Avx2.ConvertToVector256Int32((ushort*)(scales + (long)g * RowsPerBlock + half * 8)).AsUInt32());
+        private Vector256<float> Factor256(int g, int part, int half)
+        {
+            var super = Vector256.Load(superFactors + ((long)(g >> superShift) * factorParts + part) * RowsPerBlock + half * 8);
+            byte* bytes = groupFactors + ((long)g * factorParts + part) * RowsPerBlock + half * 8;
+            var group = signedFactors ? Avx2.ConvertToVector256Int32((sbyte*)bytes) : Avx2.ConvertToVector256Int32(bytes);
+            return super * Avx.ConvertToVector256Single(group);
+        }
+
+        /// <summary>Rows 8·half .. 8·half + 7 of the group's scales as floats (AVX2).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<float> Scales256(int g, int half)
+        {
+            if (superFactors != null) return Factor256(g, 0, half);
+            if (affine != null) return Vector256.Load(affine + (long)g * 2 * RowsPerBlock + half * 8);
+            return HalfConversion.Widen(Avx2.ConvertToVector256Int32((ushort*)(scales + (long)g * RowsPerBlock + half * 8)).AsUInt32());
+        }
+
+        /// <summary>Rows 8·half .. 8·half + 7 of an affine group's offsets (AVX2).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<float> Offsets256(int g, int half) => superFactors != null
+            ? factorParts == 2 ? Factor256(g, 1, half) : Vector256<float>.Zero
+            : Vector256.Load(affine + (long)g * 2 * RowsPerBlock + RowsPerBlock + half * 8);
 
         /// <summary>Rows 8·half .. 8·half + 7 of the group's zero points as floats (AVX2).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -608,13 +631,23 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// </summary>
     private protected virtual bool RowBlock256One(Weights w, Activations a, float* result) => false;
 
-    /// <summary><see cref="FoldGroup"/> for 8 rows (AVX2): one shared zero point (out of the integer sums already) or one per group.</summary>
+    /// <summary><see cref="FoldGroup"/> for 8 rows (AVX2): affine offsets, one shared zero point (out of the integer sums already) or one per group.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private protected static void FoldGroup256(Weights w, Activations a, int g, int half, Vector256<float> g0, Vector256<float> g1, Vector256<float> g2, Vector256<float> g3,
         ref Vector256<float> acc0, ref Vector256<float> acc1, ref Vector256<float> acc2, ref Vector256<float> acc3)
     {
         int tile = a.Tile;
         var s = w.Scales256(g, half);
+        if (w.Affine)
+        {
+            // scale · Σ_b d_b·Σ code·q − offset · Σ_b d_b·Σq, in AffineGroup's order.
+            var o = -w.Offsets256(g, half);
+            acc0 = Vector256.FusedMultiplyAdd(o, Vector256.Create(a.GroupSums(0)[g]), Vector256.FusedMultiplyAdd(s, g0, acc0));
+            if (tile > 1) acc1 = Vector256.FusedMultiplyAdd(o, Vector256.Create(a.GroupSums(1)[g]), Vector256.FusedMultiplyAdd(s, g1, acc1));
+            if (tile > 2) acc2 = Vector256.FusedMultiplyAdd(o, Vector256.Create(a.GroupSums(2)[g]), Vector256.FusedMultiplyAdd(s, g2, acc2));
+            if (tile > 3) acc3 = Vector256.FusedMultiplyAdd(o, Vector256.Create(a.GroupSums(3)[g]), Vector256.FusedMultiplyAdd(s, g3, acc3));
+            return;
+        }
         if (w.SharedZero)
         {
             acc0 = Vector256.FusedMultiplyAdd(s, g0, acc0);

@@ -189,7 +189,7 @@ public static class GgufLoader
                 if (repack && t.Type == GgmlBlocks.IQ4_XS && RowBlockMatrix.CanRepack(rows, cols))
                     return new Int4RowBlockMatrix(new Iq4XsSource(src, rows, cols, Factors(t.Type, src, rows, cols, rowBytes)!, g.File));
                 // Q4_K goes straight from the file's blocks into the kernel's interleaved layout.
-                if (repack && t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepack(rows, cols))
+                if (repack && t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepackInt4Affine(rows, cols))
                     return new Int4RowBlockMatrix(new Q4KSource(src, rows, cols, Factors(t.Type, src, rows, cols, rowBytes)!, g.File));
                 // Q2_K, Q3_K, Q5_K and Q6_K into the 6-bit one (codes decoded row by row, scales factored as stored).
                 if (repack && t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K && RowBlockMatrix.CanRepack(rows, cols))

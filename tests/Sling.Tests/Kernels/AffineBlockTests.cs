@@ -48,7 +48,7 @@ public class AffineBlockTests
                 forms.Add(new AffineBlockMatrix(codes, scales, zeros, offsets, rows, cols, GgufFile.TypeName(t.Type)) { Factors = fileFactors });
             var layouts = forms.Where(RowBlockMatrix.CanRepack).Select(f => (f.Factors, Matrix: (WeightMatrix)RowBlockMatrix.Repack(f))).ToList();
             // Q4_K as the loader reads it: from the file's blocks straight into the interleaved int4 layout.
-            if (t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepack(rows, cols))
+            if (t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepackInt4Affine(rows, cols))
                 layouts.Add((fileFactors, new Int4RowBlockMatrix(new Q4KSource(src, rows, cols, fileFactors!, null))));
             // IQ4_NL and IQ4_XS as the loader reads them: level indices into the int4 layout, levels looked up.
             if (t.Type == GgmlBlocks.IQ4_NL && RowBlockMatrix.CanRepack(rows, cols))
@@ -91,6 +91,14 @@ public class AffineBlockTests
                     Assert.Equal(expected, actual);
                 }
                 IntegerKernelTests.Check(interleaved, cols, rows);
+                // The int4 layout with affine or factored scales (Q4_K, Q4_1) has AVX2 kernels too: forced on here.
+                if (interleaved is Int4RowBlockMatrix int4 && t.Type is not (GgmlBlocks.IQ4_NL or GgmlBlocks.IQ4_XS) && KernelIsas.Available.Contains(KernelIsa.Avx2))
+                {
+                    var (isa, runsVnni) = (int4.Isa, int4.Vnni);
+                    (int4.Isa, int4.Vnni) = (KernelIsa.Avx2, false);
+                    IntegerKernelTests.Check(int4, cols, rows);
+                    (int4.Isa, int4.Vnni) = (isa, runsVnni);
+                }
                 // With AVX-512 VNNI every layout runs on the assembled kernels, bit for bit as the .NET
                 // path, but the int8 layout's 16-value groups (a K-quant the 6-bit layout does not hold).
                 var packed = (RowBlockMatrix)interleaved;
@@ -110,6 +118,8 @@ public class AffineBlockTests
         // Each factored type twice more (the factored form repacked, the loader's direct source), IQ4_NL once more.
         int factored = 2 * g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q4_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K or GgmlBlocks.IQ4_XS)
             + g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type == GgmlBlocks.IQ4_NL);
-        Assert.Equal(KernelIsas.Best == KernelIsa.Avx512 ? checkedTensors + factored : 0, repacked);
+        // AVX2 has the int4 layout's kernels for Q4_K (the loader's direct source) only.
+        int q4k = g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepackInt4Affine((int)t.Dimensions[1], (int)t.Dimensions[0]));
+        Assert.Equal(KernelIsas.Best == KernelIsa.Avx512 ? checkedTensors + factored : q4k, repacked);
     }
 }
