@@ -230,4 +230,111 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         if (tile > 2) acc2.Store(result + 2 * stride);
         if (tile > 3) acc3.Store(result + 3 * stride);
     }
+    // AVX2: 8 rows per register. Rows 8·half.. are the 32-byte halves of each 64-byte vector and plane;
+    // the same unpacking, products and folds as the 512-bit kernel.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> High256(Vector256<byte> plane, int k, Vector256<byte> mask) => k switch
+    {
+        0 => Vector256.ShiftLeft(plane.AsUInt16(), 4).AsByte() & mask,
+        1 => Vector256.ShiftLeft(plane.AsUInt16(), 2).AsByte() & mask,
+        2 => plane & mask,
+        _ => Vector256.ShiftRightLogical(plane.AsUInt16(), 2).AsByte() & mask,
+    };
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Fifth256(Vector256<byte> plane, int m, Vector256<byte> bit) => (m <= 4
+        ? Vector256.ShiftLeft(plane.AsUInt16(), 4 - m) : Vector256.ShiftRightLogical(plane.AsUInt16(), m - 4)).AsByte() & bit;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Unpack256(byte* c, int half, int planes, Vector256<byte> nibble, out Vector256<byte> u0, out Vector256<byte> u1, out Vector256<byte> u2,
+        out Vector256<byte> u3, out Vector256<byte> u4, out Vector256<byte> u5, out Vector256<byte> u6, out Vector256<byte> u7)
+    {
+        if (half == 0)
+            for (int line = 0; line < LowBytes + 64 * planes; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
+        byte* h = c + 32 * half;
+        var v0 = Vector256.Load(h);
+        var v1 = Vector256.Load(h + 64);
+        var v2 = Vector256.Load(h + 128);
+        var v3 = Vector256.Load(h + 192);
+        u0 = v0 & nibble; u1 = Vector256.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & nibble;
+        u2 = v1 & nibble; u3 = Vector256.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & nibble;
+        u4 = v2 & nibble; u5 = Vector256.ShiftRightLogical(v2.AsUInt16(), 4).AsByte() & nibble;
+        u6 = v3 & nibble; u7 = Vector256.ShiftRightLogical(v3.AsUInt16(), 4).AsByte() & nibble;
+        if (planes == 0) return;
+        var p0 = Vector256.Load(h + LowBytes);
+        if (planes == 1)
+        {
+            var bit = Vector256.Create((byte)0x10);
+            u0 |= Fifth256(p0, 0, bit); u1 |= Fifth256(p0, 1, bit); u2 |= Fifth256(p0, 2, bit); u3 |= Fifth256(p0, 3, bit);
+            u4 |= Fifth256(p0, 4, bit); u5 |= Fifth256(p0, 5, bit); u6 |= Fifth256(p0, 6, bit); u7 |= Fifth256(p0, 7, bit);
+            return;
+        }
+        var p1 = Vector256.Load(h + LowBytes + 64);
+        var two = Vector256.Create((byte)0x30);
+        u0 |= High256(p0, 0, two); u1 |= High256(p0, 1, two); u2 |= High256(p0, 2, two); u3 |= High256(p0, 3, two);
+        u4 |= High256(p1, 0, two); u5 |= High256(p1, 1, two); u6 |= High256(p1, 2, two); u7 |= High256(p1, 3, two);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> HalfDot256(Vector256<byte> u0, Vector256<byte> u1, Vector256<byte> u2, Vector256<byte> u3, int* quads, Vector256<short> ones)
+    {
+        var s0 = Avx2.MultiplyAddAdjacent(u0, Vector256.Create(quads[0]).AsSByte()) + Avx2.MultiplyAddAdjacent(u1, Vector256.Create(quads[1]).AsSByte());
+        var s1 = Avx2.MultiplyAddAdjacent(u2, Vector256.Create(quads[2]).AsSByte()) + Avx2.MultiplyAddAdjacent(u3, Vector256.Create(quads[3]).AsSByte());
+        return Avx2.MultiplyAddAdjacent(s0, ones) + Avx2.MultiplyAddAdjacent(s1, ones);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> AffineGroup256(Vector256<float> acc, Vector256<float> scale, Vector256<float> offset, Vector256<float> sum, float* groupSums, int g)
+        => Vector256.FusedMultiplyAdd(-offset, Vector256.Create(groupSums[g]), Vector256.FusedMultiplyAdd(scale, sum, acc));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Fold256(Vector256<float> acc, Vector256<byte> u0, Vector256<byte> u1, Vector256<byte> u2, Vector256<byte> u3,
+        Vector256<byte> u4, Vector256<byte> u5, Vector256<byte> u6, Vector256<byte> u7, Activations a, int k, int b,
+        Vector256<float> s0, Vector256<float> o0, Vector256<float> s1, Vector256<float> o1, bool halves, bool halfZero, Vector256<short> ones)
+    {
+        int* quads = (int*)(a.Codes(k) + b * BlockSize);
+        var d = Vector256.Create(a.Scales(k)[b]);
+        if (halfZero)
+        {
+            var low = Avx.ConvertToVector256Single(HalfDot256(u0, u1, u2, u3, quads, ones) - Vector256.Create(a.ZeroSum(k, 2 * b)));
+            var high = Avx.ConvertToVector256Single(HalfDot256(u4, u5, u6, u7, quads + 4, ones) - Vector256.Create(a.ZeroSum(k, 2 * b + 1)));
+            return Vector256.FusedMultiplyAdd(Vector256.FusedMultiplyAdd(s1, high, s0 * low), d, acc);
+        }
+        float* sums = a.GroupSums(k);
+        var first = Avx.ConvertToVector256Single(HalfDot256(u0, u1, u2, u3, quads, ones));
+        var second = Avx.ConvertToVector256Single(HalfDot256(u4, u5, u6, u7, quads + 4, ones));
+        if (!halves) return AffineGroup256(acc, s0, o0, (first + second) * d, sums, b);
+        acc = AffineGroup256(acc, s0, o0, first * d, sums, 2 * b);
+        return AffineGroup256(acc, s1, o1, second * d, sums, 2 * b + 1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private protected override void RowBlock256(Weights w, Activations a, float* result, int stride, int half)
+    {
+        var nibble = Vector256.Create((byte)0xF);
+        var ones = Vector256<short>.One;
+        var zero = Vector256.Create((float)SymmetricZero);
+        int planes = Planes, blockBytes = BlockBytes;
+        bool halves = w.BlocksPerGroup == 0;
+        bool halfZero = HalfZero;
+        int tile = a.Tile, blocks = halves ? w.Groups / 2 : w.Groups;
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        for (int b = 0; b < blocks; b++)
+        {
+            Unpack256(w.Codes + (long)b * blockBytes, half, planes, nibble, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5, out var u6, out var u7);
+            int g = halves ? 2 * b : b;
+            var s0 = w.Scales256(g, half);
+            Vector256<float> s1 = halves ? w.Scales256(g + 1, half) : default, o0 = default, o1 = default;
+            if (!halfZero)
+            {
+                o0 = Vector256.FusedMultiplyAdd(s0, zero, w.Offsets256(g, half));
+                if (halves) o1 = Vector256.FusedMultiplyAdd(s1, zero, w.Offsets256(g + 1, half));
+            }
+            acc0 = Fold256(acc0, u0, u1, u2, u3, u4, u5, u6, u7, a, 0, b, s0, o0, s1, o1, halves, halfZero, ones);
+            if (tile > 1) acc1 = Fold256(acc1, u0, u1, u2, u3, u4, u5, u6, u7, a, 1, b, s0, o0, s1, o1, halves, halfZero, ones);
+            if (tile > 2) acc2 = Fold256(acc2, u0, u1, u2, u3, u4, u5, u6, u7, a, 2, b, s0, o0, s1, o1, halves, halfZero, ones);
+            if (tile > 3) acc3 = Fold256(acc3, u0, u1, u2, u3, u4, u5, u6, u7, a, 3, b, s0, o0, s1, o1, halves, halfZero, ones);
+        }
+        Store256(a, result, stride, acc0, acc1, acc2, acc3);
+    }
 }

@@ -280,6 +280,9 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// <summary>True when this CPU runs the int4 layout's kernels with factored or affine scales (Q4_K): AVX-512 or AVX2.</summary>
     internal static bool CanRepackInt4Affine(int rows, int cols) => CanRepackGroups(rows, cols);
 
+    /// <summary>True when this CPU runs the K-quant layout's kernels (Q6_K, Q5_K, Q3_K, Q2_K from the file): AVX-512 or AVX2.</summary>
+    internal static bool CanRepackKQuant(int rows, int cols) => CanRepackGroups(rows, cols);
+
     private static bool Fits(int rows, int cols) => rows % RowsPerBlock == 0 && cols % BlockSize == 0;
 
     private protected long GroupIndex(int row, int group) => ((long)(row / RowsPerBlock) * Groups + group) * RowsPerBlock + row % RowsPerBlock;

@@ -192,7 +192,7 @@ public static class GgufLoader
                 if (repack && t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepackInt4Affine(rows, cols))
                     return new Int4RowBlockMatrix(new Q4KSource(src, rows, cols, Factors(t.Type, src, rows, cols, rowBytes)!, g.File));
                 // Q2_K, Q3_K, Q5_K and Q6_K into the 6-bit one (codes decoded row by row, scales factored as stored).
-                if (repack && t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K && RowBlockMatrix.CanRepack(rows, cols))
+                if (repack && t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K && RowBlockMatrix.CanRepackKQuant(rows, cols))
                     return new Int6RowBlockMatrix(new KQuantInt8Source(t.Type, src, rows, cols, Factors(t.Type, src, rows, cols, rowBytes)!, g.File));
                 int blocksPerRow = cols / AffineBlockMatrix.Block;
                 var codes = GC.AllocateUninitializedArray<byte>(checked((int)count));

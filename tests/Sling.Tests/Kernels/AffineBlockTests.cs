@@ -57,7 +57,7 @@ public class AffineBlockTests
                 layouts.Add((fileFactors, new Int4RowBlockMatrix(new Iq4XsSource(src, rows, cols, fileFactors!, null))));
             // Q2_K, Q3_K, Q5_K and Q6_K as the loader reads them: codes decoded from the file's blocks row by
             // row into the 6-bit layout.
-            if (t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K && RowBlockMatrix.CanRepack(rows, cols))
+            if (t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K && RowBlockMatrix.CanRepackKQuant(rows, cols))
                 layouts.Add((fileFactors, new Int6RowBlockMatrix(new KQuantInt8Source(t.Type, src, rows, cols, fileFactors!, null))));
             foreach (var (factors, interleaved) in layouts)
             {
@@ -91,13 +91,16 @@ public class AffineBlockTests
                     Assert.Equal(expected, actual);
                 }
                 IntegerKernelTests.Check(interleaved, cols, rows);
-                // The int4 layout with affine or factored scales (Q4_K, Q4_1) has AVX2 kernels too: forced on here.
-                if (interleaved is Int4RowBlockMatrix int4 && t.Type is not (GgmlBlocks.IQ4_NL or GgmlBlocks.IQ4_XS) && KernelIsas.Available.Contains(KernelIsa.Avx2))
+                // The int4 layout with affine or factored scales (Q4_K, Q4_1) and the K-quant layout have AVX2
+                // kernels too: forced on here.
+                if (interleaved is Int4RowBlockMatrix or Int6RowBlockMatrix && t.Type is not (GgmlBlocks.IQ4_NL or GgmlBlocks.IQ4_XS)
+                    && KernelIsas.Available.Contains(KernelIsa.Avx2))
                 {
-                    var (isa, runsVnni) = (int4.Isa, int4.Vnni);
-                    (int4.Isa, int4.Vnni) = (KernelIsa.Avx2, false);
-                    IntegerKernelTests.Check(int4, cols, rows);
-                    (int4.Isa, int4.Vnni) = (isa, runsVnni);
+                    var layout = (RowBlockMatrix)interleaved;
+                    var (isa, runsVnni) = (layout.Isa, layout.Vnni);
+                    (layout.Isa, layout.Vnni) = (KernelIsa.Avx2, false);
+                    IntegerKernelTests.Check(layout, cols, rows);
+                    (layout.Isa, layout.Vnni) = (isa, runsVnni);
                 }
                 // With AVX-512 VNNI every layout runs on the assembled kernels, bit for bit as the .NET
                 // path, but the int8 layout's 16-value groups (a K-quant the 6-bit layout does not hold).
@@ -118,8 +121,9 @@ public class AffineBlockTests
         // Each factored type twice more (the factored form repacked, the loader's direct source), IQ4_NL once more.
         int factored = 2 * g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q4_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K or GgmlBlocks.IQ4_XS)
             + g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type == GgmlBlocks.IQ4_NL);
-        // AVX2 has the int4 layout's kernels for Q4_K (the loader's direct source) only.
-        int q4k = g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepackInt4Affine((int)t.Dimensions[1], (int)t.Dimensions[0]));
-        Assert.Equal(KernelIsas.Best == KernelIsa.Avx512 ? checkedTensors + factored : q4k, repacked);
+        // AVX2 has the interleaved kernels for the loader's direct sources of Q4_K and the K-quant layout only.
+        int direct = g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.Q4_K or GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K
+            && RowBlockMatrix.CanRepackKQuant((int)t.Dimensions[1], (int)t.Dimensions[0]));
+        Assert.Equal(KernelIsas.Best == KernelIsa.Avx512 ? checkedTensors + factored : direct, repacked);
     }
 }
