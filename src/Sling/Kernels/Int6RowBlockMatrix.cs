@@ -337,4 +337,39 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         }
         Store256(a, result, stride, acc0, acc1, acc2, acc3);
     }
+    // One activation row (generation): both halves of each block in the same step, so the block's
+    // lines are read once while they arrive, rather than a second pass over the row block.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private protected override bool RowBlock256One(Weights w, Activations a, float* result)
+    {
+        var nibble = Vector256.Create((byte)0xF);
+        var ones = Vector256<short>.One;
+        var zero = Vector256.Create((float)SymmetricZero);
+        int planes = Planes, blockBytes = BlockBytes;
+        bool halves = w.BlocksPerGroup == 0;
+        bool halfZero = HalfZero;
+        int blocks = halves ? w.Groups / 2 : w.Groups;
+        Vector256<float> low = default, high = default;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* c = w.Codes + (long)b * blockBytes;
+            int g = halves ? 2 * b : b;
+            for (int half = 0; half < 2; half++)
+            {
+                Unpack256(c, half, planes, nibble, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5, out var u6, out var u7);
+                var s0 = w.Scales256(g, half);
+                Vector256<float> s1 = halves ? w.Scales256(g + 1, half) : default, o0 = default, o1 = default;
+                if (!halfZero)
+                {
+                    o0 = Vector256.FusedMultiplyAdd(s0, zero, w.Offsets256(g, half));
+                    if (halves) o1 = Vector256.FusedMultiplyAdd(s1, zero, w.Offsets256(g + 1, half));
+                }
+                if (half == 0) low = Fold256(low, u0, u1, u2, u3, u4, u5, u6, u7, a, 0, b, s0, o0, s1, o1, halves, halfZero, ones);
+                else high = Fold256(high, u0, u1, u2, u3, u4, u5, u6, u7, a, 0, b, s0, o0, s1, o1, halves, halfZero, ones);
+            }
+        }
+        low.Store(result);
+        high.Store(result + RowsPerBlock / 2);
+        return true;
+    }
 }
