@@ -201,6 +201,50 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
         Store256(a, result, stride, acc0, acc1, acc2, acc3);
     }
 
+    // One activation row (generation): per block, each 32-byte run's two halves (rows 0–7, 8–15) meet
+    // the same broadcast pair of activation codes, in one pass over the row block.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private protected override bool RowBlock256One(Weights w, Activations a, float* result)
+    {
+        if (w.Affine || SignedCodes) return false;
+        short* q = a.Wide(0);
+        float* d = a.Scales(0);
+        float* groupSums = w.SharedZero ? null : a.GroupSums(0);
+        Vector256<float> low = default, high = default;
+        for (int g = 0, b = 0; g < w.Groups; g++)
+        {
+            Vector256<float> groupLow = default, groupHigh = default;
+            for (int end = b + w.BlocksPerGroup; b < end; b++)
+            {
+                byte* c = w.Codes + (long)b * 512;
+                for (int line = 0; line < 512; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
+                int* pairs = (int*)(q + b * BlockSize);
+                Vector256<int> sumLow = default, sumHigh = default;
+                for (int p = 0; p < BlockSize / 2; p++)
+                {
+                    var x = Vector256.Create(pairs[p]).AsInt16();
+                    sumLow += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(c + p * 32), x);
+                    sumHigh += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(c + p * 32 + 16), x);
+                }
+                var zero = Vector256.Create(a.ZeroSum(0, b));
+                var db = Vector256.Create(d[b]);
+                groupLow = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(sumLow - zero), db, groupLow);
+                groupHigh = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(sumHigh - zero), db, groupHigh);
+            }
+            if (groupSums != null)
+            {
+                var sum = Vector256.Create(groupSums[g]);
+                groupLow -= w.Zeros256(g, 0) * sum;
+                groupHigh -= w.Zeros256(g, 1) * sum;
+            }
+            low = Vector256.FusedMultiplyAdd(w.Scales256(g, 0), groupLow, low);
+            high = Vector256.FusedMultiplyAdd(w.Scales256(g, 1), groupHigh, high);
+        }
+        low.Store(result);
+        high.Store(result + RowsPerBlock / 2);
+        return true;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Pair256(byte* c, short* q, int p) =>
         Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(c + p * 32), Vector256.Create(((int*)q)[p]).AsInt16());
