@@ -88,6 +88,9 @@ public class Stories260KQualityTests : IDisposable
 
     // The integer kernels quantize activations to 8-bit blocks as llama.cpp does: on real weights the
     // perplexity they give stays within 0.5 % of the exact float activations' (int4 g32 and int8).
+    // Measured over four sampled texts (~1,600 tokens): over one (~400) the change moved by ±0.2 % with
+    // nothing but the kernels' order of rounding (AVX-512 against AVX2, repacked or not), as a flipped
+    // activation code cascades through this 8-value-head model.
     [SharedTheory(Folder + "/model.safetensors")]
     [InlineData(4, 32)]
     [InlineData(8, -1)]
@@ -96,13 +99,20 @@ public class Stories260KQualityTests : IDisposable
         var (reference, tokens) = ReferenceAndText();
         using (reference)
         {
+            var text = tokens.ToList();
+            foreach (ulong seed in new ulong[] { 7, 11, 13 })
+            {
+                var sample = reference.CreateGenerator().Generate("", new GenerationOptions { Temperature = 1, TopK = 0, TopP = 1, Seed = seed, MaxTokens = 400 });
+                text.AddRange(reference.Tokenizer.Encode(sample.Text, addBos: true));
+            }
+            Assert.InRange(text.Count, 1200, 2100);
             Quantized(new WeightQuantizationConfig { Bits = bits, GroupSize = group, Ratio = 1, AllLayers = true }, reference, tokens, out var model);
             using (model)
             {
-                double exact = Perplexity.Compute(model.Transformer, tokens, 512, 256).Perplexity;
+                double exact = Perplexity.Compute(model.Transformer, text, 512, 256).Perplexity;
                 model.Transformer.IntegerActivations = true;
-                double integer = Perplexity.Compute(model.Transformer, tokens, 512, 256).Perplexity;
-                Assert.True(Math.Abs(integer - exact) / exact < 0.005, $"perplexity {exact:F4} with float activations, {integer:F4} with int8 blocks");
+                double integer = Perplexity.Compute(model.Transformer, text, 512, 256).Perplexity;
+                Assert.True(Math.Abs(integer - exact) / exact < 0.005, $"perplexity {exact:F6} with float activations, {integer:F6} with int8 blocks");
                 Assert.NotEqual(exact, integer); // the integer path really ran
             }
         }
