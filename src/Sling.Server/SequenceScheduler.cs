@@ -304,15 +304,17 @@ internal sealed class SequenceScheduler : IDisposable
         for (int i = 0; i < _slots.Length; i++)
         {
             if (_slots[i] is not { } s || s.Answer.Reason is null) continue;
+            // The slot keeps its keys and values: a request that continues this conversation reuses them.
+            // Left first, so whoever sees the answer complete (a client reading /metrics right after)
+            // sees the slot idle and its blocks kept, not still in use.
+            _cached[i] = s.FedTokens;
+            _lastUsed[i] = ++_clock;
+            _slots[i] = null;
             s.Answer.Complete();
             s.Request.Text.Writer.TryComplete();
             s.Request.Done.TrySetResult(new RequestOutcome(s.Answer.Text, s.Request.Prompt.Count, s.Answer.Generated.Count,
                 s.Answer.Reason!.Value, s.Request.TimeToFirstToken));
             _metrics.Finished();
-            // The slot keeps its keys and values: a request that continues this conversation reuses them.
-            _cached[i] = s.FedTokens;
-            _lastUsed[i] = ++_clock;
-            _slots[i] = null;
         }
     }
 }
