@@ -86,6 +86,6 @@ export DOTNET_EnableAVX512=0
 bench peer --model "$work/tinyllama-q4_0.gguf" --runs 5
 bench peer --model "$work/tinyllama-same-q4_0.gguf" --sling-model "$work/tinyllama-int4" --runs 3
 bench peer --model "$work/tinyllama-q8_0.gguf" --runs 3
-for type in q4_k_m q3_k_m q5_k_m; do bench peer --model "$work/tinyllama-$type.gguf" --runs 3; done
+for type in q4_k_m q3_k_m q5_k_m iq4_xs; do bench peer --model "$work/tinyllama-$type.gguf" --runs 3; done
 sling bench -m "$work/tinyllama-q4_0.gguf" -p 0 -n 0 -r 1 | grep '^load'
 unset DOTNET_EnableAVX512

@@ -230,7 +230,11 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private protected override void RowBlock256(Weights w, Activations a, float* result, int stride, int half)
     {
-        if (_levels != null) throw new NotSupportedException($"{Format} has no AVX2 kernel");
+        if (_levels != null)
+        {
+            LevelRowBlock256(w, a, result, stride, half);
+            return;
+        }
         var mask = Vector256.Create((byte)0xF);
         var ones = Vector256<short>.One;
         int tile = a.Tile;
@@ -320,6 +324,62 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         low.Store(result);
         high.Store(result + RowsPerBlock / 2);
         return true;
+    }
+
+    // Table-indexed codes (IQ4) for 8 rows: vpshufb looks up within each 128-bit lane, and the tables
+    // repeat in every lane, so the 512-bit kernel's lookups and products carry over.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private void LevelRowBlock256(Weights w, Activations a, float* result, int stride, int half)
+    {
+        var mask = Vector256.Create((byte)0xF);
+        var ones = Vector256<short>.One;
+        Vector256<byte> pos = _positive.GetLower(), neg = _negative.GetLower();
+        int tile = a.Tile;
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        sbyte* q0 = a.Codes(0), q1 = a.Codes(1), q2 = a.Codes(2), q3 = a.Codes(3);
+        float* d0 = a.Scales(0), d1 = a.Scales(1), d2 = a.Scales(2), d3 = a.Scales(3);
+        for (int g = 0, b = 0; g < w.Groups; g++)
+        {
+            Vector256<float> g0 = default, g1 = default, g2 = default, g3 = default;
+            for (int end = b + w.BlocksPerGroup; b < end; b++)
+            {
+                byte* c = w.Codes + (long)b * 256 + half * 32;
+                if (half == 0)
+                    for (int line = 0; line < 256; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
+                int o = b * BlockSize;
+                g0 = Vector256.FusedMultiplyAdd(LevelDot256(c, pos, neg, mask, q0 + o, ones), Vector256.Create(d0[b]), g0);
+                if (tile > 1) g1 = Vector256.FusedMultiplyAdd(LevelDot256(c, pos, neg, mask, q1 + o, ones), Vector256.Create(d1[b]), g1);
+                if (tile > 2) g2 = Vector256.FusedMultiplyAdd(LevelDot256(c, pos, neg, mask, q2 + o, ones), Vector256.Create(d2[b]), g2);
+                if (tile > 3) g3 = Vector256.FusedMultiplyAdd(LevelDot256(c, pos, neg, mask, q3 + o, ones), Vector256.Create(d3[b]), g3);
+            }
+            // Levels are the values: no zero point or offset to take out.
+            var s = w.Scales256(g, half);
+            acc0 = Vector256.FusedMultiplyAdd(s, g0, acc0);
+            if (tile > 1) acc1 = Vector256.FusedMultiplyAdd(s, g1, acc1);
+            if (tile > 2) acc2 = Vector256.FusedMultiplyAdd(s, g2, acc2);
+            if (tile > 3) acc3 = Vector256.FusedMultiplyAdd(s, g3, acc3);
+        }
+        Store256(a, result, stride, acc0, acc1, acc2, acc3);
+    }
+
+    // Σ level·q of one block for 8 rows: per code vector the positive minus the negative table's
+    // products, widened at once (two would overflow 16 bits), as LevelDot.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> LevelDot256(byte* c, Vector256<byte> pos, Vector256<byte> neg, Vector256<byte> mask, sbyte* q, Vector256<short> ones)
+    {
+        int* quads = (int*)q;
+        var sum = Vector256<int>.Zero;
+        for (int j = 0; j < 4; j++)
+        {
+            var v = Vector256.Load(c + 64 * j);
+            var low = v & mask;
+            var high = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
+            var x0 = Vector256.Create(quads[2 * j]).AsSByte();
+            var x1 = Vector256.Create(quads[2 * j + 1]).AsSByte();
+            sum += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Shuffle(pos, low), x0) - Avx2.MultiplyAddAdjacent(Avx2.Shuffle(neg, low), x0), ones)
+                + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Shuffle(pos, high), x1) - Avx2.MultiplyAddAdjacent(Avx2.Shuffle(neg, high), x1), ones);
+        }
+        return Avx.ConvertToVector256Single(sum);
     }
 
     // BlockDot for 8 rows: the 8 vpmaddubsw results add in int16 without overflow (16 products of 15·127 at most).

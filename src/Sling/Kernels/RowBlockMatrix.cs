@@ -277,6 +277,9 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// </summary>
     internal static bool CanRepackGroups(int rows, int cols) => KernelIsas.Best >= KernelIsa.Avx2 && Fits(rows, cols);
 
+    /// <summary>True when this CPU runs the int4 layout's kernels with level tables (IQ4_NL, IQ4_XS): AVX-512 or AVX2.</summary>
+    internal static bool CanRepackLevels(int rows, int cols) => CanRepackGroups(rows, cols);
+
     /// <summary>True when this CPU runs the int4 layout's kernels with factored or affine scales (Q4_K): AVX-512 or AVX2.</summary>
     internal static bool CanRepackInt4Affine(int rows, int cols) => CanRepackGroups(rows, cols);
 

@@ -184,9 +184,9 @@ public static class GgufLoader
                 byte* src = g.File.Pointer(t.Offset, rows * rowBytes, name);
                 // IQ4_NL and IQ4_XS: their 4-bit level indices go straight into the int4 layout, whose
                 // kernel looks the levels up.
-                if (repack && t.Type == GgmlBlocks.IQ4_NL && RowBlockMatrix.CanRepack(rows, cols))
+                if (repack && t.Type == GgmlBlocks.IQ4_NL && RowBlockMatrix.CanRepackLevels(rows, cols))
                     return new Int4RowBlockMatrix(new Q4_0Source(src, rows, cols, g.File, iq4: true));
-                if (repack && t.Type == GgmlBlocks.IQ4_XS && RowBlockMatrix.CanRepack(rows, cols))
+                if (repack && t.Type == GgmlBlocks.IQ4_XS && RowBlockMatrix.CanRepackLevels(rows, cols))
                     return new Int4RowBlockMatrix(new Iq4XsSource(src, rows, cols, Factors(t.Type, src, rows, cols, rowBytes)!, g.File));
                 // Q4_K goes straight from the file's blocks into the kernel's interleaved layout.
                 if (repack && t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepackInt4Affine(rows, cols))

@@ -51,9 +51,9 @@ public class AffineBlockTests
             if (t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepackInt4Affine(rows, cols))
                 layouts.Add((fileFactors, new Int4RowBlockMatrix(new Q4KSource(src, rows, cols, fileFactors!, null))));
             // IQ4_NL and IQ4_XS as the loader reads them: level indices into the int4 layout, levels looked up.
-            if (t.Type == GgmlBlocks.IQ4_NL && RowBlockMatrix.CanRepack(rows, cols))
+            if (t.Type == GgmlBlocks.IQ4_NL && RowBlockMatrix.CanRepackLevels(rows, cols))
                 layouts.Add((null, new Int4RowBlockMatrix(new Q4_0Source(src, rows, cols, null, iq4: true))));
-            if (t.Type == GgmlBlocks.IQ4_XS && RowBlockMatrix.CanRepack(rows, cols))
+            if (t.Type == GgmlBlocks.IQ4_XS && RowBlockMatrix.CanRepackLevels(rows, cols))
                 layouts.Add((fileFactors, new Int4RowBlockMatrix(new Iq4XsSource(src, rows, cols, fileFactors!, null))));
             // Q2_K, Q3_K, Q5_K and Q6_K as the loader reads them: codes decoded from the file's blocks row by
             // row into the 6-bit layout.
@@ -91,10 +91,9 @@ public class AffineBlockTests
                     Assert.Equal(expected, actual);
                 }
                 IntegerKernelTests.Check(interleaved, cols, rows);
-                // The int4 layout with affine or factored scales (Q4_K, Q4_1) and the K-quant layout have AVX2
-                // kernels too: forced on here.
-                if (interleaved is Int4RowBlockMatrix or Int6RowBlockMatrix && t.Type is not (GgmlBlocks.IQ4_NL or GgmlBlocks.IQ4_XS)
-                    && KernelIsas.Available.Contains(KernelIsa.Avx2))
+                // The int4 layout (affine, factored or level-table scales: Q4_K, Q4_1, IQ4) and the K-quant
+                // layout have AVX2 kernels too: forced on here.
+                if (interleaved is Int4RowBlockMatrix or Int6RowBlockMatrix && KernelIsas.Available.Contains(KernelIsa.Avx2))
                 {
                     var layout = (RowBlockMatrix)interleaved;
                     var (isa, runsVnni) = (layout.Isa, layout.Vnni);
@@ -121,8 +120,9 @@ public class AffineBlockTests
         // Each factored type twice more (the factored form repacked, the loader's direct source), IQ4_NL once more.
         int factored = 2 * g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q4_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K or GgmlBlocks.IQ4_XS)
             + g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type == GgmlBlocks.IQ4_NL);
-        // AVX2 has the interleaved kernels for the loader's direct sources of Q4_K and the K-quant layout only.
-        int direct = g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.Q4_K or GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K
+        // AVX2 has the interleaved kernels for the loader's direct sources (Q4_K, IQ4, the K-quant layout) only.
+        int direct = g.Tensors.Count(t => t.Dimensions.Length == 2
+            && t.Type is GgmlBlocks.Q4_K or GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K or GgmlBlocks.IQ4_NL or GgmlBlocks.IQ4_XS
             && RowBlockMatrix.CanRepackKQuant((int)t.Dimensions[1], (int)t.Dimensions[0]));
         Assert.Equal(KernelIsas.Best == KernelIsa.Avx512 ? checkedTensors + factored : direct, repacked);
     }

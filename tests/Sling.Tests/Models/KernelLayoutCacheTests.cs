@@ -18,12 +18,13 @@ public class KernelLayoutCacheTests
     private static readonly bool Repacks = KernelIsas.Best >= KernelIsa.Avx2;
     private static readonly bool RepacksAll = KernelIsas.Best == KernelIsa.Avx512;
 
-    // On AVX2 the interleaved layouts hold Q4_0, Q8_0, Q4_K and the other K-quants' tensors (of a shape they fit).
+    // On AVX2 the interleaved layouts hold Q4_0, Q8_0, Q4_K, the other K-quants' and IQ4's tensors (of a shape they fit).
     private static bool HasAvx2Layout(string path)
     {
         using var g = GgufFile.Open(path);
         return g.Tensors.Any(t => t.Dimensions.Length == 2 && t.Dimensions[1] % RowBlockMatrix.RowsPerBlock == 0 && t.Dimensions[0] % 32 == 0
-            && t.Type is GgmlBlocks.Q4_0 or GgmlBlocks.Q8_0 or GgmlBlocks.Q4_K or GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K);
+            && t.Type is GgmlBlocks.Q4_0 or GgmlBlocks.Q8_0 or GgmlBlocks.Q4_K or GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K
+                or GgmlBlocks.IQ4_NL or GgmlBlocks.IQ4_XS);
     }
 
     private static bool Interleaved(Transformer model) =>
