@@ -246,17 +246,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             Vector256<float> g0 = default, g1 = default, g2 = default, g3 = default;
             for (int end = b + w.BlocksPerGroup; b < end; b++)
             {
-                byte* c = w.Codes + (long)b * 256 + half * 32;
-                if (half == 0)
-                    for (int line = 0; line < 256; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
-                var v0 = Vector256.Load(c);
-                var v1 = Vector256.Load(c + 64);
-                var v2 = Vector256.Load(c + 128);
-                var v3 = Vector256.Load(c + 192);
-                var l0 = v0 & mask; var h0 = Vector256.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & mask;
-                var l1 = v1 & mask; var h1 = Vector256.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & mask;
-                var l2 = v2 & mask; var h2 = Vector256.ShiftRightLogical(v2.AsUInt16(), 4).AsByte() & mask;
-                var l3 = v3 & mask; var h3 = Vector256.ShiftRightLogical(v3.AsUInt16(), 4).AsByte() & mask;
+                Unpack256(w.Codes + (long)b * 256, half, mask, out var l0, out var h0, out var l1, out var h1, out var l2, out var h2, out var l3, out var h3);
                 int o = b * BlockSize;
                 g0 = Vector256.FusedMultiplyAdd(BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, q0 + o, ones, a.ZeroSum(0, b)), Vector256.Create(d0[b]), g0);
                 if (tile > 1) g1 = Vector256.FusedMultiplyAdd(BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, q1 + o, ones, a.ZeroSum(1, b)), Vector256.Create(d1[b]), g1);
@@ -277,9 +267,6 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         var mask = Vector256.Create((byte)0xF);
         var ones = Vector256<short>.One;
         sbyte* q = a.Codes(0);
-        float* d = a.Scales(0);
-        float* groupSums = w.SharedZero ? null : a.GroupSums(0);
-        bool affine = w.Affine;
         Vector256<float> low = default, high = default;
         for (int g = 0, b = 0; g < w.Groups; g++)
         {
@@ -299,27 +286,9 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
                     sumLow += Avx2.MultiplyAddAdjacent(v & mask, x0) + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, x1);
                     sumHigh += Avx2.MultiplyAddAdjacent(u & mask, x0) + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(u.AsUInt16(), 4).AsByte() & mask, x1);
                 }
-                var zero = Vector256.Create(a.ZeroSum(0, b));
-                var db = Vector256.Create(d[b]);
-                groupLow = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(sumLow, ones) - zero), db, groupLow);
-                groupHigh = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(sumHigh, ones) - zero), db, groupHigh);
+                AddBlock256(a, b, Avx2.MultiplyAddAdjacent(sumLow, ones), Avx2.MultiplyAddAdjacent(sumHigh, ones), ref groupLow, ref groupHigh);
             }
-            if (affine)
-            {
-                // scale · Σ d·Σ code·q − offset · Σ d·Σq, in AffineGroup's order.
-                var sum = Vector256.Create(groupSums![g]);
-                low = Vector256.FusedMultiplyAdd(-w.Offsets256(g, 0), sum, Vector256.FusedMultiplyAdd(w.Scales256(g, 0), groupLow, low));
-                high = Vector256.FusedMultiplyAdd(-w.Offsets256(g, 1), sum, Vector256.FusedMultiplyAdd(w.Scales256(g, 1), groupHigh, high));
-                continue;
-            }
-            if (groupSums != null)
-            {
-                var sum = Vector256.Create(groupSums[g]);
-                groupLow -= w.Zeros256(g, 0) * sum;
-                groupHigh -= w.Zeros256(g, 1) * sum;
-            }
-            low = Vector256.FusedMultiplyAdd(w.Scales256(g, 0), groupLow, low);
-            high = Vector256.FusedMultiplyAdd(w.Scales256(g, 1), groupHigh, high);
+            FoldGroupOne256(w, a, g, groupLow, groupHigh, ref low, ref high);
         }
         low.Store(result);
         high.Store(result + RowsPerBlock / 2);
@@ -343,14 +312,12 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             Vector256<float> g0 = default, g1 = default, g2 = default, g3 = default;
             for (int end = b + w.BlocksPerGroup; b < end; b++)
             {
-                byte* c = w.Codes + (long)b * 256 + half * 32;
-                if (half == 0)
-                    for (int line = 0; line < 256; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
+                Unpack256(w.Codes + (long)b * 256, half, mask, out var l0, out var h0, out var l1, out var h1, out var l2, out var h2, out var l3, out var h3);
                 int o = b * BlockSize;
-                g0 = Vector256.FusedMultiplyAdd(LevelDot256(c, pos, neg, mask, q0 + o, ones), Vector256.Create(d0[b]), g0);
-                if (tile > 1) g1 = Vector256.FusedMultiplyAdd(LevelDot256(c, pos, neg, mask, q1 + o, ones), Vector256.Create(d1[b]), g1);
-                if (tile > 2) g2 = Vector256.FusedMultiplyAdd(LevelDot256(c, pos, neg, mask, q2 + o, ones), Vector256.Create(d2[b]), g2);
-                if (tile > 3) g3 = Vector256.FusedMultiplyAdd(LevelDot256(c, pos, neg, mask, q3 + o, ones), Vector256.Create(d3[b]), g3);
+                g0 = Vector256.FusedMultiplyAdd(LevelDot256(l0, h0, l1, h1, l2, h2, l3, h3, pos, neg, q0 + o, ones), Vector256.Create(d0[b]), g0);
+                if (tile > 1) g1 = Vector256.FusedMultiplyAdd(LevelDot256(l0, h0, l1, h1, l2, h2, l3, h3, pos, neg, q1 + o, ones), Vector256.Create(d1[b]), g1);
+                if (tile > 2) g2 = Vector256.FusedMultiplyAdd(LevelDot256(l0, h0, l1, h1, l2, h2, l3, h3, pos, neg, q2 + o, ones), Vector256.Create(d2[b]), g2);
+                if (tile > 3) g3 = Vector256.FusedMultiplyAdd(LevelDot256(l0, h0, l1, h1, l2, h2, l3, h3, pos, neg, q3 + o, ones), Vector256.Create(d3[b]), g3);
             }
             // Levels are the values: no zero point or offset to take out.
             var s = w.Scales256(g, half);
@@ -365,21 +332,41 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     // Σ level·q of one block for 8 rows: per code vector the positive minus the negative table's
     // products, widened at once (two would overflow 16 bits), as LevelDot.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> LevelDot256(byte* c, Vector256<byte> pos, Vector256<byte> neg, Vector256<byte> mask, sbyte* q, Vector256<short> ones)
+    private static Vector256<float> LevelDot256(Vector256<byte> l0, Vector256<byte> h0, Vector256<byte> l1, Vector256<byte> h1,
+        Vector256<byte> l2, Vector256<byte> h2, Vector256<byte> l3, Vector256<byte> h3, Vector256<byte> pos, Vector256<byte> neg, sbyte* q, Vector256<short> ones)
     {
         int* quads = (int*)q;
-        var sum = Vector256<int>.Zero;
-        for (int j = 0; j < 4; j++)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static Vector256<int> Quad(Vector256<byte> codes, Vector256<byte> pos, Vector256<byte> neg, int quad, Vector256<short> ones)
         {
-            var v = Vector256.Load(c + 64 * j);
-            var low = v & mask;
-            var high = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
-            var x0 = Vector256.Create(quads[2 * j]).AsSByte();
-            var x1 = Vector256.Create(quads[2 * j + 1]).AsSByte();
-            sum += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Shuffle(pos, low), x0) - Avx2.MultiplyAddAdjacent(Avx2.Shuffle(neg, low), x0), ones)
-                + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Shuffle(pos, high), x1) - Avx2.MultiplyAddAdjacent(Avx2.Shuffle(neg, high), x1), ones);
+            var x = Vector256.Create(quad).AsSByte();
+            return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Shuffle(pos, codes), x) - Avx2.MultiplyAddAdjacent(Avx2.Shuffle(neg, codes), x), ones);
         }
-        return Avx.ConvertToVector256Single(sum);
+        var s0 = Quad(l0, pos, neg, quads[0], ones) + Quad(h0, pos, neg, quads[1], ones);
+        var s1 = Quad(l1, pos, neg, quads[2], ones) + Quad(h1, pos, neg, quads[3], ones);
+        var s2 = Quad(l2, pos, neg, quads[4], ones) + Quad(h2, pos, neg, quads[5], ones);
+        var s3 = Quad(l3, pos, neg, quads[6], ones) + Quad(h3, pos, neg, quads[7], ones);
+        return Avx.ConvertToVector256Single((s0 + s1) + (s2 + s3));
+    }
+
+    // Unpack for rows 8·half.. (AVX2): the 32-byte halves of the block's four vectors, with the lines
+    // 4 KiB ahead asked for on the first half's pass (the second finds them in cache). The K-quant
+    // layout's low bits too.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Unpack256(byte* block, int half, Vector256<byte> mask, out Vector256<byte> l0, out Vector256<byte> h0, out Vector256<byte> l1, out Vector256<byte> h1,
+        out Vector256<byte> l2, out Vector256<byte> h2, out Vector256<byte> l3, out Vector256<byte> h3)
+    {
+        if (half == 0)
+            for (int line = 0; line < 256; line += 64) Sse.Prefetch0(block + PrefetchDistance + line);
+        byte* c = block + half * 32;
+        var v0 = Vector256.Load(c);
+        var v1 = Vector256.Load(c + 64);
+        var v2 = Vector256.Load(c + 128);
+        var v3 = Vector256.Load(c + 192);
+        l0 = v0 & mask; h0 = Vector256.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & mask;
+        l1 = v1 & mask; h1 = Vector256.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & mask;
+        l2 = v2 & mask; h2 = Vector256.ShiftRightLogical(v2.AsUInt16(), 4).AsByte() & mask;
+        l3 = v3 & mask; h3 = Vector256.ShiftRightLogical(v3.AsUInt16(), 4).AsByte() & mask;
     }
 
     // BlockDot for 8 rows: the 8 vpmaddubsw results add in int16 without overflow (16 products of 15·127 at most).

@@ -249,18 +249,11 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     private static void Unpack256(byte* c, int half, int planes, Vector256<byte> nibble, out Vector256<byte> u0, out Vector256<byte> u1, out Vector256<byte> u2,
         out Vector256<byte> u3, out Vector256<byte> u4, out Vector256<byte> u5, out Vector256<byte> u6, out Vector256<byte> u7)
     {
-        if (half == 0)
-            for (int line = 0; line < LowBytes + 64 * planes; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
-        byte* h = c + 32 * half;
-        var v0 = Vector256.Load(h);
-        var v1 = Vector256.Load(h + 64);
-        var v2 = Vector256.Load(h + 128);
-        var v3 = Vector256.Load(h + 192);
-        u0 = v0 & nibble; u1 = Vector256.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & nibble;
-        u2 = v1 & nibble; u3 = Vector256.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & nibble;
-        u4 = v2 & nibble; u5 = Vector256.ShiftRightLogical(v2.AsUInt16(), 4).AsByte() & nibble;
-        u6 = v3 & nibble; u7 = Vector256.ShiftRightLogical(v3.AsUInt16(), 4).AsByte() & nibble;
+        Int4RowBlockMatrix.Unpack256(c, half, nibble, out u0, out u1, out u2, out u3, out u4, out u5, out u6, out u7);
         if (planes == 0) return;
+        if (half == 0)
+            for (int line = 0; line < 64 * planes; line += 64) Sse.Prefetch0(c + PrefetchDistance + LowBytes + line);
+        byte* h = c + 32 * half;
         var p0 = Vector256.Load(h + LowBytes);
         if (planes == 1)
         {
@@ -308,6 +301,22 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         return AffineGroup256(acc, s1, o1, second * d, sums, 2 * b + 1);
     }
 
+    // A block's group scales and offsets (z·s + o: the codes' offset folded in) for rows 8·half..; the
+    // second group's with 16-value groups; no offsets where the code offset leaves the integer sums.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<float> S0, Vector256<float> O0, Vector256<float> S1, Vector256<float> O1) Factors256(
+        Weights w, int g, int half, bool halves, bool halfZero, Vector256<float> zero)
+    {
+        var s0 = w.Scales256(g, half);
+        Vector256<float> s1 = halves ? w.Scales256(g + 1, half) : default, o0 = default, o1 = default;
+        if (!halfZero)
+        {
+            o0 = Vector256.FusedMultiplyAdd(s0, zero, w.Offsets256(g, half));
+            if (halves) o1 = Vector256.FusedMultiplyAdd(s1, zero, w.Offsets256(g + 1, half));
+        }
+        return (s0, o0, s1, o1);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private protected override void RowBlock256(Weights w, Activations a, float* result, int stride, int half)
     {
@@ -322,14 +331,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         for (int b = 0; b < blocks; b++)
         {
             Unpack256(w.Codes + (long)b * blockBytes, half, planes, nibble, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5, out var u6, out var u7);
-            int g = halves ? 2 * b : b;
-            var s0 = w.Scales256(g, half);
-            Vector256<float> s1 = halves ? w.Scales256(g + 1, half) : default, o0 = default, o1 = default;
-            if (!halfZero)
-            {
-                o0 = Vector256.FusedMultiplyAdd(s0, zero, w.Offsets256(g, half));
-                if (halves) o1 = Vector256.FusedMultiplyAdd(s1, zero, w.Offsets256(g + 1, half));
-            }
+            var (s0, o0, s1, o1) = Factors256(w, halves ? 2 * b : b, half, halves, halfZero, zero);
             acc0 = Fold256(acc0, u0, u1, u2, u3, u4, u5, u6, u7, a, 0, b, s0, o0, s1, o1, halves, halfZero, ones);
             if (tile > 1) acc1 = Fold256(acc1, u0, u1, u2, u3, u4, u5, u6, u7, a, 1, b, s0, o0, s1, o1, halves, halfZero, ones);
             if (tile > 2) acc2 = Fold256(acc2, u0, u1, u2, u3, u4, u5, u6, u7, a, 2, b, s0, o0, s1, o1, halves, halfZero, ones);
@@ -337,6 +339,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         }
         Store256(a, result, stride, acc0, acc1, acc2, acc3);
     }
+
     // One activation row (generation): both halves of each block in the same step, so the block's
     // lines are read once while they arrive, rather than a second pass over the row block.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
@@ -357,13 +360,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
             for (int half = 0; half < 2; half++)
             {
                 Unpack256(c, half, planes, nibble, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5, out var u6, out var u7);
-                var s0 = w.Scales256(g, half);
-                Vector256<float> s1 = halves ? w.Scales256(g + 1, half) : default, o0 = default, o1 = default;
-                if (!halfZero)
-                {
-                    o0 = Vector256.FusedMultiplyAdd(s0, zero, w.Offsets256(g, half));
-                    if (halves) o1 = Vector256.FusedMultiplyAdd(s1, zero, w.Offsets256(g + 1, half));
-                }
+                var (s0, o0, s1, o1) = Factors256(w, g, half, halves, halfZero, zero);
                 if (half == 0) low = Fold256(low, u0, u1, u2, u3, u4, u5, u6, u7, a, 0, b, s0, o0, s1, o1, halves, halfZero, ones);
                 else high = Fold256(high, u0, u1, u2, u3, u4, u5, u6, u7, a, 0, b, s0, o0, s1, o1, halves, halfZero, ones);
             }

@@ -208,8 +208,6 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     {
         if (w.Affine || SignedCodes) return false;
         short* q = a.Wide(0);
-        float* d = a.Scales(0);
-        float* groupSums = w.SharedZero ? null : a.GroupSums(0);
         Vector256<float> low = default, high = default;
         for (int g = 0, b = 0; g < w.Groups; g++)
         {
@@ -226,19 +224,9 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
                     sumLow += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(c + p * 32), x);
                     sumHigh += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(c + p * 32 + 16), x);
                 }
-                var zero = Vector256.Create(a.ZeroSum(0, b));
-                var db = Vector256.Create(d[b]);
-                groupLow = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(sumLow - zero), db, groupLow);
-                groupHigh = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(sumHigh - zero), db, groupHigh);
+                AddBlock256(a, b, sumLow, sumHigh, ref groupLow, ref groupHigh);
             }
-            if (groupSums != null)
-            {
-                var sum = Vector256.Create(groupSums[g]);
-                groupLow -= w.Zeros256(g, 0) * sum;
-                groupHigh -= w.Zeros256(g, 1) * sum;
-            }
-            low = Vector256.FusedMultiplyAdd(w.Scales256(g, 0), groupLow, low);
-            high = Vector256.FusedMultiplyAdd(w.Scales256(g, 1), groupHigh, high);
+            FoldGroupOne256(w, a, g, groupLow, groupHigh, ref low, ref high);
         }
         low.Store(result);
         high.Store(result + RowsPerBlock / 2);

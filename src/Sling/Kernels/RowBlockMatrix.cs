@@ -248,7 +248,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     public override long ByteSize => _codeBuffer.Length + _scaleBuffer.Length + (_superBuffer?.Length ?? 0) + (_zeros == null ? 0 : this is Int4RowBlockMatrix ? (long)Rows * Int4GroupMatrix.ZeroBytesPerRow(Groups) : _zeros.LongLength);
 
     /// <summary>True when this CPU runs the kernels (AVX-512, or AVX2: int4/int8 groups have both) and the matrix's shape fits the layout.</summary>
-    public static bool CanRepack(GroupMatrix m) => CanRepackGroups(m.Rows, m.Cols) && m.GroupSize % BlockSize == 0;
+    public static bool CanRepack(GroupMatrix m) => CanRepackAvx2Layout(m.Rows, m.Cols) && m.GroupSize % BlockSize == 0;
 
     /// <summary>True when this CPU runs the kernels and the matrix's shape fits the layout: 4-bit codes
     /// with one scale and offset per 32 values (Q4_K, Q4_1) take the int4 layout, factored codes of six
@@ -271,20 +271,13 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     internal static bool CanRepack(int rows, int cols) => KernelIsas.Best == KernelIsa.Avx512 && Fits(rows, cols);
 
     /// <summary>
-    /// True when this CPU runs the kernels of int4 and int8 groups with fp16 scales and zero points
-    /// (Q4_0, Q8_0, Sling's int4/int8) — AVX-512, or AVX2 (<see cref="RowBlock256"/>) — and a [rows, cols] matrix fits the layout.
-    /// Affine, factored (K-quant) and table (IQ4) layouts have AVX-512 kernels only.
+    /// True when this CPU runs the kernels — AVX-512, or AVX2 (<see cref="RowBlock256"/>) — of the layouts
+    /// that have both: int4 and int8 groups with fp16 scales and zero points (Q4_0, Q8_0, Sling's int4/int8),
+    /// and the int4 (Q4_K, IQ4) and K-quant (Q6_K, Q5_K, Q3_K, Q2_K) layouts as the GGUF loader fills
+    /// them; and a [rows, cols] matrix fits the layout. Affine blocks repacked into the int8 layout
+    /// (Q5_0/Q5_1, 16-value groups) have AVX-512 kernels only (<see cref="CanRepack(int, int)"/>).
     /// </summary>
-    internal static bool CanRepackGroups(int rows, int cols) => KernelIsas.Best >= KernelIsa.Avx2 && Fits(rows, cols);
-
-    /// <summary>True when this CPU runs the int4 layout's kernels with level tables (IQ4_NL, IQ4_XS): AVX-512 or AVX2.</summary>
-    internal static bool CanRepackLevels(int rows, int cols) => CanRepackGroups(rows, cols);
-
-    /// <summary>True when this CPU runs the int4 layout's kernels with factored or affine scales (Q4_K): AVX-512 or AVX2.</summary>
-    internal static bool CanRepackInt4Affine(int rows, int cols) => CanRepackGroups(rows, cols);
-
-    /// <summary>True when this CPU runs the K-quant layout's kernels (Q6_K, Q5_K, Q3_K, Q2_K from the file): AVX-512 or AVX2.</summary>
-    internal static bool CanRepackKQuant(int rows, int cols) => CanRepackGroups(rows, cols);
+    internal static bool CanRepackAvx2Layout(int rows, int cols) => KernelIsas.Best >= KernelIsa.Avx2 && Fits(rows, cols);
 
     private static bool Fits(int rows, int cols) => rows % RowsPerBlock == 0 && cols % BlockSize == 0;
 
@@ -667,6 +660,29 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         if (tile > 1) acc1 = Vector256.FusedMultiplyAdd(s, g1 - z * a.GroupSums(1)[g], acc1);
         if (tile > 2) acc2 = Vector256.FusedMultiplyAdd(s, g2 - z * a.GroupSums(2)[g], acc2);
         if (tile > 3) acc3 = Vector256.FusedMultiplyAdd(s, g3 - z * a.GroupSums(3)[g], acc3);
+    }
+
+    /// <summary>
+    /// One activation row's block for both halves (AVX2 one-row kernels): each half's integer sums, less
+    /// zero·Σq where every code shares the zero point, times the block's activation scale, into its group's sums.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected static void AddBlock256(Activations a, int b, Vector256<int> sumLow, Vector256<int> sumHigh, ref Vector256<float> groupLow, ref Vector256<float> groupHigh)
+    {
+        var zero = Vector256.Create(a.ZeroSum(0, b));
+        var d = Vector256.Create(a.Scales(0)[b]);
+        groupLow = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(sumLow - zero), d, groupLow);
+        groupHigh = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(sumHigh - zero), d, groupHigh);
+    }
+
+    /// <summary><see cref="FoldGroup256"/> of one activation row for both halves of the block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected static void FoldGroupOne256(Weights w, Activations a, int g, Vector256<float> groupLow, Vector256<float> groupHigh,
+        ref Vector256<float> low, ref Vector256<float> high)
+    {
+        Vector256<float> none = default;
+        FoldGroup256(w, a, g, 0, groupLow, default, default, default, ref low, ref none, ref none, ref none);
+        FoldGroup256(w, a, g, 1, groupHigh, default, default, default, ref high, ref none, ref none, ref none);
     }
 
     /// <summary>Stores the tile's 8-row results (AVX2).</summary>

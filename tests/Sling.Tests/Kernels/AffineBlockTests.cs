@@ -48,16 +48,16 @@ public class AffineBlockTests
                 forms.Add(new AffineBlockMatrix(codes, scales, zeros, offsets, rows, cols, GgufFile.TypeName(t.Type)) { Factors = fileFactors });
             var layouts = forms.Where(RowBlockMatrix.CanRepack).Select(f => (f.Factors, Matrix: (WeightMatrix)RowBlockMatrix.Repack(f))).ToList();
             // Q4_K as the loader reads it: from the file's blocks straight into the interleaved int4 layout.
-            if (t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepackInt4Affine(rows, cols))
+            if (t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepackAvx2Layout(rows, cols))
                 layouts.Add((fileFactors, new Int4RowBlockMatrix(new Q4KSource(src, rows, cols, fileFactors!, null))));
             // IQ4_NL and IQ4_XS as the loader reads them: level indices into the int4 layout, levels looked up.
-            if (t.Type == GgmlBlocks.IQ4_NL && RowBlockMatrix.CanRepackLevels(rows, cols))
+            if (t.Type == GgmlBlocks.IQ4_NL && RowBlockMatrix.CanRepackAvx2Layout(rows, cols))
                 layouts.Add((null, new Int4RowBlockMatrix(new Q4_0Source(src, rows, cols, null, iq4: true))));
-            if (t.Type == GgmlBlocks.IQ4_XS && RowBlockMatrix.CanRepackLevels(rows, cols))
+            if (t.Type == GgmlBlocks.IQ4_XS && RowBlockMatrix.CanRepackAvx2Layout(rows, cols))
                 layouts.Add((fileFactors, new Int4RowBlockMatrix(new Iq4XsSource(src, rows, cols, fileFactors!, null))));
             // Q2_K, Q3_K, Q5_K and Q6_K as the loader reads them: codes decoded from the file's blocks row by
             // row into the 6-bit layout.
-            if (t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K && RowBlockMatrix.CanRepackKQuant(rows, cols))
+            if (t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K && RowBlockMatrix.CanRepackAvx2Layout(rows, cols))
                 layouts.Add((fileFactors, new Int6RowBlockMatrix(new KQuantInt8Source(t.Type, src, rows, cols, fileFactors!, null))));
             foreach (var (factors, interleaved) in layouts)
             {
@@ -123,7 +123,7 @@ public class AffineBlockTests
         // AVX2 has the interleaved kernels for the loader's direct sources (Q4_K, IQ4, the K-quant layout) only.
         int direct = g.Tensors.Count(t => t.Dimensions.Length == 2
             && t.Type is GgmlBlocks.Q4_K or GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K or GgmlBlocks.IQ4_NL or GgmlBlocks.IQ4_XS
-            && RowBlockMatrix.CanRepackKQuant((int)t.Dimensions[1], (int)t.Dimensions[0]));
+            && RowBlockMatrix.CanRepackAvx2Layout((int)t.Dimensions[1], (int)t.Dimensions[0]));
         Assert.Equal(KernelIsas.Best == KernelIsa.Avx512 ? checkedTensors + factored : direct, repacked);
     }
 }
