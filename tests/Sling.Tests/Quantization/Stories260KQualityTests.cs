@@ -22,13 +22,16 @@ public class Stories260KQualityTests : IDisposable
     private (LoadedModel Reference, IReadOnlyList<int> Tokens) ReferenceAndText()
     {
         var reference = ModelLoader.Load(Source);
-        var sample = reference.CreateGenerator().Generate("", new GenerationOptions { Temperature = 1, TopK = 0, TopP = 1, Seed = 2026, MaxTokens = 400 });
         string path = _dir.File("text.txt");
-        File.WriteAllText(path, sample.Text);
+        File.WriteAllText(path, Sample(reference, 2026));
         var tokens = reference.Tokenizer.Encode(File.ReadAllText(path), addBos: true);
         Assert.InRange(tokens.Count, 300, 520);
         return (reference, tokens);
     }
+
+    /// <summary>~400 tokens the reference model writes from nothing, sampling at temperature 1 with <paramref name="seed"/>.</summary>
+    private static string Sample(LoadedModel reference, ulong seed) =>
+        reference.CreateGenerator().Generate("", new GenerationOptions { Temperature = 1, TopK = 0, TopP = 1, Seed = seed, MaxTokens = 400 }).Text;
 
     private ModelComparison.Result Quantized(WeightQuantizationConfig config, LoadedModel reference, IReadOnlyList<int> tokens, out LoadedModel model)
     {
@@ -100,11 +103,7 @@ public class Stories260KQualityTests : IDisposable
         using (reference)
         {
             var text = tokens.ToList();
-            foreach (ulong seed in new ulong[] { 7, 11, 13 })
-            {
-                var sample = reference.CreateGenerator().Generate("", new GenerationOptions { Temperature = 1, TopK = 0, TopP = 1, Seed = seed, MaxTokens = 400 });
-                text.AddRange(reference.Tokenizer.Encode(sample.Text, addBos: true));
-            }
+            foreach (ulong seed in new ulong[] { 7, 11, 13 }) text.AddRange(reference.Tokenizer.Encode(Sample(reference, seed), addBos: true));
             Assert.InRange(text.Count, 1200, 2100);
             Quantized(new WeightQuantizationConfig { Bits = bits, GroupSize = group, Ratio = 1, AllLayers = true }, reference, tokens, out var model);
             using (model)
