@@ -24,7 +24,7 @@ internal static class PeerBench
         // llama.cpp gets the instruction set Sling has: with AVX-512 turned off for .NET
         // (DOTNET_EnableAVX512=0, an AVX2 machine's case) its AVX2 build, else its widest.
         if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported) NativeLibraryConfig.All.WithAvx(AvxLevel.Avx2);
-        Console.WriteLine($"kernels   Sling {Sling.Kernels.KernelIsas.Best}{(Sling.Kernels.Emit.VnniKernel.Available ? " + VNNI (assembled)" : "")}, llama.cpp {(System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? "its widest build" : "AVX2 build")}");
+        Console.WriteLine($"kernels   Sling {Sling.Kernels.KernelIsas.Description}, llama.cpp {(System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? "its widest build" : "AVX2 build")}");
         Console.WriteLine($"file      {path} ({new FileInfo(path).Length / 1e6:F1} MB), {threads} threads, {prompt}-token prompt, {generate} generated tokens, {repetitions} runs");
         using var model = ModelLoader.LoadTransformer(slingPath ?? path, threads);
         if (slingPath != null)

@@ -59,7 +59,7 @@ internal static class BenchCommand
             double bandwidth = passes.Average();
 
             stdout.WriteLine($"model     {path ?? "synthetic " + shape}  ({string.Join(", ", summary.Formats)}, {summary.WeightBytes / 1e6:F1} MB of weights, {summary.Parameters / 1e6:F1} M parameters)");
-            stdout.WriteLine($"threads   {transformer.Pool.Threads}   memory read bandwidth {bandwidth:F1} GB/s (mean of {passes.Count} passes{(n > 0 ? " taken every 16 generated tokens" : "")}, {passes.Min():F1}–{passes.Max():F1})   kernels {Kernels.KernelIsas.Best}{(Kernels.Emit.VnniKernel.Available ? " + VNNI (assembled)" : "")}{(transformer.IntegerActivations ? ", int8 activations" : ", float activations")}");
+            stdout.WriteLine($"threads   {transformer.Pool.Threads}   memory read bandwidth {bandwidth:F1} GB/s (mean of {passes.Count} passes{(n > 0 ? " taken every 16 generated tokens" : "")}, {passes.Min():F1}–{passes.Max():F1})   kernels {Kernels.KernelIsas.Description}{(transformer.IntegerActivations ? ", int8 activations" : ", float activations")}");
             if (path != null) stdout.WriteLine($"load      {loaded:F0} ms; first token of a 10-token prompt {firstToken:F0} ms after the load began ({compiling:F0} ms of it compiling code)");
             int width = Math.Max(8, results.Count == 0 ? 0 : results.Max(x => x.Test.Length));
             stdout.WriteLine($"| {"test".PadRight(width)} |          tok/s | weight GB/s | share of bandwidth |");

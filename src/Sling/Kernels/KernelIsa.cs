@@ -25,6 +25,9 @@ internal static class KernelIsas
         : Vector128.IsHardwareAccelerated ? KernelIsa.Vector128
         : KernelIsa.Scalar;
 
+    /// <summary>The widest path, and whether the assembled VNNI kernels run beside it, as benchmarks print it.</summary>
+    public static string Description => $"{Best}{(Emit.VnniKernel.Available ? " + VNNI (assembled)" : "")}";
+
     /// <summary>The paths this CPU can run, narrowest first.</summary>
     public static IReadOnlyList<KernelIsa> Available { get; } = Enum.GetValues<KernelIsa>().Where(i => i <= Best).ToArray();
 }
