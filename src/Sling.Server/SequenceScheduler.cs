@@ -34,6 +34,7 @@ internal sealed class SequenceScheduler : IDisposable
     readonly InferenceState?[] _states;
     readonly KvBlockPool _pool;
     GenerationRequest? _head; // dequeued, waiting for cache blocks (keeps the queue's order)
+    GenerationRequest? _waiting; // the last request counted as waiting for blocks (counted once however often it retries)
     // What an idle slot's cache still holds from its last sequence (prompt-prefix reuse), and when it was used.
     readonly List<int>?[] _cached;
     readonly long[] _lastUsed;
@@ -215,7 +216,8 @@ internal sealed class SequenceScheduler : IDisposable
             while (!state.Cache.Reserve(needed) && Evict(best)) { }
             if (state.Cache.Capacity < needed)
             {
-                _head = request; // waits (first in line) until finished sequences return blocks
+                if (!ReferenceEquals(request, _waiting)) _metrics.WaitedForCache();
+                _head = _waiting = request; // waits (first in line) until finished sequences return blocks
                 return;
             }
             reuse = Math.Min(reuse, request.Prompt.Count - 1); // the last prompt token runs again for its logits

@@ -10,7 +10,7 @@ internal sealed class ServerMetrics
     readonly object _gate = new();
     readonly Queue<(long Ticks, int Tokens)> _recent = new();
     readonly Stopwatch _clock = Stopwatch.StartNew();
-    long _requests, _rejected, _errors, _finished, _promptTokens, _generatedTokens, _firstTokenCount, _reused;
+    long _requests, _rejected, _errors, _finished, _promptTokens, _generatedTokens, _firstTokenCount, _reused, _waitedForCache;
     double _firstTokenSeconds;
 
     public void Request() => Interlocked.Increment(ref _requests);
@@ -18,6 +18,7 @@ internal sealed class ServerMetrics
     public void Error() => Interlocked.Increment(ref _errors);
     public void Finished() => Interlocked.Increment(ref _finished);
     public void Reused(int tokens) => Interlocked.Add(ref _reused, tokens);
+    public void WaitedForCache() => Interlocked.Increment(ref _waitedForCache);
 
     public void FirstToken(TimeSpan delay)
     {
@@ -73,6 +74,7 @@ internal sealed class ServerMetrics
         Metric("sling_requests_finished_total", "counter", "Requests whose answer ended (or was cancelled).", Interlocked.Read(ref _finished));
         Metric("sling_prompt_tokens_total", "counter", "Prompt tokens run through the model.", Interlocked.Read(ref _promptTokens));
         Metric("sling_prompt_tokens_reused_total", "counter", "Prompt tokens whose keys and values a slot still held (a continuing conversation).", Interlocked.Read(ref _reused));
+        Metric("sling_requests_waited_for_cache_total", "counter", "Requests that had a free slot but waited for KV cache blocks other sequences held.", Interlocked.Read(ref _waitedForCache));
         Metric("sling_generated_tokens_total", "counter", "Tokens generated.", Interlocked.Read(ref _generatedTokens));
         Metric("sling_queue_length", "gauge", "Requests waiting for a sequence slot.", queued);
         Metric("sling_active_sequences", "gauge", "Sequences being generated.", active);

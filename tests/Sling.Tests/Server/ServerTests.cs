@@ -259,17 +259,12 @@ public class ServerTests
         Assert.Equal(expected, answers.Select(a => a.GetProperty("choices")[0].GetProperty("text").GetString()).ToArray());
 
         // Two long ones (13 blocks each) cannot share the budget: the second waits for the first's blocks.
+        long Waited(string metrics) => long.Parse(System.Text.RegularExpressions.Regex.Match(metrics, @"sling_requests_waited_for_cache_total (\d+)").Groups[1].Value);
+        Assert.Equal(0, Waited(await s.Http.GetStringAsync("metrics"))); // the four short ones all fitted
         var first = s.PostJsonAsync("v1/completions", new { prompt = "Once upon a time", max_tokens = 400, temperature = 0 });
         var second = s.PostJsonAsync("v1/completions", new { prompt = "The dog ran", max_tokens = 400, temperature = 0 });
-        bool sawWaiting = false;
-        while (!first.IsCompleted)
-        {
-            string health = await s.Http.GetStringAsync("health");
-            sawWaiting |= health.Contains("\"active\":1") && health.Contains("\"queued\":1");
-            await Task.Delay(5);
-        }
         var results = await Task.WhenAll(first, second);
-        Assert.True(sawWaiting, "the second long request never waited while the first ran");
+        Assert.Equal(1, Waited(await s.Http.GetStringAsync("metrics")));
         Assert.Equal(s.Model.Generate("The dog ran", s.Model.DefaultOptions with { Temperature = 0, MaxTokens = 400 }).Text,
             results[1].GetProperty("choices")[0].GetProperty("text").GetString());
         Assert.Contains("sling_kv_cache_blocks_used 0\n", await s.Http.GetStringAsync("metrics"));
