@@ -227,17 +227,24 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     }
     // AVX2: the same walk for 8 rows at a time. A block's four 64-byte vectors hold 4 bytes per row;
     // rows 8·half.. are their 32-byte halves, unpacked and multiplied as in the 512-bit kernel.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
     private protected override void RowBlock256(Weights w, Activations a, float* result, int stride, int half)
     {
+        bool full = a.Tile == Tile;
         if (_levels != null)
         {
-            LevelRowBlock256(w, a, result, stride, half);
-            return;
+            if (full) LevelRowBlock256<FullTile>(w, a, result, stride, half, _positive.GetLower(), _negative.GetLower());
+            else LevelRowBlock256<PartialTile>(w, a, result, stride, half, _positive.GetLower(), _negative.GetLower());
         }
+        else if (full) RowBlock256<FullTile>(w, a, result, stride, half);
+        else RowBlock256<PartialTile>(w, a, result, stride, half);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void RowBlock256<T>(Weights w, Activations a, float* result, int stride, int half) where T : struct, ITileRows
+    {
         var mask = Vector256.Create((byte)0xF);
         var ones = Vector256<short>.One;
-        int tile = a.Tile;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         sbyte* q0 = a.Codes(0), q1 = a.Codes(1), q2 = a.Codes(2), q3 = a.Codes(3);
         float* d0 = a.Scales(0), d1 = a.Scales(1), d2 = a.Scales(2), d3 = a.Scales(3);
@@ -249,11 +256,11 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
                 Unpack256(w.Codes + (long)b * 256, half, mask, out var l0, out var h0, out var l1, out var h1, out var l2, out var h2, out var l3, out var h3);
                 int o = b * BlockSize;
                 g0 = Vector256.FusedMultiplyAdd(BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, q0 + o, ones, a.ZeroSum(0, b)), Vector256.Create(d0[b]), g0);
-                if (tile > 1) g1 = Vector256.FusedMultiplyAdd(BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, q1 + o, ones, a.ZeroSum(1, b)), Vector256.Create(d1[b]), g1);
-                if (tile > 2) g2 = Vector256.FusedMultiplyAdd(BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, q2 + o, ones, a.ZeroSum(2, b)), Vector256.Create(d2[b]), g2);
-                if (tile > 3) g3 = Vector256.FusedMultiplyAdd(BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, q3 + o, ones, a.ZeroSum(3, b)), Vector256.Create(d3[b]), g3);
+                if (T.Has(a, 1)) g1 = Vector256.FusedMultiplyAdd(BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, q1 + o, ones, a.ZeroSum(1, b)), Vector256.Create(d1[b]), g1);
+                if (T.Has(a, 2)) g2 = Vector256.FusedMultiplyAdd(BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, q2 + o, ones, a.ZeroSum(2, b)), Vector256.Create(d2[b]), g2);
+                if (T.Has(a, 3)) g3 = Vector256.FusedMultiplyAdd(BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, q3 + o, ones, a.ZeroSum(3, b)), Vector256.Create(d3[b]), g3);
             }
-            FoldGroup256(w, a, g, half, g0, g1, g2, g3, ref acc0, ref acc1, ref acc2, ref acc3);
+            FoldGroup256<T>(w, a, g, half, g0, g1, g2, g3, ref acc0, ref acc1, ref acc2, ref acc3);
         }
         Store256(a, result, stride, acc0, acc1, acc2, acc3);
     }
@@ -298,12 +305,11 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     // Table-indexed codes (IQ4) for 8 rows: vpshufb looks up within each 128-bit lane, and the tables
     // repeat in every lane, so the 512-bit kernel's lookups and products carry over.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private void LevelRowBlock256(Weights w, Activations a, float* result, int stride, int half)
+    private static void LevelRowBlock256<T>(Weights w, Activations a, float* result, int stride, int half, Vector256<byte> pos, Vector256<byte> neg)
+        where T : struct, ITileRows
     {
         var mask = Vector256.Create((byte)0xF);
         var ones = Vector256<short>.One;
-        Vector256<byte> pos = _positive.GetLower(), neg = _negative.GetLower();
-        int tile = a.Tile;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         sbyte* q0 = a.Codes(0), q1 = a.Codes(1), q2 = a.Codes(2), q3 = a.Codes(3);
         float* d0 = a.Scales(0), d1 = a.Scales(1), d2 = a.Scales(2), d3 = a.Scales(3);
@@ -315,16 +321,16 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
                 Unpack256(w.Codes + (long)b * 256, half, mask, out var l0, out var h0, out var l1, out var h1, out var l2, out var h2, out var l3, out var h3);
                 int o = b * BlockSize;
                 g0 = Vector256.FusedMultiplyAdd(LevelDot256(l0, h0, l1, h1, l2, h2, l3, h3, pos, neg, q0 + o, ones), Vector256.Create(d0[b]), g0);
-                if (tile > 1) g1 = Vector256.FusedMultiplyAdd(LevelDot256(l0, h0, l1, h1, l2, h2, l3, h3, pos, neg, q1 + o, ones), Vector256.Create(d1[b]), g1);
-                if (tile > 2) g2 = Vector256.FusedMultiplyAdd(LevelDot256(l0, h0, l1, h1, l2, h2, l3, h3, pos, neg, q2 + o, ones), Vector256.Create(d2[b]), g2);
-                if (tile > 3) g3 = Vector256.FusedMultiplyAdd(LevelDot256(l0, h0, l1, h1, l2, h2, l3, h3, pos, neg, q3 + o, ones), Vector256.Create(d3[b]), g3);
+                if (T.Has(a, 1)) g1 = Vector256.FusedMultiplyAdd(LevelDot256(l0, h0, l1, h1, l2, h2, l3, h3, pos, neg, q1 + o, ones), Vector256.Create(d1[b]), g1);
+                if (T.Has(a, 2)) g2 = Vector256.FusedMultiplyAdd(LevelDot256(l0, h0, l1, h1, l2, h2, l3, h3, pos, neg, q2 + o, ones), Vector256.Create(d2[b]), g2);
+                if (T.Has(a, 3)) g3 = Vector256.FusedMultiplyAdd(LevelDot256(l0, h0, l1, h1, l2, h2, l3, h3, pos, neg, q3 + o, ones), Vector256.Create(d3[b]), g3);
             }
             // Levels are the values: no zero point or offset to take out.
             var s = w.Scales256(g, half);
             acc0 = Vector256.FusedMultiplyAdd(s, g0, acc0);
-            if (tile > 1) acc1 = Vector256.FusedMultiplyAdd(s, g1, acc1);
-            if (tile > 2) acc2 = Vector256.FusedMultiplyAdd(s, g2, acc2);
-            if (tile > 3) acc3 = Vector256.FusedMultiplyAdd(s, g3, acc3);
+            if (T.Has(a, 1)) acc1 = Vector256.FusedMultiplyAdd(s, g1, acc1);
+            if (T.Has(a, 2)) acc2 = Vector256.FusedMultiplyAdd(s, g2, acc2);
+            if (T.Has(a, 3)) acc3 = Vector256.FusedMultiplyAdd(s, g3, acc3);
         }
         Store256(a, result, stride, acc0, acc1, acc2, acc3);
     }

@@ -60,20 +60,23 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
         return SignedCodes ? (sbyte)code : code;
     }
 
-    /// <summary>How 32 code bytes widen to 16-bit lanes: zero- or sign-extended.</summary>
+    /// <summary>How 32 (AVX2: 16) code bytes widen to 16-bit lanes: zero- or sign-extended.</summary>
     private interface IWiden
     {
         static abstract Vector512<short> Widen(byte* codes);
+        static abstract Vector256<short> Widen256(byte* codes);
     }
 
     private readonly struct Unsigned : IWiden
     {
         public static Vector512<short> Widen(byte* codes) => Avx512BW.ConvertToVector512Int16(Vector256.Load(codes));
+        public static Vector256<short> Widen256(byte* codes) => Avx2.ConvertToVector256Int16(codes);
     }
 
     private readonly struct Signed : IWiden
     {
         public static Vector512<short> Widen(byte* codes) => Avx512BW.ConvertToVector512Int16(Vector256.Load((sbyte*)codes));
+        public static Vector256<short> Widen256(byte* codes) => Avx2.ConvertToVector256Int16((sbyte*)codes);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -173,14 +176,31 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
         if (tile > 3) acc3.Store(result + 3 * stride);
     }
     // AVX2: 8 rows at a time. Each 32-byte run holds 2 bytes per row; rows 8·half.. are its 16-byte half,
-    // widened to 16 bits and multiplied with the broadcast activation pair, as in the 512-bit kernel.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    // widened to 16 bits once and multiplied with each activation row's broadcast pair.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
     private protected override void RowBlock256(Weights w, Activations a, float* result, int stride, int half)
     {
-        if (w.Affine || SignedCodes) throw new NotSupportedException($"{Format} has no AVX2 kernel");
-        int tile = a.Tile;
+        bool full = a.Tile == Tile;
+        if (w.BlocksPerGroup == 0)
+        {
+            if (full) HalfBlockGroups256<FullTile>(w, a, result, stride, half);
+            else HalfBlockGroups256<PartialTile>(w, a, result, stride, half);
+        }
+        else if (SignedCodes)
+        {
+            if (full) RowBlock256<Signed, FullTile>(w, a, result, stride, half);
+            else RowBlock256<Signed, PartialTile>(w, a, result, stride, half);
+        }
+        else if (full) RowBlock256<Unsigned, FullTile>(w, a, result, stride, half);
+        else RowBlock256<Unsigned, PartialTile>(w, a, result, stride, half);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void RowBlock256<TWiden, T>(Weights w, Activations a, float* result, int stride, int half)
+        where TWiden : struct, IWiden where T : struct, ITileRows
+    {
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        short* q0 = a.Wide(0), q1 = a.Wide(1), q2 = a.Wide(2), q3 = a.Wide(3);
+        int* q0 = (int*)a.Wide(0), q1 = (int*)a.Wide(1), q2 = (int*)a.Wide(2), q3 = (int*)a.Wide(3);
         float* d0 = a.Scales(0), d1 = a.Scales(1), d2 = a.Scales(2), d3 = a.Scales(3);
         for (int g = 0, b = 0; g < w.Groups; g++)
         {
@@ -190,23 +210,76 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
                 byte* c = w.Codes + (long)b * 512 + half * 16;
                 if (half == 0)
                     for (int line = 0; line < 512; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
-                int o = b * BlockSize;
-                g0 = Vector256.FusedMultiplyAdd(BlockDot256(c, q0 + o, a.ZeroSum(0, b)), Vector256.Create(d0[b]), g0);
-                if (tile > 1) g1 = Vector256.FusedMultiplyAdd(BlockDot256(c, q1 + o, a.ZeroSum(1, b)), Vector256.Create(d1[b]), g1);
-                if (tile > 2) g2 = Vector256.FusedMultiplyAdd(BlockDot256(c, q2 + o, a.ZeroSum(2, b)), Vector256.Create(d2[b]), g2);
-                if (tile > 3) g3 = Vector256.FusedMultiplyAdd(BlockDot256(c, q3 + o, a.ZeroSum(3, b)), Vector256.Create(d3[b]), g3);
+                Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                for (int p = b * BlockSize / 2, last = p + BlockSize / 2; p < last; p++, c += 32)
+                {
+                    var codes = TWiden.Widen256(c);
+                    s0 += Avx2.MultiplyAddAdjacent(codes, Vector256.Create(q0[p]).AsInt16());
+                    if (T.Has(a, 1)) s1 += Avx2.MultiplyAddAdjacent(codes, Vector256.Create(q1[p]).AsInt16());
+                    if (T.Has(a, 2)) s2 += Avx2.MultiplyAddAdjacent(codes, Vector256.Create(q2[p]).AsInt16());
+                    if (T.Has(a, 3)) s3 += Avx2.MultiplyAddAdjacent(codes, Vector256.Create(q3[p]).AsInt16());
+                }
+                g0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s0 - Vector256.Create(a.ZeroSum(0, b))), Vector256.Create(d0[b]), g0);
+                if (T.Has(a, 1)) g1 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s1 - Vector256.Create(a.ZeroSum(1, b))), Vector256.Create(d1[b]), g1);
+                if (T.Has(a, 2)) g2 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s2 - Vector256.Create(a.ZeroSum(2, b))), Vector256.Create(d2[b]), g2);
+                if (T.Has(a, 3)) g3 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s3 - Vector256.Create(a.ZeroSum(3, b))), Vector256.Create(d3[b]), g3);
             }
-            FoldGroup256(w, a, g, half, g0, g1, g2, g3, ref acc0, ref acc1, ref acc2, ref acc3);
+            FoldGroup256<T>(w, a, g, half, g0, g1, g2, g3, ref acc0, ref acc1, ref acc2, ref acc3);
         }
         Store256(a, result, stride, acc0, acc1, acc2, acc3);
     }
 
+    /// <summary>Groups of 16 inputs (AVX2, rows 8·half..): per half block, acc += s·d·Σ code·q − o·d·Σq, as <see cref="HalfBlockGroups"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void HalfBlockGroups256<T>(Weights w, Activations a, float* result, int stride, int half) where T : struct, ITileRows
+    {
+        int blocks = w.Groups / 2;
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* c = w.Codes + (long)b * 512 + half * 16;
+            if (half == 0)
+                for (int line = 0; line < 512; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
+            var s0 = w.Scales256(2 * b, half); var o0 = w.Offsets256(2 * b, half);
+            var s1 = w.Scales256(2 * b + 1, half); var o1 = w.Offsets256(2 * b + 1, half);
+            acc0 = Halves256(acc0, c, a, 0, b, s0, o0, s1, o1);
+            if (T.Has(a, 1)) acc1 = Halves256(acc1, c, a, 1, b, s0, o0, s1, o1);
+            if (T.Has(a, 2)) acc2 = Halves256(acc2, c, a, 2, b, s0, o0, s1, o1);
+            if (T.Has(a, 3)) acc3 = Halves256(acc3, c, a, 3, b, s0, o0, s1, o1);
+        }
+        Store256(a, result, stride, acc0, acc1, acc2, acc3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Halves256(Vector256<float> acc, byte* c, Activations a, int k, int b,
+        Vector256<float> s0, Vector256<float> o0, Vector256<float> s1, Vector256<float> o1)
+    {
+        int* q = (int*)(a.Wide(k) + b * BlockSize);
+        Vector256<int> first = default, second = default;
+        for (int p = 0; p < BlockSize / 4; p++)
+            first += Avx2.MultiplyAddAdjacent(Signed.Widen256(c + p * 32), Vector256.Create(q[p]).AsInt16());
+        for (int p = BlockSize / 4; p < BlockSize / 2; p++)
+            second += Avx2.MultiplyAddAdjacent(Signed.Widen256(c + p * 32), Vector256.Create(q[p]).AsInt16());
+        var d = Vector256.Create(a.Scales(k)[b]);
+        float* sums = a.GroupSums(k);
+        acc = Vector256.FusedMultiplyAdd(-o0, Vector256.Create(sums[2 * b]), Vector256.FusedMultiplyAdd(s0, Avx.ConvertToVector256Single(first) * d, acc));
+        return Vector256.FusedMultiplyAdd(-o1, Vector256.Create(sums[2 * b + 1]), Vector256.FusedMultiplyAdd(s1, Avx.ConvertToVector256Single(second) * d, acc));
+    }
+
     // One activation row (generation): per block, each 32-byte run's two halves (rows 0–7, 8–15) meet
     // the same broadcast pair of activation codes, in one pass over the row block.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
     private protected override bool RowBlock256One(Weights w, Activations a, float* result)
     {
-        if (w.Affine || SignedCodes) return false;
+        if (w.BlocksPerGroup == 0) return false;
+        if (SignedCodes) RowBlock256One<Signed>(w, a, result);
+        else RowBlock256One<Unsigned>(w, a, result);
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void RowBlock256One<TWiden>(Weights w, Activations a, float* result) where TWiden : struct, IWiden
+    {
         short* q = a.Wide(0);
         Vector256<float> low = default, high = default;
         for (int g = 0, b = 0; g < w.Groups; g++)
@@ -221,8 +294,8 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
                 for (int p = 0; p < BlockSize / 2; p++)
                 {
                     var x = Vector256.Create(pairs[p]).AsInt16();
-                    sumLow += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(c + p * 32), x);
-                    sumHigh += Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(c + p * 32 + 16), x);
+                    sumLow += Avx2.MultiplyAddAdjacent(TWiden.Widen256(c + p * 32), x);
+                    sumHigh += Avx2.MultiplyAddAdjacent(TWiden.Widen256(c + p * 32 + 16), x);
                 }
                 AddBlock256(a, b, sumLow, sumHigh, ref groupLow, ref groupHigh);
             }
@@ -230,21 +303,5 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
         }
         low.Store(result);
         high.Store(result + RowsPerBlock / 2);
-        return true;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Pair256(byte* c, short* q, int p) =>
-        Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(c + p * 32), Vector256.Create(((int*)q)[p]).AsInt16());
-
-    // Σ code·q of one 32-input block for 8 rows (unsigned codes: the layouts with fp16 scales).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> BlockDot256(byte* c, short* q, int zeroSum)
-    {
-        var s0 = Pair256(c, q, 0) + Pair256(c, q, 1) + Pair256(c, q, 2) + Pair256(c, q, 3);
-        var s1 = Pair256(c, q, 4) + Pair256(c, q, 5) + Pair256(c, q, 6) + Pair256(c, q, 7);
-        var s2 = Pair256(c, q, 8) + Pair256(c, q, 9) + Pair256(c, q, 10) + Pair256(c, q, 11);
-        var s3 = Pair256(c, q, 12) + Pair256(c, q, 13) + Pair256(c, q, 14) + Pair256(c, q, 15);
-        return Avx.ConvertToVector256Single(s0 + s1 + (s2 + s3) - Vector256.Create(zeroSum));
     }
 }

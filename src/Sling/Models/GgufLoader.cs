@@ -143,7 +143,7 @@ public static class GgufLoader
                 long blocks = count / Block;
                 byte* src = g.File.Pointer(t.Offset, blocks * blockBytes, name);
                 // Q4_0 goes straight from the file's blocks into the kernel's interleaved layout.
-                if (repack && four && RowBlockMatrix.CanRepackAvx2Layout(rows, cols)) return new Int4RowBlockMatrix(new Q4_0Source(src, rows, cols, g.File));
+                if (repack && four && RowBlockMatrix.CanRepack(rows, cols)) return new Int4RowBlockMatrix(new Q4_0Source(src, rows, cols, g.File));
                 int codeBytes = four ? cols / 2 : cols;
                 var codes = GC.AllocateUninitializedArray<byte>((int)(rows * (long)codeBytes), pinned: true);
                 var scales = GC.AllocateUninitializedArray<Half>((int)blocks, pinned: true);
@@ -184,15 +184,15 @@ public static class GgufLoader
                 byte* src = g.File.Pointer(t.Offset, rows * rowBytes, name);
                 // IQ4_NL and IQ4_XS: their 4-bit level indices go straight into the int4 layout, whose
                 // kernel looks the levels up.
-                if (repack && t.Type == GgmlBlocks.IQ4_NL && RowBlockMatrix.CanRepackAvx2Layout(rows, cols))
+                if (repack && t.Type == GgmlBlocks.IQ4_NL && RowBlockMatrix.CanRepack(rows, cols))
                     return new Int4RowBlockMatrix(new Q4_0Source(src, rows, cols, g.File, iq4: true));
-                if (repack && t.Type == GgmlBlocks.IQ4_XS && RowBlockMatrix.CanRepackAvx2Layout(rows, cols))
+                if (repack && t.Type == GgmlBlocks.IQ4_XS && RowBlockMatrix.CanRepack(rows, cols))
                     return new Int4RowBlockMatrix(new Iq4XsSource(src, rows, cols, Factors(t.Type, src, rows, cols, rowBytes)!, g.File));
                 // Q4_K goes straight from the file's blocks into the kernel's interleaved layout.
-                if (repack && t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepackAvx2Layout(rows, cols))
+                if (repack && t.Type == GgmlBlocks.Q4_K && RowBlockMatrix.CanRepack(rows, cols))
                     return new Int4RowBlockMatrix(new Q4KSource(src, rows, cols, Factors(t.Type, src, rows, cols, rowBytes)!, g.File));
                 // Q2_K, Q3_K, Q5_K and Q6_K into the 6-bit one (codes decoded row by row, scales factored as stored).
-                if (repack && t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K && RowBlockMatrix.CanRepackAvx2Layout(rows, cols))
+                if (repack && t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K && RowBlockMatrix.CanRepack(rows, cols))
                     return new Int6RowBlockMatrix(new KQuantInt8Source(t.Type, src, rows, cols, Factors(t.Type, src, rows, cols, rowBytes)!, g.File));
                 int blocksPerRow = cols / AffineBlockMatrix.Block;
                 var codes = GC.AllocateUninitializedArray<byte>(checked((int)count));
