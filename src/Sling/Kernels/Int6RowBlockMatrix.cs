@@ -282,18 +282,18 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Fold256(Vector256<float> acc, Vector256<byte> u0, Vector256<byte> u1, Vector256<byte> u2, Vector256<byte> u3,
-        Vector256<byte> u4, Vector256<byte> u5, Vector256<byte> u6, Vector256<byte> u7, Activations a, int k, int b,
+        Vector256<byte> u4, Vector256<byte> u5, Vector256<byte> u6, Vector256<byte> u7, ActivationRow x, int b,
         Vector256<float> s0, Vector256<float> o0, Vector256<float> s1, Vector256<float> o1, bool halves, bool halfZero, Vector256<short> ones)
     {
-        int* quads = (int*)(a.Codes(k) + b * BlockSize);
-        var d = Vector256.Create(a.Scales(k)[b]);
+        int* quads = (int*)(x.Codes + b * BlockSize);
+        var d = Vector256.Create(x.Scales[b]);
         if (halfZero)
         {
-            var low = Avx.ConvertToVector256Single(HalfDot256(u0, u1, u2, u3, quads, ones) - Vector256.Create(a.ZeroSum(k, 2 * b)));
-            var high = Avx.ConvertToVector256Single(HalfDot256(u4, u5, u6, u7, quads + 4, ones) - Vector256.Create(a.ZeroSum(k, 2 * b + 1)));
+            var low = Avx.ConvertToVector256Single(HalfDot256(u0, u1, u2, u3, quads, ones) - Vector256.Create(x.ZeroSum(2 * b)));
+            var high = Avx.ConvertToVector256Single(HalfDot256(u4, u5, u6, u7, quads + 4, ones) - Vector256.Create(x.ZeroSum(2 * b + 1)));
             return Vector256.FusedMultiplyAdd(Vector256.FusedMultiplyAdd(s1, high, s0 * low), d, acc);
         }
-        float* sums = a.GroupSums(k);
+        float* sums = x.GroupSums;
         var first = Avx.ConvertToVector256Single(HalfDot256(u0, u1, u2, u3, quads, ones));
         var second = Avx.ConvertToVector256Single(HalfDot256(u4, u5, u6, u7, quads + 4, ones));
         if (!halves) return AffineGroup256(acc, s0, o0, (first + second) * d, sums, b);
@@ -328,14 +328,15 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         bool halfZero = HalfZero;
         int tile = a.Tile, blocks = halves ? w.Groups / 2 : w.Groups;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
         for (int b = 0; b < blocks; b++)
         {
             Unpack256(w.Codes + (long)b * blockBytes, half, planes, nibble, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5, out var u6, out var u7);
             var (s0, o0, s1, o1) = Factors256(w, halves ? 2 * b : b, half, halves, halfZero, zero);
-            acc0 = Fold256(acc0, u0, u1, u2, u3, u4, u5, u6, u7, a, 0, b, s0, o0, s1, o1, halves, halfZero, ones);
-            if (tile > 1) acc1 = Fold256(acc1, u0, u1, u2, u3, u4, u5, u6, u7, a, 1, b, s0, o0, s1, o1, halves, halfZero, ones);
-            if (tile > 2) acc2 = Fold256(acc2, u0, u1, u2, u3, u4, u5, u6, u7, a, 2, b, s0, o0, s1, o1, halves, halfZero, ones);
-            if (tile > 3) acc3 = Fold256(acc3, u0, u1, u2, u3, u4, u5, u6, u7, a, 3, b, s0, o0, s1, o1, halves, halfZero, ones);
+            acc0 = Fold256(acc0, u0, u1, u2, u3, u4, u5, u6, u7, x0, b, s0, o0, s1, o1, halves, halfZero, ones);
+            if (tile > 1) acc1 = Fold256(acc1, u0, u1, u2, u3, u4, u5, u6, u7, x1, b, s0, o0, s1, o1, halves, halfZero, ones);
+            if (tile > 2) acc2 = Fold256(acc2, u0, u1, u2, u3, u4, u5, u6, u7, x2, b, s0, o0, s1, o1, halves, halfZero, ones);
+            if (tile > 3) acc3 = Fold256(acc3, u0, u1, u2, u3, u4, u5, u6, u7, x3, b, s0, o0, s1, o1, halves, halfZero, ones);
         }
         Store256(a, result, stride, acc0, acc1, acc2, acc3);
     }
@@ -353,6 +354,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         bool halfZero = HalfZero;
         int blocks = halves ? w.Groups / 2 : w.Groups;
         Vector256<float> low = default, high = default;
+        var x = a.At(0);
         for (int b = 0; b < blocks; b++)
         {
             byte* c = w.Codes + (long)b * blockBytes;
@@ -361,8 +363,8 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
             {
                 Unpack256(c, half, planes, nibble, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5, out var u6, out var u7);
                 var (s0, o0, s1, o1) = Factors256(w, g, half, halves, halfZero, zero);
-                if (half == 0) low = Fold256(low, u0, u1, u2, u3, u4, u5, u6, u7, a, 0, b, s0, o0, s1, o1, halves, halfZero, ones);
-                else high = Fold256(high, u0, u1, u2, u3, u4, u5, u6, u7, a, 0, b, s0, o0, s1, o1, halves, halfZero, ones);
+                if (half == 0) low = Fold256(low, u0, u1, u2, u3, u4, u5, u6, u7, x, b, s0, o0, s1, o1, halves, halfZero, ones);
+                else high = Fold256(high, u0, u1, u2, u3, u4, u5, u6, u7, x, b, s0, o0, s1, o1, halves, halfZero, ones);
             }
         }
         low.Store(result);

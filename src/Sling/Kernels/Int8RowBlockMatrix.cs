@@ -200,8 +200,8 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
         where TWiden : struct, IWiden where T : struct, ITileRows
     {
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        int* q0 = (int*)a.Wide(0), q1 = (int*)a.Wide(1), q2 = (int*)a.Wide(2), q3 = (int*)a.Wide(3);
-        float* d0 = a.Scales(0), d1 = a.Scales(1), d2 = a.Scales(2), d3 = a.Scales(3);
+        ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
+        int* q0 = (int*)x0.Wide, q1 = (int*)x1.Wide, q2 = (int*)x2.Wide, q3 = (int*)x3.Wide;
         for (int g = 0, b = 0; g < w.Groups; g++)
         {
             Vector256<float> g0 = default, g1 = default, g2 = default, g3 = default;
@@ -219,12 +219,12 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
                     if (T.Has(a, 2)) s2 += Avx2.MultiplyAddAdjacent(codes, Vector256.Create(q2[p]).AsInt16());
                     if (T.Has(a, 3)) s3 += Avx2.MultiplyAddAdjacent(codes, Vector256.Create(q3[p]).AsInt16());
                 }
-                g0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s0 - Vector256.Create(a.ZeroSum(0, b))), Vector256.Create(d0[b]), g0);
-                if (T.Has(a, 1)) g1 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s1 - Vector256.Create(a.ZeroSum(1, b))), Vector256.Create(d1[b]), g1);
-                if (T.Has(a, 2)) g2 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s2 - Vector256.Create(a.ZeroSum(2, b))), Vector256.Create(d2[b]), g2);
-                if (T.Has(a, 3)) g3 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s3 - Vector256.Create(a.ZeroSum(3, b))), Vector256.Create(d3[b]), g3);
+                g0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s0 - Vector256.Create(x0.ZeroSum(b))), Vector256.Create(x0.Scales[b]), g0);
+                if (T.Has(a, 1)) g1 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s1 - Vector256.Create(x1.ZeroSum(b))), Vector256.Create(x1.Scales[b]), g1);
+                if (T.Has(a, 2)) g2 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s2 - Vector256.Create(x2.ZeroSum(b))), Vector256.Create(x2.Scales[b]), g2);
+                if (T.Has(a, 3)) g3 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s3 - Vector256.Create(x3.ZeroSum(b))), Vector256.Create(x3.Scales[b]), g3);
             }
-            FoldGroup256<T>(w, a, g, half, g0, g1, g2, g3, ref acc0, ref acc1, ref acc2, ref acc3);
+            FoldGroup256<T>(w, a, x0, x1, x2, x3, g, half, g0, g1, g2, g3, ref acc0, ref acc1, ref acc2, ref acc3);
         }
         Store256(a, result, stride, acc0, acc1, acc2, acc3);
     }

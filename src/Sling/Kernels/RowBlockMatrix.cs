@@ -540,6 +540,19 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         public float* GroupSums(int k) => groupSums + (long)Row(k) * groups;
         /// <summary>Row k's zero · Σq for block b (one shared zero point), or for half block b (16-value groups with scales only), else 0.</summary>
         public int ZeroSum(int k, int b) => zeroSums == null ? 0 : zeroSums[(long)Row(k) * zeroStride + b];
+        /// <summary>Row k's pointers, for a kernel to take out of its block loop.</summary>
+        public ActivationRow At(int k) => new(Codes(k), Wide(k), Scales(k), GroupSums(k), zeroSums == null ? null : zeroSums + (long)Row(k) * zeroStride);
+    }
+
+    /// <summary>One activation row of a tile (<see cref="Activations.At"/>): its codes, block scales, group sums and zero sums.</summary>
+    private protected readonly struct ActivationRow(sbyte* codes, short* wide, float* scales, float* groupSums, int* zeroSums)
+    {
+        public sbyte* Codes => codes;
+        public short* Wide => wide;
+        public float* Scales => scales;
+        public float* GroupSums => groupSums;
+        /// <summary>zero · Σq for block (or half block) b, else 0: as <see cref="Activations.ZeroSum"/>.</summary>
+        public int ZeroSum(int b) => zeroSums == null ? 0 : zeroSums[b];
     }
 
     /// <summary>One row block's codes, per-group scales and zero points (or float scales and offsets).</summary>
@@ -646,7 +659,8 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
     /// <summary><see cref="FoldGroup"/> for 8 rows (AVX2): affine offsets, one shared zero point (out of the integer sums already) or one per group.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private protected static void FoldGroup256<T>(Weights w, Activations a, int g, int half, Vector256<float> g0, Vector256<float> g1, Vector256<float> g2, Vector256<float> g3,
+    private protected static void FoldGroup256<T>(Weights w, Activations a, ActivationRow x0, ActivationRow x1, ActivationRow x2, ActivationRow x3,
+        int g, int half, Vector256<float> g0, Vector256<float> g1, Vector256<float> g2, Vector256<float> g3,
         ref Vector256<float> acc0, ref Vector256<float> acc1, ref Vector256<float> acc2, ref Vector256<float> acc3) where T : struct, ITileRows
     {
         var s = w.Scales256(g, half);
@@ -654,10 +668,10 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         {
             // scale · Σ_b d_b·Σ code·q − offset · Σ_b d_b·Σq, in AffineGroup's order.
             var o = -w.Offsets256(g, half);
-            acc0 = Vector256.FusedMultiplyAdd(o, Vector256.Create(a.GroupSums(0)[g]), Vector256.FusedMultiplyAdd(s, g0, acc0));
-            if (T.Has(a, 1)) acc1 = Vector256.FusedMultiplyAdd(o, Vector256.Create(a.GroupSums(1)[g]), Vector256.FusedMultiplyAdd(s, g1, acc1));
-            if (T.Has(a, 2)) acc2 = Vector256.FusedMultiplyAdd(o, Vector256.Create(a.GroupSums(2)[g]), Vector256.FusedMultiplyAdd(s, g2, acc2));
-            if (T.Has(a, 3)) acc3 = Vector256.FusedMultiplyAdd(o, Vector256.Create(a.GroupSums(3)[g]), Vector256.FusedMultiplyAdd(s, g3, acc3));
+            acc0 = Vector256.FusedMultiplyAdd(o, Vector256.Create(x0.GroupSums[g]), Vector256.FusedMultiplyAdd(s, g0, acc0));
+            if (T.Has(a, 1)) acc1 = Vector256.FusedMultiplyAdd(o, Vector256.Create(x1.GroupSums[g]), Vector256.FusedMultiplyAdd(s, g1, acc1));
+            if (T.Has(a, 2)) acc2 = Vector256.FusedMultiplyAdd(o, Vector256.Create(x2.GroupSums[g]), Vector256.FusedMultiplyAdd(s, g2, acc2));
+            if (T.Has(a, 3)) acc3 = Vector256.FusedMultiplyAdd(o, Vector256.Create(x3.GroupSums[g]), Vector256.FusedMultiplyAdd(s, g3, acc3));
             return;
         }
         if (w.SharedZero)
@@ -669,10 +683,10 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
             return;
         }
         var z = w.Zeros256(g, half);
-        acc0 = Vector256.FusedMultiplyAdd(s, g0 - z * a.GroupSums(0)[g], acc0);
-        if (T.Has(a, 1)) acc1 = Vector256.FusedMultiplyAdd(s, g1 - z * a.GroupSums(1)[g], acc1);
-        if (T.Has(a, 2)) acc2 = Vector256.FusedMultiplyAdd(s, g2 - z * a.GroupSums(2)[g], acc2);
-        if (T.Has(a, 3)) acc3 = Vector256.FusedMultiplyAdd(s, g3 - z * a.GroupSums(3)[g], acc3);
+        acc0 = Vector256.FusedMultiplyAdd(s, g0 - z * x0.GroupSums[g], acc0);
+        if (T.Has(a, 1)) acc1 = Vector256.FusedMultiplyAdd(s, g1 - z * x1.GroupSums[g], acc1);
+        if (T.Has(a, 2)) acc2 = Vector256.FusedMultiplyAdd(s, g2 - z * x2.GroupSums[g], acc2);
+        if (T.Has(a, 3)) acc3 = Vector256.FusedMultiplyAdd(s, g3 - z * x3.GroupSums[g], acc3);
     }
 
     /// <summary>
@@ -694,8 +708,9 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         ref Vector256<float> low, ref Vector256<float> high)
     {
         Vector256<float> none = default;
-        FoldGroup256<PartialTile>(w, a, g, 0, groupLow, default, default, default, ref low, ref none, ref none, ref none);
-        FoldGroup256<PartialTile>(w, a, g, 1, groupHigh, default, default, default, ref high, ref none, ref none, ref none);
+        var x = a.At(0);
+        FoldGroup256<PartialTile>(w, a, x, x, x, x, g, 0, groupLow, default, default, default, ref low, ref none, ref none, ref none);
+        FoldGroup256<PartialTile>(w, a, x, x, x, x, g, 1, groupHigh, default, default, default, ref high, ref none, ref none, ref none);
     }
 
     /// <summary>Stores the tile's 8-row results (AVX2).</summary>
