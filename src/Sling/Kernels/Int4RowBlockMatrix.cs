@@ -204,8 +204,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         var ones = Vector512<short>.One;
         int tile = a.Tile;
         Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        sbyte* q0 = a.Codes(0), q1 = a.Codes(1), q2 = a.Codes(2), q3 = a.Codes(3);
-        float* d0 = a.Scales(0), d1 = a.Scales(1), d2 = a.Scales(2), d3 = a.Scales(3);
+        ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
         for (int g = 0, b = 0; g < w.Groups; g++)
         {
             Vector512<float> g0 = default, g1 = default, g2 = default, g3 = default;
@@ -213,12 +212,12 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             {
                 Unpack(w.Codes + (long)b * 256, mask, out var l0, out var h0, out var l1, out var h1, out var l2, out var h2, out var l3, out var h3);
                 int o = b * BlockSize;
-                g0 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q0 + o, ones, a.ZeroSum(0, b)), Vector512.Create(d0[b]), g0);
-                if (tile > 1) g1 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q1 + o, ones, a.ZeroSum(1, b)), Vector512.Create(d1[b]), g1);
-                if (tile > 2) g2 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q2 + o, ones, a.ZeroSum(2, b)), Vector512.Create(d2[b]), g2);
-                if (tile > 3) g3 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, q3 + o, ones, a.ZeroSum(3, b)), Vector512.Create(d3[b]), g3);
+                g0 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, x0.Codes + o, ones, x0.ZeroSum(b)), Vector512.Create(x0.Scales[b]), g0);
+                if (tile > 1) g1 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, x1.Codes + o, ones, x1.ZeroSum(b)), Vector512.Create(x1.Scales[b]), g1);
+                if (tile > 2) g2 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, x2.Codes + o, ones, x2.ZeroSum(b)), Vector512.Create(x2.Scales[b]), g2);
+                if (tile > 3) g3 = Vector512.FusedMultiplyAdd(BlockDot(l0, h0, l1, h1, l2, h2, l3, h3, x3.Codes + o, ones, x3.ZeroSum(b)), Vector512.Create(x3.Scales[b]), g3);
             }
-            FoldGroup(w, a, g, g0, g1, g2, g3, ref acc0, ref acc1, ref acc2, ref acc3);
+            FoldGroup(w, a, x0, x1, x2, x3, g, g0, g1, g2, g3, ref acc0, ref acc1, ref acc2, ref acc3);
         }
         acc0.Store(result);
         if (tile > 1) acc1.Store(result + stride);

@@ -179,18 +179,18 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     /// out of each half's integer sum: d · (s₀·Σ₀ + s₁·Σ₁).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Fold(Vector512<float> acc, Vector512<byte> u0, Vector512<byte> u1, Vector512<byte> u2, Vector512<byte> u3,
-        Vector512<byte> u4, Vector512<byte> u5, Vector512<byte> u6, Vector512<byte> u7, Activations a, int k, int b,
+        Vector512<byte> u4, Vector512<byte> u5, Vector512<byte> u6, Vector512<byte> u7, ActivationRow x, int b,
         Vector512<float> s0, Vector512<float> o0, Vector512<float> s1, Vector512<float> o1, bool halves, bool halfZero, Vector512<short> ones)
     {
-        int* quads = (int*)(a.Codes(k) + b * BlockSize);
-        var d = Vector512.Create(a.Scales(k)[b]);
+        int* quads = (int*)(x.Codes + b * BlockSize);
+        var d = Vector512.Create(x.Scales[b]);
         if (halfZero)
         {
-            var low = Avx512F.ConvertToVector512Single(HalfDot(u0, u1, u2, u3, quads, ones) - Vector512.Create(a.ZeroSum(k, 2 * b)));
-            var high = Avx512F.ConvertToVector512Single(HalfDot(u4, u5, u6, u7, quads + 4, ones) - Vector512.Create(a.ZeroSum(k, 2 * b + 1)));
+            var low = Avx512F.ConvertToVector512Single(HalfDot(u0, u1, u2, u3, quads, ones) - Vector512.Create(x.ZeroSum(2 * b)));
+            var high = Avx512F.ConvertToVector512Single(HalfDot(u4, u5, u6, u7, quads + 4, ones) - Vector512.Create(x.ZeroSum(2 * b + 1)));
             return Vector512.FusedMultiplyAdd(Vector512.FusedMultiplyAdd(s1, high, s0 * low), d, acc);
         }
-        float* sums = a.GroupSums(k);
+        float* sums = x.GroupSums;
         var first = Avx512F.ConvertToVector512Single(HalfDot(u0, u1, u2, u3, quads, ones));
         var second = Avx512F.ConvertToVector512Single(HalfDot(u4, u5, u6, u7, quads + 4, ones));
         if (!halves) return AffineGroup(acc, s0, o0, (first + second) * d, sums, b);
@@ -209,6 +209,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         bool halfZero = HalfZero; // Q6_K, Q3_K: the code offset leaves the integer sums
         int tile = a.Tile, blocks = halves ? w.Groups / 2 : w.Groups;
         Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
         for (int b = 0; b < blocks; b++)
         {
             Unpack(w.Codes + (long)b * blockBytes, planes, nibble, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5, out var u6, out var u7);
@@ -220,10 +221,10 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
                 o0 = Vector512.FusedMultiplyAdd(s0, zero, w.Offsets(g));
                 if (halves) o1 = Vector512.FusedMultiplyAdd(s1, zero, w.Offsets(g + 1));
             }
-            acc0 = Fold(acc0, u0, u1, u2, u3, u4, u5, u6, u7, a, 0, b, s0, o0, s1, o1, halves, halfZero, ones);
-            if (tile > 1) acc1 = Fold(acc1, u0, u1, u2, u3, u4, u5, u6, u7, a, 1, b, s0, o0, s1, o1, halves, halfZero, ones);
-            if (tile > 2) acc2 = Fold(acc2, u0, u1, u2, u3, u4, u5, u6, u7, a, 2, b, s0, o0, s1, o1, halves, halfZero, ones);
-            if (tile > 3) acc3 = Fold(acc3, u0, u1, u2, u3, u4, u5, u6, u7, a, 3, b, s0, o0, s1, o1, halves, halfZero, ones);
+            acc0 = Fold(acc0, u0, u1, u2, u3, u4, u5, u6, u7, x0, b, s0, o0, s1, o1, halves, halfZero, ones);
+            if (tile > 1) acc1 = Fold(acc1, u0, u1, u2, u3, u4, u5, u6, u7, x1, b, s0, o0, s1, o1, halves, halfZero, ones);
+            if (tile > 2) acc2 = Fold(acc2, u0, u1, u2, u3, u4, u5, u6, u7, x2, b, s0, o0, s1, o1, halves, halfZero, ones);
+            if (tile > 3) acc3 = Fold(acc3, u0, u1, u2, u3, u4, u5, u6, u7, x3, b, s0, o0, s1, o1, halves, halfZero, ones);
         }
         acc0.Store(result);
         if (tile > 1) acc1.Store(result + stride);

@@ -153,8 +153,7 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     {
         int tile = a.Tile;
         Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        short* q0 = a.Wide(0), q1 = a.Wide(1), q2 = a.Wide(2), q3 = a.Wide(3);
-        float* d0 = a.Scales(0), d1 = a.Scales(1), d2 = a.Scales(2), d3 = a.Scales(3);
+        ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
         for (int g = 0, b = 0; g < w.Groups; g++)
         {
             Vector512<float> g0 = default, g1 = default, g2 = default, g3 = default;
@@ -163,12 +162,12 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
                 byte* c = w.Codes + (long)b * 512;
                 for (int line = 0; line < 512; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
                 int o = b * BlockSize;
-                g0 = Vector512.FusedMultiplyAdd(BlockDot<T>(c, q0 + o, a.ZeroSum(0, b)), Vector512.Create(d0[b]), g0);
-                if (tile > 1) g1 = Vector512.FusedMultiplyAdd(BlockDot<T>(c, q1 + o, a.ZeroSum(1, b)), Vector512.Create(d1[b]), g1);
-                if (tile > 2) g2 = Vector512.FusedMultiplyAdd(BlockDot<T>(c, q2 + o, a.ZeroSum(2, b)), Vector512.Create(d2[b]), g2);
-                if (tile > 3) g3 = Vector512.FusedMultiplyAdd(BlockDot<T>(c, q3 + o, a.ZeroSum(3, b)), Vector512.Create(d3[b]), g3);
+                g0 = Vector512.FusedMultiplyAdd(BlockDot<T>(c, x0.Wide + o, x0.ZeroSum(b)), Vector512.Create(x0.Scales[b]), g0);
+                if (tile > 1) g1 = Vector512.FusedMultiplyAdd(BlockDot<T>(c, x1.Wide + o, x1.ZeroSum(b)), Vector512.Create(x1.Scales[b]), g1);
+                if (tile > 2) g2 = Vector512.FusedMultiplyAdd(BlockDot<T>(c, x2.Wide + o, x2.ZeroSum(b)), Vector512.Create(x2.Scales[b]), g2);
+                if (tile > 3) g3 = Vector512.FusedMultiplyAdd(BlockDot<T>(c, x3.Wide + o, x3.ZeroSum(b)), Vector512.Create(x3.Scales[b]), g3);
             }
-            FoldGroup(w, a, g, g0, g1, g2, g3, ref acc0, ref acc1, ref acc2, ref acc3);
+            FoldGroup(w, a, x0, x1, x2, x3, g, g0, g1, g2, g3, ref acc0, ref acc1, ref acc2, ref acc3);
         }
         acc0.Store(result);
         if (tile > 1) acc1.Store(result + stride);

@@ -729,7 +729,8 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// integer sums), or a zero point per group.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private protected static void FoldGroup(Weights w, Activations a, int g, Vector512<float> g0, Vector512<float> g1, Vector512<float> g2, Vector512<float> g3,
+    private protected static void FoldGroup(Weights w, Activations a, ActivationRow x0, ActivationRow x1, ActivationRow x2, ActivationRow x3,
+        int g, Vector512<float> g0, Vector512<float> g1, Vector512<float> g2, Vector512<float> g3,
         ref Vector512<float> acc0, ref Vector512<float> acc1, ref Vector512<float> acc2, ref Vector512<float> acc3)
     {
         int tile = a.Tile;
@@ -737,10 +738,10 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         if (w.Affine)
         {
             var o = w.Offsets(g);
-            acc0 = AffineGroup(acc0, s, o, g0, a.GroupSums(0), g);
-            if (tile > 1) acc1 = AffineGroup(acc1, s, o, g1, a.GroupSums(1), g);
-            if (tile > 2) acc2 = AffineGroup(acc2, s, o, g2, a.GroupSums(2), g);
-            if (tile > 3) acc3 = AffineGroup(acc3, s, o, g3, a.GroupSums(3), g);
+            acc0 = AffineGroup(acc0, s, o, g0, x0.GroupSums, g);
+            if (tile > 1) acc1 = AffineGroup(acc1, s, o, g1, x1.GroupSums, g);
+            if (tile > 2) acc2 = AffineGroup(acc2, s, o, g2, x2.GroupSums, g);
+            if (tile > 3) acc3 = AffineGroup(acc3, s, o, g3, x3.GroupSums, g);
         }
         else if (w.SharedZero)
         {
@@ -752,10 +753,10 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         else
         {
             var z = w.Zeros(g);
-            acc0 = Group(acc0, s, z, g0, a.GroupSums(0), g);
-            if (tile > 1) acc1 = Group(acc1, s, z, g1, a.GroupSums(1), g);
-            if (tile > 2) acc2 = Group(acc2, s, z, g2, a.GroupSums(2), g);
-            if (tile > 3) acc3 = Group(acc3, s, z, g3, a.GroupSums(3), g);
+            acc0 = Group(acc0, s, z, g0, x0.GroupSums, g);
+            if (tile > 1) acc1 = Group(acc1, s, z, g1, x1.GroupSums, g);
+            if (tile > 2) acc2 = Group(acc2, s, z, g2, x2.GroupSums, g);
+            if (tile > 3) acc3 = Group(acc3, s, z, g3, x3.GroupSums, g);
         }
     }
 
