@@ -121,16 +121,17 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     {
         int tile = a.Tile, blocks = w.Groups / 2;
         Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
         for (int b = 0; b < blocks; b++)
         {
             byte* c = w.Codes + (long)b * 512;
             for (int line = 0; line < 512; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
             var s0 = w.Scales(2 * b); var o0 = w.Offsets(2 * b);
             var s1 = w.Scales(2 * b + 1); var o1 = w.Offsets(2 * b + 1);
-            acc0 = Halves(acc0, c, a, 0, b, s0, o0, s1, o1);
-            if (tile > 1) acc1 = Halves(acc1, c, a, 1, b, s0, o0, s1, o1);
-            if (tile > 2) acc2 = Halves(acc2, c, a, 2, b, s0, o0, s1, o1);
-            if (tile > 3) acc3 = Halves(acc3, c, a, 3, b, s0, o0, s1, o1);
+            acc0 = Halves(acc0, c, x0, b, s0, o0, s1, o1);
+            if (tile > 1) acc1 = Halves(acc1, c, x1, b, s0, o0, s1, o1);
+            if (tile > 2) acc2 = Halves(acc2, c, x2, b, s0, o0, s1, o1);
+            if (tile > 3) acc3 = Halves(acc3, c, x3, b, s0, o0, s1, o1);
         }
         acc0.Store(result);
         if (tile > 1) acc1.Store(result + stride);
@@ -139,13 +140,13 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Halves(Vector512<float> acc, byte* c, Activations a, int k, int b,
+    private static Vector512<float> Halves(Vector512<float> acc, byte* c, ActivationRow x, int b,
         Vector512<float> s0, Vector512<float> o0, Vector512<float> s1, Vector512<float> o1)
     {
-        var (first, second) = HalfDots(c, a.Wide(k) + b * BlockSize);
-        var d = Vector512.Create(a.Scales(k)[b]);
-        acc = AffineGroup(acc, s0, o0, first * d, a.GroupSums(k), 2 * b);
-        return AffineGroup(acc, s1, o1, second * d, a.GroupSums(k), 2 * b + 1);
+        var (first, second) = HalfDots(c, x.Wide + b * BlockSize);
+        var d = Vector512.Create(x.Scales[b]);
+        acc = AffineGroup(acc, s0, o0, first * d, x.GroupSums, 2 * b);
+        return AffineGroup(acc, s1, o1, second * d, x.GroupSums, 2 * b + 1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
@@ -234,6 +235,7 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     {
         int blocks = w.Groups / 2;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
         for (int b = 0; b < blocks; b++)
         {
             byte* c = w.Codes + (long)b * 512 + half * 16;
@@ -241,26 +243,26 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
                 for (int line = 0; line < 512; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
             var s0 = w.Scales256(2 * b, half); var o0 = w.Offsets256(2 * b, half);
             var s1 = w.Scales256(2 * b + 1, half); var o1 = w.Offsets256(2 * b + 1, half);
-            acc0 = Halves256(acc0, c, a, 0, b, s0, o0, s1, o1);
-            if (T.Has(a, 1)) acc1 = Halves256(acc1, c, a, 1, b, s0, o0, s1, o1);
-            if (T.Has(a, 2)) acc2 = Halves256(acc2, c, a, 2, b, s0, o0, s1, o1);
-            if (T.Has(a, 3)) acc3 = Halves256(acc3, c, a, 3, b, s0, o0, s1, o1);
+            acc0 = Halves256(acc0, c, x0, b, s0, o0, s1, o1);
+            if (T.Has(a, 1)) acc1 = Halves256(acc1, c, x1, b, s0, o0, s1, o1);
+            if (T.Has(a, 2)) acc2 = Halves256(acc2, c, x2, b, s0, o0, s1, o1);
+            if (T.Has(a, 3)) acc3 = Halves256(acc3, c, x3, b, s0, o0, s1, o1);
         }
         Store256(a, result, stride, acc0, acc1, acc2, acc3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Halves256(Vector256<float> acc, byte* c, Activations a, int k, int b,
+    private static Vector256<float> Halves256(Vector256<float> acc, byte* c, ActivationRow x, int b,
         Vector256<float> s0, Vector256<float> o0, Vector256<float> s1, Vector256<float> o1)
     {
-        int* q = (int*)(a.Wide(k) + b * BlockSize);
+        int* q = (int*)(x.Wide + b * BlockSize);
         Vector256<int> first = default, second = default;
         for (int p = 0; p < BlockSize / 4; p++)
             first += Avx2.MultiplyAddAdjacent(Signed.Widen256(c + p * 32), Vector256.Create(q[p]).AsInt16());
         for (int p = BlockSize / 4; p < BlockSize / 2; p++)
             second += Avx2.MultiplyAddAdjacent(Signed.Widen256(c + p * 32), Vector256.Create(q[p]).AsInt16());
-        var d = Vector256.Create(a.Scales(k)[b]);
-        float* sums = a.GroupSums(k);
+        var d = Vector256.Create(x.Scales[b]);
+        float* sums = x.GroupSums;
         acc = Vector256.FusedMultiplyAdd(-o0, Vector256.Create(sums[2 * b]), Vector256.FusedMultiplyAdd(s0, Avx.ConvertToVector256Single(first) * d, acc));
         return Vector256.FusedMultiplyAdd(-o1, Vector256.Create(sums[2 * b + 1]), Vector256.FusedMultiplyAdd(s1, Avx.ConvertToVector256Single(second) * d, acc));
     }
