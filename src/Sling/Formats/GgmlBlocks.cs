@@ -221,6 +221,17 @@ internal static unsafe class GgmlBlocks
     }
 
     // A 32-value block: byte j holds value j (low nibble) and value j + 16 (high nibble).
+    /// <summary>
+    /// A Q5_0 block's 32 values as Q8_0's are held (<see cref="Sling.Kernels.Int8GroupMatrix"/>): code q − 16
+    /// offset by 128, with the block's scale — value = d·(q − 16) exactly, in a byte per code.
+    /// </summary>
+    public static void Q5_0AsInt8(byte* block, Span<byte> codes)
+    {
+        Nibbles(block + 6, codes);
+        HighBits(*(uint*)(block + 2), codes);
+        for (int j = 0; j < QK; j++) codes[j] += 128 - 16;
+    }
+
     static void Nibbles(byte* qs, Span<byte> c)
     {
         for (int j = 0; j < 16; j++)

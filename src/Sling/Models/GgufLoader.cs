@@ -122,7 +122,7 @@ public static class GgufLoader
         public IReadOnlyCollection<Sling.Models.Architectures.TensorRole> RequiredBiases => names.RequiredBiases;
     }
 
-    private static unsafe WeightMatrix ReadMatrix(GgufFile g, Dictionary<string, GgufTensorInfo> tensors, string name, int rows, int cols, bool repack = true)
+    internal static unsafe WeightMatrix ReadMatrix(GgufFile g, Dictionary<string, GgufTensorInfo> tensors, string name, int rows, int cols, bool repack = true)
     {
         if (!tensors.TryGetValue(name, out var t)) throw new ModelFormatException(g.Path, $"tensor '{name}' is missing");
         // GGUF lists dimensions fastest-varying first: a [rows, cols] matrix is stored as [cols, rows].
@@ -136,10 +136,11 @@ public static class GgufLoader
             case BF16: return new BF16Matrix((ushort*)g.File.Pointer(t.Offset, count * 2, name), rows, cols, g);
             case Q8_0:
             case Q4_0:
+            case GgmlBlocks.Q5_0: // as Q8_0: codes q − 16 in a byte, the fp16 scale (8.5 bits per weight, not 10 as affine blocks)
             {
                 if (cols % Block != 0) throw new ModelFormatException(g.Path, $"tensor '{name}': {cols} columns are not whole blocks of {Block}");
-                bool four = t.Type == Q4_0;
-                int blockBytes = four ? 18 : 34;
+                bool four = t.Type == Q4_0, five = t.Type == GgmlBlocks.Q5_0;
+                int blockBytes = four ? 18 : five ? 22 : 34;
                 long blocks = count / Block;
                 byte* src = g.File.Pointer(t.Offset, blocks * blockBytes, name);
                 // Q4_0 goes straight from the file's blocks into the kernel's interleaved layout.
@@ -156,6 +157,8 @@ public static class GgufLoader
                         scales[b] = *(Half*)block;
                         if (four) // same nibble order as Int4GroupMatrix: codes j and j+16 share byte j
                             new ReadOnlySpan<byte>(block + 2, 16).CopyTo(codes.AsSpan((int)(b * 16), 16));
+                        else if (five)
+                            GgmlBlocks.Q5_0AsInt8(block, codes.AsSpan((int)(b * Block), Block));
                         else // int8 codes stored offset by 128, as Int8GroupMatrix's symmetric codes are
                             for (int j = 0; j < Block; j++) codes[b * Block + j] = (byte)(((sbyte*)(block + 2))[j] + 128);
                     }
@@ -173,7 +176,7 @@ public static class GgufLoader
             }
             default:
             {
-                // The other block types (Q4_1, Q5_x, K-quants, IQ4) become 16-value affine blocks (an 8-bit
+                // The other block types (Q4_1, Q5_1, K-quants, IQ4) become 16-value affine blocks (an 8-bit
                 // code per value, scale/zero/offset per block) holding exactly the values ggml decodes,
                 // multiplied with int8 activation blocks like the other integer formats.
                 if (GgmlBlocks.Layout(t.Type) is not var (values, bytes))

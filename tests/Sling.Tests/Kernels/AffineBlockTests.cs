@@ -123,3 +123,42 @@ public class AffineBlockTests
         Assert.Equal(KernelIsas.Best >= KernelIsa.Avx2 ? checkedTensors + factored : 0, repacked);
     }
 }
+
+/// <summary>
+/// Q5_0 as the GGUF loader reads it: a Q8_0-like int8 group matrix (codes q − 16 in a byte, the fp16
+/// scale per 32; 8.5 bits per weight instead of the affine form's 10), every value bit for bit what
+/// ggml decodes, as read and in the interleaved layout, and its products against float64.
+/// </summary>
+public class Q5_0LoaderTests
+{
+    [SharedFact("models/gguf/quant/model-q5_0.gguf")]
+    public unsafe void TheLoaderHoldsQ5_0AsInt8GroupsWithGgmlsValues()
+    {
+        using var g = GgufFile.Open(SharedData.PathOf("models/gguf/quant/model-q5_0.gguf"));
+        var tensors = g.Tensors.ToDictionary(t => t.Name);
+        int checkedTensors = 0;
+        foreach (var t in g.Tensors.Where(t => t.Dimensions.Length == 2 && t.Type == GgmlBlocks.Q5_0))
+        {
+            int cols = (int)t.Dimensions[0], rows = (int)t.Dimensions[1];
+            long rowBytes = cols / 32 * 22L;
+            byte* src = g.File.Pointer(t.Offset, rows * rowBytes, t.Name);
+            var expected = new float[cols];
+            var actual = new float[cols];
+            foreach (bool repack in new[] { false, true })
+            {
+                var m = Sling.Models.GgufLoader.ReadMatrix(g, tensors, t.Name, rows, cols, repack);
+                Assert.IsType(repack && RowBlockMatrix.CanRepack(rows, cols) ? typeof(Int8RowBlockMatrix) : typeof(Int8GroupMatrix), m);
+                Assert.Equal(rows * (long)cols * 17 / 16, m.ByteSize); // a byte per code, an fp16 scale per 32
+                for (int r = 0; r < rows; r++)
+                {
+                    GgmlReference.DecodeRow(t.Type, src + r * rowBytes, expected);
+                    m.ReadRow(r, actual);
+                    Assert.Equal(expected, actual); // bit for bit
+                }
+                IntegerKernelTests.Check(m, cols, rows);
+            }
+            checkedTensors++;
+        }
+        Assert.True(checkedTensors > 0);
+    }
+}
