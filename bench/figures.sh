@@ -40,6 +40,8 @@ bench peer --model "$work/tinyllama-q3_k_m.gguf" --runs 5
 sling bench -m "$work/tinyllama-q3_k_m.gguf" -r 5
 [ -f "$work/tinyllama-iq4_xs.gguf" ] || bench llama-quantize --model "$work/tinyllama-f16.gguf" --output "$work/tinyllama-iq4_xs.gguf" --type iq4_xs
 bench peer --model "$work/tinyllama-iq4_xs.gguf" --runs 3
+[ -f "$work/tinyllama-q5_0.gguf" ] || bench llama-quantize --model "$work/tinyllama-f16.gguf" --output "$work/tinyllama-q5_0.gguf" --type q5_0
+bench peer --model "$work/tinyllama-q5_0.gguf" --runs 2
 
 echo "## 4. Phi-2 (its own architecture), the same Q4_0 file in both engines, and the seed's setting"
 [ -d "$work/phi2-f32" ] || bench hf-folder --shape phi-2 --output "$work/phi2-f32"
