@@ -253,10 +253,10 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             {
                 Unpack256(w.Codes + (long)b * 256, half, mask, out var l0, out var h0, out var l1, out var h1, out var l2, out var h2, out var l3, out var h3);
                 int o = b * BlockSize;
-                g0 = Vector256.FusedMultiplyAdd(BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, x0.Codes + o, ones, x0.ZeroSum(b)), Vector256.Create(x0.Scales[b]), g0);
-                if (T.Has(a, 1)) g1 = Vector256.FusedMultiplyAdd(BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, x1.Codes + o, ones, x1.ZeroSum(b)), Vector256.Create(x1.Scales[b]), g1);
-                if (T.Has(a, 2)) g2 = Vector256.FusedMultiplyAdd(BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, x2.Codes + o, ones, x2.ZeroSum(b)), Vector256.Create(x2.Scales[b]), g2);
-                if (T.Has(a, 3)) g3 = Vector256.FusedMultiplyAdd(BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, x3.Codes + o, ones, x3.ZeroSum(b)), Vector256.Create(x3.Scales[b]), g3);
+                g0 = AddBlock256(x0, b, BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, x0.Codes + o, ones), g0);
+                if (T.Has(a, 1)) g1 = AddBlock256(x1, b, BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, x1.Codes + o, ones), g1);
+                if (T.Has(a, 2)) g2 = AddBlock256(x2, b, BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, x2.Codes + o, ones), g2);
+                if (T.Has(a, 3)) g3 = AddBlock256(x3, b, BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, x3.Codes + o, ones), g3);
             }
             FoldGroup256<T>(w, a, x0, x1, x2, x3, g, half, g0, g1, g2, g3, ref acc0, ref acc1, ref acc2, ref acc3);
         }
@@ -271,7 +271,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         if (_levels != null) return false;
         var mask = Vector256.Create((byte)0xF);
         var ones = Vector256<short>.One;
-        sbyte* q = a.Codes(0);
+        var row = a.At(0);
         Vector256<float> low = default, high = default;
         for (int g = 0, b = 0; g < w.Groups; g++)
         {
@@ -280,7 +280,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             {
                 byte* c = w.Codes + (long)b * 256;
                 for (int line = 0; line < 256; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
-                int* quads = (int*)(q + b * BlockSize);
+                int* quads = (int*)(row.Codes + b * BlockSize);
                 Vector256<short> sumLow = default, sumHigh = default;
                 for (int j = 0; j < 4; j++)
                 {
@@ -291,7 +291,8 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
                     sumLow += Avx2.MultiplyAddAdjacent(v & mask, x0) + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, x1);
                     sumHigh += Avx2.MultiplyAddAdjacent(u & mask, x0) + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(u.AsUInt16(), 4).AsByte() & mask, x1);
                 }
-                AddBlock256(a, b, Avx2.MultiplyAddAdjacent(sumLow, ones), Avx2.MultiplyAddAdjacent(sumHigh, ones), ref groupLow, ref groupHigh);
+                groupLow = AddBlock256(row, b, Avx2.MultiplyAddAdjacent(sumLow, ones), groupLow);
+                groupHigh = AddBlock256(row, b, Avx2.MultiplyAddAdjacent(sumHigh, ones), groupHigh);
             }
             FoldGroupOne256(w, a, g, groupLow, groupHigh, ref low, ref high);
         }
@@ -373,16 +374,17 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         l3 = v3 & mask; h3 = Vector256.ShiftRightLogical(v3.AsUInt16(), 4).AsByte() & mask;
     }
 
-    // BlockDot for 8 rows: the 8 vpmaddubsw results add in int16 without overflow (16 products of 15·127 at most).
+    // Σ code·q of one block for 8 rows (BlockDot's integer sums): the 8 vpmaddubsw results add in int16
+    // without overflow (16 products of 15·127 at most).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> BlockDot256(Vector256<byte> l0, Vector256<byte> h0, Vector256<byte> l1, Vector256<byte> h1,
-        Vector256<byte> l2, Vector256<byte> h2, Vector256<byte> l3, Vector256<byte> h3, sbyte* q, Vector256<short> ones, int zeroSum)
+    private static Vector256<int> BlockDot256(Vector256<byte> l0, Vector256<byte> h0, Vector256<byte> l1, Vector256<byte> h1,
+        Vector256<byte> l2, Vector256<byte> h2, Vector256<byte> l3, Vector256<byte> h3, sbyte* q, Vector256<short> ones)
     {
         int* quads = (int*)q;
         var s0 = Avx2.MultiplyAddAdjacent(l0, Vector256.Create(quads[0]).AsSByte()) + Avx2.MultiplyAddAdjacent(h0, Vector256.Create(quads[1]).AsSByte());
         var s1 = Avx2.MultiplyAddAdjacent(l1, Vector256.Create(quads[2]).AsSByte()) + Avx2.MultiplyAddAdjacent(h1, Vector256.Create(quads[3]).AsSByte());
         var s2 = Avx2.MultiplyAddAdjacent(l2, Vector256.Create(quads[4]).AsSByte()) + Avx2.MultiplyAddAdjacent(h2, Vector256.Create(quads[5]).AsSByte());
         var s3 = Avx2.MultiplyAddAdjacent(l3, Vector256.Create(quads[6]).AsSByte()) + Avx2.MultiplyAddAdjacent(h3, Vector256.Create(quads[7]).AsSByte());
-        return Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent((s0 + s1) + (s2 + s3), ones) - Vector256.Create(zeroSum));
+        return Avx2.MultiplyAddAdjacent((s0 + s1) + (s2 + s3), ones);
     }
 }

@@ -278,10 +278,6 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> AffineGroup256(Vector256<float> acc, Vector256<float> scale, Vector256<float> offset, Vector256<float> sum, float* groupSums, int g)
-        => Vector256.FusedMultiplyAdd(-offset, Vector256.Create(groupSums[g]), Vector256.FusedMultiplyAdd(scale, sum, acc));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Fold256(Vector256<float> acc, Vector256<byte> u0, Vector256<byte> u1, Vector256<byte> u2, Vector256<byte> u3,
         Vector256<byte> u4, Vector256<byte> u5, Vector256<byte> u6, Vector256<byte> u7, ActivationRow x, int b,
         Vector256<float> s0, Vector256<float> o0, Vector256<float> s1, Vector256<float> o1, bool halves, bool halfZero, Vector256<short> ones)

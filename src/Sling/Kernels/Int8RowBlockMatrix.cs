@@ -219,10 +219,10 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
                     if (T.Has(a, 2)) s2 += Avx2.MultiplyAddAdjacent(codes, Vector256.Create(q2[p]).AsInt16());
                     if (T.Has(a, 3)) s3 += Avx2.MultiplyAddAdjacent(codes, Vector256.Create(q3[p]).AsInt16());
                 }
-                g0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s0 - Vector256.Create(x0.ZeroSum(b))), Vector256.Create(x0.Scales[b]), g0);
-                if (T.Has(a, 1)) g1 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s1 - Vector256.Create(x1.ZeroSum(b))), Vector256.Create(x1.Scales[b]), g1);
-                if (T.Has(a, 2)) g2 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s2 - Vector256.Create(x2.ZeroSum(b))), Vector256.Create(x2.Scales[b]), g2);
-                if (T.Has(a, 3)) g3 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s3 - Vector256.Create(x3.ZeroSum(b))), Vector256.Create(x3.Scales[b]), g3);
+                g0 = AddBlock256(x0, b, s0, g0);
+                if (T.Has(a, 1)) g1 = AddBlock256(x1, b, s1, g1);
+                if (T.Has(a, 2)) g2 = AddBlock256(x2, b, s2, g2);
+                if (T.Has(a, 3)) g3 = AddBlock256(x3, b, s3, g3);
             }
             FoldGroup256<T>(w, a, x0, x1, x2, x3, g, half, g0, g1, g2, g3, ref acc0, ref acc1, ref acc2, ref acc3);
         }
@@ -262,9 +262,8 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
         for (int p = BlockSize / 4; p < BlockSize / 2; p++)
             second += Avx2.MultiplyAddAdjacent(Signed.Widen256(c + p * 32), Vector256.Create(q[p]).AsInt16());
         var d = Vector256.Create(x.Scales[b]);
-        float* sums = x.GroupSums;
-        acc = Vector256.FusedMultiplyAdd(-o0, Vector256.Create(sums[2 * b]), Vector256.FusedMultiplyAdd(s0, Avx.ConvertToVector256Single(first) * d, acc));
-        return Vector256.FusedMultiplyAdd(-o1, Vector256.Create(sums[2 * b + 1]), Vector256.FusedMultiplyAdd(s1, Avx.ConvertToVector256Single(second) * d, acc));
+        acc = AffineGroup256(acc, s0, o0, Avx.ConvertToVector256Single(first) * d, x.GroupSums, 2 * b);
+        return AffineGroup256(acc, s1, o1, Avx.ConvertToVector256Single(second) * d, x.GroupSums, 2 * b + 1);
     }
 
     // One activation row (generation): per block, each 32-byte run's two halves (rows 0–7, 8–15) meet
@@ -281,7 +280,7 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void RowBlock256One<TWiden>(Weights w, Activations a, float* result) where TWiden : struct, IWiden
     {
-        short* q = a.Wide(0);
+        var row = a.At(0);
         Vector256<float> low = default, high = default;
         for (int g = 0, b = 0; g < w.Groups; g++)
         {
@@ -290,7 +289,7 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
             {
                 byte* c = w.Codes + (long)b * 512;
                 for (int line = 0; line < 512; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
-                int* pairs = (int*)(q + b * BlockSize);
+                int* pairs = (int*)(row.Wide + b * BlockSize);
                 Vector256<int> sumLow = default, sumHigh = default;
                 for (int p = 0; p < BlockSize / 2; p++)
                 {
@@ -298,7 +297,8 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
                     sumLow += Avx2.MultiplyAddAdjacent(TWiden.Widen256(c + p * 32), x);
                     sumHigh += Avx2.MultiplyAddAdjacent(TWiden.Widen256(c + p * 32 + 16), x);
                 }
-                AddBlock256(a, b, sumLow, sumHigh, ref groupLow, ref groupHigh);
+                groupLow = AddBlock256(row, b, sumLow, groupLow);
+                groupHigh = AddBlock256(row, b, sumHigh, groupHigh);
             }
             FoldGroupOne256(w, a, g, groupLow, groupHigh, ref low, ref high);
         }

@@ -465,7 +465,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
     /// <summary>
     /// The .NET kernels' width: AVX-512 (<see cref="RowBlock"/>) where the CPU has it, else AVX2
-    /// (<see cref="RowBlock256"/>, int4/int8 groups only). Tests set AVX2 (with <see cref="Vnni"/> off) to check that path here.
+    /// (<see cref="RowBlock256"/>). Tests set AVX2 (with <see cref="Vnni"/> off) to check that path here.
     /// </summary>
     internal KernelIsa Isa { get; set; } = KernelIsas.Best == KernelIsa.Avx512 ? KernelIsa.Avx512 : KernelIsa.Avx2;
 
@@ -646,10 +646,9 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// <summary>
     /// The AVX2 form of <see cref="RowBlock"/> for rows 8·<paramref name="half"/> .. 8·half + 7 of the block
     /// (a 256-bit register holds 8 rows' lanes): the first half streams the block's codes from memory,
-    /// the second finds them in cache. Int4 and int8 groups with fp16 scales and zero points only.
+    /// the second finds them in cache.
     /// </summary>
-    private protected virtual void RowBlock256(Weights w, Activations a, float* result, int stride, int half)
-        => throw new NotSupportedException($"{Format} has no AVX2 kernel");
+    private protected abstract void RowBlock256(Weights w, Activations a, float* result, int stride, int half);
 
     /// <summary>
     /// The AVX2 kernel for one activation row (generation), both halves of the block in one pass (their
@@ -666,12 +665,11 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         var s = w.Scales256(g, half);
         if (w.Affine)
         {
-            // scale · Σ_b d_b·Σ code·q − offset · Σ_b d_b·Σq, in AffineGroup's order.
-            var o = -w.Offsets256(g, half);
-            acc0 = Vector256.FusedMultiplyAdd(o, Vector256.Create(x0.GroupSums[g]), Vector256.FusedMultiplyAdd(s, g0, acc0));
-            if (T.Has(a, 1)) acc1 = Vector256.FusedMultiplyAdd(o, Vector256.Create(x1.GroupSums[g]), Vector256.FusedMultiplyAdd(s, g1, acc1));
-            if (T.Has(a, 2)) acc2 = Vector256.FusedMultiplyAdd(o, Vector256.Create(x2.GroupSums[g]), Vector256.FusedMultiplyAdd(s, g2, acc2));
-            if (T.Has(a, 3)) acc3 = Vector256.FusedMultiplyAdd(o, Vector256.Create(x3.GroupSums[g]), Vector256.FusedMultiplyAdd(s, g3, acc3));
+            var o = w.Offsets256(g, half);
+            acc0 = AffineGroup256(acc0, s, o, g0, x0.GroupSums, g);
+            if (T.Has(a, 1)) acc1 = AffineGroup256(acc1, s, o, g1, x1.GroupSums, g);
+            if (T.Has(a, 2)) acc2 = AffineGroup256(acc2, s, o, g2, x2.GroupSums, g);
+            if (T.Has(a, 3)) acc3 = AffineGroup256(acc3, s, o, g3, x3.GroupSums, g);
             return;
         }
         if (w.SharedZero)
@@ -690,17 +688,12 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     }
 
     /// <summary>
-    /// One activation row's block for both halves (AVX2 one-row kernels): each half's integer sums, less
-    /// zero·Σq where every code shares the zero point, times the block's activation scale, into its group's sums.
+    /// Activation row <paramref name="x"/>'s block <paramref name="b"/> into its group's sums (AVX2): the
+    /// block's integer sums, less zero·Σq where every code shares the zero point, times its activation scale.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private protected static void AddBlock256(Activations a, int b, Vector256<int> sumLow, Vector256<int> sumHigh, ref Vector256<float> groupLow, ref Vector256<float> groupHigh)
-    {
-        var zero = Vector256.Create(a.ZeroSum(0, b));
-        var d = Vector256.Create(a.Scales(0)[b]);
-        groupLow = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(sumLow - zero), d, groupLow);
-        groupHigh = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(sumHigh - zero), d, groupHigh);
-    }
+    private protected static Vector256<float> AddBlock256(ActivationRow x, int b, Vector256<int> sum, Vector256<float> group)
+        => Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(sum - Vector256.Create(x.ZeroSum(b))), Vector256.Create(x.Scales[b]), group);
 
     /// <summary><see cref="FoldGroup256{T}"/> of one activation row for both halves of the block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -769,4 +762,9 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private protected static Vector512<float> AffineGroup(Vector512<float> acc, Vector512<float> scale, Vector512<float> offset, Vector512<float> sum, float* groupSums, int g)
         => Vector512.FusedMultiplyAdd(-offset, Vector512.Create(groupSums[g]), Vector512.FusedMultiplyAdd(scale, sum, acc));
+
+    /// <summary><see cref="AffineGroup"/> for 8 rows (AVX2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected static Vector256<float> AffineGroup256(Vector256<float> acc, Vector256<float> scale, Vector256<float> offset, Vector256<float> sum, float* groupSums, int g)
+        => Vector256.FusedMultiplyAdd(-offset, Vector256.Create(groupSums[g]), Vector256.FusedMultiplyAdd(scale, sum, acc));
 }
