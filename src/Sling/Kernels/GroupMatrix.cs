@@ -1,5 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Sling.Kernels;
 
@@ -151,6 +153,44 @@ internal abstract unsafe class GroupMatrix : WeightMatrix
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static int Of(int* sums, int* zeros, int g, int b) => (sums[b] >> 7) * zeros[g]; // sums hold 128·Σq
+    }
+
+    /// <summary>A fused kernel's product of one 32-input block of a weight row's codes with an activation row: 8 int32 lane sums of code·q.</summary>
+    private protected interface IBlockProduct
+    {
+        /// <summary>Block <paramref name="b"/> of the row's codes <paramref name="w"/> times the activation row (its 8-bit codes <paramref name="q"/>, or widened to 16 bits <paramref name="wide"/>).</summary>
+        static abstract Vector256<int> Of(byte* w, sbyte* q, short* wide, int b);
+    }
+
+    /// <summary>
+    /// The fused AVX2 walk over one weight row (<paramref name="w"/>, its codes) for the tile's activation
+    /// rows: per block, the format's 8 int32 sums of code·q (<typeparamref name="TProduct"/>); zero·Σq
+    /// comes off lane 0 (the lanes are summed at the end, and all share the block's scale), then one
+    /// multiply-add by scale·d. One activation row alternates two accumulators, so consecutive blocks
+    /// do not wait on each other's add.
+    /// </summary>
+    private protected void FusedWalk<TZero, TProduct>(byte* w, float* scales, int* zeros, Q8Rows a, int* zeroSums, int tile, float* dots)
+        where TZero : IZeroSum where TProduct : IBlockProduct
+    {
+        int blocks = Cols / Q8Activations.BlockSize, perGroup = GroupSize / Q8Activations.BlockSize, groups = Groups;
+        for (int k = 0; k < tile; k++)
+        {
+            Vector256<float> even = default, odd = default;
+            sbyte* q = a.Codes(k);
+            short* wide = a.Wide(k);
+            float* d = a.Lanes(k);
+            int* sums = zeroSums + (long)k * blocks;
+            for (int g = 0, b = 0; g < groups; g++)
+            {
+                var s = Vector256.Create(scales[g]);
+                for (int end = b + perGroup; b < end; b++)
+                {
+                    var p = TProduct.Of(w, q, wide, b) - Vector256.CreateScalar(TZero.Of(sums, zeros, g, b));
+                    (even, odd) = (odd, Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(p), Vector256.Load(d + b * 8) * s, even));
+                }
+            }
+            dots[k] = Vector256.Sum(even + odd);
+        }
     }
 
     internal override void MultiplyRows(Q8Activations input, Span<float> y, int ldy, int rowStart, int rowEnd)

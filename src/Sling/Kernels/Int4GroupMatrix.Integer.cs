@@ -130,34 +130,16 @@ internal sealed unsafe partial class Int4GroupMatrix
 
     private protected override void FusedAvx2(int row, float* scales, int* zeros, Q8Rows a, int* zeroSums, int tile, float* dots)
     {
-        if (zeros == null) FusedAvx2<SharedZeroSum>(row, scales, zeros, a, zeroSums, tile, dots);
-        else FusedAvx2<GroupZeroSum>(row, scales, zeros, a, zeroSums, tile, dots);
+        byte* w = _codes + (long)row * (Cols / 2);
+        if (zeros == null) FusedWalk<SharedZeroSum, Product>(w, scales, zeros, a, zeroSums, tile, dots);
+        else FusedWalk<GroupZeroSum, Product>(w, scales, zeros, a, zeroSums, tile, dots);
     }
 
-    // Per block: vpmaddubsw + vpmaddwd give 8 int32 sums of code·q; zero·Σq comes off lane 0 (the lanes
-    // are summed at the end, and all share the block's scale), then one multiply-add by scale·d. One
-    // activation row alternates two accumulators, so consecutive blocks do not wait on each other's add.
-    private void FusedAvx2<TZero>(int row, float* scales, int* zeros, Q8Rows a, int* zeroSums, int tile, float* dots) where TZero : IZeroSum
+    // A block's 32 codes (16 bytes) unpacked, vpmaddubsw + vpmaddwd with the 8-bit activation codes.
+    private readonly struct Product : IBlockProduct
     {
-        byte* w = _codes + (long)row * (Cols / 2);
-        int blocks = Cols / BlockSize, perGroup = GroupSize / BlockSize, groups = Groups;
-        for (int k = 0; k < tile; k++)
-        {
-            Vector256<float> even = default, odd = default;
-            sbyte* q = a.Codes(k);
-            float* d = a.Lanes(k);
-            int* sums = zeroSums + (long)k * blocks;
-            for (int g = 0, b = 0; g < groups; g++)
-            {
-                var s = Vector256.Create(scales[g]);
-                for (int end = b + perGroup; b < end; b++)
-                {
-                    var p = Int32Sums(Unpack32(w + b * 16), q + b * 32) - Vector256.CreateScalar(TZero.Of(sums, zeros, g, b));
-                    (even, odd) = (odd, Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(p), Vector256.Load(d + b * 8) * s, even));
-                }
-            }
-            dots[k] = Vector256.Sum(even + odd);
-        }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Of(byte* w, sbyte* q, short* wide, int b) => Int32Sums(Unpack32(w + b * 16), q + b * 32);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -83,35 +83,18 @@ internal sealed unsafe partial class Int8GroupMatrix
 
     private protected override void FusedAvx2(int row, float* scales, int* zeros, Q8Rows a, int* zeroSums, int tile, float* dots)
     {
-        if (zeros == null) FusedAvx2<SharedZeroSum>(row, scales, zeros, a, zeroSums, tile, dots);
-        else FusedAvx2<GroupZeroSum>(row, scales, zeros, a, zeroSums, tile, dots);
+        byte* w = _codes + (long)row * Cols;
+        if (zeros == null) FusedWalk<SharedZeroSum, Product>(w, scales, zeros, a, zeroSums, tile, dots);
+        else FusedWalk<GroupZeroSum, Product>(w, scales, zeros, a, zeroSums, tile, dots);
     }
 
-    // Per block: codes widened to 16 bits, vpmaddwd with the 16-bit activation codes: 8 int32 sums;
-    // zero·Σq off lane 0, then one multiply-add by scale·d (as the int4 kernel, two accumulators).
-    private void FusedAvx2<TZero>(int row, float* scales, int* zeros, Q8Rows a, int* zeroSums, int tile, float* dots) where TZero : IZeroSum
+    // A block's 32 codes widened to 16 bits, vpmaddwd with the 16-bit activation codes.
+    private readonly struct Product : IBlockProduct
     {
-        byte* w = _codes + (long)row * Cols;
-        int blocks = Cols / Q8Activations.BlockSize, perGroup = GroupSize / Q8Activations.BlockSize, groups = Groups;
-        for (int k = 0; k < tile; k++)
-        {
-            Vector256<float> even = default, odd = default;
-            short* q = a.Wide(k);
-            float* d = a.Lanes(k);
-            int* sums = zeroSums + (long)k * blocks;
-            for (int g = 0, b = 0; g < groups; g++)
-            {
-                var s = Vector256.Create(scales[g]);
-                for (int end = b + perGroup; b < end; b++)
-                {
-                    var p = Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.Load(w + b * 32)), Vector256.Load(q + b * 32))
-                        + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.Load(w + b * 32 + 16)), Vector256.Load(q + b * 32 + 16))
-                        - Vector256.CreateScalar(TZero.Of(sums, zeros, g, b));
-                    (even, odd) = (odd, Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(p), Vector256.Load(d + b * 8) * s, even));
-                }
-            }
-            dots[k] = Vector256.Sum(even + odd);
-        }
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Of(byte* w, sbyte* q, short* wide, int b) =>
+            Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.Load(w + b * 32)), Vector256.Load(wide + b * 32))
+            + Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(Vector128.Load(w + b * 32 + 16)), Vector256.Load(wide + b * 32 + 16));
     }
 
     private static float DotVector128(byte* w, float* bs, Q8Rows a, int blocks)
