@@ -10,9 +10,10 @@ internal static class KernelBench
     public static void Run(int rows, int cols, string format, int tokens, int threads, KernelIsa isa, double seconds)
     {
         var rng = new Random(1);
-        if (SyntheticModels.Matrix(rows, cols, format) is not GroupMatrix m)
-            throw new ArgumentException($"format {format}: q4_0, q8_0, int4, int8");
-        m.Isa = isa;
+        var m = SyntheticModels.Matrix(rows, cols, format);
+        if (m is GroupMatrix group) group.Isa = isa;
+        else if (m is not AffineBlockMatrix || isa != KernelIsas.Best)
+            throw new ArgumentException($"format {format}: q4_0, q8_0, int4, int8 (any ISA), q4_k (the best ISA only: --isa as the machine has)");
         var input = new ActivationRows(tokens, cols);
         input.SetCount(tokens);
         for (int i = 0; i < input.Active.Length; i++) input.Active[i] = (float)(rng.NextDouble() - 0.5);
@@ -20,11 +21,12 @@ internal static class KernelBench
         var pool = ComputePool.Get(threads);
         var product = new MatMul();
         WeightMatrix matrix = m;
-        if (isa == KernelIsas.Best && RowBlockMatrix.CanRepack(m)) matrix = RowBlockMatrix.Repack(m);
+        bool repack = m switch { GroupMatrix g => RowBlockMatrix.CanRepack(g), AffineBlockMatrix k => RowBlockMatrix.CanRepack(k), _ => false };
+        if (isa == KernelIsas.Best && repack) matrix = RowBlockMatrix.Repack(m);
         // The interleaved layout's assembled VNNI kernel (where it runs) against its .NET path, then float activations.
         var runs = matrix is RowBlockMatrix packed && packed.Vnni
             ? new[] { (true, true), (true, false), (false, false) }
-            : new[] { (true, false), (false, false) };
+            : m is AffineBlockMatrix ? new[] { (true, false) } : new[] { (true, false), (false, false) };
         foreach (var (integer, vnni) in runs)
         {
             if (matrix is RowBlockMatrix p) p.Vnni = vnni;

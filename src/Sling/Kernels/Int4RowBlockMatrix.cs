@@ -235,8 +235,66 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             if (full) LevelRowBlock256<FullTile>(w, a, result, stride, half, _positive.GetLower(), _negative.GetLower());
             else LevelRowBlock256<PartialTile>(w, a, result, stride, half, _positive.GetLower(), _negative.GetLower());
         }
+        else if (FactoredBy256(w))
+        {
+            if (full) FactoredRowBlock256<FullTile>(w, a, result, stride, half);
+            else FactoredRowBlock256<PartialTile>(w, a, result, stride, half);
+        }
         else if (full) RowBlock256<FullTile>(w, a, result, stride, half);
         else RowBlock256<PartialTile>(w, a, result, stride, half);
+    }
+
+    // The K-quants' factored layout (Q4_K: per 32-value block a scale byte s and an offset byte m, per
+    // 256-value super-block floats S and M) on AVX2: each block's 16-bit sums meet s in the vpmaddwd that
+    // adds them to 32 bits (so s costs no float operation), the blocks of a super-block add as
+    // Σ_b d_b · (s·Σ code·q), and S, M and the offsets Σ_b m·d_b·Σq join once per super-block.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void FactoredRowBlock256<T>(Weights w, Activations a, float* result, int stride, int half) where T : struct, ITileRows
+    {
+        var mask = Vector256.Create((byte)0xF);
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
+        int perSuper = w.GroupsPerSuper;
+        for (int super = 0, b = 0; b < w.Groups; super++)
+        {
+            Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+            for (int end = b + perSuper; b < end; b++)
+            {
+                byte* c = w.Codes + (long)b * 256;
+                if (half == 0)
+                    for (int line = 0; line < 256; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
+                c += half * 32;
+                int o = b * BlockSize;
+                int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
+                Vector256<short> s0 = default, s1 = default, s2 = default, s3 = default;
+                Quad256<T>(a, c, 0, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
+                Quad256<T>(a, c, 1, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
+                Quad256<T>(a, c, 2, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
+                Quad256<T>(a, c, 3, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
+                var scale = w.ScaleWords256(b, half);
+                f0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(s0, scale)), Vector256.Create(x0.Scales[b]), f0);
+                if (T.Has(a, 1)) f1 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(s1, scale)), Vector256.Create(x1.Scales[b]), f1);
+                if (T.Has(a, 2)) f2 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(s2, scale)), Vector256.Create(x2.Scales[b]), f2);
+                if (T.Has(a, 3)) f3 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(s3, scale)), Vector256.Create(x3.Scales[b]), f3);
+            }
+            // The offsets' Σ_g m·(d·Σq), then output += S·f − M·that.
+            Vector256<float> m0 = default, m1 = default, m2 = default, m3 = default;
+            for (int g = b - perSuper; g < b; g++)
+            {
+                var m = w.OffsetFactors256(g, half);
+                m0 = Vector256.FusedMultiplyAdd(m, Vector256.Create(x0.GroupSums[g]), m0);
+                if (T.Has(a, 1)) m1 = Vector256.FusedMultiplyAdd(m, Vector256.Create(x1.GroupSums[g]), m1);
+                if (T.Has(a, 2)) m2 = Vector256.FusedMultiplyAdd(m, Vector256.Create(x2.GroupSums[g]), m2);
+                if (T.Has(a, 3)) m3 = Vector256.FusedMultiplyAdd(m, Vector256.Create(x3.GroupSums[g]), m3);
+            }
+            var scales = w.SuperFactors256(super, 0, half);
+            var offsets = w.SuperFactors256(super, 1, half);
+            acc0 = AffineGroup256(acc0, scales, offsets, f0, m0);
+            if (T.Has(a, 1)) acc1 = AffineGroup256(acc1, scales, offsets, f1, m1);
+            if (T.Has(a, 2)) acc2 = AffineGroup256(acc2, scales, offsets, f2, m2);
+            if (T.Has(a, 3)) acc3 = AffineGroup256(acc3, scales, offsets, f3, m3);
+        }
+        Store256(a, result, stride, acc0, acc1, acc2, acc3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
@@ -251,16 +309,40 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             Vector256<float> g0 = default, g1 = default, g2 = default, g3 = default;
             for (int end = b + w.BlocksPerGroup; b < end; b++)
             {
-                Unpack256(w.Codes + (long)b * 256, half, mask, out var l0, out var h0, out var l1, out var h1, out var l2, out var h2, out var l3, out var h3);
+                byte* c = w.Codes + (long)b * 256;
+                if (half == 0)
+                    for (int line = 0; line < 256; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
+                c += half * 32;
                 int o = b * BlockSize;
-                g0 = AddBlock256(x0, b, BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, x0.Codes + o, ones), g0);
-                if (T.Has(a, 1)) g1 = AddBlock256(x1, b, BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, x1.Codes + o, ones), g1);
-                if (T.Has(a, 2)) g2 = AddBlock256(x2, b, BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, x2.Codes + o, ones), g2);
-                if (T.Has(a, 3)) g3 = AddBlock256(x3, b, BlockDot256(l0, h0, l1, h1, l2, h2, l3, h3, x3.Codes + o, ones), g3);
+                int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
+                Vector256<short> s0 = default, s1 = default, s2 = default, s3 = default;
+                Quad256<T>(a, c, 0, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
+                Quad256<T>(a, c, 1, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
+                Quad256<T>(a, c, 2, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
+                Quad256<T>(a, c, 3, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
+                g0 = AddBlock256(x0, b, Avx2.MultiplyAddAdjacent(s0, ones), g0);
+                if (T.Has(a, 1)) g1 = AddBlock256(x1, b, Avx2.MultiplyAddAdjacent(s1, ones), g1);
+                if (T.Has(a, 2)) g2 = AddBlock256(x2, b, Avx2.MultiplyAddAdjacent(s2, ones), g2);
+                if (T.Has(a, 3)) g3 = AddBlock256(x3, b, Avx2.MultiplyAddAdjacent(s3, ones), g3);
             }
             FoldGroup256<T>(w, a, x0, x1, x2, x3, g, half, g0, g1, g2, g3, ref acc0, ref acc1, ref acc2, ref acc3);
         }
         Store256(a, result, stride, acc0, acc1, acc2, acc3);
+    }
+
+    // Stored vector j of a block's half (inputs 8j..8j+3 in its low nibbles, 8j+4..8j+7 in its high
+    // ones) times the tile's rows: unpacked once, used for four rows, so only one vector's codes are live.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Quad256<T>(Activations a, byte* c, int j, Vector256<byte> mask, int* q0, int* q1, int* q2, int* q3,
+        ref Vector256<short> s0, ref Vector256<short> s1, ref Vector256<short> s2, ref Vector256<short> s3) where T : struct, ITileRows
+    {
+        var v = Vector256.Load(c + 64 * j);
+        var l = v & mask;
+        var h = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
+        s0 += Avx2.MultiplyAddAdjacent(l, Vector256.Create(q0[2 * j]).AsSByte()) + Avx2.MultiplyAddAdjacent(h, Vector256.Create(q0[2 * j + 1]).AsSByte());
+        if (T.Has(a, 1)) s1 += Avx2.MultiplyAddAdjacent(l, Vector256.Create(q1[2 * j]).AsSByte()) + Avx2.MultiplyAddAdjacent(h, Vector256.Create(q1[2 * j + 1]).AsSByte());
+        if (T.Has(a, 2)) s2 += Avx2.MultiplyAddAdjacent(l, Vector256.Create(q2[2 * j]).AsSByte()) + Avx2.MultiplyAddAdjacent(h, Vector256.Create(q2[2 * j + 1]).AsSByte());
+        if (T.Has(a, 3)) s3 += Avx2.MultiplyAddAdjacent(l, Vector256.Create(q3[2 * j]).AsSByte()) + Avx2.MultiplyAddAdjacent(h, Vector256.Create(q3[2 * j + 1]).AsSByte());
     }
 
     // One activation row: per block, the four code vectors' two 32-byte halves (rows 0–7, 8–15) meet
@@ -269,6 +351,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     private protected override bool RowBlock256One(Weights w, Activations a, float* result)
     {
         if (_levels != null) return false;
+        if (FactoredBy256(w)) return FactoredRowBlock256One(w, a, result);
         var mask = Vector256.Create((byte)0xF);
         var ones = Vector256<short>.One;
         var row = a.At(0);
@@ -278,19 +361,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             Vector256<float> groupLow = default, groupHigh = default;
             for (int end = b + w.BlocksPerGroup; b < end; b++)
             {
-                byte* c = w.Codes + (long)b * 256;
-                for (int line = 0; line < 256; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
-                int* quads = (int*)(row.Codes + b * BlockSize);
-                Vector256<short> sumLow = default, sumHigh = default;
-                for (int j = 0; j < 4; j++)
-                {
-                    var x0 = Vector256.Create(quads[2 * j]).AsSByte();
-                    var x1 = Vector256.Create(quads[2 * j + 1]).AsSByte();
-                    var v = Vector256.Load(c + 64 * j);
-                    var u = Vector256.Load(c + 64 * j + 32);
-                    sumLow += Avx2.MultiplyAddAdjacent(v & mask, x0) + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, x1);
-                    sumHigh += Avx2.MultiplyAddAdjacent(u & mask, x0) + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(u.AsUInt16(), 4).AsByte() & mask, x1);
-                }
+                BlockSums256One(w, row, b, mask, out var sumLow, out var sumHigh);
                 groupLow = AddBlock256(row, b, Avx2.MultiplyAddAdjacent(sumLow, ones), groupLow);
                 groupHigh = AddBlock256(row, b, Avx2.MultiplyAddAdjacent(sumHigh, ones), groupHigh);
             }
@@ -300,6 +371,63 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         high.Store(result + RowsPerBlock / 2);
         return true;
     }
+
+    // FactoredRowBlock256 for one activation row, both halves in one pass: the same sums in the same
+    // order, so a row gives the same bits alone or in a tile.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static bool FactoredRowBlock256One(Weights w, Activations a, float* result)
+    {
+        var mask = Vector256.Create((byte)0xF);
+        var row = a.At(0);
+        int perSuper = w.GroupsPerSuper;
+        Vector256<float> low = default, high = default;
+        for (int super = 0, b = 0; b < w.Groups; super++)
+        {
+            Vector256<float> fLow = default, fHigh = default, mLow = default, mHigh = default;
+            for (int end = b + perSuper; b < end; b++)
+            {
+                BlockSums256One(w, row, b, mask, out var sumLow, out var sumHigh);
+                var d = Vector256.Create(row.Scales[b]);
+                fLow = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(sumLow, w.ScaleWords256(b, 0))), d, fLow);
+                fHigh = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(sumHigh, w.ScaleWords256(b, 1))), d, fHigh);
+            }
+            for (int g = b - perSuper; g < b; g++)
+            {
+                var sum = Vector256.Create(row.GroupSums[g]);
+                mLow = Vector256.FusedMultiplyAdd(w.OffsetFactors256(g, 0), sum, mLow);
+                mHigh = Vector256.FusedMultiplyAdd(w.OffsetFactors256(g, 1), sum, mHigh);
+            }
+            low = AffineGroup256(low, w.SuperFactors256(super, 0, 0), w.SuperFactors256(super, 1, 0), fLow, mLow);
+            high = AffineGroup256(high, w.SuperFactors256(super, 0, 1), w.SuperFactors256(super, 1, 1), fHigh, mHigh);
+        }
+        low.Store(result);
+        high.Store(result + RowsPerBlock / 2);
+        return true;
+    }
+
+    // One block's Σ code·q for one activation row, rows 0–7 and 8–15 (16-bit pairs): the four code
+    // vectors' two 32-byte halves meet the same two broadcast quads each.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BlockSums256One(Weights w, ActivationRow row, int b, Vector256<byte> mask, out Vector256<short> sumLow, out Vector256<short> sumHigh)
+    {
+        byte* c = w.Codes + (long)b * 256;
+        for (int line = 0; line < 256; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
+        int* quads = (int*)(row.Codes + b * BlockSize);
+        sumLow = default;
+        sumHigh = default;
+        for (int j = 0; j < 4; j++)
+        {
+            var x0 = Vector256.Create(quads[2 * j]).AsSByte();
+            var x1 = Vector256.Create(quads[2 * j + 1]).AsSByte();
+            var v = Vector256.Load(c + 64 * j);
+            var u = Vector256.Load(c + 64 * j + 32);
+            sumLow += Avx2.MultiplyAddAdjacent(v & mask, x0) + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, x1);
+            sumHigh += Avx2.MultiplyAddAdjacent(u & mask, x0) + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(u.AsUInt16(), 4).AsByte() & mask, x1);
+        }
+    }
+
+    // Factored scales (Q4_K) whose bytes fold into the integer sums: unsigned, a group per block, no shared zero point.
+    private static bool FactoredBy256(Weights w) => w.Factored && !w.SignedFactors && w.BlocksPerGroup == 1 && !w.SharedZero;
 
     // Table-indexed codes (IQ4) for 8 rows: vpshufb looks up within each 128-bit lane, and the tables
     // repeat in every lane, so the 512-bit kernel's lookups and products carry over.

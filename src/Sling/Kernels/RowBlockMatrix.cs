@@ -566,6 +566,36 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         public int BlocksPerGroup => blocksPerGroup;
         public bool Affine => affine != null || superFactors != null;
 
+        /// <summary>Scales and offsets factored as bytes per group times floats per super-block (the K-quants).</summary>
+        public bool Factored => superFactors != null;
+        /// <summary>Groups per super-block of a factored layout.</summary>
+        public int GroupsPerSuper => 1 << superShift;
+        /// <summary>Factor bytes that are signed (Q3_K's, IQ4_XS's scales) rather than unsigned (Q4_K's).</summary>
+        public bool SignedFactors => signedFactors;
+        /// <summary>
+        /// Rows 8·half.. of factored group <paramref name="g"/>'s unsigned scale bytes, each as two equal
+        /// 16-bit words of its 32-bit lane: what <c>vpmaddwd</c> multiplies a lane's two 16-bit sums by (AVX2).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<short> ScaleWords256(int g, int half)
+        {
+            var lane = Avx2.ConvertToVector256Int32(groupFactors + (long)g * factorParts * RowsPerBlock + half * 8);
+            return (lane | (lane << 16)).AsInt16();
+        }
+
+        /// <summary>Rows 8·half.. of factored group <paramref name="g"/>'s unsigned offset bytes as floats (zero without offsets; AVX2).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<float> OffsetFactors256(int g, int half)
+        {
+            if (factorParts < 2) return Vector256<float>.Zero;
+            return Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(groupFactors + ((long)g * factorParts + 1) * RowsPerBlock + half * 8));
+        }
+
+        /// <summary>Rows 8·half.. of super-block <paramref name="super"/>'s scale (part 0) or offset (part 1) floats (AVX2).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<float> SuperFactors256(int super, int part, int half)
+            => part < factorParts ? Vector256.Load(superFactors + ((long)super * factorParts + part) * RowsPerBlock + half * 8) : Vector256<float>.Zero;
+
         // A factored group's 16 bytes (scale or offset factor) times its super-block's 16 floats.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private Vector512<float> Factor(int g, int part)
@@ -766,5 +796,10 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// <summary><see cref="AffineGroup"/> for 8 rows (AVX2).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private protected static Vector256<float> AffineGroup256(Vector256<float> acc, Vector256<float> scale, Vector256<float> offset, Vector256<float> sum, float* groupSums, int g)
-        => Vector256.FusedMultiplyAdd(-offset, Vector256.Create(groupSums[g]), Vector256.FusedMultiplyAdd(scale, sum, acc));
+        => AffineGroup256(acc, scale, offset, sum, Vector256.Create(groupSums[g]));
+
+    /// <summary>acc + scale · sum − offset · offsetSum (AVX2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected static Vector256<float> AffineGroup256(Vector256<float> acc, Vector256<float> scale, Vector256<float> offset, Vector256<float> sum, Vector256<float> offsetSum)
+        => Vector256.FusedMultiplyAdd(-offset, offsetSum, Vector256.FusedMultiplyAdd(scale, sum, acc));
 }
