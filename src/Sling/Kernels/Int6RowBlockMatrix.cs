@@ -314,9 +314,177 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         return (s0, o0, s1, o1);
     }
 
+    // The scale bytes fold into the integer sums (below) where the codes' offset leaves them as zero·Σq
+    // per half block (Q6_K, Q3_K) or there is none (Q5_K, Q2_K: unsigned offset bytes).
+    private bool FoldsScalesInIntegers(Weights w) => HalfZero || SymmetricZero == 0 && !(w.SignedFactors && w.OffsetFactors);
+
+    // Stored vector j of a block's half (c: at the half) as two code vectors, their high bits merged from the planes.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Codes256(byte* c, int j, int planes, Vector256<byte> nibble, Vector256<byte> p0, Vector256<byte> p1,
+        out Vector256<byte> low, out Vector256<byte> high)
+    {
+        var v = Vector256.Load(c + 64 * j);
+        low = v & nibble;
+        high = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & nibble;
+        if (planes == 1)
+        {
+            var bit = Vector256.Create((byte)0x10);
+            low |= Fifth256(p0, 2 * j, bit);
+            high |= Fifth256(p0, 2 * j + 1, bit);
+        }
+        else if (planes == 2)
+        {
+            var two = Vector256.Create((byte)0x30);
+            var p = j < 2 ? p0 : p1;
+            low |= High256(p, 2 * j % 4, two);
+            high |= High256(p, (2 * j + 1) % 4, two);
+        }
+    }
+
+    // One stored vector's two code vectors times a row's two activation quads, 16-bit sums (at most
+    // 2·63·127 per lane) taken to 32 bits by vpmaddwd with the group's scale words.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> ScaledQuad256(Vector256<byte> low, Vector256<byte> high, int* quads, int j, Vector256<short> scale)
+        => Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(low, Vector256.Create(quads[2 * j]).AsSByte()) + Avx2.MultiplyAddAdjacent(high, Vector256.Create(quads[2 * j + 1]).AsSByte()), scale);
+
+    // Stored vector j for one row (written out per j, so the planes' shifts are constants).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> ScaledQuad256(byte* c, int j, int planes, Vector256<byte> nibble, Vector256<byte> p0, Vector256<byte> p1, int* quads, Vector256<short> scale)
+    {
+        Codes256(c, j, planes, nibble, p0, p1, out var low, out var high);
+        return ScaledQuad256(low, high, quads, j, scale);
+    }
+
+    // Stored vector j for the tile's rows: Σ s·code·q into their 32-bit sums.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScaledQuads256<T>(Activations a, byte* c, int j, int planes, Vector256<byte> nibble, Vector256<byte> p0, Vector256<byte> p1,
+        int* q0, int* q1, int* q2, int* q3, Vector256<short> scale, ref Vector256<int> i0, ref Vector256<int> i1, ref Vector256<int> i2, ref Vector256<int> i3)
+        where T : struct, ITileRows
+    {
+        Codes256(c, j, planes, nibble, p0, p1, out var low, out var high);
+        i0 += ScaledQuad256(low, high, q0, j, scale);
+        if (T.Has(a, 1)) i1 += ScaledQuad256(low, high, q1, j, scale);
+        if (T.Has(a, 2)) i2 += ScaledQuad256(low, high, q2, j, scale);
+        if (T.Has(a, 3)) i3 += ScaledQuad256(low, high, q3, j, scale);
+    }
+
+    // A block's integer sums (less s·zero·Σq per half where the codes' offset leaves that way) as floats times its activation scale.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> AddScaledBlock256(ActivationRow x, int b, Vector256<int> sum, bool halfZero, Vector256<short> scale0, Vector256<short> scale1, Vector256<float> f)
+    {
+        if (halfZero)
+            sum -= Avx2.MultiplyAddAdjacent(x.ZeroWords256(2 * b), scale0) + Avx2.MultiplyAddAdjacent(x.ZeroWords256(2 * b + 1), scale1);
+        return Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(sum), Vector256.Create(x.Scales[b]), f);
+    }
+
+    // A super-block's offsets: Σ_g m·(d·Σq) of its groups (zero where there are none).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> OffsetSums256(Weights w, ActivationRow x, int first, int count, int half)
+    {
+        Vector256<float> m = default;
+        if (!w.OffsetFactors) return m;
+        for (int g = first; g < first + count; g++) m = Vector256.FusedMultiplyAdd(w.OffsetFactors256(g, half), Vector256.Create(x.GroupSums[g]), m);
+        return m;
+    }
+
+    // The K-quant layout with its scale bytes folded into the integer sums (AVX2): each stored vector's
+    // 16-bit sums meet their group's scale bytes in the vpmaddwd that widens them (so a scale costs no
+    // float operation), a block's sums become one float times its activation scale, and the
+    // super-block's floats S and M join once per super-block: output += S·Σ_b d_b·Σ s·code·q − M·Σ_g m·d·Σq.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private void ScaledRowBlock256<T>(Weights w, Activations a, float* result, int stride, int half) where T : struct, ITileRows
+    {
+        var nibble = Vector256.Create((byte)0xF);
+        int planes = Planes, blockBytes = BlockBytes;
+        bool halves = w.BlocksPerGroup == 0, halfZero = HalfZero;
+        int perBlock = halves ? 2 : 1, perSuper = w.GroupsPerSuper, blocks = w.Groups / perBlock;
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
+        for (int super = 0, b = 0; b < blocks; super++)
+        {
+            Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+            for (int end = b + perSuper / perBlock; b < end; b++)
+            {
+                byte* c = w.Codes + (long)b * blockBytes;
+                if (half == 0)
+                    for (int line = 0; line < blockBytes; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
+                c += 32 * half;
+                Vector256<byte> p0 = planes > 0 ? Vector256.Load(c + LowBytes) : default, p1 = planes > 1 ? Vector256.Load(c + LowBytes + 64) : default;
+                int g = b * perBlock, o = b * BlockSize;
+                var scale0 = w.ScaleWords256(g, half);
+                var scale1 = halves ? w.ScaleWords256(g + 1, half) : scale0;
+                int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
+                Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
+                ScaledQuads256<T>(a, c, 0, planes, nibble, p0, p1, q0, q1, q2, q3, scale0, ref i0, ref i1, ref i2, ref i3);
+                ScaledQuads256<T>(a, c, 1, planes, nibble, p0, p1, q0, q1, q2, q3, scale0, ref i0, ref i1, ref i2, ref i3);
+                ScaledQuads256<T>(a, c, 2, planes, nibble, p0, p1, q0, q1, q2, q3, scale1, ref i0, ref i1, ref i2, ref i3);
+                ScaledQuads256<T>(a, c, 3, planes, nibble, p0, p1, q0, q1, q2, q3, scale1, ref i0, ref i1, ref i2, ref i3);
+                f0 = AddScaledBlock256(x0, b, i0, halfZero, scale0, scale1, f0);
+                if (T.Has(a, 1)) f1 = AddScaledBlock256(x1, b, i1, halfZero, scale0, scale1, f1);
+                if (T.Has(a, 2)) f2 = AddScaledBlock256(x2, b, i2, halfZero, scale0, scale1, f2);
+                if (T.Has(a, 3)) f3 = AddScaledBlock256(x3, b, i3, halfZero, scale0, scale1, f3);
+            }
+            var scales = w.SuperFactors256(super, 0, half);
+            var offsets = w.SuperFactors256(super, 1, half);
+            int first = super * perSuper;
+            acc0 = AffineGroup256(acc0, scales, offsets, f0, OffsetSums256(w, x0, first, perSuper, half));
+            if (T.Has(a, 1)) acc1 = AffineGroup256(acc1, scales, offsets, f1, OffsetSums256(w, x1, first, perSuper, half));
+            if (T.Has(a, 2)) acc2 = AffineGroup256(acc2, scales, offsets, f2, OffsetSums256(w, x2, first, perSuper, half));
+            if (T.Has(a, 3)) acc3 = AffineGroup256(acc3, scales, offsets, f3, OffsetSums256(w, x3, first, perSuper, half));
+        }
+        Store256(a, result, stride, acc0, acc1, acc2, acc3);
+    }
+
+    // ScaledRowBlock256 for one activation row, both halves of each block in the same step (their sums
+    // in the same order, so a row gives the same bits alone or in a tile).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private bool ScaledRowBlock256One(Weights w, Activations a, float* result)
+    {
+        var nibble = Vector256.Create((byte)0xF);
+        int planes = Planes, blockBytes = BlockBytes;
+        bool halves = w.BlocksPerGroup == 0, halfZero = HalfZero;
+        int perBlock = halves ? 2 : 1, perSuper = w.GroupsPerSuper, blocks = w.Groups / perBlock;
+        Vector256<float> low = default, high = default;
+        var x = a.At(0);
+        for (int super = 0, b = 0; b < blocks; super++)
+        {
+            Vector256<float> fLow = default, fHigh = default;
+            for (int end = b + perSuper / perBlock; b < end; b++)
+            {
+                byte* block = w.Codes + (long)b * blockBytes;
+                for (int line = 0; line < blockBytes; line += 64) Sse.Prefetch0(block + PrefetchDistance + line);
+                int g = b * perBlock;
+                int* q = (int*)(x.Codes + b * BlockSize);
+                for (int half = 0; half < 2; half++)
+                {
+                    byte* c = block + 32 * half;
+                    Vector256<byte> p0 = planes > 0 ? Vector256.Load(c + LowBytes) : default, p1 = planes > 1 ? Vector256.Load(c + LowBytes + 64) : default;
+                    var scale0 = w.ScaleWords256(g, half);
+                    var scale1 = halves ? w.ScaleWords256(g + 1, half) : scale0;
+                    var sum = ScaledQuad256(c, 0, planes, nibble, p0, p1, q, scale0) + ScaledQuad256(c, 1, planes, nibble, p0, p1, q, scale0)
+                        + ScaledQuad256(c, 2, planes, nibble, p0, p1, q, scale1) + ScaledQuad256(c, 3, planes, nibble, p0, p1, q, scale1);
+                    if (half == 0) fLow = AddScaledBlock256(x, b, sum, halfZero, scale0, scale1, fLow);
+                    else fHigh = AddScaledBlock256(x, b, sum, halfZero, scale0, scale1, fHigh);
+                }
+            }
+            int first = super * perSuper;
+            low = AffineGroup256(low, w.SuperFactors256(super, 0, 0), w.SuperFactors256(super, 1, 0), fLow, OffsetSums256(w, x, first, perSuper, 0));
+            high = AffineGroup256(high, w.SuperFactors256(super, 0, 1), w.SuperFactors256(super, 1, 1), fHigh, OffsetSums256(w, x, first, perSuper, 1));
+        }
+        low.Store(result);
+        high.Store(result + RowsPerBlock / 2);
+        return true;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private protected override void RowBlock256(Weights w, Activations a, float* result, int stride, int half)
     {
+        if (FoldsScalesInIntegers(w))
+        {
+            if (a.Tile == Tile) ScaledRowBlock256<FullTile>(w, a, result, stride, half);
+            else ScaledRowBlock256<PartialTile>(w, a, result, stride, half);
+            return;
+        }
         var nibble = Vector256.Create((byte)0xF);
         var ones = Vector256<short>.One;
         var zero = Vector256.Create((float)SymmetricZero);
@@ -343,6 +511,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private protected override bool RowBlock256One(Weights w, Activations a, float* result)
     {
+        if (FoldsScalesInIntegers(w)) return ScaledRowBlock256One(w, a, result);
         var nibble = Vector256.Create((byte)0xF);
         var ones = Vector256<short>.One;
         var zero = Vector256.Create((float)SymmetricZero);

@@ -553,6 +553,18 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         public float* GroupSums => groupSums;
         /// <summary>zero · Σq for block (or half block) b, else 0: as <see cref="Activations.ZeroSum"/>.</summary>
         public int ZeroSum(int b) => zeroSums == null ? 0 : zeroSums[b];
+
+        /// <summary>
+        /// <see cref="ZeroSum"/>(b) split into two 16-bit words that add up to it (each within 16 bits
+        /// where the sum is within 17), broadcast: <c>vpmaddwd</c> of it by a group's scale words gives
+        /// scale · zero·Σq in 32 bits (AVX2).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<short> ZeroWords256(int b)
+        {
+            int sum = ZeroSum(b), low = sum >> 1;
+            return Vector256.Create((low & 0xFFFF) | (sum - low) << 16).AsInt16();
+        }
     }
 
     /// <summary>One row block's codes, per-group scales and zero points (or float scales and offsets).</summary>
@@ -570,16 +582,19 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         public bool Factored => superFactors != null;
         /// <summary>Groups per super-block of a factored layout.</summary>
         public int GroupsPerSuper => 1 << superShift;
+        /// <summary>A factored layout with offset bytes besides its scale bytes (Q4_K, Q5_K, Q2_K).</summary>
+        public bool OffsetFactors => superFactors != null && factorParts == 2;
         /// <summary>Factor bytes that are signed (Q3_K's, IQ4_XS's scales) rather than unsigned (Q4_K's).</summary>
         public bool SignedFactors => signedFactors;
         /// <summary>
-        /// Rows 8·half.. of factored group <paramref name="g"/>'s unsigned scale bytes, each as two equal
-        /// 16-bit words of its 32-bit lane: what <c>vpmaddwd</c> multiplies a lane's two 16-bit sums by (AVX2).
+        /// Rows 8·half.. of factored group <paramref name="g"/>'s scale bytes, each as two equal 16-bit
+        /// words of its 32-bit lane: what <c>vpmaddwd</c> multiplies a lane's two 16-bit sums by (AVX2).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector256<short> ScaleWords256(int g, int half)
         {
-            var lane = Avx2.ConvertToVector256Int32(groupFactors + (long)g * factorParts * RowsPerBlock + half * 8);
+            byte* bytes = groupFactors + (long)g * factorParts * RowsPerBlock + half * 8;
+            var lane = signedFactors ? Avx2.ConvertToVector256Int32((sbyte*)bytes) & Vector256.Create(0xFFFF) : Avx2.ConvertToVector256Int32(bytes);
             return (lane | (lane << 16)).AsInt16();
         }
 
