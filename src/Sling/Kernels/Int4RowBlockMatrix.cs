@@ -430,30 +430,43 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     private static bool FactoredBy256(Weights w) => w.Factored && !w.SignedFactors && w.BlocksPerGroup == 1 && !w.SharedZero;
 
     // Table-indexed codes (IQ4) for 8 rows: vpshufb looks up within each 128-bit lane, and the tables
-    // repeat in every lane, so the 512-bit kernel's lookups and products carry over.
+    // repeat in every lane. Each stored vector's lookups are made once for the tile's rows. IQ4_XS's
+    // factored scales (a signed byte per block, a float per super-block) fold into the integer sums as
+    // Q4_K's do; IQ4_NL's fp16 scales per block fold as floats.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void LevelRowBlock256<T>(Weights w, Activations a, float* result, int stride, int half, Vector256<byte> pos, Vector256<byte> neg)
         where T : struct, ITileRows
     {
         var mask = Vector256.Create((byte)0xF);
-        var ones = Vector256<short>.One;
+        bool factored = w.Factored && w.BlocksPerGroup == 1;
+        // A fold unit: a super-block of factored groups, else a group.
+        int unit = factored ? w.GroupsPerSuper : w.BlocksPerGroup, units = factored ? w.Groups / unit : w.Groups;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        sbyte* q0 = a.Codes(0), q1 = a.Codes(1), q2 = a.Codes(2), q3 = a.Codes(3);
-        float* d0 = a.Scales(0), d1 = a.Scales(1), d2 = a.Scales(2), d3 = a.Scales(3);
-        for (int g = 0, b = 0; g < w.Groups; g++)
+        ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
+        for (int u = 0, b = 0; u < units; u++)
         {
             Vector256<float> g0 = default, g1 = default, g2 = default, g3 = default;
-            for (int end = b + w.BlocksPerGroup; b < end; b++)
+            for (int end = b + unit; b < end; b++)
             {
-                Unpack256(w.Codes + (long)b * 256, half, mask, out var l0, out var h0, out var l1, out var h1, out var l2, out var h2, out var l3, out var h3);
+                byte* c = w.Codes + (long)b * 256;
+                if (half == 0)
+                    for (int line = 0; line < 256; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
+                c += half * 32;
                 int o = b * BlockSize;
-                g0 = Vector256.FusedMultiplyAdd(LevelDot256(l0, h0, l1, h1, l2, h2, l3, h3, pos, neg, q0 + o, ones), Vector256.Create(d0[b]), g0);
-                if (T.Has(a, 1)) g1 = Vector256.FusedMultiplyAdd(LevelDot256(l0, h0, l1, h1, l2, h2, l3, h3, pos, neg, q1 + o, ones), Vector256.Create(d1[b]), g1);
-                if (T.Has(a, 2)) g2 = Vector256.FusedMultiplyAdd(LevelDot256(l0, h0, l1, h1, l2, h2, l3, h3, pos, neg, q2 + o, ones), Vector256.Create(d2[b]), g2);
-                if (T.Has(a, 3)) g3 = Vector256.FusedMultiplyAdd(LevelDot256(l0, h0, l1, h1, l2, h2, l3, h3, pos, neg, q3 + o, ones), Vector256.Create(d3[b]), g3);
+                int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
+                var scale = factored ? w.ScaleWords256(b, half) : Vector256<short>.One;
+                Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                LevelQuad256<T>(a, c, 0, mask, pos, neg, q0, q1, q2, q3, scale, ref s0, ref s1, ref s2, ref s3);
+                LevelQuad256<T>(a, c, 1, mask, pos, neg, q0, q1, q2, q3, scale, ref s0, ref s1, ref s2, ref s3);
+                LevelQuad256<T>(a, c, 2, mask, pos, neg, q0, q1, q2, q3, scale, ref s0, ref s1, ref s2, ref s3);
+                LevelQuad256<T>(a, c, 3, mask, pos, neg, q0, q1, q2, q3, scale, ref s0, ref s1, ref s2, ref s3);
+                g0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s0), Vector256.Create(x0.Scales[b]), g0);
+                if (T.Has(a, 1)) g1 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s1), Vector256.Create(x1.Scales[b]), g1);
+                if (T.Has(a, 2)) g2 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s2), Vector256.Create(x2.Scales[b]), g2);
+                if (T.Has(a, 3)) g3 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s3), Vector256.Create(x3.Scales[b]), g3);
             }
             // Levels are the values: no zero point or offset to take out.
-            var s = w.Scales256(g, half);
+            var s = factored ? w.SuperFactors256(u, 0, half) : w.Scales256(u, half);
             acc0 = Vector256.FusedMultiplyAdd(s, g0, acc0);
             if (T.Has(a, 1)) acc1 = Vector256.FusedMultiplyAdd(s, g1, acc1);
             if (T.Has(a, 2)) acc2 = Vector256.FusedMultiplyAdd(s, g2, acc2);
@@ -462,57 +475,33 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         Store256(a, result, stride, acc0, acc1, acc2, acc3);
     }
 
-    // Σ level·q of one block for 8 rows: per code vector the positive minus the negative table's
-    // products, widened at once (two would overflow 16 bits), as LevelDot.
+    // Stored vector j's two code vectors looked up in the positive and negative tables once, then for
+    // each row the positive minus the negative products, widened at once (two would overflow 16 bits)
+    // by vpmaddwd with the scale words (ones where the scales fold as floats).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> LevelDot256(Vector256<byte> l0, Vector256<byte> h0, Vector256<byte> l1, Vector256<byte> h1,
-        Vector256<byte> l2, Vector256<byte> h2, Vector256<byte> l3, Vector256<byte> h3, Vector256<byte> pos, Vector256<byte> neg, sbyte* q, Vector256<short> ones)
+    private static void LevelQuad256<T>(Activations a, byte* c, int j, Vector256<byte> mask, Vector256<byte> pos, Vector256<byte> neg,
+        int* q0, int* q1, int* q2, int* q3, Vector256<short> scale, ref Vector256<int> s0, ref Vector256<int> s1, ref Vector256<int> s2, ref Vector256<int> s3)
+        where T : struct, ITileRows
     {
-        int* quads = (int*)q;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static Vector256<int> Quad(Vector256<byte> codes, Vector256<byte> pos, Vector256<byte> neg, int quad, Vector256<short> ones)
-        {
-            var x = Vector256.Create(quad).AsSByte();
-            return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Shuffle(pos, codes), x) - Avx2.MultiplyAddAdjacent(Avx2.Shuffle(neg, codes), x), ones);
-        }
-        var s0 = Quad(l0, pos, neg, quads[0], ones) + Quad(h0, pos, neg, quads[1], ones);
-        var s1 = Quad(l1, pos, neg, quads[2], ones) + Quad(h1, pos, neg, quads[3], ones);
-        var s2 = Quad(l2, pos, neg, quads[4], ones) + Quad(h2, pos, neg, quads[5], ones);
-        var s3 = Quad(l3, pos, neg, quads[6], ones) + Quad(h3, pos, neg, quads[7], ones);
-        return Avx.ConvertToVector256Single((s0 + s1) + (s2 + s3));
+        var v = Vector256.Load(c + 64 * j);
+        var l = v & mask;
+        var h = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
+        var pl = Avx2.Shuffle(pos, l);
+        var nl = Avx2.Shuffle(neg, l);
+        var ph = Avx2.Shuffle(pos, h);
+        var nh = Avx2.Shuffle(neg, h);
+        s0 += LevelPair256(pl, nl, ph, nh, q0, j, scale);
+        if (T.Has(a, 1)) s1 += LevelPair256(pl, nl, ph, nh, q1, j, scale);
+        if (T.Has(a, 2)) s2 += LevelPair256(pl, nl, ph, nh, q2, j, scale);
+        if (T.Has(a, 3)) s3 += LevelPair256(pl, nl, ph, nh, q3, j, scale);
     }
 
-    // Unpack for rows 8·half.. (AVX2): the 32-byte halves of the block's four vectors, with the lines
-    // 4 KiB ahead asked for on the first half's pass (the second finds them in cache). The K-quant
-    // layout's low bits too.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Unpack256(byte* block, int half, Vector256<byte> mask, out Vector256<byte> l0, out Vector256<byte> h0, out Vector256<byte> l1, out Vector256<byte> h1,
-        out Vector256<byte> l2, out Vector256<byte> h2, out Vector256<byte> l3, out Vector256<byte> h3)
+    private static Vector256<int> LevelPair256(Vector256<byte> pl, Vector256<byte> nl, Vector256<byte> ph, Vector256<byte> nh, int* quads, int j, Vector256<short> scale)
     {
-        if (half == 0)
-            for (int line = 0; line < 256; line += 64) Sse.Prefetch0(block + PrefetchDistance + line);
-        byte* c = block + half * 32;
-        var v0 = Vector256.Load(c);
-        var v1 = Vector256.Load(c + 64);
-        var v2 = Vector256.Load(c + 128);
-        var v3 = Vector256.Load(c + 192);
-        l0 = v0 & mask; h0 = Vector256.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & mask;
-        l1 = v1 & mask; h1 = Vector256.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & mask;
-        l2 = v2 & mask; h2 = Vector256.ShiftRightLogical(v2.AsUInt16(), 4).AsByte() & mask;
-        l3 = v3 & mask; h3 = Vector256.ShiftRightLogical(v3.AsUInt16(), 4).AsByte() & mask;
-    }
-
-    // Σ code·q of one block for 8 rows (BlockDot's integer sums): the 8 vpmaddubsw results add in int16
-    // without overflow (16 products of 15·127 at most).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> BlockDot256(Vector256<byte> l0, Vector256<byte> h0, Vector256<byte> l1, Vector256<byte> h1,
-        Vector256<byte> l2, Vector256<byte> h2, Vector256<byte> l3, Vector256<byte> h3, sbyte* q, Vector256<short> ones)
-    {
-        int* quads = (int*)q;
-        var s0 = Avx2.MultiplyAddAdjacent(l0, Vector256.Create(quads[0]).AsSByte()) + Avx2.MultiplyAddAdjacent(h0, Vector256.Create(quads[1]).AsSByte());
-        var s1 = Avx2.MultiplyAddAdjacent(l1, Vector256.Create(quads[2]).AsSByte()) + Avx2.MultiplyAddAdjacent(h1, Vector256.Create(quads[3]).AsSByte());
-        var s2 = Avx2.MultiplyAddAdjacent(l2, Vector256.Create(quads[4]).AsSByte()) + Avx2.MultiplyAddAdjacent(h2, Vector256.Create(quads[5]).AsSByte());
-        var s3 = Avx2.MultiplyAddAdjacent(l3, Vector256.Create(quads[6]).AsSByte()) + Avx2.MultiplyAddAdjacent(h3, Vector256.Create(quads[7]).AsSByte());
-        return Avx2.MultiplyAddAdjacent((s0 + s1) + (s2 + s3), ones);
+        var x0 = Vector256.Create(quads[2 * j]).AsSByte();
+        var x1 = Vector256.Create(quads[2 * j + 1]).AsSByte();
+        return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(pl, x0) - Avx2.MultiplyAddAdjacent(nl, x0), scale)
+            + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ph, x1) - Avx2.MultiplyAddAdjacent(nh, x1), scale);
     }
 }

@@ -36,9 +36,19 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     private static string KindOf(int bits) => bits switch { 6 => "int6", 5 => "int5", _ => "int4k" };
     private static int PlanesOf(string kind) => kind switch { "int6" => 2, "int5" => 1, "int4k" => 0, _ => throw new ArgumentException($"'{kind}' is not a K-quant layout") };
 
-    /// <summary>True when the source's codes are known to fit: signed, within six bits, with factored scales per 16 or 32 values.</summary>
+    /// <summary>
+    /// True when the source's codes are known to fit: signed, within six bits, with factored scales per
+    /// 16 or 32 values in a form the AVX2 kernels fold into integer sums (<see cref="FoldsInIntegers"/>).
+    /// </summary>
     internal static bool Holds(RepackSource m) =>
-        m.SignedCodes && m.Factors is { GroupSize: 16 or 32 } && m.SignedCodeRange is var (min, max) && CodeWidth(min, max) is not null;
+        m.SignedCodes && m.Factors is { GroupSize: 16 or 32 } f && m.SignedCodeRange is var (min, max) && CodeWidth(min, max) is { } width
+        && FoldsInIntegers(f, width.Offset);
+
+    // The AVX2 kernels fold each group's scale byte into its integer sums, which leaves room for a code
+    // offset only per half block (16-value groups with scales only: Q6_K, Q3_K) and for offsets only
+    // without one (Q5_K, Q2_K: unsigned offset bytes). Every K-quant is one of these.
+    private static bool FoldsInIntegers(AffineBlockMatrix.SuperBlockFactors f, int zero) =>
+        f.GroupSize == 16 && f.Min == null || zero == 0 && !(f.Min != null && f.SignedScale);
 
     internal Int6RowBlockMatrix(StoredLayout shape, NativeBuffer codes, NativeBuffer scales, NativeBuffer? super, byte[]? zeros)
         : base(shape, codes, scales, super, zeros, shape.Kind) => Planes = PlanesOf(shape.Kind);
@@ -51,6 +61,8 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
             throw new ArgumentException("the K-quant layout holds signed codes with factored scales per 16 or 32 values");
         if (m.SignedCodeRange is not var (min, max) || CodeWidth(min, max) is not { } width)
             throw new ArgumentException("the K-quant layout holds codes of at most six bits, known before repacking");
+        if (!FoldsInIntegers(m.Factors, width.Offset))
+            throw new ArgumentException("the K-quant layout holds codes offset per 16-value group with scales only, or not offset");
         return width;
     }
 
@@ -246,78 +258,6 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     private static Vector256<byte> Fifth256(Vector256<byte> plane, int m, Vector256<byte> bit) => (m <= 4
         ? Vector256.ShiftLeft(plane.AsUInt16(), 4 - m) : Vector256.ShiftRightLogical(plane.AsUInt16(), m - 4)).AsByte() & bit;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Unpack256(byte* c, int half, int planes, Vector256<byte> nibble, out Vector256<byte> u0, out Vector256<byte> u1, out Vector256<byte> u2,
-        out Vector256<byte> u3, out Vector256<byte> u4, out Vector256<byte> u5, out Vector256<byte> u6, out Vector256<byte> u7)
-    {
-        Int4RowBlockMatrix.Unpack256(c, half, nibble, out u0, out u1, out u2, out u3, out u4, out u5, out u6, out u7);
-        if (planes == 0) return;
-        if (half == 0)
-            for (int line = 0; line < 64 * planes; line += 64) Sse.Prefetch0(c + PrefetchDistance + LowBytes + line);
-        byte* h = c + 32 * half;
-        var p0 = Vector256.Load(h + LowBytes);
-        if (planes == 1)
-        {
-            var bit = Vector256.Create((byte)0x10);
-            u0 |= Fifth256(p0, 0, bit); u1 |= Fifth256(p0, 1, bit); u2 |= Fifth256(p0, 2, bit); u3 |= Fifth256(p0, 3, bit);
-            u4 |= Fifth256(p0, 4, bit); u5 |= Fifth256(p0, 5, bit); u6 |= Fifth256(p0, 6, bit); u7 |= Fifth256(p0, 7, bit);
-            return;
-        }
-        var p1 = Vector256.Load(h + LowBytes + 64);
-        var two = Vector256.Create((byte)0x30);
-        u0 |= High256(p0, 0, two); u1 |= High256(p0, 1, two); u2 |= High256(p0, 2, two); u3 |= High256(p0, 3, two);
-        u4 |= High256(p1, 0, two); u5 |= High256(p1, 1, two); u6 |= High256(p1, 2, two); u7 |= High256(p1, 3, two);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> HalfDot256(Vector256<byte> u0, Vector256<byte> u1, Vector256<byte> u2, Vector256<byte> u3, int* quads, Vector256<short> ones)
-    {
-        var s0 = Avx2.MultiplyAddAdjacent(u0, Vector256.Create(quads[0]).AsSByte()) + Avx2.MultiplyAddAdjacent(u1, Vector256.Create(quads[1]).AsSByte());
-        var s1 = Avx2.MultiplyAddAdjacent(u2, Vector256.Create(quads[2]).AsSByte()) + Avx2.MultiplyAddAdjacent(u3, Vector256.Create(quads[3]).AsSByte());
-        return Avx2.MultiplyAddAdjacent(s0, ones) + Avx2.MultiplyAddAdjacent(s1, ones);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Fold256(Vector256<float> acc, Vector256<byte> u0, Vector256<byte> u1, Vector256<byte> u2, Vector256<byte> u3,
-        Vector256<byte> u4, Vector256<byte> u5, Vector256<byte> u6, Vector256<byte> u7, ActivationRow x, int b,
-        Vector256<float> s0, Vector256<float> o0, Vector256<float> s1, Vector256<float> o1, bool halves, bool halfZero, Vector256<short> ones)
-    {
-        int* quads = (int*)(x.Codes + b * BlockSize);
-        var d = Vector256.Create(x.Scales[b]);
-        if (halfZero)
-        {
-            var low = Avx.ConvertToVector256Single(HalfDot256(u0, u1, u2, u3, quads, ones) - Vector256.Create(x.ZeroSum(2 * b)));
-            var high = Avx.ConvertToVector256Single(HalfDot256(u4, u5, u6, u7, quads + 4, ones) - Vector256.Create(x.ZeroSum(2 * b + 1)));
-            return Vector256.FusedMultiplyAdd(Vector256.FusedMultiplyAdd(s1, high, s0 * low), d, acc);
-        }
-        float* sums = x.GroupSums;
-        var first = Avx.ConvertToVector256Single(HalfDot256(u0, u1, u2, u3, quads, ones));
-        var second = Avx.ConvertToVector256Single(HalfDot256(u4, u5, u6, u7, quads + 4, ones));
-        if (!halves) return AffineGroup256(acc, s0, o0, (first + second) * d, sums, b);
-        acc = AffineGroup256(acc, s0, o0, first * d, sums, 2 * b);
-        return AffineGroup256(acc, s1, o1, second * d, sums, 2 * b + 1);
-    }
-
-    // A block's group scales and offsets (z·s + o: the codes' offset folded in) for rows 8·half..; the
-    // second group's with 16-value groups; no offsets where the code offset leaves the integer sums.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector256<float> S0, Vector256<float> O0, Vector256<float> S1, Vector256<float> O1) Factors256(
-        Weights w, int g, int half, bool halves, bool halfZero, Vector256<float> zero)
-    {
-        var s0 = w.Scales256(g, half);
-        Vector256<float> s1 = halves ? w.Scales256(g + 1, half) : default, o0 = default, o1 = default;
-        if (!halfZero)
-        {
-            o0 = Vector256.FusedMultiplyAdd(s0, zero, w.Offsets256(g, half));
-            if (halves) o1 = Vector256.FusedMultiplyAdd(s1, zero, w.Offsets256(g + 1, half));
-        }
-        return (s0, o0, s1, o1);
-    }
-
-    // The scale bytes fold into the integer sums (below) where the codes' offset leaves them as zero·Σq
-    // per half block (Q6_K, Q3_K) or there is none (Q5_K, Q2_K: unsigned offset bytes).
-    private bool FoldsScalesInIntegers(Weights w) => HalfZero || SymmetricZero == 0 && !(w.SignedFactors && w.OffsetFactors);
-
     // Stored vector j of a block's half (c: at the half) as two code vectors, their high bits merged from the planes.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Codes256(byte* c, int j, int planes, Vector256<byte> nibble, Vector256<byte> p0, Vector256<byte> p1,
@@ -476,65 +416,12 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         return true;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch
     private protected override void RowBlock256(Weights w, Activations a, float* result, int stride, int half)
     {
-        if (FoldsScalesInIntegers(w))
-        {
-            if (a.Tile == Tile) ScaledRowBlock256<FullTile>(w, a, result, stride, half);
-            else ScaledRowBlock256<PartialTile>(w, a, result, stride, half);
-            return;
-        }
-        var nibble = Vector256.Create((byte)0xF);
-        var ones = Vector256<short>.One;
-        var zero = Vector256.Create((float)SymmetricZero);
-        int planes = Planes, blockBytes = BlockBytes;
-        bool halves = w.BlocksPerGroup == 0;
-        bool halfZero = HalfZero;
-        int tile = a.Tile, blocks = halves ? w.Groups / 2 : w.Groups;
-        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
-        for (int b = 0; b < blocks; b++)
-        {
-            Unpack256(w.Codes + (long)b * blockBytes, half, planes, nibble, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5, out var u6, out var u7);
-            var (s0, o0, s1, o1) = Factors256(w, halves ? 2 * b : b, half, halves, halfZero, zero);
-            acc0 = Fold256(acc0, u0, u1, u2, u3, u4, u5, u6, u7, x0, b, s0, o0, s1, o1, halves, halfZero, ones);
-            if (tile > 1) acc1 = Fold256(acc1, u0, u1, u2, u3, u4, u5, u6, u7, x1, b, s0, o0, s1, o1, halves, halfZero, ones);
-            if (tile > 2) acc2 = Fold256(acc2, u0, u1, u2, u3, u4, u5, u6, u7, x2, b, s0, o0, s1, o1, halves, halfZero, ones);
-            if (tile > 3) acc3 = Fold256(acc3, u0, u1, u2, u3, u4, u5, u6, u7, x3, b, s0, o0, s1, o1, halves, halfZero, ones);
-        }
-        Store256(a, result, stride, acc0, acc1, acc2, acc3);
+        if (a.Tile == Tile) ScaledRowBlock256<FullTile>(w, a, result, stride, half);
+        else ScaledRowBlock256<PartialTile>(w, a, result, stride, half);
     }
 
-    // One activation row (generation): both halves of each block in the same step, so the block's
-    // lines are read once while they arrive, rather than a second pass over the row block.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private protected override bool RowBlock256One(Weights w, Activations a, float* result)
-    {
-        if (FoldsScalesInIntegers(w)) return ScaledRowBlock256One(w, a, result);
-        var nibble = Vector256.Create((byte)0xF);
-        var ones = Vector256<short>.One;
-        var zero = Vector256.Create((float)SymmetricZero);
-        int planes = Planes, blockBytes = BlockBytes;
-        bool halves = w.BlocksPerGroup == 0;
-        bool halfZero = HalfZero;
-        int blocks = halves ? w.Groups / 2 : w.Groups;
-        Vector256<float> low = default, high = default;
-        var x = a.At(0);
-        for (int b = 0; b < blocks; b++)
-        {
-            byte* c = w.Codes + (long)b * blockBytes;
-            int g = halves ? 2 * b : b;
-            for (int half = 0; half < 2; half++)
-            {
-                Unpack256(c, half, planes, nibble, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5, out var u6, out var u7);
-                var (s0, o0, s1, o1) = Factors256(w, g, half, halves, halfZero, zero);
-                if (half == 0) low = Fold256(low, u0, u1, u2, u3, u4, u5, u6, u7, x, b, s0, o0, s1, o1, halves, halfZero, ones);
-                else high = Fold256(high, u0, u1, u2, u3, u4, u5, u6, u7, x, b, s0, o0, s1, o1, halves, halfZero, ones);
-            }
-        }
-        low.Store(result);
-        high.Store(result + RowsPerBlock / 2);
-        return true;
-    }
+    private protected override bool RowBlock256One(Weights w, Activations a, float* result) => ScaledRowBlock256One(w, a, result);
 }
