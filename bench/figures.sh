@@ -85,6 +85,7 @@ done
 
 echo "## 9. AVX2 machines: .NET's AVX-512 off, llama.cpp's AVX2 build (bench peer picks it)"
 export DOTNET_EnableAVX512=0
+for format in q4_0 q4_k; do bench kernel --rows 5632 --cols 2048 --format $format --tokens 64 --threads 1 --isa avx2; done
 bench peer --model "$work/tinyllama-q4_0.gguf" --runs 5
 bench peer --model "$work/tinyllama-same-q4_0.gguf" --sling-model "$work/tinyllama-int4" --runs 3
 bench peer --model "$work/tinyllama-q8_0.gguf" --runs 3

@@ -9,7 +9,7 @@ using Sling.Models;
 //   llama-quantize --model IN.gguf --output OUT.gguf --type q4_k_m|q5_k_m|q6_k|…   llama.cpp's own quantizer (LLamaSharp), as llama-quantize writes
 //   pool      [--threads T]                                 cost of one parallel operation (synchronization)
 //   micro     [BenchmarkDotNet options]                     BenchmarkDotNet micro-benchmarks of the products per format
-//   kernel    [--rows 5632] [--cols 2048] [--format q4_0|q8_0|int4|int8] [--tokens N] [--isa NAME]   GB/s and GOP/s of one product (VNNI and .NET paths)
+//   kernel    [--rows 5632] [--cols 2048] [--format q4_0|q8_0|int4|int8|q4_k] [--tokens N] [--isa NAME]   GB/s and GOP/s of one product (VNNI and .NET paths)
 //   attention [--dim 64] [--positions 512] [--stride 256]   one head's scores and weighted sum over an f32 cache (rows of stride floats), one thread
 //   generate  --model PATH [--tokenizer PATH] [--tokens N] [--runs R] [--threads T]
 //   synthetic --shape stories15m|smollm-135m|tinyllama-1.1b [--tokens N] [--threads T]
