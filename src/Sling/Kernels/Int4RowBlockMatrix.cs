@@ -260,17 +260,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
             for (int end = b + perSuper; b < end; b++)
             {
-                byte* c = w.Codes + (long)b * 256;
-                if (half == 0)
-                    for (int line = 0; line < 256; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
-                c += half * 32;
-                int o = b * BlockSize;
-                int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
-                Vector256<short> s0 = default, s1 = default, s2 = default, s3 = default;
-                Quad256<T>(a, c, 0, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
-                Quad256<T>(a, c, 1, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
-                Quad256<T>(a, c, 2, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
-                Quad256<T>(a, c, 3, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
+                TileSums256<T>(w, a, x0, x1, x2, x3, b, half, mask, out var s0, out var s1, out var s2, out var s3);
                 var scale = w.ScaleWords256(b, half);
                 f0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(s0, scale)), Vector256.Create(x0.Scales[b]), f0);
                 if (T.Has(a, 1)) f1 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(s1, scale)), Vector256.Create(x1.Scales[b]), f1);
@@ -309,17 +299,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             Vector256<float> g0 = default, g1 = default, g2 = default, g3 = default;
             for (int end = b + w.BlocksPerGroup; b < end; b++)
             {
-                byte* c = w.Codes + (long)b * 256;
-                if (half == 0)
-                    for (int line = 0; line < 256; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
-                c += half * 32;
-                int o = b * BlockSize;
-                int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
-                Vector256<short> s0 = default, s1 = default, s2 = default, s3 = default;
-                Quad256<T>(a, c, 0, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
-                Quad256<T>(a, c, 1, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
-                Quad256<T>(a, c, 2, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
-                Quad256<T>(a, c, 3, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
+                TileSums256<T>(w, a, x0, x1, x2, x3, b, half, mask, out var s0, out var s1, out var s2, out var s3);
                 g0 = AddBlock256(x0, b, Avx2.MultiplyAddAdjacent(s0, ones), g0);
                 if (T.Has(a, 1)) g1 = AddBlock256(x1, b, Avx2.MultiplyAddAdjacent(s1, ones), g1);
                 if (T.Has(a, 2)) g2 = AddBlock256(x2, b, Avx2.MultiplyAddAdjacent(s2, ones), g2);
@@ -328,6 +308,21 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             FoldGroup256<T>(w, a, x0, x1, x2, x3, g, half, g0, g1, g2, g3, ref acc0, ref acc1, ref acc2, ref acc3);
         }
         Store256(a, result, stride, acc0, acc1, acc2, acc3);
+    }
+
+    // One block's Σ code·q for the tile's rows (16-bit pairs per row), rows 8·half.. .
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TileSums256<T>(Weights w, Activations a, ActivationRow x0, ActivationRow x1, ActivationRow x2, ActivationRow x3, int b, int half,
+        Vector256<byte> mask, out Vector256<short> s0, out Vector256<short> s1, out Vector256<short> s2, out Vector256<short> s3) where T : struct, ITileRows
+    {
+        byte* c = Half256(w.Codes, b, 256, half);
+        int o = b * BlockSize;
+        int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
+        s0 = s1 = s2 = s3 = default;
+        Quad256<T>(a, c, 0, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
+        Quad256<T>(a, c, 1, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
+        Quad256<T>(a, c, 2, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
+        Quad256<T>(a, c, 3, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
     }
 
     // Stored vector j of a block's half (inputs 8j..8j+3 in its low nibbles, 8j+4..8j+7 in its high
@@ -448,10 +443,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             Vector256<float> g0 = default, g1 = default, g2 = default, g3 = default;
             for (int end = b + unit; b < end; b++)
             {
-                byte* c = w.Codes + (long)b * 256;
-                if (half == 0)
-                    for (int line = 0; line < 256; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
-                c += half * 32;
+                byte* c = Half256(w.Codes, b, 256, half);
                 int o = b * BlockSize;
                 int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
                 var scale = factored ? w.ScaleWords256(b, half) : Vector256<short>.One;

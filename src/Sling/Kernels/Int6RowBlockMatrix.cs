@@ -345,10 +345,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
             Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
             for (int end = b + perSuper / perBlock; b < end; b++)
             {
-                byte* c = w.Codes + (long)b * blockBytes;
-                if (half == 0)
-                    for (int line = 0; line < blockBytes; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
-                c += 32 * half;
+                byte* c = Half256(w.Codes, b, blockBytes, half);
                 Vector256<byte> p0 = planes > 0 ? Vector256.Load(c + LowBytes) : default, p1 = planes > 1 ? Vector256.Load(c + LowBytes + 64) : default;
                 int g = b * perBlock, o = b * BlockSize;
                 var scale0 = w.ScaleWords256(g, half);
