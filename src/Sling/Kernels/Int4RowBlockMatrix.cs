@@ -76,7 +76,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     // Codes with zero points, affine or factored scales, and level tables with scales alone have VNNI kernels.
     private protected override Emit.VnniKernel? VnniKernel(int stride, int blocks, int tile) => !Vnni ? null
         : _levels != null ? ScaledFold is { } scaled ? Emit.VnniKernel.For(4, Emit.VnniCodes.Levels, stride, blocks, GroupSize / BlockSize, scaled, tile) : null
-        : VnniFold is { } fold ? Emit.VnniKernel.For(4, Emit.VnniCodes.Unsigned, stride, blocks, GroupSize / BlockSize, fold, tile) : null;
+        : (IntegerFactoredFold ?? VnniFold) is { } fold ? Emit.VnniKernel.For(4, Emit.VnniCodes.Unsigned, stride, blocks, GroupSize / BlockSize, fold, tile) : null;
 
     private protected override void VnniLevels(byte* table) => _offsetLevels.Store(table);
 
@@ -99,12 +99,70 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     {
         int* quads = (int*)q;
         // A tree, not a chain: the eight products are independent, so the adds need only three steps.
+        return Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(BlockSums(l0, h0, l1, h1, l2, h2, l3, h3, quads), ones) - Vector512.Create(zeroSum));
+    }
+
+    // The block's 16-bit sums (two per row), before vpmaddwd widens them.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> BlockSums(Vector512<byte> l0, Vector512<byte> h0, Vector512<byte> l1, Vector512<byte> h1,
+        Vector512<byte> l2, Vector512<byte> h2, Vector512<byte> l3, Vector512<byte> h3, int* quads)
+    {
         var s0 = Avx512BW.MultiplyAddAdjacent(l0, Vector512.Create(quads[0]).AsSByte()) + Avx512BW.MultiplyAddAdjacent(h0, Vector512.Create(quads[1]).AsSByte());
         var s1 = Avx512BW.MultiplyAddAdjacent(l1, Vector512.Create(quads[2]).AsSByte()) + Avx512BW.MultiplyAddAdjacent(h1, Vector512.Create(quads[3]).AsSByte());
         var s2 = Avx512BW.MultiplyAddAdjacent(l2, Vector512.Create(quads[4]).AsSByte()) + Avx512BW.MultiplyAddAdjacent(h2, Vector512.Create(quads[5]).AsSByte());
         var s3 = Avx512BW.MultiplyAddAdjacent(l3, Vector512.Create(quads[6]).AsSByte()) + Avx512BW.MultiplyAddAdjacent(h3, Vector512.Create(quads[7]).AsSByte());
-        return Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent((s0 + s1) + (s2 + s3), ones) - Vector512.Create(zeroSum));
+        return (s0 + s1) + (s2 + s3);
     }
+
+    // Factored scales folded in integers (Q4_K), as FactoredRowBlock256 for 16 rows: each block's
+    // 16-bit sums meet its scale bytes in the widening vpmaddwd; the assembled kernel (vpdpbusd, then
+    // vpmulld by the same bytes) gives the same integers, and both fold them in the same order.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void FactoredRowBlock(Weights w, Activations a, float* result, int stride)
+    {
+        var mask = Vector512.Create((byte)0xF);
+        int tile = a.Tile, perSuper = w.GroupsPerSuper;
+        Vector512<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
+        for (int super = 0, b = 0; b < w.Groups; super++)
+        {
+            Vector512<float> f0 = default, f1 = default, f2 = default, f3 = default;
+            for (int end = b + perSuper; b < end; b++)
+            {
+                Unpack(w.Codes + (long)b * 256, mask, out var l0, out var h0, out var l1, out var h1, out var l2, out var h2, out var l3, out var h3);
+                var scale = w.ScaleWords(b);
+                int o = b * BlockSize;
+                f0 = ScaledBlock(BlockSums(l0, h0, l1, h1, l2, h2, l3, h3, (int*)(x0.Codes + o)), scale, x0.Scales[b], f0);
+                if (tile > 1) f1 = ScaledBlock(BlockSums(l0, h0, l1, h1, l2, h2, l3, h3, (int*)(x1.Codes + o)), scale, x1.Scales[b], f1);
+                if (tile > 2) f2 = ScaledBlock(BlockSums(l0, h0, l1, h1, l2, h2, l3, h3, (int*)(x2.Codes + o)), scale, x2.Scales[b], f2);
+                if (tile > 3) f3 = ScaledBlock(BlockSums(l0, h0, l1, h1, l2, h2, l3, h3, (int*)(x3.Codes + o)), scale, x3.Scales[b], f3);
+            }
+            Vector512<float> m0 = default, m1 = default, m2 = default, m3 = default;
+            for (int g = b - perSuper; g < b; g++)
+            {
+                var m = w.OffsetFactors(g);
+                m0 = Vector512.FusedMultiplyAdd(m, Vector512.Create(x0.GroupSums[g]), m0);
+                if (tile > 1) m1 = Vector512.FusedMultiplyAdd(m, Vector512.Create(x1.GroupSums[g]), m1);
+                if (tile > 2) m2 = Vector512.FusedMultiplyAdd(m, Vector512.Create(x2.GroupSums[g]), m2);
+                if (tile > 3) m3 = Vector512.FusedMultiplyAdd(m, Vector512.Create(x3.GroupSums[g]), m3);
+            }
+            var scales = w.SuperFactors(super, 0);
+            var offsets = w.SuperFactors(super, 1);
+            acc0 = AffineGroup(acc0, scales, offsets, f0, m0);
+            if (tile > 1) acc1 = AffineGroup(acc1, scales, offsets, f1, m1);
+            if (tile > 2) acc2 = AffineGroup(acc2, scales, offsets, f2, m2);
+            if (tile > 3) acc3 = AffineGroup(acc3, scales, offsets, f3, m3);
+        }
+        acc0.Store(result);
+        if (tile > 1) acc1.Store(result + stride);
+        if (tile > 2) acc2.Store(result + 2 * stride);
+        if (tile > 3) acc3.Store(result + 3 * stride);
+    }
+
+    // A block's scaled integer sums as floats times its activation scale, into the super-block's sums.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> ScaledBlock(Vector512<short> sums, Vector512<short> scale, float d, Vector512<float> f)
+        => Vector512.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(sums, scale)), Vector512.Create(d), f);
 
     // One 16-row × 32-input block's codes as eight vectors of 4 inputs × 16 rows (low and high nibbles
     // of the four stored vectors), with the lines 4 KiB ahead asked for. The 6-bit layout's low bits too.
@@ -200,6 +258,11 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             LevelRowBlock(w, a, result, stride);
             return;
         }
+        if (FactoredByIntegers(w))
+        {
+            FactoredRowBlock(w, a, result, stride);
+            return;
+        }
         var mask = Vector512.Create((byte)0xF);
         var ones = Vector512<short>.One;
         int tile = a.Tile;
@@ -235,7 +298,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             if (full) LevelRowBlock256<FullTile>(w, a, result, stride, half, _positive.GetLower(), _negative.GetLower());
             else LevelRowBlock256<PartialTile>(w, a, result, stride, half, _positive.GetLower(), _negative.GetLower());
         }
-        else if (FactoredBy256(w))
+        else if (FactoredByIntegers(w))
         {
             if (full) FactoredRowBlock256<FullTile>(w, a, result, stride, half);
             else FactoredRowBlock256<PartialTile>(w, a, result, stride, half);
@@ -346,7 +409,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     private protected override bool RowBlock256One(Weights w, Activations a, float* result)
     {
         if (_levels != null) return false;
-        if (FactoredBy256(w)) return FactoredRowBlock256One(w, a, result);
+        if (FactoredByIntegers(w)) return FactoredRowBlock256One(w, a, result);
         var mask = Vector256.Create((byte)0xF);
         var ones = Vector256<short>.One;
         var row = a.At(0);
@@ -422,7 +485,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     }
 
     // Factored scales (Q4_K) whose bytes fold into the integer sums: unsigned, a group per block, no shared zero point.
-    private static bool FactoredBy256(Weights w) => w.Factored && !w.SignedFactors && w.BlocksPerGroup == 1 && !w.SharedZero;
+    private static bool FactoredByIntegers(Weights w) => w.Factored && !w.SignedFactors && w.BlocksPerGroup == 1 && !w.SharedZero;
 
     // Table-indexed codes (IQ4) for 8 rows: vpshufb looks up within each 128-bit lane, and the tables
     // repeat in every lane. Each stored vector's lookups are made once for the tile's rows. IQ4_XS's

@@ -322,7 +322,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     private static Vector256<float> OffsetSums256(Weights w, ActivationRow x, int first, int count, int half)
     {
         Vector256<float> m = default;
-        if (!w.OffsetFactors) return m;
+        if (!w.HasOffsetFactors) return m;
         for (int g = first; g < first + count; g++) m = Vector256.FusedMultiplyAdd(w.OffsetFactors256(g, half), Vector256.Create(x.GroupSums[g]), m);
         return m;
     }

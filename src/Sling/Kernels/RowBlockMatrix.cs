@@ -514,6 +514,10 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         ? _factorParts == 1 ? new Emit.VnniFold.Scaled(_groupsPerSuper, _signedFactors) : null
         : _affine != null ? null : new Emit.VnniFold.Scaled(0, false);
 
+    /// <summary>Unsigned scale and offset bytes per 32 values (Q4_K), which the int4 layout's kernels fold in integers; else null.</summary>
+    private protected Emit.VnniFold.IntegerFactored? IntegerFactoredFold => _superFactors != null && _factorParts == 2 && !_signedFactors && GroupSize == BlockSize
+        ? new Emit.VnniFold.IntegerFactored(_groupsPerSuper) : null;
+
     /// <summary>How the assembled kernels fold this matrix's groups, or null where they do not (one factor part).</summary>
     private protected Emit.VnniFold? VnniFold => _superFactors != null
         ? _factorParts == 2 ? new Emit.VnniFold.Factored(_groupsPerSuper, _signedFactors) : null
@@ -596,8 +600,27 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         public bool Factored => superFactors != null;
         /// <summary>Groups per super-block of a factored layout.</summary>
         public int GroupsPerSuper => 1 << superShift;
+        /// <summary>The 16 rows' scale bytes of factored group <paramref name="g"/>, each as two equal 16-bit words of its 32-bit lane (vpmaddwd's second operand).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<short> ScaleWords(int g)
+        {
+            var bytes = Vector128.Load(groupFactors + (long)g * factorParts * RowsPerBlock);
+            var lane = signedFactors ? Avx512F.ConvertToVector512Int32(bytes.AsSByte()) & Vector512.Create(0xFFFF) : Avx512F.ConvertToVector512Int32(bytes);
+            return (lane | (lane << 16)).AsInt16();
+        }
+
+        /// <summary>The 16 rows' offset bytes of factored group <paramref name="g"/> as floats (zero without offsets).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<float> OffsetFactors(int g) => factorParts < 2 ? Vector512<float>.Zero
+            : Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(groupFactors + ((long)g * factorParts + 1) * RowsPerBlock)));
+
+        /// <summary>Super-block <paramref name="super"/>'s 16 scale (part 0) or offset (part 1) floats (zero where it has no such part).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<float> SuperFactors(int super, int part)
+            => part < factorParts ? Vector512.Load(superFactors + ((long)super * factorParts + part) * RowsPerBlock) : Vector512<float>.Zero;
+
         /// <summary>A factored layout with offset bytes besides its scale bytes (Q4_K, Q5_K, Q2_K).</summary>
-        public bool OffsetFactors => superFactors != null && factorParts == 2;
+        public bool HasOffsetFactors => superFactors != null && factorParts == 2;
         /// <summary>Factor bytes that are signed (Q3_K's, IQ4_XS's scales) rather than unsigned (Q4_K's).</summary>
         public bool SignedFactors => signedFactors;
         /// <summary>
@@ -820,9 +843,14 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// <summary>Folds one affine group's sums: scale · Σ_b d_b·Σ code·q − offset · Σ_b d_b·Σq.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private protected static Vector512<float> AffineGroup(Vector512<float> acc, Vector512<float> scale, Vector512<float> offset, Vector512<float> sum, float* groupSums, int g)
-        => Vector512.FusedMultiplyAdd(-offset, Vector512.Create(groupSums[g]), Vector512.FusedMultiplyAdd(scale, sum, acc));
+        => AffineGroup(acc, scale, offset, sum, Vector512.Create(groupSums[g]));
 
-    /// <summary><see cref="AffineGroup"/> for 8 rows (AVX2).</summary>
+    /// <summary>acc + scale · sum − offset · offsetSum, each step rounded once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected static Vector512<float> AffineGroup(Vector512<float> acc, Vector512<float> scale, Vector512<float> offset, Vector512<float> sum, Vector512<float> offsetSum)
+        => Vector512.FusedMultiplyAdd(-offset, offsetSum, Vector512.FusedMultiplyAdd(scale, sum, acc));
+
+    /// <summary><see cref="AffineGroup(Vector512{float}, Vector512{float}, Vector512{float}, Vector512{float}, float*, int)"/> for 8 rows (AVX2).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private protected static Vector256<float> AffineGroup256(Vector256<float> acc, Vector256<float> scale, Vector256<float> offset, Vector256<float> sum, float* groupSums, int g)
         => AffineGroup256(acc, scale, offset, sum, Vector256.Create(groupSums[g]));

@@ -32,6 +32,9 @@ public class X64AssemblerTests
         { "vpternlogd zmm15, zmm25, zmm27, 0xf8", "6213354025fbf8" },
         { "vpsllw zmm28, zmm25, 4", "62911d4071f104" },
         { "vfnmadd231ps zmm2, zmm27, dword ptr [r11 + 0x80]{1to16}", "62d22550bc9380000000" },
+        { "vfnmadd231ps zmm3, zmm30, zmm20", "62b20d40bcdc" },
+        { "vpmulld zmm17, zmm17, zmm26", "6282754040ca" },
+        { "vpmulld zmm20, zmm23, zmm26", "6282454040e2" },
         { "vpmovsxbd zmm26, xmmword ptr [rbx + 32]", "62627d48219320000000" },
         { "vmulps zmm26, zmm29, zmm26", "6201144059d2" },
         { "vfmadd231ps zmm0, zmm26, zmm4", "62f22d40b8c4" },
@@ -130,6 +133,9 @@ public class X64AssemblerTests
             case "vpternlogd zmm15, zmm25, zmm27, 0xf8": a.Vpternlogd(15, 25, 27, 0xF8); break;
             case "vpsllw zmm28, zmm25, 4": a.Vpsllw(28, 25, 4); break;
             case "vfnmadd231ps zmm2, zmm27, dword ptr [r11 + 0x80]{1to16}": a.Vfnmadd231ps(2, 27, new Mem(Gpr.R11, 0x80), true); break;
+            case "vfnmadd231ps zmm3, zmm30, zmm20": a.Vfnmadd231ps(3, 30, 20); break;
+            case "vpmulld zmm17, zmm17, zmm26": a.Vpmulld(17, 17, 26); break;
+            case "vpmulld zmm20, zmm23, zmm26": a.Vpmulld(20, 23, 26); break;
             case "vpmovsxbd zmm26, xmmword ptr [rbx + 32]": a.Vpmovsxbd(26, new Mem(Gpr.Rbx, 32)); break;
             case "vmulps zmm26, zmm29, zmm26": a.Vmulps(26, 29, 26); break;
             case "vfmadd231ps zmm0, zmm26, zmm4": a.Vfmadd231ps(0, 26, 4); break;

@@ -27,6 +27,12 @@ internal abstract record VnniFold
     /// <summary>Scale and offset bytes per group times floats per super-block of <paramref name="GroupsPerSuper"/> groups.</summary>
     public sealed record Factored(int GroupsPerSuper, bool SignedFactors) : VnniFold;
     /// <summary>
+    /// Unsigned scale and offset bytes per one-block group (Q4_K) times floats per super-block of
+    /// <paramref name="GroupsPerSuper"/> groups, the scale bytes multiplied into each block's integer
+    /// sums and the floats applied once per super-block.
+    /// </summary>
+    public sealed record IntegerFactored(int GroupsPerSuper) : VnniFold;
+    /// <summary>
     /// The K-quant layouts' factored scales (<see cref="Int6RowBlockMatrix"/>): groups of 16 values (two
     /// per block) or 32, scale bytes and, with <paramref name="Offsets"/>, offset bytes per group;
     /// <paramref name="Planes"/> high-bit planes after the low four bits (2, 1 or 0).
@@ -138,6 +144,12 @@ internal sealed unsafe class VnniKernel
         // A tile of one row uses the first row's registers of the tile of 4, and the same steps.
         if (tile is not (1 or 4)) throw new ArgumentException($"tiles of {tile} activation rows: 1 or 4");
         if (fold is VnniFold.SixBit six) return AssembleSixBit(stride, blocks, six, tile);
+        if (fold is VnniFold.IntegerFactored integer)
+        {
+            if (bits != 4 || codes != VnniCodes.Unsigned || blocksPerGroup != 1)
+                throw new ArgumentException("integer-folded factored scales take unsigned 4-bit codes in one-block groups");
+            return AssembleIntegerFactored(stride, blocks, integer.GroupsPerSuper, tile);
+        }
         if (bits is not (4 or 8)) throw new ArgumentException($"{bits}-bit codes have no VNNI kernel");
         if (codes == VnniCodes.Signed && bits != 8 || codes == VnniCodes.Levels && bits != 4)
             throw new ArgumentException($"{codes} codes are not {bits}-bit");
@@ -475,6 +487,61 @@ internal sealed unsafe class VnniKernel
         a.Add(D, 4 * blocksPerSuper);
         a.Add(Sums, 4 * perSuper);
         a.Add(Scales, perSuper * parts * Rows);
+        a.Dec(Loop);
+        a.JnzBack(superLoop);
+        RowBlockEnd(a, rowBlockLoop, tile);
+        return a.ToArray();
+    }
+
+    // IntegerFactored (Q4_K): per block, Σ code·q times the block's 16 scale bytes as integers
+    // (vpmulld), then as floats times the activation scale into zmm4–7; after the super-block's blocks,
+    // its offsets Σ_g m·(d·Σq) into zmm17–20 and output += S·f − M·that (the .NET kernel's order).
+    private static byte[] AssembleIntegerFactored(int stride, int blocks, int perSuper, int tile)
+    {
+        if (perSuper < 1 || blocks % perSuper != 0) throw new ArgumentException($"{blocks} blocks do not make super-blocks of {perSuper}");
+        int groups = blocks;
+        var a = new X64Assembler();
+        Prologue(a);
+        a.Vmovdqu32(Mask, new Mem(ConstantBase, MaskAt));
+        int rowBlockLoop = RowBlockStart(a, blocks / perSuper, tile);
+        int superLoop = a.Position;
+        LoadSuper(a, 2);
+        for (int t = 0; t < tile; t++) a.Vpxord(GroupSum + t, GroupSum + t, GroupSum + t);
+        for (int k = 0; k < perSuper; k++)
+        {
+            Prefetch(a, 256);
+            UnpackNibbles(a);
+            a.Vpmovzxbd(Scale, new Mem(Scales, k * 2 * Rows));
+            for (int t = 0; t < tile; t++)
+            {
+                int even = Dot + 2 * t, odd = even + 1;
+                a.Vpxord(even, even, even);
+                a.Vpxord(odd, odd, odd);
+                for (int j = 0; j < 8; j++)
+                    a.Vpdpbusd(j % 2 == 0 ? even : odd, Unpacked + j, new Mem(Q, t * stride + BlockSize * k + 4 * j), broadcast: true);
+                a.Vpaddd(even, even, odd);
+                a.Vpmulld(even, even, Scale);
+                a.Vcvtdq2ps(even, even);
+                a.Vfmadd231ps(GroupSum + t, even, new Mem(D, 4 * (t * blocks + k)), broadcast: true);
+            }
+            a.Add(Codes, 256);
+        }
+        for (int t = 0; t < tile; t++) a.Vpxord(Dot + t, Dot + t, Dot + t);
+        for (int k = 0; k < perSuper; k++)
+        {
+            a.Vpmovzxbd(Zero, new Mem(Scales, k * 2 * Rows + Rows));
+            a.Vcvtdq2ps(Zero, Zero);
+            for (int t = 0; t < tile; t++) a.Vfmadd231ps(Dot + t, Zero, new Mem(Sums, 4 * (t * groups + k)), broadcast: true);
+        }
+        for (int t = 0; t < tile; t++)
+        {
+            a.Vfmadd231ps(Acc + t, SuperScale, GroupSum + t);
+            a.Vfnmadd231ps(Acc + t, SuperOffset, Dot + t);
+        }
+        a.Add(Q, BlockSize * perSuper);
+        a.Add(D, 4 * perSuper);
+        a.Add(Sums, 4 * perSuper);
+        a.Add(Scales, perSuper * 2 * Rows);
         a.Dec(Loop);
         a.JnzBack(superLoop);
         RowBlockEnd(a, rowBlockLoop, tile);

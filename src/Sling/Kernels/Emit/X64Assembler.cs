@@ -60,6 +60,9 @@ internal sealed class X64Assembler
     public void Vfmadd231ps(int dst, int src1, Mem src2, bool broadcast) => Evex(Map.M0F38, Pp.P66, 0xB8, dst, src1, src2, broadcast);
     /// <summary>dst ← −(src1·src2) + dst, rounded once.</summary>
     public void Vfnmadd231ps(int dst, int src1, Mem src2, bool broadcast) => Evex(Map.M0F38, Pp.P66, 0xBC, dst, src1, src2, broadcast);
+    public void Vfnmadd231ps(int dst, int src1, int src2) => Evex(Map.M0F38, Pp.P66, 0xBC, dst, src1, src2);
+    /// <summary>Each int32 lane ← the low 32 bits of src1·src2.</summary>
+    public void Vpmulld(int dst, int src1, int src2) => Evex(Map.M0F38, Pp.P66, 0x40, dst, src1, src2);
     /// <summary>16 fp16 values (32 bytes) widened to floats.</summary>
     public void Vcvtph2ps(int dst, Mem src) => Evex(Map.M0F38, Pp.P66, 0x13, dst, -1, src, false);
     /// <summary>16 bytes zero-extended to 16 int32 lanes.</summary>
