@@ -76,7 +76,7 @@ for binary in src/Sling.Cli/bin/Release/net10.0/Sling.Cli "$work/sling-r2r/Sling
 done
 
 echo "## 8. The assembled VNNI kernels against the .NET path: one product, then whole prompts"
-for format in q4_0 q8_0; do bench kernel --rows 5632 --cols 2048 --format $format --tokens 64; done
+for format in q4_0 q8_0 q4_k; do bench kernel --rows 5632 --cols 2048 --format $format --tokens 64; done
 for model in tinyllama-q4_0.gguf tinyllama-q8_0.gguf tinyllama-q4_k_m.gguf; do
   echo "### $model"
   sling bench -m "$work/$model" -p 512 -n 0 -r 3 | grep pp512
