@@ -229,6 +229,9 @@ internal sealed unsafe class AffineBlockMatrix : WeightMatrix
 
     public override void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd) => MultiplyDecodedRows(x, y, rowStart, rowEnd);
 
+    internal override void MultiplyRows(ReadOnlySpan<float> x, int count, Span<float> y, int ldy, int rowStart, int rowEnd)
+        => MultiplyDecodedRows(x, count, y, ldy, rowStart, rowEnd);
+
     public override WeightMatrix SliceRows(int start, int count)
     {
         if (start < 0 || count <= 0 || start + count > Rows) throw new ArgumentOutOfRangeException(nameof(start));

@@ -45,6 +45,9 @@ internal abstract unsafe class GroupMatrix : WeightMatrix
     // Exact float activations are for checking what the stored values compute, not for speed.
     public override void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd) => MultiplyDecodedRows(x, y, rowStart, rowEnd);
 
+    internal override void MultiplyRows(ReadOnlySpan<float> x, int count, Span<float> y, int ldy, int rowStart, int rowEnd)
+        => MultiplyDecodedRows(x, count, y, ldy, rowStart, rowEnd);
+
     /// <summary>The stored codes of a row (layout is the format's own).</summary>
     internal abstract byte* RowCodes(int row);
     /// <summary>The stored scales of a row, one per group.</summary>

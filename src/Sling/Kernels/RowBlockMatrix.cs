@@ -345,6 +345,9 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     // Exact float activations are for checking what the stored values compute, not for speed.
     public override void MultiplyRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd) => MultiplyDecodedRows(x, y, rowStart, rowEnd);
 
+    internal override void MultiplyRows(ReadOnlySpan<float> x, int count, Span<float> y, int ldy, int rowStart, int rowEnd)
+        => MultiplyDecodedRows(x, count, y, ldy, rowStart, rowEnd);
+
     public override WeightMatrix SliceRows(int start, int count)
         => throw new NotSupportedException("a repacked matrix is not sliced; split fused projections before repacking");
 

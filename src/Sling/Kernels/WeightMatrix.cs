@@ -66,6 +66,21 @@ internal abstract class WeightMatrix
         }
     }
 
+    /// <summary>
+    /// The product of several activation rows by decoding each weight row once for all of them (the
+    /// same dot products as <see cref="MultiplyDecodedRows(ReadOnlySpan{float}, Span{float}, int, int)"/>
+    /// per activation row, so the same bits).
+    /// </summary>
+    protected void MultiplyDecodedRows(ReadOnlySpan<float> x, int count, Span<float> y, int ldy, int rowStart, int rowEnd)
+    {
+        var row = new float[Cols];
+        for (int r = rowStart; r < rowEnd; r++)
+        {
+            ReadRow(r, row);
+            for (int t = 0; t < count; t++) y[t * ldy + r] = System.Numerics.Tensors.TensorPrimitives.Dot(row, x.Slice(t * Cols, Cols));
+        }
+    }
+
     /// <summary>The row of the first value <paramref name="find"/> flags in row-major data, read in spans of at most 2^30 elements.</summary>
     private protected static unsafe long FirstFlaggedRow<T>(T* data, long count, int cols, NonFiniteScan<T> find) where T : unmanaged
     {
