@@ -287,8 +287,10 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         if (tile > 2) acc2.Store(result + 2 * stride);
         if (tile > 3) acc3.Store(result + 3 * stride);
     }
-    // AVX2: the same walk for 8 rows at a time. A block's four 64-byte vectors hold 4 bytes per row;
-    // rows 8·half.. are their 32-byte halves, unpacked and multiplied as in the 512-bit kernel.
+
+    // AVX2: 8 rows at a time. A block's four 64-byte vectors hold 4 bytes per row; rows 8·half.. are
+    // their 32-byte halves, unpacked one vector at a time for the tile's rows (eight unpacked vectors
+    // would not fit the 16 registers beside the sums).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
     private protected override void RowBlock256(Weights w, Activations a, float* result, int stride, int half)
     {

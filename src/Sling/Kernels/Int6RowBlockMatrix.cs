@@ -243,8 +243,9 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         if (tile > 2) acc2.Store(result + 2 * stride);
         if (tile > 3) acc3.Store(result + 3 * stride);
     }
-    // AVX2: 8 rows per register. Rows 8·half.. are the 32-byte halves of each 64-byte vector and plane;
-    // the same unpacking, products and folds as the 512-bit kernel.
+
+    // AVX2: 8 rows per register. Rows 8·half.. are the 32-byte halves of each 64-byte vector and plane,
+    // unpacked as in the 512-bit kernel; the scale bytes fold into the integer sums (ScaledRowBlock256).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> High256(Vector256<byte> plane, int k, Vector256<byte> mask) => k switch
     {
