@@ -42,16 +42,20 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     /// </summary>
     internal static bool Holds(RepackSource m) =>
         m.SignedCodes && m.Factors is { GroupSize: 16 or 32 } f && m.SignedCodeRange is var (min, max) && CodeWidth(min, max) is { } width
-        && FoldsInIntegers(f, width.Offset);
+        && FoldsInIntegers(f.GroupSize, f.Min != null, f.SignedScale, width.Offset);
 
     // The AVX2 kernels fold each group's scale byte into its integer sums, which leaves room for a code
     // offset only per half block (16-value groups with scales only: Q6_K, Q3_K) and for offsets only
     // without one (Q5_K, Q2_K: unsigned offset bytes). Every K-quant is one of these.
-    private static bool FoldsInIntegers(AffineBlockMatrix.SuperBlockFactors f, int zero) =>
-        f.GroupSize == 16 && f.Min == null || zero == 0 && !(f.Min != null && f.SignedScale);
+    private static bool FoldsInIntegers(int groupSize, bool offsets, bool signedScales, int zero) =>
+        groupSize == 16 && !offsets || zero == 0 && !(offsets && signedScales);
 
     internal Int6RowBlockMatrix(StoredLayout shape, NativeBuffer codes, NativeBuffer scales, NativeBuffer? super, byte[]? zeros)
-        : base(shape, codes, scales, super, zeros, shape.Kind) => Planes = PlanesOf(shape.Kind);
+        : base(Folding(shape), codes, scales, super, zeros, shape.Kind) => Planes = PlanesOf(shape.Kind);
+
+    // A stored layout is checked as a repacked one is (Holds), before anything is built on it.
+    private static StoredLayout Folding(StoredLayout shape) => FoldsInIntegers(shape.GroupSize, shape.FactorParts == 2, shape.SignedFactors, shape.SymmetricZero) ? shape
+        : throw new ArgumentException($"a K-quant layout with groups of {shape.GroupSize}, {shape.FactorParts} factor parts and code offset {shape.SymmetricZero} is not a form the kernels fold");
 
     internal Int6RowBlockMatrix(RepackSource m) : this(m, Width(m)) { }
 
@@ -61,7 +65,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
             throw new ArgumentException("the K-quant layout holds signed codes with factored scales per 16 or 32 values");
         if (m.SignedCodeRange is not var (min, max) || CodeWidth(min, max) is not { } width)
             throw new ArgumentException("the K-quant layout holds codes of at most six bits, known before repacking");
-        if (!FoldsInIntegers(m.Factors, width.Offset))
+        if (!FoldsInIntegers(m.Factors.GroupSize, m.Factors.Min != null, m.Factors.SignedScale, width.Offset))
             throw new ArgumentException("the K-quant layout holds codes offset per 16-value group with scales only, or not offset");
         return width;
     }
