@@ -308,13 +308,7 @@ internal sealed unsafe class VnniKernel
             }
             for (int t = 0; t < tile; t++)
             {
-                int even = Dot + 2 * t, odd = even + 1;
-                a.Vpxord(even, even, even);
-                a.Vpxord(odd, odd, odd);
-                // Quad j of the block (inputs 4j..4j+3) times the 16 rows' codes of those inputs.
-                for (int j = 0; j < 8; j++)
-                    a.Vpdpbusd(j % 2 == 0 ? even : odd, Unpacked + j, new Mem(Q, t * stride + BlockSize * i + 4 * j), broadcast: true);
-                a.Vpaddd(even, even, odd);
+                int even = BlockDots(a, t, stride, i);
                 if (takeOut) a.Vpsubd(even, even, new Mem(D, 4 * (t * blocks + i), SumOffset), broadcast: true);
                 a.Vcvtdq2ps(even, even);
                 a.Vfmadd231ps(GroupSum + t, even, new Mem(D, 4 * (t * blocks + i)), broadcast: true);
@@ -323,6 +317,20 @@ internal sealed unsafe class VnniKernel
         }
         a.Add(Q, BlockSize * blocksPerGroup);
         a.Add(D, 4 * blocksPerGroup);
+    }
+
+    // Activation row t's block i (from the Q cursor) times the unpacked codes in zmm8–15: two chains
+    // of four vpdpbusd (quad j: inputs 4j..4j+3 times the 16 rows' codes of those inputs), added; the
+    // register holding the integer sums.
+    private static int BlockDots(X64Assembler a, int t, int stride, int i)
+    {
+        int even = Dot + 2 * t, odd = even + 1;
+        a.Vpxord(even, even, even);
+        a.Vpxord(odd, odd, odd);
+        for (int j = 0; j < 8; j++)
+            a.Vpdpbusd(j % 2 == 0 ? even : odd, Unpacked + j, new Mem(Q, t * stride + BlockSize * i + 4 * j), broadcast: true);
+        a.Vpaddd(even, even, odd);
+        return even;
     }
 
     // The group's fold into the outputs, as the .NET path rounds it: with zero points,
@@ -514,12 +522,7 @@ internal sealed unsafe class VnniKernel
             a.Vpmovzxbd(Scale, new Mem(Scales, k * 2 * Rows));
             for (int t = 0; t < tile; t++)
             {
-                int even = Dot + 2 * t, odd = even + 1;
-                a.Vpxord(even, even, even);
-                a.Vpxord(odd, odd, odd);
-                for (int j = 0; j < 8; j++)
-                    a.Vpdpbusd(j % 2 == 0 ? even : odd, Unpacked + j, new Mem(Q, t * stride + BlockSize * k + 4 * j), broadcast: true);
-                a.Vpaddd(even, even, odd);
+                int even = BlockDots(a, t, stride, k);
                 a.Vpmulld(even, even, Scale);
                 a.Vcvtdq2ps(even, even);
                 a.Vfmadd231ps(GroupSum + t, even, new Mem(D, 4 * (t * blocks + k)), broadcast: true);
