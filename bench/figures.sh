@@ -90,6 +90,7 @@ bench peer --model "$work/tinyllama-q4_0.gguf" --runs 5
 bench peer --model "$work/tinyllama-same-q4_0.gguf" --sling-model "$work/tinyllama-int4" --runs 3
 bench peer --model "$work/tinyllama-q8_0.gguf" --runs 3
 for type in q4_k_m q3_k_m q5_k_m iq4_xs; do bench peer --model "$work/tinyllama-$type.gguf" --runs 3; done
+bench peer --model "$work/phi2-q4_0.gguf" --runs 2
 # The older block types (and what llama.cpp's K-quant mixes fall back to where rows are not whole 256-value blocks).
 for type in q5_0 q4_1; do
   [ -f "$work/tinyllama-$type.gguf" ] || bench llama-quantize --model "$work/tinyllama-f16.gguf" --output "$work/tinyllama-$type.gguf" --type $type
