@@ -72,6 +72,33 @@ public class IntegerKernelTests
         Check(packed, cols, 48);
     }
 
+    /// <summary>
+    /// Each activation row gives the same bits alone (generation's one-row kernel) as in a full tile of
+    /// four (a prompt's): the kernels sum and round in the same order.
+    /// </summary>
+    internal static void SameBitsAloneAndInATile(WeightMatrix m, int cols, int rows)
+    {
+        var rng = new Random(cols + 3 * rows);
+        var tile = new ActivationRows(4, cols);
+        tile.SetCount(4);
+        for (int i = 0; i < tile.Active.Length; i++) tile.Active[i] = (float)(rng.NextDouble() * 2 - 1);
+        var q = tile.Quantized();
+        m.PrepareQ8(q);
+        var together = new float[4 * rows];
+        m.MultiplyRows(q, together, rows, 0, rows);
+        for (int t = 0; t < 4; t++)
+        {
+            var one = new ActivationRows(1, cols);
+            one.SetCount(1);
+            tile.Active.Slice(t * cols, cols).CopyTo(one.Active);
+            var q1 = one.Quantized();
+            m.PrepareQ8(q1);
+            var alone = new float[rows];
+            m.MultiplyRows(q1, alone, rows, 0, rows);
+            Assert.Equal(together.AsSpan(t * rows, rows).ToArray(), alone);
+        }
+    }
+
     internal static void Check(WeightMatrix m, int cols, int rows)
     {
         Assert.True(m.TakesQ8);
