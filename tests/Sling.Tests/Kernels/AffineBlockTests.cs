@@ -99,7 +99,7 @@ public class AffineBlockTests
                     var (isa, runsVnni) = (layout.Isa, layout.Vnni);
                     (layout.Isa, layout.Vnni) = (KernelIsa.Avx2, false);
                     IntegerKernelTests.Check(layout, cols, rows);
-                    IntegerKernelTests.SameBitsAloneAndInATile(layout, cols, rows);
+                    IntegerKernelTests.SameBitsAloneAndInATile(layout, cols, rows, $"{t.Name} {GgufFile.TypeName(t.Type)} {layout.GetType().Name}");
                     (layout.Isa, layout.Vnni) = (isa, runsVnni);
                 }
                 // With AVX-512 VNNI every layout runs on the assembled kernels, bit for bit as the .NET

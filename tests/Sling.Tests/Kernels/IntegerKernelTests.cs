@@ -76,7 +76,7 @@ public class IntegerKernelTests
     /// Each activation row gives the same bits alone (generation's one-row kernel) as in a full tile of
     /// four (a prompt's): the kernels sum and round in the same order.
     /// </summary>
-    internal static void SameBitsAloneAndInATile(WeightMatrix m, int cols, int rows)
+    internal static void SameBitsAloneAndInATile(WeightMatrix m, int cols, int rows, string what)
     {
         var rng = new Random(cols + 3 * rows);
         var tile = new ActivationRows(4, cols);
@@ -95,7 +95,7 @@ public class IntegerKernelTests
             m.PrepareQ8(q1);
             var alone = new float[rows];
             m.MultiplyRows(q1, alone, rows, 0, rows);
-            Assert.Equal(together.AsSpan(t * rows, rows).ToArray(), alone);
+            Assert.True(together.AsSpan(t * rows, rows).SequenceEqual(alone), $"{what}: activation row {t} alone differs from the tile's");
         }
     }
 
