@@ -410,7 +410,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private protected override bool RowBlock256One(Weights w, Activations a, float* result)
     {
-        if (_levels != null) return false;
+        if (_levels != null) return LevelRowBlock256One(w, a, result, _positive.GetLower(), _negative.GetLower());
         if (FactoredByIntegers(w)) return FactoredRowBlock256One(w, a, result);
         var mask = Vector256.Create((byte)0xF);
         var ones = Vector256<short>.One;
@@ -530,6 +530,55 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             if (T.Has(a, 3)) acc3 = Vector256.FusedMultiplyAdd(s, g3, acc3);
         }
         Store256(a, result, stride, acc0, acc1, acc2, acc3);
+    }
+
+    // LevelRowBlock256 for one activation row (generation), both halves of each block in one pass (the
+    // same sums in the same order, so a row gives the same bits alone or in a tile).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static bool LevelRowBlock256One(Weights w, Activations a, float* result, Vector256<byte> pos, Vector256<byte> neg)
+    {
+        var mask = Vector256.Create((byte)0xF);
+        bool factored = w.Factored && w.BlocksPerGroup == 1;
+        int unit = factored ? w.GroupsPerSuper : w.BlocksPerGroup, units = factored ? w.Groups / unit : w.Groups;
+        var row = a.At(0);
+        Vector256<float> low = default, high = default;
+        for (int u = 0, b = 0; u < units; u++)
+        {
+            Vector256<float> groupLow = default, groupHigh = default;
+            for (int end = b + unit; b < end; b++)
+            {
+                byte* c = w.Codes + (long)b * 256;
+                for (int line = 0; line < 256; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
+                int* quads = (int*)(row.Codes + b * BlockSize);
+                var scaleLow = factored ? w.ScaleWords256(b, 0) : Vector256<short>.One;
+                var scaleHigh = factored ? w.ScaleWords256(b, 1) : Vector256<short>.One;
+                var sumLow = LevelHalf256(c, mask, pos, neg, quads, scaleLow);
+                var sumHigh = LevelHalf256(c + 32, mask, pos, neg, quads, scaleHigh);
+                var d = Vector256.Create(row.Scales[b]);
+                groupLow = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(sumLow), d, groupLow);
+                groupHigh = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(sumHigh), d, groupHigh);
+            }
+            low = Vector256.FusedMultiplyAdd(factored ? w.SuperFactors256(u, 0, 0) : w.Scales256(u, 0), groupLow, low);
+            high = Vector256.FusedMultiplyAdd(factored ? w.SuperFactors256(u, 0, 1) : w.Scales256(u, 1), groupHigh, high);
+        }
+        low.Store(result);
+        high.Store(result + RowsPerBlock / 2);
+        return true;
+    }
+
+    // One row's Σ level·q of a block's half (c: at the half), the four stored vectors in order.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> LevelHalf256(byte* c, Vector256<byte> mask, Vector256<byte> pos, Vector256<byte> neg, int* quads, Vector256<short> scale)
+    {
+        Vector256<int> sum = default;
+        for (int j = 0; j < 4; j++)
+        {
+            var v = Vector256.Load(c + 64 * j);
+            var l = v & mask;
+            var h = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
+            sum += LevelPair256(Avx2.Shuffle(pos, l), Avx2.Shuffle(neg, l), Avx2.Shuffle(pos, h), Avx2.Shuffle(neg, h), quads, j, scale);
+        }
+        return sum;
     }
 
     // Stored vector j's two code vectors looked up in the positive and negative tables once, then for
