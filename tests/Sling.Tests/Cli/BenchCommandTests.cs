@@ -19,11 +19,13 @@ public partial class BenchCommandTests
         Assert.Equal("7", bandwidth.Groups["passes"].Value);
         double mean = Number(bandwidth.Groups["mean"].Value), low = Number(bandwidth.Groups["low"].Value), high = Number(bandwidth.Groups["high"].Value);
         Assert.True(low > 0 && low <= mean && mean <= high, result.Stdout);
-        // The share printed is the row's weight GB/s over that mean.
+        // The share printed is the row's weight GB/s over that mean, within what the printing rounds
+        // (GB/s to 0.05, the share to half a percent): under load the sampled bandwidth can be a few GB/s,
+        // where rounding alone moves the ratio by more than a percent.
         var row = GenerationRow().Match(result.Stdout);
         Assert.True(row.Success, result.Stdout);
         double share = Number(row.Groups["share"].Value) / 100, gbps = Number(row.Groups["gbps"].Value);
-        Assert.InRange(share, gbps / mean - 0.01, gbps / mean + 0.01);
+        Assert.InRange(share, (gbps - 0.05) / (mean + 0.05) - 0.005, (gbps + 0.05) / Math.Max(mean - 0.05, 0.05) + 0.005);
         Assert.Matches(@"\| pp16 +\| +[0-9.]+ ± +[0-9.]+ \|", result.Stdout);
     }
 
