@@ -35,6 +35,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
             for (int line = 0; line < blockBytes; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
         return c + 32 * half;
     }
+
     private protected const int BlockSize = Q8Activations.BlockSize;
     private readonly NativeBuffer _codeBuffer;
     private protected readonly byte* _codes;
@@ -603,12 +604,11 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         public bool Factored => superFactors != null;
         /// <summary>Groups per super-block of a factored layout.</summary>
         public int GroupsPerSuper => 1 << superShift;
-        /// <summary>The 16 rows' scale bytes of factored group <paramref name="g"/>, each as two equal 16-bit words of its 32-bit lane (vpmaddwd's second operand).</summary>
+        /// <summary>The 16 rows' unsigned scale bytes of factored group <paramref name="g"/>, each as two equal 16-bit words of its 32-bit lane (vpmaddwd's second operand).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector512<short> ScaleWords(int g)
         {
-            var bytes = Vector128.Load(groupFactors + (long)g * factorParts * RowsPerBlock);
-            var lane = signedFactors ? Avx512F.ConvertToVector512Int32(bytes.AsSByte()) & Vector512.Create(0xFFFF) : Avx512F.ConvertToVector512Int32(bytes);
+            var lane = Avx512F.ConvertToVector512Int32(Vector128.Load(groupFactors + (long)g * factorParts * RowsPerBlock));
             return (lane | (lane << 16)).AsInt16();
         }
 
