@@ -396,9 +396,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     private static void Quad256<T>(Activations a, byte* c, int j, Vector256<byte> mask, int* q0, int* q1, int* q2, int* q3,
         ref Vector256<short> s0, ref Vector256<short> s1, ref Vector256<short> s2, ref Vector256<short> s3) where T : struct, ITileRows
     {
-        var v = Vector256.Load(c + 64 * j);
-        var l = v & mask;
-        var h = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
+        Nibbles256(c + 64 * j, mask, out var l, out var h);
         s0 += Avx2.MultiplyAddAdjacent(l, Vector256.Create(q0[2 * j]).AsSByte()) + Avx2.MultiplyAddAdjacent(h, Vector256.Create(q0[2 * j + 1]).AsSByte());
         if (T.Has(a, 1)) s1 += Avx2.MultiplyAddAdjacent(l, Vector256.Create(q1[2 * j]).AsSByte()) + Avx2.MultiplyAddAdjacent(h, Vector256.Create(q1[2 * j + 1]).AsSByte());
         if (T.Has(a, 2)) s2 += Avx2.MultiplyAddAdjacent(l, Vector256.Create(q2[2 * j]).AsSByte()) + Avx2.MultiplyAddAdjacent(h, Vector256.Create(q2[2 * j + 1]).AsSByte());
@@ -470,8 +468,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void BlockSums256One(Weights w, ActivationRow row, int b, Vector256<byte> mask, out Vector256<short> sumLow, out Vector256<short> sumHigh)
     {
-        byte* c = w.Codes + (long)b * 256;
-        for (int line = 0; line < 256; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
+        byte* c = Half256(w.Codes, b, 256, 0);
         int* quads = (int*)(row.Codes + b * BlockSize);
         sumLow = default;
         sumHigh = default;

@@ -268,9 +268,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     private static void Codes256(byte* c, int j, int planes, Vector256<byte> nibble, Vector256<byte> p0, Vector256<byte> p1,
         out Vector256<byte> low, out Vector256<byte> high)
     {
-        var v = Vector256.Load(c + 64 * j);
-        low = v & nibble;
-        high = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & nibble;
+        Nibbles256(c + 64 * j, nibble, out low, out high);
         if (planes == 1)
         {
             var bit = Vector256.Create((byte)0x10);
@@ -393,8 +391,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
             Vector256<float> fLow = default, fHigh = default;
             for (int end = b + perSuper / perBlock; b < end; b++)
             {
-                byte* block = w.Codes + (long)b * blockBytes;
-                for (int line = 0; line < blockBytes; line += 64) Sse.Prefetch0(block + PrefetchDistance + line);
+                byte* block = Half256(w.Codes, b, blockBytes, 0);
                 int g = b * perBlock;
                 int* q = (int*)(x.Codes + b * BlockSize);
                 for (int half = 0; half < 2; half++)

@@ -25,7 +25,8 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// <summary>
     /// Block <paramref name="b"/> of <paramref name="blockBytes"/> bytes, at the 32-byte half of its
     /// vectors that rows 8·half.. use (AVX2); the first half's pass asks for the lines 4 KiB ahead
-    /// (past the page border the hardware prefetcher stops at), the second finds them in cache.
+    /// (past the page border the hardware prefetcher stops at), the second finds them in cache. Half 0
+    /// is also the start of the block a one-row kernel reads whole.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private protected static byte* Half256(byte* codes, int b, int blockBytes, int half)
@@ -34,6 +35,15 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         if (half == 0)
             for (int line = 0; line < blockBytes; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
         return c + 32 * half;
+    }
+
+    /// <summary>A stored vector's low and high nibbles as two code vectors (AVX2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected static void Nibbles256(byte* p, Vector256<byte> mask, out Vector256<byte> low, out Vector256<byte> high)
+    {
+        var v = Vector256.Load(p);
+        low = v & mask;
+        high = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
     }
 
     private protected const int BlockSize = Q8Activations.BlockSize;
