@@ -57,19 +57,11 @@ internal abstract class WeightMatrix
 
     /// <summary>y[r] = row r · x by decoding each row to floats first (exact, unhurried: for checking).</summary>
     protected void MultiplyDecodedRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd)
-    {
-        var row = new float[Cols];
-        for (int r = rowStart; r < rowEnd; r++)
-        {
-            ReadRow(r, row);
-            y[r] = System.Numerics.Tensors.TensorPrimitives.Dot(row, x[..Cols]);
-        }
-    }
+        => MultiplyDecodedRows(x, 1, y, 0, rowStart, rowEnd);
 
     /// <summary>
     /// The product of several activation rows by decoding each weight row once for all of them (the
-    /// same dot products as <see cref="MultiplyDecodedRows(ReadOnlySpan{float}, Span{float}, int, int)"/>
-    /// per activation row, so the same bits).
+    /// same dot product per activation row as one row alone, so the same bits).
     /// </summary>
     protected void MultiplyDecodedRows(ReadOnlySpan<float> x, int count, Span<float> y, int ldy, int rowStart, int rowEnd)
     {
