@@ -545,7 +545,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             for (int end = b + unit; b < end; b++)
             {
                 byte* c = w.Codes + (long)b * 256;
-                for (int line = 0; line < 256; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
+                PrefetchAhead(c, 256);
                 int* quads = (int*)(row.Codes + b * BlockSize);
                 var scaleLow = factored ? w.ScaleWords256(b, 0) : Vector256<short>.One;
                 var scaleHigh = factored ? w.ScaleWords256(b, 1) : Vector256<short>.One;

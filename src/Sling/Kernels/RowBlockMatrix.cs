@@ -32,9 +32,28 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     private protected static byte* Half256(byte* codes, int b, int blockBytes, int half)
     {
         byte* c = codes + (long)b * blockBytes;
-        if (half == 0)
-            for (int line = 0; line < blockBytes; line += 64) Sse.Prefetch0(c + PrefetchDistance + line);
+        if (half == 0) PrefetchAhead(c, blockBytes);
         return c + 32 * half;
+    }
+
+    /// <summary>
+    /// Asks for the <paramref name="bytes"/> (at most 512; rounded up to 128) of the block <see cref="PrefetchDistance"/>
+    /// ahead of <paramref name="c"/>, written out (as a loop it cost a compare and branch per line).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected static void PrefetchAhead(byte* c, int bytes)
+    {
+        byte* p = c + PrefetchDistance;
+        Sse.Prefetch0(p);
+        Sse.Prefetch0(p + 64);
+        Sse.Prefetch0(p + 128);
+        Sse.Prefetch0(p + 192);
+        if (bytes <= 256) return;
+        Sse.Prefetch0(p + 256);
+        Sse.Prefetch0(p + 320);
+        if (bytes <= 384) return;
+        Sse.Prefetch0(p + 384);
+        Sse.Prefetch0(p + 448);
     }
 
     /// <summary>A stored vector's low and high nibbles as two code vectors (AVX2).</summary>
@@ -472,7 +491,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
                     // The 16 results of activation row t+k land straight in its output row.
                     float* rows = output + (long)t * ldy + rb * RowsPerBlock;
                     if (Isa == KernelIsa.Avx512) RowBlock(block, a, rows, ldy);
-                    else if (tile > 1 || !RowBlock256One(block, a, rows))
+                    else if (tile > 1 ? !RowBlock256Both(block, a, rows, ldy) : !RowBlock256One(block, a, rows))
                     {
                         RowBlock256(block, a, rows, ldy, 0);
                         RowBlock256(block, a, rows + RowsPerBlock / 2, ldy, 1);
@@ -750,6 +769,12 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// activation broadcasts shared); false where the format has none (the two half passes run).
     /// </summary>
     private protected virtual bool RowBlock256One(Weights w, Activations a, float* result) => false;
+
+    /// <summary>
+    /// The AVX2 kernel for a tile over both halves of the block in one pass (activation broadcasts
+    /// shared by the 16 rows); false where the format has none (the two half passes run).
+    /// </summary>
+    private protected virtual bool RowBlock256Both(Weights w, Activations a, float* result, int stride) => false;
 
     /// <summary><see cref="FoldGroup"/> for 8 rows (AVX2): affine offsets, one shared zero point (out of the integer sums already) or one per group.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
