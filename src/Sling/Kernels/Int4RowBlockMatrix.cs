@@ -305,8 +305,98 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             if (full) FactoredRowBlock256<FullTile>(w, a, result, stride, half);
             else FactoredRowBlock256<PartialTile>(w, a, result, stride, half);
         }
-        else if (full) RowBlock256<FullTile>(w, a, result, stride, half);
-        else RowBlock256<PartialTile>(w, a, result, stride, half);
+        else throw new InvalidOperationException("plain int4 blocks run both halves in one pass");
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
+    private protected override bool RowBlock256Both(Weights w, Activations a, float* result, int stride)
+    {
+        if (_levels != null || FactoredByIntegers(w)) return false;
+        bool full = a.Tile == Tile;
+        if (OneBlockGroups(w))
+        {
+            if (full) RowBlock256Both<FullTile, EachBlock>(w, a, result, stride);
+            else RowBlock256Both<PartialTile, EachBlock>(w, a, result, stride);
+        }
+        else if (full) RowBlock256Both<FullTile, EachGroup>(w, a, result, stride);
+        else RowBlock256Both<PartialTile, EachGroup>(w, a, result, stride);
+        return true;
+    }
+
+    // Plain int4 blocks (Q4_0, Q4_1, the seed's int4) for a tile, both halves of each stored vector in
+    // one pass: each activation row's two broadcast quads meet rows 0–7 and 8–15 (a broadcast takes a
+    // vector pipe on AVX2 machines, so sharing it saves one in six operations; measured on Zen 3).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void RowBlock256Both<T, TFold>(Weights w, Activations a, float* result, int stride) where T : struct, ITileRows where TFold : struct, IFoldUnit
+    {
+        var mask = Vector256.Create((byte)0xF);
+        var ones = Vector256<short>.One;
+        Vector256<float> l0 = default, l1 = default, l2 = default, l3 = default;
+        Vector256<float> h0 = default, h1 = default, h2 = default, h3 = default;
+        ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
+        for (int g = 0, b = 0; g < w.Groups; g++)
+        {
+            Vector256<float> gl0 = default, gl1 = default, gl2 = default, gl3 = default;
+            Vector256<float> gh0 = default, gh1 = default, gh2 = default, gh3 = default;
+            for (int end = b + w.BlocksPerGroup; b < end; b++)
+            {
+                byte* c = Half256(w.Codes, b, 256, 0);
+                int o = b * BlockSize;
+                int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
+                Vector256<short> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
+                Vector256<short> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
+                QuadBoth<T>(a, c, 0, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+                QuadBoth<T>(a, c, 1, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+                QuadBoth<T>(a, c, 2, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+                QuadBoth<T>(a, c, 3, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+                if (TFold.Block)
+                {
+                    var sLow = w.Scales256(b, 0);
+                    var sHigh = w.Scales256(b, 1);
+                    l0 = ScaledBlock256(x0, b, Avx2.MultiplyAddAdjacent(sl0, ones), sLow, l0);
+                    h0 = ScaledBlock256(x0, b, Avx2.MultiplyAddAdjacent(sh0, ones), sHigh, h0);
+                    if (T.Has(a, 1)) { l1 = ScaledBlock256(x1, b, Avx2.MultiplyAddAdjacent(sl1, ones), sLow, l1); h1 = ScaledBlock256(x1, b, Avx2.MultiplyAddAdjacent(sh1, ones), sHigh, h1); }
+                    if (T.Has(a, 2)) { l2 = ScaledBlock256(x2, b, Avx2.MultiplyAddAdjacent(sl2, ones), sLow, l2); h2 = ScaledBlock256(x2, b, Avx2.MultiplyAddAdjacent(sh2, ones), sHigh, h2); }
+                    if (T.Has(a, 3)) { l3 = ScaledBlock256(x3, b, Avx2.MultiplyAddAdjacent(sl3, ones), sLow, l3); h3 = ScaledBlock256(x3, b, Avx2.MultiplyAddAdjacent(sh3, ones), sHigh, h3); }
+                    continue;
+                }
+                gl0 = AddBlock256(x0, b, Avx2.MultiplyAddAdjacent(sl0, ones), gl0);
+                gh0 = AddBlock256(x0, b, Avx2.MultiplyAddAdjacent(sh0, ones), gh0);
+                if (T.Has(a, 1)) { gl1 = AddBlock256(x1, b, Avx2.MultiplyAddAdjacent(sl1, ones), gl1); gh1 = AddBlock256(x1, b, Avx2.MultiplyAddAdjacent(sh1, ones), gh1); }
+                if (T.Has(a, 2)) { gl2 = AddBlock256(x2, b, Avx2.MultiplyAddAdjacent(sl2, ones), gl2); gh2 = AddBlock256(x2, b, Avx2.MultiplyAddAdjacent(sh2, ones), gh2); }
+                if (T.Has(a, 3)) { gl3 = AddBlock256(x3, b, Avx2.MultiplyAddAdjacent(sl3, ones), gl3); gh3 = AddBlock256(x3, b, Avx2.MultiplyAddAdjacent(sh3, ones), gh3); }
+            }
+            if (TFold.Block) continue;
+            FoldGroup256<T>(w, a, x0, x1, x2, x3, g, 0, gl0, gl1, gl2, gl3, ref l0, ref l1, ref l2, ref l3);
+            FoldGroup256<T>(w, a, x0, x1, x2, x3, g, 1, gh0, gh1, gh2, gh3, ref h0, ref h1, ref h2, ref h3);
+        }
+        Store256(a, result, stride, l0, l1, l2, l3);
+        Store256(a, result + RowsPerBlock / 2, stride, h0, h1, h2, h3);
+    }
+
+    // Stored vector j of a block, both halves (rows 0–7 at c + 64j, rows 8–15 32 bytes on), times the
+    // tile's rows: each row's two quads broadcast once for the 16 rows.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void QuadBoth<T>(Activations a, byte* c, int j, Vector256<byte> mask, int* q0, int* q1, int* q2, int* q3,
+        ref Vector256<short> sl0, ref Vector256<short> sl1, ref Vector256<short> sl2, ref Vector256<short> sl3,
+        ref Vector256<short> sh0, ref Vector256<short> sh1, ref Vector256<short> sh2, ref Vector256<short> sh3) where T : struct, ITileRows
+    {
+        Nibbles256(c + 64 * j, mask, out var lowL, out var lowH);
+        Nibbles256(c + 64 * j + 32, mask, out var highL, out var highH);
+        PairBoth(lowL, lowH, highL, highH, q0, j, ref sl0, ref sh0);
+        if (T.Has(a, 1)) PairBoth(lowL, lowH, highL, highH, q1, j, ref sl1, ref sh1);
+        if (T.Has(a, 2)) PairBoth(lowL, lowH, highL, highH, q2, j, ref sl2, ref sh2);
+        if (T.Has(a, 3)) PairBoth(lowL, lowH, highL, highH, q3, j, ref sl3, ref sh3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PairBoth(Vector256<byte> lowL, Vector256<byte> lowH, Vector256<byte> highL, Vector256<byte> highH, int* q, int j,
+        ref Vector256<short> low, ref Vector256<short> high)
+    {
+        var first = Vector256.Create(q[2 * j]).AsSByte();
+        var second = Vector256.Create(q[2 * j + 1]).AsSByte();
+        low += Avx2.MultiplyAddAdjacent(lowL, first) + Avx2.MultiplyAddAdjacent(lowH, second);
+        high += Avx2.MultiplyAddAdjacent(highL, first) + Avx2.MultiplyAddAdjacent(highH, second);
     }
 
     // The K-quants' factored layout (Q4_K: per 32-value block a scale byte s and an offset byte m, per
@@ -348,29 +438,6 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             if (T.Has(a, 1)) acc1 = AffineGroup256(acc1, scales, offsets, f1, m1);
             if (T.Has(a, 2)) acc2 = AffineGroup256(acc2, scales, offsets, f2, m2);
             if (T.Has(a, 3)) acc3 = AffineGroup256(acc3, scales, offsets, f3, m3);
-        }
-        Store256(a, result, stride, acc0, acc1, acc2, acc3);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void RowBlock256<T>(Weights w, Activations a, float* result, int stride, int half) where T : struct, ITileRows
-    {
-        var mask = Vector256.Create((byte)0xF);
-        var ones = Vector256<short>.One;
-        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
-        for (int g = 0, b = 0; g < w.Groups; g++)
-        {
-            Vector256<float> g0 = default, g1 = default, g2 = default, g3 = default;
-            for (int end = b + w.BlocksPerGroup; b < end; b++)
-            {
-                TileSums256<T>(w, a, x0, x1, x2, x3, b, half, mask, out var s0, out var s1, out var s2, out var s3);
-                g0 = AddBlock256(x0, b, Avx2.MultiplyAddAdjacent(s0, ones), g0);
-                if (T.Has(a, 1)) g1 = AddBlock256(x1, b, Avx2.MultiplyAddAdjacent(s1, ones), g1);
-                if (T.Has(a, 2)) g2 = AddBlock256(x2, b, Avx2.MultiplyAddAdjacent(s2, ones), g2);
-                if (T.Has(a, 3)) g3 = AddBlock256(x3, b, Avx2.MultiplyAddAdjacent(s3, ones), g3);
-            }
-            FoldGroup256<T>(w, a, x0, x1, x2, x3, g, half, g0, g1, g2, g3, ref acc0, ref acc1, ref acc2, ref acc3);
         }
         Store256(a, result, stride, acc0, acc1, acc2, acc3);
     }

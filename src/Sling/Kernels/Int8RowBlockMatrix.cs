@@ -191,7 +191,7 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     {
         if (w.BlocksPerGroup == 0) return false;
         bool full = a.Tile == Tile;
-        if (w.BlocksPerGroup == 1 && w.SharedZero && !w.Affine)
+        if (OneBlockGroups(w))
         {
             if (SignedCodes) return Both<Signed, EachBlock>(full, w, a, result, stride);
             return Both<Unsigned, EachBlock>(full, w, a, result, stride);
@@ -207,26 +207,6 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
         if (full) RowBlock256Both<TWiden, FullTile, TFold>(w, a, result, stride);
         else RowBlock256Both<TWiden, PartialTile, TFold>(w, a, result, stride);
         return true;
-    }
-
-    /// <summary>
-    /// Where a block's sums join its output: each block (a group of one block with the zero point out
-    /// of the integer sums, Q8_0's case: acc += s·(d·Σ), the bits FoldGroup256 gives
-    /// with the group's sum starting at zero, without keeping that sum) or each group.
-    /// </summary>
-    private interface IFoldUnit
-    {
-        static abstract bool Block { get; }
-    }
-
-    private readonly struct EachBlock : IFoldUnit
-    {
-        public static bool Block => true;
-    }
-
-    private readonly struct EachGroup : IFoldUnit
-    {
-        public static bool Block => false;
     }
 
     // Both halves of each run in one pass: each activation row's broadcast pair meets rows 0–7 and
@@ -336,11 +316,6 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
         acc = AffineGroup256(acc, s0, o0, Avx.ConvertToVector256Single(first) * d, x.GroupSums, 2 * b);
         return AffineGroup256(acc, s1, o1, Avx.ConvertToVector256Single(second) * d, x.GroupSums, 2 * b + 1);
     }
-
-    // A one-block group's sums straight into the output: s·(d·(Σ − zero·Σq)), as AddBlock256 from zero then FoldGroup256.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> ScaledBlock256(ActivationRow x, int b, Vector256<int> sum, Vector256<float> scale, Vector256<float> acc)
-        => Vector256.FusedMultiplyAdd(scale, Avx.ConvertToVector256Single(sum - Vector256.Create(x.ZeroSum(b))) * Vector256.Create(x.Scales[b]), acc);
 
     // One activation row (generation): per block, each 32-byte run's two halves (rows 0–7, 8–15) meet
     // the same broadcast pair of activation codes, in one pass over the row block.

@@ -70,6 +70,8 @@ public class IntegerKernelTests
             Assert.Equal(a, b);
         }
         Check(packed, cols, 48);
+        packed.ChunkBytes = 1; // every row block its own chunk: each tile meets one row block at a time
+        Check(packed, cols, 48);
     }
 
     /// <summary>
