@@ -9,7 +9,8 @@ internal interface IHalfWidthFormat
     static abstract float ToSingle(ushort bits);
     /// <summary>Index of the first NaN/Inf value in raw bits, or −1.</summary>
     static abstract long FindNonFinite(ReadOnlySpan<ushort> bits);
-    static abstract Vector256<float> Widen(Vector256<uint> bits);
+    /// <summary>Eight values from their bits sign-extended to 32 bits.</summary>
+    static abstract Vector256<float> Widen(Vector256<int> bits);
 }
 
 /// <summary>IEEE half precision: exponent re-biased by <see cref="HalfConversion"/>.</summary>
@@ -18,7 +19,7 @@ internal readonly struct Fp16Format : IHalfWidthFormat
     public static string Name => "f16";
     public static float ToSingle(ushort bits) => (float)BitConverter.UInt16BitsToHalf(bits);
     public static long FindNonFinite(ReadOnlySpan<ushort> bits) => NonFinite.FindHalf(bits);
-    public static Vector256<float> Widen(Vector256<uint> bits) => HalfConversion.Widen(bits);
+    public static Vector256<float> Widen(Vector256<int> bits) => HalfConversion.Widen(bits);
 }
 
 /// <summary>bfloat16: the top half of an fp32, so widening is a 16-bit shift.</summary>
@@ -26,7 +27,7 @@ internal readonly struct Bf16Format : IHalfWidthFormat
 {
     public static string Name => "bf16";
     public static float ToSingle(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
-    public static Vector256<float> Widen(Vector256<uint> bits) => Vector256.ShiftLeft(bits, 16).AsSingle();
+    public static Vector256<float> Widen(Vector256<int> bits) => Vector256.ShiftLeft(bits, 16).AsSingle();
     public static long FindNonFinite(ReadOnlySpan<ushort> bits) => NonFinite.FindBFloat16(bits);
 }
 
@@ -69,7 +70,7 @@ internal unsafe class HalfWidthMatrix<TFormat> : WeightMatrix where TFormat : st
             var acc1 = Vector256<float>.Zero;
             for (; i <= n - 16; i += 16)
             {
-                var (lo, hi) = Vector256.Widen(Vector256.Load(w + i));
+                var (lo, hi) = Vector256.Widen(Vector256.Load((short*)w + i));
                 acc0 = Vector256.FusedMultiplyAdd(TFormat.Widen(lo), Vector256.Load(x + i), acc0);
                 acc1 = Vector256.FusedMultiplyAdd(TFormat.Widen(hi), Vector256.Load(x + i + 8), acc1);
             }
@@ -86,7 +87,7 @@ internal unsafe class HalfWidthMatrix<TFormat> : WeightMatrix where TFormat : st
         fixed (float* d = destination)
             if (Vector256.IsHardwareAccelerated)
                 for (; i <= Cols - 8; i += 8)
-                    TFormat.Widen(Vector256.WidenLower(Vector128.Load(src + i).ToVector256Unsafe())).Store(d + i);
+                    TFormat.Widen(Vector256.WidenLower(Vector128.Load((short*)src + i).ToVector256Unsafe())).Store(d + i);
         for (; i < Cols; i++) destination[i] = TFormat.ToSingle(src[i]);
     }
 

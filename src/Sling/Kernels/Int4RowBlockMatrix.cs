@@ -351,8 +351,8 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
                 QuadBoth<T>(a, c, 3, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
                 if (TFold.Block)
                 {
-                    var sLow = w.Scales256(b, 0);
-                    var sHigh = w.Scales256(b, 1);
+                    var sLow = w.HalfScales256(b, 0);
+                    var sHigh = w.HalfScales256(b, 1);
                     l0 = ScaledBlock256(x0, b, Avx2.MultiplyAddAdjacent(sl0, ones), sLow, l0);
                     h0 = ScaledBlock256(x0, b, Avx2.MultiplyAddAdjacent(sh0, ones), sHigh, h0);
                     if (T.Has(a, 1)) { l1 = ScaledBlock256(x1, b, Avx2.MultiplyAddAdjacent(sl1, ones), sLow, l1); h1 = ScaledBlock256(x1, b, Avx2.MultiplyAddAdjacent(sh1, ones), sHigh, h1); }
@@ -472,11 +472,19 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
 
     // One activation row: per block, the four code vectors' two 32-byte halves (rows 0–7, 8–15) meet
     // the same two broadcast quads each; per group, the sums fold with the halves' scales (and zero points).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
     private protected override bool RowBlock256One(Weights w, Activations a, float* result)
     {
         if (_levels != null) return LevelRowBlock256One(w, a, result, _positive.GetLower(), _negative.GetLower());
         if (FactoredByIntegers(w)) return FactoredRowBlock256One(w, a, result);
+        if (OneBlockGroups(w)) PlainRowBlock256One<EachBlock>(w, a, result);
+        else PlainRowBlock256One<EachGroup>(w, a, result);
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void PlainRowBlock256One<TFold>(Weights w, Activations a, float* result) where TFold : struct, IFoldUnit
+    {
         var mask = Vector256.Create((byte)0xF);
         var ones = Vector256<short>.One;
         var row = a.At(0);
@@ -487,14 +495,19 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             for (int end = b + w.BlocksPerGroup; b < end; b++)
             {
                 BlockSums256One(w, row, b, mask, out var sumLow, out var sumHigh);
+                if (TFold.Block)
+                {
+                    low = ScaledBlock256(row, b, Avx2.MultiplyAddAdjacent(sumLow, ones), w.HalfScales256(b, 0), low);
+                    high = ScaledBlock256(row, b, Avx2.MultiplyAddAdjacent(sumHigh, ones), w.HalfScales256(b, 1), high);
+                    continue;
+                }
                 groupLow = AddBlock256(row, b, Avx2.MultiplyAddAdjacent(sumLow, ones), groupLow);
                 groupHigh = AddBlock256(row, b, Avx2.MultiplyAddAdjacent(sumHigh, ones), groupHigh);
             }
-            FoldGroupOne256(w, a, g, groupLow, groupHigh, ref low, ref high);
+            if (!TFold.Block) FoldGroupOne256(w, a, g, groupLow, groupHigh, ref low, ref high);
         }
         low.Store(result);
         high.Store(result + RowsPerBlock / 2);
-        return true;
     }
 
     // FactoredRowBlock256 for one activation row, both halves in one pass: the same sums in the same

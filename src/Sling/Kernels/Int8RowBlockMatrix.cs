@@ -257,8 +257,8 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
                 }
                 if (TFold.Block)
                 {
-                    var sLow = w.Scales256(b, 0);
-                    var sHigh = w.Scales256(b, 1);
+                    var sLow = w.HalfScales256(b, 0);
+                    var sHigh = w.HalfScales256(b, 1);
                     l0 = ScaledBlock256(x0, b, sl0, sLow, l0);
                     h0 = ScaledBlock256(x0, b, sh0, sHigh, h0);
                     if (T.Has(a, 1)) { l1 = ScaledBlock256(x1, b, sl1, sLow, l1); h1 = ScaledBlock256(x1, b, sh1, sHigh, h1); }
@@ -323,13 +323,19 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     private protected override bool RowBlock256One(Weights w, Activations a, float* result)
     {
         if (w.BlocksPerGroup == 0) return false;
-        if (SignedCodes) RowBlock256One<Signed>(w, a, result);
-        else RowBlock256One<Unsigned>(w, a, result);
+        bool each = OneBlockGroups(w);
+        if (SignedCodes)
+        {
+            if (each) RowBlock256One<Signed, EachBlock>(w, a, result);
+            else RowBlock256One<Signed, EachGroup>(w, a, result);
+        }
+        else if (each) RowBlock256One<Unsigned, EachBlock>(w, a, result);
+        else RowBlock256One<Unsigned, EachGroup>(w, a, result);
         return true;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void RowBlock256One<TWiden>(Weights w, Activations a, float* result) where TWiden : struct, IWiden
+    private static void RowBlock256One<TWiden, TFold>(Weights w, Activations a, float* result) where TWiden : struct, IWiden where TFold : struct, IFoldUnit
     {
         var row = a.At(0);
         Vector256<float> low = default, high = default;
@@ -348,10 +354,16 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
                     sumLow += Avx2.MultiplyAddAdjacent(TWiden.Widen256(c + p * 32), x);
                     sumHigh += Avx2.MultiplyAddAdjacent(TWiden.Widen256(c + p * 32 + 16), x);
                 }
+                if (TFold.Block)
+                {
+                    low = ScaledBlock256(row, b, sumLow, w.HalfScales256(b, 0), low);
+                    high = ScaledBlock256(row, b, sumHigh, w.HalfScales256(b, 1), high);
+                    continue;
+                }
                 groupLow = AddBlock256(row, b, sumLow, groupLow);
                 groupHigh = AddBlock256(row, b, sumHigh, groupHigh);
             }
-            FoldGroupOne256(w, a, g, groupLow, groupHigh, ref low, ref high);
+            if (!TFold.Block) FoldGroupOne256(w, a, g, groupLow, groupHigh, ref low, ref high);
         }
         low.Store(result);
         high.Store(result + RowsPerBlock / 2);

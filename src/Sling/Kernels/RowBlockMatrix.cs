@@ -737,8 +737,13 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         {
             if (superFactors != null) return Factor256(g, 0, half);
             if (affine != null) return Vector256.Load(affine + (long)g * 2 * RowsPerBlock + half * 8);
-            return HalfConversion.Widen(Avx2.ConvertToVector256Int32((ushort*)(scales + (long)g * RowsPerBlock + half * 8)).AsUInt32());
+            return HalfScales256(g, half);
         }
+
+        /// <summary><see cref="Scales256"/> where the scales are known to be fp16 (no affine or factored source).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<float> HalfScales256(int g, int half)
+            => HalfConversion.Widen(Avx2.ConvertToVector256Int32((short*)(scales + (long)g * RowsPerBlock + half * 8)));
 
         /// <summary>Rows 8·half .. 8·half + 7 of an affine group's offsets (AVX2).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -849,7 +854,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         public static bool Block => false;
     }
 
-    /// <summary>Groups of one block whose zero point is out of the integer sums (Q4_0, Q8_0): they fold <see cref="EachBlock"/>.</summary>
+    /// <summary>Groups of one block whose zero point is out of the integer sums (Q4_0, Q8_0; fp16 scales): they fold <see cref="EachBlock"/>.</summary>
     private protected static bool OneBlockGroups(Weights w) => w.BlocksPerGroup == 1 && w.SharedZero && !w.Affine;
 
     // A one-block group's sums straight into the output: s·(d·(Σ − zero·Σq)), as AddBlock256 from zero then FoldGroup256.
