@@ -114,7 +114,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         return (s0 + s1) + (s2 + s3);
     }
 
-    // Factored scales folded in integers (Q4_K), as FactoredRowBlock256 for 16 rows: each block's
+    // Factored scales folded in integers (Q4_K), as FactoredRowBlock256Both: each block's
     // 16-bit sums meet its scale bytes in the widening vpmaddwd; the assembled kernel (vpdpbusd, then
     // vpmulld by the same bytes) gives the same integers, and both fold them in the same order.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
@@ -290,7 +290,8 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
 
     // AVX2: 8 rows at a time. A block's four 64-byte vectors hold 4 bytes per row; rows 8·half.. are
     // their 32-byte halves, unpacked one vector at a time for the tile's rows (eight unpacked vectors
-    // would not fit the 16 registers beside the sums).
+    // would not fit the 16 registers beside the sums). Half passes serve the IQ4 level tables only;
+    // plain and factored blocks take both halves of a stored vector in one pass (RowBlock256Both).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
     private protected override void RowBlock256(Weights w, Activations a, float* result, int stride, int half)
     {
@@ -300,20 +301,20 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             if (full) LevelRowBlock256<FullTile>(w, a, result, stride, half, _positive.GetLower(), _negative.GetLower());
             else LevelRowBlock256<PartialTile>(w, a, result, stride, half, _positive.GetLower(), _negative.GetLower());
         }
-        else if (FactoredByIntegers(w))
-        {
-            if (full) FactoredRowBlock256<FullTile>(w, a, result, stride, half);
-            else FactoredRowBlock256<PartialTile>(w, a, result, stride, half);
-        }
-        else throw new InvalidOperationException("plain int4 blocks run both halves in one pass");
+        else throw new InvalidOperationException("plain and factored int4 blocks run both halves in one pass");
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
     private protected override bool RowBlock256Both(Weights w, Activations a, float* result, int stride)
     {
-        if (_levels != null || FactoredByIntegers(w)) return false;
+        if (_levels != null) return false;
         bool full = a.Tile == Tile;
-        if (OneBlockGroups(w))
+        if (FactoredByIntegers(w))
+        {
+            if (full) FactoredRowBlock256Both<FullTile>(w, a, result, stride);
+            else FactoredRowBlock256Both<PartialTile>(w, a, result, stride);
+        }
+        else if (OneBlockGroups(w))
         {
             if (full) RowBlock256Both<FullTile, EachBlock>(w, a, result, stride);
             else RowBlock256Both<PartialTile, EachBlock>(w, a, result, stride);
@@ -400,74 +401,74 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     }
 
     // The K-quants' factored layout (Q4_K: per 32-value block a scale byte s and an offset byte m, per
-    // 256-value super-block floats S and M) on AVX2: each block's 16-bit sums meet s in the vpmaddwd that
-    // adds them to 32 bits (so s costs no float operation), the blocks of a super-block add as
-    // Σ_b d_b · (s·Σ code·q), and S, M and the offsets Σ_b m·d_b·Σq join once per super-block.
+    // 256-value super-block floats S and M) on AVX2, both halves of each stored vector in one pass:
+    // each block's 16-bit sums meet s in the vpmaddwd that adds them to 32 bits (so s costs no float
+    // operation), the blocks of a super-block add as Σ_b d_b · (s·Σ code·q), and S, M and the offsets
+    // Σ_b m·d_b·Σq join once per super-block.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void FactoredRowBlock256<T>(Weights w, Activations a, float* result, int stride, int half) where T : struct, ITileRows
+    private static void FactoredRowBlock256Both<T>(Weights w, Activations a, float* result, int stride) where T : struct, ITileRows
     {
         var mask = Vector256.Create((byte)0xF);
-        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        Vector256<float> l0 = default, l1 = default, l2 = default, l3 = default;
+        Vector256<float> h0 = default, h1 = default, h2 = default, h3 = default;
         ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
         int perSuper = w.GroupsPerSuper;
         for (int super = 0, b = 0; b < w.Groups; super++)
         {
-            Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+            Vector256<float> fl0 = default, fl1 = default, fl2 = default, fl3 = default;
+            Vector256<float> fh0 = default, fh1 = default, fh2 = default, fh3 = default;
             for (int end = b + perSuper; b < end; b++)
             {
-                TileSums256<T>(w, a, x0, x1, x2, x3, b, half, mask, out var s0, out var s1, out var s2, out var s3);
-                var scale = w.ScaleWords256(b, half);
-                f0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(s0, scale)), Vector256.Create(x0.Scales[b]), f0);
-                if (T.Has(a, 1)) f1 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(s1, scale)), Vector256.Create(x1.Scales[b]), f1);
-                if (T.Has(a, 2)) f2 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(s2, scale)), Vector256.Create(x2.Scales[b]), f2);
-                if (T.Has(a, 3)) f3 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(s3, scale)), Vector256.Create(x3.Scales[b]), f3);
+                byte* c = Half256(w.Codes, b, 256, 0);
+                int o = b * BlockSize;
+                int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
+                Vector256<short> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
+                Vector256<short> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
+                QuadBoth<T>(a, c, 0, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+                QuadBoth<T>(a, c, 1, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+                QuadBoth<T>(a, c, 2, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+                QuadBoth<T>(a, c, 3, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+                var scaleLow = w.ScaleWords256(b, 0);
+                var scaleHigh = w.ScaleWords256(b, 1);
+                fl0 = FactoredBlock256(sl0, scaleLow, x0.Scales[b], fl0);
+                fh0 = FactoredBlock256(sh0, scaleHigh, x0.Scales[b], fh0);
+                if (T.Has(a, 1)) { fl1 = FactoredBlock256(sl1, scaleLow, x1.Scales[b], fl1); fh1 = FactoredBlock256(sh1, scaleHigh, x1.Scales[b], fh1); }
+                if (T.Has(a, 2)) { fl2 = FactoredBlock256(sl2, scaleLow, x2.Scales[b], fl2); fh2 = FactoredBlock256(sh2, scaleHigh, x2.Scales[b], fh2); }
+                if (T.Has(a, 3)) { fl3 = FactoredBlock256(sl3, scaleLow, x3.Scales[b], fl3); fh3 = FactoredBlock256(sh3, scaleHigh, x3.Scales[b], fh3); }
             }
-            // The offsets' Σ_g m·(d·Σq), then output += S·f − M·that.
-            Vector256<float> m0 = default, m1 = default, m2 = default, m3 = default;
-            for (int g = b - perSuper; g < b; g++)
-            {
-                var m = w.OffsetFactors256(g, half);
-                m0 = Vector256.FusedMultiplyAdd(m, Vector256.Create(x0.GroupSums[g]), m0);
-                if (T.Has(a, 1)) m1 = Vector256.FusedMultiplyAdd(m, Vector256.Create(x1.GroupSums[g]), m1);
-                if (T.Has(a, 2)) m2 = Vector256.FusedMultiplyAdd(m, Vector256.Create(x2.GroupSums[g]), m2);
-                if (T.Has(a, 3)) m3 = Vector256.FusedMultiplyAdd(m, Vector256.Create(x3.GroupSums[g]), m3);
-            }
-            var scales = w.SuperFactors256(super, 0, half);
-            var offsets = w.SuperFactors256(super, 1, half);
-            acc0 = AffineGroup256(acc0, scales, offsets, f0, m0);
-            if (T.Has(a, 1)) acc1 = AffineGroup256(acc1, scales, offsets, f1, m1);
-            if (T.Has(a, 2)) acc2 = AffineGroup256(acc2, scales, offsets, f2, m2);
-            if (T.Has(a, 3)) acc3 = AffineGroup256(acc3, scales, offsets, f3, m3);
+            FoldSuper256<T>(w, a, x0, x1, x2, x3, super, b - perSuper, b, 0, fl0, fl1, fl2, fl3, ref l0, ref l1, ref l2, ref l3);
+            FoldSuper256<T>(w, a, x0, x1, x2, x3, super, b - perSuper, b, 1, fh0, fh1, fh2, fh3, ref h0, ref h1, ref h2, ref h3);
         }
-        Store256(a, result, stride, acc0, acc1, acc2, acc3);
+        Store256(a, result, stride, l0, l1, l2, l3);
+        Store256(a, result + RowsPerBlock / 2, stride, h0, h1, h2, h3);
     }
 
-    // One block's Σ code·q for the tile's rows (16-bit pairs per row), rows 8·half.. .
+    // A block's 16-bit sums times its scale bytes (the vpmaddwd that widens them), as floats times the activation scale, into the super-block's sums.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void TileSums256<T>(Weights w, Activations a, ActivationRow x0, ActivationRow x1, ActivationRow x2, ActivationRow x3, int b, int half,
-        Vector256<byte> mask, out Vector256<short> s0, out Vector256<short> s1, out Vector256<short> s2, out Vector256<short> s3) where T : struct, ITileRows
-    {
-        byte* c = Half256(w.Codes, b, 256, half);
-        int o = b * BlockSize;
-        int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
-        s0 = s1 = s2 = s3 = default;
-        Quad256<T>(a, c, 0, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
-        Quad256<T>(a, c, 1, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
-        Quad256<T>(a, c, 2, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
-        Quad256<T>(a, c, 3, mask, q0, q1, q2, q3, ref s0, ref s1, ref s2, ref s3);
-    }
+    private static Vector256<float> FactoredBlock256(Vector256<short> sums, Vector256<short> scale, float d, Vector256<float> f)
+        => Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(sums, scale)), Vector256.Create(d), f);
 
-    // Stored vector j of a block's half (inputs 8j..8j+3 in its low nibbles, 8j+4..8j+7 in its high
-    // ones) times the tile's rows: unpacked once, used for four rows, so only one vector's codes are live.
+    // A super-block of rows 8·half..: the offsets' Σ_g m·(d·Σq), then output += S·f − M·that.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Quad256<T>(Activations a, byte* c, int j, Vector256<byte> mask, int* q0, int* q1, int* q2, int* q3,
-        ref Vector256<short> s0, ref Vector256<short> s1, ref Vector256<short> s2, ref Vector256<short> s3) where T : struct, ITileRows
+    private static void FoldSuper256<T>(Weights w, Activations a, ActivationRow x0, ActivationRow x1, ActivationRow x2, ActivationRow x3,
+        int super, int first, int end, int half, Vector256<float> f0, Vector256<float> f1, Vector256<float> f2, Vector256<float> f3,
+        ref Vector256<float> acc0, ref Vector256<float> acc1, ref Vector256<float> acc2, ref Vector256<float> acc3) where T : struct, ITileRows
     {
-        Nibbles256(c + 64 * j, mask, out var l, out var h);
-        s0 += Avx2.MultiplyAddAdjacent(l, Vector256.Create(q0[2 * j]).AsSByte()) + Avx2.MultiplyAddAdjacent(h, Vector256.Create(q0[2 * j + 1]).AsSByte());
-        if (T.Has(a, 1)) s1 += Avx2.MultiplyAddAdjacent(l, Vector256.Create(q1[2 * j]).AsSByte()) + Avx2.MultiplyAddAdjacent(h, Vector256.Create(q1[2 * j + 1]).AsSByte());
-        if (T.Has(a, 2)) s2 += Avx2.MultiplyAddAdjacent(l, Vector256.Create(q2[2 * j]).AsSByte()) + Avx2.MultiplyAddAdjacent(h, Vector256.Create(q2[2 * j + 1]).AsSByte());
-        if (T.Has(a, 3)) s3 += Avx2.MultiplyAddAdjacent(l, Vector256.Create(q3[2 * j]).AsSByte()) + Avx2.MultiplyAddAdjacent(h, Vector256.Create(q3[2 * j + 1]).AsSByte());
+        Vector256<float> m0 = default, m1 = default, m2 = default, m3 = default;
+        for (int g = first; g < end; g++)
+        {
+            var m = w.OffsetFactors256(g, half);
+            m0 = Vector256.FusedMultiplyAdd(m, Vector256.Create(x0.GroupSums[g]), m0);
+            if (T.Has(a, 1)) m1 = Vector256.FusedMultiplyAdd(m, Vector256.Create(x1.GroupSums[g]), m1);
+            if (T.Has(a, 2)) m2 = Vector256.FusedMultiplyAdd(m, Vector256.Create(x2.GroupSums[g]), m2);
+            if (T.Has(a, 3)) m3 = Vector256.FusedMultiplyAdd(m, Vector256.Create(x3.GroupSums[g]), m3);
+        }
+        var scales = w.SuperFactors256(super, 0, half);
+        var offsets = w.SuperFactors256(super, 1, half);
+        acc0 = AffineGroup256(acc0, scales, offsets, f0, m0);
+        if (T.Has(a, 1)) acc1 = AffineGroup256(acc1, scales, offsets, f1, m1);
+        if (T.Has(a, 2)) acc2 = AffineGroup256(acc2, scales, offsets, f2, m2);
+        if (T.Has(a, 3)) acc3 = AffineGroup256(acc3, scales, offsets, f3, m3);
     }
 
     // One activation row: per block, the four code vectors' two 32-byte halves (rows 0–7, 8–15) meet
@@ -510,7 +511,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         high.Store(result + RowsPerBlock / 2);
     }
 
-    // FactoredRowBlock256 for one activation row, both halves in one pass: the same sums in the same
+    // FactoredRowBlock256Both for one activation row: the same sums in the same
     // order, so a row gives the same bits alone or in a tile.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static bool FactoredRowBlock256One(Weights w, Activations a, float* result)
@@ -525,9 +526,8 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             for (int end = b + perSuper; b < end; b++)
             {
                 BlockSums256One(w, row, b, mask, out var sumLow, out var sumHigh);
-                var d = Vector256.Create(row.Scales[b]);
-                fLow = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(sumLow, w.ScaleWords256(b, 0))), d, fLow);
-                fHigh = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(sumHigh, w.ScaleWords256(b, 1))), d, fHigh);
+                fLow = FactoredBlock256(sumLow, w.ScaleWords256(b, 0), row.Scales[b], fLow);
+                fHigh = FactoredBlock256(sumHigh, w.ScaleWords256(b, 1), row.Scales[b], fHigh);
             }
             for (int g = b - perSuper; g < b; g++)
             {
