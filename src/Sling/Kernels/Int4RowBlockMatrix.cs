@@ -341,15 +341,9 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             Vector256<float> gh0 = default, gh1 = default, gh2 = default, gh3 = default;
             for (int end = b + w.BlocksPerGroup; b < end; b++)
             {
-                byte* c = Half256(w.Codes, b, 256, 0);
-                int o = b * BlockSize;
-                int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
                 Vector256<short> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
                 Vector256<short> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
-                QuadBoth<T>(a, c, 0, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
-                QuadBoth<T>(a, c, 1, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
-                QuadBoth<T>(a, c, 2, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
-                QuadBoth<T>(a, c, 3, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+                BlockSumsBoth<T>(w, a, x0, x1, x2, x3, b, mask, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
                 if (TFold.Block)
                 {
                     var sLow = w.HalfScales256(b, 0);
@@ -373,6 +367,21 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         }
         Store256(a, result, stride, l0, l1, l2, l3);
         Store256(a, result + RowsPerBlock / 2, stride, h0, h1, h2, h3);
+    }
+
+    // One block's Σ code·q for the tile's rows, rows 0–7 and 8–15 (16-bit pairs per row), added to the sums.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BlockSumsBoth<T>(Weights w, Activations a, ActivationRow x0, ActivationRow x1, ActivationRow x2, ActivationRow x3, int b, Vector256<byte> mask,
+        ref Vector256<short> sl0, ref Vector256<short> sl1, ref Vector256<short> sl2, ref Vector256<short> sl3,
+        ref Vector256<short> sh0, ref Vector256<short> sh1, ref Vector256<short> sh2, ref Vector256<short> sh3) where T : struct, ITileRows
+    {
+        byte* c = Half256(w.Codes, b, 256, 0);
+        int o = b * BlockSize;
+        int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
+        QuadBoth<T>(a, c, 0, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+        QuadBoth<T>(a, c, 1, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+        QuadBoth<T>(a, c, 2, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+        QuadBoth<T>(a, c, 3, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
     }
 
     // Stored vector j of a block, both halves (rows 0–7 at c + 64j, rows 8–15 32 bytes on), times the
@@ -419,15 +428,9 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             Vector256<float> fh0 = default, fh1 = default, fh2 = default, fh3 = default;
             for (int end = b + perSuper; b < end; b++)
             {
-                byte* c = Half256(w.Codes, b, 256, 0);
-                int o = b * BlockSize;
-                int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
                 Vector256<short> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
                 Vector256<short> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
-                QuadBoth<T>(a, c, 0, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
-                QuadBoth<T>(a, c, 1, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
-                QuadBoth<T>(a, c, 2, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
-                QuadBoth<T>(a, c, 3, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+                BlockSumsBoth<T>(w, a, x0, x1, x2, x3, b, mask, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
                 var scaleLow = w.ScaleWords256(b, 0);
                 var scaleHigh = w.ScaleWords256(b, 1);
                 fl0 = FactoredBlock256(sl0, scaleLow, x0.Scales[b], fl0);

@@ -233,27 +233,10 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
                 {
                     var low = TWiden.Widen256(c);
                     var high = TWiden.Widen256(c + 16);
-                    var x = Vector256.Create(q0[p]).AsInt16();
-                    sl0 += Avx2.MultiplyAddAdjacent(low, x);
-                    sh0 += Avx2.MultiplyAddAdjacent(high, x);
-                    if (T.Has(a, 1))
-                    {
-                        x = Vector256.Create(q1[p]).AsInt16();
-                        sl1 += Avx2.MultiplyAddAdjacent(low, x);
-                        sh1 += Avx2.MultiplyAddAdjacent(high, x);
-                    }
-                    if (T.Has(a, 2))
-                    {
-                        x = Vector256.Create(q2[p]).AsInt16();
-                        sl2 += Avx2.MultiplyAddAdjacent(low, x);
-                        sh2 += Avx2.MultiplyAddAdjacent(high, x);
-                    }
-                    if (T.Has(a, 3))
-                    {
-                        x = Vector256.Create(q3[p]).AsInt16();
-                        sl3 += Avx2.MultiplyAddAdjacent(low, x);
-                        sh3 += Avx2.MultiplyAddAdjacent(high, x);
-                    }
+                    PairBoth(low, high, q0[p], ref sl0, ref sh0);
+                    if (T.Has(a, 1)) PairBoth(low, high, q1[p], ref sl1, ref sh1);
+                    if (T.Has(a, 2)) PairBoth(low, high, q2[p], ref sl2, ref sh2);
+                    if (T.Has(a, 3)) PairBoth(low, high, q3[p], ref sl3, ref sh3);
                 }
                 if (TFold.Block)
                 {
@@ -317,6 +300,15 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
         return AffineGroup256(acc, s1, o1, Avx.ConvertToVector256Single(second) * d, x.GroupSums, 2 * b + 1);
     }
 
+    // One activation row's broadcast pair of codes times a run's two halves (rows 0–7, 8–15).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PairBoth(Vector256<short> low, Vector256<short> high, int pair, ref Vector256<int> sumLow, ref Vector256<int> sumHigh)
+    {
+        var x = Vector256.Create(pair).AsInt16();
+        sumLow += Avx2.MultiplyAddAdjacent(low, x);
+        sumHigh += Avx2.MultiplyAddAdjacent(high, x);
+    }
+
     // One activation row (generation): per block, each 32-byte run's two halves (rows 0–7, 8–15) meet
     // the same broadcast pair of activation codes, in one pass over the row block.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
@@ -349,11 +341,7 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
                 int* pairs = (int*)(row.Wide + b * BlockSize);
                 Vector256<int> sumLow = default, sumHigh = default;
                 for (int p = 0; p < BlockSize / 2; p++)
-                {
-                    var x = Vector256.Create(pairs[p]).AsInt16();
-                    sumLow += Avx2.MultiplyAddAdjacent(TWiden.Widen256(c + p * 32), x);
-                    sumHigh += Avx2.MultiplyAddAdjacent(TWiden.Widen256(c + p * 32 + 16), x);
-                }
+                    PairBoth(TWiden.Widen256(c + p * 32), TWiden.Widen256(c + p * 32 + 16), pairs[p], ref sumLow, ref sumHigh);
                 if (TFold.Block)
                 {
                     low = ScaledBlock256(row, b, sumLow, w.HalfScales256(b, 0), low);
