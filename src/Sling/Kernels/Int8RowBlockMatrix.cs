@@ -175,22 +175,23 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
         if (tile > 2) acc2.Store(result + 2 * stride);
         if (tile > 3) acc3.Store(result + 3 * stride);
     }
-    // AVX2: 8 rows at a time. Each 32-byte run holds 2 bytes per row; rows 8·half.. are its 16-byte half,
-    // widened to 16 bits once and multiplied with each activation row's broadcast pair. Half passes
-    // serve 16-value groups only: whole blocks run both halves in one pass (RowBlock256Both, RowBlock256One).
+    // AVX2: 8 rows at a time. Each 32-byte run holds 2 bytes per row, rows 0–7 in its first 16 bytes
+    // and 8–15 in the others, each widened to 16 bits once and multiplied with each activation row's
+    // broadcast pair: every kernel takes both halves in one pass (RowBlock256Both, RowBlock256One).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
     private protected override void RowBlock256(Weights w, Activations a, float* result, int stride, int half)
-    {
-        if (w.BlocksPerGroup != 0) throw new InvalidOperationException("whole blocks run both halves in one pass");
-        if (a.Tile == Tile) HalfBlockGroups256<FullTile>(w, a, result, stride, half);
-        else HalfBlockGroups256<PartialTile>(w, a, result, stride, half);
-    }
+        => throw new InvalidOperationException("the int8 layout's AVX2 kernels take both halves of a block in one pass");
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
     private protected override bool RowBlock256Both(Weights w, Activations a, float* result, int stride)
     {
-        if (w.BlocksPerGroup == 0) return false;
         bool full = a.Tile == Tile;
+        if (w.BlocksPerGroup == 0)
+        {
+            if (full) HalfBlockGroups256Both<FullTile>(w, a, result, stride);
+            else HalfBlockGroups256Both<PartialTile>(w, a, result, stride);
+            return true;
+        }
         if (OneBlockGroups(w))
         {
             if (SignedCodes) return Both<Signed, EachBlock>(full, w, a, result, stride);
@@ -263,41 +264,54 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
         Store256(a, result + RowsPerBlock / 2, stride, h0, h1, h2, h3);
     }
 
-    /// <summary>Groups of 16 inputs (AVX2, rows 8·half..): per half block, acc += s·d·Σ code·q − o·d·Σq, as <see cref="HalfBlockGroups"/>.</summary>
+    /// <summary>
+    /// Groups of 16 inputs (AVX2), both halves in one pass: per half block, acc += s·d·Σ code·q − o·d·Σq,
+    /// as <see cref="HalfBlockGroups"/>; each run widened once for the tile's rows.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void HalfBlockGroups256<T>(Weights w, Activations a, float* result, int stride, int half) where T : struct, ITileRows
+    private static void HalfBlockGroups256Both<T>(Weights w, Activations a, float* result, int stride) where T : struct, ITileRows
     {
         int blocks = w.Groups / 2;
-        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        Vector256<float> l0 = default, l1 = default, l2 = default, l3 = default;
+        Vector256<float> h0 = default, h1 = default, h2 = default, h3 = default;
         ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
+        int* q0 = (int*)x0.Wide, q1 = (int*)x1.Wide, q2 = (int*)x2.Wide, q3 = (int*)x3.Wide;
         for (int b = 0; b < blocks; b++)
         {
-            byte* c = w.Codes + (long)b * 512 + half * 16;
-            if (half == 0)
-                PrefetchAhead(c, 512);
-            var s0 = w.Scales256(2 * b, half); var o0 = w.Offsets256(2 * b, half);
-            var s1 = w.Scales256(2 * b + 1, half); var o1 = w.Offsets256(2 * b + 1, half);
-            acc0 = Halves256(acc0, c, x0, b, s0, o0, s1, o1);
-            if (T.Has(a, 1)) acc1 = Halves256(acc1, c, x1, b, s0, o0, s1, o1);
-            if (T.Has(a, 2)) acc2 = Halves256(acc2, c, x2, b, s0, o0, s1, o1);
-            if (T.Has(a, 3)) acc3 = Halves256(acc3, c, x3, b, s0, o0, s1, o1);
+            byte* c = Half256(w.Codes, b, 512, 0);
+            for (int g = 2 * b; g < 2 * b + 2; g++)
+            {
+                Vector256<int> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
+                Vector256<int> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
+                for (int p = g * BlockSize / 4, last = p + BlockSize / 4; p < last; p++, c += 32)
+                {
+                    var low = Signed.Widen256(c);
+                    var high = Signed.Widen256(c + 16);
+                    PairBoth(low, high, q0[p], ref sl0, ref sh0);
+                    if (T.Has(a, 1)) PairBoth(low, high, q1[p], ref sl1, ref sh1);
+                    if (T.Has(a, 2)) PairBoth(low, high, q2[p], ref sl2, ref sh2);
+                    if (T.Has(a, 3)) PairBoth(low, high, q3[p], ref sl3, ref sh3);
+                }
+                HalfGroup256<T>(w, a, x0, x1, x2, x3, b, g, 0, sl0, sl1, sl2, sl3, ref l0, ref l1, ref l2, ref l3);
+                HalfGroup256<T>(w, a, x0, x1, x2, x3, b, g, 1, sh0, sh1, sh2, sh3, ref h0, ref h1, ref h2, ref h3);
+            }
         }
-        Store256(a, result, stride, acc0, acc1, acc2, acc3);
+        Store256(a, result, stride, l0, l1, l2, l3);
+        Store256(a, result + RowsPerBlock / 2, stride, h0, h1, h2, h3);
     }
 
+    // A 16-value group's sums of rows 8·half.. into the tile's outputs: acc += s·(d·Σ) − o·(d·Σq).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Halves256(Vector256<float> acc, byte* c, ActivationRow x, int b,
-        Vector256<float> s0, Vector256<float> o0, Vector256<float> s1, Vector256<float> o1)
+    private static void HalfGroup256<T>(Weights w, Activations a, ActivationRow x0, ActivationRow x1, ActivationRow x2, ActivationRow x3,
+        int b, int g, int half, Vector256<int> s0, Vector256<int> s1, Vector256<int> s2, Vector256<int> s3,
+        ref Vector256<float> acc0, ref Vector256<float> acc1, ref Vector256<float> acc2, ref Vector256<float> acc3) where T : struct, ITileRows
     {
-        int* q = (int*)(x.Wide + b * BlockSize);
-        Vector256<int> first = default, second = default;
-        for (int p = 0; p < BlockSize / 4; p++)
-            first += Avx2.MultiplyAddAdjacent(Signed.Widen256(c + p * 32), Vector256.Create(q[p]).AsInt16());
-        for (int p = BlockSize / 4; p < BlockSize / 2; p++)
-            second += Avx2.MultiplyAddAdjacent(Signed.Widen256(c + p * 32), Vector256.Create(q[p]).AsInt16());
-        var d = Vector256.Create(x.Scales[b]);
-        acc = AffineGroup256(acc, s0, o0, Avx.ConvertToVector256Single(first) * d, x.GroupSums, 2 * b);
-        return AffineGroup256(acc, s1, o1, Avx.ConvertToVector256Single(second) * d, x.GroupSums, 2 * b + 1);
+        var scale = w.Scales256(g, half);
+        var offset = w.Offsets256(g, half);
+        acc0 = AffineGroup256(acc0, scale, offset, Avx.ConvertToVector256Single(s0) * Vector256.Create(x0.Scales[b]), x0.GroupSums, g);
+        if (T.Has(a, 1)) acc1 = AffineGroup256(acc1, scale, offset, Avx.ConvertToVector256Single(s1) * Vector256.Create(x1.Scales[b]), x1.GroupSums, g);
+        if (T.Has(a, 2)) acc2 = AffineGroup256(acc2, scale, offset, Avx.ConvertToVector256Single(s2) * Vector256.Create(x2.Scales[b]), x2.GroupSums, g);
+        if (T.Has(a, 3)) acc3 = AffineGroup256(acc3, scale, offset, Avx.ConvertToVector256Single(s3) * Vector256.Create(x3.Scales[b]), x3.GroupSums, g);
     }
 
     // One activation row's broadcast pair of codes times a run's two halves (rows 0–7, 8–15).
@@ -314,7 +328,11 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
     private protected override bool RowBlock256One(Weights w, Activations a, float* result)
     {
-        if (w.BlocksPerGroup == 0) return false;
+        if (w.BlocksPerGroup == 0)
+        {
+            HalfBlockGroups256Both<PartialTile>(w, a, result, RowsPerBlock);
+            return true;
+        }
         bool each = OneBlockGroups(w);
         if (SignedCodes)
         {
