@@ -230,15 +230,7 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
                 byte* c = Half256(w.Codes, b, 512, 0);
                 Vector256<int> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
                 Vector256<int> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
-                for (int p = b * BlockSize / 2, last = p + BlockSize / 2; p < last; p++, c += 32)
-                {
-                    var low = TWiden.Widen256(c);
-                    var high = TWiden.Widen256(c + 16);
-                    PairBoth(low, high, q0[p], ref sl0, ref sh0);
-                    if (T.Has(a, 1)) PairBoth(low, high, q1[p], ref sl1, ref sh1);
-                    if (T.Has(a, 2)) PairBoth(low, high, q2[p], ref sl2, ref sh2);
-                    if (T.Has(a, 3)) PairBoth(low, high, q3[p], ref sl3, ref sh3);
-                }
+                Runs256<TWiden, T>(a, c, b * BlockSize / 2, BlockSize / 2, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
                 if (TFold.Block)
                 {
                     var sLow = w.HalfScales256(b, 0);
@@ -283,15 +275,8 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
             {
                 Vector256<int> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
                 Vector256<int> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
-                for (int p = g * BlockSize / 4, last = p + BlockSize / 4; p < last; p++, c += 32)
-                {
-                    var low = Signed.Widen256(c);
-                    var high = Signed.Widen256(c + 16);
-                    PairBoth(low, high, q0[p], ref sl0, ref sh0);
-                    if (T.Has(a, 1)) PairBoth(low, high, q1[p], ref sl1, ref sh1);
-                    if (T.Has(a, 2)) PairBoth(low, high, q2[p], ref sl2, ref sh2);
-                    if (T.Has(a, 3)) PairBoth(low, high, q3[p], ref sl3, ref sh3);
-                }
+                Runs256<Signed, T>(a, c, g * BlockSize / 4, BlockSize / 4, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+                c += BlockSize / 4 * 32;
                 HalfGroup256<T>(w, a, x0, x1, x2, x3, b, g, 0, sl0, sl1, sl2, sl3, ref l0, ref l1, ref l2, ref l3);
                 HalfGroup256<T>(w, a, x0, x1, x2, x3, b, g, 1, sh0, sh1, sh2, sh3, ref h0, ref h1, ref h2, ref h3);
             }
@@ -312,6 +297,23 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
         if (T.Has(a, 1)) acc1 = AffineGroup256(acc1, scale, offset, Avx.ConvertToVector256Single(s1) * Vector256.Create(x1.Scales[b]), x1.GroupSums, g);
         if (T.Has(a, 2)) acc2 = AffineGroup256(acc2, scale, offset, Avx.ConvertToVector256Single(s2) * Vector256.Create(x2.Scales[b]), x2.GroupSums, g);
         if (T.Has(a, 3)) acc3 = AffineGroup256(acc3, scale, offset, Avx.ConvertToVector256Single(s3) * Vector256.Create(x3.Scales[b]), x3.GroupSums, g);
+    }
+
+    // Runs first.. first + count − 1 (from c) times the tile's rows, both halves: each run widened once.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Runs256<TWiden, T>(Activations a, byte* c, int first, int count, int* q0, int* q1, int* q2, int* q3,
+        ref Vector256<int> sl0, ref Vector256<int> sl1, ref Vector256<int> sl2, ref Vector256<int> sl3,
+        ref Vector256<int> sh0, ref Vector256<int> sh1, ref Vector256<int> sh2, ref Vector256<int> sh3) where TWiden : struct, IWiden where T : struct, ITileRows
+    {
+        for (int p = first, last = first + count; p < last; p++, c += 32)
+        {
+            var low = TWiden.Widen256(c);
+            var high = TWiden.Widen256(c + 16);
+            PairBoth(low, high, q0[p], ref sl0, ref sh0);
+            if (T.Has(a, 1)) PairBoth(low, high, q1[p], ref sl1, ref sh1);
+            if (T.Has(a, 2)) PairBoth(low, high, q2[p], ref sl2, ref sh2);
+            if (T.Has(a, 3)) PairBoth(low, high, q3[p], ref sl3, ref sh3);
+        }
     }
 
     // One activation row's broadcast pair of codes times a run's two halves (rows 0–7, 8–15).
