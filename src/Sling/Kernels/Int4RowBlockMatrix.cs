@@ -474,96 +474,16 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         if (T.Has(a, 3)) acc3 = AffineGroup256(acc3, scales, offsets, f3, m3);
     }
 
-    // One activation row: per block, the four code vectors' two 32-byte halves (rows 0–7, 8–15) meet
-    // the same two broadcast quads each; per group, the sums fold with the halves' scales (and zero points).
+    // One activation row (generation): the tile kernels for a single row, both halves of each block in
+    // one pass (the same sums in the same order, so a row gives the same bits alone or in a tile).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
     private protected override bool RowBlock256One(Weights w, Activations a, float* result)
     {
         if (_levels != null) return LevelRowBlock256One(w, a, result, _positive.GetLower(), _negative.GetLower());
-        if (FactoredByIntegers(w)) return FactoredRowBlock256One(w, a, result);
-        if (OneBlockGroups(w)) PlainRowBlock256One<EachBlock>(w, a, result);
-        else PlainRowBlock256One<EachGroup>(w, a, result);
+        if (FactoredByIntegers(w)) FactoredRowBlock256Both<OneRow>(w, a, result, RowsPerBlock);
+        else if (OneBlockGroups(w)) RowBlock256Both<OneRow, EachBlock>(w, a, result, RowsPerBlock);
+        else RowBlock256Both<OneRow, EachGroup>(w, a, result, RowsPerBlock);
         return true;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void PlainRowBlock256One<TFold>(Weights w, Activations a, float* result) where TFold : struct, IFoldUnit
-    {
-        var mask = Vector256.Create((byte)0xF);
-        var ones = Vector256<short>.One;
-        var row = a.At(0);
-        Vector256<float> low = default, high = default;
-        for (int g = 0, b = 0; g < w.Groups; g++)
-        {
-            Vector256<float> groupLow = default, groupHigh = default;
-            for (int end = b + w.BlocksPerGroup; b < end; b++)
-            {
-                BlockSums256One(w, row, b, mask, out var sumLow, out var sumHigh);
-                if (TFold.Block)
-                {
-                    low = ScaledBlock256(row, b, Avx2.MultiplyAddAdjacent(sumLow, ones), w.HalfScales256(b, 0), low);
-                    high = ScaledBlock256(row, b, Avx2.MultiplyAddAdjacent(sumHigh, ones), w.HalfScales256(b, 1), high);
-                    continue;
-                }
-                groupLow = AddBlock256(row, b, Avx2.MultiplyAddAdjacent(sumLow, ones), groupLow);
-                groupHigh = AddBlock256(row, b, Avx2.MultiplyAddAdjacent(sumHigh, ones), groupHigh);
-            }
-            if (!TFold.Block) FoldGroupOne256(w, a, g, groupLow, groupHigh, ref low, ref high);
-        }
-        low.Store(result);
-        high.Store(result + RowsPerBlock / 2);
-    }
-
-    // FactoredRowBlock256Both for one activation row: the same sums in the same
-    // order, so a row gives the same bits alone or in a tile.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static bool FactoredRowBlock256One(Weights w, Activations a, float* result)
-    {
-        var mask = Vector256.Create((byte)0xF);
-        var row = a.At(0);
-        int perSuper = w.GroupsPerSuper;
-        Vector256<float> low = default, high = default;
-        for (int super = 0, b = 0; b < w.Groups; super++)
-        {
-            Vector256<float> fLow = default, fHigh = default, mLow = default, mHigh = default;
-            for (int end = b + perSuper; b < end; b++)
-            {
-                BlockSums256One(w, row, b, mask, out var sumLow, out var sumHigh);
-                fLow = FactoredBlock256(sumLow, w.ScaleWords256(b, 0), row.Scales[b], fLow);
-                fHigh = FactoredBlock256(sumHigh, w.ScaleWords256(b, 1), row.Scales[b], fHigh);
-            }
-            for (int g = b - perSuper; g < b; g++)
-            {
-                var sum = Vector256.Create(row.GroupSums[g]);
-                mLow = Vector256.FusedMultiplyAdd(w.OffsetFactors256(g, 0), sum, mLow);
-                mHigh = Vector256.FusedMultiplyAdd(w.OffsetFactors256(g, 1), sum, mHigh);
-            }
-            low = AffineGroup256(low, w.SuperFactors256(super, 0, 0), w.SuperFactors256(super, 1, 0), fLow, mLow);
-            high = AffineGroup256(high, w.SuperFactors256(super, 0, 1), w.SuperFactors256(super, 1, 1), fHigh, mHigh);
-        }
-        low.Store(result);
-        high.Store(result + RowsPerBlock / 2);
-        return true;
-    }
-
-    // One block's Σ code·q for one activation row, rows 0–7 and 8–15 (16-bit pairs): the four code
-    // vectors' two 32-byte halves meet the same two broadcast quads each.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void BlockSums256One(Weights w, ActivationRow row, int b, Vector256<byte> mask, out Vector256<short> sumLow, out Vector256<short> sumHigh)
-    {
-        byte* c = Half256(w.Codes, b, 256, 0);
-        int* quads = (int*)(row.Codes + b * BlockSize);
-        sumLow = default;
-        sumHigh = default;
-        for (int j = 0; j < 4; j++)
-        {
-            var x0 = Vector256.Create(quads[2 * j]).AsSByte();
-            var x1 = Vector256.Create(quads[2 * j + 1]).AsSByte();
-            var v = Vector256.Load(c + 64 * j);
-            var u = Vector256.Load(c + 64 * j + 32);
-            sumLow += Avx2.MultiplyAddAdjacent(v & mask, x0) + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, x1);
-            sumHigh += Avx2.MultiplyAddAdjacent(u & mask, x0) + Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(u.AsUInt16(), 4).AsByte() & mask, x1);
-        }
     }
 
     // Factored scales (Q4_K) whose bytes fold into the integer sums: unsigned, a group per block, no shared zero point.

@@ -325,55 +325,19 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
         sumHigh += Avx2.MultiplyAddAdjacent(high, x);
     }
 
-    // One activation row (generation): per block, each 32-byte run's two halves (rows 0–7, 8–15) meet
-    // the same broadcast pair of activation codes, in one pass over the row block.
+    // One activation row (generation): the tile kernels for a single row (each run's two halves meet
+    // the same broadcast pair; the same sums in the same order as in a tile).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
     private protected override bool RowBlock256One(Weights w, Activations a, float* result)
     {
-        if (w.BlocksPerGroup == 0)
+        if (w.BlocksPerGroup == 0) HalfBlockGroups256Both<OneRow>(w, a, result, RowsPerBlock);
+        else if (OneBlockGroups(w))
         {
-            HalfBlockGroups256Both<PartialTile>(w, a, result, RowsPerBlock);
-            return true;
+            if (SignedCodes) RowBlock256Both<Signed, OneRow, EachBlock>(w, a, result, RowsPerBlock);
+            else RowBlock256Both<Unsigned, OneRow, EachBlock>(w, a, result, RowsPerBlock);
         }
-        bool each = OneBlockGroups(w);
-        if (SignedCodes)
-        {
-            if (each) RowBlock256One<Signed, EachBlock>(w, a, result);
-            else RowBlock256One<Signed, EachGroup>(w, a, result);
-        }
-        else if (each) RowBlock256One<Unsigned, EachBlock>(w, a, result);
-        else RowBlock256One<Unsigned, EachGroup>(w, a, result);
+        else if (SignedCodes) RowBlock256Both<Signed, OneRow, EachGroup>(w, a, result, RowsPerBlock);
+        else RowBlock256Both<Unsigned, OneRow, EachGroup>(w, a, result, RowsPerBlock);
         return true;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void RowBlock256One<TWiden, TFold>(Weights w, Activations a, float* result) where TWiden : struct, IWiden where TFold : struct, IFoldUnit
-    {
-        var row = a.At(0);
-        Vector256<float> low = default, high = default;
-        for (int g = 0, b = 0; g < w.Groups; g++)
-        {
-            Vector256<float> groupLow = default, groupHigh = default;
-            for (int end = b + w.BlocksPerGroup; b < end; b++)
-            {
-                byte* c = w.Codes + (long)b * 512;
-                PrefetchAhead(c, 512);
-                int* pairs = (int*)(row.Wide + b * BlockSize);
-                Vector256<int> sumLow = default, sumHigh = default;
-                for (int p = 0; p < BlockSize / 2; p++)
-                    PairBoth(TWiden.Widen256(c + p * 32), TWiden.Widen256(c + p * 32 + 16), pairs[p], ref sumLow, ref sumHigh);
-                if (TFold.Block)
-                {
-                    low = ScaledBlock256(row, b, sumLow, w.HalfScales256(b, 0), low);
-                    high = ScaledBlock256(row, b, sumHigh, w.HalfScales256(b, 1), high);
-                    continue;
-                }
-                groupLow = AddBlock256(row, b, sumLow, groupLow);
-                groupHigh = AddBlock256(row, b, sumHigh, groupHigh);
-            }
-            if (!TFold.Block) FoldGroupOne256(w, a, g, groupLow, groupHigh, ref low, ref high);
-        }
-        low.Store(result);
-        high.Store(result + RowsPerBlock / 2);
     }
 }

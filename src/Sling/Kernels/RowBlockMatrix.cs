@@ -22,7 +22,6 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// </summary>
     private protected const int PrefetchDistance = 4096;
 
-
     /// <summary>
     /// Block <paramref name="b"/> of <paramref name="blockBytes"/> bytes, at the 32-byte half of its
     /// vectors that rows 8·half.. use (AVX2); the first half's pass asks for the lines 4 KiB ahead
@@ -593,6 +592,12 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         public static bool Has(Activations a, int k) => k < a.Tile;
     }
 
+    /// <summary>One activation row (generation): the tile kernels compiled for row 0 alone, without tests.</summary>
+    private protected readonly struct OneRow : ITileRows
+    {
+        public static bool Has(Activations a, int k) => k == 0;
+    }
+
     /// <summary>Pointers to the activation rows of one tile (missing rows repeat the last, and are not stored).</summary>
     private protected readonly struct Activations(sbyte* codes, short* wide, int stride, float* scales, int blocks, float* groupSums, int groups, int tile,
         int* zeroSums = null, int zeroStride = 0)
@@ -861,17 +866,6 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private protected static Vector256<float> ScaledBlock256(ActivationRow x, int b, Vector256<int> sum, Vector256<float> scale, Vector256<float> acc)
         => Vector256.FusedMultiplyAdd(scale, Avx.ConvertToVector256Single(sum - Vector256.Create(x.ZeroSum(b))) * Vector256.Create(x.Scales[b]), acc);
-
-    /// <summary><see cref="FoldGroup256{T}"/> of one activation row for both halves of the block.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private protected static void FoldGroupOne256(Weights w, Activations a, int g, Vector256<float> groupLow, Vector256<float> groupHigh,
-        ref Vector256<float> low, ref Vector256<float> high)
-    {
-        Vector256<float> none = default;
-        var x = a.At(0);
-        FoldGroup256<PartialTile>(w, a, x, x, x, x, g, 0, groupLow, default, default, default, ref low, ref none, ref none, ref none);
-        FoldGroup256<PartialTile>(w, a, x, x, x, x, g, 1, groupHigh, default, default, default, ref high, ref none, ref none, ref none);
-    }
 
     /// <summary>Stores the tile's 8-row results (AVX2).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
