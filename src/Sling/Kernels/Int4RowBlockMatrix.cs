@@ -305,22 +305,22 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
-    private protected override bool RowBlock256Both(Weights w, Activations a, float* result, int stride)
+    private protected override bool RowBlock256Both(Weights w, Activations a, float* result, int stride, int count)
     {
         if (_levels != null) return false;
         bool full = a.Tile == Tile;
         if (FactoredByIntegers(w))
         {
-            if (full) FactoredRowBlock256Both<FullTile>(w, a, result, stride);
-            else FactoredRowBlock256Both<PartialTile>(w, a, result, stride);
+            if (full) FactoredRowBlock256Both<FullTile>(w, a, result, stride, count);
+            else FactoredRowBlock256Both<PartialTile>(w, a, result, stride, count);
         }
         else if (OneBlockGroups(w))
         {
-            if (full) RowBlock256Both<FullTile, EachBlock>(w, a, result, stride);
-            else RowBlock256Both<PartialTile, EachBlock>(w, a, result, stride);
+            if (full) RowBlock256Both<FullTile, EachBlock>(w, a, result, stride, count);
+            else RowBlock256Both<PartialTile, EachBlock>(w, a, result, stride, count);
         }
-        else if (full) RowBlock256Both<FullTile, EachGroup>(w, a, result, stride);
-        else RowBlock256Both<PartialTile, EachGroup>(w, a, result, stride);
+        else if (full) RowBlock256Both<FullTile, EachGroup>(w, a, result, stride, count);
+        else RowBlock256Both<PartialTile, EachGroup>(w, a, result, stride, count);
         return true;
     }
 
@@ -328,45 +328,48 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     // one pass: each activation row's two broadcast quads meet rows 0–7 and 8–15 (a broadcast takes a
     // vector pipe on AVX2 machines, so sharing it saves one in six operations; measured on Zen 3).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void RowBlock256Both<T, TFold>(Weights w, Activations a, float* result, int stride) where T : struct, ITileRows where TFold : struct, IFoldUnit
+    private static void RowBlock256Both<T, TFold>(Weights w, Activations a, float* result, int stride, int count) where T : struct, ITileRows where TFold : struct, IFoldUnit
     {
         var mask = Vector256.Create((byte)0xF);
         var ones = Vector256<short>.One;
-        Vector256<float> l0 = default, l1 = default, l2 = default, l3 = default;
-        Vector256<float> h0 = default, h1 = default, h2 = default, h3 = default;
         ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
-        for (int g = 0, b = 0; g < w.Groups; g++)
+        for (int k = 0; k < count; k++, w = w.Next(), result += RowsPerBlock)
         {
-            Vector256<float> gl0 = default, gl1 = default, gl2 = default, gl3 = default;
-            Vector256<float> gh0 = default, gh1 = default, gh2 = default, gh3 = default;
-            for (int end = b + w.BlocksPerGroup; b < end; b++)
+            Vector256<float> l0 = default, l1 = default, l2 = default, l3 = default;
+            Vector256<float> h0 = default, h1 = default, h2 = default, h3 = default;
+            for (int g = 0, b = 0; g < w.Groups; g++)
             {
-                Vector256<short> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
-                Vector256<short> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
-                BlockSumsBoth<T>(w, a, x0, x1, x2, x3, b, mask, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
-                if (TFold.Block)
+                Vector256<float> gl0 = default, gl1 = default, gl2 = default, gl3 = default;
+                Vector256<float> gh0 = default, gh1 = default, gh2 = default, gh3 = default;
+                for (int end = b + w.BlocksPerGroup; b < end; b++)
                 {
-                    var sLow = w.HalfScales256(b, 0);
-                    var sHigh = w.HalfScales256(b, 1);
-                    l0 = ScaledBlock256(x0, b, Avx2.MultiplyAddAdjacent(sl0, ones), sLow, l0);
-                    h0 = ScaledBlock256(x0, b, Avx2.MultiplyAddAdjacent(sh0, ones), sHigh, h0);
-                    if (T.Has(a, 1)) { l1 = ScaledBlock256(x1, b, Avx2.MultiplyAddAdjacent(sl1, ones), sLow, l1); h1 = ScaledBlock256(x1, b, Avx2.MultiplyAddAdjacent(sh1, ones), sHigh, h1); }
-                    if (T.Has(a, 2)) { l2 = ScaledBlock256(x2, b, Avx2.MultiplyAddAdjacent(sl2, ones), sLow, l2); h2 = ScaledBlock256(x2, b, Avx2.MultiplyAddAdjacent(sh2, ones), sHigh, h2); }
-                    if (T.Has(a, 3)) { l3 = ScaledBlock256(x3, b, Avx2.MultiplyAddAdjacent(sl3, ones), sLow, l3); h3 = ScaledBlock256(x3, b, Avx2.MultiplyAddAdjacent(sh3, ones), sHigh, h3); }
-                    continue;
+                    Vector256<short> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
+                    Vector256<short> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
+                    BlockSumsBoth<T>(w, a, x0, x1, x2, x3, b, mask, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+                    if (TFold.Block)
+                    {
+                        var sLow = w.HalfScales256(b, 0);
+                        var sHigh = w.HalfScales256(b, 1);
+                        l0 = ScaledBlock256(x0, b, Avx2.MultiplyAddAdjacent(sl0, ones), sLow, l0);
+                        h0 = ScaledBlock256(x0, b, Avx2.MultiplyAddAdjacent(sh0, ones), sHigh, h0);
+                        if (T.Has(a, 1)) { l1 = ScaledBlock256(x1, b, Avx2.MultiplyAddAdjacent(sl1, ones), sLow, l1); h1 = ScaledBlock256(x1, b, Avx2.MultiplyAddAdjacent(sh1, ones), sHigh, h1); }
+                        if (T.Has(a, 2)) { l2 = ScaledBlock256(x2, b, Avx2.MultiplyAddAdjacent(sl2, ones), sLow, l2); h2 = ScaledBlock256(x2, b, Avx2.MultiplyAddAdjacent(sh2, ones), sHigh, h2); }
+                        if (T.Has(a, 3)) { l3 = ScaledBlock256(x3, b, Avx2.MultiplyAddAdjacent(sl3, ones), sLow, l3); h3 = ScaledBlock256(x3, b, Avx2.MultiplyAddAdjacent(sh3, ones), sHigh, h3); }
+                        continue;
+                    }
+                    gl0 = AddBlock256(x0, b, Avx2.MultiplyAddAdjacent(sl0, ones), gl0);
+                    gh0 = AddBlock256(x0, b, Avx2.MultiplyAddAdjacent(sh0, ones), gh0);
+                    if (T.Has(a, 1)) { gl1 = AddBlock256(x1, b, Avx2.MultiplyAddAdjacent(sl1, ones), gl1); gh1 = AddBlock256(x1, b, Avx2.MultiplyAddAdjacent(sh1, ones), gh1); }
+                    if (T.Has(a, 2)) { gl2 = AddBlock256(x2, b, Avx2.MultiplyAddAdjacent(sl2, ones), gl2); gh2 = AddBlock256(x2, b, Avx2.MultiplyAddAdjacent(sh2, ones), gh2); }
+                    if (T.Has(a, 3)) { gl3 = AddBlock256(x3, b, Avx2.MultiplyAddAdjacent(sl3, ones), gl3); gh3 = AddBlock256(x3, b, Avx2.MultiplyAddAdjacent(sh3, ones), gh3); }
                 }
-                gl0 = AddBlock256(x0, b, Avx2.MultiplyAddAdjacent(sl0, ones), gl0);
-                gh0 = AddBlock256(x0, b, Avx2.MultiplyAddAdjacent(sh0, ones), gh0);
-                if (T.Has(a, 1)) { gl1 = AddBlock256(x1, b, Avx2.MultiplyAddAdjacent(sl1, ones), gl1); gh1 = AddBlock256(x1, b, Avx2.MultiplyAddAdjacent(sh1, ones), gh1); }
-                if (T.Has(a, 2)) { gl2 = AddBlock256(x2, b, Avx2.MultiplyAddAdjacent(sl2, ones), gl2); gh2 = AddBlock256(x2, b, Avx2.MultiplyAddAdjacent(sh2, ones), gh2); }
-                if (T.Has(a, 3)) { gl3 = AddBlock256(x3, b, Avx2.MultiplyAddAdjacent(sl3, ones), gl3); gh3 = AddBlock256(x3, b, Avx2.MultiplyAddAdjacent(sh3, ones), gh3); }
+                if (TFold.Block) continue;
+                FoldGroup256<T>(w, a, x0, x1, x2, x3, g, 0, gl0, gl1, gl2, gl3, ref l0, ref l1, ref l2, ref l3);
+                FoldGroup256<T>(w, a, x0, x1, x2, x3, g, 1, gh0, gh1, gh2, gh3, ref h0, ref h1, ref h2, ref h3);
             }
-            if (TFold.Block) continue;
-            FoldGroup256<T>(w, a, x0, x1, x2, x3, g, 0, gl0, gl1, gl2, gl3, ref l0, ref l1, ref l2, ref l3);
-            FoldGroup256<T>(w, a, x0, x1, x2, x3, g, 1, gh0, gh1, gh2, gh3, ref h0, ref h1, ref h2, ref h3);
+            Store256(a, result, stride, l0, l1, l2, l3);
+            Store256(a, result + RowsPerBlock / 2, stride, h0, h1, h2, h3);
         }
-        Store256(a, result, stride, l0, l1, l2, l3);
-        Store256(a, result + RowsPerBlock / 2, stride, h0, h1, h2, h3);
     }
 
     // One block's Σ code·q for the tile's rows, rows 0–7 and 8–15 (16-bit pairs per row), added to the sums.
@@ -415,35 +418,38 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     // operation), the blocks of a super-block add as Σ_b d_b · (s·Σ code·q), and S, M and the offsets
     // Σ_b m·d_b·Σq join once per super-block.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void FactoredRowBlock256Both<T>(Weights w, Activations a, float* result, int stride) where T : struct, ITileRows
+    private static void FactoredRowBlock256Both<T>(Weights w, Activations a, float* result, int stride, int count) where T : struct, ITileRows
     {
         var mask = Vector256.Create((byte)0xF);
-        Vector256<float> l0 = default, l1 = default, l2 = default, l3 = default;
-        Vector256<float> h0 = default, h1 = default, h2 = default, h3 = default;
         ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
-        int perSuper = w.GroupsPerSuper;
-        for (int super = 0, b = 0; b < w.Groups; super++)
+        for (int k = 0; k < count; k++, w = w.Next(), result += RowsPerBlock)
         {
-            Vector256<float> fl0 = default, fl1 = default, fl2 = default, fl3 = default;
-            Vector256<float> fh0 = default, fh1 = default, fh2 = default, fh3 = default;
-            for (int end = b + perSuper; b < end; b++)
+            Vector256<float> l0 = default, l1 = default, l2 = default, l3 = default;
+            Vector256<float> h0 = default, h1 = default, h2 = default, h3 = default;
+            int perSuper = w.GroupsPerSuper;
+            for (int super = 0, b = 0; b < w.Groups; super++)
             {
-                Vector256<short> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
-                Vector256<short> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
-                BlockSumsBoth<T>(w, a, x0, x1, x2, x3, b, mask, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
-                var scaleLow = w.ScaleWords256(b, 0);
-                var scaleHigh = w.ScaleWords256(b, 1);
-                fl0 = FactoredBlock256(sl0, scaleLow, x0.Scales[b], fl0);
-                fh0 = FactoredBlock256(sh0, scaleHigh, x0.Scales[b], fh0);
-                if (T.Has(a, 1)) { fl1 = FactoredBlock256(sl1, scaleLow, x1.Scales[b], fl1); fh1 = FactoredBlock256(sh1, scaleHigh, x1.Scales[b], fh1); }
-                if (T.Has(a, 2)) { fl2 = FactoredBlock256(sl2, scaleLow, x2.Scales[b], fl2); fh2 = FactoredBlock256(sh2, scaleHigh, x2.Scales[b], fh2); }
-                if (T.Has(a, 3)) { fl3 = FactoredBlock256(sl3, scaleLow, x3.Scales[b], fl3); fh3 = FactoredBlock256(sh3, scaleHigh, x3.Scales[b], fh3); }
+                Vector256<float> fl0 = default, fl1 = default, fl2 = default, fl3 = default;
+                Vector256<float> fh0 = default, fh1 = default, fh2 = default, fh3 = default;
+                for (int end = b + perSuper; b < end; b++)
+                {
+                    Vector256<short> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
+                    Vector256<short> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
+                    BlockSumsBoth<T>(w, a, x0, x1, x2, x3, b, mask, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+                    var scaleLow = w.ScaleWords256(b, 0);
+                    var scaleHigh = w.ScaleWords256(b, 1);
+                    fl0 = FactoredBlock256(sl0, scaleLow, x0.Scales[b], fl0);
+                    fh0 = FactoredBlock256(sh0, scaleHigh, x0.Scales[b], fh0);
+                    if (T.Has(a, 1)) { fl1 = FactoredBlock256(sl1, scaleLow, x1.Scales[b], fl1); fh1 = FactoredBlock256(sh1, scaleHigh, x1.Scales[b], fh1); }
+                    if (T.Has(a, 2)) { fl2 = FactoredBlock256(sl2, scaleLow, x2.Scales[b], fl2); fh2 = FactoredBlock256(sh2, scaleHigh, x2.Scales[b], fh2); }
+                    if (T.Has(a, 3)) { fl3 = FactoredBlock256(sl3, scaleLow, x3.Scales[b], fl3); fh3 = FactoredBlock256(sh3, scaleHigh, x3.Scales[b], fh3); }
+                }
+                FoldSuper256<T>(w, a, x0, x1, x2, x3, super, b - perSuper, b, 0, fl0, fl1, fl2, fl3, ref l0, ref l1, ref l2, ref l3);
+                FoldSuper256<T>(w, a, x0, x1, x2, x3, super, b - perSuper, b, 1, fh0, fh1, fh2, fh3, ref h0, ref h1, ref h2, ref h3);
             }
-            FoldSuper256<T>(w, a, x0, x1, x2, x3, super, b - perSuper, b, 0, fl0, fl1, fl2, fl3, ref l0, ref l1, ref l2, ref l3);
-            FoldSuper256<T>(w, a, x0, x1, x2, x3, super, b - perSuper, b, 1, fh0, fh1, fh2, fh3, ref h0, ref h1, ref h2, ref h3);
+            Store256(a, result, stride, l0, l1, l2, l3);
+            Store256(a, result + RowsPerBlock / 2, stride, h0, h1, h2, h3);
         }
-        Store256(a, result, stride, l0, l1, l2, l3);
-        Store256(a, result + RowsPerBlock / 2, stride, h0, h1, h2, h3);
     }
 
     // A block's 16-bit sums times its scale bytes (the vpmaddwd that widens them), as floats times the activation scale, into the super-block's sums.
@@ -477,12 +483,16 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     // One activation row (generation): the tile kernels for a single row, both halves of each block in
     // one pass (the same sums in the same order, so a row gives the same bits alone or in a tile).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
-    private protected override bool RowBlock256One(Weights w, Activations a, float* result)
+    private protected override bool RowBlock256One(Weights w, Activations a, float* result, int count)
     {
-        if (_levels != null) return LevelRowBlock256One(w, a, result, _positive.GetLower(), _negative.GetLower());
-        if (FactoredByIntegers(w)) FactoredRowBlock256Both<OneRow>(w, a, result, RowsPerBlock);
-        else if (OneBlockGroups(w)) RowBlock256Both<OneRow, EachBlock>(w, a, result, RowsPerBlock);
-        else RowBlock256Both<OneRow, EachGroup>(w, a, result, RowsPerBlock);
+        if (_levels != null)
+        {
+            for (int k = 0; k < count; k++, w = w.Next(), result += RowsPerBlock) LevelRowBlock256One(w, a, result, _positive.GetLower(), _negative.GetLower());
+            return true;
+        }
+        if (FactoredByIntegers(w)) FactoredRowBlock256Both<OneRow>(w, a, result, RowsPerBlock, count);
+        else if (OneBlockGroups(w)) RowBlock256Both<OneRow, EachBlock>(w, a, result, RowsPerBlock, count);
+        else RowBlock256Both<OneRow, EachGroup>(w, a, result, RowsPerBlock, count);
         return true;
     }
 

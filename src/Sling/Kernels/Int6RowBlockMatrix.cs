@@ -422,5 +422,9 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         else ScaledRowBlock256<PartialTile>(w, a, result, stride, half);
     }
 
-    private protected override bool RowBlock256One(Weights w, Activations a, float* result) => ScaledRowBlock256One(w, a, result);
+    private protected override bool RowBlock256One(Weights w, Activations a, float* result, int count)
+    {
+        for (int k = 0; k < count; k++, w = w.Next(), result += RowsPerBlock) ScaledRowBlock256One(w, a, result);
+        return true;
+    }
 }

@@ -183,30 +183,30 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
         => throw new InvalidOperationException("the int8 layout's AVX2 kernels take both halves of a block in one pass");
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
-    private protected override bool RowBlock256Both(Weights w, Activations a, float* result, int stride)
+    private protected override bool RowBlock256Both(Weights w, Activations a, float* result, int stride, int count)
     {
         bool full = a.Tile == Tile;
         if (w.BlocksPerGroup == 0)
         {
-            if (full) HalfBlockGroups256Both<FullTile>(w, a, result, stride);
-            else HalfBlockGroups256Both<PartialTile>(w, a, result, stride);
+            if (full) HalfBlockGroups256Both<FullTile>(w, a, result, stride, count);
+            else HalfBlockGroups256Both<PartialTile>(w, a, result, stride, count);
             return true;
         }
         if (OneBlockGroups(w))
         {
-            if (SignedCodes) return Both<Signed, EachBlock>(full, w, a, result, stride);
-            return Both<Unsigned, EachBlock>(full, w, a, result, stride);
+            if (SignedCodes) return Both<Signed, EachBlock>(full, w, a, result, stride, count);
+            return Both<Unsigned, EachBlock>(full, w, a, result, stride, count);
         }
-        if (SignedCodes) return Both<Signed, EachGroup>(full, w, a, result, stride);
-        return Both<Unsigned, EachGroup>(full, w, a, result, stride);
+        if (SignedCodes) return Both<Signed, EachGroup>(full, w, a, result, stride, count);
+        return Both<Unsigned, EachGroup>(full, w, a, result, stride, count);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Both<TWiden, TFold>(bool full, Weights w, Activations a, float* result, int stride)
+    private static bool Both<TWiden, TFold>(bool full, Weights w, Activations a, float* result, int stride, int count)
         where TWiden : struct, IWiden where TFold : struct, IFoldUnit
     {
-        if (full) RowBlock256Both<TWiden, FullTile, TFold>(w, a, result, stride);
-        else RowBlock256Both<TWiden, PartialTile, TFold>(w, a, result, stride);
+        if (full) RowBlock256Both<TWiden, FullTile, TFold>(w, a, result, stride, count);
+        else RowBlock256Both<TWiden, PartialTile, TFold>(w, a, result, stride, count);
         return true;
     }
 
@@ -214,46 +214,49 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     // 8–15, so a broadcast serves twice the products (the broadcasts, like the widening, take a
     // vector pipe here; measured: ~1.6x the products per cycle of two half passes).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void RowBlock256Both<TWiden, T, TFold>(Weights w, Activations a, float* result, int stride)
+    private static void RowBlock256Both<TWiden, T, TFold>(Weights w, Activations a, float* result, int stride, int count)
         where TWiden : struct, IWiden where T : struct, ITileRows where TFold : struct, IFoldUnit
     {
-        Vector256<float> l0 = default, l1 = default, l2 = default, l3 = default;
-        Vector256<float> h0 = default, h1 = default, h2 = default, h3 = default;
         ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
-        int* q0 = (int*)x0.Wide, q1 = (int*)x1.Wide, q2 = (int*)x2.Wide, q3 = (int*)x3.Wide;
-        for (int g = 0, b = 0; g < w.Groups; g++)
+        for (int k = 0; k < count; k++, w = w.Next(), result += RowsPerBlock)
         {
-            Vector256<float> gl0 = default, gl1 = default, gl2 = default, gl3 = default;
-            Vector256<float> gh0 = default, gh1 = default, gh2 = default, gh3 = default;
-            for (int end = b + w.BlocksPerGroup; b < end; b++)
+            Vector256<float> l0 = default, l1 = default, l2 = default, l3 = default;
+            Vector256<float> h0 = default, h1 = default, h2 = default, h3 = default;
+            int* q0 = (int*)x0.Wide, q1 = (int*)x1.Wide, q2 = (int*)x2.Wide, q3 = (int*)x3.Wide;
+            for (int g = 0, b = 0; g < w.Groups; g++)
             {
-                byte* c = Half256(w.Codes, b, 512, 0);
-                Vector256<int> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
-                Vector256<int> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
-                Runs256<TWiden, T>(a, c, b * BlockSize / 2, BlockSize / 2, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
-                if (TFold.Block)
+                Vector256<float> gl0 = default, gl1 = default, gl2 = default, gl3 = default;
+                Vector256<float> gh0 = default, gh1 = default, gh2 = default, gh3 = default;
+                for (int end = b + w.BlocksPerGroup; b < end; b++)
                 {
-                    var sLow = w.HalfScales256(b, 0);
-                    var sHigh = w.HalfScales256(b, 1);
-                    l0 = ScaledBlock256(x0, b, sl0, sLow, l0);
-                    h0 = ScaledBlock256(x0, b, sh0, sHigh, h0);
-                    if (T.Has(a, 1)) { l1 = ScaledBlock256(x1, b, sl1, sLow, l1); h1 = ScaledBlock256(x1, b, sh1, sHigh, h1); }
-                    if (T.Has(a, 2)) { l2 = ScaledBlock256(x2, b, sl2, sLow, l2); h2 = ScaledBlock256(x2, b, sh2, sHigh, h2); }
-                    if (T.Has(a, 3)) { l3 = ScaledBlock256(x3, b, sl3, sLow, l3); h3 = ScaledBlock256(x3, b, sh3, sHigh, h3); }
-                    continue;
+                    byte* c = Half256(w.Codes, b, 512, 0);
+                    Vector256<int> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
+                    Vector256<int> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
+                    Runs256<TWiden, T>(a, c, b * BlockSize / 2, BlockSize / 2, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+                    if (TFold.Block)
+                    {
+                        var sLow = w.HalfScales256(b, 0);
+                        var sHigh = w.HalfScales256(b, 1);
+                        l0 = ScaledBlock256(x0, b, sl0, sLow, l0);
+                        h0 = ScaledBlock256(x0, b, sh0, sHigh, h0);
+                        if (T.Has(a, 1)) { l1 = ScaledBlock256(x1, b, sl1, sLow, l1); h1 = ScaledBlock256(x1, b, sh1, sHigh, h1); }
+                        if (T.Has(a, 2)) { l2 = ScaledBlock256(x2, b, sl2, sLow, l2); h2 = ScaledBlock256(x2, b, sh2, sHigh, h2); }
+                        if (T.Has(a, 3)) { l3 = ScaledBlock256(x3, b, sl3, sLow, l3); h3 = ScaledBlock256(x3, b, sh3, sHigh, h3); }
+                        continue;
+                    }
+                    gl0 = AddBlock256(x0, b, sl0, gl0);
+                    gh0 = AddBlock256(x0, b, sh0, gh0);
+                    if (T.Has(a, 1)) { gl1 = AddBlock256(x1, b, sl1, gl1); gh1 = AddBlock256(x1, b, sh1, gh1); }
+                    if (T.Has(a, 2)) { gl2 = AddBlock256(x2, b, sl2, gl2); gh2 = AddBlock256(x2, b, sh2, gh2); }
+                    if (T.Has(a, 3)) { gl3 = AddBlock256(x3, b, sl3, gl3); gh3 = AddBlock256(x3, b, sh3, gh3); }
                 }
-                gl0 = AddBlock256(x0, b, sl0, gl0);
-                gh0 = AddBlock256(x0, b, sh0, gh0);
-                if (T.Has(a, 1)) { gl1 = AddBlock256(x1, b, sl1, gl1); gh1 = AddBlock256(x1, b, sh1, gh1); }
-                if (T.Has(a, 2)) { gl2 = AddBlock256(x2, b, sl2, gl2); gh2 = AddBlock256(x2, b, sh2, gh2); }
-                if (T.Has(a, 3)) { gl3 = AddBlock256(x3, b, sl3, gl3); gh3 = AddBlock256(x3, b, sh3, gh3); }
+                if (TFold.Block) continue;
+                FoldGroup256<T>(w, a, x0, x1, x2, x3, g, 0, gl0, gl1, gl2, gl3, ref l0, ref l1, ref l2, ref l3);
+                FoldGroup256<T>(w, a, x0, x1, x2, x3, g, 1, gh0, gh1, gh2, gh3, ref h0, ref h1, ref h2, ref h3);
             }
-            if (TFold.Block) continue;
-            FoldGroup256<T>(w, a, x0, x1, x2, x3, g, 0, gl0, gl1, gl2, gl3, ref l0, ref l1, ref l2, ref l3);
-            FoldGroup256<T>(w, a, x0, x1, x2, x3, g, 1, gh0, gh1, gh2, gh3, ref h0, ref h1, ref h2, ref h3);
+            Store256(a, result, stride, l0, l1, l2, l3);
+            Store256(a, result + RowsPerBlock / 2, stride, h0, h1, h2, h3);
         }
-        Store256(a, result, stride, l0, l1, l2, l3);
-        Store256(a, result + RowsPerBlock / 2, stride, h0, h1, h2, h3);
     }
 
     /// <summary>
@@ -261,28 +264,31 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     /// as <see cref="HalfBlockGroups"/>; each run widened once for the tile's rows.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void HalfBlockGroups256Both<T>(Weights w, Activations a, float* result, int stride) where T : struct, ITileRows
+    private static void HalfBlockGroups256Both<T>(Weights w, Activations a, float* result, int stride, int count) where T : struct, ITileRows
     {
         int blocks = w.Groups / 2;
-        Vector256<float> l0 = default, l1 = default, l2 = default, l3 = default;
-        Vector256<float> h0 = default, h1 = default, h2 = default, h3 = default;
         ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
-        int* q0 = (int*)x0.Wide, q1 = (int*)x1.Wide, q2 = (int*)x2.Wide, q3 = (int*)x3.Wide;
-        for (int b = 0; b < blocks; b++)
+        for (int k = 0; k < count; k++, w = w.Next(), result += RowsPerBlock)
         {
-            byte* c = Half256(w.Codes, b, 512, 0);
-            for (int g = 2 * b; g < 2 * b + 2; g++)
+            Vector256<float> l0 = default, l1 = default, l2 = default, l3 = default;
+            Vector256<float> h0 = default, h1 = default, h2 = default, h3 = default;
+            int* q0 = (int*)x0.Wide, q1 = (int*)x1.Wide, q2 = (int*)x2.Wide, q3 = (int*)x3.Wide;
+            for (int b = 0; b < blocks; b++)
             {
-                Vector256<int> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
-                Vector256<int> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
-                Runs256<Signed, T>(a, c, g * BlockSize / 4, BlockSize / 4, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
-                c += BlockSize / 4 * 32;
-                HalfGroup256<T>(w, a, x0, x1, x2, x3, b, g, 0, sl0, sl1, sl2, sl3, ref l0, ref l1, ref l2, ref l3);
-                HalfGroup256<T>(w, a, x0, x1, x2, x3, b, g, 1, sh0, sh1, sh2, sh3, ref h0, ref h1, ref h2, ref h3);
+                byte* c = Half256(w.Codes, b, 512, 0);
+                for (int g = 2 * b; g < 2 * b + 2; g++)
+                {
+                    Vector256<int> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
+                    Vector256<int> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
+                    Runs256<Signed, T>(a, c, g * BlockSize / 4, BlockSize / 4, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+                    c += BlockSize / 4 * 32;
+                    HalfGroup256<T>(w, a, x0, x1, x2, x3, b, g, 0, sl0, sl1, sl2, sl3, ref l0, ref l1, ref l2, ref l3);
+                    HalfGroup256<T>(w, a, x0, x1, x2, x3, b, g, 1, sh0, sh1, sh2, sh3, ref h0, ref h1, ref h2, ref h3);
+                }
             }
+            Store256(a, result, stride, l0, l1, l2, l3);
+            Store256(a, result + RowsPerBlock / 2, stride, h0, h1, h2, h3);
         }
-        Store256(a, result, stride, l0, l1, l2, l3);
-        Store256(a, result + RowsPerBlock / 2, stride, h0, h1, h2, h3);
     }
 
     // A 16-value group's sums of rows 8·half.. into the tile's outputs: acc += s·(d·Σ) − o·(d·Σq).
@@ -328,16 +334,16 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     // One activation row (generation): the tile kernels for a single row (each run's two halves meet
     // the same broadcast pair; the same sums in the same order as in a tile).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
-    private protected override bool RowBlock256One(Weights w, Activations a, float* result)
+    private protected override bool RowBlock256One(Weights w, Activations a, float* result, int count)
     {
-        if (w.BlocksPerGroup == 0) HalfBlockGroups256Both<OneRow>(w, a, result, RowsPerBlock);
+        if (w.BlocksPerGroup == 0) HalfBlockGroups256Both<OneRow>(w, a, result, RowsPerBlock, count);
         else if (OneBlockGroups(w))
         {
-            if (SignedCodes) RowBlock256Both<Signed, OneRow, EachBlock>(w, a, result, RowsPerBlock);
-            else RowBlock256Both<Unsigned, OneRow, EachBlock>(w, a, result, RowsPerBlock);
+            if (SignedCodes) RowBlock256Both<Signed, OneRow, EachBlock>(w, a, result, RowsPerBlock, count);
+            else RowBlock256Both<Unsigned, OneRow, EachBlock>(w, a, result, RowsPerBlock, count);
         }
-        else if (SignedCodes) RowBlock256Both<Signed, OneRow, EachGroup>(w, a, result, RowsPerBlock);
-        else RowBlock256Both<Unsigned, OneRow, EachGroup>(w, a, result, RowsPerBlock);
+        else if (SignedCodes) RowBlock256Both<Signed, OneRow, EachGroup>(w, a, result, RowsPerBlock, count);
+        else RowBlock256Both<Unsigned, OneRow, EachGroup>(w, a, result, RowsPerBlock, count);
         return true;
     }
 }

@@ -463,9 +463,9 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
             // A tile of activation rows stays in L1 while row blocks stream past it. The .NET kernels take
             // the range in chunks of about ChunkBytes, which stay in L2 while every tile passes over them,
             // so a prompt reads each weight from memory once instead of once per tile (the assembled
-            // kernels take the whole range per call).
+            // kernels, and a single tile, take the whole range per call).
             int first = rowStart / RowsPerBlock, last = rowEnd / RowsPerBlock;
-            int span = kernel != null || single != null ? Math.Max(1, last - first) : Math.Max(1, ChunkBytes / (blocks * BlockBytes));
+            int span = kernel != null || single != null || n <= Tile ? Math.Max(1, last - first) : Math.Max(1, ChunkBytes / (blocks * BlockBytes));
             for (int from = first; from < last; from += span)
             for (int t = 0, tile; t < n; t += tile)
             {
@@ -486,18 +486,21 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
                 var a = new Activations(q + (long)t * input.Stride, wide + (long)t * input.Stride, input.Stride,
                     d + (long)t * blocks, blocks, sums + (long)t * groups, groups, tile,
                     zeroSums == null ? null : zeroSums + (long)t * zeroStride, zeroStride);
-                for (int rb = from, end = Math.Min(last, from + span); rb < end; rb++)
+                int rb = from, count = Math.Min(last, from + span) - from;
+                var block = new Weights(codes + (long)rb * blocks * BlockBytes, scales + (long)rb * groups * RowsPerBlock,
+                    zeros == null ? null : zeros + (long)rb * groups * RowsPerBlock, groups, GroupSize / BlockSize, SymmetricZero,
+                    affine == null ? null : affine + (long)rb * groups * 2 * RowsPerBlock,
+                    superFactors == null ? null : groupFactors + (long)rb * groups * parts * RowsPerBlock,
+                    superFactors == null ? null : superFactors + (long)rb * supers * parts * RowsPerBlock,
+                    per == 0 ? 0 : System.Numerics.BitOperations.Log2((uint)per), parts, signedFactors, zeroSums != null, (long)blocks * BlockBytes);
+                // The 16 results of activation row t+k land straight in its output row; the AVX2 kernels
+                // take the range's row blocks in one call.
+                float* rows = output + (long)t * ldy + rb * RowsPerBlock;
+                if (Isa != KernelIsa.Avx512 && (tile > 1 ? RowBlock256Both(block, a, rows, ldy, count) : RowBlock256One(block, a, rows, count))) continue;
+                for (int k = 0; k < count; k++, block = block.Next(), rows += RowsPerBlock)
                 {
-                    var block = new Weights(codes + (long)rb * blocks * BlockBytes, scales + (long)rb * groups * RowsPerBlock,
-                        zeros == null ? null : zeros + (long)rb * groups * RowsPerBlock, groups, GroupSize / BlockSize, SymmetricZero,
-                        affine == null ? null : affine + (long)rb * groups * 2 * RowsPerBlock,
-                        superFactors == null ? null : groupFactors + (long)rb * groups * parts * RowsPerBlock,
-                        superFactors == null ? null : superFactors + (long)rb * supers * parts * RowsPerBlock,
-                        per == 0 ? 0 : System.Numerics.BitOperations.Log2((uint)per), parts, signedFactors, zeroSums != null);
-                    // The 16 results of activation row t+k land straight in its output row.
-                    float* rows = output + (long)t * ldy + rb * RowsPerBlock;
                     if (Isa == KernelIsa.Avx512) RowBlock(block, a, rows, ldy);
-                    else if (tile > 1 ? !RowBlock256Both(block, a, rows, ldy) : !RowBlock256One(block, a, rows))
+                    else
                     {
                         RowBlock256(block, a, rows, ldy, 0);
                         RowBlock256(block, a, rows + RowsPerBlock / 2, ldy, 1);
@@ -639,8 +642,17 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
     /// <summary>One row block's codes, per-group scales and zero points (or float scales and offsets).</summary>
     private protected readonly struct Weights(byte* codes, Half* scales, byte* zeros, int groups, int blocksPerGroup, int symmetricZero, float* affine,
-        byte* groupFactors, float* superFactors, int superShift, int factorParts, bool signedFactors, bool sharedZero)
+        byte* groupFactors, float* superFactors, int superShift, int factorParts, bool signedFactors, bool sharedZero, long rowBlockBytes)
     {
+        /// <summary>The next row block's weights: every pointer moved on by one row block's codes, scales and factors.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Weights Next() => new(codes + rowBlockBytes, scales + (long)groups * RowsPerBlock,
+            zeros == null ? null : zeros + (long)groups * RowsPerBlock, groups, blocksPerGroup, symmetricZero,
+            affine == null ? null : affine + (long)groups * 2 * RowsPerBlock,
+            superFactors == null ? null : groupFactors + (long)groups * factorParts * RowsPerBlock,
+            superFactors == null ? null : superFactors + (long)(groups >> superShift) * factorParts * RowsPerBlock,
+            superShift, factorParts, signedFactors, sharedZero, rowBlockBytes);
+
         /// <summary>Every code has the same zero point, taken out of each block's integer sum (<see cref="Activations.ZeroSum"/>).</summary>
         public bool SharedZero => sharedZero;
         public byte* Codes => codes;
@@ -789,16 +801,18 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     private protected abstract void RowBlock256(Weights w, Activations a, float* result, int stride, int half);
 
     /// <summary>
-    /// The AVX2 kernel for one activation row (generation), both halves of the block in one pass (their
-    /// activation broadcasts shared); false where the format has none (the two half passes run).
+    /// The AVX2 kernel for one activation row (generation) over <paramref name="count"/> consecutive row
+    /// blocks from <paramref name="w"/> (their results one after another), both halves of each block in
+    /// one pass (their activation broadcasts shared); false where the format has none (the two half passes run).
     /// </summary>
-    private protected virtual bool RowBlock256One(Weights w, Activations a, float* result) => false;
+    private protected virtual bool RowBlock256One(Weights w, Activations a, float* result, int count) => false;
 
     /// <summary>
-    /// The AVX2 kernel for a tile over both halves of the block in one pass (activation broadcasts
-    /// shared by the 16 rows); false where the format has none (the two half passes run).
+    /// The AVX2 kernel for a tile over <paramref name="count"/> consecutive row blocks from
+    /// <paramref name="w"/>, both halves of each block in one pass (activation broadcasts shared by the
+    /// 16 rows); false where the format has none (the two half passes run).
     /// </summary>
-    private protected virtual bool RowBlock256Both(Weights w, Activations a, float* result, int stride) => false;
+    private protected virtual bool RowBlock256Both(Weights w, Activations a, float* result, int stride, int count) => false;
 
     /// <summary><see cref="FoldGroup"/> for 8 rows (AVX2): affine offsets, one shared zero point (out of the integer sums already) or one per group.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
