@@ -406,10 +406,15 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     private static void PairBoth(Vector256<byte> lowL, Vector256<byte> lowH, Vector256<byte> highL, Vector256<byte> highH, int* q, int j,
         ref Vector256<short> low, ref Vector256<short> high)
     {
+        // One quad's broadcast at a time, each product straight into its sum: with 8 sums, 4 code vectors
+        // and the masks, the 16 registers then hold all that is live (16-bit adds wrap, so the order of
+        // the adds leaves the same bits).
         var first = Vector256.Create(q[2 * j]).AsSByte();
+        low += Avx2.MultiplyAddAdjacent(lowL, first);
+        high += Avx2.MultiplyAddAdjacent(highL, first);
         var second = Vector256.Create(q[2 * j + 1]).AsSByte();
-        low += Avx2.MultiplyAddAdjacent(lowL, first) + Avx2.MultiplyAddAdjacent(lowH, second);
-        high += Avx2.MultiplyAddAdjacent(highL, first) + Avx2.MultiplyAddAdjacent(highH, second);
+        low += Avx2.MultiplyAddAdjacent(lowH, second);
+        high += Avx2.MultiplyAddAdjacent(highH, second);
     }
 
     // The K-quants' factored layout (Q4_K: per 32-value block a scale byte s and an offset byte m, per
