@@ -98,3 +98,7 @@ for type in q5_0 q4_1; do
 done
 sling bench -m "$work/tinyllama-q4_0.gguf" -p 0 -n 0 -r 1 | grep '^load'
 unset DOTNET_EnableAVX512
+
+echo "## 10. Generation's traffic without the model: one row times 100 product-sized matrices from memory, against one matrix of the same bytes"
+for format in q4_0 int8; do bench stream --format $format --copies 100 --passes 10; done
+bench stream --format q4_0 --rows 8192 --copies 25 --passes 10

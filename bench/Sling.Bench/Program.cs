@@ -9,6 +9,7 @@ using Sling.Models;
 //   llama-quantize --model IN.gguf --output OUT.gguf --type q4_k_m|q5_k_m|q6_k|…   llama.cpp's own quantizer (LLamaSharp), as llama-quantize writes
 //   pool      [--threads T]                                 cost of one parallel operation (synchronization)
 //   micro     [BenchmarkDotNet options]                     BenchmarkDotNet micro-benchmarks of the products per format
+//   stream    [--rows 2048] [--cols 2048] [--format q4_0|q8_0|int4|int8] [--copies 100] [--passes 10]   one row times many product-sized matrices from memory (generation's traffic) against one matrix of the same bytes
 //   kernel    [--rows 5632] [--cols 2048] [--format q4_0|q8_0|int4|int8|q4_k] [--tokens N] [--isa NAME]   GB/s and GOP/s of one product (VNNI and .NET paths)
 //   attention [--dim 64] [--positions 512] [--stride 256]   one head's scores and weighted sum over an f32 cache (rows of stride floats), one thread
 //   generate  --model PATH [--tokenizer PATH] [--tokens N] [--runs R] [--threads T]
@@ -117,6 +118,11 @@ switch (options.Command)
     {
         foreach (var isa in options.Get("isa") is { } name ? [Enum.Parse<Sling.Kernels.KernelIsa>(name, true)] : Sling.Kernels.KernelIsas.Available.Reverse())
             KernelBench.Run(options.Int("rows", 5632), options.Int("cols", 2048), options.Get("format") ?? "q4_0", tokens, threads, isa, 1.0);
+        break;
+    }
+    case "stream":
+    {
+        StreamBench.Run(options.Int("rows", 2048), options.Int("cols", 2048), options.Get("format") ?? "q4_0", options.Int("copies", 100), threads, options.Int("passes", 10));
         break;
     }
     case "generate":
