@@ -21,8 +21,7 @@ internal static class KernelBench
         var pool = ComputePool.Get(threads);
         var product = new MatMul();
         WeightMatrix matrix = m;
-        bool repack = m switch { GroupMatrix g => RowBlockMatrix.CanRepack(g), AffineBlockMatrix k => RowBlockMatrix.CanRepack(k), _ => false };
-        if (isa == KernelIsas.Best && repack) matrix = RowBlockMatrix.Repack(m);
+        if (isa == KernelIsas.Best) matrix = StreamBench.Repacked(m);
         // The interleaved layout's assembled VNNI kernel (where it runs) against its .NET path, then float activations.
         var runs = matrix is RowBlockMatrix packed && packed.Vnni
             ? new[] { (true, true), (true, false), (false, false) }

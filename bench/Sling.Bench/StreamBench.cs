@@ -53,7 +53,8 @@ internal static class StreamBench
         Console.WriteLine($"ratio of the products to the one product: {split.Average() / one.Average():F2}; to the sampled bandwidth: {split.Average() / sampled.Average():F2}");
     }
 
-    private static WeightMatrix Repacked(WeightMatrix m)
+    /// <summary>The matrix in the kernels' interleaved layout where its format has one, else itself.</summary>
+    internal static WeightMatrix Repacked(WeightMatrix m)
     {
         bool repack = m switch { GroupMatrix g => RowBlockMatrix.CanRepack(g), AffineBlockMatrix k => RowBlockMatrix.CanRepack(k), _ => false };
         return repack ? RowBlockMatrix.Repack(m) : m;
