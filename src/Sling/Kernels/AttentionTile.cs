@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Sling.Kernels;
 
@@ -12,7 +13,8 @@ namespace Sling.Kernels;
 /// pass over the chunk. Each query carries the positions it may see (causal, or a sliding window);
 /// keys outside them score −∞. A query's lane is computed alone — masked keys add exact zeros and
 /// leave its running maximum untouched — so its result is the same bits in any tile and any tile
-/// position, and chunks are cut at the same absolute positions for every tile.
+/// position, and chunks are cut at the same absolute positions for every tile. Without 512-bit
+/// vectors (AVX2) the 16 lanes are two 256-bit halves, each lane computed as in the 512-bit kernels.
 /// </summary>
 internal sealed unsafe class AttentionTile
 {
@@ -26,6 +28,7 @@ internal sealed unsafe class AttentionTile
     // whether its first run of values has rescaled what was summed before it.
     private int _chunkPosition, _chunkCount;
     private Vector512<float> _chunkMax;
+    private Vector256<float> _chunkMaxLow, _chunkMaxHigh; // the same, as two halves (AVX2)
     private bool _rescaled;
 
     [ThreadStatic] private static AttentionTile? _perThread;
@@ -33,8 +36,11 @@ internal sealed unsafe class AttentionTile
     /// <summary>This thread's tile (made once per thread: its buffers live as long as the thread).</summary>
     public static AttentionTile ForThread() => _perThread ??= new AttentionTile();
 
-    /// <summary>True when head size <paramref name="headDim"/> runs here: whole 512-bit vectors, at most 256 floats.</summary>
-    public static bool Supported(int headDim) => Vector512.IsHardwareAccelerated && headDim % 16 == 0 && headDim is > 0 and <= MaxHeadDim;
+    /// <summary>True when head size <paramref name="headDim"/> runs here: whole 16-float vectors, at most 256 floats, on 512-bit or AVX2 vectors.</summary>
+    public static bool Supported(int headDim) => (Wide || Vector256.IsHardwareAccelerated && Fma.IsSupported) && headDim % 16 == 0 && headDim is > 0 and <= MaxHeadDim;
+
+    /// <summary>Whether the 16 lanes are one 512-bit vector (else two 256-bit halves).</summary>
+    private static bool Wide => Vector512.IsHardwareAccelerated;
 
     // The buffers: pinned arrays this object keeps alive, each used from its first 64-byte boundary.
     private readonly List<float[]> _arrays = [];
@@ -100,19 +106,28 @@ internal sealed unsafe class AttentionTile
         if (count is < 1 or > MaxChunk) throw new ArgumentOutOfRangeException(nameof(count), $"a chunk of {count} positions (1..{MaxChunk})");
         _chunkPosition = position;
         _chunkCount = count;
-        _chunkMax = Vector512.Create(float.NegativeInfinity);
+        if (Wide) _chunkMax = Vector512.Create(float.NegativeInfinity);
+        else _chunkMaxLow = _chunkMaxHigh = Vector256.Create(float.NegativeInfinity);
     }
 
     /// <summary>The keys of the chunk's positions at..at + count − 1: key i at keys + i·stride (floats).</summary>
     public void Keys(float* keys, int stride, int at, int count)
     {
         if (at < 0 || count < 1 || at + count > _chunkCount) throw new ArgumentOutOfRangeException(nameof(count), $"positions {at}..{at + count - 1} of a chunk of {_chunkCount}");
-        _chunkMax = Vector512.Max(_chunkMax, Scores(keys, stride, at, count));
+        if (Wide) _chunkMax = Vector512.Max(_chunkMax, Scores(keys, stride, at, count));
+        else Scores256(keys, stride, at, count);
     }
 
     /// <summary>The chunk's scores become weights: the running maximum moves, what was summed so far is rescaled.</summary>
     public void Softmax()
     {
+        if (!Wide)
+        {
+            Softmax256(0, _chunkMaxLow);
+            Softmax256(8, _chunkMaxHigh);
+            _rescaled = false;
+            return;
+        }
         // A lane that has seen no key yet keeps −∞ and subtracts 0 instead (its weights stay exactly 0).
         var negative = Vector512.Create(float.NegativeInfinity);
         var old = Vector512.Load(_max);
@@ -137,8 +152,9 @@ internal sealed unsafe class AttentionTile
     {
         if (at < 0 || count < 1 || at + count > _chunkCount) throw new ArgumentOutOfRangeException(nameof(count), $"positions {at}..{at + count - 1} of a chunk of {_chunkCount}");
         // The first run rescales what was summed before the chunk; later runs multiply by exactly 1.
-        if (!_rescaled) WeightedValues(values, stride, _p + at * Lanes, count, _corr);
-        else WeightedValues(values, stride, _p + at * Lanes, count, null);
+        float* corr = _rescaled ? null : _corr;
+        if (Wide) WeightedValues(values, stride, _p + at * Lanes, count, corr);
+        else WeightedValues256(values, stride, _p + at * Lanes, count, corr);
         _rescaled = true;
     }
 
@@ -286,6 +302,143 @@ internal sealed unsafe class AttentionTile
             w = Vector512.FusedMultiplyAdd(Vector512.Create(p[3]), v, w);
         }
         x.Store(o); y.Store(o1); z.Store(o2); w.Store(o3);
+    }
+
+    // AVX2: the 16 lanes as two 8-lane halves (lanes 0–7 at +0, 8–15 at +8 of every 16-float row),
+    // each lane's operations the 512-bit kernels' in the same order.
+
+    // Scores256: Scores for both halves, four keys at a time (8 sums, 2 query halves: the registers hold them).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Scores256(float* keys, int stride, int at, int count)
+    {
+        int position = _chunkPosition + at;
+        float* qt = _qt;
+        int dim = _headDim;
+        var low = _chunkMaxLow;
+        var high = _chunkMaxHigh;
+        int k = 0;
+        for (; k + 4 <= count; k += 4)
+        {
+            float* k0 = keys + (long)k * stride, k1 = k0 + stride, k2 = k1 + stride, k3 = k2 + stride;
+            Vector256<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
+            for (int d = 0; d < dim; d++)
+            {
+                var qLow = Vector256.Load(qt + d * Lanes);
+                var qHigh = Vector256.Load(qt + d * Lanes + 8);
+                var x = Vector256.Create(k0[d]);
+                a0 = Vector256.FusedMultiplyAdd(qLow, x, a0);
+                b0 = Vector256.FusedMultiplyAdd(qHigh, x, b0);
+                x = Vector256.Create(k1[d]);
+                a1 = Vector256.FusedMultiplyAdd(qLow, x, a1);
+                b1 = Vector256.FusedMultiplyAdd(qHigh, x, b1);
+                x = Vector256.Create(k2[d]);
+                a2 = Vector256.FusedMultiplyAdd(qLow, x, a2);
+                b2 = Vector256.FusedMultiplyAdd(qHigh, x, b2);
+                x = Vector256.Create(k3[d]);
+                a3 = Vector256.FusedMultiplyAdd(qLow, x, a3);
+                b3 = Vector256.FusedMultiplyAdd(qHigh, x, b3);
+            }
+            Masked256(a0, b0, position + k, at + k, ref low, ref high);
+            Masked256(a1, b1, position + k + 1, at + k + 1, ref low, ref high);
+            Masked256(a2, b2, position + k + 2, at + k + 2, ref low, ref high);
+            Masked256(a3, b3, position + k + 3, at + k + 3, ref low, ref high);
+        }
+        for (; k < count; k++)
+        {
+            float* key = keys + (long)k * stride;
+            Vector256<float> a = default, b = default;
+            for (int d = 0; d < dim; d++)
+            {
+                var x = Vector256.Create(key[d]);
+                a = Vector256.FusedMultiplyAdd(Vector256.Load(qt + d * Lanes), x, a);
+                b = Vector256.FusedMultiplyAdd(Vector256.Load(qt + d * Lanes + 8), x, b);
+            }
+            Masked256(a, b, position + k, at + k, ref low, ref high);
+        }
+        _chunkMaxLow = low;
+        _chunkMaxHigh = high;
+    }
+
+    // One key's scaled scores, −∞ where a lane's query may not see its position, stored at row k; into the halves' maxima.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Masked256(Vector256<float> low, Vector256<float> high, int position, int k, ref Vector256<float> maxLow, ref Vector256<float> maxHigh)
+    {
+        var scale = Vector256.Create(_scale);
+        var at = Vector256.Create(position);
+        var negative = Vector256.Create(float.NegativeInfinity);
+        var seenLow = Vector256.GreaterThanOrEqual(at, Vector256.Load(_first)) & Vector256.LessThanOrEqual(at, Vector256.Load(_last));
+        var seenHigh = Vector256.GreaterThanOrEqual(at, Vector256.Load(_first + 8)) & Vector256.LessThanOrEqual(at, Vector256.Load(_last + 8));
+        var sLow = Vector256.ConditionalSelect(seenLow.AsSingle(), low * scale, negative);
+        var sHigh = Vector256.ConditionalSelect(seenHigh.AsSingle(), high * scale, negative);
+        sLow.Store(_p + k * Lanes);
+        sHigh.Store(_p + k * Lanes + 8);
+        maxLow = Vector256.Max(maxLow, sLow);
+        maxHigh = Vector256.Max(maxHigh, sHigh);
+    }
+
+    // Softmax for the 8 lanes from lane: as Softmax, for one half.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Softmax256(int lane, Vector256<float> chunkMax)
+    {
+        var negative = Vector256.Create(float.NegativeInfinity);
+        var old = Vector256.Load(_max + lane);
+        var max = Vector256.Max(old, chunkMax);
+        var shift = Vector256.ConditionalSelect(Vector256.Equals(max, negative), Vector256<float>.Zero, max);
+        var corr = VectorExp.Exp(old - shift);
+        var sum = Vector256<float>.Zero;
+        for (int k = 0; k < _chunkCount; k++)
+        {
+            var p = VectorExp.Exp(Vector256.Load(_p + k * Lanes + lane) - shift);
+            p.Store(_p + k * Lanes + lane);
+            sum += p;
+        }
+        (Vector256.Load(_sum + lane) * corr + sum).Store(_sum + lane);
+        max.Store(_max + lane);
+        corr.Store(_corr + lane);
+    }
+
+    // WeightedValues on AVX2: 4 queries × 16 outputs in registers per pass over the chunk.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void WeightedValues256(float* values, int stride, float* weights, int count, float* corr)
+    {
+        int dim = _headDim, queries = (_count + 3) & ~3;
+        for (int j = 0; j < queries; j += 4)
+        {
+            float c0 = 1, c1 = 1, c2 = 1, c3 = 1;
+            if (corr != null) (c0, c1, c2, c3) = (corr[j], corr[j + 1], corr[j + 2], corr[j + 3]);
+            for (int v = 0; v < dim; v += 16) Pass256(values + v, stride, count, weights + j, _o + j * dim + v, dim, c0, c1, c2, c3);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pass256(float* values, int stride, int count, float* p, float* o, int dim, float c0, float c1, float c2, float c3)
+    {
+        float* o1 = o + dim, o2 = o1 + dim, o3 = o2 + dim;
+        Vector256<float> x0 = Vector256.Load(o) * c0, x1 = Vector256.Load(o + 8) * c0;
+        Vector256<float> y0 = Vector256.Load(o1) * c1, y1 = Vector256.Load(o1 + 8) * c1;
+        Vector256<float> z0 = Vector256.Load(o2) * c2, z1 = Vector256.Load(o2 + 8) * c2;
+        Vector256<float> w0 = Vector256.Load(o3) * c3, w1 = Vector256.Load(o3 + 8) * c3;
+        for (int k = 0; k < count; k++, values += stride, p += Lanes)
+        {
+            var v0 = Vector256.Load(values);
+            var v1 = Vector256.Load(values + 8);
+            var weight = Vector256.Create(p[0]);
+            x0 = Vector256.FusedMultiplyAdd(weight, v0, x0);
+            x1 = Vector256.FusedMultiplyAdd(weight, v1, x1);
+            weight = Vector256.Create(p[1]);
+            y0 = Vector256.FusedMultiplyAdd(weight, v0, y0);
+            y1 = Vector256.FusedMultiplyAdd(weight, v1, y1);
+            weight = Vector256.Create(p[2]);
+            z0 = Vector256.FusedMultiplyAdd(weight, v0, z0);
+            z1 = Vector256.FusedMultiplyAdd(weight, v1, z1);
+            weight = Vector256.Create(p[3]);
+            w0 = Vector256.FusedMultiplyAdd(weight, v0, w0);
+            w1 = Vector256.FusedMultiplyAdd(weight, v1, w1);
+        }
+        x0.Store(o); x1.Store(o + 8);
+        y0.Store(o1); y1.Store(o1 + 8);
+        z0.Store(o2); z1.Store(o2 + 8);
+        w0.Store(o3); w1.Store(o3 + 8);
     }
 
     /// <summary>Query <paramref name="lane"/>'s attention output: its weighted values over its softmax's sum.</summary>

@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics;
 namespace Sling.Kernels;
 
 /// <summary>
-/// e^x for 16 floats in single precision, for softmax weights: x = n·ln 2 + r with |r| ≤ ln 2 / 2 (ln 2
+/// e^x for 16 (or 8) floats in single precision, for softmax weights: x = n·ln 2 + r with |r| ≤ ln 2 / 2 (ln 2
 /// in two parts, so r is exact to float precision), e^r by a degree-7 polynomial (the Cephes
 /// library's coefficients for expf), and 2^n put straight into the exponent bits. Within 2 ulp of
 /// e^x (tested against double precision) up to x = 88 (larger x give e^88; softmax takes x ≤ 0);
@@ -15,23 +15,45 @@ namespace Sling.Kernels;
 internal static class VectorExp
 {
     private const float Low = -87.33654f, High = 88f;
+    // log2 e; ln 2 in two parts (the high part exact in few bits, so n·ln 2 is exact); the Cephes expf polynomial.
+    private const float Log2E = 1.44269504088896341f, Ln2High = 0.693359375f, Ln2Low = 2.12194440e-4f;
+    private const float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f, P3 = 4.1665795894e-2f, P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Exp(Vector512<float> x)
     {
         var clamped = Vector512.Min(Vector512.Max(x, Vector512.Create(Low)), Vector512.Create(High));
-        var n = Vector512.Round(clamped * Vector512.Create(1.44269504088896341f));
-        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), clamped);
-        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
-        var p = Vector512.Create(1.9875691500e-4f);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507e-3f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
+        var n = Vector512.Round(clamped * Vector512.Create(Log2E));
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2High), clamped);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(Ln2Low), r);
+        var p = Vector512.Create(P0);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P1));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P2));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P3));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P4));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P5));
         p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
         // 2^n: n + 127 in the exponent field (n within −126..127).
         var e = p * Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
         return Vector512.ConditionalSelect(Vector512.LessThanOrEqual(x, Vector512.Create(Low)), Vector512<float>.Zero, e);
+    }
+
+    /// <summary><see cref="Exp(Vector512{float})"/> for 8 floats (AVX2): the same operations, so each lane gives the same bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Exp(Vector256<float> x)
+    {
+        var clamped = Vector256.Min(Vector256.Max(x, Vector256.Create(Low)), Vector256.Create(High));
+        var n = Vector256.Round(clamped * Vector256.Create(Log2E));
+        var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-Ln2High), clamped);
+        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(Ln2Low), r);
+        var p = Vector256.Create(P0);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P1));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P2));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P3));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P4));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P5));
+        p = Vector256.FusedMultiplyAdd(p, r * r, r) + Vector256<float>.One;
+        var e = p * Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
+        return Vector256.ConditionalSelect(Vector256.LessThanOrEqual(x, Vector256.Create(Low)), Vector256<float>.Zero, e);
     }
 }
