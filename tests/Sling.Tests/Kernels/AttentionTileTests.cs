@@ -20,23 +20,17 @@ public class AttentionTileTests
             var chunk = new float[16];
             for (int j = 0; j < 16; j++) chunk[j] = xs[Math.Min(i + j, xs.Count - 1)];
             var e = VectorExp.Exp(Vector512.Create(chunk));
-            // The 8-float form (the AVX2 tile's) gives each lane the same bits.
-            var low = VectorExp.Exp(Vector256.Create(chunk.AsSpan(0, 8)));
-            var high = VectorExp.Exp(Vector256.Create(chunk.AsSpan(8, 8)));
             for (int j = 0; j < 16; j++)
             {
                 double exact = Math.Exp(chunk[j]);
                 double ulp = MathF.BitIncrement((float)exact) - (float)exact;
                 Assert.True(Math.Abs(e[j] - exact) <= 2 * ulp, $"e^{chunk[j]:R}: {e[j]:R} against {exact:R}");
-                Assert.Equal(e[j], j < 8 ? low[j] : high[j - 8]);
             }
         }
         Assert.Equal(1f, VectorExp.Exp(Vector512<float>.Zero)[0]);
         // Where a weight must vanish it is an exact zero.
         Assert.Equal(0f, VectorExp.Exp(Vector512.Create(float.NegativeInfinity))[0]);
         Assert.Equal(0f, VectorExp.Exp(Vector512.Create(-100f))[0]);
-        Assert.Equal(0f, VectorExp.Exp(Vector256.Create(float.NegativeInfinity))[0]);
-        Assert.Equal(0f, VectorExp.Exp(Vector256.Create(-100f))[0]);
         Assert.True(VectorExp.Exp(Vector512.Create(-87.3f))[0] > 0);
     }
 
