@@ -465,6 +465,10 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
             // so a prompt reads each weight from memory once instead of once per tile (the assembled
             // kernels, and a single tile, take the whole range per call).
             int first = rowStart / RowsPerBlock, last = rowEnd / RowsPerBlock;
+            // Row block 0's weights; a range starts At its first row block.
+            var matrix = new Weights(codes, scales, zeros, groups, GroupSize / BlockSize, SymmetricZero, affine,
+                superFactors == null ? null : groupFactors, superFactors,
+                per == 0 ? 0 : System.Numerics.BitOperations.Log2((uint)per), parts, signedFactors, zeroSums != null, (long)blocks * BlockBytes);
             int span = kernel != null || single != null || n <= Tile ? Math.Max(1, last - first) : Math.Max(1, ChunkBytes / (blocks * BlockBytes));
             for (int from = first; from < last; from += span)
             for (int t = 0, tile; t < n; t += tile)
@@ -486,16 +490,11 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
                 var a = new Activations(q + (long)t * input.Stride, wide + (long)t * input.Stride, input.Stride,
                     d + (long)t * blocks, blocks, sums + (long)t * groups, groups, tile,
                     zeroSums == null ? null : zeroSums + (long)t * zeroStride, zeroStride);
-                int rb = from, count = Math.Min(last, from + span) - from;
-                var block = new Weights(codes + (long)rb * blocks * BlockBytes, scales + (long)rb * groups * RowsPerBlock,
-                    zeros == null ? null : zeros + (long)rb * groups * RowsPerBlock, groups, GroupSize / BlockSize, SymmetricZero,
-                    affine == null ? null : affine + (long)rb * groups * 2 * RowsPerBlock,
-                    superFactors == null ? null : groupFactors + (long)rb * groups * parts * RowsPerBlock,
-                    superFactors == null ? null : superFactors + (long)rb * supers * parts * RowsPerBlock,
-                    per == 0 ? 0 : System.Numerics.BitOperations.Log2((uint)per), parts, signedFactors, zeroSums != null, (long)blocks * BlockBytes);
+                int count = Math.Min(last, from + span) - from;
+                var block = matrix.At(from);
                 // The 16 results of activation row t+k land straight in its output row; the AVX2 kernels
                 // take the range's row blocks in one call.
-                float* rows = output + (long)t * ldy + rb * RowsPerBlock;
+                float* rows = output + (long)t * ldy + from * RowsPerBlock;
                 if (Isa != KernelIsa.Avx512 && (tile > 1 ? RowBlock256Both(block, a, rows, ldy, count) : RowBlock256One(block, a, rows, count))) continue;
                 for (int k = 0; k < count; k++, block = block.Next(), rows += RowsPerBlock)
                 {
@@ -644,14 +643,21 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     private protected readonly struct Weights(byte* codes, Half* scales, byte* zeros, int groups, int blocksPerGroup, int symmetricZero, float* affine,
         byte* groupFactors, float* superFactors, int superShift, int factorParts, bool signedFactors, bool sharedZero, long rowBlockBytes)
     {
-        /// <summary>The next row block's weights: every pointer moved on by one row block's codes, scales and factors.</summary>
+        /// <summary>
+        /// The weights <paramref name="k"/> row blocks on: every pointer moved on by k row blocks' codes,
+        /// scales and factors (the one place that knows a row block's extent in each array).
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Weights Next() => new(codes + rowBlockBytes, scales + (long)groups * RowsPerBlock,
-            zeros == null ? null : zeros + (long)groups * RowsPerBlock, groups, blocksPerGroup, symmetricZero,
-            affine == null ? null : affine + (long)groups * 2 * RowsPerBlock,
-            superFactors == null ? null : groupFactors + (long)groups * factorParts * RowsPerBlock,
-            superFactors == null ? null : superFactors + (long)(groups >> superShift) * factorParts * RowsPerBlock,
+        public Weights At(long k) => new(codes + k * rowBlockBytes, scales + k * groups * RowsPerBlock,
+            zeros == null ? null : zeros + k * groups * RowsPerBlock, groups, blocksPerGroup, symmetricZero,
+            affine == null ? null : affine + k * groups * 2 * RowsPerBlock,
+            superFactors == null ? null : groupFactors + k * groups * factorParts * RowsPerBlock,
+            superFactors == null ? null : superFactors + k * (groups >> superShift) * factorParts * RowsPerBlock,
             superShift, factorParts, signedFactors, sharedZero, rowBlockBytes);
+
+        /// <summary>The next row block's weights.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Weights Next() => At(1);
 
         /// <summary>Every code has the same zero point, taken out of each block's integer sum (<see cref="Activations.ZeroSum"/>).</summary>
         public bool SharedZero => sharedZero;
