@@ -308,20 +308,19 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     private protected override bool RowBlock256Both(Weights w, Activations a, float* result, int stride, int count)
     {
         if (_levels != null) return false;
-        bool full = a.Tile == Tile;
-        if (FactoredByIntegers(w))
-        {
-            if (full) FactoredRowBlock256Both<FullTile>(w, a, result, stride, count);
-            else FactoredRowBlock256Both<PartialTile>(w, a, result, stride, count);
-        }
-        else if (OneBlockGroups(w))
-        {
-            if (full) RowBlock256Both<FullTile, EachBlock>(w, a, result, stride, count);
-            else RowBlock256Both<PartialTile, EachBlock>(w, a, result, stride, count);
-        }
-        else if (full) RowBlock256Both<FullTile, EachGroup>(w, a, result, stride, count);
-        else RowBlock256Both<PartialTile, EachGroup>(w, a, result, stride, count);
+        if (a.Tile == Tile) Kernel<FullTile>(w, a, result, stride, count);
+        else Kernel<PartialTile>(w, a, result, stride, count);
         return true;
+    }
+
+    // The one-pass kernel for these blocks (factored, one-block groups, or wider groups), compiled for
+    // the tile's rows T: a tile's (full or partial) or generation's single row.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Kernel<T>(Weights w, Activations a, float* result, int stride, int count) where T : struct, ITileRows
+    {
+        if (FactoredByIntegers(w)) FactoredRowBlock256Both<T>(w, a, result, stride, count);
+        else if (OneBlockGroups(w)) RowBlock256Both<T, EachBlock>(w, a, result, stride, count);
+        else RowBlock256Both<T, EachGroup>(w, a, result, stride, count);
     }
 
     // Plain int4 blocks (Q4_0, Q4_1, the seed's int4) for a tile, both halves of each stored vector in
@@ -495,9 +494,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             for (int k = 0; k < count; k++, w = w.Next(), result += RowsPerBlock) LevelRowBlock256One(w, a, result, _positive.GetLower(), _negative.GetLower());
             return true;
         }
-        if (FactoredByIntegers(w)) FactoredRowBlock256Both<OneRow>(w, a, result, RowsPerBlock, count);
-        else if (OneBlockGroups(w)) RowBlock256Both<OneRow, EachBlock>(w, a, result, RowsPerBlock, count);
-        else RowBlock256Both<OneRow, EachGroup>(w, a, result, RowsPerBlock, count);
+        Kernel<OneRow>(w, a, result, RowsPerBlock, count);
         return true;
     }
 
@@ -550,7 +547,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     // LevelRowBlock256 for one activation row (generation), both halves of each block in one pass (the
     // same sums in the same order, so a row gives the same bits alone or in a tile).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static bool LevelRowBlock256One(Weights w, Activations a, float* result, Vector256<byte> pos, Vector256<byte> neg)
+    private static void LevelRowBlock256One(Weights w, Activations a, float* result, Vector256<byte> pos, Vector256<byte> neg)
     {
         var mask = Vector256.Create((byte)0xF);
         bool factored = w.Factored && w.BlocksPerGroup == 1;
@@ -578,7 +575,6 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         }
         low.Store(result);
         high.Store(result + RowsPerBlock / 2);
-        return true;
     }
 
     // One row's Σ level·q of a block's half (c: at the half), the four stored vectors in order.

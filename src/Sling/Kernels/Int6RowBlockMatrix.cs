@@ -378,7 +378,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     // ScaledRowBlock256 for one activation row, both halves of each block in the same step (their sums
     // in the same order, so a row gives the same bits alone or in a tile).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private bool ScaledRowBlock256One(Weights w, Activations a, float* result)
+    private void ScaledRowBlock256One(Weights w, Activations a, float* result)
     {
         var nibble = Vector256.Create((byte)0xF);
         int planes = Planes, blockBytes = BlockBytes;
@@ -412,7 +412,6 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         }
         low.Store(result);
         high.Store(result + RowsPerBlock / 2);
-        return true;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch

@@ -185,29 +185,24 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
     private protected override bool RowBlock256Both(Weights w, Activations a, float* result, int stride, int count)
     {
-        bool full = a.Tile == Tile;
-        if (w.BlocksPerGroup == 0)
-        {
-            if (full) HalfBlockGroups256Both<FullTile>(w, a, result, stride, count);
-            else HalfBlockGroups256Both<PartialTile>(w, a, result, stride, count);
-            return true;
-        }
-        if (OneBlockGroups(w))
-        {
-            if (SignedCodes) return Both<Signed, EachBlock>(full, w, a, result, stride, count);
-            return Both<Unsigned, EachBlock>(full, w, a, result, stride, count);
-        }
-        if (SignedCodes) return Both<Signed, EachGroup>(full, w, a, result, stride, count);
-        return Both<Unsigned, EachGroup>(full, w, a, result, stride, count);
+        if (a.Tile == Tile) Kernel<FullTile>(w, a, result, stride, count);
+        else Kernel<PartialTile>(w, a, result, stride, count);
+        return true;
     }
 
+    // The one-pass kernel for these groups (16-value, one-block, or wider) and codes (signed or not),
+    // compiled for the tile's rows T: a tile's (full or partial) or generation's single row.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Both<TWiden, TFold>(bool full, Weights w, Activations a, float* result, int stride, int count)
-        where TWiden : struct, IWiden where TFold : struct, IFoldUnit
+    private void Kernel<T>(Weights w, Activations a, float* result, int stride, int count) where T : struct, ITileRows
     {
-        if (full) RowBlock256Both<TWiden, FullTile, TFold>(w, a, result, stride, count);
-        else RowBlock256Both<TWiden, PartialTile, TFold>(w, a, result, stride, count);
-        return true;
+        if (w.BlocksPerGroup == 0) HalfBlockGroups256Both<T>(w, a, result, stride, count);
+        else if (OneBlockGroups(w))
+        {
+            if (SignedCodes) RowBlock256Both<Signed, T, EachBlock>(w, a, result, stride, count);
+            else RowBlock256Both<Unsigned, T, EachBlock>(w, a, result, stride, count);
+        }
+        else if (SignedCodes) RowBlock256Both<Signed, T, EachGroup>(w, a, result, stride, count);
+        else RowBlock256Both<Unsigned, T, EachGroup>(w, a, result, stride, count);
     }
 
     // Both halves of each run in one pass: each activation row's broadcast pair meets rows 0–7 and
@@ -336,14 +331,7 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
     private protected override bool RowBlock256One(Weights w, Activations a, float* result, int count)
     {
-        if (w.BlocksPerGroup == 0) HalfBlockGroups256Both<OneRow>(w, a, result, RowsPerBlock, count);
-        else if (OneBlockGroups(w))
-        {
-            if (SignedCodes) RowBlock256Both<Signed, OneRow, EachBlock>(w, a, result, RowsPerBlock, count);
-            else RowBlock256Both<Unsigned, OneRow, EachBlock>(w, a, result, RowsPerBlock, count);
-        }
-        else if (SignedCodes) RowBlock256Both<Signed, OneRow, EachGroup>(w, a, result, RowsPerBlock, count);
-        else RowBlock256Both<Unsigned, OneRow, EachGroup>(w, a, result, RowsPerBlock, count);
+        Kernel<OneRow>(w, a, result, RowsPerBlock, count);
         return true;
     }
 }
