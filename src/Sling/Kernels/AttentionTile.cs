@@ -316,6 +316,7 @@ internal sealed unsafe class AttentionTile
         int dim = _headDim;
         var low = _chunkMaxLow;
         var high = _chunkMaxHigh;
+        var bounds = new LaneBounds(_first, _last);
         int k = 0;
         for (; k + 4 <= count; k += 4)
         {
@@ -338,10 +339,10 @@ internal sealed unsafe class AttentionTile
                 a3 = Vector256.FusedMultiplyAdd(qLow, x, a3);
                 b3 = Vector256.FusedMultiplyAdd(qHigh, x, b3);
             }
-            Masked256(a0, b0, position + k, at + k, ref low, ref high);
-            Masked256(a1, b1, position + k + 1, at + k + 1, ref low, ref high);
-            Masked256(a2, b2, position + k + 2, at + k + 2, ref low, ref high);
-            Masked256(a3, b3, position + k + 3, at + k + 3, ref low, ref high);
+            Masked256(a0, b0, position + k, at + k, bounds, ref low, ref high);
+            Masked256(a1, b1, position + k + 1, at + k + 1, bounds, ref low, ref high);
+            Masked256(a2, b2, position + k + 2, at + k + 2, bounds, ref low, ref high);
+            Masked256(a3, b3, position + k + 3, at + k + 3, bounds, ref low, ref high);
         }
         for (; k < count; k++)
         {
@@ -353,21 +354,28 @@ internal sealed unsafe class AttentionTile
                 a = Vector256.FusedMultiplyAdd(Vector256.Load(qt + d * Lanes), x, a);
                 b = Vector256.FusedMultiplyAdd(Vector256.Load(qt + d * Lanes + 8), x, b);
             }
-            Masked256(a, b, position + k, at + k, ref low, ref high);
+            Masked256(a, b, position + k, at + k, bounds, ref low, ref high);
         }
         _chunkMaxLow = low;
         _chunkMaxHigh = high;
     }
 
+    // The positions each lane's query sees, first..last, loaded once per run of keys (two halves).
+    private readonly struct LaneBounds(int* first, int* last)
+    {
+        public readonly Vector256<int> FirstLow = Vector256.Load(first), FirstHigh = Vector256.Load(first + 8);
+        public readonly Vector256<int> LastLow = Vector256.Load(last), LastHigh = Vector256.Load(last + 8);
+    }
+
     // One key's scaled scores, −∞ where a lane's query may not see its position, stored at row k; into the halves' maxima.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Masked256(Vector256<float> low, Vector256<float> high, int position, int k, ref Vector256<float> maxLow, ref Vector256<float> maxHigh)
+    private void Masked256(Vector256<float> low, Vector256<float> high, int position, int k, in LaneBounds bounds, ref Vector256<float> maxLow, ref Vector256<float> maxHigh)
     {
         var scale = Vector256.Create(_scale);
         var at = Vector256.Create(position);
         var negative = Vector256.Create(float.NegativeInfinity);
-        var seenLow = Vector256.GreaterThanOrEqual(at, Vector256.Load(_first)) & Vector256.LessThanOrEqual(at, Vector256.Load(_last));
-        var seenHigh = Vector256.GreaterThanOrEqual(at, Vector256.Load(_first + 8)) & Vector256.LessThanOrEqual(at, Vector256.Load(_last + 8));
+        var seenLow = Vector256.GreaterThanOrEqual(at, bounds.FirstLow) & Vector256.LessThanOrEqual(at, bounds.LastLow);
+        var seenHigh = Vector256.GreaterThanOrEqual(at, bounds.FirstHigh) & Vector256.LessThanOrEqual(at, bounds.LastHigh);
         var sLow = Vector256.ConditionalSelect(seenLow.AsSingle(), low * scale, negative);
         var sHigh = Vector256.ConditionalSelect(seenHigh.AsSingle(), high * scale, negative);
         sLow.Store(_p + k * Lanes);
