@@ -62,8 +62,7 @@ internal static class PeerBench
     private static string Format(List<double> speeds)
     {
         if (speeds.Count == 0) return $"{"–",15}";
-        double mean = speeds.Average();
-        double sd = speeds.Count > 1 ? Math.Sqrt(speeds.Sum(s => (s - mean) * (s - mean)) / (speeds.Count - 1)) : 0;
+        var (mean, sd) = Sling.Evaluation.SpeedBenchmark.Spread(speeds);
         return $"{mean,7:F2} ± {sd,5:F2}";
     }
 

@@ -62,7 +62,7 @@ internal static class StreamBench
 
     private static string Summary(List<double> values)
     {
-        double mean = values.Average(), sd = Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / Math.Max(1, values.Count - 1));
+        var (mean, sd) = SpeedBenchmark.Spread(values);
         return $"{mean:F1} ± {sd:F1}";
     }
 }

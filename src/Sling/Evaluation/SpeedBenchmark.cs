@@ -155,9 +155,16 @@ public static class SpeedBenchmark
             speeds.Add(tokens / once());
         }
         between?.Invoke();
-        double mean = speeds.Average();
-        double sd = speeds.Count > 1 ? Math.Sqrt(speeds.Sum(s => (s - mean) * (s - mean)) / (speeds.Count - 1)) : 0;
+        var (mean, sd) = Spread(speeds);
         return new Result(test, tokens, mean, sd, speeds);
+    }
+
+    /// <summary>Mean and sample standard deviation (0 for a single value) of repeated measures.</summary>
+    internal static (double Mean, double Sd) Spread(IReadOnlyCollection<double> values)
+    {
+        double mean = values.Average();
+        double sd = values.Count > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1)) : 0;
+        return (mean, sd);
     }
 
     private static int[] RandomTokens(int count, int vocab)
