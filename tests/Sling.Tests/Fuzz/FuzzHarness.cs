@@ -81,8 +81,11 @@ public static class FuzzHarness
                 return $"{e.GetType().Name}: {e.Message}";
             }
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        if (!task.Wait(TimeSpan.FromSeconds(10))) return "no answer within 10 s";
-        return task.Result;
+        if (task.Wait(TimeSpan.FromSeconds(10))) return task.Result;
+        // A failure either way; but the next case rewrites the file this load may still have mapped (a
+        // truncated mapping faults the whole process), so the load is given time to end first.
+        task.Wait(TimeSpan.FromMinutes(2));
+        return "no answer within 10 s";
     }
 
     // A model that loads computes; non-finite logits are the loader's fault only when a weight it
