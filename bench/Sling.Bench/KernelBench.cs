@@ -10,10 +10,13 @@ internal static class KernelBench
     public static void Run(int rows, int cols, string format, int tokens, int threads, KernelIsa isa, double seconds)
     {
         var rng = new Random(1);
+        // AVX-VNNI's kernels run in their exact AVX2 form on a CPU without it (slower: for checking, not speed).
+        if (!KernelIsas.Runs(isa) && !(isa == KernelIsa.AvxVnni && KernelIsas.Runs(KernelIsa.Avx2)))
+            throw new ArgumentException($"this CPU does not run {isa}: {string.Join(", ", KernelIsas.Available)}");
         var m = SyntheticModels.Matrix(rows, cols, format);
         if (m is GroupMatrix group) group.Isa = isa;
-        else if (m is not AffineBlockMatrix || isa != KernelIsas.Best)
-            throw new ArgumentException($"format {format}: q4_0, q8_0, int4, int8 (any ISA), q4_k (the best ISA only: --isa as the machine has)");
+        else if (m is not AffineBlockMatrix || isa < KernelIsa.Avx2)
+            throw new ArgumentException($"format {format}: q4_0, q8_0, int4, int8 (any ISA), q4_k (AVX2 and wider: the interleaved layout)");
         var input = new ActivationRows(tokens, cols);
         input.SetCount(tokens);
         for (int i = 0; i < input.Active.Length; i++) input.Active[i] = (float)(rng.NextDouble() - 0.5);
@@ -21,7 +24,12 @@ internal static class KernelBench
         var pool = ComputePool.Get(threads);
         var product = new MatMul();
         WeightMatrix matrix = m;
-        if (isa == KernelIsas.Best) matrix = StreamBench.Repacked(m);
+        // From AVX2 on, the interleaved layout the models run (the group matrix below that).
+        if (isa >= KernelIsa.Avx2 && StreamBench.Repacked(m) is RowBlockMatrix repacked)
+        {
+            repacked.Isa = isa;
+            matrix = repacked;
+        }
         // The interleaved layout's assembled VNNI kernel (where it runs) against its .NET path, then float activations.
         var runs = matrix is RowBlockMatrix packed && packed.Vnni
             ? new[] { (true, true), (true, false), (false, false) }
@@ -40,7 +48,7 @@ internal static class KernelBench
                 product.Run(pool, matrix, input, y, integer);
                 perRun = Math.Min(perRun, Stopwatch.GetElapsedTime(start).TotalSeconds);
             }
-            Console.WriteLine($"{format} {rows}x{cols} × {tokens} tokens, {isa}{(matrix is RowBlockMatrix ? " interleaved" : "")}{(vnni ? " VNNI (assembled)" : "")}, {(integer ? "int8" : "float")} activations, {pool.Threads} threads: " +
+            Console.WriteLine($"{format} {rows}x{cols} × {tokens} tokens, {isa}{(KernelIsas.Runs(isa) ? "" : " (its AVX2 form)")}{(matrix is RowBlockMatrix ? " interleaved" : "")}{(vnni ? " VNNI (assembled)" : "")}, {(integer ? "int8" : "float")} activations, {pool.Threads} threads: " +
                               $"{perRun * 1e6:F0} µs, {m.ByteSize / perRun / 1e9:F1} GB/s of weights, {2.0 * rows * cols * tokens / perRun / 1e9:F1} GOP/s");
         }
     }

@@ -25,8 +25,9 @@ internal abstract unsafe class GroupMatrix : WeightMatrix
 
     public int GroupSize { get; }
     public int Groups => Cols / GroupSize;
-    /// <summary>The code path used; defaults to the widest this CPU runs.</summary>
-    public KernelIsa Isa { get; set; } = KernelIsas.Best;
+    /// <summary>The code path used; defaults to the widest this CPU runs (these kernels have no AVX-VNNI form: it runs AVX2).</summary>
+    public KernelIsa Isa { get => _isa; set => _isa = KernelIsas.WithoutVnni(value); }
+    private KernelIsa _isa = KernelIsas.WithoutVnni(KernelIsas.Best);
 
     public abstract int Zero(int row, int group);
     /// <summary>The stored code of one weight (0..15 for int4, 0..255 for int8).</summary>

@@ -314,20 +314,30 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     }
 
     // The one-pass kernel for these blocks (factored, one-block groups, or wider groups), compiled for
-    // the tile's rows T: a tile's (full or partial) or generation's single row.
+    // the tile's rows T (a tile's, full or partial, or generation's single row) and the dot products
+    // of Isa: AVX2's, or AVX-VNNI's (in their AVX2 form where the CPU lacks them).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Kernel<T>(Weights w, Activations a, float* result, int stride, int count) where T : struct, ITileRows
+    private void Kernel<T>(Weights w, Activations a, float* result, int stride, int count) where T : struct, ITileRows
     {
-        if (FactoredByIntegers(w)) FactoredRowBlock256Both<T>(w, a, result, stride, count);
-        else if (OneBlockGroups(w)) RowBlock256Both<T, EachBlock>(w, a, result, stride, count);
-        else RowBlock256Both<T, EachGroup>(w, a, result, stride, count);
+        if (Isa != KernelIsa.AvxVnni) Kernel<T, Avx2Dot>(w, a, result, stride, count);
+        else if (AvxVnni.IsSupported) Kernel<T, VnniDot>(w, a, result, stride, count);
+        else Kernel<T, VnniForm>(w, a, result, stride, count);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Kernel<T, TDot>(Weights w, Activations a, float* result, int stride, int count) where T : struct, ITileRows where TDot : struct, IDot256
+    {
+        if (FactoredByIntegers(w)) FactoredRowBlock256Both<T, TDot>(w, a, result, stride, count);
+        else if (OneBlockGroups(w)) RowBlock256Both<T, EachBlock, TDot>(w, a, result, stride, count);
+        else RowBlock256Both<T, EachGroup, TDot>(w, a, result, stride, count);
     }
 
     // Plain int4 blocks (Q4_0, Q4_1, the seed's int4) for a tile, both halves of each stored vector in
     // one pass: each activation row's two broadcast quads meet rows 0–7 and 8–15 (a broadcast takes a
     // vector pipe on AVX2 machines, so sharing it saves one in six operations; measured on Zen 3).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void RowBlock256Both<T, TFold>(Weights w, Activations a, float* result, int stride, int count) where T : struct, ITileRows where TFold : struct, IFoldUnit
+    private static void RowBlock256Both<T, TFold, TDot>(Weights w, Activations a, float* result, int stride, int count)
+        where T : struct, ITileRows where TFold : struct, IFoldUnit where TDot : struct, IDot256
     {
         var mask = Vector256.Create((byte)0xF);
         var ones = Vector256<short>.One;
@@ -342,25 +352,25 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
                 Vector256<float> gh0 = default, gh1 = default, gh2 = default, gh3 = default;
                 for (int end = b + w.BlocksPerGroup; b < end; b++)
                 {
-                    Vector256<short> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
-                    Vector256<short> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
-                    BlockSumsBoth<T>(w, a, x0, x1, x2, x3, b, mask, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+                    Vector256<int> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
+                    Vector256<int> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
+                    BlockSumsBoth<T, TDot>(w, a, x0, x1, x2, x3, b, mask, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
                     if (TFold.Block)
                     {
                         var sLow = w.HalfScales256(b, 0);
                         var sHigh = w.HalfScales256(b, 1);
-                        l0 = ScaledBlock256(x0, b, Avx2.MultiplyAddAdjacent(sl0, ones), sLow, l0);
-                        h0 = ScaledBlock256(x0, b, Avx2.MultiplyAddAdjacent(sh0, ones), sHigh, h0);
-                        if (T.Has(a, 1)) { l1 = ScaledBlock256(x1, b, Avx2.MultiplyAddAdjacent(sl1, ones), sLow, l1); h1 = ScaledBlock256(x1, b, Avx2.MultiplyAddAdjacent(sh1, ones), sHigh, h1); }
-                        if (T.Has(a, 2)) { l2 = ScaledBlock256(x2, b, Avx2.MultiplyAddAdjacent(sl2, ones), sLow, l2); h2 = ScaledBlock256(x2, b, Avx2.MultiplyAddAdjacent(sh2, ones), sHigh, h2); }
-                        if (T.Has(a, 3)) { l3 = ScaledBlock256(x3, b, Avx2.MultiplyAddAdjacent(sl3, ones), sLow, l3); h3 = ScaledBlock256(x3, b, Avx2.MultiplyAddAdjacent(sh3, ones), sHigh, h3); }
+                        l0 = ScaledBlock256(x0, b, TDot.Finish(sl0, ones), sLow, l0);
+                        h0 = ScaledBlock256(x0, b, TDot.Finish(sh0, ones), sHigh, h0);
+                        if (T.Has(a, 1)) { l1 = ScaledBlock256(x1, b, TDot.Finish(sl1, ones), sLow, l1); h1 = ScaledBlock256(x1, b, TDot.Finish(sh1, ones), sHigh, h1); }
+                        if (T.Has(a, 2)) { l2 = ScaledBlock256(x2, b, TDot.Finish(sl2, ones), sLow, l2); h2 = ScaledBlock256(x2, b, TDot.Finish(sh2, ones), sHigh, h2); }
+                        if (T.Has(a, 3)) { l3 = ScaledBlock256(x3, b, TDot.Finish(sl3, ones), sLow, l3); h3 = ScaledBlock256(x3, b, TDot.Finish(sh3, ones), sHigh, h3); }
                         continue;
                     }
-                    gl0 = AddBlock256(x0, b, Avx2.MultiplyAddAdjacent(sl0, ones), gl0);
-                    gh0 = AddBlock256(x0, b, Avx2.MultiplyAddAdjacent(sh0, ones), gh0);
-                    if (T.Has(a, 1)) { gl1 = AddBlock256(x1, b, Avx2.MultiplyAddAdjacent(sl1, ones), gl1); gh1 = AddBlock256(x1, b, Avx2.MultiplyAddAdjacent(sh1, ones), gh1); }
-                    if (T.Has(a, 2)) { gl2 = AddBlock256(x2, b, Avx2.MultiplyAddAdjacent(sl2, ones), gl2); gh2 = AddBlock256(x2, b, Avx2.MultiplyAddAdjacent(sh2, ones), gh2); }
-                    if (T.Has(a, 3)) { gl3 = AddBlock256(x3, b, Avx2.MultiplyAddAdjacent(sl3, ones), gl3); gh3 = AddBlock256(x3, b, Avx2.MultiplyAddAdjacent(sh3, ones), gh3); }
+                    gl0 = AddBlock256(x0, b, TDot.Finish(sl0, ones), gl0);
+                    gh0 = AddBlock256(x0, b, TDot.Finish(sh0, ones), gh0);
+                    if (T.Has(a, 1)) { gl1 = AddBlock256(x1, b, TDot.Finish(sl1, ones), gl1); gh1 = AddBlock256(x1, b, TDot.Finish(sh1, ones), gh1); }
+                    if (T.Has(a, 2)) { gl2 = AddBlock256(x2, b, TDot.Finish(sl2, ones), gl2); gh2 = AddBlock256(x2, b, TDot.Finish(sh2, ones), gh2); }
+                    if (T.Has(a, 3)) { gl3 = AddBlock256(x3, b, TDot.Finish(sl3, ones), gl3); gh3 = AddBlock256(x3, b, TDot.Finish(sh3, ones), gh3); }
                 }
                 if (TFold.Block) continue;
                 FoldGroup256<T>(w, a, x0, x1, x2, x3, g, 0, gl0, gl1, gl2, gl3, ref l0, ref l1, ref l2, ref l3);
@@ -373,47 +383,46 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
 
     // One block's Σ code·q for the tile's rows, rows 0–7 and 8–15 (16-bit pairs per row), added to the sums.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void BlockSumsBoth<T>(Weights w, Activations a, ActivationRow x0, ActivationRow x1, ActivationRow x2, ActivationRow x3, int b, Vector256<byte> mask,
-        ref Vector256<short> sl0, ref Vector256<short> sl1, ref Vector256<short> sl2, ref Vector256<short> sl3,
-        ref Vector256<short> sh0, ref Vector256<short> sh1, ref Vector256<short> sh2, ref Vector256<short> sh3) where T : struct, ITileRows
+    private static void BlockSumsBoth<T, TDot>(Weights w, Activations a, ActivationRow x0, ActivationRow x1, ActivationRow x2, ActivationRow x3, int b, Vector256<byte> mask,
+        ref Vector256<int> sl0, ref Vector256<int> sl1, ref Vector256<int> sl2, ref Vector256<int> sl3,
+        ref Vector256<int> sh0, ref Vector256<int> sh1, ref Vector256<int> sh2, ref Vector256<int> sh3) where T : struct, ITileRows where TDot : struct, IDot256
     {
         byte* c = Half256(w.Codes, b, 256, 0);
         int o = b * BlockSize;
         int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
-        QuadBoth<T>(a, c, 0, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
-        QuadBoth<T>(a, c, 1, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
-        QuadBoth<T>(a, c, 2, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
-        QuadBoth<T>(a, c, 3, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+        QuadBoth<T, TDot>(a, c, 0, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+        QuadBoth<T, TDot>(a, c, 1, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+        QuadBoth<T, TDot>(a, c, 2, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+        QuadBoth<T, TDot>(a, c, 3, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
     }
 
     // Stored vector j of a block, both halves (rows 0–7 at c + 64j, rows 8–15 32 bytes on), times the
     // tile's rows: each row's two quads broadcast once for the 16 rows.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void QuadBoth<T>(Activations a, byte* c, int j, Vector256<byte> mask, int* q0, int* q1, int* q2, int* q3,
-        ref Vector256<short> sl0, ref Vector256<short> sl1, ref Vector256<short> sl2, ref Vector256<short> sl3,
-        ref Vector256<short> sh0, ref Vector256<short> sh1, ref Vector256<short> sh2, ref Vector256<short> sh3) where T : struct, ITileRows
+    private static void QuadBoth<T, TDot>(Activations a, byte* c, int j, Vector256<byte> mask, int* q0, int* q1, int* q2, int* q3,
+        ref Vector256<int> sl0, ref Vector256<int> sl1, ref Vector256<int> sl2, ref Vector256<int> sl3,
+        ref Vector256<int> sh0, ref Vector256<int> sh1, ref Vector256<int> sh2, ref Vector256<int> sh3) where T : struct, ITileRows where TDot : struct, IDot256
     {
         Nibbles256(c + 64 * j, mask, out var lowL, out var lowH);
         Nibbles256(c + 64 * j + 32, mask, out var highL, out var highH);
-        PairBoth(lowL, lowH, highL, highH, q0, j, ref sl0, ref sh0);
-        if (T.Has(a, 1)) PairBoth(lowL, lowH, highL, highH, q1, j, ref sl1, ref sh1);
-        if (T.Has(a, 2)) PairBoth(lowL, lowH, highL, highH, q2, j, ref sl2, ref sh2);
-        if (T.Has(a, 3)) PairBoth(lowL, lowH, highL, highH, q3, j, ref sl3, ref sh3);
+        PairBoth<TDot>(lowL, lowH, highL, highH, q0, j, ref sl0, ref sh0);
+        if (T.Has(a, 1)) PairBoth<TDot>(lowL, lowH, highL, highH, q1, j, ref sl1, ref sh1);
+        if (T.Has(a, 2)) PairBoth<TDot>(lowL, lowH, highL, highH, q2, j, ref sl2, ref sh2);
+        if (T.Has(a, 3)) PairBoth<TDot>(lowL, lowH, highL, highH, q3, j, ref sl3, ref sh3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PairBoth(Vector256<byte> lowL, Vector256<byte> lowH, Vector256<byte> highL, Vector256<byte> highH, int* q, int j,
-        ref Vector256<short> low, ref Vector256<short> high)
+    private static void PairBoth<TDot>(Vector256<byte> lowL, Vector256<byte> lowH, Vector256<byte> highL, Vector256<byte> highH, int* q, int j,
+        ref Vector256<int> low, ref Vector256<int> high) where TDot : struct, IDot256
     {
         // One quad's broadcast at a time, each product straight into its sum: with 8 sums, 4 code vectors
-        // and the masks, the 16 registers then hold all that is live (16-bit adds wrap, so the order of
-        // the adds leaves the same bits).
+        // and the masks, the 16 registers then hold all that is live.
         var first = Vector256.Create(q[2 * j]).AsSByte();
-        low += Avx2.MultiplyAddAdjacent(lowL, first);
-        high += Avx2.MultiplyAddAdjacent(highL, first);
+        low = TDot.Bytes(low, lowL, first);
+        high = TDot.Bytes(high, highL, first);
         var second = Vector256.Create(q[2 * j + 1]).AsSByte();
-        low += Avx2.MultiplyAddAdjacent(lowH, second);
-        high += Avx2.MultiplyAddAdjacent(highH, second);
+        low = TDot.Bytes(low, lowH, second);
+        high = TDot.Bytes(high, highH, second);
     }
 
     // The K-quants' factored layout (Q4_K: per 32-value block a scale byte s and an offset byte m, per
@@ -422,7 +431,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     // operation), the blocks of a super-block add as Σ_b d_b · (s·Σ code·q), and S, M and the offsets
     // Σ_b m·d_b·Σq join once per super-block.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void FactoredRowBlock256Both<T>(Weights w, Activations a, float* result, int stride, int count) where T : struct, ITileRows
+    private static void FactoredRowBlock256Both<T, TDot>(Weights w, Activations a, float* result, int stride, int count) where T : struct, ITileRows where TDot : struct, IDot256
     {
         var mask = Vector256.Create((byte)0xF);
         ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
@@ -437,16 +446,16 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
                 Vector256<float> fh0 = default, fh1 = default, fh2 = default, fh3 = default;
                 for (int end = b + perSuper; b < end; b++)
                 {
-                    Vector256<short> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
-                    Vector256<short> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
-                    BlockSumsBoth<T>(w, a, x0, x1, x2, x3, b, mask, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+                    Vector256<int> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
+                    Vector256<int> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
+                    BlockSumsBoth<T, TDot>(w, a, x0, x1, x2, x3, b, mask, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
                     var scaleLow = w.ScaleWords256(b, 0);
                     var scaleHigh = w.ScaleWords256(b, 1);
-                    fl0 = FactoredBlock256(sl0, scaleLow, x0.Scales[b], fl0);
-                    fh0 = FactoredBlock256(sh0, scaleHigh, x0.Scales[b], fh0);
-                    if (T.Has(a, 1)) { fl1 = FactoredBlock256(sl1, scaleLow, x1.Scales[b], fl1); fh1 = FactoredBlock256(sh1, scaleHigh, x1.Scales[b], fh1); }
-                    if (T.Has(a, 2)) { fl2 = FactoredBlock256(sl2, scaleLow, x2.Scales[b], fl2); fh2 = FactoredBlock256(sh2, scaleHigh, x2.Scales[b], fh2); }
-                    if (T.Has(a, 3)) { fl3 = FactoredBlock256(sl3, scaleLow, x3.Scales[b], fl3); fh3 = FactoredBlock256(sh3, scaleHigh, x3.Scales[b], fh3); }
+                    fl0 = FactoredBlock256<TDot>(sl0, scaleLow, x0.Scales[b], fl0);
+                    fh0 = FactoredBlock256<TDot>(sh0, scaleHigh, x0.Scales[b], fh0);
+                    if (T.Has(a, 1)) { fl1 = FactoredBlock256<TDot>(sl1, scaleLow, x1.Scales[b], fl1); fh1 = FactoredBlock256<TDot>(sh1, scaleHigh, x1.Scales[b], fh1); }
+                    if (T.Has(a, 2)) { fl2 = FactoredBlock256<TDot>(sl2, scaleLow, x2.Scales[b], fl2); fh2 = FactoredBlock256<TDot>(sh2, scaleHigh, x2.Scales[b], fh2); }
+                    if (T.Has(a, 3)) { fl3 = FactoredBlock256<TDot>(sl3, scaleLow, x3.Scales[b], fl3); fh3 = FactoredBlock256<TDot>(sh3, scaleHigh, x3.Scales[b], fh3); }
                 }
                 FoldSuper256<T>(w, a, x0, x1, x2, x3, super, b - perSuper, b, 0, fl0, fl1, fl2, fl3, ref l0, ref l1, ref l2, ref l3);
                 FoldSuper256<T>(w, a, x0, x1, x2, x3, super, b - perSuper, b, 1, fh0, fh1, fh2, fh3, ref h0, ref h1, ref h2, ref h3);
@@ -456,10 +465,10 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         }
     }
 
-    // A block's 16-bit sums times its scale bytes (the vpmaddwd that widens them), as floats times the activation scale, into the super-block's sums.
+    // A block's sums times its scale bytes (on AVX2 in the vpmaddwd that widens them), as floats times the activation scale, into the super-block's sums.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> FactoredBlock256(Vector256<short> sums, Vector256<short> scale, float d, Vector256<float> f)
-        => Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(sums, scale)), Vector256.Create(d), f);
+    private static Vector256<float> FactoredBlock256<TDot>(Vector256<int> sums, Vector256<short> scale, float d, Vector256<float> f) where TDot : struct, IDot256
+        => Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(TDot.FinishScaled(sums, scale)), Vector256.Create(d), f);
 
     // A super-block of rows 8·half..: the offsets' Σ_g m·(d·Σq), then output += S·f − M·that.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

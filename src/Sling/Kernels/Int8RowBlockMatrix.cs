@@ -192,25 +192,34 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
 
     // The one-pass kernel for these groups (16-value, one-block, or wider) and codes (signed or not),
     // compiled for the tile's rows T: a tile's (full or partial) or generation's single row.
+    // The dot products are AVX2's, or AVX-VNNI's (in their AVX2 form where the CPU lacks them) with Isa.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Kernel<T>(Weights w, Activations a, float* result, int stride, int count) where T : struct, ITileRows
     {
-        if (w.BlocksPerGroup == 0) HalfBlockGroups256Both<T>(w, a, result, stride, count);
+        if (Isa != KernelIsa.AvxVnni) Kernel<T, Avx2Dot>(w, a, result, stride, count);
+        else if (AvxVnni.IsSupported) Kernel<T, VnniDot>(w, a, result, stride, count);
+        else Kernel<T, VnniForm>(w, a, result, stride, count);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Kernel<T, TDot>(Weights w, Activations a, float* result, int stride, int count) where T : struct, ITileRows where TDot : struct, IDot256
+    {
+        if (w.BlocksPerGroup == 0) HalfBlockGroups256Both<T, TDot>(w, a, result, stride, count);
         else if (OneBlockGroups(w))
         {
-            if (SignedCodes) RowBlock256Both<Signed, T, EachBlock>(w, a, result, stride, count);
-            else RowBlock256Both<Unsigned, T, EachBlock>(w, a, result, stride, count);
+            if (SignedCodes) RowBlock256Both<Signed, T, EachBlock, TDot>(w, a, result, stride, count);
+            else RowBlock256Both<Unsigned, T, EachBlock, TDot>(w, a, result, stride, count);
         }
-        else if (SignedCodes) RowBlock256Both<Signed, T, EachGroup>(w, a, result, stride, count);
-        else RowBlock256Both<Unsigned, T, EachGroup>(w, a, result, stride, count);
+        else if (SignedCodes) RowBlock256Both<Signed, T, EachGroup, TDot>(w, a, result, stride, count);
+        else RowBlock256Both<Unsigned, T, EachGroup, TDot>(w, a, result, stride, count);
     }
 
     // Both halves of each run in one pass: each activation row's broadcast pair meets rows 0–7 and
     // 8–15, so a broadcast serves twice the products (the broadcasts, like the widening, take a
     // vector pipe here; measured: ~1.6x the products per cycle of two half passes).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void RowBlock256Both<TWiden, T, TFold>(Weights w, Activations a, float* result, int stride, int count)
-        where TWiden : struct, IWiden where T : struct, ITileRows where TFold : struct, IFoldUnit
+    private static void RowBlock256Both<TWiden, T, TFold, TDot>(Weights w, Activations a, float* result, int stride, int count)
+        where TWiden : struct, IWiden where T : struct, ITileRows where TFold : struct, IFoldUnit where TDot : struct, IDot256
     {
         ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
         for (int k = 0; k < count; k++, w = w.Next(), result += RowsPerBlock)
@@ -227,7 +236,7 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
                     byte* c = Half256(w.Codes, b, 512, 0);
                     Vector256<int> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
                     Vector256<int> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
-                    Runs256<TWiden, T>(a, c, b * BlockSize / 2, BlockSize / 2, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+                    Runs256<TWiden, T, TDot>(a, c, b * BlockSize / 2, BlockSize / 2, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
                     if (TFold.Block)
                     {
                         var sLow = w.HalfScales256(b, 0);
@@ -259,7 +268,7 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     /// as <see cref="HalfBlockGroups"/>; each run widened once for the tile's rows.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void HalfBlockGroups256Both<T>(Weights w, Activations a, float* result, int stride, int count) where T : struct, ITileRows
+    private static void HalfBlockGroups256Both<T, TDot>(Weights w, Activations a, float* result, int stride, int count) where T : struct, ITileRows where TDot : struct, IDot256
     {
         int blocks = w.Groups / 2;
         ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
@@ -275,7 +284,7 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
                 {
                     Vector256<int> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
                     Vector256<int> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
-                    Runs256<Signed, T>(a, c, g * BlockSize / 4, BlockSize / 4, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
+                    Runs256<Signed, T, TDot>(a, c, g * BlockSize / 4, BlockSize / 4, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
                     c += BlockSize / 4 * 32;
                     HalfGroup256<T>(w, a, x0, x1, x2, x3, b, g, 0, sl0, sl1, sl2, sl3, ref l0, ref l1, ref l2, ref l3);
                     HalfGroup256<T>(w, a, x0, x1, x2, x3, b, g, 1, sh0, sh1, sh2, sh3, ref h0, ref h1, ref h2, ref h3);
@@ -302,28 +311,28 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
 
     // Runs first.. first + count − 1 (from c) times the tile's rows, both halves: each run widened once.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Runs256<TWiden, T>(Activations a, byte* c, int first, int count, int* q0, int* q1, int* q2, int* q3,
+    private static void Runs256<TWiden, T, TDot>(Activations a, byte* c, int first, int count, int* q0, int* q1, int* q2, int* q3,
         ref Vector256<int> sl0, ref Vector256<int> sl1, ref Vector256<int> sl2, ref Vector256<int> sl3,
-        ref Vector256<int> sh0, ref Vector256<int> sh1, ref Vector256<int> sh2, ref Vector256<int> sh3) where TWiden : struct, IWiden where T : struct, ITileRows
+        ref Vector256<int> sh0, ref Vector256<int> sh1, ref Vector256<int> sh2, ref Vector256<int> sh3) where TWiden : struct, IWiden where T : struct, ITileRows where TDot : struct, IDot256
     {
         for (int p = first, last = first + count; p < last; p++, c += 32)
         {
             var low = TWiden.Widen256(c);
             var high = TWiden.Widen256(c + 16);
-            PairBoth(low, high, q0[p], ref sl0, ref sh0);
-            if (T.Has(a, 1)) PairBoth(low, high, q1[p], ref sl1, ref sh1);
-            if (T.Has(a, 2)) PairBoth(low, high, q2[p], ref sl2, ref sh2);
-            if (T.Has(a, 3)) PairBoth(low, high, q3[p], ref sl3, ref sh3);
+            PairBoth<TDot>(low, high, q0[p], ref sl0, ref sh0);
+            if (T.Has(a, 1)) PairBoth<TDot>(low, high, q1[p], ref sl1, ref sh1);
+            if (T.Has(a, 2)) PairBoth<TDot>(low, high, q2[p], ref sl2, ref sh2);
+            if (T.Has(a, 3)) PairBoth<TDot>(low, high, q3[p], ref sl3, ref sh3);
         }
     }
 
     // One activation row's broadcast pair of codes times a run's two halves (rows 0–7, 8–15).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PairBoth(Vector256<short> low, Vector256<short> high, int pair, ref Vector256<int> sumLow, ref Vector256<int> sumHigh)
+    private static void PairBoth<TDot>(Vector256<short> low, Vector256<short> high, int pair, ref Vector256<int> sumLow, ref Vector256<int> sumHigh) where TDot : struct, IDot256
     {
         var x = Vector256.Create(pair).AsInt16();
-        sumLow += Avx2.MultiplyAddAdjacent(low, x);
-        sumHigh += Avx2.MultiplyAddAdjacent(high, x);
+        sumLow = TDot.Words(sumLow, low, x);
+        sumHigh = TDot.Words(sumHigh, high, x);
     }
 
     // One activation row (generation): the tile kernels for a single row (each run's two halves meet

@@ -12,6 +12,12 @@ public enum KernelIsa
     Vector128,
     /// <summary>AVX2 + FMA: 256-bit vectors, <c>vpmaddubsw</c>/<c>vpmaddwd</c> integer dot products.</summary>
     Avx2,
+    /// <summary>
+    /// AVX2 with AVX-VNNI (Intel since Alder Lake, without AVX-512): the 256-bit row-block kernels with
+    /// <c>vpdpbusd</c>/<c>vpdpwssd</c>, which add byte and word products straight into 32-bit sums.
+    /// Other kernels run their AVX2 form.
+    /// </summary>
+    AvxVnni,
     /// <summary>AVX-512 F + BW: 512-bit vectors.</summary>
     Avx512,
 }
@@ -19,15 +25,28 @@ public enum KernelIsa
 internal static class KernelIsas
 {
     /// <summary>The widest path this CPU runs.</summary>
-    public static KernelIsa Best { get; } =
-        Avx512F.IsSupported && Avx512BW.IsSupported ? KernelIsa.Avx512
-        : Avx2.IsSupported && Fma.IsSupported ? KernelIsa.Avx2
-        : Vector128.IsHardwareAccelerated ? KernelIsa.Vector128
-        : KernelIsa.Scalar;
+    public static KernelIsa Best { get; } = Enum.GetValues<KernelIsa>().Last(Runs);
 
     /// <summary>The widest path, and whether the assembled VNNI kernels run beside it, as benchmarks print it.</summary>
     public static string Description => $"{Best}{(Emit.VnniKernel.Available ? " + VNNI (assembled)" : "")}";
 
     /// <summary>The paths this CPU can run, narrowest first.</summary>
-    public static IReadOnlyList<KernelIsa> Available { get; } = Enum.GetValues<KernelIsa>().Where(i => i <= Best).ToArray();
+    public static IReadOnlyList<KernelIsa> Available { get; } = Enum.GetValues<KernelIsa>().Where(Runs).ToArray();
+
+    /// <summary>Whether this CPU has the instructions of <paramref name="isa"/>.</summary>
+    public static bool Runs(KernelIsa isa) => isa switch
+    {
+        KernelIsa.Scalar => true,
+        KernelIsa.Vector128 => Vector128.IsHardwareAccelerated,
+        KernelIsa.Avx2 => Avx2.IsSupported && Fma.IsSupported,
+        KernelIsa.AvxVnni => Avx2.IsSupported && Fma.IsSupported && AvxVnni.IsSupported,
+        KernelIsa.Avx512 => Avx512F.IsSupported && Avx512BW.IsSupported,
+        _ => false,
+    };
+
+    /// <summary>
+    /// The path a kernel without an AVX-VNNI form runs for <paramref name="isa"/>: its AVX2 form (AVX-VNNI
+    /// changes only the row-block kernels' integer dot products).
+    /// </summary>
+    public static KernelIsa WithoutVnni(KernelIsa isa) => isa == KernelIsa.AvxVnni ? KernelIsa.Avx2 : isa;
 }

@@ -527,9 +527,12 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
     /// <summary>
     /// The .NET kernels' width: AVX-512 (<see cref="RowBlock"/>) where the CPU has it, else AVX2
-    /// (<see cref="RowBlock256"/>). Tests set AVX2 (with <see cref="Vnni"/> off) to check that path here.
+    /// (<see cref="RowBlock256"/>), with AVX-VNNI's dot products where the CPU has those
+    /// (<see cref="IDot256"/>; the int4 and int8 layouts' one-pass kernels). Tests set AVX2 (with
+    /// <see cref="Vnni"/> off) to check that path here, and AVX-VNNI, which runs the same instructions'
+    /// exact AVX2 form (<see cref="VnniForm"/>) on a CPU without them.
     /// </summary>
-    internal KernelIsa Isa { get; set; } = KernelIsas.Best == KernelIsa.Avx512 ? KernelIsa.Avx512 : KernelIsa.Avx2;
+    internal KernelIsa Isa { get; set; } = KernelIsas.Best is KernelIsa.Avx512 or KernelIsa.AvxVnni ? KernelIsas.Best : KernelIsa.Avx2;
 
     /// <summary>True when full tiles of activation rows of <paramref name="stride"/> codes run on an assembled VNNI kernel.</summary>
     internal bool RunsVnni(int stride) => VnniKernel(stride, Cols / BlockSize, Tile) != null;
@@ -640,6 +643,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     }
 
     /// <summary>One row block's codes, per-group scales and zero points (or float scales and offsets).</summary>
+    [method: MethodImpl(MethodImplOptions.AggressiveInlining)] // built per row block inside the kernels' loops: a call there spills their vectors
     private protected readonly struct Weights(byte* codes, Half* scales, byte* zeros, int groups, int blocksPerGroup, int symmetricZero, float* affine,
         byte* groupFactors, float* superFactors, int superShift, int factorParts, bool signedFactors, bool sharedZero, long rowBlockBytes)
     {

@@ -100,6 +100,8 @@ public class AffineBlockTests
                     (layout.Isa, layout.Vnni) = (KernelIsa.Avx2, false);
                     IntegerKernelTests.Check(layout, cols, rows);
                     IntegerKernelTests.SameBitsAloneAndInATile(layout, cols, rows, $"{t.Name} {GgufFile.TypeName(t.Type)} {layout.GetType().Name}");
+                    // AVX-VNNI (its exact AVX2 form on a CPU without it): the same bits as AVX2.
+                    AvxVnniTests.SameBitsAsAvx2(layout, cols, rows, $"{t.Name} {GgufFile.TypeName(t.Type)} {layout.GetType().Name}");
                     (layout.Isa, layout.Vnni) = (isa, runsVnni);
                 }
                 // With AVX-512 VNNI every layout runs on the assembled kernels, bit for bit as the .NET
