@@ -61,6 +61,31 @@ public class GgufQuantGoldenTests
         Assert.Equal(Flatten(net), Flatten(assembled));
     }
 
+    /// <summary>
+    /// The whole model on the AVX-VNNI path (its exact AVX2 form where the CPU lacks it) gives the AVX2
+    /// path's logits bit for bit, in batches of 8 (full tiles) and a token at a time (generation's row).
+    /// </summary>
+    [SharedTheory(Folder + "/model-q8_0.gguf")]
+    [MemberData(nameof(SharedData.QuantizedGgufTypes), MemberType = typeof(SharedData))]
+    public void TheAvxVnniPathGivesTheAvx2PathsLogitsBitForBit(string type)
+    {
+        if (!Sling.Kernels.KernelIsas.Runs(Sling.Kernels.KernelIsa.Avx2)) return; // no interleaved layouts below AVX2
+        using var golden = SafeTensorsFile.Open(SharedData.PathOf($"{Folder}/golden-{type}.safetensors"));
+        var ids = golden.ReadIntegers("input_ids").Select(i => (int)i).Take(12).ToArray();
+        using var model = ModelLoader.LoadTransformer(SharedData.PathOf($"{Folder}/model-{type}.gguf"));
+        var matrices = model.Weights.Layers.SelectMany(l => l.Linears()).Select(x => x.Linear.Weight)
+            .Append(model.Weights.Classifier.Weight).OfType<Sling.Kernels.RowBlockMatrix>().ToList();
+        Assert.NotEmpty(matrices);
+        float[] Run(Sling.Kernels.KernelIsa isa)
+        {
+            foreach (var m in matrices) (m.Isa, m.Vnni) = (isa, false);
+            return [.. Flatten(Engine.BatchLogits(model, ids, 8)), .. Flatten(Engine.Logits(model, ids))];
+        }
+        var avx2 = Run(Sling.Kernels.KernelIsa.Avx2);
+        var avxVnni = Run(Sling.Kernels.KernelIsa.AvxVnni);
+        Assert.Equal(avx2, avxVnni);
+    }
+
     private static float[] Flatten(float[][] rows) => rows.SelectMany(r => r).ToArray();
 
     private static double RelativeL2(float[] reference, float[] actual)
