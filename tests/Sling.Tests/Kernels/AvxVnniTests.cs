@@ -61,29 +61,23 @@ public class AvxVnniTests
     [Fact]
     public void TheAvx2FormOfTheVnniInstructionsMatchesTheirDefinition()
     {
-        if (!HasAvx2) return;
-        var rng = new Random(11);
-        for (int i = 0; i < 200; i++)
-        {
-            var (sums, u, s) = RandomBytes(rng, 255);
-            Assert.Equal(BytesByDefinition(sums, u, s), Lanes(VnniForm.Bytes(Vector256.Create(sums), Vector256.Create(u), Vector256.Create(s))));
-            var a = Enumerable.Range(0, 16).Select(_ => (short)rng.Next(short.MinValue, short.MaxValue + 1)).ToArray();
-            var b = Enumerable.Range(0, 16).Select(_ => (short)rng.Next(-255, 256)).ToArray();
-            Assert.Equal(WordsByDefinition(sums, a, b), Lanes(VnniForm.Words(Vector256.Create(sums), Vector256.Create(a), Vector256.Create(b))));
-        }
+        if (HasAvx2) MatchesTheDefinition<VnniForm>(11);
     }
 
     [AvxVnniFact]
-    public void TheVnniInstructionsMatchTheirDefinition()
+    public void TheVnniInstructionsMatchTheirDefinition() => MatchesTheDefinition<VnniDot>(12);
+
+    // Bytes and Words of TDot against vpdpbusd's and vpdpwssd's definitions, on full-range codes.
+    private static void MatchesTheDefinition<TDot>(int seed) where TDot : struct, IDot256
     {
-        var rng = new Random(12);
+        var rng = new Random(seed);
         for (int i = 0; i < 200; i++)
         {
             var (sums, u, s) = RandomBytes(rng, 255);
-            Assert.Equal(BytesByDefinition(sums, u, s), Lanes(VnniDot.Bytes(Vector256.Create(sums), Vector256.Create(u), Vector256.Create(s))));
+            Assert.Equal(BytesByDefinition(sums, u, s), Lanes(TDot.Bytes(Vector256.Create(sums), Vector256.Create(u), Vector256.Create(s))));
             var a = Enumerable.Range(0, 16).Select(_ => (short)rng.Next(short.MinValue, short.MaxValue + 1)).ToArray();
             var b = Enumerable.Range(0, 16).Select(_ => (short)rng.Next(-255, 256)).ToArray();
-            Assert.Equal(WordsByDefinition(sums, a, b), Lanes(VnniDot.Words(Vector256.Create(sums), Vector256.Create(a), Vector256.Create(b))));
+            Assert.Equal(WordsByDefinition(sums, a, b), Lanes(TDot.Words(Vector256.Create(sums), Vector256.Create(a), Vector256.Create(b))));
         }
     }
 
@@ -160,11 +154,7 @@ public class AvxVnniTests
         packed.Vnni = false;
         foreach (int tokens in new[] { 1, 4, 7 })
         {
-            var rng = new Random(tokens * 5 + cols);
-            var input = new ActivationRows(tokens, cols);
-            input.SetCount(tokens);
-            for (int i = 0; i < input.Active.Length; i++) input.Active[i] = (float)(rng.NextDouble() * 2 - 1);
-            var q = input.Quantized();
+            var q = QuantizedMatrices.RandomActivations(tokens, cols, tokens * 5 + cols);
             packed.PrepareQ8(q);
             var avx2 = new float[tokens * rows];
             var avxVnni = new float[tokens * rows];

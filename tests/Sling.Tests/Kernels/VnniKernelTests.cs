@@ -49,11 +49,7 @@ public class VnniKernelTests
         Assert.True(rows % 32 == 0, "two row ranges of whole 16-row blocks");
         foreach (int tokens in new[] { 1, 4, 8, 11 }) // one row, full tiles, and a last partial tile (single rows)
         {
-            var rng = new Random(tokens + cols);
-            var input = new ActivationRows(tokens, cols);
-            input.SetCount(tokens);
-            for (int i = 0; i < input.Active.Length; i++) input.Active[i] = (float)(rng.NextDouble() * 2 - 1);
-            var q = input.Quantized();
+            var q = QuantizedMatrices.RandomActivations(tokens, cols, tokens + cols);
             packed.PrepareQ8(q);
             var vnni = new float[tokens * rows];
             var net = new float[tokens * rows];

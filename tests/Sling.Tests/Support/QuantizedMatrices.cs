@@ -19,4 +19,14 @@ internal static class QuantizedMatrices
             for (int g = 0; g < cols / group; g++) scales[r * (cols / group) + g] = (Half)m.Scale(r, g);
         return new Built(m, weights, scales);
     }
+
+    /// <summary><paramref name="tokens"/> activation rows of uniform values in [−1, 1), quantized for the integer kernels.</summary>
+    public static Q8Activations RandomActivations(int tokens, int cols, int seed)
+    {
+        var rng = new Random(seed);
+        var input = new ActivationRows(tokens, cols);
+        input.SetCount(tokens);
+        for (int i = 0; i < input.Active.Length; i++) input.Active[i] = (float)(rng.NextDouble() * 2 - 1);
+        return input.Quantized();
+    }
 }
