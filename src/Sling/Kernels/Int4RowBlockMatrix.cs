@@ -298,8 +298,8 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         bool full = a.Tile == Tile;
         if (_levels != null)
         {
-            if (full) LevelRowBlock256<FullTile>(w, a, result, stride, half, _positive.GetLower(), _negative.GetLower());
-            else LevelRowBlock256<PartialTile>(w, a, result, stride, half, _positive.GetLower(), _negative.GetLower());
+            if (full) LevelRowBlock256<FullTile>(w, a, result, stride, half);
+            else LevelRowBlock256<PartialTile>(w, a, result, stride, half);
         }
         else throw new InvalidOperationException("plain and factored int4 blocks run both halves in one pass");
     }
@@ -500,11 +500,29 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     {
         if (_levels != null)
         {
-            for (int k = 0; k < count; k++, w = w.Next(), result += RowsPerBlock) LevelRowBlock256One(w, a, result, _positive.GetLower(), _negative.GetLower());
+            if (Isa != KernelIsa.AvxVnni) LevelRowBlocks256One<Avx2Dot>(w, a, result, count);
+            else if (AvxVnni.IsSupported) LevelRowBlocks256One<VnniDot>(w, a, result, count);
+            else LevelRowBlocks256One<VnniForm>(w, a, result, count);
             return true;
         }
         Kernel<OneRow>(w, a, result, RowsPerBlock, count);
         return true;
+    }
+
+    // The level kernels with the dot products of Isa: AVX2's, or AVX-VNNI's (in their AVX2 form where the CPU lacks them).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void LevelRowBlock256<T>(Weights w, Activations a, float* result, int stride, int half) where T : struct, ITileRows
+    {
+        var (pos, neg) = (_positive.GetLower(), _negative.GetLower());
+        if (Isa != KernelIsa.AvxVnni) LevelRowBlock256<T, Avx2Dot>(w, a, result, stride, half, pos, neg);
+        else if (AvxVnni.IsSupported) LevelRowBlock256<T, VnniDot>(w, a, result, stride, half, pos, neg);
+        else LevelRowBlock256<T, VnniForm>(w, a, result, stride, half, pos, neg);
+    }
+
+    private void LevelRowBlocks256One<TDot>(Weights w, Activations a, float* result, int count) where TDot : struct, IDot256
+    {
+        var (pos, neg) = (_positive.GetLower(), _negative.GetLower());
+        for (int k = 0; k < count; k++, w = w.Next(), result += RowsPerBlock) LevelRowBlock256One<TDot>(w, a, result, pos, neg);
     }
 
     // Factored scales (Q4_K) whose bytes fold into the integer sums: unsigned, a group per block, no shared zero point.
@@ -515,8 +533,8 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     // factored scales (a signed byte per block, a float per super-block) fold into the integer sums as
     // Q4_K's do; IQ4_NL's fp16 scales per block fold as floats.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void LevelRowBlock256<T>(Weights w, Activations a, float* result, int stride, int half, Vector256<byte> pos, Vector256<byte> neg)
-        where T : struct, ITileRows
+    private static void LevelRowBlock256<T, TDot>(Weights w, Activations a, float* result, int stride, int half, Vector256<byte> pos, Vector256<byte> neg)
+        where T : struct, ITileRows where TDot : struct, IDot256
     {
         var mask = Vector256.Create((byte)0xF);
         bool factored = w.Factored && w.BlocksPerGroup == 1;
@@ -534,10 +552,10 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
                 int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
                 var scale = factored ? w.ScaleWords256(b, half) : Vector256<short>.One;
                 Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
-                LevelQuad256<T>(a, c, 0, mask, pos, neg, q0, q1, q2, q3, scale, ref s0, ref s1, ref s2, ref s3);
-                LevelQuad256<T>(a, c, 1, mask, pos, neg, q0, q1, q2, q3, scale, ref s0, ref s1, ref s2, ref s3);
-                LevelQuad256<T>(a, c, 2, mask, pos, neg, q0, q1, q2, q3, scale, ref s0, ref s1, ref s2, ref s3);
-                LevelQuad256<T>(a, c, 3, mask, pos, neg, q0, q1, q2, q3, scale, ref s0, ref s1, ref s2, ref s3);
+                LevelQuad256<T, TDot>(a, c, 0, mask, pos, neg, q0, q1, q2, q3, scale, ref s0, ref s1, ref s2, ref s3);
+                LevelQuad256<T, TDot>(a, c, 1, mask, pos, neg, q0, q1, q2, q3, scale, ref s0, ref s1, ref s2, ref s3);
+                LevelQuad256<T, TDot>(a, c, 2, mask, pos, neg, q0, q1, q2, q3, scale, ref s0, ref s1, ref s2, ref s3);
+                LevelQuad256<T, TDot>(a, c, 3, mask, pos, neg, q0, q1, q2, q3, scale, ref s0, ref s1, ref s2, ref s3);
                 g0 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s0), Vector256.Create(x0.Scales[b]), g0);
                 if (T.Has(a, 1)) g1 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s1), Vector256.Create(x1.Scales[b]), g1);
                 if (T.Has(a, 2)) g2 = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(s2), Vector256.Create(x2.Scales[b]), g2);
@@ -556,7 +574,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     // LevelRowBlock256 for one activation row (generation), both halves of each block in one pass (the
     // same sums in the same order, so a row gives the same bits alone or in a tile).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void LevelRowBlock256One(Weights w, Activations a, float* result, Vector256<byte> pos, Vector256<byte> neg)
+    private static void LevelRowBlock256One<TDot>(Weights w, Activations a, float* result, Vector256<byte> pos, Vector256<byte> neg) where TDot : struct, IDot256
     {
         var mask = Vector256.Create((byte)0xF);
         bool factored = w.Factored && w.BlocksPerGroup == 1;
@@ -573,8 +591,8 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
                 int* quads = (int*)(row.Codes + b * BlockSize);
                 var scaleLow = factored ? w.ScaleWords256(b, 0) : Vector256<short>.One;
                 var scaleHigh = factored ? w.ScaleWords256(b, 1) : Vector256<short>.One;
-                var sumLow = LevelHalf256(c, mask, pos, neg, quads, scaleLow);
-                var sumHigh = LevelHalf256(c + 32, mask, pos, neg, quads, scaleHigh);
+                var sumLow = LevelHalf256<TDot>(c, mask, pos, neg, quads, scaleLow);
+                var sumHigh = LevelHalf256<TDot>(c + 32, mask, pos, neg, quads, scaleHigh);
                 var d = Vector256.Create(row.Scales[b]);
                 groupLow = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(sumLow), d, groupLow);
                 groupHigh = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(sumHigh), d, groupHigh);
@@ -588,7 +606,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
 
     // One row's Σ level·q of a block's half (c: at the half), the four stored vectors in order.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> LevelHalf256(byte* c, Vector256<byte> mask, Vector256<byte> pos, Vector256<byte> neg, int* quads, Vector256<short> scale)
+    private static Vector256<int> LevelHalf256<TDot>(byte* c, Vector256<byte> mask, Vector256<byte> pos, Vector256<byte> neg, int* quads, Vector256<short> scale) where TDot : struct, IDot256
     {
         Vector256<int> sum = default;
         for (int j = 0; j < 4; j++)
@@ -596,18 +614,19 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             var v = Vector256.Load(c + 64 * j);
             var l = v & mask;
             var h = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
-            sum += LevelPair256(Avx2.Shuffle(pos, l), Avx2.Shuffle(neg, l), Avx2.Shuffle(pos, h), Avx2.Shuffle(neg, h), quads, j, scale);
+            sum = LevelPair256<TDot>(sum, Avx2.Shuffle(pos, l), Avx2.Shuffle(neg, l), Avx2.Shuffle(pos, h), Avx2.Shuffle(neg, h), quads, j, scale);
         }
         return sum;
     }
 
     // Stored vector j's two code vectors looked up in the positive and negative tables once, then for
     // each row the positive minus the negative products, widened at once (two would overflow 16 bits)
-    // by vpmaddwd with the scale words (ones where the scales fold as floats).
+    // by vpmaddwd with the scale words (ones where the scales fold as floats) and added to the sums (on
+    // AVX-VNNI one vpdpwssd).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void LevelQuad256<T>(Activations a, byte* c, int j, Vector256<byte> mask, Vector256<byte> pos, Vector256<byte> neg,
+    private static void LevelQuad256<T, TDot>(Activations a, byte* c, int j, Vector256<byte> mask, Vector256<byte> pos, Vector256<byte> neg,
         int* q0, int* q1, int* q2, int* q3, Vector256<short> scale, ref Vector256<int> s0, ref Vector256<int> s1, ref Vector256<int> s2, ref Vector256<int> s3)
-        where T : struct, ITileRows
+        where T : struct, ITileRows where TDot : struct, IDot256
     {
         var v = Vector256.Load(c + 64 * j);
         var l = v & mask;
@@ -616,18 +635,19 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         var nl = Avx2.Shuffle(neg, l);
         var ph = Avx2.Shuffle(pos, h);
         var nh = Avx2.Shuffle(neg, h);
-        s0 += LevelPair256(pl, nl, ph, nh, q0, j, scale);
-        if (T.Has(a, 1)) s1 += LevelPair256(pl, nl, ph, nh, q1, j, scale);
-        if (T.Has(a, 2)) s2 += LevelPair256(pl, nl, ph, nh, q2, j, scale);
-        if (T.Has(a, 3)) s3 += LevelPair256(pl, nl, ph, nh, q3, j, scale);
+        s0 = LevelPair256<TDot>(s0, pl, nl, ph, nh, q0, j, scale);
+        if (T.Has(a, 1)) s1 = LevelPair256<TDot>(s1, pl, nl, ph, nh, q1, j, scale);
+        if (T.Has(a, 2)) s2 = LevelPair256<TDot>(s2, pl, nl, ph, nh, q2, j, scale);
+        if (T.Has(a, 3)) s3 = LevelPair256<TDot>(s3, pl, nl, ph, nh, q3, j, scale);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> LevelPair256(Vector256<byte> pl, Vector256<byte> nl, Vector256<byte> ph, Vector256<byte> nh, int* quads, int j, Vector256<short> scale)
+    private static Vector256<int> LevelPair256<TDot>(Vector256<int> sums, Vector256<byte> pl, Vector256<byte> nl, Vector256<byte> ph, Vector256<byte> nh, int* quads, int j, Vector256<short> scale)
+        where TDot : struct, IDot256
     {
         var x0 = Vector256.Create(quads[2 * j]).AsSByte();
         var x1 = Vector256.Create(quads[2 * j + 1]).AsSByte();
-        return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(pl, x0) - Avx2.MultiplyAddAdjacent(nl, x0), scale)
-            + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ph, x1) - Avx2.MultiplyAddAdjacent(nh, x1), scale);
+        sums = TDot.Words(sums, Avx2.MultiplyAddAdjacent(pl, x0) - Avx2.MultiplyAddAdjacent(nl, x0), scale);
+        return TDot.Words(sums, Avx2.MultiplyAddAdjacent(ph, x1) - Avx2.MultiplyAddAdjacent(nh, x1), scale);
     }
 }

@@ -285,30 +285,32 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     }
 
     // One stored vector's two code vectors times a row's two activation quads, 16-bit sums (at most
-    // 2·63·127 per lane) taken to 32 bits by vpmaddwd with the group's scale words.
+    // 2·63·127 per lane) added to the 32-bit sums times the group's scale words (vpmaddwd + vpaddd,
+    // or AVX-VNNI's vpdpwssd).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> ScaledQuad256(Vector256<byte> low, Vector256<byte> high, int* quads, int j, Vector256<short> scale)
-        => Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(low, Vector256.Create(quads[2 * j]).AsSByte()) + Avx2.MultiplyAddAdjacent(high, Vector256.Create(quads[2 * j + 1]).AsSByte()), scale);
+    private static Vector256<int> ScaledQuad256<TDot>(Vector256<int> sums, Vector256<byte> low, Vector256<byte> high, int* quads, int j, Vector256<short> scale) where TDot : struct, IDot256
+        => TDot.Words(sums, Avx2.MultiplyAddAdjacent(low, Vector256.Create(quads[2 * j]).AsSByte()) + Avx2.MultiplyAddAdjacent(high, Vector256.Create(quads[2 * j + 1]).AsSByte()), scale);
 
     // Stored vector j for one row (written out per j, so the planes' shifts are constants).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> ScaledQuad256(byte* c, int j, int planes, Vector256<byte> nibble, Vector256<byte> p0, Vector256<byte> p1, int* quads, Vector256<short> scale)
+    private static Vector256<int> ScaledQuad256<TDot>(Vector256<int> sums, byte* c, int j, int planes, Vector256<byte> nibble, Vector256<byte> p0, Vector256<byte> p1, int* quads, Vector256<short> scale)
+        where TDot : struct, IDot256
     {
         Codes256(c, j, planes, nibble, p0, p1, out var low, out var high);
-        return ScaledQuad256(low, high, quads, j, scale);
+        return ScaledQuad256<TDot>(sums, low, high, quads, j, scale);
     }
 
     // Stored vector j for the tile's rows: Σ s·code·q into their 32-bit sums.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ScaledQuads256<T>(Activations a, byte* c, int j, int planes, Vector256<byte> nibble, Vector256<byte> p0, Vector256<byte> p1,
+    private static void ScaledQuads256<T, TDot>(Activations a, byte* c, int j, int planes, Vector256<byte> nibble, Vector256<byte> p0, Vector256<byte> p1,
         int* q0, int* q1, int* q2, int* q3, Vector256<short> scale, ref Vector256<int> i0, ref Vector256<int> i1, ref Vector256<int> i2, ref Vector256<int> i3)
-        where T : struct, ITileRows
+        where T : struct, ITileRows where TDot : struct, IDot256
     {
         Codes256(c, j, planes, nibble, p0, p1, out var low, out var high);
-        i0 += ScaledQuad256(low, high, q0, j, scale);
-        if (T.Has(a, 1)) i1 += ScaledQuad256(low, high, q1, j, scale);
-        if (T.Has(a, 2)) i2 += ScaledQuad256(low, high, q2, j, scale);
-        if (T.Has(a, 3)) i3 += ScaledQuad256(low, high, q3, j, scale);
+        i0 = ScaledQuad256<TDot>(i0, low, high, q0, j, scale);
+        if (T.Has(a, 1)) i1 = ScaledQuad256<TDot>(i1, low, high, q1, j, scale);
+        if (T.Has(a, 2)) i2 = ScaledQuad256<TDot>(i2, low, high, q2, j, scale);
+        if (T.Has(a, 3)) i3 = ScaledQuad256<TDot>(i3, low, high, q3, j, scale);
     }
 
     // A block's integer sums (less s·zero·Σq per half where the codes' offset leaves that way) as floats times its activation scale.
@@ -335,7 +337,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     // float operation), a block's sums become one float times its activation scale, and the
     // super-block's floats S and M join once per super-block: output += S·Σ_b d_b·Σ s·code·q − M·Σ_g m·d·Σq.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private void ScaledRowBlock256<T>(Weights w, Activations a, float* result, int stride, int half) where T : struct, ITileRows
+    private void ScaledRowBlock256<T, TDot>(Weights w, Activations a, float* result, int stride, int half) where T : struct, ITileRows where TDot : struct, IDot256
     {
         var nibble = Vector256.Create((byte)0xF);
         int planes = Planes, blockBytes = BlockBytes;
@@ -355,10 +357,10 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
                 var scale1 = halves ? w.ScaleWords256(g + 1, half) : scale0;
                 int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
                 Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
-                ScaledQuads256<T>(a, c, 0, planes, nibble, p0, p1, q0, q1, q2, q3, scale0, ref i0, ref i1, ref i2, ref i3);
-                ScaledQuads256<T>(a, c, 1, planes, nibble, p0, p1, q0, q1, q2, q3, scale0, ref i0, ref i1, ref i2, ref i3);
-                ScaledQuads256<T>(a, c, 2, planes, nibble, p0, p1, q0, q1, q2, q3, scale1, ref i0, ref i1, ref i2, ref i3);
-                ScaledQuads256<T>(a, c, 3, planes, nibble, p0, p1, q0, q1, q2, q3, scale1, ref i0, ref i1, ref i2, ref i3);
+                ScaledQuads256<T, TDot>(a, c, 0, planes, nibble, p0, p1, q0, q1, q2, q3, scale0, ref i0, ref i1, ref i2, ref i3);
+                ScaledQuads256<T, TDot>(a, c, 1, planes, nibble, p0, p1, q0, q1, q2, q3, scale0, ref i0, ref i1, ref i2, ref i3);
+                ScaledQuads256<T, TDot>(a, c, 2, planes, nibble, p0, p1, q0, q1, q2, q3, scale1, ref i0, ref i1, ref i2, ref i3);
+                ScaledQuads256<T, TDot>(a, c, 3, planes, nibble, p0, p1, q0, q1, q2, q3, scale1, ref i0, ref i1, ref i2, ref i3);
                 f0 = AddScaledBlock256(x0, b, i0, halfZero, scale0, scale1, f0);
                 if (T.Has(a, 1)) f1 = AddScaledBlock256(x1, b, i1, halfZero, scale0, scale1, f1);
                 if (T.Has(a, 2)) f2 = AddScaledBlock256(x2, b, i2, halfZero, scale0, scale1, f2);
@@ -378,7 +380,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     // ScaledRowBlock256 for one activation row, both halves of each block in the same step (their sums
     // in the same order, so a row gives the same bits alone or in a tile).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private void ScaledRowBlock256One(Weights w, Activations a, float* result)
+    private void ScaledRowBlock256One<TDot>(Weights w, Activations a, float* result) where TDot : struct, IDot256
     {
         var nibble = Vector256.Create((byte)0xF);
         int planes = Planes, blockBytes = BlockBytes;
@@ -400,8 +402,10 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
                     Vector256<byte> p0 = planes > 0 ? Vector256.Load(c + LowBytes) : default, p1 = planes > 1 ? Vector256.Load(c + LowBytes + 64) : default;
                     var scale0 = w.ScaleWords256(g, half);
                     var scale1 = halves ? w.ScaleWords256(g + 1, half) : scale0;
-                    var sum = ScaledQuad256(c, 0, planes, nibble, p0, p1, q, scale0) + ScaledQuad256(c, 1, planes, nibble, p0, p1, q, scale0)
-                        + ScaledQuad256(c, 2, planes, nibble, p0, p1, q, scale1) + ScaledQuad256(c, 3, planes, nibble, p0, p1, q, scale1);
+                    var sum = ScaledQuad256<TDot>(default, c, 0, planes, nibble, p0, p1, q, scale0);
+                    sum = ScaledQuad256<TDot>(sum, c, 1, planes, nibble, p0, p1, q, scale0);
+                    sum = ScaledQuad256<TDot>(sum, c, 2, planes, nibble, p0, p1, q, scale1);
+                    sum = ScaledQuad256<TDot>(sum, c, 3, planes, nibble, p0, p1, q, scale1);
                     if (half == 0) fLow = AddScaledBlock256(x, b, sum, halfZero, scale0, scale1, fLow);
                     else fHigh = AddScaledBlock256(x, b, sum, halfZero, scale0, scale1, fHigh);
                 }
@@ -417,13 +421,29 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch
     private protected override void RowBlock256(Weights w, Activations a, float* result, int stride, int half)
     {
-        if (a.Tile == Tile) ScaledRowBlock256<FullTile>(w, a, result, stride, half);
-        else ScaledRowBlock256<PartialTile>(w, a, result, stride, half);
+        if (a.Tile == Tile) RowBlock256<FullTile>(w, a, result, stride, half);
+        else RowBlock256<PartialTile>(w, a, result, stride, half);
+    }
+
+    // The dot products of Isa: AVX2's, or AVX-VNNI's (in their AVX2 form where the CPU lacks them).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void RowBlock256<T>(Weights w, Activations a, float* result, int stride, int half) where T : struct, ITileRows
+    {
+        if (Isa != KernelIsa.AvxVnni) ScaledRowBlock256<T, Avx2Dot>(w, a, result, stride, half);
+        else if (AvxVnni.IsSupported) ScaledRowBlock256<T, VnniDot>(w, a, result, stride, half);
+        else ScaledRowBlock256<T, VnniForm>(w, a, result, stride, half);
     }
 
     private protected override bool RowBlock256One(Weights w, Activations a, float* result, int count)
     {
-        for (int k = 0; k < count; k++, w = w.Next(), result += RowsPerBlock) ScaledRowBlock256One(w, a, result);
+        if (Isa != KernelIsa.AvxVnni) RowBlock256One<Avx2Dot>(w, a, result, count);
+        else if (AvxVnni.IsSupported) RowBlock256One<VnniDot>(w, a, result, count);
+        else RowBlock256One<VnniForm>(w, a, result, count);
         return true;
+    }
+
+    private void RowBlock256One<TDot>(Weights w, Activations a, float* result, int count) where TDot : struct, IDot256
+    {
+        for (int k = 0; k < count; k++, w = w.Next(), result += RowsPerBlock) ScaledRowBlock256One<TDot>(w, a, result);
     }
 }
