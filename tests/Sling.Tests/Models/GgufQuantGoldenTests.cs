@@ -51,8 +51,7 @@ public class GgufQuantGoldenTests
         using var golden = SafeTensorsFile.Open(SharedData.PathOf($"{Folder}/golden-{type}.safetensors"));
         var ids = golden.ReadIntegers("input_ids").Select(i => (int)i).ToArray();
         using var model = ModelLoader.LoadTransformer(SharedData.PathOf($"{Folder}/model-{type}.gguf"));
-        var matrices = model.Weights.Layers.SelectMany(l => l.Linears()).Select(x => x.Linear.Weight)
-            .Append(model.Weights.Classifier.Weight).OfType<Sling.Kernels.RowBlockMatrix>().ToList();
+        var matrices = InterleavedMatrices(model);
         Assert.NotEmpty(matrices);
         Assert.Contains(matrices, m => m.RunsVnni(m.Cols));
         var assembled = Engine.BatchLogits(model, ids, 8);
@@ -73,8 +72,7 @@ public class GgufQuantGoldenTests
         using var golden = SafeTensorsFile.Open(SharedData.PathOf($"{Folder}/golden-{type}.safetensors"));
         var ids = golden.ReadIntegers("input_ids").Select(i => (int)i).Take(12).ToArray();
         using var model = ModelLoader.LoadTransformer(SharedData.PathOf($"{Folder}/model-{type}.gguf"));
-        var matrices = model.Weights.Layers.SelectMany(l => l.Linears()).Select(x => x.Linear.Weight)
-            .Append(model.Weights.Classifier.Weight).OfType<Sling.Kernels.RowBlockMatrix>().ToList();
+        var matrices = InterleavedMatrices(model);
         Assert.NotEmpty(matrices);
         float[] Run(Sling.Kernels.KernelIsa isa)
         {
@@ -85,6 +83,11 @@ public class GgufQuantGoldenTests
         var avxVnni = Run(Sling.Kernels.KernelIsa.AvxVnni);
         Assert.Equal(avx2, avxVnni);
     }
+
+    /// <summary>The model's projections and classifier that loaded into the interleaved layouts.</summary>
+    private static List<Sling.Kernels.RowBlockMatrix> InterleavedMatrices(Transformer model) =>
+        model.Weights.Layers.SelectMany(l => l.Linears()).Select(x => x.Linear.Weight)
+            .Append(model.Weights.Classifier.Weight).OfType<Sling.Kernels.RowBlockMatrix>().ToList();
 
     private static float[] Flatten(float[][] rows) => rows.SelectMany(r => r).ToArray();
 
