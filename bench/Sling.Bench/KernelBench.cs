@@ -13,10 +13,12 @@ internal static class KernelBench
         // AVX-VNNI's kernels run in their exact AVX2 form on a CPU without it (slower: for checking, not speed).
         if (!KernelIsas.Runs(isa) && !(isa == KernelIsa.AvxVnni && KernelIsas.Runs(KernelIsa.Avx2)))
             throw new ArgumentException($"this CPU does not run {isa}: {string.Join(", ", KernelIsas.Available)}");
-        var m = SyntheticModels.Matrix(rows, cols, format);
+        bool kQuant = RawKQuants.Types.ContainsKey(format);
+        if (kQuant && isa < KernelIsa.Avx2) throw new ArgumentException($"format {format}: only the interleaved layout (AVX2 and wider)");
+        var m = kQuant ? RawKQuants.Matrix(rows, cols, format) : SyntheticModels.Matrix(rows, cols, format);
         if (m is GroupMatrix group) group.Isa = isa;
-        else if (m is not AffineBlockMatrix || isa < KernelIsa.Avx2)
-            throw new ArgumentException($"format {format}: q4_0, q8_0, int4, int8 (any ISA), q4_k (AVX2 and wider: the interleaved layout)");
+        else if (m is not (AffineBlockMatrix or RowBlockMatrix) || isa < KernelIsa.Avx2)
+            throw new ArgumentException($"format {format}: q4_0, q8_0, int4, int8 (any ISA), q4_k, {string.Join(", ", RawKQuants.Types.Keys)} (AVX2 and wider: the interleaved layout)");
         var input = new ActivationRows(tokens, cols);
         input.SetCount(tokens);
         for (int i = 0; i < input.Active.Length; i++) input.Active[i] = (float)(rng.NextDouble() - 0.5);

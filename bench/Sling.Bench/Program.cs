@@ -10,7 +10,7 @@ using Sling.Models;
 //   pool      [--threads T]                                 cost of one parallel operation (synchronization)
 //   micro     [BenchmarkDotNet options]                     BenchmarkDotNet micro-benchmarks of the products per format
 //   stream    [--rows 2048] [--cols 2048] [--format q4_0|q8_0|int4|int8] [--copies 100] [--passes 10]   one row times many product-sized matrices from memory (generation's traffic) against one matrix of the same bytes
-//   kernel    [--rows 5632] [--cols 2048] [--format q4_0|q8_0|int4|int8|q4_k] [--tokens N] [--isa scalar|vector128|avx2|avxvnni|avx512]   GB/s and GOP/s of one product (VNNI and .NET paths)
+//   kernel    [--rows 5632] [--cols 2048] [--format q4_0|q8_0|int4|int8|q4_k|q6_k|q5_k|q3_k|q2_k] [--tokens N] [--isa scalar|vector128|avx2|avxvnni|avx512]   GB/s and GOP/s of one product (VNNI and .NET paths; the 6-bit K-quant layout from random GGUF blocks)
 //   attention [--dim 64] [--positions 512] [--stride 256]   one head's scores and weighted sum over an f32 cache (rows of stride floats), one thread
 //   generate  --model PATH [--tokenizer PATH] [--tokens N] [--runs R] [--threads T]
 //   synthetic --shape stories15m|smollm-135m|tinyllama-1.1b [--tokens N] [--threads T]

@@ -470,29 +470,6 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     private static Vector256<float> FactoredBlock256<TDot>(Vector256<int> sums, Vector256<short> scale, float d, Vector256<float> f) where TDot : struct, IDot256
         => Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(TDot.FinishScaled(sums, scale)), Vector256.Create(d), f);
 
-    // A super-block of rows 8·half..: the offsets' Σ_g m·(d·Σq), then output += S·f − M·that.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void FoldSuper256<T>(Weights w, Activations a, ActivationRow x0, ActivationRow x1, ActivationRow x2, ActivationRow x3,
-        int super, int first, int end, int half, Vector256<float> f0, Vector256<float> f1, Vector256<float> f2, Vector256<float> f3,
-        ref Vector256<float> acc0, ref Vector256<float> acc1, ref Vector256<float> acc2, ref Vector256<float> acc3) where T : struct, ITileRows
-    {
-        Vector256<float> m0 = default, m1 = default, m2 = default, m3 = default;
-        for (int g = first; g < end; g++)
-        {
-            var m = w.OffsetFactors256(g, half);
-            m0 = Vector256.FusedMultiplyAdd(m, Vector256.Create(x0.GroupSums[g]), m0);
-            if (T.Has(a, 1)) m1 = Vector256.FusedMultiplyAdd(m, Vector256.Create(x1.GroupSums[g]), m1);
-            if (T.Has(a, 2)) m2 = Vector256.FusedMultiplyAdd(m, Vector256.Create(x2.GroupSums[g]), m2);
-            if (T.Has(a, 3)) m3 = Vector256.FusedMultiplyAdd(m, Vector256.Create(x3.GroupSums[g]), m3);
-        }
-        var scales = w.SuperFactors256(super, 0, half);
-        var offsets = w.SuperFactors256(super, 1, half);
-        acc0 = AffineGroup256(acc0, scales, offsets, f0, m0);
-        if (T.Has(a, 1)) acc1 = AffineGroup256(acc1, scales, offsets, f1, m1);
-        if (T.Has(a, 2)) acc2 = AffineGroup256(acc2, scales, offsets, f2, m2);
-        if (T.Has(a, 3)) acc3 = AffineGroup256(acc3, scales, offsets, f3, m3);
-    }
-
     // One activation row (generation): the tile kernels for a single row, both halves of each block in
     // one pass (the same sums in the same order, so a row gives the same bits alone or in a tile).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock

@@ -300,6 +300,33 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         return ScaledQuad256<TDot>(sums, low, high, quads, j, scale);
     }
 
+    // Stored vectors j and j + 1 (one 16-value group) for the tile's rows, for codes of at most four
+    // bits (Q3_K, Q2_K): their four 16-bit products per row add in 16 bits (at most 4·2·15·127) before
+    // one vpmaddwd by the group's scale words instead of two (measured in one process, alternating:
+    // Q3_K/Q2_K tiles ~10 % faster). Five-bit codes would fit (4·2·31·127) but came out slower: two
+    // vectors' unpacking from their plane at once leaves too few registers.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScaledPairs256<T, TDot>(Activations a, byte* c, int j, int planes, Vector256<byte> nibble, Vector256<byte> plane,
+        int* q0, int* q1, int* q2, int* q3, Vector256<short> scale, ref Vector256<int> i0, ref Vector256<int> i1, ref Vector256<int> i2, ref Vector256<int> i3)
+        where T : struct, ITileRows where TDot : struct, IDot256
+    {
+        Codes256(c, j, planes, nibble, plane, plane, out var low0, out var high0);
+        Codes256(c, j + 1, planes, nibble, plane, plane, out var low1, out var high1);
+        i0 = PairSums256<TDot>(i0, low0, high0, low1, high1, q0, j, scale);
+        if (T.Has(a, 1)) i1 = PairSums256<TDot>(i1, low0, high0, low1, high1, q1, j, scale);
+        if (T.Has(a, 2)) i2 = PairSums256<TDot>(i2, low0, high0, low1, high1, q2, j, scale);
+        if (T.Has(a, 3)) i3 = PairSums256<TDot>(i3, low0, high0, low1, high1, q3, j, scale);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> PairSums256<TDot>(Vector256<int> sums, Vector256<byte> low0, Vector256<byte> high0, Vector256<byte> low1, Vector256<byte> high1,
+        int* quads, int j, Vector256<short> scale) where TDot : struct, IDot256
+    {
+        var first = Avx2.MultiplyAddAdjacent(low0, Vector256.Create(quads[2 * j]).AsSByte()) + Avx2.MultiplyAddAdjacent(high0, Vector256.Create(quads[2 * j + 1]).AsSByte());
+        var second = Avx2.MultiplyAddAdjacent(low1, Vector256.Create(quads[2 * j + 2]).AsSByte()) + Avx2.MultiplyAddAdjacent(high1, Vector256.Create(quads[2 * j + 3]).AsSByte());
+        return TDot.Words(sums, first + second, scale);
+    }
+
     // Stored vector j for the tile's rows: Σ s·code·q into their 32-bit sums.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void ScaledQuads256<T, TDot>(Activations a, byte* c, int j, int planes, Vector256<byte> nibble, Vector256<byte> p0, Vector256<byte> p1,
@@ -313,12 +340,12 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         if (T.Has(a, 3)) i3 = ScaledQuad256<TDot>(i3, low, high, q3, j, scale);
     }
 
-    // A block's integer sums (less s·zero·Σq per half where the codes' offset leaves that way) as floats times its activation scale.
+    // A block's integer sums (less s·zero·Σq per half where the codes' offset leaves that way: one
+    // vpmaddwd of the block's two half sums by the halves' scale·zero words) as floats times its activation scale.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> AddScaledBlock256(ActivationRow x, int b, Vector256<int> sum, bool halfZero, Vector256<short> scale0, Vector256<short> scale1, Vector256<float> f)
+    private static Vector256<float> AddScaledBlock256(ActivationRow x, int b, Vector256<int> sum, bool halfZero, Vector256<short> zeroScales, Vector256<float> f)
     {
-        if (halfZero)
-            sum -= Avx2.MultiplyAddAdjacent(x.ZeroWords256(2 * b), scale0) + Avx2.MultiplyAddAdjacent(x.ZeroWords256(2 * b + 1), scale1);
+        if (halfZero) sum -= Avx2.MultiplyAddAdjacent(x.HalfSums256(b), zeroScales);
         return Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(sum), Vector256.Create(x.Scales[b]), f);
     }
 
@@ -355,24 +382,27 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
                 int g = b * perBlock, o = b * BlockSize;
                 var scale0 = w.ScaleWords256(g, half);
                 var scale1 = halves ? w.ScaleWords256(g + 1, half) : scale0;
+                var zeroScales = halfZero ? w.ZeroScaleWords256(g, half, w.Zero) : default;
                 int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
                 Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
-                ScaledQuads256<T, TDot>(a, c, 0, planes, nibble, p0, p1, q0, q1, q2, q3, scale0, ref i0, ref i1, ref i2, ref i3);
-                ScaledQuads256<T, TDot>(a, c, 1, planes, nibble, p0, p1, q0, q1, q2, q3, scale0, ref i0, ref i1, ref i2, ref i3);
-                ScaledQuads256<T, TDot>(a, c, 2, planes, nibble, p0, p1, q0, q1, q2, q3, scale1, ref i0, ref i1, ref i2, ref i3);
-                ScaledQuads256<T, TDot>(a, c, 3, planes, nibble, p0, p1, q0, q1, q2, q3, scale1, ref i0, ref i1, ref i2, ref i3);
-                f0 = AddScaledBlock256(x0, b, i0, halfZero, scale0, scale1, f0);
-                if (T.Has(a, 1)) f1 = AddScaledBlock256(x1, b, i1, halfZero, scale0, scale1, f1);
-                if (T.Has(a, 2)) f2 = AddScaledBlock256(x2, b, i2, halfZero, scale0, scale1, f2);
-                if (T.Has(a, 3)) f3 = AddScaledBlock256(x3, b, i3, halfZero, scale0, scale1, f3);
+                if (planes == 0)
+                {
+                    ScaledPairs256<T, TDot>(a, c, 0, planes, nibble, p0, q0, q1, q2, q3, scale0, ref i0, ref i1, ref i2, ref i3);
+                    ScaledPairs256<T, TDot>(a, c, 2, planes, nibble, p0, q0, q1, q2, q3, scale1, ref i0, ref i1, ref i2, ref i3);
+                }
+                else
+                {
+                    ScaledQuads256<T, TDot>(a, c, 0, planes, nibble, p0, p1, q0, q1, q2, q3, scale0, ref i0, ref i1, ref i2, ref i3);
+                    ScaledQuads256<T, TDot>(a, c, 1, planes, nibble, p0, p1, q0, q1, q2, q3, scale0, ref i0, ref i1, ref i2, ref i3);
+                    ScaledQuads256<T, TDot>(a, c, 2, planes, nibble, p0, p1, q0, q1, q2, q3, scale1, ref i0, ref i1, ref i2, ref i3);
+                    ScaledQuads256<T, TDot>(a, c, 3, planes, nibble, p0, p1, q0, q1, q2, q3, scale1, ref i0, ref i1, ref i2, ref i3);
+                }
+                f0 = AddScaledBlock256(x0, b, i0, halfZero, zeroScales, f0);
+                if (T.Has(a, 1)) f1 = AddScaledBlock256(x1, b, i1, halfZero, zeroScales, f1);
+                if (T.Has(a, 2)) f2 = AddScaledBlock256(x2, b, i2, halfZero, zeroScales, f2);
+                if (T.Has(a, 3)) f3 = AddScaledBlock256(x3, b, i3, halfZero, zeroScales, f3);
             }
-            var scales = w.SuperFactors256(super, 0, half);
-            var offsets = w.SuperFactors256(super, 1, half);
-            int first = super * perSuper;
-            acc0 = AffineGroup256(acc0, scales, offsets, f0, OffsetSums256(w, x0, first, perSuper, half));
-            if (T.Has(a, 1)) acc1 = AffineGroup256(acc1, scales, offsets, f1, OffsetSums256(w, x1, first, perSuper, half));
-            if (T.Has(a, 2)) acc2 = AffineGroup256(acc2, scales, offsets, f2, OffsetSums256(w, x2, first, perSuper, half));
-            if (T.Has(a, 3)) acc3 = AffineGroup256(acc3, scales, offsets, f3, OffsetSums256(w, x3, first, perSuper, half));
+            FoldSuper256<T>(w, a, x0, x1, x2, x3, super, super * perSuper, (super + 1) * perSuper, half, f0, f1, f2, f3, ref acc0, ref acc1, ref acc2, ref acc3);
         }
         Store256(a, result, stride, acc0, acc1, acc2, acc3);
     }
@@ -402,12 +432,13 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
                     Vector256<byte> p0 = planes > 0 ? Vector256.Load(c + LowBytes) : default, p1 = planes > 1 ? Vector256.Load(c + LowBytes + 64) : default;
                     var scale0 = w.ScaleWords256(g, half);
                     var scale1 = halves ? w.ScaleWords256(g + 1, half) : scale0;
+                    var zeroScales = halfZero ? w.ZeroScaleWords256(g, half, w.Zero) : default;
                     var sum = ScaledQuad256<TDot>(default, c, 0, planes, nibble, p0, p1, q, scale0);
                     sum = ScaledQuad256<TDot>(sum, c, 1, planes, nibble, p0, p1, q, scale0);
                     sum = ScaledQuad256<TDot>(sum, c, 2, planes, nibble, p0, p1, q, scale1);
                     sum = ScaledQuad256<TDot>(sum, c, 3, planes, nibble, p0, p1, q, scale1);
-                    if (half == 0) fLow = AddScaledBlock256(x, b, sum, halfZero, scale0, scale1, fLow);
-                    else fHigh = AddScaledBlock256(x, b, sum, halfZero, scale0, scale1, fHigh);
+                    if (half == 0) fLow = AddScaledBlock256(x, b, sum, halfZero, zeroScales, fLow);
+                    else fHigh = AddScaledBlock256(x, b, sum, halfZero, zeroScales, fHigh);
                 }
             }
             int first = super * perSuper;

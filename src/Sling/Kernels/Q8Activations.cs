@@ -22,6 +22,9 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
     // block or per half block (the K-quants' 16-value groups: 32 for Q6_K, 4 for Q3_K).
     private readonly List<(int Zero, bool Halves, NativeArray<int> Sums)> _zeroSums = [];
     private int _zeroSumsValid;
+    // Σq of each block's two 16-input halves as one int's two 16-bit words (made on first use per input).
+    private NativeArray<int>? _halfSumPairs;
+    private bool _halfSumPairsValid;
 
     public Q8Activations(int capacity, int cols)
     {
@@ -65,6 +68,7 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
         Count = count;
         _groupSumsValid = 0;
         _zeroSumsValid = 0;
+        _halfSumPairsValid = false;
         fixed (float* s = source)
         {
             _source = s;
@@ -80,7 +84,7 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
         }
     }
 
-    public long Bytes => Codes.Length + Wide.Length * 2L + (Scales.Length + ScaledSums.Length + OffsetSums.Length + Lanes.Length) * 4L;
+    public long Bytes => Codes.Length + Wide.Length * 2L + (Scales.Length + ScaledSums.Length + OffsetSums.Length + Lanes.Length + (_halfSumPairs?.Length ?? 0)) * 4L;
 
     public void Dispose()
     {
@@ -91,6 +95,7 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
         OffsetSums.Dispose();
         Lanes.Dispose();
         foreach (var (_, _, sums) in _zeroSums) sums.Dispose();
+        _halfSumPairs?.Dispose();
     }
 
     void IParallelJob.Execute(int row) => Execute(row);
@@ -198,6 +203,26 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
         _zeroSums[_zeroSumsValid] = (zero, halves, sums);
         _zeroSumsValid++; // published last, as the group sums
         return target;
+    }
+
+    /// <summary>
+    /// Per row and block (Count × Blocks), the Σq of its two 16-input halves as the low and high 16-bit
+    /// words of one int (each at most 16·127 in size): one <c>vpmaddwd</c> of it by a row's two
+    /// half-block scale words (times a zero point) gives Σ over both halves of scale · zero · Σq.
+    /// Made once per input, before the threads start (as the other tables).
+    /// </summary>
+    public int* HalfSumPairs()
+    {
+        _halfSumPairs ??= new NativeArray<int>(OffsetSums.Length);
+        int* pairs = _halfSumPairs.Pointer;
+        if (!_halfSumPairsValid)
+        {
+            for (int t = 0; t < Count; t++)
+                for (int b = 0; b < Blocks; b++)
+                    pairs[t * Blocks + b] = (HalfBlockSum(t, 2 * b) & 0xFFFF) | HalfBlockSum(t, 2 * b + 1) << 16;
+            _halfSumPairsValid = true; // published last, as the other tables
+        }
+        return pairs;
     }
 
     /// <summary>Σ of the integer codes of half block <paramref name="half"/> (16 inputs) of row <paramref name="t"/>.</summary>

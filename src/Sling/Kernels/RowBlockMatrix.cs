@@ -386,6 +386,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     internal override void PrepareQ8(Q8Activations input)
     {
         if (ZeroSumsOf(input) == null && FoldsGroupSums) input.GroupSums(GroupSize);
+        if (HalfZero) input.HalfSumPairs();
     }
 
     /// <summary>
@@ -438,6 +439,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         {
             bool halfZero = HalfZero;
             int* zeroSums = ZeroSumsOf(input);
+            int* halfPairs = halfZero ? input.HalfSumPairs() : null;
             int zeroStride = halfZero ? groups : blocks; // zero·Σq per half block or per block
             // Tiles run on the assembled VNNI kernels where there are: full tiles of 4, then single rows
             // (generation's one row, a last partial tile); the range's weights are set once, the
@@ -489,7 +491,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
                 }
                 var a = new Activations(q + (long)t * input.Stride, wide + (long)t * input.Stride, input.Stride,
                     d + (long)t * blocks, blocks, sums + (long)t * groups, groups, tile,
-                    zeroSums == null ? null : zeroSums + (long)t * zeroStride, zeroStride);
+                    zeroSums == null ? null : zeroSums + (long)t * zeroStride, zeroStride, halfPairs == null ? null : halfPairs + (long)t * blocks);
                 int count = Math.Min(last, from + span) - from;
                 var block = matrix.At(from);
                 // The 16 results of activation row t+k land straight in its output row; the AVX2 kernels
@@ -582,6 +584,30 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// JIT drops the tests, measured 6–14 % faster) or those present (a last partial tile, or a
     /// server step over two or three sequences, where computing four would double the work).
     /// </summary>
+    // A super-block of rows 8·half.. (groups first..end − 1) into the tile's outputs: the offsets' Σ_g m·(d·Σq)
+    // (each group's offset bytes converted once for the tile's rows; none without offset factors), then output += S·f − M·that.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected static void FoldSuper256<T>(Weights w, Activations a, ActivationRow x0, ActivationRow x1, ActivationRow x2, ActivationRow x3,
+        int super, int first, int end, int half, Vector256<float> f0, Vector256<float> f1, Vector256<float> f2, Vector256<float> f3,
+        ref Vector256<float> acc0, ref Vector256<float> acc1, ref Vector256<float> acc2, ref Vector256<float> acc3) where T : struct, ITileRows
+    {
+        Vector256<float> m0 = default, m1 = default, m2 = default, m3 = default;
+        for (int g = first; g < end && w.HasOffsetFactors; g++)
+        {
+            var m = w.OffsetFactors256(g, half);
+            m0 = Vector256.FusedMultiplyAdd(m, Vector256.Create(x0.GroupSums[g]), m0);
+            if (T.Has(a, 1)) m1 = Vector256.FusedMultiplyAdd(m, Vector256.Create(x1.GroupSums[g]), m1);
+            if (T.Has(a, 2)) m2 = Vector256.FusedMultiplyAdd(m, Vector256.Create(x2.GroupSums[g]), m2);
+            if (T.Has(a, 3)) m3 = Vector256.FusedMultiplyAdd(m, Vector256.Create(x3.GroupSums[g]), m3);
+        }
+        var scales = w.SuperFactors256(super, 0, half);
+        var offsets = w.SuperFactors256(super, 1, half);
+        acc0 = AffineGroup256(acc0, scales, offsets, f0, m0);
+        if (T.Has(a, 1)) acc1 = AffineGroup256(acc1, scales, offsets, f1, m1);
+        if (T.Has(a, 2)) acc2 = AffineGroup256(acc2, scales, offsets, f2, m2);
+        if (T.Has(a, 3)) acc3 = AffineGroup256(acc3, scales, offsets, f3, m3);
+    }
+
     private protected interface ITileRows
     {
         static abstract bool Has(Activations a, int k);
@@ -605,7 +631,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
     /// <summary>Pointers to the activation rows of one tile (missing rows repeat the last, and are not stored).</summary>
     private protected readonly struct Activations(sbyte* codes, short* wide, int stride, float* scales, int blocks, float* groupSums, int groups, int tile,
-        int* zeroSums = null, int zeroStride = 0)
+        int* zeroSums = null, int zeroStride = 0, int* halfPairs = null)
     {
         public int Tile => tile;
         private int Row(int k) => Math.Min(k, tile - 1);
@@ -616,11 +642,12 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         /// <summary>Row k's zero · Σq for block b (one shared zero point), or for half block b (16-value groups with scales only), else 0.</summary>
         public int ZeroSum(int k, int b) => zeroSums == null ? 0 : zeroSums[(long)Row(k) * zeroStride + b];
         /// <summary>Row k's pointers, for a kernel to take out of its block loop.</summary>
-        public ActivationRow At(int k) => new(Codes(k), Wide(k), Scales(k), GroupSums(k), zeroSums == null ? null : zeroSums + (long)Row(k) * zeroStride);
+        public ActivationRow At(int k) => new(Codes(k), Wide(k), Scales(k), GroupSums(k), zeroSums == null ? null : zeroSums + (long)Row(k) * zeroStride,
+            halfPairs == null ? null : halfPairs + (long)Row(k) * blocks);
     }
 
     /// <summary>One activation row of a tile (<see cref="Activations.At"/>): its codes, block scales, group sums and zero sums.</summary>
-    private protected readonly struct ActivationRow(sbyte* codes, short* wide, float* scales, float* groupSums, int* zeroSums)
+    private protected readonly struct ActivationRow(sbyte* codes, short* wide, float* scales, float* groupSums, int* zeroSums, int* halfPairs)
     {
         public sbyte* Codes => codes;
         public short* Wide => wide;
@@ -630,16 +657,11 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         public int ZeroSum(int b) => zeroSums == null ? 0 : zeroSums[b];
 
         /// <summary>
-        /// <see cref="ZeroSum"/>(b) split into two 16-bit words that add up to it (each within 16 bits
-        /// where the sum is within 17), broadcast: <c>vpmaddwd</c> of it by a group's scale words gives
-        /// scale · zero·Σq in 32 bits (AVX2).
+        /// Block b's two half sums Σq (<see cref="Q8Activations.HalfSumPairs"/>), broadcast: <c>vpmaddwd</c>
+        /// of them by <see cref="Weights.ZeroScaleWords256"/> gives Σ over the halves of scale · zero · Σq (AVX2).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector256<short> ZeroWords256(int b)
-        {
-            int sum = ZeroSum(b), low = sum >> 1;
-            return Vector256.Create((low & 0xFFFF) | (sum - low) << 16).AsInt16();
-        }
+        public Vector256<short> HalfSums256(int b) => Vector256.Create(halfPairs[b]).AsInt16();
     }
 
     /// <summary>One row block's codes, per-group scales and zero points (or float scales and offsets).</summary>
@@ -707,6 +729,23 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
             var lane = signedFactors ? Avx2.ConvertToVector256Int32((sbyte*)bytes) & Vector256.Create(0xFFFF) : Avx2.ConvertToVector256Int32(bytes);
             return (lane | (lane << 16)).AsInt16();
         }
+
+        /// <summary>
+        /// Rows 8·half.. of 16-value groups <paramref name="g"/> and g + 1 (a block's halves): each lane's
+        /// two 16-bit words are the two scale bytes times the code offset <paramref name="zero"/> (within
+        /// 16 bits: |scale| ≤ 128, zero ≤ 32 for Q6_K and Q3_K): what <see cref="ActivationRow.HalfSums256"/> meets.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<short> ZeroScaleWords256(int g, int half, int zero)
+        {
+            byte* first = groupFactors + (long)g * factorParts * RowsPerBlock + half * 8, second = first + factorParts * RowsPerBlock;
+            var low = signedFactors ? Avx2.ConvertToVector256Int32((sbyte*)first) : Avx2.ConvertToVector256Int32(first);
+            var high = signedFactors ? Avx2.ConvertToVector256Int32((sbyte*)second) : Avx2.ConvertToVector256Int32(second);
+            return Avx2.MultiplyLow(((low & Vector256.Create(0xFFFF)) | (high << 16)).AsInt16(), Vector256.Create((short)zero));
+        }
+
+        /// <summary>The code offset every code shares (<see cref="SymmetricZero"/>).</summary>
+        public int Zero => symmetricZero;
 
         /// <summary>Rows 8·half.. of factored group <paramref name="g"/>'s unsigned offset bytes as floats (zero without offsets; AVX2).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -162,6 +162,35 @@ public class IntegerKernelTests
         Assert.Equal(127, Enumerable.Range(0, 32).Max(c => Math.Abs((int)q.Codes[c])));
     }
 
+    // The K-quant kernels take scale · offset · Σq of a block's two 16-input halves in one vpmaddwd:
+    // each half's Σ of codes must be a whole 16-bit word, low word the first half, high the second,
+    // and a new input must not keep the last one's pairs.
+    [Fact]
+    public unsafe void HalfSumPairsHoldEachHalfBlocksCodeSumAsOneWord()
+    {
+        var q = QuantizedMatrices.RandomActivations(3, 100, seed: 12);
+        for (int round = 0; round < 2; round++)
+        {
+            int* pairs = q.HalfSumPairs();
+            for (int t = 0; t < q.Count; t++)
+                for (int b = 0; b < q.Blocks; b++)
+                {
+                    int first = 0, second = 0;
+                    for (int i = 0; i < 16; i++)
+                    {
+                        first += q.Codes[t * q.Stride + b * 32 + i];
+                        second += q.Codes[t * q.Stride + b * 32 + 16 + i];
+                    }
+                    int pair = pairs[t * q.Blocks + b];
+                    Assert.Equal(first, (short)(pair & 0xFFFF));
+                    Assert.Equal(second, pair >> 16);
+                }
+            var values = new float[q.Count * 100];
+            for (int i = 0; i < values.Length; i++) values[i] = (i * 37 % 101 - 50) * 0.5f;
+            q.Quantize(values, q.Count);
+        }
+    }
+
     [Fact]
     public void TheIntegerProductIsCloseToTheExactFloatProduct()
     {
