@@ -579,11 +579,6 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// <summary>Activation rows one kernel call multiplies with a row block.</summary>
     private protected const int Tile = 4;
 
-    /// <summary>
-    /// Which of a tile's four activation rows an AVX2 kernel computes: all four (a full tile: the
-    /// JIT drops the tests, measured 6–14 % faster) or those present (a last partial tile, or a
-    /// server step over two or three sequences, where computing four would double the work).
-    /// </summary>
     // A super-block of rows 8·half.. (groups first..end − 1) into the tile's outputs: the offsets' Σ_g m·(d·Σq)
     // (each group's offset bytes converted once for the tile's rows; none without offset factors), then output += S·f − M·that.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -608,6 +603,11 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         if (T.Has(a, 3)) acc3 = AffineGroup256(acc3, scales, offsets, f3, m3);
     }
 
+    /// <summary>
+    /// Which of a tile's four activation rows an AVX2 kernel computes: all four (a full tile: the
+    /// JIT drops the tests, measured 6–14 % faster) or those present (a last partial tile, or a
+    /// server step over two or three sequences, where computing four would double the work).
+    /// </summary>
     private protected interface ITileRows
     {
         static abstract bool Has(Activations a, int k);
@@ -646,7 +646,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
             halfPairs == null ? null : halfPairs + (long)Row(k) * blocks);
     }
 
-    /// <summary>One activation row of a tile (<see cref="Activations.At"/>): its codes, block scales, group sums and zero sums.</summary>
+    /// <summary>One activation row of a tile (<see cref="Activations.At"/>): its codes, block scales, group sums, zero sums and half-block sum pairs.</summary>
     private protected readonly struct ActivationRow(sbyte* codes, short* wide, float* scales, float* groupSums, int* zeroSums, int* halfPairs)
     {
         public sbyte* Codes => codes;
