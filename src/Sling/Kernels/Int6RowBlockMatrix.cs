@@ -373,7 +373,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
                 int g = b * perBlock, o = b * BlockSize;
                 var scale0 = w.ScaleWords256(g, half);
                 var scale1 = halves ? w.ScaleWords256(g + 1, half) : scale0;
-                var zeroScales = halfZero ? w.ZeroScaleWords256(g, half, w.Zero) : default;
+                var zeroScales = halfZero ? w.ZeroScaleWords256(g, half) : default;
                 int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
                 Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
                 if (planes == 0)
@@ -457,26 +457,22 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
                     PairBoth256One<TDot>(block, 0, planes, nibble, default, default, q, scaleL0, scaleH0, ref sumL, ref sumH);
                     PairBoth256One<TDot>(block, 2, planes, nibble, default, default, q, scaleL1, scaleH1, ref sumL, ref sumH);
                 }
-                else if (planes == 1)
-                {
-                    Vector256<byte> planeL = Vector256.Load(block + LowBytes), planeH = Vector256.Load(block + 32 + LowBytes);
-                    QuadBoth256One<TDot>(block, 0, planes, nibble, planeL, planeH, q, scaleL0, scaleH0, ref sumL, ref sumH);
-                    QuadBoth256One<TDot>(block, 1, planes, nibble, planeL, planeH, q, scaleL0, scaleH0, ref sumL, ref sumH);
-                    QuadBoth256One<TDot>(block, 2, planes, nibble, planeL, planeH, q, scaleL1, scaleH1, ref sumL, ref sumH);
-                    QuadBoth256One<TDot>(block, 3, planes, nibble, planeL, planeH, q, scaleL1, scaleH1, ref sumL, ref sumH);
-                }
                 else
                 {
+                    // Q5_K's one plane serves the four vectors; Q6_K's second serves vectors 2 and 3.
                     Vector256<byte> planeL = Vector256.Load(block + LowBytes), planeH = Vector256.Load(block + 32 + LowBytes);
                     QuadBoth256One<TDot>(block, 0, planes, nibble, planeL, planeH, q, scaleL0, scaleH0, ref sumL, ref sumH);
                     QuadBoth256One<TDot>(block, 1, planes, nibble, planeL, planeH, q, scaleL0, scaleH0, ref sumL, ref sumH);
-                    planeL = Vector256.Load(block + LowBytes + 64);
-                    planeH = Vector256.Load(block + 32 + LowBytes + 64);
+                    if (planes == 2)
+                    {
+                        planeL = Vector256.Load(block + LowBytes + 64);
+                        planeH = Vector256.Load(block + 32 + LowBytes + 64);
+                    }
                     QuadBoth256One<TDot>(block, 2, planes, nibble, planeL, planeH, q, scaleL1, scaleH1, ref sumL, ref sumH);
                     QuadBoth256One<TDot>(block, 3, planes, nibble, planeL, planeH, q, scaleL1, scaleH1, ref sumL, ref sumH);
                 }
-                fLow = AddScaledBlock256(x, b, sumL, halfZero, halfZero ? w.ZeroScaleWords256(g, 0, w.Zero) : default, fLow);
-                fHigh = AddScaledBlock256(x, b, sumH, halfZero, halfZero ? w.ZeroScaleWords256(g, 1, w.Zero) : default, fHigh);
+                fLow = AddScaledBlock256(x, b, sumL, halfZero, halfZero ? w.ZeroScaleWords256(g, 0) : default, fLow);
+                fHigh = AddScaledBlock256(x, b, sumH, halfZero, halfZero ? w.ZeroScaleWords256(g, 1) : default, fHigh);
             }
             int first = super * perSuper;
             low = AffineGroup256(low, w.SuperFactors256(super, 0, 0), w.SuperFactors256(super, 1, 0), fLow, OffsetSums256(w, x, first, perSuper, 0));

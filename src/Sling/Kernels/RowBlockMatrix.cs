@@ -386,15 +386,19 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     internal override void PrepareQ8(Q8Activations input)
     {
         if (ZeroSumsOf(input) == null && FoldsGroupSums) input.GroupSums(GroupSize);
-        if (HalfZero) input.HalfSumPairs();
+        if (TakesHalfSumPairs) input.HalfSumPairs();
     }
 
     /// <summary>
     /// The integer sums this matrix takes out of its blocks' sums: zero · Σq per block (a shared zero
-    /// point) or per half block (16-value groups with scales only), made once per input; else null.
+    /// point) or, on the AVX-512 paths, per half block (16-value groups with scales only), made once per
+    /// input; else null. The AVX2 kernels take the half blocks' out as <see cref="TakesHalfSumPairs"/> says.
     /// </summary>
     private int* ZeroSumsOf(Q8Activations input) =>
-        SharedZero ? input.ZeroSums(SymmetricZero) : HalfZero ? input.HalfZeroSums(SymmetricZero) : null;
+        SharedZero ? input.ZeroSums(SymmetricZero) : HalfZero && Isa == KernelIsa.Avx512 ? input.HalfZeroSums(SymmetricZero) : null;
+
+    /// <summary>16-value groups with scales only on the AVX2 kernels: the code offset leaves each block's sum as one <c>vpmaddwd</c> of its half sums (<see cref="Q8Activations.HalfSumPairs"/>).</summary>
+    private bool TakesHalfSumPairs => HalfZero && Isa != KernelIsa.Avx512;
 
     /// <summary>
     /// The group fold reads Σ d·Σq per group (affine offsets, a zero point per group); a shared zero
@@ -439,7 +443,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         {
             bool halfZero = HalfZero;
             int* zeroSums = ZeroSumsOf(input);
-            int* halfPairs = halfZero ? input.HalfSumPairs() : null;
+            int* halfPairs = TakesHalfSumPairs ? input.HalfSumPairs() : null;
             int zeroStride = halfZero ? groups : blocks; // zero·Σq per half block or per block
             // Tiles run on the assembled VNNI kernels where there are: full tiles of 4, then single rows
             // (generation's one row, a last partial tile); the range's weights are set once, the
@@ -470,7 +474,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
             // Row block 0's weights; a range starts At its first row block.
             var matrix = new Weights(codes, scales, zeros, groups, GroupSize / BlockSize, SymmetricZero, affine,
                 superFactors == null ? null : groupFactors, superFactors,
-                per == 0 ? 0 : System.Numerics.BitOperations.Log2((uint)per), parts, signedFactors, zeroSums != null, (long)blocks * BlockBytes);
+                per == 0 ? 0 : System.Numerics.BitOperations.Log2((uint)per), parts, signedFactors, SharedZero || halfZero, (long)blocks * BlockBytes);
             int span = kernel != null || single != null || n <= Tile ? Math.Max(1, last - first) : Math.Max(1, ChunkBytes / (blocks * BlockBytes));
             for (int from = first; from < last; from += span)
             for (int t = 0, tile; t < n; t += tile)
@@ -732,20 +736,17 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
         /// <summary>
         /// Rows 8·half.. of 16-value groups <paramref name="g"/> and g + 1 (a block's halves): each lane's
-        /// two 16-bit words are the two scale bytes times the code offset <paramref name="zero"/> (within
-        /// 16 bits: |scale| ≤ 128, zero ≤ 32 for Q6_K and Q3_K): what <see cref="ActivationRow.HalfSums256"/> meets.
+        /// two 16-bit words are the two scale bytes times the codes' offset, the shared zero (within 16
+        /// bits: |scale| ≤ 128, zero ≤ 32 for Q6_K and Q3_K): what <see cref="ActivationRow.HalfSums256"/> meets.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector256<short> ZeroScaleWords256(int g, int half, int zero)
+        public Vector256<short> ZeroScaleWords256(int g, int half)
         {
             byte* first = groupFactors + (long)g * factorParts * RowsPerBlock + half * 8, second = first + factorParts * RowsPerBlock;
             var low = signedFactors ? Avx2.ConvertToVector256Int32((sbyte*)first) : Avx2.ConvertToVector256Int32(first);
             var high = signedFactors ? Avx2.ConvertToVector256Int32((sbyte*)second) : Avx2.ConvertToVector256Int32(second);
-            return Avx2.MultiplyLow(((low & Vector256.Create(0xFFFF)) | (high << 16)).AsInt16(), Vector256.Create((short)zero));
+            return Avx2.MultiplyLow(((low & Vector256.Create(0xFFFF)) | (high << 16)).AsInt16(), Vector256.Create((short)symmetricZero));
         }
-
-        /// <summary>The code offset every code shares (<see cref="SymmetricZero"/>).</summary>
-        public int Zero => symmetricZero;
 
         /// <summary>Rows 8·half.. of factored group <paramref name="g"/>'s unsigned offset bytes as floats (zero without offsets; AVX2).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
