@@ -13,9 +13,7 @@ internal static class KernelBench
         // AVX-VNNI's kernels run in their exact AVX2 form on a CPU without it (slower: for checking, not speed).
         if (!KernelIsas.Runs(isa) && !(isa == KernelIsa.AvxVnni && KernelIsas.Runs(KernelIsa.Avx2)))
             throw new ArgumentException($"this CPU does not run {isa}: {string.Join(", ", KernelIsas.Available)}");
-        bool kQuant = RawKQuants.Types.ContainsKey(format);
-        if (kQuant && isa < KernelIsa.Avx2) throw new ArgumentException($"format {format}: only the interleaved layout (AVX2 and wider)");
-        var m = kQuant ? RawKQuants.Matrix(rows, cols, format) : SyntheticModels.Matrix(rows, cols, format);
+        var m = RawKQuants.Types.ContainsKey(format) ? RawKQuants.Matrix(rows, cols, format) : SyntheticModels.Matrix(rows, cols, format);
         if (m is GroupMatrix group) group.Isa = isa;
         else if (m is not (AffineBlockMatrix or RowBlockMatrix) || isa < KernelIsa.Avx2)
             throw new ArgumentException($"format {format}: q4_0, q8_0, int4, int8 (any ISA), q4_k, {string.Join(", ", RawKQuants.Types.Keys)} (AVX2 and wider: the interleaved layout)");
