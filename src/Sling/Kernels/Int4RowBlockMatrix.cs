@@ -328,16 +328,21 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     private static void Kernel<T, TDot>(Weights w, Activations a, float* result, int stride, int count) where T : struct, ITileRows where TDot : struct, IDot256
     {
         if (FactoredByIntegers(w)) FactoredRowBlock256Both<T, TDot>(w, a, result, stride, count);
-        else if (OneBlockGroups(w)) RowBlock256Both<T, EachBlock, TDot>(w, a, result, stride, count);
-        else RowBlock256Both<T, EachGroup, TDot>(w, a, result, stride, count);
+        else if (OneBlockGroups(w)) RowBlock256Both<T, EachBlock, ZeroStart, TDot>(w, a, result, stride, count);
+        else if (w.SharedZero) RowBlock256Both<T, EachGroup, ZeroStart, TDot>(w, a, result, stride, count);
+        else RowBlock256Both<T, EachGroup, NoZero, TDot>(w, a, result, stride, count);
     }
+
+    // A shared zero point (Q4_0, symmetric int4) leaves each block's sums where they start; with a zero
+    // point per group, or offsets, the sums start at zero and the group fold takes them out.
+    private protected override bool ZeroInLaneStarts => SharedZero && Isa == KernelIsa.Avx2;
 
     // Plain int4 blocks (Q4_0, Q4_1, the seed's int4) for a tile, both halves of each stored vector in
     // one pass: each activation row's two broadcast quads meet rows 0–7 and 8–15 (a broadcast takes a
     // vector pipe on AVX2 machines, so sharing it saves one in six operations; measured on Zen 3).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void RowBlock256Both<T, TFold, TDot>(Weights w, Activations a, float* result, int stride, int count)
-        where T : struct, ITileRows where TFold : struct, IFoldUnit where TDot : struct, IDot256
+    private static void RowBlock256Both<T, TFold, TStart, TDot>(Weights w, Activations a, float* result, int stride, int count)
+        where T : struct, ITileRows where TFold : struct, IFoldUnit where TStart : struct, IBlockStart where TDot : struct, IDot256
     {
         var mask = Vector256.Create((byte)0xF);
         var ones = Vector256<short>.One;
@@ -352,25 +357,29 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
                 Vector256<float> gh0 = default, gh1 = default, gh2 = default, gh3 = default;
                 for (int end = b + w.BlocksPerGroup; b < end; b++)
                 {
-                    Vector256<int> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
-                    Vector256<int> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
+                    // Both halves of a row start from its block's zero start (or zero): the sums end without the zero point.
+                    Vector256<int> sl0 = TStart.Of(x0, b), sl1 = default, sl2 = default, sl3 = default;
+                    if (T.Has(a, 1)) sl1 = TStart.Of(x1, b);
+                    if (T.Has(a, 2)) sl2 = TStart.Of(x2, b);
+                    if (T.Has(a, 3)) sl3 = TStart.Of(x3, b);
+                    Vector256<int> sh0 = sl0, sh1 = sl1, sh2 = sl2, sh3 = sl3;
                     BlockSumsBoth<T, TDot>(w, a, x0, x1, x2, x3, b, mask, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
                     if (TFold.Block)
                     {
                         var sLow = w.HalfScales256(b, 0);
                         var sHigh = w.HalfScales256(b, 1);
-                        l0 = ScaledBlock256(x0, b, TDot.Finish(sl0, ones), sLow, l0);
-                        h0 = ScaledBlock256(x0, b, TDot.Finish(sh0, ones), sHigh, h0);
-                        if (T.Has(a, 1)) { l1 = ScaledBlock256(x1, b, TDot.Finish(sl1, ones), sLow, l1); h1 = ScaledBlock256(x1, b, TDot.Finish(sh1, ones), sHigh, h1); }
-                        if (T.Has(a, 2)) { l2 = ScaledBlock256(x2, b, TDot.Finish(sl2, ones), sLow, l2); h2 = ScaledBlock256(x2, b, TDot.Finish(sh2, ones), sHigh, h2); }
-                        if (T.Has(a, 3)) { l3 = ScaledBlock256(x3, b, TDot.Finish(sl3, ones), sLow, l3); h3 = ScaledBlock256(x3, b, TDot.Finish(sh3, ones), sHigh, h3); }
+                        l0 = ScaledBlock256(x0.Scales[b], TDot.Finish(sl0, ones), sLow, l0);
+                        h0 = ScaledBlock256(x0.Scales[b], TDot.Finish(sh0, ones), sHigh, h0);
+                        if (T.Has(a, 1)) { l1 = ScaledBlock256(x1.Scales[b], TDot.Finish(sl1, ones), sLow, l1); h1 = ScaledBlock256(x1.Scales[b], TDot.Finish(sh1, ones), sHigh, h1); }
+                        if (T.Has(a, 2)) { l2 = ScaledBlock256(x2.Scales[b], TDot.Finish(sl2, ones), sLow, l2); h2 = ScaledBlock256(x2.Scales[b], TDot.Finish(sh2, ones), sHigh, h2); }
+                        if (T.Has(a, 3)) { l3 = ScaledBlock256(x3.Scales[b], TDot.Finish(sl3, ones), sLow, l3); h3 = ScaledBlock256(x3.Scales[b], TDot.Finish(sh3, ones), sHigh, h3); }
                         continue;
                     }
-                    gl0 = AddBlock256(x0, b, TDot.Finish(sl0, ones), gl0);
-                    gh0 = AddBlock256(x0, b, TDot.Finish(sh0, ones), gh0);
-                    if (T.Has(a, 1)) { gl1 = AddBlock256(x1, b, TDot.Finish(sl1, ones), gl1); gh1 = AddBlock256(x1, b, TDot.Finish(sh1, ones), gh1); }
-                    if (T.Has(a, 2)) { gl2 = AddBlock256(x2, b, TDot.Finish(sl2, ones), gl2); gh2 = AddBlock256(x2, b, TDot.Finish(sh2, ones), gh2); }
-                    if (T.Has(a, 3)) { gl3 = AddBlock256(x3, b, TDot.Finish(sl3, ones), gl3); gh3 = AddBlock256(x3, b, TDot.Finish(sh3, ones), gh3); }
+                    gl0 = AddBlock256(x0.Scales[b], TDot.Finish(sl0, ones), gl0);
+                    gh0 = AddBlock256(x0.Scales[b], TDot.Finish(sh0, ones), gh0);
+                    if (T.Has(a, 1)) { gl1 = AddBlock256(x1.Scales[b], TDot.Finish(sl1, ones), gl1); gh1 = AddBlock256(x1.Scales[b], TDot.Finish(sh1, ones), gh1); }
+                    if (T.Has(a, 2)) { gl2 = AddBlock256(x2.Scales[b], TDot.Finish(sl2, ones), gl2); gh2 = AddBlock256(x2.Scales[b], TDot.Finish(sh2, ones), gh2); }
+                    if (T.Has(a, 3)) { gl3 = AddBlock256(x3.Scales[b], TDot.Finish(sl3, ones), gl3); gh3 = AddBlock256(x3.Scales[b], TDot.Finish(sh3, ones), gh3); }
                 }
                 if (TFold.Block) continue;
                 FoldGroup256<T>(w, a, x0, x1, x2, x3, g, 0, gl0, gl1, gl2, gl3, ref l0, ref l1, ref l2, ref l3);

@@ -205,21 +205,30 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     private void Kernel<T, TDot>(Weights w, Activations a, float* result, int stride, int count) where T : struct, ITileRows where TDot : struct, IDot256
     {
         if (w.BlocksPerGroup == 0) HalfBlockGroups256Both<T, TDot>(w, a, result, stride, count);
-        else if (OneBlockGroups(w))
+        // Q8_0's signed codes have no zero point (0); the int8 layout's unsigned ones share 128.
+        else if (w.SharedZero && SymmetricZero != 0) Kernel<T, TDot, ZeroStart>(w, a, result, stride, count);
+        else Kernel<T, TDot, NoZero>(w, a, result, stride, count);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Kernel<T, TDot, TStart>(Weights w, Activations a, float* result, int stride, int count)
+        where T : struct, ITileRows where TDot : struct, IDot256 where TStart : struct, IBlockStart
+    {
+        if (OneBlockGroups(w))
         {
-            if (SignedCodes) RowBlock256Both<Signed, T, EachBlock, TDot>(w, a, result, stride, count);
-            else RowBlock256Both<Unsigned, T, EachBlock, TDot>(w, a, result, stride, count);
+            if (SignedCodes) RowBlock256Both<Signed, T, EachBlock, TStart, TDot>(w, a, result, stride, count);
+            else RowBlock256Both<Unsigned, T, EachBlock, TStart, TDot>(w, a, result, stride, count);
         }
-        else if (SignedCodes) RowBlock256Both<Signed, T, EachGroup, TDot>(w, a, result, stride, count);
-        else RowBlock256Both<Unsigned, T, EachGroup, TDot>(w, a, result, stride, count);
+        else if (SignedCodes) RowBlock256Both<Signed, T, EachGroup, TStart, TDot>(w, a, result, stride, count);
+        else RowBlock256Both<Unsigned, T, EachGroup, TStart, TDot>(w, a, result, stride, count);
     }
 
     // Both halves of each run in one pass: each activation row's broadcast pair meets rows 0–7 and
     // 8–15, so a broadcast serves twice the products (the broadcasts, like the widening, take a
     // vector pipe here; measured: ~1.6x the products per cycle of two half passes).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void RowBlock256Both<TWiden, T, TFold, TDot>(Weights w, Activations a, float* result, int stride, int count)
-        where TWiden : struct, IWiden where T : struct, ITileRows where TFold : struct, IFoldUnit where TDot : struct, IDot256
+    private static void RowBlock256Both<TWiden, T, TFold, TStart, TDot>(Weights w, Activations a, float* result, int stride, int count)
+        where TWiden : struct, IWiden where T : struct, ITileRows where TFold : struct, IFoldUnit where TStart : struct, IBlockStart where TDot : struct, IDot256
     {
         ActivationRow x0 = a.At(0), x1 = a.At(1), x2 = a.At(2), x3 = a.At(3);
         for (int k = 0; k < count; k++, w = w.Next(), result += RowsPerBlock)
@@ -234,25 +243,28 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
                 for (int end = b + w.BlocksPerGroup; b < end; b++)
                 {
                     byte* c = Half256(w.Codes, b, 512, 0);
-                    Vector256<int> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
-                    Vector256<int> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
+                    Vector256<int> sl0 = TStart.Of(x0, b), sl1 = default, sl2 = default, sl3 = default;
+                    if (T.Has(a, 1)) sl1 = TStart.Of(x1, b);
+                    if (T.Has(a, 2)) sl2 = TStart.Of(x2, b);
+                    if (T.Has(a, 3)) sl3 = TStart.Of(x3, b);
+                    Vector256<int> sh0 = sl0, sh1 = sl1, sh2 = sl2, sh3 = sl3;
                     Runs256<TWiden, T, TDot>(a, c, b * BlockSize / 2, BlockSize / 2, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
                     if (TFold.Block)
                     {
                         var sLow = w.HalfScales256(b, 0);
                         var sHigh = w.HalfScales256(b, 1);
-                        l0 = ScaledBlock256(x0, b, sl0, sLow, l0);
-                        h0 = ScaledBlock256(x0, b, sh0, sHigh, h0);
-                        if (T.Has(a, 1)) { l1 = ScaledBlock256(x1, b, sl1, sLow, l1); h1 = ScaledBlock256(x1, b, sh1, sHigh, h1); }
-                        if (T.Has(a, 2)) { l2 = ScaledBlock256(x2, b, sl2, sLow, l2); h2 = ScaledBlock256(x2, b, sh2, sHigh, h2); }
-                        if (T.Has(a, 3)) { l3 = ScaledBlock256(x3, b, sl3, sLow, l3); h3 = ScaledBlock256(x3, b, sh3, sHigh, h3); }
+                        l0 = ScaledBlock256(x0.Scales[b], sl0, sLow, l0);
+                        h0 = ScaledBlock256(x0.Scales[b], sh0, sHigh, h0);
+                        if (T.Has(a, 1)) { l1 = ScaledBlock256(x1.Scales[b], sl1, sLow, l1); h1 = ScaledBlock256(x1.Scales[b], sh1, sHigh, h1); }
+                        if (T.Has(a, 2)) { l2 = ScaledBlock256(x2.Scales[b], sl2, sLow, l2); h2 = ScaledBlock256(x2.Scales[b], sh2, sHigh, h2); }
+                        if (T.Has(a, 3)) { l3 = ScaledBlock256(x3.Scales[b], sl3, sLow, l3); h3 = ScaledBlock256(x3.Scales[b], sh3, sHigh, h3); }
                         continue;
                     }
-                    gl0 = AddBlock256(x0, b, sl0, gl0);
-                    gh0 = AddBlock256(x0, b, sh0, gh0);
-                    if (T.Has(a, 1)) { gl1 = AddBlock256(x1, b, sl1, gl1); gh1 = AddBlock256(x1, b, sh1, gh1); }
-                    if (T.Has(a, 2)) { gl2 = AddBlock256(x2, b, sl2, gl2); gh2 = AddBlock256(x2, b, sh2, gh2); }
-                    if (T.Has(a, 3)) { gl3 = AddBlock256(x3, b, sl3, gl3); gh3 = AddBlock256(x3, b, sh3, gh3); }
+                    gl0 = AddBlock256(x0.Scales[b], sl0, gl0);
+                    gh0 = AddBlock256(x0.Scales[b], sh0, gh0);
+                    if (T.Has(a, 1)) { gl1 = AddBlock256(x1.Scales[b], sl1, gl1); gh1 = AddBlock256(x1.Scales[b], sh1, gh1); }
+                    if (T.Has(a, 2)) { gl2 = AddBlock256(x2.Scales[b], sl2, gl2); gh2 = AddBlock256(x2.Scales[b], sh2, gh2); }
+                    if (T.Has(a, 3)) { gl3 = AddBlock256(x3.Scales[b], sl3, gl3); gh3 = AddBlock256(x3.Scales[b], sh3, gh3); }
                 }
                 if (TFold.Block) continue;
                 FoldGroup256<T>(w, a, x0, x1, x2, x3, g, 0, gl0, gl1, gl2, gl3, ref l0, ref l1, ref l2, ref l3);

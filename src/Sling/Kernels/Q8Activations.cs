@@ -19,8 +19,9 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
     private readonly List<(int GroupSize, float[] Sums)> _groupSums = [];
     private int _groupSumsValid;
     // Likewise one table of zero · Σq per shared zero point in use (8: Q4_0, 128: Q8_0 and int8), per
-    // block or per half block (the K-quants' 16-value groups: 32 for Q6_K, 4 for Q3_K).
-    private readonly List<(int Zero, bool Halves, NativeArray<int> Sums)> _zeroSums = [];
+    // block, per half block (the K-quants' 16-value groups: 32 for Q6_K, 4 for Q3_K), or negated per
+    // block as the AVX2 kernels' sums start (32-bit, or 16-bit lanes: the int4 kernels').
+    private readonly List<(int Zero, ZeroSumForm Form, NativeArray<int> Sums)> _zeroSums = [];
     private int _zeroSumsValid;
     // Σq of each block's two 16-input halves as one int's two 16-bit words (made on first use per input).
     private NativeArray<int>? _halfSumPairs;
@@ -183,24 +184,54 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
     /// weights share one zero point, taken out in integers before the sum becomes a float (exact, where a
     /// float fold cancels two large terms). Computed once per zero point; 128 is <see cref="OffsetSums"/>.
     /// </summary>
-    public int* ZeroSums(int zero) => zero == 128 ? OffsetSums.Pointer : ZeroSums(zero, halves: false);
+    public int* ZeroSums(int zero) => zero == 128 ? OffsetSums.Pointer : ZeroSums(zero, ZeroSumForm.Blocks);
 
     /// <summary>zero · Σq per row and half block of 16 inputs (Count × 2·Blocks), as <see cref="ZeroSums(int)"/>.</summary>
-    public int* HalfZeroSums(int zero) => ZeroSums(zero, halves: true);
+    public int* HalfZeroSums(int zero) => ZeroSums(zero, ZeroSumForm.HalfBlocks);
 
-    private int* ZeroSums(int zero, bool halves)
+    /// <summary>
+    /// −zero · Σq per row and block (Count × Blocks): where the AVX2 kernels start a block's 32-bit sums
+    /// so that they end without the shared zero point (one broadcast per block, no step after it).
+    /// </summary>
+    public int* ZeroStarts(int zero) => ZeroSums(zero, ZeroSumForm.Starts);
+
+    /// <summary>
+    /// Per row and block (Count × Blocks), −zero · Σq split over one int's two 16-bit words as AVX2's
+    /// <c>vpmaddubsw</c> splits a block's products over each 32-bit lane: the low word over the inputs
+    /// at 4i and 4i+1, the high word over 4i+2 and 4i+3. A block's 16-bit sums that start there end at
+    /// Σ (code − zero)·q per word, which stays within 16 bits for 4-bit codes (16 products of at most
+    /// 15·127), so <c>vpmaddwd</c> widens the exact Σ (code − zero)·q with no step per block for the zero point.
+    /// </summary>
+    public int* ZeroLaneStarts(int zero) => ZeroSums(zero, ZeroSumForm.LaneStarts);
+
+    private enum ZeroSumForm { Blocks, HalfBlocks, Starts, LaneStarts }
+
+    private int* ZeroSums(int zero, ZeroSumForm form)
     {
         for (int i = 0; i < _zeroSumsValid; i++)
-            if (_zeroSums[i].Zero == zero && _zeroSums[i].Halves == halves) return _zeroSums[i].Sums.Pointer;
-        if (_zeroSumsValid == _zeroSums.Count) _zeroSums.Add((zero, halves, new NativeArray<int>(2 * OffsetSums.Length)));
+            if (_zeroSums[i].Zero == zero && _zeroSums[i].Form == form) return _zeroSums[i].Sums.Pointer;
+        if (_zeroSumsValid == _zeroSums.Count) _zeroSums.Add((zero, form, new NativeArray<int>(2 * OffsetSums.Length)));
         var sums = _zeroSums[_zeroSumsValid].Sums;
         int* offset = OffsetSums.Pointer, target = sums.Pointer;
-        if (!halves)
-            for (int k = 0; k < Count * Blocks; k++) target[k] = offset[k] / 128 * zero;
-        else
+        if (form is ZeroSumForm.Blocks or ZeroSumForm.Starts)
+            for (int k = 0; k < Count * Blocks; k++) target[k] = offset[k] / 128 * (form == ZeroSumForm.Starts ? -zero : zero);
+        else if (form == ZeroSumForm.HalfBlocks)
             for (int t = 0; t < Count; t++)
                 for (int h = 0; h < 2 * Blocks; h++) target[t * 2 * Blocks + h] = HalfBlockSum(t, h) * zero;
-        _zeroSums[_zeroSumsValid] = (zero, halves, sums);
+        else
+            for (int t = 0; t < Count; t++)
+                for (int b = 0; b < Blocks; b++)
+                {
+                    short* q = Wide.Pointer + (long)t * Stride + b * BlockSize;
+                    int low = 0, high = 0;
+                    for (int i = 0; i < BlockSize; i += 4)
+                    {
+                        low += q[i] + q[i + 1];
+                        high += q[i + 2] + q[i + 3];
+                    }
+                    target[t * Blocks + b] = (-zero * low & 0xFFFF) | -zero * high << 16;
+                }
+        _zeroSums[_zeroSumsValid] = (zero, form, sums);
         _zeroSumsValid++; // published last, as the group sums
         return target;
     }

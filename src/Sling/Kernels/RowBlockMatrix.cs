@@ -395,7 +395,15 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// input; else null. The AVX2 kernels take the half blocks' out as <see cref="TakesHalfSumPairs"/> says.
     /// </summary>
     private int* ZeroSumsOf(Q8Activations input) =>
-        SharedZero ? input.ZeroSums(SymmetricZero) : HalfZero && Isa == KernelIsa.Avx512 ? input.HalfZeroSums(SymmetricZero) : null;
+        SharedZero ? (Isa == KernelIsa.Avx512 ? input.ZeroSums(SymmetricZero) : ZeroInLaneStarts ? input.ZeroLaneStarts(SymmetricZero) : input.ZeroStarts(SymmetricZero))
+        : HalfZero && Isa == KernelIsa.Avx512 ? input.HalfZeroSums(SymmetricZero) : null;
+
+    /// <summary>
+    /// The 256-bit kernels start each block's sums where they end without the shared zero point
+    /// (<see cref="ActivationRow.ZeroStart256"/>): at −zero · Σq (<see cref="Q8Activations.ZeroStarts"/>), or
+    /// for 16-bit sums split as AVX2's <c>vpmaddubsw</c> adds them (<see cref="Q8Activations.ZeroLaneStarts"/>).
+    /// </summary>
+    private protected virtual bool ZeroInLaneStarts => false;
 
     /// <summary>16-value groups with scales only on the AVX2 kernels: the code offset leaves each block's sum as one <c>vpmaddwd</c> of its half sums (<see cref="Q8Activations.HalfSumPairs"/>).</summary>
     private bool TakesHalfSumPairs => HalfZero && Isa != KernelIsa.Avx512;
@@ -657,8 +665,12 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         public short* Wide => wide;
         public float* Scales => scales;
         public float* GroupSums => groupSums;
-        /// <summary>zero · Σq for block (or half block) b, else 0: as <see cref="Activations.ZeroSum"/>.</summary>
+        /// <summary>zero · Σq for block (or half block) b, else 0: as <see cref="Activations.ZeroSum"/> (AVX-512).</summary>
         public int ZeroSum(int b) => zeroSums == null ? 0 : zeroSums[b];
+
+        /// <summary>Where block b's sums start so that they end without the shared zero point (256-bit kernels, as <see cref="ZeroInLaneStarts"/> chose the table).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<int> ZeroStart256(int b) => Vector256.Create(zeroSums[b]);
 
         /// <summary>
         /// Block b's two half sums Σq (<see cref="Q8Activations.HalfSumPairs"/>), broadcast: <c>vpmaddwd</c>
@@ -896,12 +908,33 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     }
 
     /// <summary>
-    /// Activation row <paramref name="x"/>'s block <paramref name="b"/> into its group's sums (AVX2): the
-    /// block's integer sums, less zero·Σq where every code shares the zero point, times its activation scale.
+    /// A block's integer sums (the zero point already out of them, <see cref="IBlockStart"/>) times its
+    /// activation scale <paramref name="d"/>, into its group's sums (AVX2).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private protected static Vector256<float> AddBlock256(ActivationRow x, int b, Vector256<int> sum, Vector256<float> group)
-        => Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(sum - Vector256.Create(x.ZeroSum(b))), Vector256.Create(x.Scales[b]), group);
+    private protected static Vector256<float> AddBlock256(float d, Vector256<int> sum, Vector256<float> group)
+        => Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(sum), Vector256.Create(d), group);
+
+    /// <summary>
+    /// Where a block's integer sums start (256-bit kernels): where every code shares a zero point, at
+    /// the value that leaves them without it (<see cref="ActivationRow.ZeroStart256"/>, no step per block
+    /// after the sums); else at zero (no zero point, or one per group that the group fold takes out).
+    /// </summary>
+    private protected interface IBlockStart
+    {
+        static abstract Vector256<int> Of(ActivationRow x, int b);
+    }
+
+    private protected readonly struct ZeroStart : IBlockStart
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Of(ActivationRow x, int b) => x.ZeroStart256(b);
+    }
+
+    private protected readonly struct NoZero : IBlockStart
+    {
+        public static Vector256<int> Of(ActivationRow x, int b) => default;
+    }
 
     /// <summary>
     /// Where a block's sums join its output: each block (a group of one block with the zero point out
@@ -926,10 +959,10 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// <summary>Groups of one block whose zero point is out of the integer sums (Q4_0, Q8_0; fp16 scales): they fold <see cref="EachBlock"/>.</summary>
     private protected static bool OneBlockGroups(Weights w) => w.BlocksPerGroup == 1 && w.SharedZero && !w.Affine;
 
-    // A one-block group's sums straight into the output: s·(d·(Σ − zero·Σq)), as AddBlock256 from zero then FoldGroup256.
+    // A one-block group's sums (the zero point out of them) straight into the output: s·(d·Σ), as AddBlock256 from zero then FoldGroup256.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private protected static Vector256<float> ScaledBlock256(ActivationRow x, int b, Vector256<int> sum, Vector256<float> scale, Vector256<float> acc)
-        => Vector256.FusedMultiplyAdd(scale, Avx.ConvertToVector256Single(sum - Vector256.Create(x.ZeroSum(b))) * Vector256.Create(x.Scales[b]), acc);
+    private protected static Vector256<float> ScaledBlock256(float d, Vector256<int> sum, Vector256<float> scale, Vector256<float> acc)
+        => Vector256.FusedMultiplyAdd(scale, Avx.ConvertToVector256Single(sum) * Vector256.Create(d), acc);
 
     /// <summary>Stores the tile's 8-row results (AVX2).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,4 +1,5 @@
 using Sling.Kernels;
+using Sling.Quantization;
 using Sling.Tests.Support;
 
 namespace Sling.Tests.Kernels;
@@ -189,6 +190,82 @@ public class IntegerKernelTests
             for (int i = 0; i < values.Length; i++) values[i] = (i * 37 % 101 - 50) * 0.5f;
             q.Quantize(values, q.Count);
         }
+    }
+
+    // The int4 kernels start each block's 16-bit sums at −zero·Σq split as vpmaddubsw splits a block's
+    // products over a 32-bit lane: the low word over inputs 4i and 4i+1, the high over 4i+2 and 4i+3.
+    [Fact]
+    public unsafe void ZeroLaneStartsSplitEachBlocksCodeSumAsTheLanesAddIt()
+    {
+        var q = QuantizedMatrices.RandomActivations(3, 100, seed: 14);
+        int* starts = q.ZeroLaneStarts(8);
+        for (int t = 0; t < q.Count; t++)
+            for (int b = 0; b < q.Blocks; b++)
+            {
+                int low = 0, high = 0;
+                for (int i = 0; i < 32; i++)
+                    if (i % 4 < 2) low += q.Codes[t * q.Stride + b * 32 + i];
+                    else high += q.Codes[t * q.Stride + b * 32 + i];
+                int entry = starts[t * q.Blocks + b];
+                Assert.Equal(-8 * low, (short)(entry & 0xFFFF));
+                Assert.Equal(-8 * high, entry >> 16);
+            }
+    }
+
+    // Codes and inputs at their extremes in step with those lanes (codes 15 and 0 against inputs +127 and
+    // −127): each word's Σ (code − 8)·q is then near the 16-bit limit, and a word given the other's share
+    // of the zero point's sum would wrap.
+    public static TheoryData<KernelIsa> RepackingIsas() => [.. new[] { KernelIsa.Avx2, KernelIsa.AvxVnni, KernelIsa.Avx512 }.Where(i => i == KernelIsa.AvxVnni ? KernelIsas.Runs(KernelIsa.Avx2) : KernelIsas.Runs(i))];
+
+    [Theory]
+    [MemberData(nameof(RepackingIsas))]
+    public void SharedZeroBlocksAtTheExtremesOfEachLaneStayExact(KernelIsa isa)
+    {
+        const int rows = 32, cols = 128;
+        // Rows alternate which lane holds the largest codes; the last blocks of each row are mixed.
+        float Weight(int r, int c) => c >= 96 ? (c * 7 + r) % 16 / 8f - 1 : (c % 4 < 2) == (r % 2 == 0) ? 0.875f : -1f;
+        var source = QuantizedTensors.Quantize(r => Enumerable.Range(0, cols).Select(c => Weight(r, c)).ToArray(), rows, cols, new QuantizedFormat(4, true, 32));
+        var packed = RowBlockMatrix.Repack(source);
+        packed.Isa = isa;
+        packed.Vnni = false;
+        var decoded = new float[cols];
+        packed.ReadRow(0, decoded);
+        Assert.Equal(decoded[0] * -8 / 7, decoded[2], 1e-6); // codes 15 and 0: the extremes
+        var input = new ActivationRows(4, cols);
+        input.SetCount(4);
+        for (int t = 0; t < 4; t++)
+            for (int c = 0; c < cols; c++) input.Active[t * cols + c] = (c % 4 < 2) == (t % 2 == 0) ? 1f : -1f;
+        var q = input.Quantized();
+        foreach (int tokens in new[] { 4, 1 }) // a tile, and generation's one-row kernel
+        {
+            var x = tokens == 4 ? q : Single(input, cols);
+            packed.PrepareQ8(x);
+            var y = new float[tokens * rows];
+            packed.MultiplyRows(x, y, rows, 0, rows);
+            for (int r = 0; r < rows; r++)
+            {
+                packed.ReadRow(r, decoded);
+                for (int t = 0; t < tokens; t++)
+                {
+                    double expected = 0, magnitude = 0;
+                    for (int c = 0; c < cols; c++)
+                    {
+                        double a = x.Codes[t * x.Stride + c] * (double)x.Scales[t * x.Blocks + c / Q8Activations.BlockSize];
+                        expected += decoded[c] * a;
+                        magnitude += Math.Abs(decoded[c] * a);
+                    }
+                    Assert.Equal(expected, y[t * rows + r], 2e-6 * magnitude + 1e-6);
+                }
+            }
+        }
+    }
+
+    private static Q8Activations Single(ActivationRows rows, int cols)
+    {
+        var one = new ActivationRows(1, cols);
+        one.SetCount(1);
+        rows.Active[..cols].CopyTo(one.Active);
+        return one.Quantized();
     }
 
     [Fact]
