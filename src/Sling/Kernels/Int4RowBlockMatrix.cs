@@ -458,8 +458,8 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
                     Vector256<int> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
                     Vector256<int> sh0 = default, sh1 = default, sh2 = default, sh3 = default;
                     BlockSumsBoth<T, TDot>(w, a, x0, x1, x2, x3, b, mask, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
-                    var scaleLow = w.ScaleWords256(b, 0);
-                    var scaleHigh = w.ScaleWords256(b, 1);
+                    var scaleLow = w.ScaleWords256(b, 0, signed: false); // FactoredByIntegers: unsigned scale bytes
+                    var scaleHigh = w.ScaleWords256(b, 1, signed: false);
                     fl0 = FactoredBlock256<TDot>(sl0, scaleLow, x0.Scales[b], fl0);
                     fh0 = FactoredBlock256<TDot>(sh0, scaleHigh, x0.Scales[b], fh0);
                     if (T.Has(a, 1)) { fl1 = FactoredBlock256<TDot>(sl1, scaleLow, x1.Scales[b], fl1); fh1 = FactoredBlock256<TDot>(sh1, scaleHigh, x1.Scales[b], fh1); }

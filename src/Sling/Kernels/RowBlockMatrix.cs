@@ -739,10 +739,14 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         /// words of its 32-bit lane: what <c>vpmaddwd</c> multiplies a lane's two 16-bit sums by (AVX2).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector256<short> ScaleWords256(int g, int half)
+        public Vector256<short> ScaleWords256(int g, int half) => ScaleWords256(g, half, signedFactors);
+
+        /// <summary><see cref="ScaleWords256(int, int)"/> for a kernel that knows whether the bytes are signed (a constant: no test per group).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<short> ScaleWords256(int g, int half, bool signed)
         {
             byte* bytes = groupFactors + (long)g * factorParts * RowsPerBlock + half * 8;
-            var lane = signedFactors ? Avx2.ConvertToVector256Int32((sbyte*)bytes) & Vector256.Create(0xFFFF) : Avx2.ConvertToVector256Int32(bytes);
+            var lane = signed ? Avx2.ConvertToVector256Int32((sbyte*)bytes) & Vector256.Create(0xFFFF) : Avx2.ConvertToVector256Int32(bytes);
             return (lane | (lane << 16)).AsInt16();
         }
 
