@@ -118,22 +118,27 @@ public class IntegerKernelTests
             int split = m is RowBlockMatrix ? 16 : 11;
             m.MultiplyRows(q, y, rows, 0, split);
             m.MultiplyRows(q, y, rows, split, rows);
+            AssertFloat64Product(m, q, y, rows, cols);
+        }
+    }
 
-            var row = new float[cols];
-            for (int r = 0; r < rows; r++)
+    // y against the float64 product of m's decoded rows and q's decoded codes, up to float rounding.
+    private static void AssertFloat64Product(WeightMatrix m, Q8Activations q, float[] y, int rows, int cols)
+    {
+        var row = new float[cols];
+        for (int r = 0; r < rows; r++)
+        {
+            m.ReadRow(r, row);
+            for (int t = 0; t < q.Count; t++)
             {
-                m.ReadRow(r, row);
-                for (int t = 0; t < tokens; t++)
+                double expected = 0, magnitude = 0;
+                for (int c = 0; c < cols; c++)
                 {
-                    double expected = 0, magnitude = 0;
-                    for (int c = 0; c < cols; c++)
-                    {
-                        double a = q.Codes[t * q.Stride + c] * (double)q.Scales[t * q.Blocks + c / Q8Activations.BlockSize];
-                        expected += row[c] * a;
-                        magnitude += Math.Abs(row[c] * a);
-                    }
-                    Assert.Equal(expected, y[t * rows + r], 2e-6 * magnitude + 1e-6);
+                    double a = q.Codes[t * q.Stride + c] * (double)q.Scales[t * q.Blocks + c / Q8Activations.BlockSize];
+                    expected += row[c] * a;
+                    magnitude += Math.Abs(row[c] * a);
                 }
+                Assert.Equal(expected, y[t * rows + r], 2e-6 * magnitude + 1e-6);
             }
         }
     }
@@ -242,21 +247,7 @@ public class IntegerKernelTests
             packed.PrepareQ8(x);
             var y = new float[tokens * rows];
             packed.MultiplyRows(x, y, rows, 0, rows);
-            for (int r = 0; r < rows; r++)
-            {
-                packed.ReadRow(r, decoded);
-                for (int t = 0; t < tokens; t++)
-                {
-                    double expected = 0, magnitude = 0;
-                    for (int c = 0; c < cols; c++)
-                    {
-                        double a = x.Codes[t * x.Stride + c] * (double)x.Scales[t * x.Blocks + c / Q8Activations.BlockSize];
-                        expected += decoded[c] * a;
-                        magnitude += Math.Abs(decoded[c] * a);
-                    }
-                    Assert.Equal(expected, y[t * rows + r], 2e-6 * magnitude + 1e-6);
-                }
-            }
+            AssertFloat64Product(packed, x, y, rows, cols);
         }
     }
 
