@@ -396,7 +396,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         ref Vector256<int> sl0, ref Vector256<int> sl1, ref Vector256<int> sl2, ref Vector256<int> sl3,
         ref Vector256<int> sh0, ref Vector256<int> sh1, ref Vector256<int> sh2, ref Vector256<int> sh3) where T : struct, ITileRows where TDot : struct, IDot256
     {
-        byte* c = Half256(w.Codes, b, 256, 0);
+        byte* c = w.Half256(b, 256, 0);
         int o = b * BlockSize;
         int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
         QuadBoth<T, TDot>(a, c, 0, mask, q0, q1, q2, q3, ref sl0, ref sl1, ref sl2, ref sl3, ref sh0, ref sh1, ref sh2, ref sh3);
@@ -533,7 +533,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             Vector256<float> g0 = default, g1 = default, g2 = default, g3 = default;
             for (int end = b + unit; b < end; b++)
             {
-                byte* c = Half256(w.Codes, b, 256, half);
+                byte* c = w.Half256(b, 256, half);
                 int o = b * BlockSize;
                 int* q0 = (int*)(x0.Codes + o), q1 = (int*)(x1.Codes + o), q2 = (int*)(x2.Codes + o), q3 = (int*)(x3.Codes + o);
                 var scale = factored ? w.ScaleWords256(b, half) : Vector256<short>.One;

@@ -368,7 +368,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
             Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
             for (int end = b + perSuper / perBlock; b < end; b++)
             {
-                byte* c = Half256(w.Codes, b, blockBytes, half);
+                byte* c = w.Half256(b, blockBytes, half);
                 Vector256<byte> p0 = planes > 0 ? Vector256.Load(c + LowBytes) : default, p1 = planes > 1 ? Vector256.Load(c + LowBytes + 64) : default;
                 int g = b * perBlock, o = b * BlockSize;
                 var scale0 = w.ScaleWords256(g, half);
@@ -444,7 +444,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
             Vector256<float> fLow = default, fHigh = default;
             for (int end = b + perSuper / perBlock; b < end; b++)
             {
-                byte* block = Half256(w.Codes, b, blockBytes, 0);
+                byte* block = w.Half256(b, blockBytes, 0);
                 int g = b * perBlock;
                 int* q = (int*)(x.Codes + b * BlockSize);
                 var scaleL0 = w.ScaleWords256(g, 0);

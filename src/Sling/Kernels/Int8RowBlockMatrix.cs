@@ -242,7 +242,7 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
                 Vector256<float> gh0 = default, gh1 = default, gh2 = default, gh3 = default;
                 for (int end = b + w.BlocksPerGroup; b < end; b++)
                 {
-                    byte* c = Half256(w.Codes, b, 512, 0);
+                    byte* c = w.Half256(b, 512, 0);
                     Vector256<int> sl0 = TStart.Of(x0, b), sl1 = default, sl2 = default, sl3 = default;
                     if (T.Has(a, 1)) sl1 = TStart.Of(x1, b);
                     if (T.Has(a, 2)) sl2 = TStart.Of(x2, b);
@@ -291,7 +291,7 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
             int* q0 = (int*)x0.Wide, q1 = (int*)x1.Wide, q2 = (int*)x2.Wide, q3 = (int*)x3.Wide;
             for (int b = 0; b < blocks; b++)
             {
-                byte* c = Half256(w.Codes, b, 512, 0);
+                byte* c = w.Half256(b, 512, 0);
                 for (int g = 2 * b; g < 2 * b + 2; g++)
                 {
                     Vector256<int> sl0 = default, sl1 = default, sl2 = default, sl3 = default;
