@@ -376,9 +376,10 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     }
 
     /// <summary>
-    /// The integer sums this matrix takes out of its blocks' sums: zero · Σq per block (a shared zero
-    /// point) or, on the AVX-512 paths, per half block (16-value groups with scales only), made once per
-    /// input; else null. The AVX2 kernels take the half blocks' out as <see cref="TakesHalfSumPairs"/> says.
+    /// The integer sums this matrix takes out of its blocks' sums, made once per input: for a shared
+    /// zero point, zero · Σq per block on the AVX-512 paths and where the 256-bit kernels' sums start
+    /// instead (<see cref="ZeroInLaneStarts"/>); for 16-value groups with scales only, zero · Σq per half
+    /// block on the AVX-512 paths (the AVX2 kernels take those as <see cref="TakesHalfSumPairs"/> says); else null.
     /// </summary>
     private int* ZeroSumsOf(Q8Activations input) =>
         SharedZero ? (Isa == KernelIsa.Avx512 ? input.ZeroSums(SymmetricZero) : ZeroInLaneStarts ? input.ZeroLaneStarts(SymmetricZero) : input.ZeroStarts(SymmetricZero))
@@ -712,7 +713,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
             return c + 32 * half;
         }
 
-        /// <summary>Every code has the same zero point, taken out of each block's integer sum (<see cref="Activations.ZeroSum"/>).</summary>
+        /// <summary>Every code has the same zero point, out of each block's integer sum (<see cref="IBlockStart"/>; AVX-512: <see cref="Activations.ZeroSum"/>).</summary>
         public bool SharedZero => sharedZero;
         public byte* Codes => codes;
         public int Groups => groups;
