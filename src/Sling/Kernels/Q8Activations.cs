@@ -18,14 +18,12 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
     // int8 per channel). Filled by PrepareQ8 before the threads start; they only read.
     private readonly List<(int GroupSize, float[] Sums)> _groupSums = [];
     private int _groupSumsValid;
-    // Likewise one table of zero · Σq per shared zero point in use (8: Q4_0, 128: Q8_0 and int8), per
-    // block, per half block (the K-quants' 16-value groups: 32 for Q6_K, 4 for Q3_K), or negated per
-    // block as the AVX2 kernels' sums start (32-bit, or 16-bit lanes: the int4 kernels').
+    // Likewise one table of zero · Σq per shared zero point in use (8: Q4_0, 128: Q8_0 and int8) and
+    // form: per block, per half block (the K-quants' 16-value groups: 32 for Q6_K, 4 for Q3_K), negated
+    // per block as the AVX2 kernels' sums start (32-bit, or 16-bit lanes: the int4 kernels'), or a
+    // block's two half sums as 16-bit words (zero 1: the K-quant kernels' half-sum pairs).
     private readonly List<(int Zero, ZeroSumForm Form, NativeArray<int> Sums)> _zeroSums = [];
     private int _zeroSumsValid;
-    // Σq of each block's two 16-input halves as one int's two 16-bit words (made on first use per input).
-    private NativeArray<int>? _halfSumPairs;
-    private bool _halfSumPairsValid;
 
     public Q8Activations(int capacity, int cols)
     {
@@ -69,7 +67,6 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
         Count = count;
         _groupSumsValid = 0;
         _zeroSumsValid = 0;
-        _halfSumPairsValid = false;
         fixed (float* s = source)
         {
             _source = s;
@@ -85,7 +82,7 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
         }
     }
 
-    public long Bytes => Codes.Length + Wide.Length * 2L + (Scales.Length + ScaledSums.Length + OffsetSums.Length + Lanes.Length + (_halfSumPairs?.Length ?? 0)) * 4L;
+    public long Bytes => Codes.Length + Wide.Length * 2L + (Scales.Length + ScaledSums.Length + OffsetSums.Length + Lanes.Length + _zeroSums.Sum(z => (long)z.Sums.Length)) * 4L;
 
     public void Dispose()
     {
@@ -96,7 +93,6 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
         OffsetSums.Dispose();
         Lanes.Dispose();
         foreach (var (_, _, sums) in _zeroSums) sums.Dispose();
-        _halfSumPairs?.Dispose();
     }
 
     void IParallelJob.Execute(int row) => Execute(row);
@@ -204,7 +200,18 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
     /// </summary>
     public int* ZeroLaneStarts(int zero) => ZeroSums(zero, ZeroSumForm.LaneStarts);
 
-    private enum ZeroSumForm { Blocks, HalfBlocks, Starts, LaneStarts }
+    /// <summary>
+    /// Per row and block (Count × Blocks), the Σq of its two 16-input halves as the low and high 16-bit
+    /// words of one int (each at most 16·127 in size): one <c>vpmaddwd</c> of it by a row's two
+    /// half-block scale words (times a zero point) gives Σ over both halves of scale · zero · Σq.
+    /// Made once per input, before the threads start (as the other tables).
+    /// </summary>
+    public int* HalfSumPairs() => ZeroSums(1, ZeroSumForm.HalfPairs);
+
+    private enum ZeroSumForm { Blocks, HalfBlocks, Starts, LaneStarts, HalfPairs }
+
+    // Two 16-bit words in one int: what vpmaddwd multiplies as a pair.
+    private static int Words(int low, int high) => (low & 0xFFFF) | high << 16;
 
     private int* ZeroSums(int zero, ZeroSumForm form)
     {
@@ -218,6 +225,9 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
         else if (form == ZeroSumForm.HalfBlocks)
             for (int t = 0; t < Count; t++)
                 for (int h = 0; h < 2 * Blocks; h++) target[t * 2 * Blocks + h] = HalfBlockSum(t, h) * zero;
+        else if (form == ZeroSumForm.HalfPairs)
+            for (int t = 0; t < Count; t++)
+                for (int b = 0; b < Blocks; b++) target[t * Blocks + b] = Words(HalfBlockSum(t, 2 * b) * zero, HalfBlockSum(t, 2 * b + 1) * zero);
         else
             for (int t = 0; t < Count; t++)
                 for (int b = 0; b < Blocks; b++)
@@ -229,31 +239,11 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
                         low += q[i] + q[i + 1];
                         high += q[i + 2] + q[i + 3];
                     }
-                    target[t * Blocks + b] = (-zero * low & 0xFFFF) | -zero * high << 16;
+                    target[t * Blocks + b] = Words(-zero * low, -zero * high);
                 }
         _zeroSums[_zeroSumsValid] = (zero, form, sums);
         _zeroSumsValid++; // published last, as the group sums
         return target;
-    }
-
-    /// <summary>
-    /// Per row and block (Count × Blocks), the Σq of its two 16-input halves as the low and high 16-bit
-    /// words of one int (each at most 16·127 in size): one <c>vpmaddwd</c> of it by a row's two
-    /// half-block scale words (times a zero point) gives Σ over both halves of scale · zero · Σq.
-    /// Made once per input, before the threads start (as the other tables).
-    /// </summary>
-    public int* HalfSumPairs()
-    {
-        _halfSumPairs ??= new NativeArray<int>(OffsetSums.Length);
-        int* pairs = _halfSumPairs.Pointer;
-        if (!_halfSumPairsValid)
-        {
-            for (int t = 0; t < Count; t++)
-                for (int b = 0; b < Blocks; b++)
-                    pairs[t * Blocks + b] = (HalfBlockSum(t, 2 * b) & 0xFFFF) | HalfBlockSum(t, 2 * b + 1) << 16;
-            _halfSumPairsValid = true; // published last, as the other tables
-        }
-        return pairs;
     }
 
     /// <summary>Σ of the integer codes of half block <paramref name="half"/> (16 inputs) of row <paramref name="t"/>.</summary>

@@ -382,7 +382,8 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// block on the AVX-512 paths (the AVX2 kernels take those as <see cref="TakesHalfSumPairs"/> says); else null.
     /// </summary>
     private int* ZeroSumsOf(Q8Activations input) =>
-        SharedZero ? (Isa == KernelIsa.Avx512 ? input.ZeroSums(SymmetricZero) : ZeroInLaneStarts ? input.ZeroLaneStarts(SymmetricZero) : input.ZeroStarts(SymmetricZero))
+        SharedZero ? (Isa == KernelIsa.Avx512 ? input.ZeroSums(SymmetricZero) : SymmetricZero == 0 ? null // the 256-bit kernels start at zero (NoZero)
+            : ZeroInLaneStarts ? input.ZeroLaneStarts(SymmetricZero) : input.ZeroStarts(SymmetricZero))
         : HalfZero && Isa == KernelIsa.Avx512 ? input.HalfZeroSums(SymmetricZero) : null;
 
     /// <summary>
@@ -760,10 +761,15 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector256<short> ScaleWords256(int g, int half, bool signed)
         {
-            byte* bytes = groupFactors + (long)g * factorParts * RowsPerBlock + half * 8;
-            var lane = signed ? Avx2.ConvertToVector256Int32((sbyte*)bytes) & Vector256.Create(0xFFFF) : Avx2.ConvertToVector256Int32(bytes);
+            var lane = FactorLanes256(groupFactors + (long)g * factorParts * RowsPerBlock + half * 8, signed);
+            if (signed) lane &= Vector256.Create(0xFFFF); // a negative byte's high word would spill into the second word
             return (lane | (lane << 16)).AsInt16();
         }
+
+        // Eight factor bytes, each widened to its 32-bit lane (sign-extended where the factors are signed).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> FactorLanes256(byte* bytes, bool signed)
+            => signed ? Avx2.ConvertToVector256Int32((sbyte*)bytes) : Avx2.ConvertToVector256Int32(bytes);
 
         /// <summary>
         /// Rows 8·half.. of 16-value groups <paramref name="g"/> and g + 1 (a block's halves): each lane's
@@ -774,8 +780,8 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         public Vector256<short> ZeroScaleWords256(int g, int half)
         {
             byte* first = groupFactors + (long)g * factorParts * RowsPerBlock + half * 8, second = first + factorParts * RowsPerBlock;
-            var low = signedFactors ? Avx2.ConvertToVector256Int32((sbyte*)first) : Avx2.ConvertToVector256Int32(first);
-            var high = signedFactors ? Avx2.ConvertToVector256Int32((sbyte*)second) : Avx2.ConvertToVector256Int32(second);
+            var low = FactorLanes256(first, signedFactors);
+            var high = FactorLanes256(second, signedFactors);
             return Avx2.MultiplyLow(((low & Vector256.Create(0xFFFF)) | (high << 16)).AsInt16(), Vector256.Create((short)symmetricZero));
         }
 
