@@ -308,8 +308,44 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     private protected override bool RowBlock256Both(Weights w, Activations a, float* result, int stride, int count)
     {
         if (_levels != null) return false;
+        if (a.Tile == Tile && Isa == KernelIsa.Avx2 && AssembledAvx2 && RunAssembled(w, a, result, stride, count)) return true;
         if (a.Tile == Tile) Kernel<FullTile>(w, a, result, stride, count);
         else Kernel<PartialTile>(w, a, result, stride, count);
+        return true;
+    }
+
+    /// <summary>
+    /// Whether full tiles of Q4_0's blocks (one-block groups, one zero point) run on the AVX2 kernel
+    /// assembled at run time (<see cref="Emit.Avx2Int4Kernel"/>) where <see cref="RowBlockMatrix.Isa"/>
+    /// is AVX2; on where it can run. Tests turn it off to compare the two paths.
+    /// </summary>
+    internal bool AssembledAvx2 { get; set; } = Emit.Avx2Int4Kernel.Available;
+
+    // The assembled kernels for one activation stride (streamed weights and weights in chunks), looked
+    // up once: a lookup builds its key, which per call would allocate.
+    private sealed record Avx2Kernels(int Stride, int Blocks, Emit.Avx2Int4Kernel? Streamed, Emit.Avx2Int4Kernel? Chunked);
+    private Avx2Kernels? _avx2;
+
+    /// <summary>True once a full tile has found assembled AVX2 kernels for these weights (tests: the path they compare did run).</summary>
+    internal bool FoundAssembledAvx2 => _avx2 is { Streamed: not null, Chunked: not null };
+
+    // A full tile on the assembled kernel; false where there is none for these weights (the .NET kernel runs).
+    private bool RunAssembled(Weights w, Activations a, float* result, int stride, int count)
+    {
+        int* starts = a.ZeroSums(0);
+        if (!OneBlockGroups(w) || starts == null || a.ZeroStride != a.Blocks) return false;
+        var set = _avx2;
+        if (set == null || set.Stride != a.Stride || set.Blocks != a.Blocks)
+            _avx2 = set = new Avx2Kernels(a.Stride, a.Blocks, Emit.Avx2Int4Kernel.For(a.Stride, a.Blocks, prefetch: true),
+                Emit.Avx2Int4Kernel.For(a.Stride, a.Blocks, prefetch: false));
+        var kernel = w.Streamed ? set.Streamed : set.Chunked;
+        if (kernel == null) return false;
+        var args = new Emit.Avx2Int4Kernel.Arguments
+        {
+            Codes = w.Codes, Scales = w.HalfScales, Q = a.Codes(0), D = a.Scales(0), Starts = starts,
+            Result = result, ResultStrideBytes = (long)stride * sizeof(float), RowBlocks = count,
+        };
+        kernel.Run(&args);
         return true;
     }
 

@@ -638,6 +638,11 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         int* zeroSums = null, int zeroStride = 0, int* halfPairs = null)
     {
         public int Tile => tile;
+        public int Stride => stride;
+        public int Blocks => blocks;
+        public int ZeroStride => zeroStride;
+        /// <summary>Row k's zero starts or sums per block (null where there are none).</summary>
+        public int* ZeroSums(int k) => zeroSums == null ? null : zeroSums + (long)Row(k) * zeroStride;
         private int Row(int k) => Math.Min(k, tile - 1);
         public sbyte* Codes(int k) => codes + (long)Row(k) * stride;
         public short* Wide(int k) => wide + (long)Row(k) * stride;
@@ -720,6 +725,9 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         /// <summary>Every code has the same zero point, out of each block's integer sum (<see cref="IBlockStart"/>; AVX-512: <see cref="Activations.ZeroSum"/>).</summary>
         public bool SharedZero => sharedZero;
         public byte* Codes => codes;
+        public Half* HalfScales => scales;
+        /// <summary>False where the weights are read <see cref="InChunks"/> (no lines asked for ahead).</summary>
+        public bool Streamed => !inChunks;
         public int Groups => groups;
         public int BlocksPerGroup => blocksPerGroup;
         public bool Affine => affine != null || superFactors != null;

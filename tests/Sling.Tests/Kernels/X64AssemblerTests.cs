@@ -3,9 +3,10 @@ using Sling.Kernels.Emit;
 namespace Sling.Tests.Kernels;
 
 /// <summary>
-/// The hand-encoded instructions of the emitted kernels, byte for byte against the GNU assembler
-/// (binutils 2.40, `.intel_syntax noprefix`, memory operands written with `{disp32}` as the encoder
-/// always uses a 32-bit displacement): each expected string is what `as` + `objdump -d` printed.
+/// The hand-encoded instructions of the emitted kernels (AVX-512's EVEX forms on zmm, AVX2's VEX forms
+/// on ymm), byte for byte against the GNU assembler (binutils 2.40, `.intel_syntax noprefix`, memory
+/// operands written with `{disp32}` as the encoder always uses a 32-bit displacement): each expected
+/// string is what `as` + `objdump -d` printed.
 /// </summary>
 public class X64AssemblerTests
 {
@@ -77,6 +78,36 @@ public class X64AssemblerTests
         { "pop rbp", "5d" },
         { "vzeroupper", "c5f877" },
         { "ret", "c3" },
+        { "vmovdqu ymm10, ymmword ptr [rax + 64]", "c57e6f9040000000" },
+        { "vmovdqu ymm3, ymmword ptr [rax + 32]", "c5fe6f9820000000" },
+        { "vmovdqa ymm4, ymm0", "c5fd6fe0" },
+        { "vmovdqa ymm12, ymm3", "c57d6fe3" },
+        { "vmovups ymm14, ymmword ptr [r12 + rbp]", "c4417c10b42c00000000" },
+        { "vpand ymm9, ymm8, ymmword ptr [rax + 96]", "c53ddb8860000000" },
+        { "vmovups ymmword ptr [r12 + r13*2 + 32], ymm14", "c4017c11b46c20000000" },
+        { "vpand ymm10, ymm10, ymm8", "c4412ddbd0" },
+        { "vpand ymm1, ymm2, ymm12", "c4c16ddbcc" },
+        { "vpxor ymm14, ymm14, ymm14", "c4410deff6" },
+        { "vpsrlw ymm10, ymm10, 4", "c4c12d71d204" },
+        { "vpsrlw ymm2, ymm12, 4", "c4c16d71d404" },
+        { "vpbroadcastd ymm13, dword ptr [r8 + 0x1608]", "c4427d58a808160000" },
+        { "vpbroadcastd ymm4, dword ptr [r9 + rdi + 8]", "c4c27d58a43908000000" },
+        { "vbroadcastss ymm13, dword ptr [r9 + 0x2c0]", "c4427d18a9c0020000" },
+        { "vbroadcastss ymm13, dword ptr [r11 + 4]", "c4427d18ab04000000" },
+        { "vpmaddubsw ymm14, ymm9, ymm13", "c4423504f5" },
+        { "vpmaddubsw ymm14, ymm12, ymm13", "c4421d04f5" },
+        { "vpaddw ymm0, ymm0, ymm14", "c4c17dfdc6" },
+        { "vpaddw ymm7, ymm7, ymm14", "c4c145fdfe" },
+        { "vpmaddwd ymm3, ymm3, ymm15", "c4c165f5df" },
+        { "vpmaddwd ymm12, ymm12, ymm15", "c4411df5e7" },
+        { "vcvtdq2ps ymm5, ymm5", "c5fc5bed" },
+        { "vcvtdq2ps ymm12, ymm3", "c57c5be3" },
+        { "vmulps ymm6, ymm6, ymm13", "c4c14c59f5" },
+        { "vmulps ymm14, ymm11, ymm13", "c4412459f5" },
+        { "vfmadd231ps ymm14, ymm9, ymm0", "c46235b8f0" },
+        { "vfmadd231ps ymm14, ymm10, ymm7", "c4622db8f7" },
+        { "vcvtph2ps ymm9, xmmword ptr [rbx + 16]", "c4627d138b10000000" },
+        { "vcvtph2ps ymm10, xmmword ptr [rbx + 48]", "c4627d139330000000" },
     };
 
     [Theory]
@@ -103,6 +134,8 @@ public class X64AssemblerTests
     {
         var a = new X64Assembler();
         Assert.Throws<ArgumentOutOfRangeException>(() => a.Vpaddd(32, 0, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => a.Ymm.Vpaddw(16, 0, 0)); // VEX reaches ymm0–15 only
+        Assert.Throws<ArgumentOutOfRangeException>(() => a.Ymm.Vmulps(0, 16, 0));
         Assert.Throws<ArgumentException>(() => a.Vmovups(new Mem(Gpr.Rax, 0, Gpr.Rcx, 3), 0));
         Assert.Throws<ArgumentException>(() => a.Vmovups(new Mem(Gpr.Rax, 0, Gpr.Rsp), 0));
     }
@@ -178,6 +211,36 @@ public class X64AssemblerTests
             case "pop rbp": a.Pop(Gpr.Rbp); break;
             case "vzeroupper": a.Vzeroupper(); break;
             case "ret": a.Ret(); break;
+            case "vmovdqu ymm10, ymmword ptr [rax + 64]": a.Ymm.Vmovdqu(10, new Mem(Gpr.Rax, 64)); break;
+            case "vmovdqu ymm3, ymmword ptr [rax + 32]": a.Ymm.Vmovdqu(3, new Mem(Gpr.Rax, 32)); break;
+            case "vmovdqa ymm4, ymm0": a.Ymm.Vmovdqa(4, 0); break;
+            case "vmovdqa ymm12, ymm3": a.Ymm.Vmovdqa(12, 3); break;
+            case "vmovups ymm14, ymmword ptr [r12 + rbp]": a.Ymm.Vmovups(14, new Mem(Gpr.R12, 0, Gpr.Rbp)); break;
+            case "vpand ymm9, ymm8, ymmword ptr [rax + 96]": a.Ymm.Vpand(9, 8, new Mem(Gpr.Rax, 96)); break;
+            case "vmovups ymmword ptr [r12 + r13*2 + 32], ymm14": a.Ymm.Vmovups(new Mem(Gpr.R12, 32, Gpr.R13, 2), 14); break;
+            case "vpand ymm10, ymm10, ymm8": a.Ymm.Vpand(10, 10, 8); break;
+            case "vpand ymm1, ymm2, ymm12": a.Ymm.Vpand(1, 2, 12); break;
+            case "vpxor ymm14, ymm14, ymm14": a.Ymm.Vpxor(14, 14, 14); break;
+            case "vpsrlw ymm10, ymm10, 4": a.Ymm.Vpsrlw(10, 10, 4); break;
+            case "vpsrlw ymm2, ymm12, 4": a.Ymm.Vpsrlw(2, 12, 4); break;
+            case "vpbroadcastd ymm13, dword ptr [r8 + 0x1608]": a.Ymm.Vpbroadcastd(13, new Mem(Gpr.R8, 0x1608)); break;
+            case "vpbroadcastd ymm4, dword ptr [r9 + rdi + 8]": a.Ymm.Vpbroadcastd(4, new Mem(Gpr.R9, 8, Gpr.Rdi)); break;
+            case "vbroadcastss ymm13, dword ptr [r9 + 0x2c0]": a.Ymm.Vbroadcastss(13, new Mem(Gpr.R9, 0x2c0)); break;
+            case "vbroadcastss ymm13, dword ptr [r11 + 4]": a.Ymm.Vbroadcastss(13, new Mem(Gpr.R11, 4)); break;
+            case "vpmaddubsw ymm14, ymm9, ymm13": a.Ymm.Vpmaddubsw(14, 9, 13); break;
+            case "vpmaddubsw ymm14, ymm12, ymm13": a.Ymm.Vpmaddubsw(14, 12, 13); break;
+            case "vpaddw ymm0, ymm0, ymm14": a.Ymm.Vpaddw(0, 0, 14); break;
+            case "vpaddw ymm7, ymm7, ymm14": a.Ymm.Vpaddw(7, 7, 14); break;
+            case "vpmaddwd ymm3, ymm3, ymm15": a.Ymm.Vpmaddwd(3, 3, 15); break;
+            case "vpmaddwd ymm12, ymm12, ymm15": a.Ymm.Vpmaddwd(12, 12, 15); break;
+            case "vcvtdq2ps ymm5, ymm5": a.Ymm.Vcvtdq2ps(5, 5); break;
+            case "vcvtdq2ps ymm12, ymm3": a.Ymm.Vcvtdq2ps(12, 3); break;
+            case "vmulps ymm6, ymm6, ymm13": a.Ymm.Vmulps(6, 6, 13); break;
+            case "vmulps ymm14, ymm11, ymm13": a.Ymm.Vmulps(14, 11, 13); break;
+            case "vfmadd231ps ymm14, ymm9, ymm0": a.Ymm.Vfmadd231ps(14, 9, 0); break;
+            case "vfmadd231ps ymm14, ymm10, ymm7": a.Ymm.Vfmadd231ps(14, 10, 7); break;
+            case "vcvtph2ps ymm9, xmmword ptr [rbx + 16]": a.Ymm.Vcvtph2ps(9, new Mem(Gpr.Rbx, 16)); break;
+            case "vcvtph2ps ymm10, xmmword ptr [rbx + 48]": a.Ymm.Vcvtph2ps(10, new Mem(Gpr.Rbx, 48)); break;
             default: throw new ArgumentException(instruction);
         }
     }

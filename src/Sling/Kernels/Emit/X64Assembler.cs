@@ -24,6 +24,11 @@ internal sealed class X64Assembler
 
     public byte[] ToArray() => [.. _code];
 
+    /// <summary>The AVX2 (VEX, ymm) instructions, written into this code.</summary>
+    public Vex256 Ymm => new(this);
+
+    internal void Byte(byte value) => _code.Add(value);
+
     // EVEX opcode maps and implied prefixes.
     private enum Map { M0F = 1, M0F38 = 2, M0F3A = 3 }
     private enum Pp { None = 0, P66 = 1, PF3 = 2 }
@@ -116,7 +121,7 @@ internal sealed class X64Assembler
     }
 
     // mod = 10 (32-bit displacement); rm = 100 with a SIB byte when there is an index or the base is rsp/r12.
-    private void ModRmMemory(int reg, Mem m)
+    internal void ModRmMemory(int reg, Mem m)
     {
         int baseLow = (int)m.Base & 7;
         if (m.Index is null && baseLow != 4)

@@ -1,0 +1,91 @@
+using Sling.Kernels;
+using Sling.Kernels.Emit;
+using Sling.Tests.Support;
+
+namespace Sling.Tests.Kernels;
+
+/// <summary>A theory skipped, saying why, where the assembled AVX2 int4 kernel cannot run.</summary>
+public sealed class Avx2AssembledTheoryAttribute : TheoryAttribute
+{
+    public Avx2AssembledTheoryAttribute()
+    {
+        if (!Avx2Int4Kernel.Available) Skip = "this CPU lacks AVX2, FMA or F16C (or this is not 64-bit Linux, or SLING_NO_ASSEMBLED_KERNELS is set): the assembled AVX2 kernel is never used here";
+    }
+}
+
+/// <summary>
+/// The int4 tile kernel assembled for AVX2 against the float64 product of the decoded codes, and
+/// against the .NET AVX2 kernel bit for bit: both compute the same sums in the same order.
+/// </summary>
+public class Avx2Int4KernelTests
+{
+    [Avx2AssembledTheory]
+    [InlineData(32)]    // one block
+    [InlineData(256)]
+    [InlineData(5632)]  // a long row: displacements past 16 bits
+    public void MatchesTheFloat64ProductAndTheNetKernelBitForBit(int cols)
+    {
+        const int rows = 64;
+        var packed = Q4_0Blocks(rows, cols, cols);
+        packed.AssembledAvx2 = true;
+        IntegerKernelTests.Check(packed, cols, rows);
+        Assert.True(packed.FoundAssembledAvx2);
+
+        // Streamed weights (up to 16 activation rows) and chunked ones (more, small chunks so tiles cross
+        // their borders); full tiles and a last partial one; ranges that do not start at row 0.
+        packed.ChunkBytes = 2 * 256 * (cols / 32);
+        foreach (int tokens in new[] { 4, 11, 24 })
+        {
+            var q = QuantizedMatrices.RandomActivations(tokens, cols, tokens + cols);
+            packed.PrepareQ8(q);
+            var assembled = new float[tokens * rows];
+            var net = new float[tokens * rows];
+            packed.AssembledAvx2 = true;
+            packed.MultiplyRows(q, assembled, rows, 16, rows);
+            packed.MultiplyRows(q, assembled, rows, 0, 16);
+            packed.AssembledAvx2 = false;
+            packed.MultiplyRows(q, net, rows, 0, rows);
+            Assert.Equal(net, assembled);
+        }
+    }
+
+    [Avx2AssembledTheory]
+    [InlineData(8)]  // two full tiles
+    [InlineData(20)] // more than 16 rows: the weights in chunks
+    public void EveryOutputOfARangeIsWrittenAndNothingOutsideIt(int tokens)
+    {
+        const int rows = 64, cols = 256, ldy = 80;
+        var packed = Q4_0Blocks(rows, cols, 17);
+        var q = QuantizedMatrices.RandomActivations(tokens, cols, 5);
+        packed.PrepareQ8(q);
+        var y = new float[tokens * ldy];
+        Array.Fill(y, float.NaN);
+        packed.MultiplyRows(q, y, ldy, 16, 48);
+        Assert.True(packed.FoundAssembledAvx2);
+        for (int t = 0; t < tokens; t++)
+            for (int r = 0; r < ldy; r++)
+                Assert.True(float.IsNaN(y[t * ldy + r]) == r is < 16 or >= 48, $"token {t}, row {r}");
+    }
+
+    [Theory]
+    [InlineData(false, 128)] // the seed's int4: a zero point per group of four blocks
+    [InlineData(true, 64)]   // one zero point, groups of two blocks
+    public void WiderGroupsKeepTheNetKernel(bool symmetric, int group)
+    {
+        const int rows = 32, cols = 256;
+        var packed = (Int4RowBlockMatrix)RowBlockMatrix.Repack(QuantizedMatrices.Build(4, symmetric, group, rows, cols, 3, KernelIsa.Avx2).Matrix);
+        packed.Isa = KernelIsa.Avx2;
+        packed.AssembledAvx2 = true;
+        IntegerKernelTests.Check(packed, cols, rows);
+        Assert.False(packed.FoundAssembledAvx2);
+    }
+
+    // Symmetric int4 in groups of 32 (Q4_0's blocks: one scale per block, zero point 8), repacked, on AVX2.
+    private static Int4RowBlockMatrix Q4_0Blocks(int rows, int cols, int seed)
+    {
+        var packed = (Int4RowBlockMatrix)RowBlockMatrix.Repack(QuantizedMatrices.Build(4, true, 32, rows, cols, seed, KernelIsa.Avx2).Matrix);
+        packed.Isa = KernelIsa.Avx2;
+        packed.Vnni = false;
+        return packed;
+    }
+}
