@@ -76,33 +76,23 @@ internal sealed unsafe class Avx2Int4Kernel
     // through the whole range; the activation cursors restart at every row block; rdi becomes the
     // distance from the block scales to the lane starts (the same layout), so one cursor reads both.
     private const Gpr Args = Gpr.Rdi, Constants = Gpr.Rsi, Codes = Gpr.Rax, Scales = Gpr.Rbx, QBase = Gpr.Rdx, DBase = Gpr.Rcx,
-        StartOffset = Gpr.Rdi, Q = Gpr.R8, D = Gpr.R9, Result = Gpr.R12, Ldy = Gpr.R13, Ldy3 = Gpr.Rbp, RowBlocks = Gpr.R14, Loop = Gpr.R15;
+        StartOffset = Gpr.Rdi, Q = Gpr.R8, D = Gpr.R9, Result = KernelFrame.Result, Ldy = KernelFrame.Ldy, RowBlocks = KernelFrame.RowBlocks, Loop = KernelFrame.Loop;
     // Vector registers: ymm0–3 rows 0–7's and ymm4–7 rows 8–15's integer sums of activation rows 0–3,
     // ymm8 the nibble mask, ymm9–12 one stored vector's four code vectors (then the block's scales),
     // ymm13 a broadcast, ymm14 a product or a loaded sum, ymm15 vpmaddwd's ones.
     private const int Low = 0, High = 4, Mask = 8, Code = 9, Broadcast = 13, Temp = 14, Ones = 15;
-    private static readonly Gpr[] Saved = [Gpr.Rbx, Gpr.Rbp, Gpr.R12, Gpr.R13, Gpr.R14, Gpr.R15];
 
     internal static byte[] Assemble(int stride, int blocks, bool prefetch)
     {
         if (blocks < 1) throw new ArgumentException($"{blocks} blocks");
         var a = new X64Assembler();
         var y = a.Ymm;
-        foreach (var r in Saved) a.Push(r);
+        KernelFrame.Enter(a);
         y.Vmovdqu(Mask, new Mem(Constants, MaskAt));
         y.Vmovdqu(Ones, new Mem(Constants, OnesAt));
-        a.MovLoad(Codes, new Mem(Args, 0));
-        a.MovLoad(Scales, new Mem(Args, 8));
-        a.MovLoad(QBase, new Mem(Args, 16));
-        a.MovLoad(DBase, new Mem(Args, 24));
-        a.MovLoad(Result, new Mem(Args, 40));
-        a.MovLoad(Ldy, new Mem(Args, 48));
-        a.MovLoad(RowBlocks, new Mem(Args, 56));
-        a.MovLoad(StartOffset, new Mem(Args, 32));
+        KernelFrame.Load(a, Args, (Codes, 0), (Scales, 8), (QBase, 16), (DBase, 24), (Result, 40), (Ldy, 48), (RowBlocks, 56), (StartOffset, 32));
         a.Sub(StartOffset, DBase);
-        a.Mov(Ldy3, Ldy);
-        a.Add(Ldy3, Ldy);
-        a.Add(Ldy3, Ldy);
+        KernelFrame.TripleStride(a);
 
         // A row block: cursors back to the start, its outputs zero.
         int rowBlockLoop = a.Position;
@@ -136,20 +126,12 @@ internal sealed unsafe class Avx2Int4Kernel
         a.Add(Result, Rows * sizeof(float));
         a.Dec(RowBlocks);
         a.JnzBack(rowBlockLoop);
-        a.Vzeroupper();
-        for (int i = Saved.Length - 1; i >= 0; i--) a.Pop(Saved[i]);
-        a.Ret();
+        KernelFrame.Leave(a);
         return a.ToArray();
     }
 
     // Activation row t's 8 outputs of half h (rows 8h..8h+7) of the current row block.
-    private static Mem Output(int t, int h) => t switch
-    {
-        0 => new Mem(Result, 32 * h),
-        1 => new Mem(Result, 32 * h, Ldy),
-        2 => new Mem(Result, 32 * h, Ldy, 2),
-        _ => new Mem(Result, 32 * h, Ldy3),
-    };
+    private static Mem Output(int t, int h) => KernelFrame.Output(t, 32 * h);
 
     // A block: each row's sums start at its lane start (−zero·Σq split as vpmaddubsw splits it), then
     // take Σ code·q of the four stored vectors (vector j: inputs 8j..8j+3 in the low nibbles, 8j+4..8j+7

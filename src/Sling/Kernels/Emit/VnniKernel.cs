@@ -132,7 +132,7 @@ internal sealed unsafe class VnniKernel
     // Registers. General: arguments in rdi (System V); codes, scales and zero points advance through
     // the whole range; the activation cursors restart at every row block.
     private const Gpr Codes = Gpr.Rax, Scales = Gpr.Rbx, Zeros = Gpr.Rcx, QBase = Gpr.Rdx, DBase = Gpr.Rsi, SumBase = Gpr.R10,
-        Q = Gpr.R8, D = Gpr.R9, Sums = Gpr.R11, Result = Gpr.R12, Ldy = Gpr.R13, Ldy3 = Gpr.Rbp, RowBlocks = Gpr.R14, Loop = Gpr.R15;
+        Q = Gpr.R8, D = Gpr.R9, Sums = Gpr.R11, Result = KernelFrame.Result, Ldy = KernelFrame.Ldy, Ldy3 = KernelFrame.Ldy3, RowBlocks = KernelFrame.RowBlocks, Loop = KernelFrame.Loop;
     // Vector: zmm0–3 the tile's outputs, zmm4–7 its group sums, zmm8–15 a block's codes as eight
     // vectors of 4 inputs × 16 rows, zmm16 the nibble mask (int4) or the word order (int8), zmm17–24
     // two int32 sums per activation row, zmm26 a group's scales, zmm27 its zero points or offsets,
@@ -195,7 +195,6 @@ internal sealed unsafe class VnniKernel
         return a.ToArray();
     }
 
-    private static readonly Gpr[] Saved = [Gpr.Rbx, Gpr.Rbp, Gpr.R12, Gpr.R13, Gpr.R14, Gpr.R15];
     // The constants' address lives in the loop counter's register until the first row block sets it.
     private const Gpr Args = Gpr.Rdi, SumOffset = Gpr.Rdi, ConstantBase = Loop;
     // Signed and table codes: zmm25 holds the sign bits or the level table.
@@ -203,19 +202,9 @@ internal sealed unsafe class VnniKernel
 
     private static void Prologue(X64Assembler a)
     {
-        foreach (var r in Saved) a.Push(r);
-        a.MovLoad(Codes, new Mem(Args, 0));
-        a.MovLoad(Scales, new Mem(Args, 8));
-        a.MovLoad(Zeros, new Mem(Args, 16));
-        a.MovLoad(QBase, new Mem(Args, 24));
-        a.MovLoad(DBase, new Mem(Args, 32));
-        a.MovLoad(SumBase, new Mem(Args, 40));
-        a.MovLoad(Result, new Mem(Args, 48));
-        a.MovLoad(Ldy, new Mem(Args, 56));
-        a.MovLoad(RowBlocks, new Mem(Args, 64));
-        a.Mov(Ldy3, Ldy);
-        a.Add(Ldy3, Ldy);
-        a.Add(Ldy3, Ldy);
+        KernelFrame.Enter(a);
+        KernelFrame.Load(a, Args, (Codes, 0), (Scales, 8), (Zeros, 16), (QBase, 24), (DBase, 32), (SumBase, 40), (Result, 48), (Ldy, 56), (RowBlocks, 64));
+        KernelFrame.TripleStride(a);
         a.MovLoad(ConstantBase, new Mem(Args, 88));
     }
 
@@ -234,19 +223,11 @@ internal sealed unsafe class VnniKernel
     // The row block's 16 outputs of each activation row stored; on to the next row block, then return.
     private static void RowBlockEnd(X64Assembler a, int rowBlockLoop, int tile)
     {
-        a.Vmovups(new Mem(Result), Acc);
-        if (tile > 1)
-        {
-            a.Vmovups(new Mem(Result, 0, Ldy), Acc + 1);
-            a.Vmovups(new Mem(Result, 0, Ldy, 2), Acc + 2);
-            a.Vmovups(new Mem(Result, 0, Ldy3), Acc + 3);
-        }
+        for (int t = 0; t < tile; t++) a.Vmovups(KernelFrame.Output(t), Acc + t);
         a.Add(Result, Rows * sizeof(float));
         a.Dec(RowBlocks);
         a.JnzBack(rowBlockLoop);
-        a.Vzeroupper();
-        for (int i = Saved.Length - 1; i >= 0; i--) a.Pop(Saved[i]);
-        a.Ret();
+        KernelFrame.Leave(a);
     }
 
     // A super-block's 16 scale factors (and 16 offset factors) into zmm29 (and zmm30).

@@ -1,0 +1,53 @@
+namespace Sling.Kernels.Emit;
+
+/// <summary>
+/// What the assembled tile kernels (<see cref="VnniKernel"/>, <see cref="Avx2Int4Kernel"/>) share
+/// around their loops: the System V callee-saved registers they use, saved on entry and restored on
+/// return; their arguments read from one struct; and a tile's four output rows, at result + t·ldy
+/// (ldy, 2·ldy and 3·ldy from two registers and a scale).
+/// </summary>
+internal static class KernelFrame
+{
+    /// <summary>The output cursor, the output row stride in bytes, three times it, the row blocks left, and the loop counter.</summary>
+    public const Gpr Result = Gpr.R12, Ldy = Gpr.R13, Ldy3 = Gpr.Rbp, RowBlocks = Gpr.R14, Loop = Gpr.R15;
+
+    // rbx, rbp and r12–r15: the callee-saved registers of the System V ABI, all used by the kernels.
+    private static readonly Gpr[] Saved = [Gpr.Rbx, Gpr.Rbp, Gpr.R12, Gpr.R13, Gpr.R14, Gpr.R15];
+
+    public static void Enter(X64Assembler a)
+    {
+        foreach (var r in Saved) a.Push(r);
+    }
+
+    /// <summary>Each register ← the 64-bit field at its offset in the arguments at <paramref name="args"/>, in order.</summary>
+    public static void Load(X64Assembler a, Gpr args, params ReadOnlySpan<(Gpr Register, int Offset)> fields)
+    {
+        foreach (var (register, offset) in fields) a.MovLoad(register, new Mem(args, offset));
+    }
+
+    /// <summary><see cref="Ldy3"/> ← 3 · <see cref="Ldy"/>.</summary>
+    public static void TripleStride(X64Assembler a)
+    {
+        a.Mov(Ldy3, Ldy);
+        a.Add(Ldy3, Ldy);
+        a.Add(Ldy3, Ldy);
+    }
+
+    /// <summary>Activation row t's outputs of the current row block, <paramref name="disp"/> bytes on.</summary>
+    public static Mem Output(int t, int disp = 0) => t switch
+    {
+        0 => new Mem(Result, disp),
+        1 => new Mem(Result, disp, Ldy),
+        2 => new Mem(Result, disp, Ldy, 2),
+        3 => new Mem(Result, disp, Ldy3),
+        _ => throw new ArgumentOutOfRangeException(nameof(t), $"a tile has rows 0–3, not {t}"),
+    };
+
+    /// <summary>Upper vector halves cleared, the saved registers restored, return.</summary>
+    public static void Leave(X64Assembler a)
+    {
+        a.Vzeroupper();
+        for (int i = Saved.Length - 1; i >= 0; i--) a.Pop(Saved[i]);
+        a.Ret();
+    }
+}
