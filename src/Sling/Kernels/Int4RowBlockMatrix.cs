@@ -315,9 +315,9 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     }
 
     /// <summary>
-    /// Whether full tiles of Q4_0's blocks (one-block groups, one zero point) run on the AVX2 kernel
-    /// assembled at run time (<see cref="Emit.Avx2Int4Kernel"/>) where <see cref="RowBlockMatrix.Isa"/>
-    /// is AVX2; on where it can run. Tests turn it off to compare the two paths.
+    /// Whether full tiles of Q4_0's and Q4_K's blocks run on the AVX2 kernels assembled at run time
+    /// (<see cref="Emit.Avx2Int4Kernel"/>) where <see cref="RowBlockMatrix.Isa"/> is AVX2; on where
+    /// they can run. Tests turn it off to compare the two paths.
     /// </summary>
     internal bool AssembledAvx2 { get; set; } = Emit.Avx2Int4Kernel.Available;
 
@@ -329,22 +329,35 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     /// <summary>True once a full tile has found assembled AVX2 kernels for these weights (tests: the path they compare did run).</summary>
     internal bool FoundAssembledAvx2 => _avx2 is { Streamed: not null, Chunked: not null };
 
-    // A full tile on the assembled kernel; false where there is none for these weights (the .NET kernel runs).
+    // A full tile on an assembled kernel; false where there is none for these weights (the .NET kernel runs).
     private bool RunAssembled(Weights w, Activations a, float* result, int stride, int count)
     {
-        int* starts = a.ZeroSums(0);
-        if (!OneBlockGroups(w) || starts == null || a.ZeroStride != a.Blocks) return false;
-        var set = _avx2;
-        if (set == null || set.Stride != a.Stride || set.Blocks != a.Blocks)
-            _avx2 = set = new Avx2Kernels(a.Stride, a.Blocks, Emit.Avx2Int4Kernel.For(a.Stride, a.Blocks, prefetch: true),
-                Emit.Avx2Int4Kernel.For(a.Stride, a.Blocks, prefetch: false));
-        var kernel = w.Streamed ? set.Streamed : set.Chunked;
-        if (kernel == null) return false;
+        Emit.Avx2Int4Blocks kind;
         var args = new Emit.Avx2Int4Kernel.Arguments
         {
-            Codes = w.Codes, Scales = w.HalfScales, Q = a.Codes(0), D = a.Scales(0), Starts = starts,
+            Codes = w.Codes, Q = a.Codes(0), D = a.Scales(0),
             Result = result, ResultStrideBytes = (long)stride * sizeof(float), RowBlocks = count,
         };
+        if (FactoredByIntegers(w) && w.GroupsPerSuper == 8 && a.Groups == a.Blocks)
+        {
+            kind = Emit.Avx2Int4Blocks.Factored;
+            args.Scales = w.GroupFactors;
+            args.Super = w.SuperFactorFloats;
+            args.Sums = a.GroupSums(0);
+        }
+        else if (OneBlockGroups(w) && a.ZeroSums(0) != null && a.ZeroStride == a.Blocks)
+        {
+            kind = Emit.Avx2Int4Blocks.Scaled;
+            args.Scales = w.HalfScales;
+            args.Starts = a.ZeroSums(0);
+        }
+        else return false;
+        var set = _avx2;
+        if (set == null || set.Stride != a.Stride || set.Blocks != a.Blocks)
+            _avx2 = set = new Avx2Kernels(a.Stride, a.Blocks, Emit.Avx2Int4Kernel.For(kind, a.Stride, a.Blocks, prefetch: true),
+                Emit.Avx2Int4Kernel.For(kind, a.Stride, a.Blocks, prefetch: false));
+        var kernel = w.Streamed ? set.Streamed : set.Chunked;
+        if (kernel == null) return false;
         kernel.Run(&args);
         return true;
     }

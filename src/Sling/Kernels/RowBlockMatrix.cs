@@ -640,6 +640,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         public int Tile => tile;
         public int Stride => stride;
         public int Blocks => blocks;
+        public int Groups => groups;
         public int ZeroStride => zeroStride;
         /// <summary>Row k's zero starts or sums per block (null where there are none).</summary>
         public int* ZeroSums(int k) => zeroSums == null ? null : zeroSums + (long)Row(k) * zeroStride;
@@ -726,6 +727,8 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         public bool SharedZero => sharedZero;
         public byte* Codes => codes;
         public Half* HalfScales => scales;
+        public byte* GroupFactors => groupFactors;
+        public float* SuperFactorFloats => superFactors;
         /// <summary>False where the weights are read <see cref="InChunks"/> (no lines asked for ahead).</summary>
         public bool Streamed => !inChunks;
         public int Groups => groups;

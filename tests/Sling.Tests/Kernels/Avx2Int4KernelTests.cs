@@ -1,4 +1,5 @@
 using Sling.Kernels;
+using Sling.Formats;
 using Sling.Kernels.Emit;
 using Sling.Tests.Support;
 
@@ -14,19 +15,22 @@ public sealed class Avx2AssembledTheoryAttribute : TheoryAttribute
 }
 
 /// <summary>
-/// The int4 tile kernel assembled for AVX2 against the float64 product of the decoded codes, and
+/// The int4 tile kernels assembled for AVX2 (Q4_0's and Q4_K's blocks) against the float64 product of the decoded codes, and
 /// against the .NET AVX2 kernel bit for bit: both compute the same sums in the same order.
 /// </summary>
 public class Avx2Int4KernelTests
 {
     [Avx2AssembledTheory]
-    [InlineData(32)]    // one block
-    [InlineData(256)]
-    [InlineData(5632)]  // a long row: displacements past 16 bits
-    public void MatchesTheFloat64ProductAndTheNetKernelBitForBit(int cols)
+    [InlineData(false, 32)]    // Q4_0: one block
+    [InlineData(false, 256)]
+    [InlineData(false, 5632)]  // a long row: displacements past 16 bits
+    [InlineData(true, 256)]    // Q4_K: one super-block
+    [InlineData(true, 2048)]
+    [InlineData(true, 5632)]
+    public void MatchesTheFloat64ProductAndTheNetKernelBitForBit(bool q4k, int cols)
     {
         const int rows = 64;
-        var packed = Q4_0Blocks(rows, cols, cols);
+        var packed = q4k ? Q4KBlocks(rows, cols, cols) : Q4_0Blocks(rows, cols, cols);
         packed.AssembledAvx2 = true;
         IntegerKernelTests.Check(packed, cols, rows);
         Assert.True(packed.FoundAssembledAvx2);
@@ -50,12 +54,14 @@ public class Avx2Int4KernelTests
     }
 
     [Avx2AssembledTheory]
-    [InlineData(8)]  // two full tiles
-    [InlineData(20)] // more than 16 rows: the weights in chunks
-    public void EveryOutputOfARangeIsWrittenAndNothingOutsideIt(int tokens)
+    [InlineData(false, 8)]  // two full tiles
+    [InlineData(false, 20)] // more than 16 rows: the weights in chunks
+    [InlineData(true, 8)]
+    [InlineData(true, 20)]
+    public void EveryOutputOfARangeIsWrittenAndNothingOutsideIt(bool q4k, int tokens)
     {
         const int rows = 64, cols = 256, ldy = 80;
-        var packed = Q4_0Blocks(rows, cols, 17);
+        var packed = q4k ? Q4KBlocks(rows, cols, 17) : Q4_0Blocks(rows, cols, 17);
         var q = QuantizedMatrices.RandomActivations(tokens, cols, 5);
         packed.PrepareQ8(q);
         var y = new float[tokens * ldy];
@@ -78,6 +84,28 @@ public class Avx2Int4KernelTests
         packed.AssembledAvx2 = true;
         IntegerKernelTests.Check(packed, cols, rows);
         Assert.False(packed.FoundAssembledAvx2);
+    }
+
+    // Q4_K as the loader reads it (random blocks, sane super-block halves), on AVX2.
+    private static unsafe Int4RowBlockMatrix Q4KBlocks(int rows, int cols, int seed)
+    {
+        const int bytes = 144; // d, dmin (halves), 12 bytes of 6-bit scales and mins, 128 of codes per 256 values
+        long rowBytes = cols / 256 * bytes;
+        var blocks = new byte[rows * rowBytes];
+        var rng = new Random(seed);
+        rng.NextBytes(blocks);
+        fixed (byte* p = blocks)
+        {
+            for (long b = 0; b < blocks.Length / bytes; b++)
+            {
+                *(Half*)(p + b * bytes) = (Half)(0.01 * (0.5 + rng.NextDouble()));
+                *(Half*)(p + b * bytes + 2) = (Half)(0.01 * rng.NextDouble());
+            }
+            var factors = Sling.Models.GgufLoader.Factors(GgmlBlocks.Q4_K, p, rows, cols, rowBytes)!;
+            var packed = new Int4RowBlockMatrix(new Q4KSource(p, rows, cols, factors, null)) { Isa = KernelIsa.Avx2, Vnni = false };
+            Assert.Equal("q4_k", packed.Format, ignoreCase: true);
+            return packed;
+        }
     }
 
     // Symmetric int4 in groups of 32 (Q4_0's blocks: one scale per block, zero point 8), repacked, on AVX2.

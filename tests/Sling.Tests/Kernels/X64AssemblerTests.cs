@@ -87,6 +87,15 @@ public class X64AssemblerTests
         { "vmovups ymmword ptr [r12 + r13*2 + 32], ymm14", "c4017c11b46c20000000" },
         { "vpand ymm10, ymm10, ymm8", "c4412ddbd0" },
         { "vpand ymm1, ymm2, ymm12", "c4c16ddbcc" },
+        { "vfmadd231ps ymm14, ymm10, ymmword ptr [rsp + 96]", "c4622db8b42460000000" },
+        { "vfnmadd231ps ymm14, ymm11, ymm3", "c46225bcf3" },
+        { "vfnmadd231ps ymm14, ymm11, ymm0", "c46225bcf0" },
+        { "vpmovzxbd ymm10, qword ptr [rbx + 8]", "c4627d319308000000" },
+        { "vpmovzxbd ymm9, qword ptr [rbx - 240]", "c4627d318b10ffffff" },
+        { "vpor ymm9, ymm9, ymm11", "c44135ebcb" },
+        { "vpor ymm10, ymm10, ymm11", "c4412debd3" },
+        { "vpslld ymm11, ymm9, 16", "c4c12572f110" },
+        { "vpslld ymm11, ymm10, 16", "c4c12572f210" },
         { "vpxor ymm14, ymm14, ymm14", "c4410deff6" },
         { "vpsrlw ymm10, ymm10, 4", "c4c12d71d204" },
         { "vpsrlw ymm2, ymm12, 4", "c4c16d71d404" },
@@ -220,6 +229,15 @@ public class X64AssemblerTests
             case "vmovups ymmword ptr [r12 + r13*2 + 32], ymm14": a.Ymm.Vmovups(new Mem(Gpr.R12, 32, Gpr.R13, 2), 14); break;
             case "vpand ymm10, ymm10, ymm8": a.Ymm.Vpand(10, 10, 8); break;
             case "vpand ymm1, ymm2, ymm12": a.Ymm.Vpand(1, 2, 12); break;
+            case "vfmadd231ps ymm14, ymm10, ymmword ptr [rsp + 96]": a.Ymm.Vfmadd231ps(14, 10, new Mem(Gpr.Rsp, 96)); break;
+            case "vfnmadd231ps ymm14, ymm11, ymm3": a.Ymm.Vfnmadd231ps(14, 11, 3); break;
+            case "vfnmadd231ps ymm14, ymm11, ymm0": a.Ymm.Vfnmadd231ps(14, 11, 0); break;
+            case "vpmovzxbd ymm10, qword ptr [rbx + 8]": a.Ymm.Vpmovzxbd(10, new Mem(Gpr.Rbx, 8)); break;
+            case "vpmovzxbd ymm9, qword ptr [rbx - 240]": a.Ymm.Vpmovzxbd(9, new Mem(Gpr.Rbx, -240)); break;
+            case "vpor ymm9, ymm9, ymm11": a.Ymm.Vpor(9, 9, 11); break;
+            case "vpor ymm10, ymm10, ymm11": a.Ymm.Vpor(10, 10, 11); break;
+            case "vpslld ymm11, ymm9, 16": a.Ymm.Vpslld(11, 9, 16); break;
+            case "vpslld ymm11, ymm10, 16": a.Ymm.Vpslld(11, 10, 16); break;
             case "vpxor ymm14, ymm14, ymm14": a.Ymm.Vpxor(14, 14, 14); break;
             case "vpsrlw ymm10, ymm10, 4": a.Ymm.Vpsrlw(10, 10, 4); break;
             case "vpsrlw ymm2, ymm12, 4": a.Ymm.Vpsrlw(2, 12, 4); break;

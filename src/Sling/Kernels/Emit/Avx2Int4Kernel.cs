@@ -4,32 +4,47 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Sling.Kernels.Emit;
 
+/// <summary>Which int4 blocks an <see cref="Avx2Int4Kernel"/> folds.</summary>
+internal enum Avx2Int4Blocks
+{
+    /// <summary>Q4_0's: one-block groups sharing one zero point, an fp16 scale per block and row: output += s · (d · Σ).</summary>
+    Scaled,
+    /// <summary>
+    /// Q4_K's: an unsigned scale byte and offset byte per block and row times floats per super-block
+    /// of 8 blocks; the scale bytes meet the 16-bit sums in the vpmaddwd that widens them.
+    /// </summary>
+    Factored,
+}
+
 /// <summary>
-/// The int4 layout's AVX2 tile kernel for one-block groups sharing one zero point, Q4_0's blocks
-/// (<see cref="Int4RowBlockMatrix"/>: 16 rows × 4 activation rows, both 8-row halves of each stored
-/// vector in one pass), assembled at run time once per shape. It computes what the .NET kernel
-/// (RowBlock256Both) does, in the same order and roundings, so both give the same bits (the tests
-/// compare them); the difference is where values live. The JIT, with eight integer sums, four code
-/// vectors, the mask, a broadcast and a product in 15 of the 16 ymm registers, keeps the eight float
+/// The int4 layout's AVX2 tile kernels (<see cref="Int4RowBlockMatrix"/>: 16 rows × 4 activation rows,
+/// both 8-row halves of each stored vector in one pass) for Q4_0's and Q4_K's blocks, assembled at
+/// run time once per shape. Each computes what the .NET kernel (RowBlock256Both,
+/// FactoredRowBlock256Both) does, in the same order and roundings, so both give the same bits (the
+/// tests compare them); the difference is where values live. The JIT, with eight integer sums, four
+/// code vectors, the mask, a broadcast and a product in 15 of the 16 ymm registers, keeps the float
 /// sums in registers too and spills around every block; here the integer work owns the registers and
-/// the float sums are the outputs in memory, loaded, added to and stored once per block. Measured in
-/// the model (TinyLlama Q4_0, 512-token prompts, alternating in one process): 1.04–1.09× the .NET
-/// kernel. Wider groups (the seed's int4) measured no faster this way and keep the .NET kernel.
+/// the float sums live in memory: the outputs themselves, and for Q4_K a super-block's sums on the
+/// stack, loaded, added to and stored once per block. Each loop body is one block (a super-block's
+/// eight written out measured slower in the model than in a kernel alone: ~15 KB of code per form,
+/// more than the decoded-instruction cache keeps beside the rest of a forward pass).
 /// </summary>
 internal sealed unsafe class Avx2Int4Kernel
 {
     /// <summary>What one call multiplies: a range of row blocks by one full tile of 4 activation rows.</summary>
-    [StructLayout(LayoutKind.Explicit, Size = 64)]
+    [StructLayout(LayoutKind.Explicit, Size = 80)]
     public struct Arguments
     {
         [FieldOffset(0)] public byte* Codes;       // the first row block's codes
-        [FieldOffset(8)] public Half* Scales;      // its fp16 scales: 16 per block
+        [FieldOffset(8)] public void* Scales;      // its fp16 scales (16 per block), or factor bytes (16 scale, 16 offset per block)
         [FieldOffset(16)] public sbyte* Q;         // activation row 0's codes; row t at + t·stride
         [FieldOffset(24)] public float* D;         // activation row 0's block scales; row t at + t·blocks
-        [FieldOffset(32)] public int* Starts;      // activation row 0's lane starts per block (ZeroLaneStarts); row t at + t·blocks
+        [FieldOffset(32)] public int* Starts;      // Scaled: activation row 0's lane starts per block (ZeroLaneStarts); row t at + t·blocks
         [FieldOffset(40)] public float* Result;    // row 0's 16 outputs of the first row block; row t at + t·ldy
         [FieldOffset(48)] public long ResultStrideBytes;
         [FieldOffset(56)] public long RowBlocks;
+        [FieldOffset(64)] public float* Super;     // Factored: its super-block floats (16 scale, 16 offset per super-block)
+        [FieldOffset(72)] public float* Sums;      // Factored: activation row 0's block sums d·Σq; row t at + t·blocks
     }
 
     private const int MaskAt = 0, OnesAt = 32;
@@ -43,8 +58,8 @@ internal sealed unsafe class Avx2Int4Kernel
         return block;
     }
 
-    private const int BlockSize = 32, Rows = 16, BlockBytes = 256, PrefetchDistance = 4096;
-    private static readonly ConcurrentDictionary<(int, int, bool), Lazy<Avx2Int4Kernel>> Kernels = new();
+    private const int BlockSize = 32, Rows = 16, BlockBytes = 256, PrefetchDistance = 4096, BlocksPerSuper = 8;
+    private static readonly ConcurrentDictionary<(Avx2Int4Blocks, int, int, bool), Lazy<Avx2Int4Kernel>> Kernels = new();
     private readonly delegate* unmanaged<Arguments*, byte*, void> _entry;
 
     /// <summary>
@@ -57,56 +72,47 @@ internal sealed unsafe class Avx2Int4Kernel
     private Avx2Int4Kernel(void* entry) => _entry = (delegate* unmanaged<Arguments*, byte*, void>)entry;
 
     /// <summary>
-    /// The kernel for activation rows of <paramref name="stride"/> codes and <paramref name="blocks"/>
-    /// 32-input blocks, asking for the lines 4 KiB ahead when <paramref name="prefetch"/> (streamed
-    /// weights); null where it is not available (the .NET kernel runs).
+    /// The kernel for <paramref name="kind"/> blocks, activation rows of <paramref name="stride"/> codes
+    /// and <paramref name="blocks"/> 32-input blocks, asking for the lines 4 KiB ahead when
+    /// <paramref name="prefetch"/> (streamed weights); null where it is not available (the .NET kernel runs).
     /// </summary>
-    public static Avx2Int4Kernel? For(int stride, int blocks, bool prefetch)
+    public static Avx2Int4Kernel? For(Avx2Int4Blocks kind, int stride, int blocks, bool prefetch)
     {
         if (!Available) return null;
         // Lazy values: two threads asking for a new shape at once assemble and map it once.
-        var kernel = Kernels.GetOrAdd((stride, blocks, prefetch), key => new Lazy<Avx2Int4Kernel>(() =>
-            new Avx2Int4Kernel(ExecutableCode.Load(Assemble(key.Item1, key.Item2, key.Item3))))).Value;
+        var kernel = Kernels.GetOrAdd((kind, stride, blocks, prefetch), key => new Lazy<Avx2Int4Kernel>(() =>
+            new Avx2Int4Kernel(ExecutableCode.Load(key.Item1 == Avx2Int4Blocks.Scaled
+                ? AssembleScaled(key.Item2, key.Item3, key.Item4) : AssembleFactored(key.Item2, key.Item3, key.Item4))))).Value;
         return kernel._entry == null ? null : kernel;
     }
 
     public void Run(Arguments* arguments) => _entry(arguments, ConstantVectors);
 
-    // General registers: the arguments in rdi, the constants in rsi (System V); codes and scales advance
-    // through the whole range; the activation cursors restart at every row block; rdi becomes the
-    // distance from the block scales to the lane starts (the same layout), so one cursor reads both.
+    // General registers: the arguments in rdi, the constants in rsi (System V); codes, scales and
+    // super-block floats advance through the whole range; the activation cursors restart at every row
+    // block. Scaled: rdi becomes the distance from the block scales to the lane starts (the same
+    // layout), so one cursor reads both; Factored: rdi counts a super-block's blocks, the block sums
+    // have a cursor of their own.
     private const Gpr Args = Gpr.Rdi, Constants = Gpr.Rsi, Codes = Gpr.Rax, Scales = Gpr.Rbx, QBase = Gpr.Rdx, DBase = Gpr.Rcx,
-        StartOffset = Gpr.Rdi, Q = Gpr.R8, D = Gpr.R9, Result = KernelFrame.Result, Ldy = KernelFrame.Ldy, RowBlocks = KernelFrame.RowBlocks, Loop = KernelFrame.Loop;
+        StartOffset = Gpr.Rdi, BlockLoop = Gpr.Rdi, Super = Gpr.Rsi, SumBase = Gpr.R10, Sums = Gpr.R11,
+        Q = Gpr.R8, D = Gpr.R9, Result = KernelFrame.Result, Ldy = KernelFrame.Ldy, RowBlocks = KernelFrame.RowBlocks, Loop = KernelFrame.Loop;
     // Vector registers: ymm0–3 rows 0–7's and ymm4–7 rows 8–15's integer sums of activation rows 0–3,
     // ymm8 the nibble mask, ymm9–12 one stored vector's four code vectors (then the block's scales),
-    // ymm13 a broadcast, ymm14 a product or a loaded sum, ymm15 vpmaddwd's ones.
+    // ymm13 a broadcast, ymm14 a product or a loaded sum, ymm15 vpmaddwd's ones (Scaled).
     private const int Low = 0, High = 4, Mask = 8, Code = 9, Broadcast = 13, Temp = 14, Ones = 15;
+    private const int SuperBytes = 8 * 32; // Factored: a super-block's float sums on the stack, activation row t, half h at 64t + 32h
 
-    internal static byte[] Assemble(int stride, int blocks, bool prefetch)
+    internal static byte[] AssembleScaled(int stride, int blocks, bool prefetch)
     {
-        if (blocks < 1) throw new ArgumentException($"{blocks} blocks");
-        var a = new X64Assembler();
+        var a = Prologue(blocks);
         var y = a.Ymm;
-        KernelFrame.Enter(a);
-        y.Vmovdqu(Mask, new Mem(Constants, MaskAt));
         y.Vmovdqu(Ones, new Mem(Constants, OnesAt));
-        KernelFrame.Load(a, Args, (Codes, 0), (Scales, 8), (QBase, 16), (DBase, 24), (Result, 40), (Ldy, 48), (RowBlocks, 56), (StartOffset, 32));
+        a.MovLoad(StartOffset, new Mem(Args, 32));
         a.Sub(StartOffset, DBase);
-        KernelFrame.TripleStride(a);
 
-        // A row block: cursors back to the start, its outputs zero.
-        int rowBlockLoop = a.Position;
-        a.Mov(Q, QBase);
-        a.Mov(D, DBase);
-        y.Vpxor(Temp, Temp, Temp);
-        for (int t = 0; t < 4; t++)
-            for (int h = 0; h < 2; h++) y.Vmovups(Output(t, h), Temp);
-        a.Mov(Loop, (uint)blocks);
-
+        int rowBlockLoop = RowBlockStart(a, blocks);
         int blockLoop = a.Position;
-        if (prefetch)
-            for (int line = 0; line < BlockBytes; line += 64) a.Prefetcht0(new Mem(Codes, PrefetchDistance + line));
-        BlockSums(a, stride, blocks);
+        BlockSums(a, stride, blocks, prefetch, zeroStart: true);
         // vpmaddwd by ones adds each lane's two words to 32 bits; then floats, into the outputs.
         for (int t = 0; t < 4; t++)
         {
@@ -116,32 +122,121 @@ internal sealed unsafe class Avx2Int4Kernel
             y.Vcvtdq2ps(High + t, High + t);
         }
         FoldBlock(a, blocks);
-        a.Add(Codes, BlockBytes);
         a.Add(Scales, Rows * sizeof(ushort));
+        NextBlock(a, blockLoop, Loop);
+        RowBlockEnd(a, rowBlockLoop);
+        KernelFrame.Leave(a);
+        return a.ToArray();
+    }
+
+    internal static byte[] AssembleFactored(int stride, int blocks, bool prefetch)
+    {
+        if (blocks % BlocksPerSuper != 0) throw new ArgumentException($"{blocks} blocks do not make super-blocks of {BlocksPerSuper}");
+        var a = Prologue(blocks);
+        var y = a.Ymm;
+        a.Add(Gpr.Rsp, -SuperBytes);
+        KernelFrame.Load(a, Args, (Super, 64), (SumBase, 72)); // the constants are read
+
+        int rowBlockLoop = RowBlockStart(a, blocks / BlocksPerSuper);
+        a.Mov(Sums, SumBase);
+        int superLoop = a.Position;
+        for (int k = 0; k < 8; k++) y.Vmovups(new Mem(Gpr.Rsp, 32 * k), Temp); // Temp is zero on every pass
+        a.Mov(BlockLoop, BlocksPerSuper);
+        int blockLoop = a.Position;
+        BlockSums(a, stride, blocks, prefetch, zeroStart: false);
+        // The scale bytes as two equal words per lane: vpmaddwd multiplies both 16-bit sums by them.
+        for (int h = 0; h < 2; h++)
+        {
+            y.Vpmovzxbd(Code + h, new Mem(Scales, 8 * h));
+            y.Vpslld(Code + 2, Code + h, 16);
+            y.Vpor(Code + h, Code + h, Code + 2);
+        }
+        for (int t = 0; t < 4; t++)
+        {
+            y.Vbroadcastss(Broadcast, new Mem(D, 4 * t * blocks));
+            for (int h = 0; h < 2; h++)
+            {
+                int sums = (h == 0 ? Low : High) + t;
+                y.Vpmaddwd(sums, sums, Code + h);
+                y.Vcvtdq2ps(sums, sums);
+                var f = new Mem(Gpr.Rsp, 64 * t + 32 * h);
+                y.Vmovups(Temp, f);
+                y.Vfmadd231ps(Temp, sums, Broadcast);
+                y.Vmovups(f, Temp);
+            }
+        }
+        a.Add(Scales, 2 * Rows);
+        NextBlock(a, blockLoop, BlockLoop);
+        FoldSuper(a, blocks);
+        a.Add(Super, 2 * Rows * sizeof(float));
+        a.Add(Sums, sizeof(float) * BlocksPerSuper);
+        y.Vpxor(Temp, Temp, Temp);
+        a.Dec(Loop);
+        a.JnzBack(superLoop);
+        RowBlockEnd(a, rowBlockLoop);
+        a.Add(Gpr.Rsp, SuperBytes);
+        KernelFrame.Leave(a);
+        return a.ToArray();
+    }
+
+    // Registers saved, the nibble mask, and the arguments both kernels read.
+    private static X64Assembler Prologue(int blocks)
+    {
+        if (blocks < 1) throw new ArgumentException($"{blocks} blocks");
+        var a = new X64Assembler();
+        KernelFrame.Enter(a);
+        a.Ymm.Vmovdqu(Mask, new Mem(Constants, MaskAt));
+        KernelFrame.Load(a, Args, (Codes, 0), (Scales, 8), (QBase, 16), (DBase, 24), (Result, 40), (Ldy, 48), (RowBlocks, 56));
+        KernelFrame.TripleStride(a);
+        return a;
+    }
+
+    // A row block: cursors back to the start, its outputs zero (ymm14 stays zero), the loop counter set.
+    private static int RowBlockStart(X64Assembler a, int iterations)
+    {
+        int top = a.Position;
+        a.Mov(Q, QBase);
+        a.Mov(D, DBase);
+        a.Ymm.Vpxor(Temp, Temp, Temp);
+        for (int t = 0; t < 4; t++)
+            for (int h = 0; h < 2; h++) a.Ymm.Vmovups(Output(t, h), Temp);
+        a.Mov(Loop, (uint)iterations);
+        return top;
+    }
+
+    // The cursors past a block; back to its loop's top while its counter lasts.
+    private static void NextBlock(X64Assembler a, int top, Gpr counter)
+    {
+        a.Add(Codes, BlockBytes);
         a.Add(Q, BlockSize);
         a.Add(D, sizeof(float));
-        a.Dec(Loop);
-        a.JnzBack(blockLoop);
+        a.Dec(counter);
+        a.JnzBack(top);
+    }
 
+    // On to the next row block (the Scaled kernel returns from here; the Factored one frees its stack first).
+    private static void RowBlockEnd(X64Assembler a, int rowBlockLoop)
+    {
         a.Add(Result, Rows * sizeof(float));
         a.Dec(RowBlocks);
         a.JnzBack(rowBlockLoop);
-        KernelFrame.Leave(a);
-        return a.ToArray();
     }
 
     // Activation row t's 8 outputs of half h (rows 8h..8h+7) of the current row block.
     private static Mem Output(int t, int h) => KernelFrame.Output(t, 32 * h);
 
-    // A block: each row's sums start at its lane start (−zero·Σq split as vpmaddubsw splits it), then
-    // take Σ code·q of the four stored vectors (vector j: inputs 8j..8j+3 in the low nibbles, 8j+4..8j+7
+    // The block at the cursors: each row's sums start at its lane start (−zero·Σq split as vpmaddubsw
+    // splits it) or zero, then take Σ code·q of the four stored vectors (vector j: inputs 8j..8j+3 in the low nibbles, 8j+4..8j+7
     // in the high; bytes 0–31 rows 0–7, 32–63 rows 8–15), each quad broadcast once for both halves.
-    private static void BlockSums(X64Assembler a, int stride, int blocks)
+    private static void BlockSums(X64Assembler a, int stride, int blocks, bool prefetch, bool zeroStart)
     {
         var y = a.Ymm;
+        if (prefetch)
+            for (int line = 0; line < BlockBytes; line += 64) a.Prefetcht0(new Mem(Codes, PrefetchDistance + line));
         for (int t = 0; t < 4; t++)
         {
-            y.Vpbroadcastd(Low + t, new Mem(D, 4 * t * blocks, StartOffset));
+            if (zeroStart) y.Vpbroadcastd(Low + t, new Mem(D, 4 * t * blocks, StartOffset));
+            else y.Vpxor(Low + t, Low + t, Low + t);
             y.Vmovdqa(High + t, Low + t);
         }
         int lowL = Code, lowH = Code + 1, highL = Code + 2, highH = Code + 3;
@@ -192,6 +287,38 @@ internal sealed unsafe class Avx2Int4Kernel
                 y.Vmulps(sums, sums, Broadcast);
                 y.Vmovups(Temp, Output(t, h));
                 y.Vfmadd231ps(Temp, Code + h, sums);
+                y.Vmovups(Output(t, h), Temp);
+            }
+        }
+    }
+
+    // A super-block's sums into the outputs, per half: the offsets' Σ_g m·(d·Σq)_g (offset bytes as
+    // floats times each row's block sums, from zero), then output = (output + S · f) − M · that, S and
+    // M the super-block's scale and offset floats. The cursors have passed the super-block's blocks.
+    private static void FoldSuper(X64Assembler a, int blocks)
+    {
+        var y = a.Ymm;
+        const int back = -BlocksPerSuper * 2 * Rows; // the super-block's first factor bytes
+        for (int h = 0; h < 2; h++)
+        {
+            for (int t = 0; t < 4; t++) y.Vpxor(Low + t, Low + t, Low + t); // the integer sums are done: their registers are free
+            for (int g = 0; g < BlocksPerSuper; g++)
+            {
+                y.Vpmovzxbd(Code, new Mem(Scales, back + 2 * Rows * g + Rows + 8 * h));
+                y.Vcvtdq2ps(Code, Code);
+                for (int t = 0; t < 4; t++)
+                {
+                    y.Vbroadcastss(Broadcast, new Mem(Sums, 4 * (t * blocks + g)));
+                    y.Vfmadd231ps(Low + t, Code, Broadcast);
+                }
+            }
+            y.Vmovups(Code + 1, new Mem(Super, 32 * h));
+            y.Vmovups(Code + 2, new Mem(Super, 4 * Rows + 32 * h));
+            for (int t = 0; t < 4; t++)
+            {
+                y.Vmovups(Temp, Output(t, h));
+                y.Vfmadd231ps(Temp, Code + 1, new Mem(Gpr.Rsp, 64 * t + 32 * h));
+                y.Vfnmadd231ps(Temp, Code + 2, Low + t);
                 y.Vmovups(Output(t, h), Temp);
             }
         }

@@ -42,6 +42,18 @@ internal readonly struct Vex256(X64Assembler a)
     public void Vmulps(int dst, int src1, int src2) => Op(Map.M0F, Pp.None, 0x59, dst, src1, src2);
     /// <summary>dst ← src1·src2 + dst, rounded once.</summary>
     public void Vfmadd231ps(int dst, int src1, int src2) => Op(Map.M0F38, Pp.P66, 0xB8, dst, src1, src2);
+    public void Vfmadd231ps(int dst, int src1, Mem src2) => Op(Map.M0F38, Pp.P66, 0xB8, dst, src1, src2);
+    /// <summary>dst ← −(src1·src2) + dst, rounded once.</summary>
+    public void Vfnmadd231ps(int dst, int src1, int src2) => Op(Map.M0F38, Pp.P66, 0xBC, dst, src1, src2);
+    /// <summary>8 bytes zero-extended to 8 int32 lanes.</summary>
+    public void Vpmovzxbd(int dst, Mem m) => Op(Map.M0F38, Pp.P66, 0x31, dst, -1, m);
+    public void Vpor(int dst, int src1, int src2) => Op(Map.M0F, Pp.P66, 0xEB, dst, src1, src2);
+    /// <summary>Shifts each 32-bit lane left by <paramref name="bits"/>.</summary>
+    public void Vpslld(int dst, int src, byte bits)
+    {
+        Op(Map.M0F, Pp.P66, 0x72, 6, dst, src); // 72 /6 ib
+        a.Byte(bits);
+    }
     /// <summary>8 fp16 values (16 bytes) widened to floats (F16C).</summary>
     public void Vcvtph2ps(int dst, Mem m) => Op(Map.M0F38, Pp.P66, 0x13, dst, -1, m);
 
