@@ -308,59 +308,18 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     private protected override bool RowBlock256Both(Weights w, Activations a, float* result, int stride, int count)
     {
         if (_levels != null) return false;
-        if (a.Tile == Tile && Isa == KernelIsa.Avx2 && AssembledAvx2 && RunAssembled(w, a, result, stride, count)) return true;
+        if (RunAssembled(w, a, result, stride, count)) return true;
         if (a.Tile == Tile) Kernel<FullTile>(w, a, result, stride, count);
         else Kernel<PartialTile>(w, a, result, stride, count);
         return true;
     }
 
-    /// <summary>
-    /// Whether full tiles of Q4_0's and Q4_K's blocks run on the AVX2 kernels assembled at run time
-    /// (<see cref="Emit.Avx2Int4Kernel"/>) where <see cref="RowBlockMatrix.Isa"/> is AVX2; on where
-    /// they can run. Tests turn it off to compare the two paths.
-    /// </summary>
-    internal bool AssembledAvx2 { get; set; } = Emit.Avx2Int4Kernel.Available;
-
-    // The assembled kernels for one activation stride (streamed weights and weights in chunks), looked
-    // up once: a lookup builds its key, which per call would allocate.
-    private sealed record Avx2Kernels(int Stride, int Blocks, Emit.Avx2Int4Kernel? Streamed, Emit.Avx2Int4Kernel? Chunked);
-    private Avx2Kernels? _avx2;
-
-    /// <summary>True once a full tile has found assembled AVX2 kernels for these weights (tests: the path they compare did run).</summary>
-    internal bool FoundAssembledAvx2 => _avx2 is { Streamed: not null, Chunked: not null };
-
-    // A full tile on an assembled kernel; false where there is none for these weights (the .NET kernel runs).
-    private bool RunAssembled(Weights w, Activations a, float* result, int stride, int count)
-    {
-        Emit.Avx2Int4Blocks kind;
-        var args = new Emit.Avx2Int4Kernel.Arguments
-        {
-            Codes = w.Codes, Q = a.Codes(0), D = a.Scales(0),
-            Result = result, ResultStrideBytes = (long)stride * sizeof(float), RowBlocks = count,
-        };
-        if (FactoredByIntegers(w) && w.GroupsPerSuper == 8 && a.Groups == a.Blocks)
-        {
-            kind = Emit.Avx2Int4Blocks.Factored;
-            args.Scales = w.GroupFactors;
-            args.Super = w.SuperFactorFloats;
-            args.Sums = a.GroupSums(0);
-        }
-        else if (OneBlockGroups(w) && a.ZeroSums(0) != null && a.ZeroStride == a.Blocks)
-        {
-            kind = Emit.Avx2Int4Blocks.Scaled;
-            args.Scales = w.HalfScales;
-            args.Starts = a.ZeroSums(0);
-        }
-        else return false;
-        var set = _avx2;
-        if (set == null || set.Stride != a.Stride || set.Blocks != a.Blocks)
-            _avx2 = set = new Avx2Kernels(a.Stride, a.Blocks, Emit.Avx2Int4Kernel.For(kind, a.Stride, a.Blocks, prefetch: true),
-                Emit.Avx2Int4Kernel.For(kind, a.Stride, a.Blocks, prefetch: false));
-        var kernel = w.Streamed ? set.Streamed : set.Chunked;
-        if (kernel == null) return false;
-        kernel.Run(&args);
-        return true;
-    }
+    // Q4_0's and Q4_K's blocks have assembled AVX2 tile kernels.
+    private protected override Emit.Avx2TileBlocks? Avx2Blocks(Weights w, Activations a)
+        => _levels != null ? null
+        : FactoredByIntegers(w) && w.GroupsPerSuper == 8 && a.Groups == a.Blocks ? Emit.Avx2TileBlocks.Int4Factored
+        : OneBlockGroups(w) && a.ZeroSums(0) != null && a.ZeroStride == a.Blocks ? Emit.Avx2TileBlocks.Int4Scaled
+        : null;
 
     // The one-pass kernel for these blocks (factored, one-block groups, or wider groups), compiled for
     // the tile's rows T (a tile's, full or partial, or generation's single row) and the dot products

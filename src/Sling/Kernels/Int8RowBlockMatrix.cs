@@ -185,10 +185,15 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
     private protected override bool RowBlock256Both(Weights w, Activations a, float* result, int stride, int count)
     {
+        if (RunAssembled(w, a, result, stride, count)) return true;
         if (a.Tile == Tile) Kernel<FullTile>(w, a, result, stride, count);
         else Kernel<PartialTile>(w, a, result, stride, count);
         return true;
     }
+
+    // Q8_0's and Q5_0's blocks (unsigned codes sharing one zero point, one-block groups) have an assembled AVX2 tile kernel.
+    private protected override Emit.Avx2TileBlocks? Avx2Blocks(Weights w, Activations a)
+        => OneBlockGroups(w) && !SignedCodes && SymmetricZero != 0 && a.ZeroSums(0) != null && a.ZeroStride == a.Blocks ? Emit.Avx2TileBlocks.Int8Scaled : null;
 
     // The one-pass kernel for these groups (16-value, one-block, or wider) and codes (signed or not),
     // compiled for the tile's rows T: a tile's (full or partial) or generation's single row.

@@ -540,6 +540,51 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// </summary>
     internal KernelIsa Isa { get; set; } = KernelIsas.Best is KernelIsa.Avx512 or KernelIsa.AvxVnni ? KernelIsas.Best : KernelIsa.Avx2;
 
+    /// <summary>
+    /// Whether full tiles run on the AVX2 kernels assembled at run time where the blocks have one
+    /// (<see cref="Emit.Avx2TileKernel"/>: Q4_0, Q4_K, Q8_0, Q5_0) and <see cref="Isa"/> is AVX2; on where
+    /// they can run. Tests turn it off to compare the two paths.
+    /// </summary>
+    internal bool AssembledAvx2 { get; set; } = Emit.Avx2TileKernel.Available;
+
+    // The assembled AVX2 kernels for one activation stride (streamed weights and weights in chunks),
+    // looked up once: a lookup builds its key, which per call would allocate.
+    private sealed record Avx2Kernels(int Stride, int Blocks, Emit.Avx2TileKernel? Streamed, Emit.Avx2TileKernel? Chunked);
+    private Avx2Kernels? _avx2;
+
+    /// <summary>True once a full tile has found assembled AVX2 kernels for these weights (tests: the path they compare did run).</summary>
+    internal bool FoundAssembledAvx2 => _avx2 is { Streamed: not null, Chunked: not null };
+
+    /// <summary>The blocks an assembled AVX2 tile kernel folds for these weights and activations, or null (the .NET kernels run).</summary>
+    private protected virtual Emit.Avx2TileBlocks? Avx2Blocks(Weights w, Activations a) => null;
+
+    /// <summary>A full tile on an assembled AVX2 kernel; false where there is none (the .NET kernel runs).</summary>
+    private protected bool RunAssembled(Weights w, Activations a, float* result, int stride, int count)
+    {
+        if (a.Tile != Tile || Isa != KernelIsa.Avx2 || !AssembledAvx2 || Avx2Blocks(w, a) is not { } kind) return false;
+        var args = new Emit.Avx2TileKernel.Arguments
+        {
+            Codes = w.Codes, D = a.Scales(0), Scales = w.HalfScales,
+            Q = kind == Emit.Avx2TileBlocks.Int8Scaled ? a.Wide(0) : a.Codes(0),
+            Result = result, ResultStrideBytes = (long)stride * sizeof(float), RowBlocks = count,
+        };
+        if (kind == Emit.Avx2TileBlocks.Int4Factored)
+        {
+            args.Scales = w.GroupFactors;
+            args.Super = w.SuperFactorFloats;
+            args.Sums = a.GroupSums(0);
+        }
+        else args.Starts = a.ZeroSums(0);
+        var set = _avx2;
+        if (set == null || set.Stride != a.Stride || set.Blocks != a.Blocks)
+            _avx2 = set = new Avx2Kernels(a.Stride, a.Blocks, Emit.Avx2TileKernel.For(kind, a.Stride, a.Blocks, prefetch: true),
+                Emit.Avx2TileKernel.For(kind, a.Stride, a.Blocks, prefetch: false));
+        var kernel = w.Streamed ? set.Streamed : set.Chunked;
+        if (kernel == null) return false;
+        kernel.Run(&args);
+        return true;
+    }
+
     /// <summary>True when full tiles of activation rows of <paramref name="stride"/> codes run on an assembled VNNI kernel.</summary>
     internal bool RunsVnni(int stride) => VnniKernel(stride, Cols / BlockSize, Tile) != null;
 

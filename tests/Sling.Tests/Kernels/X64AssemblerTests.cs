@@ -96,6 +96,10 @@ public class X64AssemblerTests
         { "vpor ymm10, ymm10, ymm11", "c4412debd3" },
         { "vpslld ymm11, ymm9, 16", "c4c12572f110" },
         { "vpslld ymm11, ymm10, 16", "c4c12572f210" },
+        { "vpaddd ymm0, ymm0, ymm14", "c4c17dfec6" },
+        { "vpaddd ymm7, ymm7, ymm14", "c4c145fefe" },
+        { "vpmovzxbw ymm9, xmmword ptr [rax + 480]", "c4627d3088e0010000" },
+        { "vpmovzxbw ymm10, xmmword ptr [rax + 496]", "c4627d3090f0010000" },
         { "vpxor ymm14, ymm14, ymm14", "c4410deff6" },
         { "vpsrlw ymm10, ymm10, 4", "c4c12d71d204" },
         { "vpsrlw ymm2, ymm12, 4", "c4c16d71d404" },
@@ -238,6 +242,10 @@ public class X64AssemblerTests
             case "vpor ymm10, ymm10, ymm11": a.Ymm.Vpor(10, 10, 11); break;
             case "vpslld ymm11, ymm9, 16": a.Ymm.Vpslld(11, 9, 16); break;
             case "vpslld ymm11, ymm10, 16": a.Ymm.Vpslld(11, 10, 16); break;
+            case "vpaddd ymm0, ymm0, ymm14": a.Ymm.Vpaddd(0, 0, 14); break;
+            case "vpaddd ymm7, ymm7, ymm14": a.Ymm.Vpaddd(7, 7, 14); break;
+            case "vpmovzxbw ymm9, xmmword ptr [rax + 480]": a.Ymm.Vpmovzxbw(9, new Mem(Gpr.Rax, 480)); break;
+            case "vpmovzxbw ymm10, xmmword ptr [rax + 496]": a.Ymm.Vpmovzxbw(10, new Mem(Gpr.Rax, 496)); break;
             case "vpxor ymm14, ymm14, ymm14": a.Ymm.Vpxor(14, 14, 14); break;
             case "vpsrlw ymm10, ymm10, 4": a.Ymm.Vpsrlw(10, 10, 4); break;
             case "vpsrlw ymm2, ymm12, 4": a.Ymm.Vpsrlw(2, 12, 4); break;

@@ -1,7 +1,7 @@
 namespace Sling.Kernels.Emit;
 
 /// <summary>
-/// What the assembled tile kernels (<see cref="VnniKernel"/>, <see cref="Avx2Int4Kernel"/>) share
+/// What the assembled tile kernels (<see cref="VnniKernel"/>, <see cref="Avx2TileKernel"/>) share
 /// around their loops: the System V callee-saved registers they use, saved on entry and restored on
 /// return; their arguments read from one struct; and a tile's four output rows, at result + t·ldy
 /// (ldy, 2·ldy and 3·ldy from two registers and a scale).

@@ -36,6 +36,9 @@ internal readonly struct Vex256(X64Assembler a)
     /// <summary>Unsigned bytes of src1 times signed bytes of src2, adjacent products added into 16-bit lanes (saturating).</summary>
     public void Vpmaddubsw(int dst, int src1, int src2) => Op(Map.M0F38, Pp.P66, 0x04, dst, src1, src2);
     public void Vpaddw(int dst, int src1, int src2) => Op(Map.M0F, Pp.P66, 0xFD, dst, src1, src2);
+    public void Vpaddd(int dst, int src1, int src2) => Op(Map.M0F, Pp.P66, 0xFE, dst, src1, src2);
+    /// <summary>16 bytes zero-extended to 16 words.</summary>
+    public void Vpmovzxbw(int dst, Mem m) => Op(Map.M0F38, Pp.P66, 0x30, dst, -1, m);
     /// <summary>Signed words of src1 times those of src2, adjacent products added into 32-bit lanes.</summary>
     public void Vpmaddwd(int dst, int src1, int src2) => Op(Map.M0F, Pp.P66, 0xF5, dst, src1, src2);
     public void Vcvtdq2ps(int dst, int src) => Op(Map.M0F, Pp.None, 0x5B, dst, -1, src);

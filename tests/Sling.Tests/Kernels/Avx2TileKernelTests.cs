@@ -10,27 +10,30 @@ public sealed class Avx2AssembledTheoryAttribute : TheoryAttribute
 {
     public Avx2AssembledTheoryAttribute()
     {
-        if (!Avx2Int4Kernel.Available) Skip = "this CPU lacks AVX2, FMA or F16C (or this is not 64-bit Linux, or SLING_NO_ASSEMBLED_KERNELS is set): the assembled AVX2 kernel is never used here";
+        if (!Avx2TileKernel.Available) Skip = "this CPU lacks AVX2, FMA or F16C (or this is not 64-bit Linux, or SLING_NO_ASSEMBLED_KERNELS is set): the assembled AVX2 kernel is never used here";
     }
 }
 
 /// <summary>
-/// The int4 tile kernels assembled for AVX2 (Q4_0's and Q4_K's blocks) against the float64 product of the decoded codes, and
+/// The tile kernels assembled for AVX2 (Q4_0's, Q4_K's and Q8_0's blocks) against the float64 product of the decoded codes, and
 /// against the .NET AVX2 kernel bit for bit: both compute the same sums in the same order.
 /// </summary>
-public class Avx2Int4KernelTests
+public class Avx2TileKernelTests
 {
     [Avx2AssembledTheory]
-    [InlineData(false, 32)]    // Q4_0: one block
-    [InlineData(false, 256)]
-    [InlineData(false, 5632)]  // a long row: displacements past 16 bits
-    [InlineData(true, 256)]    // Q4_K: one super-block
-    [InlineData(true, 2048)]
-    [InlineData(true, 5632)]
-    public void MatchesTheFloat64ProductAndTheNetKernelBitForBit(bool q4k, int cols)
+    [InlineData("q4_0", 32)]    // one block
+    [InlineData("q4_0", 256)]
+    [InlineData("q4_0", 5632)]  // a long row: displacements past 16 bits
+    [InlineData("q4_k", 256)]   // one super-block
+    [InlineData("q4_k", 2048)]
+    [InlineData("q4_k", 5632)]
+    [InlineData("q8_0", 32)]
+    [InlineData("q8_0", 256)]
+    [InlineData("q8_0", 5632)]
+    public void MatchesTheFloat64ProductAndTheNetKernelBitForBit(string format, int cols)
     {
         const int rows = 64;
-        var packed = q4k ? Q4KBlocks(rows, cols, cols) : Q4_0Blocks(rows, cols, cols);
+        var packed = Blocks(format, rows, cols, cols);
         packed.AssembledAvx2 = true;
         IntegerKernelTests.Check(packed, cols, rows);
         Assert.True(packed.FoundAssembledAvx2);
@@ -54,14 +57,16 @@ public class Avx2Int4KernelTests
     }
 
     [Avx2AssembledTheory]
-    [InlineData(false, 8)]  // two full tiles
-    [InlineData(false, 20)] // more than 16 rows: the weights in chunks
-    [InlineData(true, 8)]
-    [InlineData(true, 20)]
-    public void EveryOutputOfARangeIsWrittenAndNothingOutsideIt(bool q4k, int tokens)
+    [InlineData("q4_0", 8)]  // two full tiles
+    [InlineData("q4_0", 20)] // more than 16 rows: the weights in chunks
+    [InlineData("q4_k", 8)]
+    [InlineData("q4_k", 20)]
+    [InlineData("q8_0", 8)]
+    [InlineData("q8_0", 20)]
+    public void EveryOutputOfARangeIsWrittenAndNothingOutsideIt(string format, int tokens)
     {
         const int rows = 64, cols = 256, ldy = 80;
-        var packed = q4k ? Q4KBlocks(rows, cols, 17) : Q4_0Blocks(rows, cols, 17);
+        var packed = Blocks(format, rows, cols, 17);
         var q = QuantizedMatrices.RandomActivations(tokens, cols, 5);
         packed.PrepareQ8(q);
         var y = new float[tokens * ldy];
@@ -74,16 +79,33 @@ public class Avx2Int4KernelTests
     }
 
     [Theory]
-    [InlineData(false, 128)] // the seed's int4: a zero point per group of four blocks
-    [InlineData(true, 64)]   // one zero point, groups of two blocks
-    public void WiderGroupsKeepTheNetKernel(bool symmetric, int group)
+    [InlineData(4, false, 128)] // the seed's int4: a zero point per group of four blocks
+    [InlineData(4, true, 64)]   // one zero point, groups of two blocks
+    [InlineData(8, false, 128)] // the seed's int8
+    public void WiderGroupsKeepTheNetKernel(int bits, bool symmetric, int group)
     {
         const int rows = 32, cols = 256;
-        var packed = (Int4RowBlockMatrix)RowBlockMatrix.Repack(QuantizedMatrices.Build(4, symmetric, group, rows, cols, 3, KernelIsa.Avx2).Matrix);
+        var packed = RowBlockMatrix.Repack(QuantizedMatrices.Build(bits, symmetric, group, rows, cols, 3, KernelIsa.Avx2).Matrix);
         packed.Isa = KernelIsa.Avx2;
         packed.AssembledAvx2 = true;
         IntegerKernelTests.Check(packed, cols, rows);
         Assert.False(packed.FoundAssembledAvx2);
+    }
+
+    private static RowBlockMatrix Blocks(string format, int rows, int cols, int seed) => format switch
+    {
+        "q4_0" => Q4_0Blocks(rows, cols, seed),
+        "q4_k" => Q4KBlocks(rows, cols, seed),
+        _ => Q8_0Blocks(rows, cols, seed),
+    };
+
+    // Symmetric int8 in groups of 32 (Q8_0's blocks as the loader holds them: codes + 128, one fp16 scale per block), repacked, on AVX2.
+    private static Int8RowBlockMatrix Q8_0Blocks(int rows, int cols, int seed)
+    {
+        var packed = (Int8RowBlockMatrix)RowBlockMatrix.Repack(QuantizedMatrices.Build(8, true, 32, rows, cols, seed, KernelIsa.Avx2).Matrix);
+        packed.Isa = KernelIsa.Avx2;
+        packed.Vnni = false;
+        return packed;
     }
 
     // Q4_K as the loader reads it (random blocks, sane super-block halves), on AVX2.

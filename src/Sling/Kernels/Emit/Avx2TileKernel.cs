@@ -4,32 +4,37 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Sling.Kernels.Emit;
 
-/// <summary>Which int4 blocks an <see cref="Avx2Int4Kernel"/> folds.</summary>
-internal enum Avx2Int4Blocks
+/// <summary>Which blocks an <see cref="Avx2TileKernel"/> folds.</summary>
+internal enum Avx2TileBlocks
 {
-    /// <summary>Q4_0's: one-block groups sharing one zero point, an fp16 scale per block and row: output += s · (d · Σ).</summary>
-    Scaled,
+    /// <summary>Q4_0's (the int4 layout): one-block groups sharing one zero point, an fp16 scale per block and row: output += s · (d · Σ).</summary>
+    Int4Scaled,
     /// <summary>
-    /// Q4_K's: an unsigned scale byte and offset byte per block and row times floats per super-block
-    /// of 8 blocks; the scale bytes meet the 16-bit sums in the vpmaddwd that widens them.
+    /// Q4_K's (the int4 layout): an unsigned scale byte and offset byte per block and row times floats
+    /// per super-block of 8 blocks; the scale bytes meet the 16-bit sums in the vpmaddwd that widens them.
     /// </summary>
-    Factored,
+    Int4Factored,
+    /// <summary>
+    /// Q8_0's and Q5_0's (the int8 layout): unsigned codes sharing one zero point (128, 16), one-block
+    /// groups, an fp16 scale per block and row: output += s · (d · Σ).
+    /// </summary>
+    Int8Scaled,
 }
 
 /// <summary>
-/// The int4 layout's AVX2 tile kernels (<see cref="Int4RowBlockMatrix"/>: 16 rows × 4 activation rows,
-/// both 8-row halves of each stored vector in one pass) for Q4_0's and Q4_K's blocks, assembled at
-/// run time once per shape. Each computes what the .NET kernel (RowBlock256Both,
-/// FactoredRowBlock256Both) does, in the same order and roundings, so both give the same bits (the
+/// AVX2 tile kernels of the interleaved layouts (16 rows × 4 activation rows, both 8-row halves of
+/// each stored vector in one pass) for Q4_0's and Q4_K's blocks (<see cref="Int4RowBlockMatrix"/>)
+/// and Q8_0's (<see cref="Int8RowBlockMatrix"/>), assembled at run time once per shape. Each computes
+/// what the .NET kernel (RowBlock256Both, FactoredRowBlock256Both) does, in the same order and roundings, so both give the same bits (the
 /// tests compare them); the difference is where values live. The JIT, with eight integer sums, four
-/// code vectors, the mask, a broadcast and a product in 15 of the 16 ymm registers, keeps the float
+/// code vectors, the mask, a broadcast and a product in 15 of the 16 ymm registers (int4), keeps the float
 /// sums in registers too and spills around every block; here the integer work owns the registers and
 /// the float sums live in memory: the outputs themselves, and for Q4_K a super-block's sums on the
 /// stack, loaded, added to and stored once per block. Each loop body is one block (a super-block's
 /// eight written out measured slower in the model than in a kernel alone: ~15 KB of code per form,
 /// more than the decoded-instruction cache keeps beside the rest of a forward pass).
 /// </summary>
-internal sealed unsafe class Avx2Int4Kernel
+internal sealed unsafe class Avx2TileKernel
 {
     /// <summary>What one call multiplies: a range of row blocks by one full tile of 4 activation rows.</summary>
     [StructLayout(LayoutKind.Explicit, Size = 80)]
@@ -37,14 +42,14 @@ internal sealed unsafe class Avx2Int4Kernel
     {
         [FieldOffset(0)] public byte* Codes;       // the first row block's codes
         [FieldOffset(8)] public void* Scales;      // its fp16 scales (16 per block), or factor bytes (16 scale, 16 offset per block)
-        [FieldOffset(16)] public sbyte* Q;         // activation row 0's codes; row t at + t·stride
+        [FieldOffset(16)] public void* Q;          // activation row 0's codes (int8 layout: widened to 16 bits); row t at + t·stride codes
         [FieldOffset(24)] public float* D;         // activation row 0's block scales; row t at + t·blocks
-        [FieldOffset(32)] public int* Starts;      // Scaled: activation row 0's lane starts per block (ZeroLaneStarts); row t at + t·blocks
+        [FieldOffset(32)] public int* Starts;      // Int4Scaled, Int8Scaled: activation row 0's −zero·Σq per block (int4: ZeroLaneStarts); row t at + t·blocks
         [FieldOffset(40)] public float* Result;    // row 0's 16 outputs of the first row block; row t at + t·ldy
         [FieldOffset(48)] public long ResultStrideBytes;
         [FieldOffset(56)] public long RowBlocks;
         [FieldOffset(64)] public float* Super;     // Factored: its super-block floats (16 scale, 16 offset per super-block)
-        [FieldOffset(72)] public float* Sums;      // Factored: activation row 0's block sums d·Σq; row t at + t·blocks
+        [FieldOffset(72)] public float* Sums;      // Int4Factored: activation row 0's block sums d·Σq; row t at + t·blocks
     }
 
     private const int MaskAt = 0, OnesAt = 32;
@@ -59,7 +64,7 @@ internal sealed unsafe class Avx2Int4Kernel
     }
 
     private const int BlockSize = 32, Rows = 16, BlockBytes = 256, PrefetchDistance = 4096, BlocksPerSuper = 8;
-    private static readonly ConcurrentDictionary<(Avx2Int4Blocks, int, int, bool), Lazy<Avx2Int4Kernel>> Kernels = new();
+    private static readonly ConcurrentDictionary<(Avx2TileBlocks, int, int, bool), Lazy<Avx2TileKernel>> Kernels = new();
     private readonly delegate* unmanaged<Arguments*, byte*, void> _entry;
 
     /// <summary>
@@ -69,20 +74,24 @@ internal sealed unsafe class Avx2Int4Kernel
     public static bool Available { get; } = ExecutableCode.Allowed && Avx2.IsSupported && Fma.IsSupported
         && (X86Base.CpuId(1, 0).Ecx & (1 << 29)) != 0; // F16C: vcvtph2ps
 
-    private Avx2Int4Kernel(void* entry) => _entry = (delegate* unmanaged<Arguments*, byte*, void>)entry;
+    private Avx2TileKernel(void* entry) => _entry = (delegate* unmanaged<Arguments*, byte*, void>)entry;
 
     /// <summary>
     /// The kernel for <paramref name="kind"/> blocks, activation rows of <paramref name="stride"/> codes
     /// and <paramref name="blocks"/> 32-input blocks, asking for the lines 4 KiB ahead when
     /// <paramref name="prefetch"/> (streamed weights); null where it is not available (the .NET kernel runs).
     /// </summary>
-    public static Avx2Int4Kernel? For(Avx2Int4Blocks kind, int stride, int blocks, bool prefetch)
+    public static Avx2TileKernel? For(Avx2TileBlocks kind, int stride, int blocks, bool prefetch)
     {
         if (!Available) return null;
         // Lazy values: two threads asking for a new shape at once assemble and map it once.
-        var kernel = Kernels.GetOrAdd((kind, stride, blocks, prefetch), key => new Lazy<Avx2Int4Kernel>(() =>
-            new Avx2Int4Kernel(ExecutableCode.Load(key.Item1 == Avx2Int4Blocks.Scaled
-                ? AssembleScaled(key.Item2, key.Item3, key.Item4) : AssembleFactored(key.Item2, key.Item3, key.Item4))))).Value;
+        var kernel = Kernels.GetOrAdd((kind, stride, blocks, prefetch), key => new Lazy<Avx2TileKernel>(() =>
+            new Avx2TileKernel(ExecutableCode.Load(key.Item1 switch
+            {
+                Avx2TileBlocks.Int4Scaled => AssembleScaled(key.Item2, key.Item3, key.Item4),
+                Avx2TileBlocks.Int4Factored => AssembleFactored(key.Item2, key.Item3, key.Item4),
+                _ => AssembleInt8Scaled(key.Item2, key.Item3, key.Item4),
+            })))).Value;
         return kernel._entry == null ? null : kernel;
     }
 
@@ -100,7 +109,7 @@ internal sealed unsafe class Avx2Int4Kernel
     // ymm8 the nibble mask, ymm9–12 one stored vector's four code vectors (then the block's scales),
     // ymm13 a broadcast, ymm14 a product or a loaded sum, ymm15 vpmaddwd's ones (Scaled).
     private const int Low = 0, High = 4, Mask = 8, Code = 9, Broadcast = 13, Temp = 14, Ones = 15;
-    private const int SuperBytes = 8 * 32; // Factored: a super-block's float sums on the stack, activation row t, half h at 64t + 32h
+    private const int SuperBytes = 8 * 32; // Int4Factored: a super-block's float sums on the stack, activation row t, half h at 64t + 32h
 
     internal static byte[] AssembleScaled(int stride, int blocks, bool prefetch)
     {
@@ -179,7 +188,47 @@ internal sealed unsafe class Avx2Int4Kernel
         return a.ToArray();
     }
 
-    // Registers saved, the nibble mask, and the arguments both kernels read.
+    // Q8_0: per block 16 runs of 32 bytes, run p holding inputs 2p and 2p + 1 of rows 0–7 (its first 16
+    // bytes) and 8–15; each half widened to 16 bits once, then per activation row one broadcast pair
+    // of 16-bit codes and a vpmaddwd into each half's 32-bit sums, which start at −zero·Σq.
+    internal static byte[] AssembleInt8Scaled(int stride, int blocks, bool prefetch)
+    {
+        var a = Prologue(blocks);
+        var y = a.Ymm;
+        a.MovLoad(StartOffset, new Mem(Args, 32));
+        a.Sub(StartOffset, DBase);
+        int rowBlockLoop = RowBlockStart(a, blocks);
+        int blockLoop = a.Position;
+        if (prefetch)
+            for (int line = 0; line < 2 * BlockBytes; line += 64) a.Prefetcht0(new Mem(Codes, PrefetchDistance + line));
+        Starts(a, blocks, zeroStart: true);
+        for (int p = 0; p < BlockSize / 2; p++)
+        {
+            y.Vpmovzxbw(Code, new Mem(Codes, 32 * p));
+            y.Vpmovzxbw(Code + 1, new Mem(Codes, 32 * p + 16));
+            for (int t = 0; t < 4; t++)
+            {
+                y.Vpbroadcastd(Broadcast, new Mem(Q, 2 * t * stride + 4 * p));
+                y.Vpmaddwd(Temp, Code, Broadcast);
+                y.Vpaddd(Low + t, Low + t, Temp);
+                y.Vpmaddwd(Temp, Code + 1, Broadcast);
+                y.Vpaddd(High + t, High + t, Temp);
+            }
+        }
+        for (int t = 0; t < 4; t++)
+        {
+            y.Vcvtdq2ps(Low + t, Low + t);
+            y.Vcvtdq2ps(High + t, High + t);
+        }
+        FoldBlock(a, blocks);
+        a.Add(Scales, Rows * sizeof(ushort));
+        NextBlock(a, blockLoop, Loop, codeBytes: 2 * BlockBytes, activationBytes: BlockSize * sizeof(short));
+        RowBlockEnd(a, rowBlockLoop);
+        KernelFrame.Leave(a);
+        return a.ToArray();
+    }
+
+    // Registers saved, the nibble mask, and the arguments every kernel reads.
     private static X64Assembler Prologue(int blocks)
     {
         if (blocks < 1) throw new ArgumentException($"{blocks} blocks");
@@ -204,11 +253,11 @@ internal sealed unsafe class Avx2Int4Kernel
         return top;
     }
 
-    // The cursors past a block; back to its loop's top while its counter lasts.
-    private static void NextBlock(X64Assembler a, int top, Gpr counter)
+    // The cursors past a block (of int4 codes unless said); back to its loop's top while its counter lasts.
+    private static void NextBlock(X64Assembler a, int top, Gpr counter, int codeBytes = BlockBytes, int activationBytes = BlockSize)
     {
-        a.Add(Codes, BlockBytes);
-        a.Add(Q, BlockSize);
+        a.Add(Codes, codeBytes);
+        a.Add(Q, activationBytes);
         a.Add(D, sizeof(float));
         a.Dec(counter);
         a.JnzBack(top);
@@ -233,12 +282,7 @@ internal sealed unsafe class Avx2Int4Kernel
         var y = a.Ymm;
         if (prefetch)
             for (int line = 0; line < BlockBytes; line += 64) a.Prefetcht0(new Mem(Codes, PrefetchDistance + line));
-        for (int t = 0; t < 4; t++)
-        {
-            if (zeroStart) y.Vpbroadcastd(Low + t, new Mem(D, 4 * t * blocks, StartOffset));
-            else y.Vpxor(Low + t, Low + t, Low + t);
-            y.Vmovdqa(High + t, Low + t);
-        }
+        Starts(a, blocks, zeroStart);
         int lowL = Code, lowH = Code + 1, highL = Code + 2, highH = Code + 3;
         for (int j = 0; j < 4; j++)
         {
@@ -262,6 +306,19 @@ internal sealed unsafe class Avx2Int4Kernel
                 Product(y, Low + t, lowH);
                 Product(y, High + t, highH);
             }
+        }
+    }
+
+    // Each activation row's sums of both halves start at its block's −zero·Σq (from the table at the
+    // lane starts' cursor), or at zero.
+    private static void Starts(X64Assembler a, int blocks, bool zeroStart)
+    {
+        var y = a.Ymm;
+        for (int t = 0; t < 4; t++)
+        {
+            if (zeroStart) y.Vpbroadcastd(Low + t, new Mem(D, 4 * t * blocks, StartOffset));
+            else y.Vpxor(Low + t, Low + t, Low + t);
+            y.Vmovdqa(High + t, Low + t);
         }
     }
 
