@@ -547,9 +547,10 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// </summary>
     internal bool AssembledAvx2 { get; set; } = Emit.Avx2TileKernel.Available;
 
-    // The assembled AVX2 kernels for one activation stride (streamed weights and weights in chunks),
-    // looked up once: a lookup builds its key, which per call would allocate.
-    private sealed record Avx2Kernels(int Stride, int Blocks, Emit.Avx2TileKernel? Streamed, Emit.Avx2TileKernel? Chunked);
+    // The assembled AVX2 kernels for one kind of blocks and activation stride (streamed weights and
+    // weights in chunks), looked up once: a lookup builds its key, which per call would allocate. Threads
+    // may replace it at once; each call uses the set it read, which it has checked.
+    private sealed record Avx2Kernels(Emit.Avx2TileBlocks Kind, int Stride, int Blocks, Emit.Avx2TileKernel? Streamed, Emit.Avx2TileKernel? Chunked);
     private Avx2Kernels? _avx2;
 
     /// <summary>True once a full tile has found assembled AVX2 kernels for these weights (tests: the path they compare did run).</summary>
@@ -576,8 +577,8 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         }
         else args.Starts = a.ZeroSums(0);
         var set = _avx2;
-        if (set == null || set.Stride != a.Stride || set.Blocks != a.Blocks)
-            _avx2 = set = new Avx2Kernels(a.Stride, a.Blocks, Emit.Avx2TileKernel.For(kind, a.Stride, a.Blocks, prefetch: true),
+        if (set == null || set.Kind != kind || set.Stride != a.Stride || set.Blocks != a.Blocks)
+            _avx2 = set = new Avx2Kernels(kind, a.Stride, a.Blocks, Emit.Avx2TileKernel.For(kind, a.Stride, a.Blocks, prefetch: true),
                 Emit.Avx2TileKernel.For(kind, a.Stride, a.Blocks, prefetch: false));
         var kernel = w.Streamed ? set.Streamed : set.Chunked;
         if (kernel == null) return false;

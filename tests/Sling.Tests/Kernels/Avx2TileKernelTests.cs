@@ -5,13 +5,11 @@ using Sling.Tests.Support;
 
 namespace Sling.Tests.Kernels;
 
-/// <summary>A theory skipped, saying why, where the assembled AVX2 int4 kernel cannot run.</summary>
+/// <summary>A theory skipped, saying why, where the assembled AVX2 tile kernels cannot run (or the shared files it reads are absent).</summary>
 public sealed class Avx2AssembledTheoryAttribute : TheoryAttribute
 {
-    public Avx2AssembledTheoryAttribute()
-    {
-        if (!Avx2TileKernel.Available) Skip = "this CPU lacks AVX2, FMA or F16C (or this is not 64-bit Linux, or SLING_NO_ASSEMBLED_KERNELS is set): the assembled AVX2 kernel is never used here";
-    }
+    public Avx2AssembledTheoryAttribute(params string[] requiredPaths) => Skip = SharedData.SkipReason(requiredPaths, Avx2TileKernel.Available,
+        "this CPU lacks AVX2, FMA or F16C (or this is not 64-bit Linux, or SLING_NO_ASSEMBLED_KERNELS is set): the assembled AVX2 kernels are never used here");
 }
 
 /// <summary>

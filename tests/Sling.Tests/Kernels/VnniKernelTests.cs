@@ -7,12 +7,8 @@ namespace Sling.Tests.Kernels;
 /// <summary>A theory skipped, saying why, where the run-time assembled VNNI kernels cannot run (or the shared files it reads are absent).</summary>
 public sealed class VnniTheoryAttribute : TheoryAttribute
 {
-    public VnniTheoryAttribute(params string[] requiredPaths)
-    {
-        var missing = requiredPaths.FirstOrDefault(p => !SharedData.Has(p));
-        if (missing != null) Skip = $"reference data ../shared/{missing} is absent";
-        else if (!VnniKernel.Available) Skip = "this CPU has no AVX-512 VNNI (or this is not 64-bit Linux, or SLING_NO_ASSEMBLED_KERNELS is set): the assembled kernels are never used here";
-    }
+    public VnniTheoryAttribute(params string[] requiredPaths) => Skip = SharedData.SkipReason(requiredPaths, VnniKernel.Available,
+        "this CPU has no AVX-512 VNNI (or this is not 64-bit Linux, or SLING_NO_ASSEMBLED_KERNELS is set): the assembled kernels are never used here");
 }
 
 /// <summary>

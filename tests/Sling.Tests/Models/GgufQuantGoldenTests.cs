@@ -48,14 +48,30 @@ public class GgufQuantGoldenTests
     [MemberData(nameof(SharedData.QuantizedGgufTypes), MemberType = typeof(SharedData))]
     public void TheAssembledKernelsGiveTheNetKernelsLogitsBitForBit(string type)
     {
-        using var golden = SafeTensorsFile.Open(SharedData.PathOf($"{Folder}/golden-{type}.safetensors"));
-        var ids = golden.ReadIntegers("input_ids").Select(i => (int)i).ToArray();
-        using var model = ModelLoader.LoadTransformer(SharedData.PathOf($"{Folder}/model-{type}.gguf"));
-        var matrices = InterleavedMatrices(model);
-        Assert.NotEmpty(matrices);
+        var (ids, model, matrices) = Interleaved(type);
+        using var _ = model;
         Assert.Contains(matrices, m => m.RunsVnni(m.Cols));
         var assembled = Engine.BatchLogits(model, ids, 8);
         foreach (var m in matrices) m.Vnni = false;
+        var net = Engine.BatchLogits(model, ids, 8);
+        Assert.Equal(Flatten(net), Flatten(assembled));
+    }
+
+    /// <summary>
+    /// The whole model with the AVX2 tile kernels assembled at run time (Q4_0's, Q4_K's, Q8_0's and
+    /// Q5_0's blocks) and with the .NET AVX2 kernels alone gives the same logits bit for bit: batches of
+    /// 8 tokens run as full tiles of 4 activation rows.
+    /// </summary>
+    [Sling.Tests.Kernels.Avx2AssembledTheory(Folder + "/model-q8_0.gguf")]
+    [MemberData(nameof(SharedData.QuantizedGgufTypes), MemberType = typeof(SharedData))]
+    public void TheAssembledAvx2TilesGiveTheNetKernelsLogitsBitForBit(string type)
+    {
+        var (ids, model, matrices) = Interleaved(type);
+        using var _ = model;
+        foreach (var m in matrices) (m.Isa, m.Vnni, m.AssembledAvx2) = (Sling.Kernels.KernelIsa.Avx2, false, true);
+        var assembled = Engine.BatchLogits(model, ids, 8);
+        if (type is "q4_0" or "q8_0" or "q5_0" or "q4_k_m") Assert.Contains(matrices, m => m.FoundAssembledAvx2);
+        foreach (var m in matrices) m.AssembledAvx2 = false;
         var net = Engine.BatchLogits(model, ids, 8);
         Assert.Equal(Flatten(net), Flatten(assembled));
     }
@@ -69,11 +85,9 @@ public class GgufQuantGoldenTests
     public void TheAvxVnniPathGivesTheAvx2PathsLogitsBitForBit(string type)
     {
         if (!Sling.Kernels.KernelIsas.Runs(Sling.Kernels.KernelIsa.Avx2)) return; // no interleaved layouts below AVX2
-        using var golden = SafeTensorsFile.Open(SharedData.PathOf($"{Folder}/golden-{type}.safetensors"));
-        var ids = golden.ReadIntegers("input_ids").Select(i => (int)i).Take(12).ToArray();
-        using var model = ModelLoader.LoadTransformer(SharedData.PathOf($"{Folder}/model-{type}.gguf"));
-        var matrices = InterleavedMatrices(model);
-        Assert.NotEmpty(matrices);
+        var (all, model, matrices) = Interleaved(type);
+        using var _ = model;
+        var ids = all.Take(12).ToArray();
         float[] Run(Sling.Kernels.KernelIsa isa)
         {
             foreach (var m in matrices) (m.Isa, m.Vnni) = (isa, false);
@@ -82,6 +96,17 @@ public class GgufQuantGoldenTests
         var avx2 = Run(Sling.Kernels.KernelIsa.Avx2);
         var avxVnni = Run(Sling.Kernels.KernelIsa.AvxVnni);
         Assert.Equal(avx2, avxVnni);
+    }
+
+    /// <summary>A golden file's input ids, its model, and the model's matrices in the interleaved layouts (at least one).</summary>
+    private static (int[] Ids, Transformer Model, List<Sling.Kernels.RowBlockMatrix> Matrices) Interleaved(string type)
+    {
+        using var golden = SafeTensorsFile.Open(SharedData.PathOf($"{Folder}/golden-{type}.safetensors"));
+        var ids = golden.ReadIntegers("input_ids").Select(i => (int)i).ToArray();
+        var model = ModelLoader.LoadTransformer(SharedData.PathOf($"{Folder}/model-{type}.gguf"));
+        var matrices = InterleavedMatrices(model);
+        Assert.NotEmpty(matrices);
+        return (ids, model, matrices);
     }
 
     /// <summary>The model's projections and classifier that loaded into the interleaved layouts.</summary>

@@ -25,6 +25,13 @@ public static class SharedData
 
     public static bool Has(string relative) => Root != null && Path.Exists(Path.Combine(Root, relative));
 
+    /// <summary>Why a test is skipped: the first of <paramref name="requiredPaths"/> that is absent, else <paramref name="unavailable"/> unless <paramref name="available"/>; null when it runs.</summary>
+    public static string? SkipReason(string[] requiredPaths, bool available = true, string unavailable = "")
+    {
+        var missing = requiredPaths.FirstOrDefault(p => !Has(p));
+        return missing != null ? $"reference data ../shared/{missing} is absent" : available ? null : unavailable;
+    }
+
     /// <summary>The block-type files of ../shared/models/gguf/quant (model-TYPE.gguf), one per type llama-quantize wrote.</summary>
     public static TheoryData<string> QuantizedGgufTypes() =>
         new("q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k_m", "q4_k_m", "q5_k_m", "q6_k", "iq4_nl", "iq4_xs");
