@@ -542,7 +542,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
     /// <summary>
     /// Whether full tiles run on the AVX2 kernels assembled at run time where the blocks have one
-    /// (<see cref="Emit.Avx2TileKernel"/>: Q4_0, Q4_K, Q8_0, Q5_0) and <see cref="Isa"/> is AVX2; on where
+    /// (<see cref="Emit.Avx2TileKernel"/>: Q4_0, Q4_K, Q6_K, Q8_0, Q5_0) and <see cref="Isa"/> is AVX2; on where
     /// they can run. Tests turn it off to compare the two paths.
     /// </summary>
     internal bool AssembledAvx2 { get; set; } = Emit.Avx2TileKernel.Available;
@@ -574,6 +574,12 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
             args.Scales = w.GroupFactors;
             args.Super = w.SuperFactorFloats;
             args.Sums = a.GroupSums(0);
+        }
+        else if (kind == Emit.Avx2TileBlocks.Int6Halves)
+        {
+            args.Scales = w.GroupFactors;
+            args.Super = w.SuperFactorFloats;
+            args.Starts = a.HalfPairs(0);
         }
         else args.Starts = a.ZeroSums(0);
         var set = _avx2;
@@ -690,6 +696,8 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         public int ZeroStride => zeroStride;
         /// <summary>Row k's zero starts or sums per block (null where there are none).</summary>
         public int* ZeroSums(int k) => zeroSums == null ? null : zeroSums + (long)Row(k) * zeroStride;
+        /// <summary>Row k's half-sum pairs per block (null where there are none).</summary>
+        public int* HalfPairs(int k) => halfPairs == null ? null : halfPairs + (long)Row(k) * blocks;
         private int Row(int k) => Math.Min(k, tile - 1);
         public sbyte* Codes(int k) => codes + (long)Row(k) * stride;
         public short* Wide(int k) => wide + (long)Row(k) * stride;

@@ -13,7 +13,7 @@ public sealed class Avx2AssembledTheoryAttribute : TheoryAttribute
 }
 
 /// <summary>
-/// The tile kernels assembled for AVX2 (Q4_0's, Q4_K's and Q8_0's blocks) against the float64 product of the decoded codes, and
+/// The tile kernels assembled for AVX2 (Q4_0's, Q4_K's, Q6_K's and Q8_0's blocks) against the float64 product of the decoded codes, and
 /// against the .NET AVX2 kernel bit for bit: both compute the same sums in the same order.
 /// </summary>
 public class Avx2TileKernelTests
@@ -25,6 +25,9 @@ public class Avx2TileKernelTests
     [InlineData("q4_k", 256)]   // one super-block
     [InlineData("q4_k", 2048)]
     [InlineData("q4_k", 5632)]
+    [InlineData("q6_k", 256)]   // one super-block
+    [InlineData("q6_k", 2048)]
+    [InlineData("q6_k", 5632)]
     [InlineData("q8_0", 32)]
     [InlineData("q8_0", 256)]
     [InlineData("q8_0", 5632)]
@@ -59,6 +62,8 @@ public class Avx2TileKernelTests
     [InlineData("q4_0", 20)] // more than 16 rows: the weights in chunks
     [InlineData("q4_k", 8)]
     [InlineData("q4_k", 20)]
+    [InlineData("q6_k", 8)]
+    [InlineData("q6_k", 20)]
     [InlineData("q8_0", 8)]
     [InlineData("q8_0", 20)]
     public void EveryOutputOfARangeIsWrittenAndNothingOutsideIt(string format, int tokens)
@@ -94,8 +99,27 @@ public class Avx2TileKernelTests
     {
         "q4_0" => Q4_0Blocks(rows, cols, seed),
         "q4_k" => Q4KBlocks(rows, cols, seed),
+        "q6_k" => Q6KBlocks(rows, cols, seed),
         _ => Q8_0Blocks(rows, cols, seed),
     };
+
+    // Q6_K as the loader reads it (random blocks, a sane super-block half), on AVX2.
+    private static unsafe Int6RowBlockMatrix Q6KBlocks(int rows, int cols, int seed)
+    {
+        const int bytes = 210; // 128 bytes of low nibbles, 64 of high bits, 16 signed scales, d (a half) per 256 values
+        long rowBytes = cols / 256 * bytes;
+        var blocks = new byte[rows * rowBytes];
+        var rng = new Random(seed);
+        rng.NextBytes(blocks);
+        fixed (byte* p = blocks)
+        {
+            for (long b = 0; b < blocks.Length / bytes; b++) *(Half*)(p + b * bytes + 208) = (Half)(0.001 * (0.5 + rng.NextDouble()));
+            var factors = Sling.Models.GgufLoader.Factors(GgmlBlocks.Q6_K, p, rows, cols, rowBytes)!;
+            var packed = new Int6RowBlockMatrix(new KQuantInt8Source(GgmlBlocks.Q6_K, p, rows, cols, factors, null)) { Isa = KernelIsa.Avx2, Vnni = false };
+            Assert.Equal("q6_k", packed.Format, ignoreCase: true);
+            return packed;
+        }
+    }
 
     // Symmetric int8 in groups of 32 (Q8_0's blocks as the loader holds them: codes + 128, one fp16 scale per block), repacked, on AVX2.
     private static Int8RowBlockMatrix Q8_0Blocks(int rows, int cols, int seed)

@@ -100,6 +100,15 @@ public class X64AssemblerTests
         { "vpaddd ymm7, ymm7, ymm14", "c4c145fefe" },
         { "vpmovzxbw ymm9, xmmword ptr [rax + 480]", "c4627d3088e0010000" },
         { "vpmovzxbw ymm10, xmmword ptr [rax + 496]", "c4627d3090f0010000" },
+        { "vpmaddwd ymm13, ymm13, ymmword ptr [rsp + 256]", "c515f5ac2400010000" },
+        { "vpmaddwd ymm14, ymm12, ymmword ptr [rsp + 416]", "c51df5b424a0010000" },
+        { "vpsubd ymm0, ymm0, ymm14", "c4c17dfac6" },
+        { "vpsubd ymm7, ymm7, ymm14", "c4c145fafe" },
+        { "vpmullw ymm13, ymm13, ymmword ptr [rsi + 128]", "c515d5ae80000000" },
+        { "vpmovsxbd ymm14, qword ptr [rbx + 8]", "c4627d21b308000000" },
+        { "vpmovsxbd ymm15, qword ptr [rbx + 24]", "c4627d21bb18000000" },
+        { "vpsllw ymm13, ymm12, 4", "c4c11571f404" },
+        { "vpsllw ymm13, ymm12, 2", "c4c11571f402" },
         { "vpxor ymm14, ymm14, ymm14", "c4410deff6" },
         { "vpsrlw ymm10, ymm10, 4", "c4c12d71d204" },
         { "vpsrlw ymm2, ymm12, 4", "c4c16d71d404" },
@@ -246,6 +255,15 @@ public class X64AssemblerTests
             case "vpaddd ymm7, ymm7, ymm14": a.Ymm.Vpaddd(7, 7, 14); break;
             case "vpmovzxbw ymm9, xmmword ptr [rax + 480]": a.Ymm.Vpmovzxbw(9, new Mem(Gpr.Rax, 480)); break;
             case "vpmovzxbw ymm10, xmmword ptr [rax + 496]": a.Ymm.Vpmovzxbw(10, new Mem(Gpr.Rax, 496)); break;
+            case "vpmaddwd ymm13, ymm13, ymmword ptr [rsp + 256]": a.Ymm.Vpmaddwd(13, 13, new Mem(Gpr.Rsp, 256)); break;
+            case "vpmaddwd ymm14, ymm12, ymmword ptr [rsp + 416]": a.Ymm.Vpmaddwd(14, 12, new Mem(Gpr.Rsp, 416)); break;
+            case "vpsubd ymm0, ymm0, ymm14": a.Ymm.Vpsubd(0, 0, 14); break;
+            case "vpsubd ymm7, ymm7, ymm14": a.Ymm.Vpsubd(7, 7, 14); break;
+            case "vpmullw ymm13, ymm13, ymmword ptr [rsi + 128]": a.Ymm.Vpmullw(13, 13, new Mem(Gpr.Rsi, 128)); break;
+            case "vpmovsxbd ymm14, qword ptr [rbx + 8]": a.Ymm.Vpmovsxbd(14, new Mem(Gpr.Rbx, 8)); break;
+            case "vpmovsxbd ymm15, qword ptr [rbx + 24]": a.Ymm.Vpmovsxbd(15, new Mem(Gpr.Rbx, 24)); break;
+            case "vpsllw ymm13, ymm12, 4": a.Ymm.Vpsllw(13, 12, 4); break;
+            case "vpsllw ymm13, ymm12, 2": a.Ymm.Vpsllw(13, 12, 2); break;
             case "vpxor ymm14, ymm14, ymm14": a.Ymm.Vpxor(14, 14, 14); break;
             case "vpsrlw ymm10, ymm10, 4": a.Ymm.Vpsrlw(10, 10, 4); break;
             case "vpsrlw ymm2, ymm12, 4": a.Ymm.Vpsrlw(2, 12, 4); break;

@@ -58,8 +58,8 @@ public class GgufQuantGoldenTests
     }
 
     /// <summary>
-    /// The whole model with the AVX2 tile kernels assembled at run time (Q4_0's, Q4_K's, Q8_0's and
-    /// Q5_0's blocks) and with the .NET AVX2 kernels alone gives the same logits bit for bit: batches of
+    /// The whole model with the AVX2 tile kernels assembled at run time (Q4_0's, Q4_K's, Q6_K's, Q8_0's
+    /// and Q5_0's blocks) and with the .NET AVX2 kernels alone gives the same logits bit for bit: batches of
     /// 8 tokens run as full tiles of 4 activation rows.
     /// </summary>
     [Sling.Tests.Kernels.Avx2AssembledTheory(Folder + "/model-q8_0.gguf")]
@@ -70,7 +70,7 @@ public class GgufQuantGoldenTests
         using var _ = model;
         foreach (var m in matrices) (m.Isa, m.Vnni, m.AssembledAvx2) = (Sling.Kernels.KernelIsa.Avx2, false, true);
         var assembled = Engine.BatchLogits(model, ids, 8);
-        if (type is "q4_0" or "q8_0" or "q5_0" or "q4_k_m") Assert.Contains(matrices, m => m.FoundAssembledAvx2);
+        if (type is "q4_0" or "q8_0" or "q5_0" or "q4_k_m" or "q6_k") Assert.Contains(matrices, m => m.FoundAssembledAvx2);
         foreach (var m in matrices) m.AssembledAvx2 = false;
         var net = Engine.BatchLogits(model, ids, 8);
         Assert.Equal(Flatten(net), Flatten(assembled));

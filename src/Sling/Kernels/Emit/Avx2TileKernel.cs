@@ -19,6 +19,11 @@ internal enum Avx2TileBlocks
     /// groups, an fp16 scale per block and row: output += s · (d · Σ).
     /// </summary>
     Int8Scaled,
+    /// <summary>
+    /// Q6_K's (the 6-bit layout): codes + 32 in low nibbles and two high-bit planes, a signed scale
+    /// byte per 16 values and row times a float per super-block of 8 blocks; both halves in one pass.
+    /// </summary>
+    Int6Halves,
 }
 
 /// <summary>
@@ -52,14 +57,17 @@ internal sealed unsafe class Avx2TileKernel
         [FieldOffset(72)] public float* Sums;      // Int4Factored: activation row 0's block sums d·Σq; row t at + t·blocks
     }
 
-    private const int MaskAt = 0, OnesAt = 32;
+    private const int MaskAt = 0, OnesAt = 32, HighBitsAt = 64, LowWordsAt = 96, ZeroWordsAt = 128, Int6Zero = 32;
     private static readonly byte* ConstantVectors = MakeConstants();
 
     private static byte* MakeConstants()
     {
-        var block = (byte*)NativeMemory.AlignedAlloc(64, 64); // lives as long as the process, as the kernels do
+        var block = (byte*)NativeMemory.AlignedAlloc(160, 64); // lives as long as the process, as the kernels do
         new Span<byte>(block + MaskAt, 32).Fill(0x0F);         // the low nibble of every byte
         new Span<short>(block + OnesAt, 16).Fill(1);           // vpmaddwd's ones: adjacent words added to 32 bits
+        new Span<byte>(block + HighBitsAt, 32).Fill(0x30);     // 6-bit codes: their two high bits
+        new Span<int>(block + LowWordsAt, 8).Fill(0xFFFF);     // each 32-bit lane's low word
+        new Span<short>(block + ZeroWordsAt, 16).Fill(Int6Zero); // Q6_K's code offset as words
         return block;
     }
 
@@ -90,6 +98,7 @@ internal sealed unsafe class Avx2TileKernel
             {
                 Avx2TileBlocks.Int4Scaled => AssembleScaled(key.Item2, key.Item3, key.Item4),
                 Avx2TileBlocks.Int4Factored => AssembleFactored(key.Item2, key.Item3, key.Item4),
+                Avx2TileBlocks.Int6Halves => AssembleInt6Halves(key.Item2, key.Item3, key.Item4),
                 _ => AssembleInt8Scaled(key.Item2, key.Item3, key.Item4),
             })))).Value;
         return kernel._entry == null ? null : kernel;
@@ -226,6 +235,134 @@ internal sealed unsafe class Avx2TileKernel
         RowBlockEnd(a, rowBlockLoop);
         KernelFrame.Leave(a);
         return a.ToArray();
+    }
+
+    // Q6_K: per block 384 bytes (the low nibbles as the int4 layout's, then two 64-byte planes of high
+    // bits), both 8-row halves in one pass. Per block the four scale-word vectors (groups 2b and
+    // 2b + 1, each half) and the two zero-point words go to the stack, which frees the registers for
+    // eight sums, four code vectors, a broadcast and three products; a super-block's float sums too.
+    internal static byte[] AssembleInt6Halves(int stride, int blocks, bool prefetch)
+    {
+        const int Int6BlockBytes = 384, WordsAt = SuperBytes, ZeroAt = SuperBytes + 128, Frame = SuperBytes + 192;
+        const Gpr HalfOffset = Gpr.Rdi, Blocks = Gpr.R10, SuperFloats = Gpr.R11;
+        if (blocks % BlocksPerSuper != 0) throw new ArgumentException($"{blocks} blocks do not make super-blocks of {BlocksPerSuper}");
+        var a = Prologue(blocks);
+        var y = a.Ymm;
+        a.Add(Gpr.Rsp, -Frame);
+        KernelFrame.Load(a, Args, (SuperFloats, 64), (HalfOffset, 32));
+        a.Sub(HalfOffset, DBase); // from here rdi is the distance from the block scales to the half-sum pairs
+
+        int rowBlockLoop = RowBlockStart(a, blocks / BlocksPerSuper);
+        int superLoop = a.Position;
+        for (int k = 0; k < 8; k++) y.Vmovups(new Mem(Gpr.Rsp, 32 * k), Temp); // Temp is zero on every pass
+        a.Mov(Blocks, BlocksPerSuper);
+        int blockLoop = a.Position;
+        if (prefetch)
+            for (int line = 0; line < Int6BlockBytes; line += 64) a.Prefetcht0(new Mem(Codes, PrefetchDistance + line));
+        // Scale words (a signed byte's low word, twice per lane) of groups 2b (w = 0) and 2b + 1, and the
+        // zero-point words (group 2b's byte in the low word, 2b + 1's in the high, times the offset).
+        for (int h = 0; h < 2; h++)
+        {
+            for (int w = 0; w < 2; w++)
+            {
+                int lane = w == 0 ? 14 : 15;
+                y.Vpmovsxbd(lane, new Mem(Scales, 2 * 8 * w + 8 * h));
+                y.Vpand(lane, lane, new Mem(Constants, LowWordsAt));
+                y.Vpslld(13, lane, 16);
+                y.Vpor(13, lane, 13);
+                y.Vmovups(new Mem(Gpr.Rsp, WordsAt + 32 * (2 * w + h)), 13);
+            }
+            y.Vpslld(13, 15, 16);
+            y.Vpor(13, 14, 13);
+            y.Vpmullw(13, 13, new Mem(Constants, ZeroWordsAt));
+            y.Vmovups(new Mem(Gpr.Rsp, ZeroAt + 32 * h), 13);
+        }
+        for (int t = 0; t < 4; t++)
+        {
+            y.Vpxor(Low + t, Low + t, Low + t);
+            y.Vpxor(High + t, High + t, High + t);
+        }
+        for (int j = 0; j < 4; j++)
+        {
+            // Both halves' two code vectors: nibbles, their high bits merged from the planes (vector j's
+            // low nibbles take bits 2(2j mod 4) of plane j / 2, its high ones bits 2((2j + 1) mod 4)).
+            for (int h = 0; h < 2; h++)
+            {
+                int low = 8 + 2 * h, high = low + 1;
+                y.Vmovdqu(low, new Mem(Codes, 64 * j + 32 * h));
+                y.Vpsrlw(high, low, 4);
+                y.Vpand(low, low, new Mem(Constants, MaskAt));
+                y.Vpand(high, high, new Mem(Constants, MaskAt));
+                y.Vmovdqu(12, new Mem(Codes, 256 + 64 * (j / 2) + 32 * h));
+                HighBits(y, low, 2 * j % 4);
+                HighBits(y, high, (2 * j + 1) % 4);
+            }
+            int words = WordsAt + 32 * 2 * (j / 2); // groups 2b (j < 2) or 2b + 1
+            for (int t = 0; t < 4; t++)
+            {
+                int q = t * stride + 8 * j;
+                y.Vpbroadcastd(12, new Mem(Q, q));
+                y.Vpmaddubsw(13, 8, 12);
+                y.Vpmaddubsw(14, 10, 12);
+                y.Vpbroadcastd(12, new Mem(Q, q + 4));
+                y.Vpmaddubsw(15, 9, 12);
+                y.Vpaddw(13, 13, 15);
+                y.Vpmaddubsw(15, 11, 12);
+                y.Vpaddw(14, 14, 15);
+                y.Vpmaddwd(13, 13, new Mem(Gpr.Rsp, words));
+                y.Vpmaddwd(14, 14, new Mem(Gpr.Rsp, words + 32));
+                y.Vpaddd(Low + t, Low + t, 13);
+                y.Vpaddd(High + t, High + t, 14);
+            }
+        }
+        // sums − zero·(Σq of each half block) by the zero-point words, as floats times d into the super-block's sums.
+        for (int t = 0; t < 4; t++)
+        {
+            y.Vpbroadcastd(12, new Mem(D, 4 * t * blocks, HalfOffset));
+            y.Vbroadcastss(Broadcast, new Mem(D, 4 * t * blocks));
+            for (int h = 0; h < 2; h++)
+            {
+                int sums = (h == 0 ? Low : High) + t;
+                y.Vpmaddwd(14, 12, new Mem(Gpr.Rsp, ZeroAt + 32 * h));
+                y.Vpsubd(sums, sums, 14);
+                y.Vcvtdq2ps(sums, sums);
+                var f = new Mem(Gpr.Rsp, 64 * t + 32 * h);
+                y.Vmovups(14, f);
+                y.Vfmadd231ps(14, sums, Broadcast);
+                y.Vmovups(f, 14);
+            }
+        }
+        a.Add(Scales, 2 * Rows);
+        NextBlock(a, blockLoop, Blocks, codeBytes: Int6BlockBytes);
+        // output += S · f per half, S the super-block's scale floats.
+        for (int h = 0; h < 2; h++)
+        {
+            y.Vmovups(8, new Mem(SuperFloats, 32 * h));
+            for (int t = 0; t < 4; t++)
+            {
+                y.Vmovups(Temp, Output(t, h));
+                y.Vfmadd231ps(Temp, 8, new Mem(Gpr.Rsp, 64 * t + 32 * h));
+                y.Vmovups(Output(t, h), Temp);
+            }
+        }
+        a.Add(SuperFloats, Rows * sizeof(float));
+        y.Vpxor(Temp, Temp, Temp);
+        a.Dec(Loop);
+        a.JnzBack(superLoop);
+        RowBlockEnd(a, rowBlockLoop);
+        a.Add(Gpr.Rsp, Frame);
+        KernelFrame.Leave(a);
+        return a.ToArray();
+    }
+
+    // codes |= plane bits 2k, 2k + 1 (the plane in ymm12) moved to bits 4 and 5.
+    private static void HighBits(Vex256 y, int codes, int k)
+    {
+        if (k == 0) y.Vpsllw(13, 12, 4);
+        else if (k == 1) y.Vpsllw(13, 12, 2);
+        else if (k == 3) y.Vpsrlw(13, 12, 2);
+        y.Vpand(13, k == 2 ? 12 : 13, new Mem(Constants, HighBitsAt));
+        y.Vpor(codes, codes, 13);
     }
 
     // Registers saved, the nibble mask, and the arguments every kernel reads.

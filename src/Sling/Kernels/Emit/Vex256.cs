@@ -41,6 +41,18 @@ internal readonly struct Vex256(X64Assembler a)
     public void Vpmovzxbw(int dst, Mem m) => Op(Map.M0F38, Pp.P66, 0x30, dst, -1, m);
     /// <summary>Signed words of src1 times those of src2, adjacent products added into 32-bit lanes.</summary>
     public void Vpmaddwd(int dst, int src1, int src2) => Op(Map.M0F, Pp.P66, 0xF5, dst, src1, src2);
+    public void Vpmaddwd(int dst, int src1, Mem src2) => Op(Map.M0F, Pp.P66, 0xF5, dst, src1, src2);
+    public void Vpsubd(int dst, int src1, int src2) => Op(Map.M0F, Pp.P66, 0xFA, dst, src1, src2);
+    /// <summary>The low 16 bits of each word product.</summary>
+    public void Vpmullw(int dst, int src1, Mem src2) => Op(Map.M0F, Pp.P66, 0xD5, dst, src1, src2);
+    /// <summary>8 bytes sign-extended to 8 int32 lanes.</summary>
+    public void Vpmovsxbd(int dst, Mem m) => Op(Map.M0F38, Pp.P66, 0x21, dst, -1, m);
+    /// <summary>Shifts each 16-bit lane left by <paramref name="bits"/>.</summary>
+    public void Vpsllw(int dst, int src, byte bits)
+    {
+        Op(Map.M0F, Pp.P66, 0x71, 6, dst, src); // 71 /6 ib
+        a.Byte(bits);
+    }
     public void Vcvtdq2ps(int dst, int src) => Op(Map.M0F, Pp.None, 0x5B, dst, -1, src);
     public void Vmulps(int dst, int src1, int src2) => Op(Map.M0F, Pp.None, 0x59, dst, src1, src2);
     /// <summary>dst ← src1·src2 + dst, rounded once.</summary>
