@@ -103,22 +103,44 @@ public class Avx2TileKernelTests
         _ => Q8_0Blocks(rows, cols, seed),
     };
 
-    // Q6_K as the loader reads it (random blocks, a sane super-block half), on AVX2.
-    private static unsafe Int6RowBlockMatrix Q6KBlocks(int rows, int cols, int seed)
+    // Q4_K as the loader reads it (random blocks, sane super-block halves d and dmin), on AVX2.
+    private static unsafe Int4RowBlockMatrix Q4KBlocks(int rows, int cols, int seed)
     {
-        const int bytes = 210; // 128 bytes of low nibbles, 64 of high bits, 16 signed scales, d (a half) per 256 values
-        long rowBytes = cols / 256 * bytes;
-        var blocks = new byte[rows * rowBytes];
-        var rng = new Random(seed);
-        rng.NextBytes(blocks);
+        // 144 bytes per 256 values: d, dmin (halves), 12 bytes of 6-bit scales and mins, 128 of codes.
+        var blocks = RandomBlocks(144, rows, cols, seed, (0, 0.01, 0.5), (2, 0.01, 0));
         fixed (byte* p = blocks)
         {
-            for (long b = 0; b < blocks.Length / bytes; b++) *(Half*)(p + b * bytes + 208) = (Half)(0.001 * (0.5 + rng.NextDouble()));
-            var factors = Sling.Models.GgufLoader.Factors(GgmlBlocks.Q6_K, p, rows, cols, rowBytes)!;
+            var factors = Sling.Models.GgufLoader.Factors(GgmlBlocks.Q4_K, p, rows, cols, cols / 256 * 144)!;
+            var packed = new Int4RowBlockMatrix(new Q4KSource(p, rows, cols, factors, null)) { Isa = KernelIsa.Avx2, Vnni = false };
+            Assert.Equal("q4_k", packed.Format, ignoreCase: true);
+            return packed;
+        }
+    }
+
+    // Q6_K as the loader reads it (random blocks, a sane super-block half d), on AVX2.
+    private static unsafe Int6RowBlockMatrix Q6KBlocks(int rows, int cols, int seed)
+    {
+        // 210 bytes per 256 values: 128 of low nibbles, 64 of high bits, 16 signed scales, d (a half).
+        var blocks = RandomBlocks(210, rows, cols, seed, (208, 0.001, 0.5));
+        fixed (byte* p = blocks)
+        {
+            var factors = Sling.Models.GgufLoader.Factors(GgmlBlocks.Q6_K, p, rows, cols, cols / 256 * 210)!;
             var packed = new Int6RowBlockMatrix(new KQuantInt8Source(GgmlBlocks.Q6_K, p, rows, cols, factors, null)) { Isa = KernelIsa.Avx2, Vnni = false };
             Assert.Equal("q6_k", packed.Format, ignoreCase: true);
             return packed;
         }
+    }
+
+    // Random K-quant blocks of the given size per 256 values, each listed half set to scale · (floor + a uniform draw).
+    private static unsafe byte[] RandomBlocks(int bytes, int rows, int cols, int seed, params (int Offset, double Scale, double Floor)[] halves)
+    {
+        var blocks = new byte[rows * (cols / 256 * bytes)];
+        var rng = new Random(seed);
+        rng.NextBytes(blocks);
+        fixed (byte* p = blocks)
+            for (long b = 0; b < blocks.Length / bytes; b++)
+                foreach (var (offset, scale, floor) in halves) *(Half*)(p + b * bytes + offset) = (Half)(scale * (floor + rng.NextDouble()));
+        return blocks;
     }
 
     // Symmetric int8 in groups of 32 (Q8_0's blocks as the loader holds them: codes + 128, one fp16 scale per block), repacked, on AVX2.
@@ -128,28 +150,6 @@ public class Avx2TileKernelTests
         packed.Isa = KernelIsa.Avx2;
         packed.Vnni = false;
         return packed;
-    }
-
-    // Q4_K as the loader reads it (random blocks, sane super-block halves), on AVX2.
-    private static unsafe Int4RowBlockMatrix Q4KBlocks(int rows, int cols, int seed)
-    {
-        const int bytes = 144; // d, dmin (halves), 12 bytes of 6-bit scales and mins, 128 of codes per 256 values
-        long rowBytes = cols / 256 * bytes;
-        var blocks = new byte[rows * rowBytes];
-        var rng = new Random(seed);
-        rng.NextBytes(blocks);
-        fixed (byte* p = blocks)
-        {
-            for (long b = 0; b < blocks.Length / bytes; b++)
-            {
-                *(Half*)(p + b * bytes) = (Half)(0.01 * (0.5 + rng.NextDouble()));
-                *(Half*)(p + b * bytes + 2) = (Half)(0.01 * rng.NextDouble());
-            }
-            var factors = Sling.Models.GgufLoader.Factors(GgmlBlocks.Q4_K, p, rows, cols, rowBytes)!;
-            var packed = new Int4RowBlockMatrix(new Q4KSource(p, rows, cols, factors, null)) { Isa = KernelIsa.Avx2, Vnni = false };
-            Assert.Equal("q4_k", packed.Format, ignoreCase: true);
-            return packed;
-        }
     }
 
     // Symmetric int4 in groups of 32 (Q4_0's blocks: one scale per block, zero point 8), repacked, on AVX2.

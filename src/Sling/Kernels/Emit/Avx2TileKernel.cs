@@ -188,13 +188,7 @@ internal sealed unsafe class Avx2TileKernel
         FoldSuper(a, blocks);
         a.Add(Super, 2 * Rows * sizeof(float));
         a.Add(Sums, sizeof(float) * BlocksPerSuper);
-        y.Vpxor(Temp, Temp, Temp);
-        a.Dec(Loop);
-        a.JnzBack(superLoop);
-        RowBlockEnd(a, rowBlockLoop);
-        a.Add(Gpr.Rsp, SuperBytes);
-        KernelFrame.Leave(a);
-        return a.ToArray();
+        return SuperBlockEnd(a, superLoop, rowBlockLoop, SuperBytes);
     }
 
     // Q8_0: per block 16 runs of 32 bytes, run p holding inputs 2p and 2p + 1 of rows 0–7 (its first 16
@@ -346,13 +340,7 @@ internal sealed unsafe class Avx2TileKernel
             }
         }
         a.Add(SuperFloats, Rows * sizeof(float));
-        y.Vpxor(Temp, Temp, Temp);
-        a.Dec(Loop);
-        a.JnzBack(superLoop);
-        RowBlockEnd(a, rowBlockLoop);
-        a.Add(Gpr.Rsp, Frame);
-        KernelFrame.Leave(a);
-        return a.ToArray();
+        return SuperBlockEnd(a, superLoop, rowBlockLoop, Frame);
     }
 
     // codes |= plane bits 2k, 2k + 1 (the plane in ymm12) moved to bits 4 and 5.
@@ -400,7 +388,20 @@ internal sealed unsafe class Avx2TileKernel
         a.JnzBack(top);
     }
 
-    // On to the next row block (the Scaled kernel returns from here; the Factored one frees its stack first).
+    // On to the next super-block (ymm14 zero again for the next one's sums), then the next row block;
+    // the stack freed, return.
+    private static byte[] SuperBlockEnd(X64Assembler a, int superLoop, int rowBlockLoop, int stackBytes)
+    {
+        a.Ymm.Vpxor(Temp, Temp, Temp);
+        a.Dec(Loop);
+        a.JnzBack(superLoop);
+        RowBlockEnd(a, rowBlockLoop);
+        a.Add(Gpr.Rsp, stackBytes);
+        KernelFrame.Leave(a);
+        return a.ToArray();
+    }
+
+    // On to the next row block (the kernels without super-blocks return from here).
     private static void RowBlockEnd(X64Assembler a, int rowBlockLoop)
     {
         a.Add(Result, Rows * sizeof(float));

@@ -24,11 +24,7 @@ internal readonly struct Vex256(X64Assembler a)
     public void Vpand(int dst, int src1, Mem src2) => Op(Map.M0F, Pp.P66, 0xDB, dst, src1, src2);
     public void Vpxor(int dst, int src1, int src2) => Op(Map.M0F, Pp.P66, 0xEF, dst, src1, src2);
     /// <summary>Shifts each 16-bit lane right (logical) by <paramref name="bits"/>.</summary>
-    public void Vpsrlw(int dst, int src, byte bits)
-    {
-        Op(Map.M0F, Pp.P66, 0x71, 2, dst, src); // 71 /2 ib: the destination in VEX.vvvv, the extension in ModRM.reg
-        a.Byte(bits);
-    }
+    public void Vpsrlw(int dst, int src, byte bits) => Shift(0x71, 2, dst, src, bits);
     /// <summary>Each 32-bit lane ← the dword at m.</summary>
     public void Vpbroadcastd(int dst, Mem m) => Op(Map.M0F38, Pp.P66, 0x58, dst, -1, m);
     /// <summary>Each float lane ← the float at m.</summary>
@@ -48,11 +44,7 @@ internal readonly struct Vex256(X64Assembler a)
     /// <summary>8 bytes sign-extended to 8 int32 lanes.</summary>
     public void Vpmovsxbd(int dst, Mem m) => Op(Map.M0F38, Pp.P66, 0x21, dst, -1, m);
     /// <summary>Shifts each 16-bit lane left by <paramref name="bits"/>.</summary>
-    public void Vpsllw(int dst, int src, byte bits)
-    {
-        Op(Map.M0F, Pp.P66, 0x71, 6, dst, src); // 71 /6 ib
-        a.Byte(bits);
-    }
+    public void Vpsllw(int dst, int src, byte bits) => Shift(0x71, 6, dst, src, bits);
     public void Vcvtdq2ps(int dst, int src) => Op(Map.M0F, Pp.None, 0x5B, dst, -1, src);
     public void Vmulps(int dst, int src1, int src2) => Op(Map.M0F, Pp.None, 0x59, dst, src1, src2);
     /// <summary>dst ← src1·src2 + dst, rounded once.</summary>
@@ -64,9 +56,12 @@ internal readonly struct Vex256(X64Assembler a)
     public void Vpmovzxbd(int dst, Mem m) => Op(Map.M0F38, Pp.P66, 0x31, dst, -1, m);
     public void Vpor(int dst, int src1, int src2) => Op(Map.M0F, Pp.P66, 0xEB, dst, src1, src2);
     /// <summary>Shifts each 32-bit lane left by <paramref name="bits"/>.</summary>
-    public void Vpslld(int dst, int src, byte bits)
+    public void Vpslld(int dst, int src, byte bits) => Shift(0x72, 6, dst, src, bits);
+
+    // 71 /2, 71 /6, 72 /6 with an 8-bit count: the destination in VEX.vvvv, the extension in ModRM.reg.
+    private void Shift(byte opcode, int extension, int dst, int src, byte bits)
     {
-        Op(Map.M0F, Pp.P66, 0x72, 6, dst, src); // 72 /6 ib
+        Op(Map.M0F, Pp.P66, opcode, extension, dst, src);
         a.Byte(bits);
     }
     /// <summary>8 fp16 values (16 bytes) widened to floats (F16C).</summary>
