@@ -28,16 +28,18 @@ internal enum Avx2TileBlocks
 
 /// <summary>
 /// AVX2 tile kernels of the interleaved layouts (16 rows × 4 activation rows, both 8-row halves of
-/// each stored vector in one pass) for Q4_0's and Q4_K's blocks (<see cref="Int4RowBlockMatrix"/>)
-/// and Q8_0's (<see cref="Int8RowBlockMatrix"/>), assembled at run time once per shape. Each computes
-/// what the .NET kernel (RowBlock256Both, FactoredRowBlock256Both) does, in the same order and roundings, so both give the same bits (the
-/// tests compare them); the difference is where values live. The JIT, with eight integer sums, four
-/// code vectors, the mask, a broadcast and a product in 15 of the 16 ymm registers (int4), keeps the float
-/// sums in registers too and spills around every block; here the integer work owns the registers and
-/// the float sums live in memory: the outputs themselves, and for Q4_K a super-block's sums on the
-/// stack, loaded, added to and stored once per block. Each loop body is one block (a super-block's
-/// eight written out measured slower in the model than in a kernel alone: ~15 KB of code per form,
-/// more than the decoded-instruction cache keeps beside the rest of a forward pass).
+/// each stored vector in one pass) for Q4_0's and Q4_K's blocks (<see cref="Int4RowBlockMatrix"/>),
+/// Q6_K's (<see cref="Int6RowBlockMatrix"/>) and Q8_0's (<see cref="Int8RowBlockMatrix"/>), assembled
+/// at run time once per shape. Each computes what the .NET kernel (RowBlock256Both,
+/// FactoredRowBlock256Both, the 6-bit layout's two half passes) does, in the same order and roundings,
+/// so both give the same bits (the tests compare them); the difference is where values live. The JIT,
+/// with eight integer sums, four code vectors, the mask, a broadcast and a product in 15 of the 16 ymm
+/// registers (int4), keeps the float sums in registers too and spills around every block; here the
+/// integer work owns the registers and the float sums live in memory: the outputs themselves, and a
+/// super-block's sums (Q4_K, Q6_K) and Q6_K's scale words on the stack, loaded, added to and stored
+/// once per block. Each loop body is one block (a super-block's eight written out measured slower in
+/// the model than in a kernel alone: ~15 KB of code per form, more than the decoded-instruction cache
+/// keeps beside the rest of a forward pass).
 /// </summary>
 internal sealed unsafe class Avx2TileKernel
 {
@@ -46,14 +48,14 @@ internal sealed unsafe class Avx2TileKernel
     public struct Arguments
     {
         [FieldOffset(0)] public byte* Codes;       // the first row block's codes
-        [FieldOffset(8)] public void* Scales;      // its fp16 scales (16 per block), or factor bytes (16 scale, 16 offset per block)
+        [FieldOffset(8)] public void* Scales;      // its fp16 scales (16 per block), or factor bytes (Q4_K: 16 scale, 16 offset per block; Q6_K: 16 scale per 16 values)
         [FieldOffset(16)] public void* Q;          // activation row 0's codes (int8 layout: widened to 16 bits); row t at + t·stride codes
         [FieldOffset(24)] public float* D;         // activation row 0's block scales; row t at + t·blocks
-        [FieldOffset(32)] public int* Starts;      // Int4Scaled, Int8Scaled: activation row 0's −zero·Σq per block (int4: ZeroLaneStarts); row t at + t·blocks
+        [FieldOffset(32)] public int* Starts;      // Int4Scaled, Int8Scaled: activation row 0's −zero·Σq per block (int4: ZeroLaneStarts); Int6Halves: its half-sum pairs; row t at + t·blocks
         [FieldOffset(40)] public float* Result;    // row 0's 16 outputs of the first row block; row t at + t·ldy
         [FieldOffset(48)] public long ResultStrideBytes;
         [FieldOffset(56)] public long RowBlocks;
-        [FieldOffset(64)] public float* Super;     // Factored: its super-block floats (16 scale, 16 offset per super-block)
+        [FieldOffset(64)] public float* Super;     // Int4Factored, Int6Halves: its super-block floats (16 scale, then for Q4_K 16 offset, per super-block)
         [FieldOffset(72)] public float* Sums;      // Int4Factored: activation row 0's block sums d·Σq; row t at + t·blocks
     }
 
