@@ -73,7 +73,7 @@ internal sealed unsafe class Avx2TileKernel
         return block;
     }
 
-    private const int BlockSize = 32, Rows = 16, BlockBytes = 256, PrefetchDistance = 4096, BlocksPerSuper = 8;
+    private const int BlockSize = 32, Rows = 16, BlockBytes = 256, BlocksPerSuper = 8;
     private static readonly ConcurrentDictionary<(Avx2TileBlocks, int, int, bool), Lazy<Avx2TileKernel>> Kernels = new();
     private readonly delegate* unmanaged<Arguments*, byte*, void> _entry;
 
@@ -125,28 +125,12 @@ internal sealed unsafe class Avx2TileKernel
     internal static byte[] AssembleScaled(int stride, int blocks, bool prefetch)
     {
         var a = Prologue(blocks);
-        var y = a.Ymm;
-        y.Vmovdqu(Ones, new Mem(Constants, OnesAt));
-        a.MovLoad(StartOffset, new Mem(Args, 32));
-        a.Sub(StartOffset, DBase);
-
+        a.Ymm.Vmovdqu(Ones, new Mem(Constants, OnesAt));
+        BlockTableOffset(a, StartOffset, 32);
         int rowBlockLoop = RowBlockStart(a, blocks);
         int blockLoop = a.Position;
         BlockSums(a, stride, blocks, prefetch, zeroStart: true);
-        // vpmaddwd by ones adds each lane's two words to 32 bits; then floats, into the outputs.
-        for (int t = 0; t < 4; t++)
-        {
-            y.Vpmaddwd(Low + t, Low + t, Ones);
-            y.Vpmaddwd(High + t, High + t, Ones);
-            y.Vcvtdq2ps(Low + t, Low + t);
-            y.Vcvtdq2ps(High + t, High + t);
-        }
-        FoldBlock(a, blocks);
-        a.Add(Scales, Rows * sizeof(ushort));
-        NextBlock(a, blockLoop, Loop);
-        RowBlockEnd(a, rowBlockLoop);
-        KernelFrame.Leave(a);
-        return a.ToArray();
+        return ScaledBlockEnd(a, blocks, blockLoop, rowBlockLoop, wordPairs: true, BlockBytes, BlockSize);
     }
 
     internal static byte[] AssembleFactored(int stride, int blocks, bool prefetch)
@@ -160,7 +144,7 @@ internal sealed unsafe class Avx2TileKernel
         int rowBlockLoop = RowBlockStart(a, blocks / BlocksPerSuper);
         a.Mov(Sums, SumBase);
         int superLoop = a.Position;
-        for (int k = 0; k < 8; k++) y.Vmovups(new Mem(Gpr.Rsp, 32 * k), Temp); // Temp is zero on every pass
+        ZeroSuperSums(a);
         a.Mov(BlockLoop, BlocksPerSuper);
         int blockLoop = a.Position;
         BlockSums(a, stride, blocks, prefetch, zeroStart: false);
@@ -178,11 +162,7 @@ internal sealed unsafe class Avx2TileKernel
             {
                 int sums = (h == 0 ? Low : High) + t;
                 y.Vpmaddwd(sums, sums, Code + h);
-                y.Vcvtdq2ps(sums, sums);
-                var f = new Mem(Gpr.Rsp, 64 * t + 32 * h);
-                y.Vmovups(Temp, f);
-                y.Vfmadd231ps(Temp, sums, Broadcast);
-                y.Vmovups(f, Temp);
+                AddToSuperSum(y, t, h, sums, Temp);
             }
         }
         a.Add(Scales, 2 * Rows);
@@ -200,12 +180,10 @@ internal sealed unsafe class Avx2TileKernel
     {
         var a = Prologue(blocks);
         var y = a.Ymm;
-        a.MovLoad(StartOffset, new Mem(Args, 32));
-        a.Sub(StartOffset, DBase);
+        BlockTableOffset(a, StartOffset, 32);
         int rowBlockLoop = RowBlockStart(a, blocks);
         int blockLoop = a.Position;
-        if (prefetch)
-            for (int line = 0; line < 2 * BlockBytes; line += 64) a.Prefetcht0(new Mem(Codes, PrefetchDistance + line));
+        if (prefetch) KernelFrame.Prefetch(a, Codes, 2 * BlockBytes);
         Starts(a, blocks, zeroStart: true);
         for (int p = 0; p < BlockSize / 2; p++)
         {
@@ -220,17 +198,7 @@ internal sealed unsafe class Avx2TileKernel
                 y.Vpaddd(High + t, High + t, Temp);
             }
         }
-        for (int t = 0; t < 4; t++)
-        {
-            y.Vcvtdq2ps(Low + t, Low + t);
-            y.Vcvtdq2ps(High + t, High + t);
-        }
-        FoldBlock(a, blocks);
-        a.Add(Scales, Rows * sizeof(ushort));
-        NextBlock(a, blockLoop, Loop, codeBytes: 2 * BlockBytes, activationBytes: BlockSize * sizeof(short));
-        RowBlockEnd(a, rowBlockLoop);
-        KernelFrame.Leave(a);
-        return a.ToArray();
+        return ScaledBlockEnd(a, blocks, blockLoop, rowBlockLoop, wordPairs: false, 2 * BlockBytes, BlockSize * sizeof(short));
     }
 
     // Q6_K: per block 384 bytes (the low nibbles as the int4 layout's, then two 64-byte planes of high
@@ -245,16 +213,15 @@ internal sealed unsafe class Avx2TileKernel
         var a = Prologue(blocks);
         var y = a.Ymm;
         a.Add(Gpr.Rsp, -Frame);
-        KernelFrame.Load(a, Args, (SuperFloats, 64), (HalfOffset, 32));
-        a.Sub(HalfOffset, DBase); // from here rdi is the distance from the block scales to the half-sum pairs
+        KernelFrame.Load(a, Args, (SuperFloats, 64));
+        BlockTableOffset(a, HalfOffset, 32); // the half-sum pairs
 
         int rowBlockLoop = RowBlockStart(a, blocks / BlocksPerSuper);
         int superLoop = a.Position;
-        for (int k = 0; k < 8; k++) y.Vmovups(new Mem(Gpr.Rsp, 32 * k), Temp); // Temp is zero on every pass
+        ZeroSuperSums(a);
         a.Mov(Blocks, BlocksPerSuper);
         int blockLoop = a.Position;
-        if (prefetch)
-            for (int line = 0; line < Int6BlockBytes; line += 64) a.Prefetcht0(new Mem(Codes, PrefetchDistance + line));
+        if (prefetch) KernelFrame.Prefetch(a, Codes, Int6BlockBytes);
         // Scale words (a signed byte's low word, twice per lane) of groups 2b (w = 0) and 2b + 1, and the
         // zero-point words (group 2b's byte in the low word, 2b + 1's in the high, times the offset).
         for (int h = 0; h < 2; h++)
@@ -321,11 +288,7 @@ internal sealed unsafe class Avx2TileKernel
                 int sums = (h == 0 ? Low : High) + t;
                 y.Vpmaddwd(14, 12, new Mem(Gpr.Rsp, ZeroAt + 32 * h));
                 y.Vpsubd(sums, sums, 14);
-                y.Vcvtdq2ps(sums, sums);
-                var f = new Mem(Gpr.Rsp, 64 * t + 32 * h);
-                y.Vmovups(14, f);
-                y.Vfmadd231ps(14, sums, Broadcast);
-                y.Vmovups(f, 14);
+                AddToSuperSum(y, t, h, sums, 14);
             }
         }
         a.Add(Scales, 2 * Rows);
@@ -334,12 +297,7 @@ internal sealed unsafe class Avx2TileKernel
         for (int h = 0; h < 2; h++)
         {
             y.Vmovups(8, new Mem(SuperFloats, 32 * h));
-            for (int t = 0; t < 4; t++)
-            {
-                y.Vmovups(Temp, Output(t, h));
-                y.Vfmadd231ps(Temp, 8, new Mem(Gpr.Rsp, 64 * t + 32 * h));
-                y.Vmovups(Output(t, h), Temp);
-            }
+            AddSuperSums(y, h, 8, offsets: null);
         }
         a.Add(SuperFloats, Rows * sizeof(float));
         return SuperBlockEnd(a, superLoop, rowBlockLoop, Frame);
@@ -353,6 +311,44 @@ internal sealed unsafe class Avx2TileKernel
         else if (k == 3) y.Vpsrlw(13, 12, 2);
         y.Vpand(13, k == 2 ? 12 : 13, new Mem(Constants, HighBitsAt));
         y.Vpor(codes, codes, 13);
+    }
+
+    // register ← the distance from the block scales to the per-block table whose address is at
+    // argument offset argument (the same layout), so the block scales' cursor reads both.
+    private static void BlockTableOffset(X64Assembler a, Gpr register, int argument)
+    {
+        a.MovLoad(register, new Mem(Args, argument));
+        a.Sub(register, DBase);
+    }
+
+    // A super-block's float sums on the stack (activation row t, half h at 64t + 32h) set to zero: ymm14
+    // is zero at the top of every super-block.
+    private static void ZeroSuperSums(X64Assembler a)
+    {
+        for (int k = 0; k < 8; k++) a.Ymm.Vmovups(new Mem(Gpr.Rsp, 32 * k), Temp);
+    }
+
+    // Row t's half h of a block's 32-bit sums, as floats times the broadcast d, into the super-block's sums.
+    private static void AddToSuperSum(Vex256 y, int t, int h, int sums, int scratch)
+    {
+        var f = new Mem(Gpr.Rsp, 64 * t + 32 * h);
+        y.Vcvtdq2ps(sums, sums);
+        y.Vmovups(scratch, f);
+        y.Vfmadd231ps(scratch, sums, Broadcast);
+        y.Vmovups(f, scratch);
+    }
+
+    // Half h of the outputs += S · f (S in register scale), less M · m where there are offsets (M in
+    // register offsets, row t's m in ymm t).
+    private static void AddSuperSums(Vex256 y, int h, int scale, int? offsets)
+    {
+        for (int t = 0; t < 4; t++)
+        {
+            y.Vmovups(Temp, Output(t, h));
+            y.Vfmadd231ps(Temp, scale, new Mem(Gpr.Rsp, 64 * t + 32 * h));
+            if (offsets is { } m) y.Vfnmadd231ps(Temp, m, Low + t);
+            y.Vmovups(Output(t, h), Temp);
+        }
     }
 
     // Registers saved, the nibble mask, and the arguments every kernel reads.
@@ -420,8 +416,7 @@ internal sealed unsafe class Avx2TileKernel
     private static void BlockSums(X64Assembler a, int stride, int blocks, bool prefetch, bool zeroStart)
     {
         var y = a.Ymm;
-        if (prefetch)
-            for (int line = 0; line < BlockBytes; line += 64) a.Prefetcht0(new Mem(Codes, PrefetchDistance + line));
+        if (prefetch) KernelFrame.Prefetch(a, Codes, BlockBytes);
         Starts(a, blocks, zeroStart);
         int lowL = Code, lowH = Code + 1, highL = Code + 2, highH = Code + 3;
         for (int j = 0; j < 4; j++)
@@ -469,8 +464,10 @@ internal sealed unsafe class Avx2TileKernel
         y.Vpaddw(sums, sums, Temp);
     }
 
-    // output += s · (Σ · d), s the block's 16 fp16 scales, d the activation row's block scale.
-    private static void FoldBlock(X64Assembler a, int blocks)
+    // Q4_0's and Q8_0's blocks: output += s · (Σ · d), s the block's 16 fp16 scales, d the activation
+    // row's block scale, the int4 kernel's 16-bit pair sums first added to 32 bits (vpmaddwd by ones);
+    // then the cursors on to the next block, the loops closed, return.
+    private static byte[] ScaledBlockEnd(X64Assembler a, int blocks, int blockLoop, int rowBlockLoop, bool wordPairs, int codeBytes, int activationBytes)
     {
         var y = a.Ymm;
         y.Vcvtph2ps(Code, new Mem(Scales));
@@ -481,12 +478,19 @@ internal sealed unsafe class Avx2TileKernel
             for (int h = 0; h < 2; h++)
             {
                 int sums = (h == 0 ? Low : High) + t;
+                if (wordPairs) y.Vpmaddwd(sums, sums, Ones);
+                y.Vcvtdq2ps(sums, sums);
                 y.Vmulps(sums, sums, Broadcast);
                 y.Vmovups(Temp, Output(t, h));
                 y.Vfmadd231ps(Temp, Code + h, sums);
                 y.Vmovups(Output(t, h), Temp);
             }
         }
+        a.Add(Scales, Rows * sizeof(ushort));
+        NextBlock(a, blockLoop, Loop, codeBytes, activationBytes);
+        RowBlockEnd(a, rowBlockLoop);
+        KernelFrame.Leave(a);
+        return a.ToArray();
     }
 
     // A super-block's sums into the outputs, per half: the offsets' Σ_g m·(d·Σq)_g (offset bytes as
@@ -511,13 +515,7 @@ internal sealed unsafe class Avx2TileKernel
             }
             y.Vmovups(Code + 1, new Mem(Super, 32 * h));
             y.Vmovups(Code + 2, new Mem(Super, 4 * Rows + 32 * h));
-            for (int t = 0; t < 4; t++)
-            {
-                y.Vmovups(Temp, Output(t, h));
-                y.Vfmadd231ps(Temp, Code + 1, new Mem(Gpr.Rsp, 64 * t + 32 * h));
-                y.Vfnmadd231ps(Temp, Code + 2, Low + t);
-                y.Vmovups(Output(t, h), Temp);
-            }
+            AddSuperSums(y, h, Code + 1, offsets: Code + 2);
         }
     }
 }

@@ -3,8 +3,8 @@ namespace Sling.Kernels.Emit;
 /// <summary>
 /// What the assembled tile kernels (<see cref="VnniKernel"/>, <see cref="Avx2TileKernel"/>) share
 /// around their loops: the System V callee-saved registers they use, saved on entry and restored on
-/// return; their arguments read from one struct; and a tile's four output rows, at result + t·ldy
-/// (ldy, 2·ldy and 3·ldy from two registers and a scale).
+/// return; their arguments read from one struct; a tile's four output rows, at result + t·ldy
+/// (ldy, 2·ldy and 3·ldy from two registers and a scale); and the prefetch of streamed weights.
 /// </summary>
 internal static class KernelFrame
 {
@@ -42,6 +42,17 @@ internal static class KernelFrame
         3 => new Mem(Result, disp, Ldy3),
         _ => throw new ArgumentOutOfRangeException(nameof(t), $"a tile has rows 0–3, not {t}"),
     };
+
+    /// <summary>
+    /// Asks for the <paramref name="bytes"/> of the block at <paramref name="codes"/> 4 KiB ahead (past the
+    /// page border the hardware prefetcher stops at), as the .NET kernels' PrefetchAhead does.
+    /// </summary>
+    public static void Prefetch(X64Assembler a, Gpr codes, int bytes)
+    {
+        for (int line = 0; line < bytes; line += 64) a.Prefetcht0(new Mem(codes, PrefetchDistance + line));
+    }
+
+    private const int PrefetchDistance = 4096;
 
     /// <summary>Upper vector halves cleared, the saved registers restored, return.</summary>
     public static void Leave(X64Assembler a)

@@ -89,7 +89,7 @@ internal sealed unsafe class VnniKernel
         return block;
     }
 
-    private const int BlockSize = 32, Rows = 16, PrefetchDistance = 4096;
+    private const int BlockSize = 32, Rows = 16;
     // Lazy values: two threads asking for a new shape at once assemble and map it once (GetOrAdd may run
     // its factory on both; only the stored Lazy is ever evaluated).
     private static readonly ConcurrentDictionary<(int, VnniCodes, int, int, int, VnniFold, int), Lazy<VnniKernel>> Kernels = new();
@@ -246,12 +246,6 @@ internal sealed unsafe class VnniKernel
         a.Vmulps(dst, super, dst);
     }
 
-    // The lines of the block 4 KiB ahead asked for (past the page border the hardware prefetcher stops at).
-    private static void Prefetch(X64Assembler a, int blockBytes)
-    {
-        for (int line = 0; line < blockBytes; line += 64) a.Prefetcht0(new Mem(Codes, PrefetchDistance + line));
-    }
-
     // The int4 layout's block (and the K-quant layouts' low bits) as eight code vectors in zmm8–15:
     // stored vector v holds inputs 8v..8v+3 in its low nibbles, 8v+4..8v+7 in its high ones.
     private static void UnpackNibbles(X64Assembler a)
@@ -272,7 +266,7 @@ internal sealed unsafe class VnniKernel
         for (int t = 0; t < tile; t++) a.Vpxord(GroupSum + t, GroupSum + t, GroupSum + t);
         for (int i = 0; i < blocksPerGroup; i++)
         {
-            Prefetch(a, blockBytes);
+            KernelFrame.Prefetch(a, Codes, blockBytes);
             if (bits == 4) UnpackNibbles(a);
             else
             {
@@ -391,7 +385,7 @@ internal sealed unsafe class VnniKernel
         LoadSuper(a, parts);
         for (int i = 0; i < blocksPerSuper; i++)
         {
-            Prefetch(a, blockBytes);
+            KernelFrame.Prefetch(a, Codes, blockBytes);
             UnpackNibbles(a);
             if (planes > 0) a.Vmovdqu32(PlaneLow, new Mem(Codes, lowBytes));
             if (planes == 2) a.Vmovdqu32(PlaneHigh, new Mem(Codes, lowBytes + 64));
@@ -498,7 +492,7 @@ internal sealed unsafe class VnniKernel
         for (int t = 0; t < tile; t++) a.Vpxord(GroupSum + t, GroupSum + t, GroupSum + t);
         for (int k = 0; k < perSuper; k++)
         {
-            Prefetch(a, 256);
+            KernelFrame.Prefetch(a, Codes, 256);
             UnpackNibbles(a);
             a.Vpmovzxbd(Scale, new Mem(Scales, k * 2 * Rows));
             for (int t = 0; t < tile; t++)
