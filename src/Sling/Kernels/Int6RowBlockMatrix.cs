@@ -248,6 +248,17 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         if (tile > 3) acc3.Store(result + 3 * stride);
     }
 
+    /// <summary>
+    /// The layout's high-bit planes (2, 1, 0) as a constant of each compiled AVX2 kernel, so unpacking a
+    /// code vector has no branch on them and the masks stay in registers (measured in one process,
+    /// alternating: TinyLlama pp512 Q5_K_M 1.18–1.21×, Q3_K_M 1.08–1.13×; one row in cache Q5_K 1.10×,
+    /// Q6_K 1.05×, Q3_K 1.04×; Q5_K_M generation 1.08–1.14×).
+    /// </summary>
+    private interface IPlanes { static abstract int Count { get; } }
+    private readonly struct NoPlane : IPlanes { public static int Count => 0; }
+    private readonly struct OnePlane : IPlanes { public static int Count => 1; }
+    private readonly struct TwoPlanes : IPlanes { public static int Count => 2; }
+
     // AVX2: 8 rows per register. Rows 8·half.. are the 32-byte halves of each 64-byte vector and plane,
     // unpacked as in the 512-bit kernel; the scale bytes fold into the integer sums (ScaledRowBlock256).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -355,10 +366,10 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     // float operation), a block's sums become one float times its activation scale, and the
     // super-block's floats S and M join once per super-block: output += S·Σ_b d_b·Σ s·code·q − M·Σ_g m·d·Σq.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private void ScaledRowBlock256<T, TDot>(Weights w, Activations a, float* result, int stride, int half) where T : struct, ITileRows where TDot : struct, IDot256
+    private void ScaledRowBlock256<T, TDot, TPlanes>(Weights w, Activations a, float* result, int stride, int half) where T : struct, ITileRows where TDot : struct, IDot256 where TPlanes : struct, IPlanes
     {
         var nibble = Vector256.Create((byte)0xF);
-        int planes = Planes, blockBytes = BlockBytes;
+        int planes = TPlanes.Count, blockBytes = BlockBytes;
         bool halves = w.BlocksPerGroup == 0, halfZero = HalfZero;
         int perBlock = halves ? 2 : 1, perSuper = w.GroupsPerSuper, blocks = w.Groups / perBlock;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
@@ -398,6 +409,19 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         Store256(a, result, stride, acc0, acc1, acc2, acc3);
     }
 
+    // The tile kernel compiled for this layout's planes.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ScaledRowBlock256Planes<T, TDot>(Weights w, Activations a, float* result, int stride, int half) where T : struct, ITileRows where TDot : struct, IDot256
+    {
+        switch (Planes)
+        {
+            case 0: ScaledRowBlock256<T, TDot, NoPlane>(w, a, result, stride, half); break;
+            case 1: ScaledRowBlock256<T, TDot, OnePlane>(w, a, result, stride, half); break;
+            default: ScaledRowBlock256<T, TDot, TwoPlanes>(w, a, result, stride, half); break;
+        }
+    }
+
+
     // Stored vector j of a block for one activation row, both halves (the row's quads are loaded once
     // for the 16 rows: the JIT takes the second half's broadcasts from the first's).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -425,63 +449,6 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         high = PairSums256<TDot>(high, low0, high0, low1, high1, q, j, scaleH);
     }
 
-    // ScaledRowBlock256 for one activation row (generation), both halves of each stored vector in the
-    // same step, each broadcast serving the 16 rows (the integer sums are the tile's, so a row gives
-    // the same bits alone or in a tile). Measured in one process against the half-by-half form it
-    // replaced: one row in cache Q5_K 52 → 58–64 GOP/s, Q6_K 42–43 → 45–46, Q3_K 54 → 72; TinyLlama
-    // Q5_K_M generation 1.20–1.31× (per token, alternating).
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private void ScaledRowBlock256One<TDot>(Weights w, Activations a, float* result) where TDot : struct, IDot256
-    {
-        var nibble = Vector256.Create((byte)0xF);
-        int planes = Planes, blockBytes = BlockBytes;
-        bool halves = w.BlocksPerGroup == 0, halfZero = HalfZero;
-        int perBlock = halves ? 2 : 1, perSuper = w.GroupsPerSuper, blocks = w.Groups / perBlock;
-        Vector256<float> low = default, high = default;
-        var x = a.At(0);
-        for (int super = 0, b = 0; b < blocks; super++)
-        {
-            Vector256<float> fLow = default, fHigh = default;
-            for (int end = b + perSuper / perBlock; b < end; b++)
-            {
-                byte* block = w.Half256(b, blockBytes, 0);
-                int g = b * perBlock;
-                int* q = (int*)(x.Codes + b * BlockSize);
-                var scaleL0 = w.ScaleWords256(g, 0);
-                var scaleL1 = halves ? w.ScaleWords256(g + 1, 0) : scaleL0;
-                var scaleH0 = w.ScaleWords256(g, 1);
-                var scaleH1 = halves ? w.ScaleWords256(g + 1, 1) : scaleH0;
-                Vector256<int> sumL = default, sumH = default;
-                if (planes == 0)
-                {
-                    PairBoth256One<TDot>(block, 0, planes, nibble, default, default, q, scaleL0, scaleH0, ref sumL, ref sumH);
-                    PairBoth256One<TDot>(block, 2, planes, nibble, default, default, q, scaleL1, scaleH1, ref sumL, ref sumH);
-                }
-                else
-                {
-                    // Q5_K's one plane serves the four vectors; Q6_K's second serves vectors 2 and 3.
-                    Vector256<byte> planeL = Vector256.Load(block + LowBytes), planeH = Vector256.Load(block + 32 + LowBytes);
-                    QuadBoth256One<TDot>(block, 0, planes, nibble, planeL, planeH, q, scaleL0, scaleH0, ref sumL, ref sumH);
-                    QuadBoth256One<TDot>(block, 1, planes, nibble, planeL, planeH, q, scaleL0, scaleH0, ref sumL, ref sumH);
-                    if (planes == 2)
-                    {
-                        planeL = Vector256.Load(block + LowBytes + 64);
-                        planeH = Vector256.Load(block + 32 + LowBytes + 64);
-                    }
-                    QuadBoth256One<TDot>(block, 2, planes, nibble, planeL, planeH, q, scaleL1, scaleH1, ref sumL, ref sumH);
-                    QuadBoth256One<TDot>(block, 3, planes, nibble, planeL, planeH, q, scaleL1, scaleH1, ref sumL, ref sumH);
-                }
-                fLow = AddScaledBlock256(x, b, sumL, halfZero, halfZero ? w.ZeroScaleWords256(g, 0) : default, fLow);
-                fHigh = AddScaledBlock256(x, b, sumH, halfZero, halfZero ? w.ZeroScaleWords256(g, 1) : default, fHigh);
-            }
-            int first = super * perSuper;
-            low = AffineGroup256(low, w.SuperFactors256(super, 0, 0), w.SuperFactors256(super, 1, 0), fLow, OffsetSums256(w, x, first, perSuper, 0));
-            high = AffineGroup256(high, w.SuperFactors256(super, 0, 1), w.SuperFactors256(super, 1, 1), fHigh, OffsetSums256(w, x, first, perSuper, 1));
-        }
-        low.Store(result);
-        high.Store(result + RowsPerBlock / 2);
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch
     private protected override void RowBlock256(Weights w, Activations a, float* result, int stride, int half)
     {
@@ -493,9 +460,9 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void RowBlock256<T>(Weights w, Activations a, float* result, int stride, int half) where T : struct, ITileRows
     {
-        if (Isa != KernelIsa.AvxVnni) ScaledRowBlock256<T, Avx2Dot>(w, a, result, stride, half);
-        else if (AvxVnni.IsSupported) ScaledRowBlock256<T, VnniDot>(w, a, result, stride, half);
-        else ScaledRowBlock256<T, VnniForm>(w, a, result, stride, half);
+        if (Isa != KernelIsa.AvxVnni) ScaledRowBlock256Planes<T, Avx2Dot>(w, a, result, stride, half);
+        else if (AvxVnni.IsSupported) ScaledRowBlock256Planes<T, VnniDot>(w, a, result, stride, half);
+        else ScaledRowBlock256Planes<T, VnniForm>(w, a, result, stride, half);
     }
 
     // Q6_K's blocks (two high-bit planes, signed scale bytes per 16 values, the code offset 32) have an
@@ -514,8 +481,73 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         return true;
     }
 
+    // The one-row kernel compiled for this layout's planes.
     private void RowBlock256One<TDot>(Weights w, Activations a, float* result, int count) where TDot : struct, IDot256
     {
-        for (int k = 0; k < count; k++, w = w.Next(), result += RowsPerBlock) ScaledRowBlock256One<TDot>(w, a, result);
+        switch (Planes)
+        {
+            case 0: RowBlocks256One<TDot, NoPlane>(w, a, result, count); break;
+            case 1: RowBlocks256One<TDot, OnePlane>(w, a, result, count); break;
+            default: RowBlocks256One<TDot, TwoPlanes>(w, a, result, count); break;
+        }
+    }
+
+    // The tile kernel for one activation row (generation), a range's row blocks in one call: both halves
+    // of each stored vector in the same step, each broadcast serving the 16 rows (the integer sums are
+    // the tile's, so a row gives the same bits alone or in a tile). Measured in one process against the
+    // half-by-half form it replaced: one row in cache Q5_K 52 → 58–64 GOP/s, Q6_K 42–43 → 45–46, Q3_K
+    // 54 → 72; TinyLlama Q5_K_M generation 1.20–1.31× (per token, alternating).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private void RowBlocks256One<TDot, TPlanes>(Weights w, Activations a, float* result, int count) where TDot : struct, IDot256 where TPlanes : struct, IPlanes
+    {
+        var nibble = Vector256.Create((byte)0xF);
+        int planes = TPlanes.Count, blockBytes = BlockBytes;
+        bool halves = w.BlocksPerGroup == 0, halfZero = HalfZero;
+        int perBlock = halves ? 2 : 1, perSuper = w.GroupsPerSuper, blocks = w.Groups / perBlock;
+        var x = a.At(0);
+        for (int k = 0; k < count; k++, w = w.Next(), result += RowsPerBlock)
+        {
+            Vector256<float> low = default, high = default;
+            for (int super = 0, b = 0; b < blocks; super++)
+            {
+                Vector256<float> fLow = default, fHigh = default;
+                for (int end = b + perSuper / perBlock; b < end; b++)
+                {
+                    byte* block = w.Half256(b, blockBytes, 0);
+                    int g = b * perBlock;
+                    int* q = (int*)(x.Codes + b * BlockSize);
+                    var scaleL0 = w.ScaleWords256(g, 0);
+                    var scaleL1 = halves ? w.ScaleWords256(g + 1, 0) : scaleL0;
+                    var scaleH0 = w.ScaleWords256(g, 1);
+                    var scaleH1 = halves ? w.ScaleWords256(g + 1, 1) : scaleH0;
+                    Vector256<int> sumL = default, sumH = default;
+                    if (planes == 0)
+                    {
+                        PairBoth256One<TDot>(block, 0, planes, nibble, default, default, q, scaleL0, scaleH0, ref sumL, ref sumH);
+                        PairBoth256One<TDot>(block, 2, planes, nibble, default, default, q, scaleL1, scaleH1, ref sumL, ref sumH);
+                    }
+                    else
+                    {
+                        Vector256<byte> planeL = Vector256.Load(block + LowBytes), planeH = Vector256.Load(block + 32 + LowBytes);
+                        QuadBoth256One<TDot>(block, 0, planes, nibble, planeL, planeH, q, scaleL0, scaleH0, ref sumL, ref sumH);
+                        QuadBoth256One<TDot>(block, 1, planes, nibble, planeL, planeH, q, scaleL0, scaleH0, ref sumL, ref sumH);
+                        if (planes == 2)
+                        {
+                            planeL = Vector256.Load(block + LowBytes + 64);
+                            planeH = Vector256.Load(block + 32 + LowBytes + 64);
+                        }
+                        QuadBoth256One<TDot>(block, 2, planes, nibble, planeL, planeH, q, scaleL1, scaleH1, ref sumL, ref sumH);
+                        QuadBoth256One<TDot>(block, 3, planes, nibble, planeL, planeH, q, scaleL1, scaleH1, ref sumL, ref sumH);
+                    }
+                    fLow = AddScaledBlock256(x, b, sumL, halfZero, halfZero ? w.ZeroScaleWords256(g, 0) : default, fLow);
+                    fHigh = AddScaledBlock256(x, b, sumH, halfZero, halfZero ? w.ZeroScaleWords256(g, 1) : default, fHigh);
+                }
+                int first = super * perSuper;
+                low = AffineGroup256(low, w.SuperFactors256(super, 0, 0), w.SuperFactors256(super, 1, 0), fLow, OffsetSums256(w, x, first, perSuper, 0));
+                high = AffineGroup256(high, w.SuperFactors256(super, 0, 1), w.SuperFactors256(super, 1, 1), fHigh, OffsetSums256(w, x, first, perSuper, 1));
+            }
+            low.Store(result);
+            high.Store(result + RowsPerBlock / 2);
+        }
     }
 }
