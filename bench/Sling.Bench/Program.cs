@@ -11,6 +11,7 @@ using Sling.Models;
 //   micro     [BenchmarkDotNet options]                     BenchmarkDotNet micro-benchmarks of the products per format
 //   stream    [--rows 2048] [--cols 2048] [--format q4_0|q8_0|int4|int8] [--copies 100] [--passes 10]   one row times many product-sized matrices from memory (generation's traffic) against one matrix of the same bytes
 //   kernel    [--rows 5632] [--cols 2048] [--format q4_0|q8_0|int4|int8|q4_k|q6_k|q5_k|q3_k|q2_k] [--tokens N] [--isa scalar|vector128|avx2|avxvnni|avx512]   GB/s and GOP/s of one product (VNNI and .NET paths; the 6-bit K-quant layout from random GGUF blocks)
+//   ceiling   [--threads T] [--seconds 2] [--rows 5632] [--cols 2048] [--tokens 512]   GOP/s the AVX2 tile kernels' instruction mix allows with data in L1 (int4 nibbles, int8 widened pairs, int8 sign trick), and each form's products as shares of it
 //   attention [--dim 64] [--positions 512] [--stride 256]   one head's scores and weighted sum over an f32 cache (rows of stride floats), one thread
 //   generate  --model PATH [--tokenizer PATH] [--tokens N] [--runs R] [--threads T]
 //   synthetic --shape stories15m|smollm-135m|tinyllama-1.1b [--tokens N] [--threads T]
@@ -118,6 +119,11 @@ switch (options.Command)
     {
         foreach (var isa in options.Get("isa") is { } name ? [Enum.Parse<Sling.Kernels.KernelIsa>(name, true)] : Sling.Kernels.KernelIsas.Available.Reverse())
             KernelBench.Run(options.Int("rows", 5632), options.Int("cols", 2048), options.Get("format") ?? "q4_0", tokens, threads, isa, 1.0);
+        break;
+    }
+    case "ceiling":
+    {
+        CeilingBench.Run(threads, options.Int("seconds", 2), options.Int("rows", 5632), options.Int("cols", 2048), options.Int("tokens", 512));
         break;
     }
     case "stream":
