@@ -102,3 +102,6 @@ unset DOTNET_EnableAVX512
 echo "## 10. Generation's traffic without the model: one row times 100 product-sized matrices from memory, against one matrix of the same bytes"
 for format in q4_0 int8; do bench stream --format $format --copies 100 --passes 10; done
 bench stream --format q4_0 --rows 8192 --copies 25 --passes 10
+
+echo "## 11. The AVX2 tile kernels' instruction mixes with data in L1, and each form's products as shares of them"
+bench ceiling --seconds 4
