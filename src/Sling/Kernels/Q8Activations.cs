@@ -35,6 +35,8 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
         Scales = new NativeArray<float>(capacity * Blocks);
         ScaledSums = new NativeArray<float>(capacity * Blocks);
         OffsetSums = new NativeArray<int>(capacity * Blocks);
+        LaneSums = new NativeArray<int>(capacity * Blocks);
+        HalfSums = new NativeArray<int>(capacity * Blocks);
         Lanes = new NativeArray<float>(capacity * Blocks * 8);
     }
 
@@ -56,6 +58,13 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
     /// multiplies are offset by 128 to be unsigned (the VNNI kernels' signed and table codes).
     /// </summary>
     public NativeArray<int> OffsetSums { get; }
+    /// <summary>
+    /// Count × Blocks: a block's Σq split as AVX2's <c>vpmaddubsw</c> splits its products over each 32-bit
+    /// lane, the inputs at 4i and 4i+1 in the low 16-bit word and 4i+2, 4i+3 in the high (each at most 16·127).
+    /// </summary>
+    public NativeArray<int> LaneSums { get; }
+    /// <summary>Count × Blocks: the Σq of a block's two 16-input halves as the low and high 16-bit words.</summary>
+    public NativeArray<int> HalfSums { get; }
     /// <summary>Each block's scale repeated 8 times, so a kernel loads it as one vector.</summary>
     public NativeArray<float> Lanes { get; }
 
@@ -82,7 +91,7 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
         }
     }
 
-    public long Bytes => Codes.Length + Wide.Length * 2L + (Scales.Length + ScaledSums.Length + OffsetSums.Length + Lanes.Length + _zeroSums.Sum(z => (long)z.Sums.Length)) * 4L;
+    public long Bytes => Codes.Length + Wide.Length * 2L + (Scales.Length + ScaledSums.Length + OffsetSums.Length + LaneSums.Length + HalfSums.Length + Lanes.Length + _zeroSums.Sum(z => (long)z.Sums.Length)) * 4L;
 
     public void Dispose()
     {
@@ -91,6 +100,8 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
         Scales.Dispose();
         ScaledSums.Dispose();
         OffsetSums.Dispose();
+        LaneSums.Dispose();
+        HalfSums.Dispose();
         Lanes.Dispose();
         foreach (var (_, _, sums) in _zeroSums) sums.Dispose();
     }
@@ -116,7 +127,7 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
                     x = block;
                 }
                 int k = t * Blocks + b;
-                float d = QuantizeBlock(x, codes + (long)t * Stride + start, wide + (long)t * Stride + start, out int sum);
+                float d = QuantizeBlock(x, codes + (long)t * Stride + start, wide + (long)t * Stride + start, out int sum, out LaneSums.Pointer[k], out HalfSums.Pointer[k]);
                 Scales[k] = d;
                 ScaledSums[k] = d * sum;
                 OffsetSums[k] = 128 * sum;
@@ -126,7 +137,7 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
     }
 
     // d = max|x| / 127 and q = round(x / d), ties to even as llama.cpp's SIMD quantizers round.
-    private static float QuantizeBlock(float* x, sbyte* codes, short* wide, out int sum)
+    private static float QuantizeBlock(float* x, sbyte* codes, short* wide, out int sum, out int laneSums, out int halfSums)
     {
         var v0 = Vector256.Load(x);
         var v1 = Vector256.Load(x + 8);
@@ -141,7 +152,14 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
         var q1 = Vector256.ConvertToInt32(Vector256.Round(v1 * inverse));
         var q2 = Vector256.ConvertToInt32(Vector256.Round(v2 * inverse));
         var q3 = Vector256.ConvertToInt32(Vector256.Round(v3 * inverse));
-        sum = Vector256.Sum(q0 + q1 + (q2 + q3));
+        // Lane j of these sums holds the inputs at j mod 8: j = 0, 1, 4, 5 go to the low word, 2, 3, 6, 7 to the high.
+        var firstHalf = q0 + q1;
+        var secondHalf = q2 + q3;
+        var all = firstHalf + secondHalf;
+        sum = Vector256.Sum(all);
+        var pairs = all.GetLower() + all.GetUpper();
+        laneSums = Words(pairs[0] + pairs[1], pairs[2] + pairs[3]);
+        halfSums = Words(Vector256.Sum(firstHalf), Vector256.Sum(secondHalf));
         var w0 = Vector256.Narrow(q0, q1);
         var w1 = Vector256.Narrow(q2, q3);
         w0.Store(wide);
@@ -169,7 +187,7 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
             for (int g = 0; g < groups; g++)
                 sums[t * groups + g] = perGroup > 0
                     ? TensorPrimitives.Sum(ScaledSums.AsSpan(t * Blocks + g * perGroup, perGroup))
-                    : Scales[t * Blocks + g / 2] * HalfBlockSum(t, g);
+                    : Scales[t * Blocks + g / 2] * (g % 2 == 0 ? Low(HalfSums[t * Blocks + g / 2]) : High(HalfSums[t * Blocks + g / 2]));
         _groupSums[_groupSumsValid] = (groupSize, sums);
         _groupSumsValid++; // published last: a reader on another thread never sees a half-filled table
         return sums.AsSpan(0, Count * groups);
@@ -212,6 +230,8 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
 
     // Two 16-bit words in one int: what vpmaddwd multiplies as a pair.
     private static int Words(int low, int high) => (low & 0xFFFF) | high << 16;
+    private static int Low(int words) => (short)words;
+    private static int High(int words) => words >> 16;
 
     private int* ZeroSums(int zero, ZeroSumForm form)
     {
@@ -223,34 +243,20 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
         if (form is ZeroSumForm.Blocks or ZeroSumForm.Starts)
             for (int k = 0; k < Count * Blocks; k++) target[k] = offset[k] / 128 * (form == ZeroSumForm.Starts ? -zero : zero);
         else if (form == ZeroSumForm.HalfBlocks)
-            for (int t = 0; t < Count; t++)
-                for (int h = 0; h < 2 * Blocks; h++) target[t * 2 * Blocks + h] = HalfBlockSum(t, h) * zero;
-        else if (form == ZeroSumForm.HalfPairs)
-            for (int t = 0; t < Count; t++)
-                for (int b = 0; b < Blocks; b++) target[t * Blocks + b] = Words(HalfBlockSum(t, 2 * b) * zero, HalfBlockSum(t, 2 * b + 1) * zero);
+            for (int k = 0; k < Count * Blocks; k++)
+            {
+                target[2 * k] = Low(HalfSums[k]) * zero;
+                target[2 * k + 1] = High(HalfSums[k]) * zero;
+            }
         else
-            for (int t = 0; t < Count; t++)
-                for (int b = 0; b < Blocks; b++)
-                {
-                    short* q = Wide.Pointer + (long)t * Stride + b * BlockSize;
-                    int low = 0, high = 0;
-                    for (int i = 0; i < BlockSize; i += 4)
-                    {
-                        low += q[i] + q[i + 1];
-                        high += q[i + 2] + q[i + 3];
-                    }
-                    target[t * Blocks + b] = Words(-zero * low, -zero * high);
-                }
+        {
+            // Both word forms: each word of a block's stored sums times the factor, the words kept apart.
+            int* words = form == ZeroSumForm.HalfPairs ? HalfSums.Pointer : LaneSums.Pointer;
+            int factor = form == ZeroSumForm.HalfPairs ? zero : -zero;
+            for (int k = 0; k < Count * Blocks; k++) target[k] = Words(Low(words[k]) * factor, High(words[k]) * factor);
+        }
         _zeroSums[_zeroSumsValid] = (zero, form, sums);
         _zeroSumsValid++; // published last, as the group sums
         return target;
-    }
-
-    /// <summary>Σ of the integer codes of half block <paramref name="half"/> (16 inputs) of row <paramref name="t"/>.</summary>
-    private int HalfBlockSum(int t, int half)
-    {
-        int sum = 0;
-        foreach (short q in Wide.AsSpan(t * Stride + half * (BlockSize / 2), BlockSize / 2)) sum += q;
-        return sum;
     }
 }
