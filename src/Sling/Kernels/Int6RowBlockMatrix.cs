@@ -465,11 +465,14 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         else ScaledRowBlock256Planes<T, VnniForm>(w, a, result, stride, half);
     }
 
-    // Q6_K's blocks (two high-bit planes, signed scale bytes per 16 values, the code offset 32) have an
-    // assembled AVX2 tile kernel that takes both halves in one pass; other tiles run the half passes.
+    // Q6_K's blocks (two high-bit planes, signed scale bytes per 16 values, the code offset 32) and
+    // Q5_K's (one plane, unsigned scale and offset bytes per block) have assembled AVX2 tile kernels
+    // that take both halves in one pass; other tiles run the half passes.
     private protected override Emit.Avx2TileBlocks? Avx2Blocks(Weights w, Activations a)
         => Planes == 2 && HalfZero && SymmetricZero == 32 && w.SignedFactors && !w.HasOffsetFactors && w.GroupsPerSuper == 16 && a.HalfPairs(0) != null
-            ? Emit.Avx2TileBlocks.Int6Halves : null;
+            ? Emit.Avx2TileBlocks.Int6Halves
+        : Planes == 1 && SymmetricZero == 0 && !w.SignedFactors && w.HasOffsetFactors && w.BlocksPerGroup == 1 && w.GroupsPerSuper == 8 && a.Groups == a.Blocks
+            ? Emit.Avx2TileBlocks.Int5Factored : null;
 
     private protected override bool RowBlock256Both(Weights w, Activations a, float* result, int stride, int count) => RunAssembled(w, a, result, stride, count);
 

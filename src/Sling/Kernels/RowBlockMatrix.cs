@@ -569,7 +569,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
             Q = kind == Emit.Avx2TileBlocks.Int8Scaled ? a.Wide(0) : a.Codes(0),
             Result = result, ResultStrideBytes = (long)stride * sizeof(float), RowBlocks = count,
         };
-        if (kind == Emit.Avx2TileBlocks.Int4Factored)
+        if (kind is Emit.Avx2TileBlocks.Int4Factored or Emit.Avx2TileBlocks.Int5Factored)
         {
             args.Scales = w.GroupFactors;
             args.Super = w.SuperFactorFloats;

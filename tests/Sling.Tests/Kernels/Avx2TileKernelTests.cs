@@ -13,7 +13,7 @@ public sealed class Avx2AssembledTheoryAttribute : TheoryAttribute
 }
 
 /// <summary>
-/// The tile kernels assembled for AVX2 (Q4_0's, Q4_K's, Q6_K's and Q8_0's blocks) against the float64 product of the decoded codes, and
+/// The tile kernels assembled for AVX2 (Q4_0's, Q4_K's, Q5_K's, Q6_K's and Q8_0's blocks) against the float64 product of the decoded codes, and
 /// against the .NET AVX2 kernel bit for bit: both compute the same sums in the same order.
 /// </summary>
 public class Avx2TileKernelTests
@@ -28,6 +28,9 @@ public class Avx2TileKernelTests
     [InlineData("q6_k", 256)]   // one super-block
     [InlineData("q6_k", 2048)]
     [InlineData("q6_k", 5632)]
+    [InlineData("q5_k", 256)]   // one super-block
+    [InlineData("q5_k", 2048)]
+    [InlineData("q5_k", 5632)]
     [InlineData("q8_0", 32)]
     [InlineData("q8_0", 256)]
     [InlineData("q8_0", 5632)]
@@ -64,6 +67,8 @@ public class Avx2TileKernelTests
     [InlineData("q4_k", 20)]
     [InlineData("q6_k", 8)]
     [InlineData("q6_k", 20)]
+    [InlineData("q5_k", 8)]
+    [InlineData("q5_k", 20)]
     [InlineData("q8_0", 8)]
     [InlineData("q8_0", 20)]
     public void EveryOutputOfARangeIsWrittenAndNothingOutsideIt(string format, int tokens)
@@ -100,6 +105,7 @@ public class Avx2TileKernelTests
         "q4_0" => Q4_0Blocks(rows, cols, seed),
         "q4_k" => Q4KBlocks(rows, cols, seed),
         "q6_k" => Q6KBlocks(rows, cols, seed),
+        "q5_k" => Q5KBlocks(rows, cols, seed),
         _ => Q8_0Blocks(rows, cols, seed),
     };
 
@@ -118,15 +124,22 @@ public class Avx2TileKernelTests
     }
 
     // Q6_K as the loader reads it (random blocks, a sane super-block half d), on AVX2.
-    private static unsafe Int6RowBlockMatrix Q6KBlocks(int rows, int cols, int seed)
+    // 210 bytes per 256 values: 128 of low nibbles, 64 of high bits, 16 signed scales, d (a half).
+    private static Int6RowBlockMatrix Q6KBlocks(int rows, int cols, int seed) =>
+        KQuantBlocks(GgmlBlocks.Q6_K, "q6_k", 210, rows, cols, RandomBlocks(210, rows, cols, seed, (208, 0.001, 0.5)));
+
+    // Q5_K as the loader reads it (random blocks, sane super-block halves d and dmin), on AVX2.
+    // 176 bytes per 256 values: d, dmin (halves), 12 bytes of 6-bit scales and mins, 32 of fifth bits, 128 of low nibbles.
+    private static Int6RowBlockMatrix Q5KBlocks(int rows, int cols, int seed) =>
+        KQuantBlocks(GgmlBlocks.Q5_K, "q5_k", 176, rows, cols, RandomBlocks(176, rows, cols, seed, (0, 0.01, 0.5), (2, 0.01, 0)));
+
+    private static unsafe Int6RowBlockMatrix KQuantBlocks(uint type, string format, int bytes, int rows, int cols, byte[] blocks)
     {
-        // 210 bytes per 256 values: 128 of low nibbles, 64 of high bits, 16 signed scales, d (a half).
-        var blocks = RandomBlocks(210, rows, cols, seed, (208, 0.001, 0.5));
         fixed (byte* p = blocks)
         {
-            var factors = Sling.Models.GgufLoader.Factors(GgmlBlocks.Q6_K, p, rows, cols, cols / 256 * 210)!;
-            var packed = new Int6RowBlockMatrix(new KQuantInt8Source(GgmlBlocks.Q6_K, p, rows, cols, factors, null)) { Isa = KernelIsa.Avx2, Vnni = false };
-            Assert.Equal("q6_k", packed.Format, ignoreCase: true);
+            var factors = Sling.Models.GgufLoader.Factors(type, p, rows, cols, cols / 256 * bytes)!;
+            var packed = new Int6RowBlockMatrix(new KQuantInt8Source(type, p, rows, cols, factors, null)) { Isa = KernelIsa.Avx2, Vnni = false };
+            Assert.Equal(format, packed.Format, ignoreCase: true);
             return packed;
         }
     }

@@ -24,12 +24,17 @@ internal enum Avx2TileBlocks
     /// byte per 16 values and row times a float per super-block of 8 blocks; both halves in one pass.
     /// </summary>
     Int6Halves,
+    /// <summary>
+    /// Q5_K's (the 5-bit layout): codes in low nibbles and one plane of fifth bits, an unsigned scale
+    /// byte and offset byte per block and row times floats per super-block of 8 blocks (Q4_K's fold).
+    /// </summary>
+    Int5Factored,
 }
 
 /// <summary>
 /// AVX2 tile kernels of the interleaved layouts (16 rows × 4 activation rows, both 8-row halves of
 /// each stored vector in one pass) for Q4_0's and Q4_K's blocks (<see cref="Int4RowBlockMatrix"/>),
-/// Q6_K's (<see cref="Int6RowBlockMatrix"/>) and Q8_0's (<see cref="Int8RowBlockMatrix"/>), assembled
+/// Q5_K's and Q6_K's (<see cref="Int6RowBlockMatrix"/>) and Q8_0's (<see cref="Int8RowBlockMatrix"/>), assembled
 /// at run time once per shape. Each computes what the .NET kernel (RowBlock256Both,
 /// FactoredRowBlock256Both, the 6-bit layout's two half passes) does, in the same order and roundings,
 /// so both give the same bits (the tests compare them); the difference is where values live. The JIT,
@@ -55,21 +60,22 @@ internal sealed unsafe class Avx2TileKernel
         [FieldOffset(40)] public float* Result;    // row 0's 16 outputs of the first row block; row t at + t·ldy
         [FieldOffset(48)] public long ResultStrideBytes;
         [FieldOffset(56)] public long RowBlocks;
-        [FieldOffset(64)] public float* Super;     // Int4Factored, Int6Halves: its super-block floats (16 scale, then for Q4_K 16 offset, per super-block)
-        [FieldOffset(72)] public float* Sums;      // Int4Factored: activation row 0's block sums d·Σq; row t at + t·blocks
+        [FieldOffset(64)] public float* Super;     // Int4Factored, Int5Factored, Int6Halves: its super-block floats (16 scale, then for Q4_K and Q5_K 16 offset, per super-block)
+        [FieldOffset(72)] public float* Sums;      // Int4Factored, Int5Factored: activation row 0's block sums d·Σq; row t at + t·blocks
     }
 
-    private const int MaskAt = 0, OnesAt = 32, HighBitsAt = 64, LowWordsAt = 96, ZeroWordsAt = 128, Int6Zero = 32;
+    private const int MaskAt = 0, OnesAt = 32, HighBitsAt = 64, LowWordsAt = 96, ZeroWordsAt = 128, FifthBitAt = 160, Int6Zero = 32;
     private static readonly byte* ConstantVectors = MakeConstants();
 
     private static byte* MakeConstants()
     {
-        var block = (byte*)NativeMemory.AlignedAlloc(160, 64); // lives as long as the process, as the kernels do
+        var block = (byte*)NativeMemory.AlignedAlloc(192, 64); // lives as long as the process, as the kernels do
         new Span<byte>(block + MaskAt, 32).Fill(0x0F);         // the low nibble of every byte
         new Span<short>(block + OnesAt, 16).Fill(1);           // vpmaddwd's ones: adjacent words added to 32 bits
         new Span<byte>(block + HighBitsAt, 32).Fill(0x30);     // 6-bit codes: their two high bits
         new Span<int>(block + LowWordsAt, 8).Fill(0xFFFF);     // each 32-bit lane's low word
         new Span<short>(block + ZeroWordsAt, 16).Fill(Int6Zero); // Q6_K's code offset as words
+        new Span<byte>(block + FifthBitAt, 32).Fill(0x10);     // 5-bit codes: their fifth bit
         return block;
     }
 
@@ -101,6 +107,7 @@ internal sealed unsafe class Avx2TileKernel
                 Avx2TileBlocks.Int4Scaled => AssembleScaled(key.Item2, key.Item3, key.Item4),
                 Avx2TileBlocks.Int4Factored => AssembleFactored(key.Item2, key.Item3, key.Item4),
                 Avx2TileBlocks.Int6Halves => AssembleInt6Halves(key.Item2, key.Item3, key.Item4),
+                Avx2TileBlocks.Int5Factored => AssembleInt5Factored(key.Item2, key.Item3, key.Item4),
                 _ => AssembleInt8Scaled(key.Item2, key.Item3, key.Item4),
             })))).Value;
         return kernel._entry == null ? null : kernel;
@@ -257,8 +264,8 @@ internal sealed unsafe class Avx2TileKernel
                 y.Vpand(low, low, new Mem(Constants, MaskAt));
                 y.Vpand(high, high, new Mem(Constants, MaskAt));
                 y.Vmovdqu(12, new Mem(Codes, 256 + 64 * (j / 2) + 32 * h));
-                HighBits(y, low, 2 * j % 4);
-                HighBits(y, high, (2 * j + 1) % 4);
+                PlaneBits(y, low, 4 - 2 * (2 * j % 4), new Mem(Constants, HighBitsAt));
+                PlaneBits(y, high, 4 - 2 * ((2 * j + 1) % 4), new Mem(Constants, HighBitsAt));
             }
             int words = WordsAt + 32 * 2 * (j / 2); // groups 2b (j < 2) or 2b + 1
             for (int t = 0; t < 4; t++)
@@ -303,13 +310,94 @@ internal sealed unsafe class Avx2TileKernel
         return SuperBlockEnd(a, superLoop, rowBlockLoop, Frame);
     }
 
-    // codes |= plane bits 2k, 2k + 1 (the plane in ymm12) moved to bits 4 and 5.
-    private static void HighBits(Vex256 y, int codes, int k)
+    // Q5_K: per block 320 bytes (the low nibbles as the int4 layout's, then one 64-byte plane of fifth
+    // bits: code vector m's at bit m), both 8-row halves in one pass, as Q6_K's kernel (its codes reach
+    // 31, so each stored vector's 16-bit sums meet the block's scale words at once, as the .NET kernel
+    // does), with Q4_K's fold: the block's scale words and the two masks on the stack, the constants'
+    // register free for the super-block floats.
+    internal static byte[] AssembleInt5Factored(int stride, int blocks, bool prefetch)
     {
-        if (k == 0) y.Vpsllw(13, 12, 4);
-        else if (k == 1) y.Vpsllw(13, 12, 2);
-        else if (k == 3) y.Vpsrlw(13, 12, 2);
-        y.Vpand(13, k == 2 ? 12 : 13, new Mem(Constants, HighBitsAt));
+        const int Int5BlockBytes = 320, WordsAt = SuperBytes, MaskSlot = SuperBytes + 64, BitSlot = SuperBytes + 96, Frame = SuperBytes + 128;
+        if (blocks % BlocksPerSuper != 0) throw new ArgumentException($"{blocks} blocks do not make super-blocks of {BlocksPerSuper}");
+        var a = Prologue(blocks);
+        var y = a.Ymm;
+        a.Add(Gpr.Rsp, -Frame);
+        y.Vmovups(new Mem(Gpr.Rsp, MaskSlot), Mask);
+        y.Vmovdqu(Code, new Mem(Constants, FifthBitAt));
+        y.Vmovups(new Mem(Gpr.Rsp, BitSlot), Code);
+        KernelFrame.Load(a, Args, (Super, 64), (SumBase, 72)); // the constants are read
+
+        int rowBlockLoop = RowBlockStart(a, blocks / BlocksPerSuper);
+        a.Mov(Sums, SumBase);
+        int superLoop = a.Position;
+        ZeroSuperSums(a);
+        a.Mov(BlockLoop, BlocksPerSuper);
+        int blockLoop = a.Position;
+        if (prefetch) KernelFrame.Prefetch(a, Codes, Int5BlockBytes);
+        // The block's scale bytes as two equal words per lane (each half), for every stored vector's vpmaddwd.
+        for (int h = 0; h < 2; h++)
+        {
+            y.Vpmovzxbd(14, new Mem(Scales, 8 * h));
+            y.Vpslld(13, 14, 16);
+            y.Vpor(13, 13, 14);
+            y.Vmovups(new Mem(Gpr.Rsp, WordsAt + 32 * h), 13);
+        }
+        for (int t = 0; t < 4; t++)
+        {
+            y.Vpxor(Low + t, Low + t, Low + t);
+            y.Vpxor(High + t, High + t, High + t);
+        }
+        for (int j = 0; j < 4; j++)
+        {
+            for (int h = 0; h < 2; h++)
+            {
+                int low = 8 + 2 * h, high = low + 1;
+                y.Vmovdqu(low, new Mem(Codes, 64 * j + 32 * h));
+                y.Vpsrlw(high, low, 4);
+                y.Vpand(low, low, new Mem(Gpr.Rsp, MaskSlot));
+                y.Vpand(high, high, new Mem(Gpr.Rsp, MaskSlot));
+                y.Vmovdqu(12, new Mem(Codes, 256 + 32 * h));
+                PlaneBits(y, low, 4 - 2 * j, new Mem(Gpr.Rsp, BitSlot));
+                PlaneBits(y, high, 3 - 2 * j, new Mem(Gpr.Rsp, BitSlot));
+            }
+            for (int t = 0; t < 4; t++)
+            {
+                int q = t * stride + 8 * j;
+                y.Vpbroadcastd(12, new Mem(Q, q));
+                y.Vpmaddubsw(13, 8, 12);
+                y.Vpmaddubsw(14, 10, 12);
+                y.Vpbroadcastd(12, new Mem(Q, q + 4));
+                y.Vpmaddubsw(15, 9, 12);
+                y.Vpaddw(13, 13, 15);
+                y.Vpmaddubsw(15, 11, 12);
+                y.Vpaddw(14, 14, 15);
+                y.Vpmaddwd(13, 13, new Mem(Gpr.Rsp, WordsAt));
+                y.Vpmaddwd(14, 14, new Mem(Gpr.Rsp, WordsAt + 32));
+                y.Vpaddd(Low + t, Low + t, 13);
+                y.Vpaddd(High + t, High + t, 14);
+            }
+        }
+        // The block's sums as floats times d into the super-block's sums.
+        for (int t = 0; t < 4; t++)
+        {
+            y.Vbroadcastss(Broadcast, new Mem(D, 4 * t * blocks));
+            for (int h = 0; h < 2; h++) AddToSuperSum(y, t, h, (h == 0 ? Low : High) + t, 14);
+        }
+        a.Add(Scales, 2 * Rows);
+        NextBlock(a, blockLoop, BlockLoop, codeBytes: Int5BlockBytes);
+        FoldSuper(a, blocks);
+        a.Add(Super, 2 * Rows * sizeof(float));
+        a.Add(Sums, sizeof(float) * BlocksPerSuper);
+        return SuperBlockEnd(a, superLoop, rowBlockLoop, Frame);
+    }
+
+    // codes |= the plane's bits (in ymm12) shifted left by shift (right when negative) within 16-bit
+    // lanes and masked: Q6_K's bits 2k, 2k + 1 to 4 and 5 (shift 4 − 2k), Q5_K's bit m to 4 (shift 4 − m).
+    private static void PlaneBits(Vex256 y, int codes, int shift, Mem mask)
+    {
+        if (shift > 0) y.Vpsllw(13, 12, (byte)shift);
+        else if (shift < 0) y.Vpsrlw(13, 12, (byte)-shift);
+        y.Vpand(13, shift == 0 ? 12 : 13, mask);
         y.Vpor(codes, codes, 13);
     }
 
