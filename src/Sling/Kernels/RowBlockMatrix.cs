@@ -575,7 +575,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
             args.Super = w.SuperFactorFloats;
             args.Sums = a.GroupSums(0);
         }
-        else if (kind == Emit.Avx2TileBlocks.Int6Halves)
+        else if (kind is Emit.Avx2TileBlocks.Int6Halves or Emit.Avx2TileBlocks.Int3Halves)
         {
             args.Scales = w.GroupFactors;
             args.Super = w.SuperFactorFloats;

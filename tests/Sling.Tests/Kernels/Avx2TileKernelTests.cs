@@ -13,7 +13,7 @@ public sealed class Avx2AssembledTheoryAttribute : TheoryAttribute
 }
 
 /// <summary>
-/// The tile kernels assembled for AVX2 (Q4_0's, Q4_K's, Q5_K's, Q6_K's and Q8_0's blocks) against the float64 product of the decoded codes, and
+/// The tile kernels assembled for AVX2 (Q4_0's, Q4_K's, Q3_K's, Q5_K's, Q6_K's and Q8_0's blocks) against the float64 product of the decoded codes, and
 /// against the .NET AVX2 kernel bit for bit: both compute the same sums in the same order.
 /// </summary>
 public class Avx2TileKernelTests
@@ -31,6 +31,9 @@ public class Avx2TileKernelTests
     [InlineData("q5_k", 256)]   // one super-block
     [InlineData("q5_k", 2048)]
     [InlineData("q5_k", 5632)]
+    [InlineData("q3_k", 256)]   // one super-block
+    [InlineData("q3_k", 2048)]
+    [InlineData("q3_k", 5632)]
     [InlineData("q8_0", 32)]
     [InlineData("q8_0", 256)]
     [InlineData("q8_0", 5632)]
@@ -69,6 +72,8 @@ public class Avx2TileKernelTests
     [InlineData("q6_k", 20)]
     [InlineData("q5_k", 8)]
     [InlineData("q5_k", 20)]
+    [InlineData("q3_k", 8)]
+    [InlineData("q3_k", 20)]
     [InlineData("q8_0", 8)]
     [InlineData("q8_0", 20)]
     public void EveryOutputOfARangeIsWrittenAndNothingOutsideIt(string format, int tokens)
@@ -106,6 +111,7 @@ public class Avx2TileKernelTests
         "q4_k" => Q4KBlocks(rows, cols, seed),
         "q6_k" => Q6KBlocks(rows, cols, seed),
         "q5_k" => Q5KBlocks(rows, cols, seed),
+        "q3_k" => Q3KBlocks(rows, cols, seed),
         _ => Q8_0Blocks(rows, cols, seed),
     };
 
@@ -132,6 +138,11 @@ public class Avx2TileKernelTests
     // 176 bytes per 256 values: d, dmin (halves), 12 bytes of 6-bit scales and mins, 32 of fifth bits, 128 of low nibbles.
     private static Int6RowBlockMatrix Q5KBlocks(int rows, int cols, int seed) =>
         KQuantBlocks(GgmlBlocks.Q5_K, "q5_k", 176, rows, cols, RandomBlocks(176, rows, cols, seed, (0, 0.01, 0.5), (2, 0.01, 0)));
+
+    // Q3_K as the loader reads it (random blocks, a sane super-block half d), on AVX2.
+    // 110 bytes per 256 values: 32 of high bits, 64 of low two bits, 12 of 6-bit scales, d (a half).
+    private static Int6RowBlockMatrix Q3KBlocks(int rows, int cols, int seed) =>
+        KQuantBlocks(GgmlBlocks.Q3_K, "q3_k", 110, rows, cols, RandomBlocks(110, rows, cols, seed, (108, 0.001, 0.5)));
 
     private static unsafe Int6RowBlockMatrix KQuantBlocks(uint type, string format, int bytes, int rows, int cols, byte[] blocks)
     {

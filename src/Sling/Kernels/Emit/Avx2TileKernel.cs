@@ -29,12 +29,17 @@ internal enum Avx2TileBlocks
     /// byte and offset byte per block and row times floats per super-block of 8 blocks (Q4_K's fold).
     /// </summary>
     Int5Factored,
+    /// <summary>
+    /// Q3_K's (the K-quant layout without planes): codes + 4 in low nibbles, a signed scale byte per 16
+    /// values and row times a float per super-block of 8 blocks; both halves in one pass, as Q6_K's.
+    /// </summary>
+    Int3Halves,
 }
 
 /// <summary>
 /// AVX2 tile kernels of the interleaved layouts (16 rows × 4 activation rows, both 8-row halves of
 /// each stored vector in one pass) for Q4_0's and Q4_K's blocks (<see cref="Int4RowBlockMatrix"/>),
-/// Q5_K's and Q6_K's (<see cref="Int6RowBlockMatrix"/>) and Q8_0's (<see cref="Int8RowBlockMatrix"/>), assembled
+/// Q3_K's, Q5_K's and Q6_K's (<see cref="Int6RowBlockMatrix"/>) and Q8_0's (<see cref="Int8RowBlockMatrix"/>), assembled
 /// at run time once per shape. Each computes what the .NET kernel (RowBlock256Both,
 /// FactoredRowBlock256Both, the 6-bit layout's two half passes) does, in the same order and roundings,
 /// so both give the same bits (the tests compare them); the difference is where values live. The JIT,
@@ -56,25 +61,26 @@ internal sealed unsafe class Avx2TileKernel
         [FieldOffset(8)] public void* Scales;      // its fp16 scales (16 per block), or factor bytes (Q4_K: 16 scale, 16 offset per block; Q6_K: 16 scale per 16 values)
         [FieldOffset(16)] public void* Q;          // activation row 0's codes (int8 layout: widened to 16 bits); row t at + t·stride codes
         [FieldOffset(24)] public float* D;         // activation row 0's block scales; row t at + t·blocks
-        [FieldOffset(32)] public int* Starts;      // Int4Scaled, Int8Scaled: activation row 0's −zero·Σq per block (int4: ZeroLaneStarts); Int6Halves: its half-sum pairs; row t at + t·blocks
+        [FieldOffset(32)] public int* Starts;      // Int4Scaled, Int8Scaled: activation row 0's −zero·Σq per block (int4: ZeroLaneStarts); Int6Halves, Int3Halves: its half-sum pairs; row t at + t·blocks
         [FieldOffset(40)] public float* Result;    // row 0's 16 outputs of the first row block; row t at + t·ldy
         [FieldOffset(48)] public long ResultStrideBytes;
         [FieldOffset(56)] public long RowBlocks;
-        [FieldOffset(64)] public float* Super;     // Int4Factored, Int5Factored, Int6Halves: its super-block floats (16 scale, then for Q4_K and Q5_K 16 offset, per super-block)
+        [FieldOffset(64)] public float* Super;     // Int4Factored, Int5Factored, Int6Halves, Int3Halves: its super-block floats (16 scale, then for Q4_K and Q5_K 16 offset, per super-block)
         [FieldOffset(72)] public float* Sums;      // Int4Factored, Int5Factored: activation row 0's block sums d·Σq; row t at + t·blocks
     }
 
-    private const int MaskAt = 0, OnesAt = 32, HighBitsAt = 64, LowWordsAt = 96, ZeroWordsAt = 128, FifthBitAt = 160, Int6Zero = 32;
+    private const int MaskAt = 0, OnesAt = 32, HighBitsAt = 64, LowWordsAt = 96, Int6ZeroAt = 128, FifthBitAt = 160, Int3ZeroAt = 192, Int6Zero = 32, Int3Zero = 4;
     private static readonly byte* ConstantVectors = MakeConstants();
 
     private static byte* MakeConstants()
     {
-        var block = (byte*)NativeMemory.AlignedAlloc(192, 64); // lives as long as the process, as the kernels do
+        var block = (byte*)NativeMemory.AlignedAlloc(224, 64); // lives as long as the process, as the kernels do
         new Span<byte>(block + MaskAt, 32).Fill(0x0F);         // the low nibble of every byte
         new Span<short>(block + OnesAt, 16).Fill(1);           // vpmaddwd's ones: adjacent words added to 32 bits
         new Span<byte>(block + HighBitsAt, 32).Fill(0x30);     // 6-bit codes: their two high bits
         new Span<int>(block + LowWordsAt, 8).Fill(0xFFFF);     // each 32-bit lane's low word
-        new Span<short>(block + ZeroWordsAt, 16).Fill(Int6Zero); // Q6_K's code offset as words
+        new Span<short>(block + Int6ZeroAt, 16).Fill(Int6Zero); // Q6_K's code offset as words
+        new Span<short>(block + Int3ZeroAt, 16).Fill(Int3Zero); // Q3_K's
         new Span<byte>(block + FifthBitAt, 32).Fill(0x10);     // 5-bit codes: their fifth bit
         return block;
     }
@@ -106,7 +112,8 @@ internal sealed unsafe class Avx2TileKernel
             {
                 Avx2TileBlocks.Int4Scaled => AssembleScaled(key.Item2, key.Item3, key.Item4),
                 Avx2TileBlocks.Int4Factored => AssembleFactored(key.Item2, key.Item3, key.Item4),
-                Avx2TileBlocks.Int6Halves => AssembleInt6Halves(key.Item2, key.Item3, key.Item4),
+                Avx2TileBlocks.Int6Halves => AssembleHalves(key.Item2, key.Item3, key.Item4, planes: 2, Int6ZeroAt),
+                Avx2TileBlocks.Int3Halves => AssembleHalves(key.Item2, key.Item3, key.Item4, planes: 0, Int3ZeroAt),
                 Avx2TileBlocks.Int5Factored => AssembleInt5Factored(key.Item2, key.Item3, key.Item4),
                 _ => AssembleInt8Scaled(key.Item2, key.Item3, key.Item4),
             })))).Value;
@@ -212,9 +219,11 @@ internal sealed unsafe class Avx2TileKernel
     // bits), both 8-row halves in one pass. Per block the four scale-word vectors (groups 2b and
     // 2b + 1, each half) and the two zero-point words go to the stack, which frees the registers for
     // eight sums, four code vectors, a broadcast and three products; a super-block's float sums too.
-    internal static byte[] AssembleInt6Halves(int stride, int blocks, bool prefetch)
+    // Q3_K the same without planes (256 bytes per block; its code offset 4 in the words at zeroWordsAt).
+    internal static byte[] AssembleHalves(int stride, int blocks, bool prefetch, int planes, int zeroWordsAt)
     {
-        const int Int6BlockBytes = 384, WordsAt = SuperBytes, ZeroAt = SuperBytes + 128, Frame = SuperBytes + 192;
+        const int WordsAt = SuperBytes, ZeroAt = SuperBytes + 128, Frame = SuperBytes + 192;
+        int blockBytes = BlockBytes + 64 * planes;
         const Gpr HalfOffset = Gpr.Rdi, Blocks = Gpr.R10, SuperFloats = Gpr.R11;
         if (blocks % BlocksPerSuper != 0) throw new ArgumentException($"{blocks} blocks do not make super-blocks of {BlocksPerSuper}");
         var a = Prologue(blocks);
@@ -228,7 +237,7 @@ internal sealed unsafe class Avx2TileKernel
         ZeroSuperSums(a);
         a.Mov(Blocks, BlocksPerSuper);
         int blockLoop = a.Position;
-        if (prefetch) KernelFrame.Prefetch(a, Codes, Int6BlockBytes);
+        if (prefetch) KernelFrame.Prefetch(a, Codes, blockBytes);
         // Scale words (a signed byte's low word, twice per lane) of groups 2b (w = 0) and 2b + 1, and the
         // zero-point words (group 2b's byte in the low word, 2b + 1's in the high, times the offset).
         for (int h = 0; h < 2; h++)
@@ -244,7 +253,7 @@ internal sealed unsafe class Avx2TileKernel
             }
             y.Vpslld(13, 15, 16);
             y.Vpor(13, 14, 13);
-            y.Vpmullw(13, 13, new Mem(Constants, ZeroWordsAt));
+            y.Vpmullw(13, 13, new Mem(Constants, zeroWordsAt));
             y.Vmovups(new Mem(Gpr.Rsp, ZeroAt + 32 * h), 13);
         }
         for (int t = 0; t < 4; t++)
@@ -263,6 +272,7 @@ internal sealed unsafe class Avx2TileKernel
                 y.Vpsrlw(high, low, 4);
                 y.Vpand(low, low, new Mem(Constants, MaskAt));
                 y.Vpand(high, high, new Mem(Constants, MaskAt));
+                if (planes == 0) continue;
                 y.Vmovdqu(12, new Mem(Codes, 256 + 64 * (j / 2) + 32 * h));
                 PlaneBits(y, low, 4 - 2 * (2 * j % 4), new Mem(Constants, HighBitsAt));
                 PlaneBits(y, high, 4 - 2 * ((2 * j + 1) % 4), new Mem(Constants, HighBitsAt));
@@ -299,7 +309,7 @@ internal sealed unsafe class Avx2TileKernel
             }
         }
         a.Add(Scales, 2 * Rows);
-        NextBlock(a, blockLoop, Blocks, codeBytes: Int6BlockBytes);
+        NextBlock(a, blockLoop, Blocks, codeBytes: blockBytes);
         // output += S · f per half, S the super-block's scale floats.
         for (int h = 0; h < 2; h++)
         {
