@@ -118,6 +118,17 @@ internal static unsafe class CeilingBench
         Vector256.Store(Fma.MultiplyAdd(Avx.ConvertToVector256Single(high), s, Vector256.Load(row + 8)), row + 8);
     }
 
+    // Block b's sums of the tile's four activation rows (rows 0–7 and 8–15 each), each with its own scale.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FinishTile(Buffers d, int b, Vector256<int> l0, Vector256<int> h0, Vector256<int> l1, Vector256<int> h1,
+        Vector256<int> l2, Vector256<int> h2, Vector256<int> l3, Vector256<int> h3)
+    {
+        Finish(d.Sums, 0, d.Scales[b], l0, h0);
+        Finish(d.Sums, 1, d.Scales[Blocks + b], l1, h1);
+        Finish(d.Sums, 2, d.Scales[2 * Blocks + b], l2, h2);
+        Finish(d.Sums, 3, d.Scales[3 * Blocks + b], l3, h3);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<sbyte> Quad(sbyte* a) => Vector256.Create(*(int*)a).AsSByte();
 
@@ -147,10 +158,8 @@ internal static unsafe class CeilingBench
                 Nibbles(lowL, lowH, highL, highH, a3 + 8 * j, ref l3, ref h3);
             }
             var ones = Vector256<short>.One;
-            Finish(d.Sums, 0, d.Scales[b], Avx2.MultiplyAddAdjacent(l0, ones), Avx2.MultiplyAddAdjacent(h0, ones));
-            Finish(d.Sums, 1, d.Scales[Blocks + b], Avx2.MultiplyAddAdjacent(l1, ones), Avx2.MultiplyAddAdjacent(h1, ones));
-            Finish(d.Sums, 2, d.Scales[2 * Blocks + b], Avx2.MultiplyAddAdjacent(l2, ones), Avx2.MultiplyAddAdjacent(h2, ones));
-            Finish(d.Sums, 3, d.Scales[3 * Blocks + b], Avx2.MultiplyAddAdjacent(l3, ones), Avx2.MultiplyAddAdjacent(h3, ones));
+            FinishTile(d, b, Avx2.MultiplyAddAdjacent(l0, ones), Avx2.MultiplyAddAdjacent(h0, ones), Avx2.MultiplyAddAdjacent(l1, ones), Avx2.MultiplyAddAdjacent(h1, ones),
+                Avx2.MultiplyAddAdjacent(l2, ones), Avx2.MultiplyAddAdjacent(h2, ones), Avx2.MultiplyAddAdjacent(l3, ones), Avx2.MultiplyAddAdjacent(h3, ones));
         }
         return (long)d.Sums[0];
     }
@@ -191,10 +200,7 @@ internal static unsafe class CeilingBench
                 x = Vector256.Create(q3[p / 2]).AsInt16();
                 l3 += Avx2.MultiplyAddAdjacent(low, x); h3 += Avx2.MultiplyAddAdjacent(high, x);
             }
-            Finish(d.Sums, 0, d.Scales[b], l0, h0);
-            Finish(d.Sums, 1, d.Scales[Blocks + b], l1, h1);
-            Finish(d.Sums, 2, d.Scales[2 * Blocks + b], l2, h2);
-            Finish(d.Sums, 3, d.Scales[3 * Blocks + b], l3, h3);
+            FinishTile(d, b, l0, h0, l1, h1, l2, h2, l3, h3);
         }
         return (long)d.Sums[0];
     }
@@ -221,10 +227,7 @@ internal static unsafe class CeilingBench
                 Signed(lowAbs, highAbs, low, high, Quad(a2 + 4 * j), ones, ref l2, ref h2);
                 Signed(lowAbs, highAbs, low, high, Quad(a3 + 4 * j), ones, ref l3, ref h3);
             }
-            Finish(d.Sums, 0, d.Scales[b], l0, h0);
-            Finish(d.Sums, 1, d.Scales[Blocks + b], l1, h1);
-            Finish(d.Sums, 2, d.Scales[2 * Blocks + b], l2, h2);
-            Finish(d.Sums, 3, d.Scales[3 * Blocks + b], l3, h3);
+            FinishTile(d, b, l0, h0, l1, h1, l2, h2, l3, h3);
         }
         return (long)d.Sums[0];
     }

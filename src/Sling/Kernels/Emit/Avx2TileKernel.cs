@@ -153,14 +153,7 @@ internal sealed unsafe class Avx2TileKernel
         var a = Prologue(blocks);
         var y = a.Ymm;
         a.Add(Gpr.Rsp, -SuperBytes);
-        KernelFrame.Load(a, Args, (Super, 64), (SumBase, 72)); // the constants are read
-
-        int rowBlockLoop = RowBlockStart(a, blocks / BlocksPerSuper);
-        a.Mov(Sums, SumBase);
-        int superLoop = a.Position;
-        ZeroSuperSums(a);
-        a.Mov(BlockLoop, BlocksPerSuper);
-        int blockLoop = a.Position;
+        var (rowBlockLoop, superLoop, blockLoop) = FactoredLoops(a, blocks);
         BlockSums(a, stride, blocks, prefetch, zeroStart: false);
         // The scale bytes as two equal words per lane: vpmaddwd multiplies both 16-bit sums by them.
         for (int h = 0; h < 2; h++)
@@ -181,10 +174,7 @@ internal sealed unsafe class Avx2TileKernel
         }
         a.Add(Scales, 2 * Rows);
         NextBlock(a, blockLoop, BlockLoop);
-        FoldSuper(a, blocks);
-        a.Add(Super, 2 * Rows * sizeof(float));
-        a.Add(Sums, sizeof(float) * BlocksPerSuper);
-        return SuperBlockEnd(a, superLoop, rowBlockLoop, SuperBytes);
+        return FactoredEnd(a, blocks, superLoop, rowBlockLoop, SuperBytes);
     }
 
     // Q8_0: per block 16 runs of 32 bytes, run p holding inputs 2p and 2p + 1 of rows 0–7 (its first 16
@@ -256,44 +246,20 @@ internal sealed unsafe class Avx2TileKernel
             y.Vpmullw(13, 13, new Mem(Constants, zeroWordsAt));
             y.Vmovups(new Mem(Gpr.Rsp, ZeroAt + 32 * h), 13);
         }
-        for (int t = 0; t < 4; t++)
-        {
-            y.Vpxor(Low + t, Low + t, Low + t);
-            y.Vpxor(High + t, High + t, High + t);
-        }
+        ZeroIntegerSums(y);
         for (int j = 0; j < 4; j++)
         {
             // Both halves' two code vectors: nibbles, their high bits merged from the planes (vector j's
             // low nibbles take bits 2(2j mod 4) of plane j / 2, its high ones bits 2((2j + 1) mod 4)).
             for (int h = 0; h < 2; h++)
             {
-                int low = 8 + 2 * h, high = low + 1;
-                y.Vmovdqu(low, new Mem(Codes, 64 * j + 32 * h));
-                y.Vpsrlw(high, low, 4);
-                y.Vpand(low, low, new Mem(Constants, MaskAt));
-                y.Vpand(high, high, new Mem(Constants, MaskAt));
+                NibbleCodes(y, j, h, new Mem(Constants, MaskAt));
                 if (planes == 0) continue;
                 y.Vmovdqu(12, new Mem(Codes, 256 + 64 * (j / 2) + 32 * h));
-                PlaneBits(y, low, 4 - 2 * (2 * j % 4), new Mem(Constants, HighBitsAt));
-                PlaneBits(y, high, 4 - 2 * ((2 * j + 1) % 4), new Mem(Constants, HighBitsAt));
+                PlaneBits(y, 8 + 2 * h, 4 - 2 * (2 * j % 4), new Mem(Constants, HighBitsAt));
+                PlaneBits(y, 9 + 2 * h, 4 - 2 * ((2 * j + 1) % 4), new Mem(Constants, HighBitsAt));
             }
-            int words = WordsAt + 32 * 2 * (j / 2); // groups 2b (j < 2) or 2b + 1
-            for (int t = 0; t < 4; t++)
-            {
-                int q = t * stride + 8 * j;
-                y.Vpbroadcastd(12, new Mem(Q, q));
-                y.Vpmaddubsw(13, 8, 12);
-                y.Vpmaddubsw(14, 10, 12);
-                y.Vpbroadcastd(12, new Mem(Q, q + 4));
-                y.Vpmaddubsw(15, 9, 12);
-                y.Vpaddw(13, 13, 15);
-                y.Vpmaddubsw(15, 11, 12);
-                y.Vpaddw(14, 14, 15);
-                y.Vpmaddwd(13, 13, new Mem(Gpr.Rsp, words));
-                y.Vpmaddwd(14, 14, new Mem(Gpr.Rsp, words + 32));
-                y.Vpaddd(Low + t, Low + t, 13);
-                y.Vpaddd(High + t, High + t, 14);
-            }
+            ScaledProducts(y, stride, j, WordsAt + 32 * 2 * (j / 2)); // groups 2b (j < 2) or 2b + 1
         }
         // sums − zero·(Σq of each half block) by the zero-point words, as floats times d into the super-block's sums.
         for (int t = 0; t < 4; t++)
@@ -335,14 +301,7 @@ internal sealed unsafe class Avx2TileKernel
         y.Vmovups(new Mem(Gpr.Rsp, MaskSlot), Mask);
         y.Vmovdqu(Code, new Mem(Constants, FifthBitAt));
         y.Vmovups(new Mem(Gpr.Rsp, BitSlot), Code);
-        KernelFrame.Load(a, Args, (Super, 64), (SumBase, 72)); // the constants are read
-
-        int rowBlockLoop = RowBlockStart(a, blocks / BlocksPerSuper);
-        a.Mov(Sums, SumBase);
-        int superLoop = a.Position;
-        ZeroSuperSums(a);
-        a.Mov(BlockLoop, BlocksPerSuper);
-        int blockLoop = a.Position;
+        var (rowBlockLoop, superLoop, blockLoop) = FactoredLoops(a, blocks);
         if (prefetch) KernelFrame.Prefetch(a, Codes, Int5BlockBytes);
         // The block's scale bytes as two equal words per lane (each half), for every stored vector's vpmaddwd.
         for (int h = 0; h < 2; h++)
@@ -352,40 +311,18 @@ internal sealed unsafe class Avx2TileKernel
             y.Vpor(13, 13, 14);
             y.Vmovups(new Mem(Gpr.Rsp, WordsAt + 32 * h), 13);
         }
-        for (int t = 0; t < 4; t++)
-        {
-            y.Vpxor(Low + t, Low + t, Low + t);
-            y.Vpxor(High + t, High + t, High + t);
-        }
+        ZeroIntegerSums(y);
         for (int j = 0; j < 4; j++)
         {
+            // Both halves' two code vectors, the fifth bits (code vector m's at bit m of the plane) merged.
             for (int h = 0; h < 2; h++)
             {
-                int low = 8 + 2 * h, high = low + 1;
-                y.Vmovdqu(low, new Mem(Codes, 64 * j + 32 * h));
-                y.Vpsrlw(high, low, 4);
-                y.Vpand(low, low, new Mem(Gpr.Rsp, MaskSlot));
-                y.Vpand(high, high, new Mem(Gpr.Rsp, MaskSlot));
+                NibbleCodes(y, j, h, new Mem(Gpr.Rsp, MaskSlot));
                 y.Vmovdqu(12, new Mem(Codes, 256 + 32 * h));
-                PlaneBits(y, low, 4 - 2 * j, new Mem(Gpr.Rsp, BitSlot));
-                PlaneBits(y, high, 3 - 2 * j, new Mem(Gpr.Rsp, BitSlot));
+                PlaneBits(y, 8 + 2 * h, 4 - 2 * j, new Mem(Gpr.Rsp, BitSlot));
+                PlaneBits(y, 9 + 2 * h, 3 - 2 * j, new Mem(Gpr.Rsp, BitSlot));
             }
-            for (int t = 0; t < 4; t++)
-            {
-                int q = t * stride + 8 * j;
-                y.Vpbroadcastd(12, new Mem(Q, q));
-                y.Vpmaddubsw(13, 8, 12);
-                y.Vpmaddubsw(14, 10, 12);
-                y.Vpbroadcastd(12, new Mem(Q, q + 4));
-                y.Vpmaddubsw(15, 9, 12);
-                y.Vpaddw(13, 13, 15);
-                y.Vpmaddubsw(15, 11, 12);
-                y.Vpaddw(14, 14, 15);
-                y.Vpmaddwd(13, 13, new Mem(Gpr.Rsp, WordsAt));
-                y.Vpmaddwd(14, 14, new Mem(Gpr.Rsp, WordsAt + 32));
-                y.Vpaddd(Low + t, Low + t, 13);
-                y.Vpaddd(High + t, High + t, 14);
-            }
+            ScaledProducts(y, stride, j, WordsAt);
         }
         // The block's sums as floats times d into the super-block's sums.
         for (int t = 0; t < 4; t++)
@@ -395,10 +332,72 @@ internal sealed unsafe class Avx2TileKernel
         }
         a.Add(Scales, 2 * Rows);
         NextBlock(a, blockLoop, BlockLoop, codeBytes: Int5BlockBytes);
+        return FactoredEnd(a, blocks, superLoop, rowBlockLoop, Frame);
+    }
+
+    // Q4_K's and Q5_K's loops: the super-block floats' and block sums' cursors loaded over the constants'
+    // register (the constants read by then), a row block's start, a super-block's (its float sums
+    // zeroed, the block counter set), the block loop's top.
+    private static (int RowBlockLoop, int SuperLoop, int BlockLoop) FactoredLoops(X64Assembler a, int blocks)
+    {
+        KernelFrame.Load(a, Args, (Super, 64), (SumBase, 72));
+        int rowBlockLoop = RowBlockStart(a, blocks / BlocksPerSuper);
+        a.Mov(Sums, SumBase);
+        int superLoop = a.Position;
+        ZeroSuperSums(a);
+        a.Mov(BlockLoop, BlocksPerSuper);
+        return (rowBlockLoop, superLoop, a.Position);
+    }
+
+    // After a super-block's blocks: its fold, the cursors on to the next one, the loops closed, return.
+    private static byte[] FactoredEnd(X64Assembler a, int blocks, int superLoop, int rowBlockLoop, int stackBytes)
+    {
         FoldSuper(a, blocks);
         a.Add(Super, 2 * Rows * sizeof(float));
         a.Add(Sums, sizeof(float) * BlocksPerSuper);
-        return SuperBlockEnd(a, superLoop, rowBlockLoop, Frame);
+        return SuperBlockEnd(a, superLoop, rowBlockLoop, stackBytes);
+    }
+
+    // The 32-bit sums of every activation row and half set to zero.
+    private static void ZeroIntegerSums(Vex256 y)
+    {
+        for (int t = 0; t < 4; t++)
+        {
+            y.Vpxor(Low + t, Low + t, Low + t);
+            y.Vpxor(High + t, High + t, High + t);
+        }
+    }
+
+    // Stored vector j's half h (rows 8h..8h + 7) as its low-nibble and high-nibble code vectors, in ymm 8 + 2h and 9 + 2h.
+    private static void NibbleCodes(Vex256 y, int j, int h, Mem mask)
+    {
+        int low = 8 + 2 * h, high = low + 1;
+        y.Vmovdqu(low, new Mem(Codes, 64 * j + 32 * h));
+        y.Vpsrlw(high, low, 4);
+        y.Vpand(low, low, mask);
+        y.Vpand(high, high, mask);
+    }
+
+    // Stored vector j's code vectors (ymm8–11) times each activation row's two quads: each half's 16-bit
+    // sums by the scale words on the stack at words (rows 0–7) and words + 32 (8–15), into its 32-bit sums.
+    private static void ScaledProducts(Vex256 y, int stride, int j, int words)
+    {
+        for (int t = 0; t < 4; t++)
+        {
+            int q = t * stride + 8 * j;
+            y.Vpbroadcastd(12, new Mem(Q, q));
+            y.Vpmaddubsw(13, 8, 12);
+            y.Vpmaddubsw(14, 10, 12);
+            y.Vpbroadcastd(12, new Mem(Q, q + 4));
+            y.Vpmaddubsw(15, 9, 12);
+            y.Vpaddw(13, 13, 15);
+            y.Vpmaddubsw(15, 11, 12);
+            y.Vpaddw(14, 14, 15);
+            y.Vpmaddwd(13, 13, new Mem(Gpr.Rsp, words));
+            y.Vpmaddwd(14, 14, new Mem(Gpr.Rsp, words + 32));
+            y.Vpaddd(Low + t, Low + t, 13);
+            y.Vpaddd(High + t, High + t, 14);
+        }
     }
 
     // codes |= the plane's bits (in ymm12) shifted left by shift (right when negative) within 16-bit
