@@ -143,15 +143,20 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
         var v1 = Vector256.Load(x + 8);
         var v2 = Vector256.Load(x + 16);
         var v3 = Vector256.Load(x + 24);
-        var max = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
-        var m4 = Vector128.Max(max.GetLower(), max.GetUpper());
-        float amax = MathF.Max(MathF.Max(m4[0], m4[1]), MathF.Max(m4[2], m4[3]));
+        // max|x| as the largest of the values' bits without the sign: integers order non-negative floats
+        // as the floats, and a NaN's bits exceed every other's, so it still comes out NaN (one integer max
+        // where the float max, NaN-aware, took eight operations).
+        var magnitude = Vector256.Create(0x7FFFFFFF);
+        var bits = Vector256.Max(Vector256.Max(v0.AsInt32() & magnitude, v1.AsInt32() & magnitude), Vector256.Max(v2.AsInt32() & magnitude, v3.AsInt32() & magnitude));
+        var b4 = Vector128.Max(bits.GetLower(), bits.GetUpper());
+        var b2 = Vector128.Max(b4, Vector128.Shuffle(b4, Vector128.Create(2, 3, 0, 1)));
+        float amax = BitConverter.Int32BitsToSingle(Math.Max(b2[0], b2[1]));
         float d = amax / 127f;
         var inverse = Vector256.Create(d == 0 ? 0 : 1f / d);
-        var q0 = Vector256.ConvertToInt32(Vector256.Round(v0 * inverse));
-        var q1 = Vector256.ConvertToInt32(Vector256.Round(v1 * inverse));
-        var q2 = Vector256.ConvertToInt32(Vector256.Round(v2 * inverse));
-        var q3 = Vector256.ConvertToInt32(Vector256.Round(v3 * inverse));
+        var q0 = Integers(v0 * inverse);
+        var q1 = Integers(v1 * inverse);
+        var q2 = Integers(v2 * inverse);
+        var q3 = Integers(v3 * inverse);
         // Lane j of these sums holds the inputs at j mod 8: j = 0, 1, 4, 5 go to the low word, 2, 3, 6, 7 to the high.
         var firstHalf = q0 + q1;
         var secondHalf = q2 + q3;
@@ -167,6 +172,13 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
         Vector256.Narrow(w0, w1).AsSByte().Store(codes);
         return d;
     }
+
+    // Scaled values (within ±127.5 when finite) to integers, ties to even: one vcvtps2dq under the default
+    // rounding mode where there is AVX (the same integers as rounding first; no saturation step, which
+    // only non-finite values would need: their block's scale is not finite either).
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Integers(Vector256<float> scaled) =>
+        System.Runtime.Intrinsics.X86.Avx.IsSupported ? System.Runtime.Intrinsics.X86.Avx.ConvertToVector256Int32(scaled) : Vector256.ConvertToInt32Native(Vector256.Round(scaled));
 
     /// <summary>
     /// Σ of <see cref="ScaledSums"/> over each group of <paramref name="groupSize"/> inputs, per row

@@ -168,6 +168,24 @@ public class IntegerKernelTests
         Assert.Equal(127, Enumerable.Range(0, 32).Max(c => Math.Abs((int)q.Codes[c])));
     }
 
+    // A non-finite value leaves its block's scale non-finite (so the products it meets are too, rather
+    // than a finite result without it): the block's largest magnitude is taken from the values' bits.
+    [Fact]
+    public void ABlockWithANaNOrAnInfinityGetsANonFiniteScale()
+    {
+        var input = new ActivationRows(1, 96);
+        input.SetCount(1);
+        for (int i = 0; i < 96; i++) input.Active[i] = (i % 7 - 3) * 0.25f;
+        input.Active[5] = float.NaN;
+        input.Active[40] = float.NegativeInfinity;
+        input.Active[64] = -2.5f; // block 2: finite, its largest magnitude negative
+        var q = input.Quantized();
+        Assert.True(float.IsNaN(q.Scales[0]));
+        Assert.True(float.IsPositiveInfinity(q.Scales[1]));
+        Assert.Equal(2.5f / 127f, q.Scales[2]);
+        Assert.Equal(-127, q.Codes[64]);
+    }
+
     // The K-quant kernels take scale · offset · Σq of a block's two 16-input halves in one vpmaddwd:
     // each half's Σ of codes must be a whole 16-bit word, low word the first half, high the second,
     // and a new input must not keep the last one's pairs.
