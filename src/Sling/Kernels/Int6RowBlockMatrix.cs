@@ -421,7 +421,6 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         }
     }
 
-
     // Stored vector j of a block for one activation row, both halves (the row's quads are loaded once
     // for the 16 rows: the JIT takes the second half's broadcasts from the first's).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -532,6 +531,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
                     }
                     else
                     {
+                        // Q5_K's one plane serves the four vectors; Q6_K's second serves vectors 2 and 3.
                         Vector256<byte> planeL = Vector256.Load(block + LowBytes), planeH = Vector256.Load(block + 32 + LowBytes);
                         QuadBoth256One<TDot>(block, 0, planes, nibble, planeL, planeH, q, scaleL0, scaleH0, ref sumL, ref sumH);
                         QuadBoth256One<TDot>(block, 1, planes, nibble, planeL, planeH, q, scaleL0, scaleH0, ref sumL, ref sumH);
