@@ -26,7 +26,7 @@ internal static unsafe class CeilingBench
     private const int Blocks = 64; // 16 rows × 2048 inputs: 16 or 32 KiB of codes, in L1 beside the activations
 
     // Each form with the formats whose AVX2 tile kernels have its instruction mix.
-    private static readonly (string Name, Func<long> Body, string[] Formats)[] Forms =
+    private static readonly (string Name, Func<Buffers, long> Body, string[] Formats)[] Forms =
     [
         ("int4 nibbles", Int4Nibbles, ["q4_0", "int4", "q4_k"]),
         ("int8 widened pairs", Int8WidenedPairs, ["q8_0", "int8"]),
@@ -64,9 +64,10 @@ internal static unsafe class CeilingBench
     }
 
     // Passes per second on each of `threads` threads at once, the slowest thread's; 2 · 16 · 4 · 32 · Blocks operations a pass.
-    private static double Rate(Func<long> body, int threads, double seconds)
+    private static double Rate(Func<Buffers, long> body, int threads, double seconds)
     {
         const int Passes = 2000;
+        var data = Slots(threads);
         double best = 0;
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed.TotalSeconds < seconds)
@@ -76,7 +77,7 @@ internal static unsafe class CeilingBench
             {
                 long start = Stopwatch.GetTimestamp();
                 long check = 0;
-                for (int p = 0; p < Passes; p++) check += body();
+                for (int p = 0; p < Passes; p++) check += body(data[t]);
                 times[t] = Stopwatch.GetElapsedTime(start).TotalSeconds;
                 GC.KeepAlive(check);
             })).ToArray();
@@ -87,7 +88,14 @@ internal static unsafe class CeilingBench
         return best;
     }
 
-    [ThreadStatic] private static Buffers? t_buffers;
+    // One thread's data per worker slot, made once (outside every timed pass) and kept for the process.
+    private static readonly List<Buffers> s_slots = [];
+
+    private static Buffers[] Slots(int threads)
+    {
+        while (s_slots.Count < threads) s_slots.Add(new Buffers());
+        return [.. s_slots.Take(threads)];
+    }
 
     private sealed class Buffers
     {
@@ -106,7 +114,6 @@ internal static unsafe class CeilingBench
         }
     }
 
-    private static Buffers Data => t_buffers ??= new Buffers();
 
     // A block's 32-bit sums of rows 0–7 (low) and 8–15 (high) of activation row k, scaled into its float sums in memory.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -135,9 +142,8 @@ internal static unsafe class CeilingBench
     // Per block: 4 stored vectors of 64 bytes (rows 0–7, 8–15), each byte two codes (inputs 8j..8j+3 low, 8j+4.. high).
     // The 16-bit sums of the 4 activation rows, the 4 code vectors, the mask and a broadcast: the 16 registers.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static long Int4Nibbles()
+    private static long Int4Nibbles(Buffers d)
     {
-        var d = Data;
         var mask = Vector256.Create((byte)0xF);
         for (int b = 0; b < Blocks; b++)
         {
@@ -178,9 +184,8 @@ internal static unsafe class CeilingBench
 
     // Per block: 16 runs of 32 bytes (inputs 2p, 2p+1 of rows 0–7, then 8–15), each half widened to 16 bits.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static long Int8WidenedPairs()
+    private static long Int8WidenedPairs(Buffers d)
     {
-        var d = Data;
         for (int b = 0; b < Blocks; b++)
         {
             byte* c = d.Codes + b * 512;
@@ -207,9 +212,8 @@ internal static unsafe class CeilingBench
 
     // Per block: 8 vectors of 64 bytes (inputs 4j..4j+3 of rows 0–7, then 8–15), signed codes.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static long Int8SignTrick()
+    private static long Int8SignTrick(Buffers d)
     {
-        var d = Data;
         var ones = Vector256<short>.One;
         for (int b = 0; b < Blocks; b++)
         {
