@@ -58,7 +58,7 @@ internal sealed unsafe class Avx2TileKernel
     public struct Arguments
     {
         [FieldOffset(0)] public byte* Codes;       // the first row block's codes
-        [FieldOffset(8)] public void* Scales;      // its fp16 scales (16 per block), or factor bytes (Q4_K: 16 scale, 16 offset per block; Q6_K: 16 scale per 16 values)
+        [FieldOffset(8)] public void* Scales;      // its fp16 scales (16 per block), or factor bytes (Q4_K, Q5_K: 16 scale, 16 offset per block; Q6_K, Q3_K: 16 scale per 16 values)
         [FieldOffset(16)] public void* Q;          // activation row 0's codes (int8 layout: widened to 16 bits); row t at + t·stride codes
         [FieldOffset(24)] public float* D;         // activation row 0's block scales; row t at + t·blocks
         [FieldOffset(32)] public int* Starts;      // Int4Scaled, Int8Scaled: activation row 0's −zero·Σq per block (int4: ZeroLaneStarts); Int6Halves, Int3Halves: its half-sum pairs; row t at + t·blocks
@@ -158,9 +158,7 @@ internal sealed unsafe class Avx2TileKernel
         // The scale bytes as two equal words per lane: vpmaddwd multiplies both 16-bit sums by them.
         for (int h = 0; h < 2; h++)
         {
-            y.Vpmovzxbd(Code + h, new Mem(Scales, 8 * h));
-            y.Vpslld(Code + 2, Code + h, 16);
-            y.Vpor(Code + h, Code + h, Code + 2);
+            ScaleWordPairs(y, Code + h, Code + 2, h);
         }
         for (int t = 0; t < 4; t++)
         {
@@ -306,10 +304,8 @@ internal sealed unsafe class Avx2TileKernel
         // The block's scale bytes as two equal words per lane (each half), for every stored vector's vpmaddwd.
         for (int h = 0; h < 2; h++)
         {
-            y.Vpmovzxbd(14, new Mem(Scales, 8 * h));
-            y.Vpslld(13, 14, 16);
-            y.Vpor(13, 13, 14);
-            y.Vmovups(new Mem(Gpr.Rsp, WordsAt + 32 * h), 13);
+            ScaleWordPairs(y, 14, 13, h);
+            y.Vmovups(new Mem(Gpr.Rsp, WordsAt + 32 * h), 14);
         }
         ZeroIntegerSums(y);
         for (int j = 0; j < 4; j++)
@@ -356,6 +352,15 @@ internal sealed unsafe class Avx2TileKernel
         a.Add(Super, 2 * Rows * sizeof(float));
         a.Add(Sums, sizeof(float) * BlocksPerSuper);
         return SuperBlockEnd(a, superLoop, rowBlockLoop, stackBytes);
+    }
+
+    // Half h's unsigned scale bytes of the block at the cursor (Q4_K, Q5_K) as two equal words per
+    // 32-bit lane in register words: vpmaddwd multiplies both 16-bit sums of a lane by them.
+    private static void ScaleWordPairs(Vex256 y, int words, int scratch, int h)
+    {
+        y.Vpmovzxbd(words, new Mem(Scales, 8 * h));
+        y.Vpslld(scratch, words, 16);
+        y.Vpor(words, words, scratch);
     }
 
     // The 32-bit sums of every activation row and half set to zero.
