@@ -314,11 +314,12 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         return true;
     }
 
-    // Q4_0's and Q4_K's blocks have assembled AVX2 tile kernels.
+    // Q4_0's, Q4_K's and the seed's (fp16 scales and zero point bytes per group of whole blocks) have assembled AVX2 tile kernels.
     private protected override Emit.Avx2TileBlocks? Avx2Blocks(Weights w, Activations a)
         => _levels != null ? null
         : FactoredByIntegers(w) && w.GroupsPerSuper == 8 && a.Groups == a.Blocks ? Emit.Avx2TileBlocks.Int4Factored
         : OneBlockGroups(w) && a.ZeroSums(0) != null && a.ZeroStride == a.Blocks ? Emit.Avx2TileBlocks.Int4Scaled
+        : w.ZeroPoints != null && !w.Affine && w.BlocksPerGroup >= 1 && a.Groups == w.Groups && a.GroupSums(0) != null ? Emit.Avx2TileBlocks.Int4Grouped
         : null;
 
     // The one-pass kernel for these blocks (factored, one-block groups, or wider groups), compiled for

@@ -542,7 +542,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
     /// <summary>
     /// Whether full tiles run on the AVX2 kernels assembled at run time where the blocks have one
-    /// (<see cref="Emit.Avx2TileKernel"/>: Q4_0, Q4_K, Q3_K, Q5_K, Q6_K, Q8_0, Q5_0) and <see cref="Isa"/> is AVX2; on where
+    /// (<see cref="Emit.Avx2TileKernel"/>: Q4_0, Q4_K, Q3_K, Q5_K, Q6_K, Q8_0, Q5_0, the seed's int4) and <see cref="Isa"/> is AVX2; on where
     /// they can run. Tests turn it off to compare the two paths.
     /// </summary>
     internal bool AssembledAvx2 { get; set; } = Emit.Avx2TileKernel.Available;
@@ -581,11 +581,16 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
             args.Super = w.SuperFactorFloats;
             args.Starts = a.HalfPairs(0);
         }
+        else if (kind is Emit.Avx2TileBlocks.Int4Grouped)
+        {
+            args.Sums = a.GroupSums(0);
+            args.Zeros = w.ZeroPoints;
+        }
         else args.Starts = a.ZeroSums(0);
         var set = _avx2;
         if (set == null || set.Kind != kind || set.Stride != a.Stride || set.Blocks != a.Blocks)
-            _avx2 = set = new Avx2Kernels(kind, a.Stride, a.Blocks, Emit.Avx2TileKernel.For(kind, a.Stride, a.Blocks, prefetch: true),
-                Emit.Avx2TileKernel.For(kind, a.Stride, a.Blocks, prefetch: false));
+            _avx2 = set = new Avx2Kernels(kind, a.Stride, a.Blocks, Emit.Avx2TileKernel.For(kind, a.Stride, a.Blocks, prefetch: true, w.BlocksPerGroup),
+                Emit.Avx2TileKernel.For(kind, a.Stride, a.Blocks, prefetch: false, w.BlocksPerGroup));
         var kernel = w.Streamed ? set.Streamed : set.Chunked;
         if (kernel == null) return false;
         kernel.Run(&args);
@@ -781,6 +786,8 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         public bool SharedZero => sharedZero;
         public byte* Codes => codes;
         public Half* HalfScales => scales;
+        /// <summary>The zero point bytes (16 per group), or null where the codes share one or have offsets.</summary>
+        public byte* ZeroPoints => zeros;
         public byte* GroupFactors => groupFactors;
         public float* SuperFactorFloats => superFactors;
         /// <summary>False where the weights are read <see cref="InChunks"/> (no lines asked for ahead).</summary>

@@ -13,7 +13,7 @@ public sealed class Avx2AssembledTheoryAttribute : TheoryAttribute
 }
 
 /// <summary>
-/// The tile kernels assembled for AVX2 (Q4_0's, Q4_K's, Q3_K's, Q5_K's, Q6_K's and Q8_0's blocks) against the float64 product of the decoded codes, and
+/// The tile kernels assembled for AVX2 (Q4_0's, Q4_K's, Q3_K's, Q5_K's, Q6_K's, Q8_0's and the seed's int4 blocks) against the float64 product of the decoded codes, and
 /// against the .NET AVX2 kernel bit for bit: both compute the same sums in the same order.
 /// </summary>
 public class Avx2TileKernelTests
@@ -37,6 +37,11 @@ public class Avx2TileKernelTests
     [InlineData("q8_0", 32)]
     [InlineData("q8_0", 256)]
     [InlineData("q8_0", 5632)]
+    [InlineData("int4_g128", 128)] // one group
+    [InlineData("int4_g128", 2048)]
+    [InlineData("int4_g128", 5632)]
+    [InlineData("int4_g32", 64)]   // one-block groups with zero points
+    [InlineData("int4_g32", 2048)]
     public void MatchesTheFloat64ProductAndTheNetKernelBitForBit(string format, int cols)
     {
         const int rows = 64;
@@ -76,6 +81,8 @@ public class Avx2TileKernelTests
     [InlineData("q3_k", 20)]
     [InlineData("q8_0", 8)]
     [InlineData("q8_0", 20)]
+    [InlineData("int4_g128", 8)]
+    [InlineData("int4_g128", 20)]
     public void EveryOutputOfARangeIsWrittenAndNothingOutsideIt(string format, int tokens)
     {
         const int rows = 64, cols = 256, ldy = 80;
@@ -92,7 +99,6 @@ public class Avx2TileKernelTests
     }
 
     [Theory]
-    [InlineData(4, false, 128)] // the seed's int4: a zero point per group of four blocks
     [InlineData(4, true, 64)]   // one zero point, groups of two blocks
     [InlineData(8, false, 128)] // the seed's int8
     public void WiderGroupsKeepTheNetKernel(int bits, bool symmetric, int group)
@@ -112,8 +118,19 @@ public class Avx2TileKernelTests
         "q6_k" => Q6KBlocks(rows, cols, seed),
         "q5_k" => Q5KBlocks(rows, cols, seed),
         "q3_k" => Q3KBlocks(rows, cols, seed),
+        "int4_g128" => Int4AsymmetricBlocks(128, rows, cols, seed),
+        "int4_g32" => Int4AsymmetricBlocks(32, rows, cols, seed),
         _ => Q8_0Blocks(rows, cols, seed),
     };
+
+    // The seed's int4 (asymmetric: an fp16 scale and a zero point per group of whole blocks), repacked, on AVX2.
+    private static Int4RowBlockMatrix Int4AsymmetricBlocks(int group, int rows, int cols, int seed)
+    {
+        var packed = (Int4RowBlockMatrix)RowBlockMatrix.Repack(QuantizedMatrices.Build(4, false, group, rows, cols, seed, KernelIsa.Avx2).Matrix);
+        packed.Isa = KernelIsa.Avx2;
+        packed.Vnni = false;
+        return packed;
+    }
 
     // Q4_K as the loader reads it (random blocks, sane super-block halves d and dmin), on AVX2.
     private static unsafe Int4RowBlockMatrix Q4KBlocks(int rows, int cols, int seed)

@@ -126,6 +126,8 @@ public class X64AssemblerTests
         { "vcvtdq2ps ymm12, ymm3", "c57c5be3" },
         { "vmulps ymm6, ymm6, ymm13", "c4c14c59f5" },
         { "vmulps ymm14, ymm11, ymm13", "c4412459f5" },
+        { "vsubps ymm11, ymm11, ymm14", "c441245cde" },
+        { "vsubps ymm2, ymm3, ymm4", "c5e45cd4" },
         { "vfmadd231ps ymm14, ymm9, ymm0", "c46235b8f0" },
         { "vfmadd231ps ymm14, ymm10, ymm7", "c4622db8f7" },
         { "vcvtph2ps ymm9, xmmword ptr [rbx + 16]", "c4627d138b10000000" },
@@ -281,6 +283,8 @@ public class X64AssemblerTests
             case "vcvtdq2ps ymm12, ymm3": a.Ymm.Vcvtdq2ps(12, 3); break;
             case "vmulps ymm6, ymm6, ymm13": a.Ymm.Vmulps(6, 6, 13); break;
             case "vmulps ymm14, ymm11, ymm13": a.Ymm.Vmulps(14, 11, 13); break;
+            case "vsubps ymm11, ymm11, ymm14": a.Ymm.Vsubps(11, 11, 14); break;
+            case "vsubps ymm2, ymm3, ymm4": a.Ymm.Vsubps(2, 3, 4); break;
             case "vfmadd231ps ymm14, ymm9, ymm0": a.Ymm.Vfmadd231ps(14, 9, 0); break;
             case "vfmadd231ps ymm14, ymm10, ymm7": a.Ymm.Vfmadd231ps(14, 10, 7); break;
             case "vcvtph2ps ymm9, xmmword ptr [rbx + 16]": a.Ymm.Vcvtph2ps(9, new Mem(Gpr.Rbx, 16)); break;

@@ -34,6 +34,11 @@ internal enum Avx2TileBlocks
     /// values and row times a float per super-block of 8 blocks; both halves in one pass, as Q6_K's.
     /// </summary>
     Int3Halves,
+    /// <summary>
+    /// The seed's int4 (the int4 layout, asymmetric): groups of several blocks, an fp16 scale s and a zero
+    /// point byte z per group and row: per block f += d · Σ code·q, per group output += s · (f − z · Σ_g d·Σq).
+    /// </summary>
+    Int4Grouped,
 }
 
 /// <summary>
@@ -54,7 +59,7 @@ internal enum Avx2TileBlocks
 internal sealed unsafe class Avx2TileKernel
 {
     /// <summary>What one call multiplies: a range of row blocks by one full tile of 4 activation rows.</summary>
-    [StructLayout(LayoutKind.Explicit, Size = 80)]
+    [StructLayout(LayoutKind.Explicit, Size = 88)]
     public struct Arguments
     {
         [FieldOffset(0)] public byte* Codes;       // the first row block's codes
@@ -66,7 +71,8 @@ internal sealed unsafe class Avx2TileKernel
         [FieldOffset(48)] public long ResultStrideBytes;
         [FieldOffset(56)] public long RowBlocks;
         [FieldOffset(64)] public float* Super;     // Int4Factored, Int5Factored, Int6Halves, Int3Halves: its super-block floats (16 scale, then for Q4_K and Q5_K 16 offset, per super-block)
-        [FieldOffset(72)] public float* Sums;      // Int4Factored, Int5Factored: activation row 0's block sums d·Σq; row t at + t·blocks
+        [FieldOffset(72)] public float* Sums;      // Int4Factored, Int5Factored: activation row 0's block sums d·Σq, row t at + t·blocks; Int4Grouped: its group sums, row t at + t·groups
+        [FieldOffset(80)] public byte* Zeros;      // Int4Grouped: the first row block's zero points (16 per group)
     }
 
     private const int MaskAt = 0, OnesAt = 32, HighBitsAt = 64, LowWordsAt = 96, Int6ZeroAt = 128, FifthBitAt = 160, Int3ZeroAt = 192, Int6Zero = 32, Int3Zero = 4;
@@ -86,7 +92,7 @@ internal sealed unsafe class Avx2TileKernel
     }
 
     private const int BlockSize = 32, Rows = 16, BlockBytes = 256, BlocksPerSuper = 8;
-    private static readonly ConcurrentDictionary<(Avx2TileBlocks, int, int, bool), Lazy<Avx2TileKernel>> Kernels = new();
+    private static readonly ConcurrentDictionary<(Avx2TileBlocks, int, int, int, bool), Lazy<Avx2TileKernel>> Kernels = new();
     private readonly delegate* unmanaged<Arguments*, byte*, void> _entry;
 
     /// <summary>
@@ -100,22 +106,24 @@ internal sealed unsafe class Avx2TileKernel
 
     /// <summary>
     /// The kernel for <paramref name="kind"/> blocks, activation rows of <paramref name="stride"/> codes
-    /// and <paramref name="blocks"/> 32-input blocks, asking for the lines 4 KiB ahead when
+    /// and <paramref name="blocks"/> 32-input blocks (in groups of <paramref name="blocksPerGroup"/>:
+    /// <see cref="Avx2TileBlocks.Int4Grouped"/>), asking for the lines 4 KiB ahead when
     /// <paramref name="prefetch"/> (streamed weights); null where it is not available (the .NET kernel runs).
     /// </summary>
-    public static Avx2TileKernel? For(Avx2TileBlocks kind, int stride, int blocks, bool prefetch)
+    public static Avx2TileKernel? For(Avx2TileBlocks kind, int stride, int blocks, bool prefetch, int blocksPerGroup = 1)
     {
         if (!Available) return null;
         // Lazy values: two threads asking for a new shape at once assemble and map it once.
-        var kernel = Kernels.GetOrAdd((kind, stride, blocks, prefetch), key => new Lazy<Avx2TileKernel>(() =>
+        var kernel = Kernels.GetOrAdd((kind, stride, blocks, blocksPerGroup, prefetch), key => new Lazy<Avx2TileKernel>(() =>
             new Avx2TileKernel(ExecutableCode.Load(key.Item1 switch
             {
-                Avx2TileBlocks.Int4Scaled => AssembleScaled(key.Item2, key.Item3, key.Item4),
-                Avx2TileBlocks.Int4Factored => AssembleFactored(key.Item2, key.Item3, key.Item4),
-                Avx2TileBlocks.Int6Halves => AssembleHalves(key.Item2, key.Item3, key.Item4, planes: 2, Int6ZeroAt),
-                Avx2TileBlocks.Int3Halves => AssembleHalves(key.Item2, key.Item3, key.Item4, planes: 0, Int3ZeroAt),
-                Avx2TileBlocks.Int5Factored => AssembleInt5Factored(key.Item2, key.Item3, key.Item4),
-                _ => AssembleInt8Scaled(key.Item2, key.Item3, key.Item4),
+                Avx2TileBlocks.Int4Scaled => AssembleScaled(key.Item2, key.Item3, key.Item5),
+                Avx2TileBlocks.Int4Factored => AssembleFactored(key.Item2, key.Item3, key.Item5),
+                Avx2TileBlocks.Int4Grouped => AssembleGrouped(key.Item2, key.Item3, key.Item4, key.Item5),
+                Avx2TileBlocks.Int6Halves => AssembleHalves(key.Item2, key.Item3, key.Item5, planes: 2, Int6ZeroAt),
+                Avx2TileBlocks.Int3Halves => AssembleHalves(key.Item2, key.Item3, key.Item5, planes: 0, Int3ZeroAt),
+                Avx2TileBlocks.Int5Factored => AssembleInt5Factored(key.Item2, key.Item3, key.Item5),
+                _ => AssembleInt8Scaled(key.Item2, key.Item3, key.Item5),
             })))).Value;
         return kernel._entry == null ? null : kernel;
     }
@@ -173,6 +181,60 @@ internal sealed unsafe class Avx2TileKernel
         a.Add(Scales, 2 * Rows);
         NextBlock(a, blockLoop, BlockLoop);
         return FactoredEnd(a, blocks, superLoop, rowBlockLoop, SuperBytes);
+    }
+
+    // The seed's int4: Q4_0's block sums (from zero), each block's as floats times d into its group's
+    // float sums on the stack (Q4_K's way); per group, output += s · (f − z · Σ_g d·Σq), s the group's
+    // fp16 scales and z its zero point bytes, as the .NET kernel folds a group (the same roundings).
+    internal static byte[] AssembleGrouped(int stride, int blocks, int blocksPerGroup, bool prefetch)
+    {
+        const Gpr Zeros = Gpr.Rsi, GroupSums = Gpr.R11, GroupSumBase = Gpr.R10;
+        if (blocksPerGroup < 1 || blocks % blocksPerGroup != 0) throw new ArgumentException($"{blocks} blocks do not make groups of {blocksPerGroup}");
+        int groups = blocks / blocksPerGroup;
+        var a = Prologue(blocks);
+        var y = a.Ymm;
+        a.Add(Gpr.Rsp, -SuperBytes);
+        y.Vmovdqu(Ones, new Mem(Constants, OnesAt));
+        KernelFrame.Load(a, Args, (GroupSumBase, 72), (Zeros, 80)); // the constants are read: their register takes the zero points
+        int rowBlockLoop = RowBlockStart(a, groups);
+        a.Mov(GroupSums, GroupSumBase);
+        int groupLoop = a.Position;
+        ZeroSuperSums(a);
+        a.Mov(BlockLoop, (uint)blocksPerGroup);
+        int blockLoop = a.Position;
+        BlockSums(a, stride, blocks, prefetch, zeroStart: false);
+        for (int t = 0; t < 4; t++)
+        {
+            y.Vbroadcastss(Broadcast, new Mem(D, 4 * t * blocks));
+            for (int h = 0; h < 2; h++)
+            {
+                int sums = (h == 0 ? Low : High) + t;
+                y.Vpmaddwd(sums, sums, Ones);
+                AddToSuperSum(y, t, h, sums, Temp);
+            }
+        }
+        NextBlock(a, blockLoop, BlockLoop);
+        // The group's fold per half: s in ymm9, z in ymm10, each row's f − z·Σ in ymm11.
+        for (int h = 0; h < 2; h++)
+        {
+            y.Vcvtph2ps(Code, new Mem(Scales, 16 * h));
+            y.Vpmovzxbd(Code + 1, new Mem(Zeros, 8 * h));
+            y.Vcvtdq2ps(Code + 1, Code + 1);
+            for (int t = 0; t < 4; t++)
+            {
+                y.Vbroadcastss(Broadcast, new Mem(GroupSums, 4 * t * groups));
+                y.Vmulps(Temp, Code + 1, Broadcast);
+                y.Vmovups(Code + 2, new Mem(Gpr.Rsp, 64 * t + 32 * h));
+                y.Vsubps(Code + 2, Code + 2, Temp);
+                y.Vmovups(Temp, Output(t, h));
+                y.Vfmadd231ps(Temp, Code, Code + 2);
+                y.Vmovups(Output(t, h), Temp);
+            }
+        }
+        a.Add(Scales, Rows * sizeof(ushort));
+        a.Add(Zeros, Rows);
+        a.Add(GroupSums, sizeof(float));
+        return SuperBlockEnd(a, groupLoop, rowBlockLoop, SuperBytes);
     }
 
     // Q8_0: per block 16 runs of 32 bytes, run p holding inputs 2p and 2p + 1 of rows 0–7 (its first 16

@@ -47,6 +47,7 @@ internal readonly struct Vex256(X64Assembler a)
     public void Vpsllw(int dst, int src, byte bits) => Shift(0x71, 6, dst, src, bits);
     public void Vcvtdq2ps(int dst, int src) => Op(Map.M0F, Pp.None, 0x5B, dst, -1, src);
     public void Vmulps(int dst, int src1, int src2) => Op(Map.M0F, Pp.None, 0x59, dst, src1, src2);
+    public void Vsubps(int dst, int src1, int src2) => Op(Map.M0F, Pp.None, 0x5C, dst, src1, src2);
     /// <summary>dst ← src1·src2 + dst, rounded once.</summary>
     public void Vfmadd231ps(int dst, int src1, int src2) => Op(Map.M0F38, Pp.P66, 0xB8, dst, src1, src2);
     public void Vfmadd231ps(int dst, int src1, Mem src2) => Op(Map.M0F38, Pp.P66, 0xB8, dst, src1, src2);
