@@ -40,6 +40,18 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
 
     private protected override sbyte[]? StoredLevels => _levels;
 
+    // The levels as the assembled AVX2 kernel's vpshufb table (16 signed bytes in each 128-bit lane), one
+    // native copy per distinct table for the process (IQ4_NL's is the only one llama.cpp has).
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, nint> LevelTableCopies = new();
+
+    private protected override byte* LevelTable => _levels == null ? null
+        : (byte*)LevelTableCopies.GetOrAdd(Convert.ToHexString((byte[])(Array)_levels), _ =>
+        {
+            var table = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(32, 32);
+            for (int i = 0; i < 32; i++) table[i] = (byte)_levels[i % 16];
+            return (nint)table;
+        });
+
     private protected override bool HasLevels => _levels != null;
 
     internal Int4RowBlockMatrix(RepackSource m) : base(m, "int4")
@@ -307,16 +319,18 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // dispatch: see RowBlock
     private protected override bool RowBlock256Both(Weights w, Activations a, float* result, int stride, int count)
     {
-        if (_levels != null) return false;
         if (RunAssembled(w, a, result, stride, count)) return true;
+        if (_levels != null) return false; // the half passes
         if (a.Tile == Tile) Kernel<FullTile>(w, a, result, stride, count);
         else Kernel<PartialTile>(w, a, result, stride, count);
         return true;
     }
 
-    // Q4_0's, Q4_K's and the seed's (fp16 scales and zero point bytes per group of whole blocks) have assembled AVX2 tile kernels.
+    // Q4_0's, Q4_K's, the seed's (fp16 scales and zero point bytes per group of whole blocks) and IQ4_XS's
+    // (levels, signed scale bytes per block, a float per super-block of 8) have assembled AVX2 tile kernels.
     private protected override Emit.Avx2TileBlocks? Avx2Blocks(Weights w, Activations a)
-        => _levels != null ? null
+        => _levels != null
+            ? w.Factored && w.SignedFactors && !w.HasOffsetFactors && w.BlocksPerGroup == 1 && w.GroupsPerSuper == 8 ? Emit.Avx2TileBlocks.Int4Levels : null
         : FactoredByIntegers(w) && w.GroupsPerSuper == 8 && a.Groups == a.Blocks ? Emit.Avx2TileBlocks.Int4Factored
         : OneBlockGroups(w) && a.ZeroSums(0) != null && a.ZeroStride == a.Blocks ? Emit.Avx2TileBlocks.Int4Scaled
         : w.ZeroPoints != null && !w.Affine && w.BlocksPerGroup >= 1 && a.Groups == w.Groups && a.GroupSums(0) != null ? Emit.Avx2TileBlocks.Int4Grouped

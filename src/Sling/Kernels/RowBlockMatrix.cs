@@ -542,7 +542,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
     /// <summary>
     /// Whether full tiles run on the AVX2 kernels assembled at run time where the blocks have one
-    /// (<see cref="Emit.Avx2TileKernel"/>: Q4_0, Q4_K, Q3_K, Q5_K, Q6_K, Q8_0, Q5_0, the seed's int4) and <see cref="Isa"/> is AVX2; on where
+    /// (<see cref="Emit.Avx2TileKernel"/>: Q4_0, Q4_K, Q3_K, Q5_K, Q6_K, Q8_0, Q5_0, IQ4_XS, the seed's int4) and <see cref="Isa"/> is AVX2; on where
     /// they can run. Tests turn it off to compare the two paths.
     /// </summary>
     internal bool AssembledAvx2 { get; set; } = Emit.Avx2TileKernel.Available;
@@ -555,6 +555,9 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
     /// <summary>True once a full tile has found assembled AVX2 kernels for these weights (tests: the path they compare did run).</summary>
     internal bool FoundAssembledAvx2 => _avx2 is { Streamed: not null, Chunked: not null };
+
+    /// <summary>A table-indexed format's levels as the assembled AVX2 kernel looks them up (null for the others).</summary>
+    private protected virtual byte* LevelTable => null;
 
     /// <summary>The blocks an assembled AVX2 tile kernel folds for these weights and activations, or null (the .NET kernels run).</summary>
     private protected virtual Emit.Avx2TileBlocks? Avx2Blocks(Weights w, Activations a) => null;
@@ -585,6 +588,12 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         {
             args.Sums = a.GroupSums(0);
             args.Zeros = w.ZeroPoints;
+        }
+        else if (kind is Emit.Avx2TileBlocks.Int4Levels)
+        {
+            args.Scales = w.GroupFactors;
+            args.Super = w.SuperFactorFloats;
+            args.Levels = LevelTable;
         }
         else args.Starts = a.ZeroSums(0);
         var set = _avx2;

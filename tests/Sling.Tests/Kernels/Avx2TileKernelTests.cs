@@ -13,7 +13,7 @@ public sealed class Avx2AssembledTheoryAttribute : TheoryAttribute
 }
 
 /// <summary>
-/// The tile kernels assembled for AVX2 (Q4_0's, Q4_K's, Q3_K's, Q5_K's, Q6_K's, Q8_0's and the seed's int4 blocks) against the float64 product of the decoded codes, and
+/// The tile kernels assembled for AVX2 (Q4_0's, Q4_K's, IQ4_XS's, Q3_K's, Q5_K's, Q6_K's, Q8_0's and the seed's int4 blocks) against the float64 product of the decoded codes, and
 /// against the .NET AVX2 kernel bit for bit: both compute the same sums in the same order.
 /// </summary>
 public class Avx2TileKernelTests
@@ -42,6 +42,9 @@ public class Avx2TileKernelTests
     [InlineData("int4_g128", 5632)]
     [InlineData("int4_g32", 64)]   // one-block groups with zero points
     [InlineData("int4_g32", 2048)]
+    [InlineData("iq4_xs", 256)]    // one super-block
+    [InlineData("iq4_xs", 2048)]
+    [InlineData("iq4_xs", 5632)]
     public void MatchesTheFloat64ProductAndTheNetKernelBitForBit(string format, int cols)
     {
         const int rows = 64;
@@ -83,6 +86,8 @@ public class Avx2TileKernelTests
     [InlineData("q8_0", 20)]
     [InlineData("int4_g128", 8)]
     [InlineData("int4_g128", 20)]
+    [InlineData("iq4_xs", 8)]
+    [InlineData("iq4_xs", 20)]
     public void EveryOutputOfARangeIsWrittenAndNothingOutsideIt(string format, int tokens)
     {
         const int rows = 64, cols = 256, ldy = 80;
@@ -120,6 +125,7 @@ public class Avx2TileKernelTests
         "q3_k" => Q3KBlocks(rows, cols, seed),
         "int4_g128" => Int4AsymmetricBlocks(128, rows, cols, seed),
         "int4_g32" => Int4AsymmetricBlocks(32, rows, cols, seed),
+        "iq4_xs" => Iq4XsBlocks(rows, cols, seed),
         _ => Q8_0Blocks(rows, cols, seed),
     };
 
@@ -142,6 +148,20 @@ public class Avx2TileKernelTests
             var factors = Sling.Models.GgufLoader.Factors(GgmlBlocks.Q4_K, p, rows, cols, cols / 256 * 144)!;
             var packed = new Int4RowBlockMatrix(new Q4KSource(p, rows, cols, factors, null)) { Isa = KernelIsa.Avx2, Vnni = false };
             Assert.Equal("q4_k", packed.Format, ignoreCase: true);
+            return packed;
+        }
+    }
+
+    // IQ4_XS as the loader reads it (random blocks, a sane super-block half d), on AVX2.
+    // 136 bytes per 256 values: d (a half), 2 + 4 bytes of 6-bit scales, 128 of level indices.
+    private static unsafe Int4RowBlockMatrix Iq4XsBlocks(int rows, int cols, int seed)
+    {
+        var blocks = RandomBlocks(136, rows, cols, seed, (0, 0.001, 0.5));
+        fixed (byte* p = blocks)
+        {
+            var factors = Sling.Models.GgufLoader.Factors(GgmlBlocks.IQ4_XS, p, rows, cols, cols / 256 * 136)!;
+            var packed = new Int4RowBlockMatrix(new Iq4XsSource(p, rows, cols, factors, null)) { Isa = KernelIsa.Avx2, Vnni = false };
+            Assert.Equal("iq4_xs", packed.Format, ignoreCase: true);
             return packed;
         }
     }

@@ -128,6 +128,12 @@ public class X64AssemblerTests
         { "vmulps ymm14, ymm11, ymm13", "c4412459f5" },
         { "vsubps ymm11, ymm11, ymm14", "c441245cde" },
         { "vsubps ymm2, ymm3, ymm4", "c5e45cd4" },
+        { "vpshufb ymm8, ymm12, ymm8", "c4421d00c0" },
+        { "vpshufb ymm1, ymm2, ymm3", "c4e26d00cb" },
+        { "vpabsb ymm10, ymm8", "c4427d1cd0" },
+        { "vpabsb ymm1, ymm2", "c4e27d1cca" },
+        { "vpsignb ymm14, ymm13, ymm8", "c4421508f0" },
+        { "vpsignb ymm1, ymm2, ymm3", "c4e26d08cb" },
         { "vfmadd231ps ymm14, ymm9, ymm0", "c46235b8f0" },
         { "vfmadd231ps ymm14, ymm10, ymm7", "c4622db8f7" },
         { "vcvtph2ps ymm9, xmmword ptr [rbx + 16]", "c4627d138b10000000" },
@@ -285,6 +291,12 @@ public class X64AssemblerTests
             case "vmulps ymm14, ymm11, ymm13": a.Ymm.Vmulps(14, 11, 13); break;
             case "vsubps ymm11, ymm11, ymm14": a.Ymm.Vsubps(11, 11, 14); break;
             case "vsubps ymm2, ymm3, ymm4": a.Ymm.Vsubps(2, 3, 4); break;
+            case "vpshufb ymm8, ymm12, ymm8": a.Ymm.Vpshufb(8, 12, 8); break;
+            case "vpshufb ymm1, ymm2, ymm3": a.Ymm.Vpshufb(1, 2, 3); break;
+            case "vpabsb ymm10, ymm8": a.Ymm.Vpabsb(10, 8); break;
+            case "vpabsb ymm1, ymm2": a.Ymm.Vpabsb(1, 2); break;
+            case "vpsignb ymm14, ymm13, ymm8": a.Ymm.Vpsignb(14, 13, 8); break;
+            case "vpsignb ymm1, ymm2, ymm3": a.Ymm.Vpsignb(1, 2, 3); break;
             case "vfmadd231ps ymm14, ymm9, ymm0": a.Ymm.Vfmadd231ps(14, 9, 0); break;
             case "vfmadd231ps ymm14, ymm10, ymm7": a.Ymm.Vfmadd231ps(14, 10, 7); break;
             case "vcvtph2ps ymm9, xmmword ptr [rbx + 16]": a.Ymm.Vcvtph2ps(9, new Mem(Gpr.Rbx, 16)); break;

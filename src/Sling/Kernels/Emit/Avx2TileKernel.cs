@@ -39,6 +39,11 @@ internal enum Avx2TileBlocks
     /// point byte z per group and row: per block f += d · Σ code·q, per group output += s · (f − z · Σ_g d·Σq).
     /// </summary>
     Int4Grouped,
+    /// <summary>
+    /// IQ4_XS's (the int4 layout of level indices): each 4-bit index looked up in a table of 16 signed
+    /// levels, a signed scale byte per block and row times a float per super-block of 8 blocks.
+    /// </summary>
+    Int4Levels,
 }
 
 /// <summary>
@@ -59,7 +64,7 @@ internal enum Avx2TileBlocks
 internal sealed unsafe class Avx2TileKernel
 {
     /// <summary>What one call multiplies: a range of row blocks by one full tile of 4 activation rows.</summary>
-    [StructLayout(LayoutKind.Explicit, Size = 88)]
+    [StructLayout(LayoutKind.Explicit, Size = 96)]
     public struct Arguments
     {
         [FieldOffset(0)] public byte* Codes;       // the first row block's codes
@@ -73,6 +78,7 @@ internal sealed unsafe class Avx2TileKernel
         [FieldOffset(64)] public float* Super;     // Int4Factored, Int5Factored, Int6Halves, Int3Halves: its super-block floats (16 scale, then for Q4_K and Q5_K 16 offset, per super-block)
         [FieldOffset(72)] public float* Sums;      // Int4Factored, Int5Factored: activation row 0's block sums d·Σq, row t at + t·blocks; Int4Grouped: its group sums, row t at + t·groups
         [FieldOffset(80)] public byte* Zeros;      // Int4Grouped: the first row block's zero points (16 per group)
+        [FieldOffset(88)] public byte* Levels;     // Int4Levels: the 16 signed levels, twice (one per 128-bit lane)
     }
 
     private const int MaskAt = 0, OnesAt = 32, HighBitsAt = 64, LowWordsAt = 96, Int6ZeroAt = 128, FifthBitAt = 160, Int3ZeroAt = 192, Int6Zero = 32, Int3Zero = 4;
@@ -120,6 +126,7 @@ internal sealed unsafe class Avx2TileKernel
                 Avx2TileBlocks.Int4Scaled => AssembleScaled(key.Item2, key.Item3, key.Item5),
                 Avx2TileBlocks.Int4Factored => AssembleFactored(key.Item2, key.Item3, key.Item5),
                 Avx2TileBlocks.Int4Grouped => AssembleGrouped(key.Item2, key.Item3, key.Item4, key.Item5),
+                Avx2TileBlocks.Int4Levels => AssembleLevels(key.Item2, key.Item3, key.Item5),
                 Avx2TileBlocks.Int6Halves => AssembleHalves(key.Item2, key.Item3, key.Item5, planes: 2, Int6ZeroAt),
                 Avx2TileBlocks.Int3Halves => AssembleHalves(key.Item2, key.Item3, key.Item5, planes: 0, Int3ZeroAt),
                 Avx2TileBlocks.Int5Factored => AssembleInt5Factored(key.Item2, key.Item3, key.Item5),
@@ -235,6 +242,91 @@ internal sealed unsafe class Avx2TileKernel
         a.Add(Zeros, Rows);
         a.Add(GroupSums, sizeof(float));
         return SuperBlockEnd(a, groupLoop, rowBlockLoop, SuperBytes);
+    }
+
+    // IQ4_XS: each half's index vectors looked up in the level table (vpshufb within each 128-bit lane),
+    // then llama.cpp's sign trick: |level| as the unsigned operand of vpmaddubsw and the activation
+    // codes given the levels' signs, so one product per quad where the .NET kernel takes two (positive
+    // and negative parts); the same 16-bit pair sums (each within 2·127·127), each widened by the
+    // block's signed scale words (on the stack) at once, as the .NET kernel does. Per stored vector,
+    // each quad's index vectors of both halves are made once and meet one broadcast per activation row.
+    // A super-block's float sums on the stack, folded into the outputs by its scale floats (Q6_K's end).
+    internal static byte[] AssembleLevels(int stride, int blocks, bool prefetch)
+    {
+        const int WordsAt = SuperBytes, Frame = SuperBytes + 64, Table = 12, MaskRegister = 15;
+        const Gpr Blocks = Gpr.R10, SuperFloats = Gpr.R11;
+        if (blocks % BlocksPerSuper != 0) throw new ArgumentException($"{blocks} blocks do not make super-blocks of {BlocksPerSuper}");
+        var a = Prologue(blocks);
+        var y = a.Ymm;
+        a.Add(Gpr.Rsp, -Frame);
+        KernelFrame.Load(a, Args, (Blocks, 88), (SuperFloats, 64));
+        y.Vmovdqu(Table, new Mem(Blocks, 0));
+        y.Vmovdqu(MaskRegister, new Mem(Constants, MaskAt));
+        int rowBlockLoop = RowBlockStart(a, blocks / BlocksPerSuper);
+        int superLoop = a.Position;
+        ZeroSuperSums(a);
+        a.Mov(Blocks, BlocksPerSuper);
+        int blockLoop = a.Position;
+        if (prefetch) KernelFrame.Prefetch(a, Codes, BlockBytes);
+        // The block's signed scale bytes as two equal words per lane (the low word of each, twice), each half.
+        for (int h = 0; h < 2; h++)
+        {
+            y.Vpmovsxbd(Temp, new Mem(Scales, 8 * h));
+            y.Vpand(Temp, Temp, new Mem(Constants, LowWordsAt));
+            y.Vpslld(Broadcast, Temp, 16);
+            y.Vpor(Broadcast, Temp, Broadcast);
+            y.Vmovups(new Mem(Gpr.Rsp, WordsAt + 32 * h), Broadcast);
+        }
+        ZeroIntegerSums(y);
+        for (int j = 0; j < 4; j++)
+        {
+            for (int quad = 0; quad < 2; quad++)
+            {
+                // Half h's levels in ymm 8 + h, their magnitudes in ymm 10 + h (quad 0: the low nibbles, 1: the high).
+                for (int h = 0; h < 2; h++)
+                {
+                    int levels = 8 + h, magnitudes = 10 + h;
+                    var codes = new Mem(Codes, 64 * j + 32 * h);
+                    if (quad == 0) y.Vpand(levels, MaskRegister, codes);
+                    else
+                    {
+                        y.Vmovdqu(levels, codes);
+                        y.Vpsrlw(levels, levels, 4);
+                        y.Vpand(levels, levels, MaskRegister);
+                    }
+                    y.Vpshufb(levels, Table, levels);
+                    y.Vpabsb(magnitudes, levels);
+                }
+                for (int t = 0; t < 4; t++)
+                {
+                    y.Vpbroadcastd(Broadcast, new Mem(Q, t * stride + 8 * j + 4 * quad));
+                    for (int h = 0; h < 2; h++)
+                    {
+                        int sums = (h == 0 ? Low : High) + t;
+                        y.Vpsignb(Temp, Broadcast, 8 + h);
+                        y.Vpmaddubsw(Temp, 10 + h, Temp);
+                        y.Vpmaddwd(Temp, Temp, new Mem(Gpr.Rsp, WordsAt + 32 * h));
+                        y.Vpaddd(sums, sums, Temp);
+                    }
+                }
+            }
+        }
+        // The block's sums as floats times d into the super-block's sums.
+        for (int t = 0; t < 4; t++)
+        {
+            y.Vbroadcastss(Broadcast, new Mem(D, 4 * t * blocks));
+            for (int h = 0; h < 2; h++) AddToSuperSum(y, t, h, (h == 0 ? Low : High) + t, Temp);
+        }
+        a.Add(Scales, Rows);
+        NextBlock(a, blockLoop, Blocks);
+        // output += S · f per half, S the super-block's scale floats.
+        for (int h = 0; h < 2; h++)
+        {
+            y.Vmovups(8, new Mem(SuperFloats, 32 * h));
+            AddSuperSums(y, h, 8, offsets: null);
+        }
+        a.Add(SuperFloats, Rows * sizeof(float));
+        return SuperBlockEnd(a, superLoop, rowBlockLoop, Frame);
     }
 
     // Q8_0: per block 16 runs of 32 bytes, run p holding inputs 2p and 2p + 1 of rows 0–7 (its first 16

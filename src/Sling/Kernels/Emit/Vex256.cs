@@ -31,6 +31,12 @@ internal readonly struct Vex256(X64Assembler a)
     public void Vbroadcastss(int dst, Mem m) => Op(Map.M0F38, Pp.P66, 0x18, dst, -1, m);
     /// <summary>Unsigned bytes of src1 times signed bytes of src2, adjacent products added into 16-bit lanes (saturating).</summary>
     public void Vpmaddubsw(int dst, int src1, int src2) => Op(Map.M0F38, Pp.P66, 0x04, dst, src1, src2);
+    /// <summary>Each byte ← the byte of src1's 128-bit lane that src2's byte indexes (its low 4 bits; 0 where its top bit is set).</summary>
+    public void Vpshufb(int dst, int src1, int src2) => Op(Map.M0F38, Pp.P66, 0x00, dst, src1, src2);
+    /// <summary>Each byte ← src1's, negated where src2's is negative, 0 where it is 0.</summary>
+    public void Vpsignb(int dst, int src1, int src2) => Op(Map.M0F38, Pp.P66, 0x08, dst, src1, src2);
+    /// <summary>Each byte ← |src| (unsigned: −128 gives 128).</summary>
+    public void Vpabsb(int dst, int src) => Op(Map.M0F38, Pp.P66, 0x1C, dst, -1, src);
     public void Vpaddw(int dst, int src1, int src2) => Op(Map.M0F, Pp.P66, 0xFD, dst, src1, src2);
     public void Vpaddd(int dst, int src1, int src2) => Op(Map.M0F, Pp.P66, 0xFE, dst, src1, src2);
     /// <summary>16 bytes zero-extended to 16 words.</summary>
