@@ -191,9 +191,12 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
         return true;
     }
 
-    // Q8_0's and Q5_0's blocks (unsigned codes sharing one zero point, one-block groups) have an assembled AVX2 tile kernel.
+    // Q8_0's and Q5_0's blocks (unsigned codes sharing one zero point, one-block groups) and the seed's
+    // (unsigned codes, fp16 scales and zero point bytes per group of whole blocks) have assembled AVX2 tile kernels.
     private protected override Emit.Avx2TileBlocks? Avx2Blocks(Weights w, Activations a)
-        => OneBlockGroups(w) && !SignedCodes && SymmetricZero != 0 && a.ZeroSums(0) != null && a.ZeroStride == a.Blocks ? Emit.Avx2TileBlocks.Int8Scaled : null;
+        => OneBlockGroups(w) && !SignedCodes && SymmetricZero != 0 && a.ZeroSums(0) != null && a.ZeroStride == a.Blocks ? Emit.Avx2TileBlocks.Int8Scaled
+        : !SignedCodes && w.ZeroPoints != null && !w.Affine && w.BlocksPerGroup >= 1 && a.Groups == w.Groups && a.GroupSums(0) != null ? Emit.Avx2TileBlocks.Int8Grouped
+        : null;
 
     // The one-pass kernel for these groups (16-value, one-block, or wider) and codes (signed or not),
     // compiled for the tile's rows T: a tile's (full or partial) or generation's single row.

@@ -13,7 +13,7 @@ public sealed class Avx2AssembledTheoryAttribute : TheoryAttribute
 }
 
 /// <summary>
-/// The tile kernels assembled for AVX2 (Q4_0's, Q4_K's, IQ4_XS's, Q3_K's, Q5_K's, Q6_K's, Q8_0's and the seed's int4 blocks) against the float64 product of the decoded codes, and
+/// The tile kernels assembled for AVX2 (Q4_0's, Q4_K's, IQ4_XS's, Q3_K's, Q5_K's, Q6_K's, Q8_0's and the seed's int4 and int8 blocks) against the float64 product of the decoded codes, and
 /// against the .NET AVX2 kernel bit for bit: both compute the same sums in the same order.
 /// </summary>
 public class Avx2TileKernelTests
@@ -45,6 +45,10 @@ public class Avx2TileKernelTests
     [InlineData("iq4_xs", 256)]    // one super-block
     [InlineData("iq4_xs", 2048)]
     [InlineData("iq4_xs", 5632)]
+    [InlineData("int8_g128", 128)]
+    [InlineData("int8_g128", 5632)]
+    [InlineData("int8_channel", 32)]   // one block
+    [InlineData("int8_channel", 2048)] // the seed's int8: a zero point per row
     public void MatchesTheFloat64ProductAndTheNetKernelBitForBit(string format, int cols)
     {
         const int rows = 64;
@@ -88,6 +92,8 @@ public class Avx2TileKernelTests
     [InlineData("int4_g128", 20)]
     [InlineData("iq4_xs", 8)]
     [InlineData("iq4_xs", 20)]
+    [InlineData("int8_channel", 8)]
+    [InlineData("int8_channel", 20)]
     public void EveryOutputOfARangeIsWrittenAndNothingOutsideIt(string format, int tokens)
     {
         const int rows = 64, cols = 256, ldy = 80;
@@ -105,7 +111,7 @@ public class Avx2TileKernelTests
 
     [Theory]
     [InlineData(4, true, 64)]   // one zero point, groups of two blocks
-    [InlineData(8, false, 128)] // the seed's int8
+    [InlineData(8, true, 128)]  // one zero point (128), groups of four blocks
     public void WiderGroupsKeepTheNetKernel(int bits, bool symmetric, int group)
     {
         const int rows = 32, cols = 256;
@@ -126,6 +132,8 @@ public class Avx2TileKernelTests
         "int4_g128" => Int4AsymmetricBlocks(128, rows, cols, seed),
         "int4_g32" => Int4AsymmetricBlocks(32, rows, cols, seed),
         "iq4_xs" => Iq4XsBlocks(rows, cols, seed),
+        "int8_g128" => Int8AsymmetricBlocks(128, rows, cols, seed),
+        "int8_channel" => Int8AsymmetricBlocks(cols, rows, cols, seed),
         _ => Q8_0Blocks(rows, cols, seed),
     };
 
@@ -150,6 +158,15 @@ public class Avx2TileKernelTests
             Assert.Equal("q4_k", packed.Format, ignoreCase: true);
             return packed;
         }
+    }
+
+    // The seed's int8 (asymmetric: codes 0–255, an fp16 scale and a zero point per group of whole blocks or per row), repacked, on AVX2.
+    private static Int8RowBlockMatrix Int8AsymmetricBlocks(int group, int rows, int cols, int seed)
+    {
+        var packed = (Int8RowBlockMatrix)RowBlockMatrix.Repack(QuantizedMatrices.Build(8, false, group, rows, cols, seed, KernelIsa.Avx2).Matrix);
+        packed.Isa = KernelIsa.Avx2;
+        packed.Vnni = false;
+        return packed;
     }
 
     // IQ4_XS as the loader reads it (random blocks, a sane super-block half d), on AVX2.

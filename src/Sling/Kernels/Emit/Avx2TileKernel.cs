@@ -40,6 +40,11 @@ internal enum Avx2TileBlocks
     /// </summary>
     Int4Grouped,
     /// <summary>
+    /// The seed's int8 (the int8 layout, asymmetric: codes 0–255): groups of several blocks (a whole row
+    /// per channel), an fp16 scale and a zero point byte per group and row, folded as <see cref="Int4Grouped"/>'s.
+    /// </summary>
+    Int8Grouped,
+    /// <summary>
     /// IQ4_XS's (the int4 layout of level indices): each 4-bit index looked up in a table of 16 signed
     /// levels, a signed scale byte per block and row times a float per super-block of 8 blocks.
     /// </summary>
@@ -125,7 +130,8 @@ internal sealed unsafe class Avx2TileKernel
             {
                 Avx2TileBlocks.Int4Scaled => AssembleScaled(key.Item2, key.Item3, key.Item5),
                 Avx2TileBlocks.Int4Factored => AssembleFactored(key.Item2, key.Item3, key.Item5),
-                Avx2TileBlocks.Int4Grouped => AssembleGrouped(key.Item2, key.Item3, key.Item4, key.Item5),
+                Avx2TileBlocks.Int4Grouped => AssembleGrouped(key.Item2, key.Item3, key.Item4, key.Item5, int8: false),
+                Avx2TileBlocks.Int8Grouped => AssembleGrouped(key.Item2, key.Item3, key.Item4, key.Item5, int8: true),
                 Avx2TileBlocks.Int4Levels => AssembleLevels(key.Item2, key.Item3, key.Item5),
                 Avx2TileBlocks.Int6Halves => AssembleHalves(key.Item2, key.Item3, key.Item5, planes: 2, Int6ZeroAt),
                 Avx2TileBlocks.Int3Halves => AssembleHalves(key.Item2, key.Item3, key.Item5, planes: 0, Int3ZeroAt),
@@ -190,10 +196,10 @@ internal sealed unsafe class Avx2TileKernel
         return FactoredEnd(a, blocks, superLoop, rowBlockLoop, SuperBytes);
     }
 
-    // The seed's int4: Q4_0's block sums (from zero), each block's as floats times d into its group's
-    // float sums on the stack (Q4_K's way); per group, output += s · (f − z · Σ_g d·Σq), s the group's
-    // fp16 scales and z its zero point bytes, as the .NET kernel folds a group (the same roundings).
-    internal static byte[] AssembleGrouped(int stride, int blocks, int blocksPerGroup, bool prefetch)
+    // The seed's int4 and int8: Q4_0's or Q8_0's block sums (from zero), each block's as floats times d
+    // into its group's float sums on the stack (Q4_K's way); per group, output += s · (f − z · Σ_g d·Σq),
+    // s the group's fp16 scales and z its zero point bytes, as the .NET kernel folds a group (the same roundings).
+    internal static byte[] AssembleGrouped(int stride, int blocks, int blocksPerGroup, bool prefetch, bool int8)
     {
         const Gpr Zeros = Gpr.Rsi, GroupSums = Gpr.R11, GroupSumBase = Gpr.R10;
         if (blocksPerGroup < 1 || blocks % blocksPerGroup != 0) throw new ArgumentException($"{blocks} blocks do not make groups of {blocksPerGroup}");
@@ -209,18 +215,25 @@ internal sealed unsafe class Avx2TileKernel
         ZeroSuperSums(a);
         a.Mov(BlockLoop, (uint)blocksPerGroup);
         int blockLoop = a.Position;
-        BlockSums(a, stride, blocks, prefetch, zeroStart: false);
+        if (int8)
+        {
+            if (prefetch) KernelFrame.Prefetch(a, Codes, 2 * BlockBytes);
+            Starts(a, blocks, zeroStart: false);
+            WidenedRuns(y, stride);
+        }
+        else BlockSums(a, stride, blocks, prefetch, zeroStart: false);
         for (int t = 0; t < 4; t++)
         {
             y.Vbroadcastss(Broadcast, new Mem(D, 4 * t * blocks));
             for (int h = 0; h < 2; h++)
             {
                 int sums = (h == 0 ? Low : High) + t;
-                y.Vpmaddwd(sums, sums, Ones);
+                if (!int8) y.Vpmaddwd(sums, sums, Ones);
                 AddToSuperSum(y, t, h, sums, Temp);
             }
         }
-        NextBlock(a, blockLoop, BlockLoop);
+        if (int8) NextBlock(a, blockLoop, BlockLoop, 2 * BlockBytes, BlockSize * sizeof(short));
+        else NextBlock(a, blockLoop, BlockLoop);
         // The group's fold per half: s in ymm9, z in ymm10, each row's f − z·Σ in ymm11.
         for (int h = 0; h < 2; h++)
         {
@@ -341,6 +354,14 @@ internal sealed unsafe class Avx2TileKernel
         int blockLoop = a.Position;
         if (prefetch) KernelFrame.Prefetch(a, Codes, 2 * BlockBytes);
         Starts(a, blocks, zeroStart: true);
+        WidenedRuns(y, stride);
+        return ScaledBlockEnd(a, blocks, blockLoop, rowBlockLoop, wordPairs: false, 2 * BlockBytes, BlockSize * sizeof(short));
+    }
+
+    // The int8 layout's block at the cursors: each of its 16 runs' halves widened to 16 bits once, then
+    // per activation row one broadcast pair of 16-bit codes and a vpmaddwd into each half's 32-bit sums.
+    private static void WidenedRuns(Vex256 y, int stride)
+    {
         for (int p = 0; p < BlockSize / 2; p++)
         {
             y.Vpmovzxbw(Code, new Mem(Codes, 32 * p));
@@ -354,7 +375,6 @@ internal sealed unsafe class Avx2TileKernel
                 y.Vpaddd(High + t, High + t, Temp);
             }
         }
-        return ScaledBlockEnd(a, blocks, blockLoop, rowBlockLoop, wordPairs: false, 2 * BlockBytes, BlockSize * sizeof(short));
     }
 
     // Q6_K: per block 384 bytes (the low nibbles as the int4 layout's, then two 64-byte planes of high
