@@ -52,7 +52,12 @@ switch (options.Command)
         string type = options.Required("type");
         var watch = Stopwatch.StartNew();
         LLama.Native.NativeApi.llama_empty_call(); // loads the native library for this CPU before the quantizer's first call
-        if (!LLama.LLamaQuantizer.Quantize(options.Required("model"), options.Required("output"), type, threads > 0 ? threads : Environment.ProcessorCount))
+        // The type's exact name (LLamaSharp's own lookup takes "q2_k" for a prefix of Q2_K_S too and refuses it).
+        int quantizerThreads = threads > 0 ? threads : Environment.ProcessorCount;
+        bool written = Enum.TryParse<LLama.Native.LLamaFtype>("MOSTLY_" + type, ignoreCase: true, out var ftype)
+            ? LLama.LLamaQuantizer.Quantize(options.Required("model"), options.Required("output"), ftype, quantizerThreads)
+            : LLama.LLamaQuantizer.Quantize(options.Required("model"), options.Required("output"), type, quantizerThreads);
+        if (!written)
         {
             Console.Error.WriteLine($"error: llama.cpp could not quantize {options.Required("model")} to {type}");
             return 1;

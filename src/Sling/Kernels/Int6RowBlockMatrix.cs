@@ -465,14 +465,18 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     }
 
     // Q6_K's blocks (two high-bit planes, signed scale bytes per 16 values, the code offset 32), Q3_K's
-    // (no plane, the code offset 4) and Q5_K's (one plane, unsigned scale and offset bytes per block)
-    // have assembled AVX2 tile kernels that take both halves in one pass; other tiles (Q2_K's) run the half passes.
+    // (no plane, the code offset 4), Q5_K's (one plane, unsigned scale and offset bytes per block) and
+    // Q2_K's (no plane, unsigned scale and offset bytes per 16 values) have assembled AVX2 tile kernels
+    // that take both halves in one pass; other tiles run the half passes.
     private protected override Emit.Avx2TileBlocks? Avx2Blocks(Weights w, Activations a)
         => HalfZero && w.SignedFactors && !w.HasOffsetFactors && w.GroupsPerSuper == 16 && a.HalfPairs(0) != null
            && (Planes, SymmetricZero) is (2, 32) or (0, 4)
             ? Planes == 2 ? Emit.Avx2TileBlocks.Int6Halves : Emit.Avx2TileBlocks.Int3Halves
         : Planes == 1 && SymmetricZero == 0 && !w.SignedFactors && w.HasOffsetFactors && w.BlocksPerGroup == 1 && w.GroupsPerSuper == 8 && a.Groups == a.Blocks
-            ? Emit.Avx2TileBlocks.Int5Factored : null;
+            ? Emit.Avx2TileBlocks.Int5Factored
+        : Planes == 0 && SymmetricZero == 0 && !HalfZero && !w.SignedFactors && w.HasOffsetFactors && w.BlocksPerGroup == 0 && w.GroupsPerSuper == 16
+           && a.Groups == 2 * a.Blocks && a.GroupSums(0) != null
+            ? Emit.Avx2TileBlocks.Int2Factored : null;
 
     private protected override bool RowBlock256Both(Weights w, Activations a, float* result, int stride, int count) => RunAssembled(w, a, result, stride, count);
 

@@ -13,7 +13,7 @@ public sealed class Avx2AssembledTheoryAttribute : TheoryAttribute
 }
 
 /// <summary>
-/// The tile kernels assembled for AVX2 (Q4_0's, Q4_K's, IQ4_XS's, Q3_K's, Q5_K's, Q6_K's, Q8_0's and the seed's int4 and int8 blocks) against the float64 product of the decoded codes, and
+/// The tile kernels assembled for AVX2 (Q4_0's, Q4_K's, IQ4_XS's, Q2_K's, Q3_K's, Q5_K's, Q6_K's, Q8_0's and the seed's int4 and int8 blocks) against the float64 product of the decoded codes, and
 /// against the .NET AVX2 kernel bit for bit: both compute the same sums in the same order.
 /// </summary>
 public class Avx2TileKernelTests
@@ -34,6 +34,9 @@ public class Avx2TileKernelTests
     [InlineData("q3_k", 256)]   // one super-block
     [InlineData("q3_k", 2048)]
     [InlineData("q3_k", 5632)]
+    [InlineData("q2_k", 256)]   // one super-block
+    [InlineData("q2_k", 2048)]
+    [InlineData("q2_k", 5632)]
     [InlineData("q8_0", 32)]
     [InlineData("q8_0", 256)]
     [InlineData("q8_0", 5632)]
@@ -86,6 +89,8 @@ public class Avx2TileKernelTests
     [InlineData("q5_k", 20)]
     [InlineData("q3_k", 8)]
     [InlineData("q3_k", 20)]
+    [InlineData("q2_k", 8)]
+    [InlineData("q2_k", 20)]
     [InlineData("q8_0", 8)]
     [InlineData("q8_0", 20)]
     [InlineData("int4_g128", 8)]
@@ -129,6 +134,7 @@ public class Avx2TileKernelTests
         "q6_k" => Q6KBlocks(rows, cols, seed),
         "q5_k" => Q5KBlocks(rows, cols, seed),
         "q3_k" => Q3KBlocks(rows, cols, seed),
+        "q2_k" => Q2KBlocks(rows, cols, seed),
         "int4_g128" => Int4AsymmetricBlocks(128, rows, cols, seed),
         "int4_g32" => Int4AsymmetricBlocks(32, rows, cols, seed),
         "iq4_xs" => Iq4XsBlocks(rows, cols, seed),
@@ -197,6 +203,11 @@ public class Avx2TileKernelTests
     // 110 bytes per 256 values: 32 of high bits, 64 of low two bits, 12 of 6-bit scales, d (a half).
     private static Int6RowBlockMatrix Q3KBlocks(int rows, int cols, int seed) =>
         KQuantBlocks(GgmlBlocks.Q3_K, "q3_k", 110, rows, cols, RandomBlocks(110, rows, cols, seed, (108, 0.001, 0.5)));
+
+    // Q2_K as the loader reads it (random blocks, sane super-block halves d and dmin), on AVX2.
+    // 84 bytes per 256 values: 16 of 4-bit scales and mins, 64 of 2-bit codes, d and dmin (halves).
+    private static Int6RowBlockMatrix Q2KBlocks(int rows, int cols, int seed) =>
+        KQuantBlocks(GgmlBlocks.Q2_K, "q2_k", 84, rows, cols, RandomBlocks(84, rows, cols, seed, (80, 0.01, 0.5), (82, 0.01, 0)));
 
     private static unsafe Int6RowBlockMatrix KQuantBlocks(uint type, string format, int bytes, int rows, int cols, byte[] blocks)
     {

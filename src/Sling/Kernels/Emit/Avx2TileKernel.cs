@@ -35,6 +35,11 @@ internal enum Avx2TileBlocks
     /// </summary>
     Int3Halves,
     /// <summary>
+    /// Q2_K's (the K-quant layout without planes): codes 0–3 in low nibbles, an unsigned scale byte and
+    /// offset byte per 16 values and row times floats per super-block of 8 blocks (Q4_K's fold over 16 groups).
+    /// </summary>
+    Int2Factored,
+    /// <summary>
     /// The seed's int4 (the int4 layout, asymmetric): groups of several blocks, an fp16 scale s and a zero
     /// point byte z per group and row: per block f += d · Σ code·q, per group output += s · (f − z · Σ_g d·Σq).
     /// </summary>
@@ -136,6 +141,7 @@ internal sealed unsafe class Avx2TileKernel
                 Avx2TileBlocks.Int6Halves => AssembleHalves(key.Item2, key.Item3, key.Item5, planes: 2, Int6ZeroAt),
                 Avx2TileBlocks.Int3Halves => AssembleHalves(key.Item2, key.Item3, key.Item5, planes: 0, Int3ZeroAt),
                 Avx2TileBlocks.Int5Factored => AssembleInt5Factored(key.Item2, key.Item3, key.Item5),
+                Avx2TileBlocks.Int2Factored => AssembleInt2Factored(key.Item2, key.Item3, key.Item5),
                 _ => AssembleInt8Scaled(key.Item2, key.Item3, key.Item5),
             })))).Value;
         return kernel._entry == null ? null : kernel;
@@ -505,6 +511,43 @@ internal sealed unsafe class Avx2TileKernel
         return FactoredEnd(a, blocks, superLoop, rowBlockLoop, Frame);
     }
 
+    // Q2_K: per block 256 bytes (codes 0–3 in the int4 layout's low nibbles), both 8-row halves in one
+    // pass, as Q3_K's kernel without the zero point: each stored vector's 16-bit sums meet the scale
+    // words of its 16-value group (groups 2b and 2b + 1, both halves: on the stack with the mask), and
+    // Q4_K's fold over the super-block's 16 groups with their offset bytes and each row's group sums.
+    internal static byte[] AssembleInt2Factored(int stride, int blocks, bool prefetch)
+    {
+        const int WordsAt = SuperBytes, MaskSlot = SuperBytes + 128, Frame = SuperBytes + 160, GroupsPerSuper = 2 * BlocksPerSuper;
+        if (blocks % BlocksPerSuper != 0) throw new ArgumentException($"{blocks} blocks do not make super-blocks of {BlocksPerSuper}");
+        var a = Prologue(blocks);
+        var y = a.Ymm;
+        a.Add(Gpr.Rsp, -Frame);
+        y.Vmovups(new Mem(Gpr.Rsp, MaskSlot), Mask);
+        var (rowBlockLoop, superLoop, blockLoop) = FactoredLoops(a, blocks);
+        if (prefetch) KernelFrame.Prefetch(a, Codes, BlockBytes);
+        // Group 2b + w's scale bytes (32 factor bytes on) as two equal words per lane, each half.
+        for (int w = 0; w < 2; w++)
+            for (int h = 0; h < 2; h++)
+            {
+                ScaleWordPairs(y, 14, 13, h, at: 2 * Rows * w);
+                y.Vmovups(new Mem(Gpr.Rsp, WordsAt + 32 * (2 * w + h)), 14);
+            }
+        ZeroIntegerSums(y);
+        for (int j = 0; j < 4; j++)
+        {
+            for (int h = 0; h < 2; h++) NibbleCodes(y, j, h, new Mem(Gpr.Rsp, MaskSlot));
+            ScaledProducts(y, stride, j, WordsAt + 32 * 2 * (j / 2)); // groups 2b (j < 2) or 2b + 1
+        }
+        for (int t = 0; t < 4; t++)
+        {
+            y.Vbroadcastss(Broadcast, new Mem(D, 4 * t * blocks));
+            for (int h = 0; h < 2; h++) AddToSuperSum(y, t, h, (h == 0 ? Low : High) + t, 14);
+        }
+        a.Add(Scales, 2 * 2 * Rows);
+        NextBlock(a, blockLoop, BlockLoop);
+        return FactoredEnd(a, blocks, superLoop, rowBlockLoop, Frame, GroupsPerSuper);
+    }
+
     // Q4_K's and Q5_K's loops: the super-block floats' and block sums' cursors loaded over the constants'
     // register (the constants read by then), a row block's start, a super-block's (its float sums
     // zeroed, the block counter set), the block loop's top.
@@ -520,19 +563,19 @@ internal sealed unsafe class Avx2TileKernel
     }
 
     // After a super-block's blocks: its fold, the cursors on to the next one, the loops closed, return.
-    private static byte[] FactoredEnd(X64Assembler a, int blocks, int superLoop, int rowBlockLoop, int stackBytes)
+    private static byte[] FactoredEnd(X64Assembler a, int blocks, int superLoop, int rowBlockLoop, int stackBytes, int groupsPerSuper = BlocksPerSuper)
     {
-        FoldSuper(a, blocks);
+        FoldSuper(a, blocks, groupsPerSuper);
         a.Add(Super, 2 * Rows * sizeof(float));
-        a.Add(Sums, sizeof(float) * BlocksPerSuper);
+        a.Add(Sums, sizeof(float) * groupsPerSuper);
         return SuperBlockEnd(a, superLoop, rowBlockLoop, stackBytes);
     }
 
     // Half h's unsigned scale bytes of the block at the cursor (Q4_K, Q5_K) as two equal words per
     // 32-bit lane in register words: vpmaddwd multiplies both 16-bit sums of a lane by them.
-    private static void ScaleWordPairs(Vex256 y, int words, int scratch, int h)
+    private static void ScaleWordPairs(Vex256 y, int words, int scratch, int h, int at = 0)
     {
-        y.Vpmovzxbd(words, new Mem(Scales, 8 * h));
+        y.Vpmovzxbd(words, new Mem(Scales, at + 8 * h));
         y.Vpslld(scratch, words, 16);
         y.Vpor(words, words, scratch);
     }
@@ -770,22 +813,23 @@ internal sealed unsafe class Avx2TileKernel
     }
 
     // A super-block's sums into the outputs, per half: the offsets' Σ_g m·(d·Σq)_g (offset bytes as
-    // floats times each row's block sums, from zero), then output = (output + S · f) − M · that, S and
-    // M the super-block's scale and offset floats. The cursors have passed the super-block's blocks.
-    private static void FoldSuper(X64Assembler a, int blocks)
+    // floats times each row's group sums, from zero), then output = (output + S · f) − M · that, S and
+    // M the super-block's scale and offset floats. The cursors have passed the super-block's blocks;
+    // its groups are its 8 blocks (Q4_K, Q5_K) or their 16 halves (Q2_K), each with a scale and an offset byte per row.
+    private static void FoldSuper(X64Assembler a, int blocks, int groupsPerSuper)
     {
         var y = a.Ymm;
-        const int back = -BlocksPerSuper * 2 * Rows; // the super-block's first factor bytes
+        int back = -groupsPerSuper * 2 * Rows, groups = blocks / BlocksPerSuper * groupsPerSuper; // the super-block's first factor bytes; group sums per activation row
         for (int h = 0; h < 2; h++)
         {
             for (int t = 0; t < 4; t++) y.Vpxor(Low + t, Low + t, Low + t); // the integer sums are done: their registers are free
-            for (int g = 0; g < BlocksPerSuper; g++)
+            for (int g = 0; g < groupsPerSuper; g++)
             {
                 y.Vpmovzxbd(Code, new Mem(Scales, back + 2 * Rows * g + Rows + 8 * h));
                 y.Vcvtdq2ps(Code, Code);
                 for (int t = 0; t < 4; t++)
                 {
-                    y.Vbroadcastss(Broadcast, new Mem(Sums, 4 * (t * blocks + g)));
+                    y.Vbroadcastss(Broadcast, new Mem(Sums, 4 * (t * groups + g)));
                     y.Vfmadd231ps(Low + t, Code, Broadcast);
                 }
             }
