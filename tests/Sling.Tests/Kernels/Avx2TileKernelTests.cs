@@ -120,8 +120,7 @@ public class Avx2TileKernelTests
     public void WiderGroupsKeepTheNetKernel(int bits, bool symmetric, int group)
     {
         const int rows = 32, cols = 256;
-        var packed = RowBlockMatrix.Repack(QuantizedMatrices.Build(bits, symmetric, group, rows, cols, 3, KernelIsa.Avx2).Matrix);
-        packed.Isa = KernelIsa.Avx2;
+        var packed = Repacked(bits, symmetric, group, rows, cols, 3);
         packed.AssembledAvx2 = true;
         IntegerKernelTests.Check(packed, cols, rows);
         Assert.False(packed.FoundAssembledAvx2);
@@ -129,24 +128,26 @@ public class Avx2TileKernelTests
 
     private static RowBlockMatrix Blocks(string format, int rows, int cols, int seed) => format switch
     {
-        "q4_0" => Q4_0Blocks(rows, cols, seed),
+        "q4_0" => Repacked(4, true, 32, rows, cols, seed),
         "q4_k" => Q4KBlocks(rows, cols, seed),
         "q6_k" => Q6KBlocks(rows, cols, seed),
         "q5_k" => Q5KBlocks(rows, cols, seed),
         "q3_k" => Q3KBlocks(rows, cols, seed),
         "q2_k" => Q2KBlocks(rows, cols, seed),
-        "int4_g128" => Int4AsymmetricBlocks(128, rows, cols, seed),
-        "int4_g32" => Int4AsymmetricBlocks(32, rows, cols, seed),
+        "int4_g128" => Repacked(4, false, 128, rows, cols, seed),
+        "int4_g32" => Repacked(4, false, 32, rows, cols, seed),
         "iq4_xs" => Iq4XsBlocks(rows, cols, seed),
-        "int8_g128" => Int8AsymmetricBlocks(128, rows, cols, seed),
-        "int8_channel" => Int8AsymmetricBlocks(cols, rows, cols, seed),
-        _ => Q8_0Blocks(rows, cols, seed),
+        "int8_g128" => Repacked(8, false, 128, rows, cols, seed),
+        "int8_channel" => Repacked(8, false, cols, rows, cols, seed),
+        _ => Repacked(8, true, 32, rows, cols, seed),
     };
 
-    // The seed's int4 (asymmetric: an fp16 scale and a zero point per group of whole blocks), repacked, on AVX2.
-    private static Int4RowBlockMatrix Int4AsymmetricBlocks(int group, int rows, int cols, int seed)
+    // Sling's int4/int8 groups, repacked, on AVX2: symmetric in groups of 32 are Q4_0's and Q8_0's blocks
+    // as the loader holds them (one fp16 scale per block; codes + 8, + 128); asymmetric ones are the
+    // seed's (an fp16 scale and a zero point per group of whole blocks, or per row).
+    private static RowBlockMatrix Repacked(int bits, bool symmetric, int group, int rows, int cols, int seed)
     {
-        var packed = (Int4RowBlockMatrix)RowBlockMatrix.Repack(QuantizedMatrices.Build(4, false, group, rows, cols, seed, KernelIsa.Avx2).Matrix);
+        var packed = RowBlockMatrix.Repack(QuantizedMatrices.Build(bits, symmetric, group, rows, cols, seed, KernelIsa.Avx2).Matrix);
         packed.Isa = KernelIsa.Avx2;
         packed.Vnni = false;
         return packed;
@@ -164,15 +165,6 @@ public class Avx2TileKernelTests
             Assert.Equal("q4_k", packed.Format, ignoreCase: true);
             return packed;
         }
-    }
-
-    // The seed's int8 (asymmetric: codes 0–255, an fp16 scale and a zero point per group of whole blocks or per row), repacked, on AVX2.
-    private static Int8RowBlockMatrix Int8AsymmetricBlocks(int group, int rows, int cols, int seed)
-    {
-        var packed = (Int8RowBlockMatrix)RowBlockMatrix.Repack(QuantizedMatrices.Build(8, false, group, rows, cols, seed, KernelIsa.Avx2).Matrix);
-        packed.Isa = KernelIsa.Avx2;
-        packed.Vnni = false;
-        return packed;
     }
 
     // IQ4_XS as the loader reads it (random blocks, a sane super-block half d), on AVX2.
@@ -232,21 +224,4 @@ public class Avx2TileKernelTests
         return blocks;
     }
 
-    // Symmetric int8 in groups of 32 (Q8_0's blocks as the loader holds them: codes + 128, one fp16 scale per block), repacked, on AVX2.
-    private static Int8RowBlockMatrix Q8_0Blocks(int rows, int cols, int seed)
-    {
-        var packed = (Int8RowBlockMatrix)RowBlockMatrix.Repack(QuantizedMatrices.Build(8, true, 32, rows, cols, seed, KernelIsa.Avx2).Matrix);
-        packed.Isa = KernelIsa.Avx2;
-        packed.Vnni = false;
-        return packed;
-    }
-
-    // Symmetric int4 in groups of 32 (Q4_0's blocks: one scale per block, zero point 8), repacked, on AVX2.
-    private static Int4RowBlockMatrix Q4_0Blocks(int rows, int cols, int seed)
-    {
-        var packed = (Int4RowBlockMatrix)RowBlockMatrix.Repack(QuantizedMatrices.Build(4, true, 32, rows, cols, seed, KernelIsa.Avx2).Matrix);
-        packed.Isa = KernelIsa.Avx2;
-        packed.Vnni = false;
-        return packed;
-    }
 }

@@ -281,11 +281,7 @@ internal sealed unsafe class Avx2TileKernel
         KernelFrame.Load(a, Args, (Blocks, 88), (SuperFloats, 64));
         y.Vmovdqu(Table, new Mem(Blocks, 0));
         y.Vmovdqu(MaskRegister, new Mem(Constants, MaskAt));
-        int rowBlockLoop = RowBlockStart(a, blocks / BlocksPerSuper);
-        int superLoop = a.Position;
-        ZeroSuperSums(a);
-        a.Mov(Blocks, BlocksPerSuper);
-        int blockLoop = a.Position;
+        var (rowBlockLoop, superLoop, blockLoop) = SuperBlockLoops(a, blocks, Blocks);
         if (prefetch) KernelFrame.Prefetch(a, Codes, BlockBytes);
         // The block's signed scale bytes as two equal words per lane (the low word of each, twice), each half.
         for (int h = 0; h < 2; h++)
@@ -399,12 +395,7 @@ internal sealed unsafe class Avx2TileKernel
         a.Add(Gpr.Rsp, -Frame);
         KernelFrame.Load(a, Args, (SuperFloats, 64));
         BlockTableOffset(a, HalfOffset, 32); // the half-sum pairs
-
-        int rowBlockLoop = RowBlockStart(a, blocks / BlocksPerSuper);
-        int superLoop = a.Position;
-        ZeroSuperSums(a);
-        a.Mov(Blocks, BlocksPerSuper);
-        int blockLoop = a.Position;
+        var (rowBlockLoop, superLoop, blockLoop) = SuperBlockLoops(a, blocks, Blocks);
         if (prefetch) KernelFrame.Prefetch(a, Codes, blockBytes);
         // Scale words (a signed byte's low word, twice per lane) of groups 2b (w = 0) and 2b + 1, and the
         // zero-point words (group 2b's byte in the low word, 2b + 1's in the high, times the offset).
@@ -546,6 +537,16 @@ internal sealed unsafe class Avx2TileKernel
         a.Add(Scales, 2 * 2 * Rows);
         NextBlock(a, blockLoop, BlockLoop);
         return FactoredEnd(a, blocks, superLoop, rowBlockLoop, Frame, GroupsPerSuper);
+    }
+
+    // A row block's start, a super-block's (its float sums zeroed, the block counter set), the block loop's top (Q6_K, Q3_K, IQ4_XS).
+    private static (int RowBlockLoop, int SuperLoop, int BlockLoop) SuperBlockLoops(X64Assembler a, int blocks, Gpr counter)
+    {
+        int rowBlockLoop = RowBlockStart(a, blocks / BlocksPerSuper);
+        int superLoop = a.Position;
+        ZeroSuperSums(a);
+        a.Mov(counter, BlocksPerSuper);
+        return (rowBlockLoop, superLoop, a.Position);
     }
 
     // Q4_K's and Q5_K's loops: the super-block floats' and block sums' cursors loaded over the constants'
