@@ -326,11 +326,13 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
         return true;
     }
 
-    // Q4_0's, Q4_K's, the seed's (fp16 scales and zero point bytes per group of whole blocks) and IQ4_XS's
-    // (levels, signed scale bytes per block, a float per super-block of 8) have assembled AVX2 tile kernels.
+    // Q4_0's, Q4_K's, the seed's (fp16 scales and zero point bytes per group of whole blocks), IQ4_XS's
+    // (levels, signed scale bytes per block, a float per super-block of 8) and IQ4_NL's (levels, an fp16
+    // scale per block) have assembled AVX2 tile kernels.
     private protected override Emit.Avx2TileBlocks? Avx2Blocks(Weights w, Activations a)
         => _levels != null
-            ? w.Factored && w.SignedFactors && !w.HasOffsetFactors && w.BlocksPerGroup == 1 && w.GroupsPerSuper == 8 ? Emit.Avx2TileBlocks.Int4Levels : null
+            ? w.Factored && w.SignedFactors && !w.HasOffsetFactors && w.BlocksPerGroup == 1 && w.GroupsPerSuper == 8 ? Emit.Avx2TileBlocks.Int4Levels
+            : !w.Factored && !w.Affine && w.ZeroPoints == null && w.BlocksPerGroup == 1 ? Emit.Avx2TileBlocks.Int4LevelsScaled : null
         : FactoredByIntegers(w) && w.GroupsPerSuper == 8 && a.Groups == a.Blocks ? Emit.Avx2TileBlocks.Int4Factored
         : OneBlockGroups(w) && a.ZeroSums(0) != null && a.ZeroStride == a.Blocks ? Emit.Avx2TileBlocks.Int4Scaled
         : w.ZeroPoints != null && !w.Affine && w.BlocksPerGroup >= 1 && a.Groups == w.Groups && a.GroupSums(0) != null ? Emit.Avx2TileBlocks.Int4Grouped

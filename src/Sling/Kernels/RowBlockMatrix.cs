@@ -542,7 +542,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
     /// <summary>
     /// Whether full tiles run on the AVX2 kernels assembled at run time where the blocks have one
-    /// (<see cref="Emit.Avx2TileKernel"/>: Q4_0, Q4_K, Q2_K, Q3_K, Q5_K, Q6_K, Q8_0, Q5_0, IQ4_XS, the seed's int4 and int8) and <see cref="Isa"/> is AVX2; on where
+    /// (<see cref="Emit.Avx2TileKernel"/>: Q4_0, Q4_K, Q2_K, Q3_K, Q5_K, Q6_K, Q8_0, Q5_0, IQ4_NL, IQ4_XS, the seed's int4 and int8) and <see cref="Isa"/> is AVX2; on where
     /// they can run. Tests turn it off to compare the two paths.
     /// </summary>
     internal bool AssembledAvx2 { get; set; } = Emit.Avx2TileKernel.Available;
@@ -595,6 +595,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
             args.Super = w.SuperFactorFloats;
             args.Levels = LevelTable;
         }
+        else if (kind is Emit.Avx2TileBlocks.Int4LevelsScaled) args.Levels = LevelTable;
         else args.Starts = a.ZeroSums(0);
         var set = _avx2;
         if (set == null || set.Kind != kind || set.Stride != a.Stride || set.Blocks != a.Blocks)

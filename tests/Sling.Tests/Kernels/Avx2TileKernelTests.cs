@@ -13,7 +13,7 @@ public sealed class Avx2AssembledTheoryAttribute : TheoryAttribute
 }
 
 /// <summary>
-/// The tile kernels assembled for AVX2 (Q4_0's, Q4_K's, IQ4_XS's, Q2_K's, Q3_K's, Q5_K's, Q6_K's, Q8_0's and the seed's int4 and int8 blocks) against the float64 product of the decoded codes, and
+/// The tile kernels assembled for AVX2 (Q4_0's, Q4_K's, IQ4_NL's, IQ4_XS's, Q2_K's, Q3_K's, Q5_K's, Q6_K's, Q8_0's and the seed's int4 and int8 blocks) against the float64 product of the decoded codes, and
 /// against the .NET AVX2 kernel bit for bit: both compute the same sums in the same order.
 /// </summary>
 public class Avx2TileKernelTests
@@ -48,6 +48,9 @@ public class Avx2TileKernelTests
     [InlineData("iq4_xs", 256)]    // one super-block
     [InlineData("iq4_xs", 2048)]
     [InlineData("iq4_xs", 5632)]
+    [InlineData("iq4_nl", 32)]     // one block
+    [InlineData("iq4_nl", 2048)]
+    [InlineData("iq4_nl", 5632)]
     [InlineData("int8_g128", 128)]
     [InlineData("int8_g128", 5632)]
     [InlineData("int8_channel", 32)]   // one block
@@ -97,6 +100,8 @@ public class Avx2TileKernelTests
     [InlineData("int4_g128", 20)]
     [InlineData("iq4_xs", 8)]
     [InlineData("iq4_xs", 20)]
+    [InlineData("iq4_nl", 8)]
+    [InlineData("iq4_nl", 20)]
     [InlineData("int8_channel", 8)]
     [InlineData("int8_channel", 20)]
     public void EveryOutputOfARangeIsWrittenAndNothingOutsideIt(string format, int tokens)
@@ -137,6 +142,7 @@ public class Avx2TileKernelTests
         "int4_g128" => Repacked(4, false, 128, rows, cols, seed),
         "int4_g32" => Repacked(4, false, 32, rows, cols, seed),
         "iq4_xs" => Iq4XsBlocks(rows, cols, seed),
+        "iq4_nl" => Iq4NlBlocks(rows, cols, seed),
         "int8_g128" => Repacked(8, false, 128, rows, cols, seed),
         "int8_channel" => Repacked(8, false, cols, rows, cols, seed),
         _ => Repacked(8, true, 32, rows, cols, seed),
@@ -163,6 +169,19 @@ public class Avx2TileKernelTests
             var factors = Sling.Models.GgufLoader.Factors(GgmlBlocks.Q4_K, p, rows, cols, cols / 256 * 144)!;
             var packed = new Int4RowBlockMatrix(new Q4KSource(p, rows, cols, factors, null)) { Isa = KernelIsa.Avx2, Vnni = false };
             Assert.Equal("q4_k", packed.Format, ignoreCase: true);
+            return packed;
+        }
+    }
+
+    // IQ4_NL as the loader reads it (random blocks of 32, each a sane half d and 16 bytes of level indices), on AVX2.
+    private static unsafe Int4RowBlockMatrix Iq4NlBlocks(int rows, int cols, int seed)
+    {
+        var halves = Enumerable.Range(0, 8).Select(b => (18 * b, 0.001, 0.5)).ToArray(); // 8 blocks of 18 bytes per 256 values
+        var blocks = RandomBlocks(8 * 18, rows, Math.Max(cols, 256), seed, halves);
+        fixed (byte* p = blocks)
+        {
+            var packed = new Int4RowBlockMatrix(new Q4_0Source(p, rows, cols, null, iq4: true)) { Isa = KernelIsa.Avx2, Vnni = false };
+            Assert.Equal("iq4_nl", packed.Format, ignoreCase: true);
             return packed;
         }
     }

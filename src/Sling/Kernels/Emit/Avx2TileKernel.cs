@@ -54,6 +54,8 @@ internal enum Avx2TileBlocks
     /// levels, a signed scale byte per block and row times a float per super-block of 8 blocks.
     /// </summary>
     Int4Levels,
+    /// <summary>IQ4_NL's (the int4 layout of level indices): an fp16 scale per block and row, folded as Q4_0's: output += s · (d · Σ).</summary>
+    Int4LevelsScaled,
 }
 
 /// <summary>
@@ -88,7 +90,7 @@ internal sealed unsafe class Avx2TileKernel
         [FieldOffset(64)] public float* Super;     // Int4Factored, Int5Factored, Int6Halves, Int3Halves: its super-block floats (16 scale, then for Q4_K and Q5_K 16 offset, per super-block)
         [FieldOffset(72)] public float* Sums;      // Int4Factored, Int5Factored: activation row 0's block sums d·Σq, row t at + t·blocks; Int4Grouped: its group sums, row t at + t·groups
         [FieldOffset(80)] public byte* Zeros;      // Int4Grouped: the first row block's zero points (16 per group)
-        [FieldOffset(88)] public byte* Levels;     // Int4Levels: the 16 signed levels, twice (one per 128-bit lane)
+        [FieldOffset(88)] public byte* Levels;     // Int4Levels, Int4LevelsScaled: the 16 signed levels, twice (one per 128-bit lane)
     }
 
     private const int MaskAt = 0, OnesAt = 32, HighBitsAt = 64, LowWordsAt = 96, Int6ZeroAt = 128, FifthBitAt = 160, Int3ZeroAt = 192, Int6Zero = 32, Int3Zero = 4;
@@ -138,6 +140,7 @@ internal sealed unsafe class Avx2TileKernel
                 Avx2TileBlocks.Int4Grouped => AssembleGrouped(key.Item2, key.Item3, key.Item4, key.Item5, int8: false),
                 Avx2TileBlocks.Int8Grouped => AssembleGrouped(key.Item2, key.Item3, key.Item4, key.Item5, int8: true),
                 Avx2TileBlocks.Int4Levels => AssembleLevels(key.Item2, key.Item3, key.Item5),
+                Avx2TileBlocks.Int4LevelsScaled => AssembleLevelsScaled(key.Item2, key.Item3, key.Item5),
                 Avx2TileBlocks.Int6Halves => AssembleHalves(key.Item2, key.Item3, key.Item5, planes: 2, Int6ZeroAt),
                 Avx2TileBlocks.Int3Halves => AssembleHalves(key.Item2, key.Item3, key.Item5, planes: 0, Int3ZeroAt),
                 Avx2TileBlocks.Int5Factored => AssembleInt5Factored(key.Item2, key.Item3, key.Item5),
@@ -264,23 +267,19 @@ internal sealed unsafe class Avx2TileKernel
     }
 
     // IQ4_XS: each half's index vectors looked up in the level table (vpshufb within each 128-bit lane),
-    // then llama.cpp's sign trick: |level| as the unsigned operand of vpmaddubsw and the activation
-    // codes given the levels' signs, so one product per quad where the .NET kernel takes two (positive
-    // and negative parts); the same 16-bit pair sums (each within 2·127·127), each widened by the
-    // block's signed scale words (on the stack) at once, as the .NET kernel does. Per stored vector,
-    // each quad's index vectors of both halves are made once and meet one broadcast per activation row.
-    // A super-block's float sums on the stack, folded into the outputs by its scale floats (Q6_K's end).
+    // then llama.cpp's sign trick (LevelSums), each product widened at once by the block's signed scale
+    // words (on the stack), as the .NET kernel does. A super-block's float sums on the stack, folded
+    // into the outputs by its scale floats (Q6_K's end).
     internal static byte[] AssembleLevels(int stride, int blocks, bool prefetch)
     {
-        const int WordsAt = SuperBytes, Frame = SuperBytes + 64, Table = 12, MaskRegister = 15;
+        const int WordsAt = SuperBytes, Frame = SuperBytes + 64;
         const Gpr Blocks = Gpr.R10, SuperFloats = Gpr.R11;
         if (blocks % BlocksPerSuper != 0) throw new ArgumentException($"{blocks} blocks do not make super-blocks of {BlocksPerSuper}");
         var a = Prologue(blocks);
         var y = a.Ymm;
         a.Add(Gpr.Rsp, -Frame);
         KernelFrame.Load(a, Args, (Blocks, 88), (SuperFloats, 64));
-        y.Vmovdqu(Table, new Mem(Blocks, 0));
-        y.Vmovdqu(MaskRegister, new Mem(Constants, MaskAt));
+        LevelRegisters(y, Blocks);
         var (rowBlockLoop, superLoop, blockLoop) = SuperBlockLoops(a, blocks, Blocks);
         if (prefetch) KernelFrame.Prefetch(a, Codes, BlockBytes);
         // The block's signed scale bytes as two equal words per lane (the low word of each, twice), each half.
@@ -292,40 +291,7 @@ internal sealed unsafe class Avx2TileKernel
             y.Vpor(Broadcast, Temp, Broadcast);
             y.Vmovups(new Mem(Gpr.Rsp, WordsAt + 32 * h), Broadcast);
         }
-        ZeroIntegerSums(y);
-        for (int j = 0; j < 4; j++)
-        {
-            for (int quad = 0; quad < 2; quad++)
-            {
-                // Half h's levels in ymm 8 + h, their magnitudes in ymm 10 + h (quad 0: the low nibbles, 1: the high).
-                for (int h = 0; h < 2; h++)
-                {
-                    int levels = 8 + h, magnitudes = 10 + h;
-                    var codes = new Mem(Codes, 64 * j + 32 * h);
-                    if (quad == 0) y.Vpand(levels, MaskRegister, codes);
-                    else
-                    {
-                        y.Vmovdqu(levels, codes);
-                        y.Vpsrlw(levels, levels, 4);
-                        y.Vpand(levels, levels, MaskRegister);
-                    }
-                    y.Vpshufb(levels, Table, levels);
-                    y.Vpabsb(magnitudes, levels);
-                }
-                for (int t = 0; t < 4; t++)
-                {
-                    y.Vpbroadcastd(Broadcast, new Mem(Q, t * stride + 8 * j + 4 * quad));
-                    for (int h = 0; h < 2; h++)
-                    {
-                        int sums = (h == 0 ? Low : High) + t;
-                        y.Vpsignb(Temp, Broadcast, 8 + h);
-                        y.Vpmaddubsw(Temp, 10 + h, Temp);
-                        y.Vpmaddwd(Temp, Temp, new Mem(Gpr.Rsp, WordsAt + 32 * h));
-                        y.Vpaddd(sums, sums, Temp);
-                    }
-                }
-            }
-        }
+        LevelSums(y, stride, new Mem(Gpr.Rsp, WordsAt), new Mem(Gpr.Rsp, WordsAt + 32));
         // The block's sums as floats times d into the super-block's sums.
         for (int t = 0; t < 4; t++)
         {
@@ -342,6 +308,74 @@ internal sealed unsafe class Avx2TileKernel
         }
         a.Add(SuperFloats, Rows * sizeof(float));
         return SuperBlockEnd(a, superLoop, rowBlockLoop, Frame);
+    }
+
+    // IQ4_NL: IQ4_XS's level sums, each product widened by ones, and Q4_0's fold of the fp16 scale per
+    // block: output += s · (Σ · d), as the .NET kernel's one-block groups (the same roundings).
+    internal static byte[] AssembleLevelsScaled(int stride, int blocks, bool prefetch)
+    {
+        var a = Prologue(blocks);
+        var y = a.Ymm;
+        KernelFrame.Load(a, Args, (Gpr.R10, 88));
+        LevelRegisters(y, Gpr.R10);
+        int rowBlockLoop = RowBlockStart(a, blocks);
+        int blockLoop = a.Position;
+        if (prefetch) KernelFrame.Prefetch(a, Codes, BlockBytes);
+        var ones = new Mem(Constants, OnesAt);
+        LevelSums(y, stride, ones, ones);
+        return ScaledBlockEnd(a, blocks, blockLoop, rowBlockLoop, wordPairs: false, BlockBytes, BlockSize);
+    }
+
+    // The level kernels' table (ymm12, from the 32 bytes at table) and nibble mask (ymm15).
+    private const int LevelTable = 12, LevelMask = 15;
+
+    private static void LevelRegisters(Vex256 y, Gpr table)
+    {
+        y.Vmovdqu(LevelTable, new Mem(table, 0));
+        y.Vmovdqu(LevelMask, new Mem(Constants, MaskAt));
+    }
+
+    // The block at the cursors, level indices: each quad's index vectors of both halves looked up once
+    // (levels in ymm 8 + h, magnitudes in ymm 10 + h), then per activation row one broadcast and, per
+    // half, llama.cpp's AVX2 sign trick: vpmaddubsw of |level| by the codes given the levels' signs, one
+    // product per quad where the .NET kernel takes two (the levels' positive and negative parts) and
+    // subtracts; the same 16-bit pair sums (each within 2·127·127), widened at once by vpmaddwd with the
+    // half's words (scale words, or ones) into the 32-bit sums, which start at zero.
+    private static void LevelSums(Vex256 y, int stride, Mem lowWords, Mem highWords)
+    {
+        ZeroIntegerSums(y);
+        for (int j = 0; j < 4; j++)
+        {
+            for (int quad = 0; quad < 2; quad++)
+            {
+                for (int h = 0; h < 2; h++)
+                {
+                    int levels = 8 + h, magnitudes = 10 + h;
+                    var codes = new Mem(Codes, 64 * j + 32 * h);
+                    if (quad == 0) y.Vpand(levels, LevelMask, codes);
+                    else
+                    {
+                        y.Vmovdqu(levels, codes);
+                        y.Vpsrlw(levels, levels, 4);
+                        y.Vpand(levels, levels, LevelMask);
+                    }
+                    y.Vpshufb(levels, LevelTable, levels);
+                    y.Vpabsb(magnitudes, levels);
+                }
+                for (int t = 0; t < 4; t++)
+                {
+                    y.Vpbroadcastd(Broadcast, new Mem(Q, t * stride + 8 * j + 4 * quad));
+                    for (int h = 0; h < 2; h++)
+                    {
+                        int sums = (h == 0 ? Low : High) + t;
+                        y.Vpsignb(Temp, Broadcast, 8 + h);
+                        y.Vpmaddubsw(Temp, 10 + h, Temp);
+                        y.Vpmaddwd(Temp, Temp, h == 0 ? lowWords : highWords);
+                        y.Vpaddd(sums, sums, Temp);
+                    }
+                }
+            }
+        }
     }
 
     // Q8_0: per block 16 runs of 32 bytes, run p holding inputs 2p and 2p + 1 of rows 0–7 (its first 16
