@@ -41,16 +41,25 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
     private protected override sbyte[]? StoredLevels => _levels;
 
     // The levels as the assembled AVX2 kernel's vpshufb table (16 signed bytes in each 128-bit lane), one
-    // native copy per distinct table for the process (IQ4_NL's is the only one llama.cpp has).
+    // native copy per distinct table for the process (IQ4_NL's is the only one llama.cpp has), looked up
+    // once per matrix (the kernel calls ask for it per tile).
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, nint> LevelTableCopies = new();
+    private byte* _levelTable;
 
-    private protected override byte* LevelTable => _levels == null ? null
-        : (byte*)LevelTableCopies.GetOrAdd(Convert.ToHexString((byte[])(Array)_levels), _ =>
+    private protected override byte* LevelTable
+    {
+        get
         {
-            var table = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(32, 32);
-            for (int i = 0; i < 32; i++) table[i] = (byte)_levels[i % 16];
-            return (nint)table;
-        });
+            if (_levelTable != null || _levels == null) return _levelTable;
+            var levels = _levels;
+            return _levelTable = (byte*)LevelTableCopies.GetOrAdd(Convert.ToHexString((byte[])(Array)levels), _ =>
+            {
+                var table = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(32, 32);
+                for (int i = 0; i < 32; i++) table[i] = (byte)levels[i % 16];
+                return (nint)table;
+            });
+        }
+    }
 
     private protected override bool HasLevels => _levels != null;
 
