@@ -60,10 +60,11 @@ internal enum Avx2TileBlocks
 
 /// <summary>
 /// AVX2 tile kernels of the interleaved layouts (16 rows × 4 activation rows, both 8-row halves of
-/// each stored vector in one pass) for Q4_0's and Q4_K's blocks (<see cref="Int4RowBlockMatrix"/>),
-/// Q3_K's, Q5_K's and Q6_K's (<see cref="Int6RowBlockMatrix"/>) and Q8_0's (<see cref="Int8RowBlockMatrix"/>), assembled
-/// at run time once per shape. Each computes what the .NET kernel (RowBlock256Both,
-/// FactoredRowBlock256Both, the 6-bit layout's two half passes) does, in the same order and roundings,
+/// each stored vector in one pass) for Q4_0's, Q4_K's, IQ4_NL's, IQ4_XS's and the seed's int4 blocks
+/// (<see cref="Int4RowBlockMatrix"/>), Q2_K's, Q3_K's, Q5_K's and Q6_K's (<see cref="Int6RowBlockMatrix"/>) and Q8_0's
+/// and the seed's int8 (<see cref="Int8RowBlockMatrix"/>), assembled at run time once per shape. Each
+/// computes what the .NET kernel (RowBlock256Both, FactoredRowBlock256Both, the level and 6-bit
+/// layouts' half passes) does, in the same order and roundings,
 /// so both give the same bits (the tests compare them); the difference is where values live. The JIT,
 /// with eight integer sums, four code vectors, the mask, a broadcast and a product in 15 of the 16 ymm
 /// registers (int4), keeps the float sums in registers too and spills around every block; here the
@@ -80,16 +81,16 @@ internal sealed unsafe class Avx2TileKernel
     public struct Arguments
     {
         [FieldOffset(0)] public byte* Codes;       // the first row block's codes
-        [FieldOffset(8)] public void* Scales;      // its fp16 scales (16 per block), or factor bytes (Q4_K, Q5_K: 16 scale, 16 offset per block; Q6_K, Q3_K: 16 scale per 16 values)
+        [FieldOffset(8)] public void* Scales;      // its fp16 scales (16 per block, or per group: the seed's), or factor bytes (Q4_K, Q5_K: 16 scale, 16 offset per block; Q2_K the same per 16 values; Q6_K, Q3_K: 16 scale per 16 values; IQ4_XS: 16 scale per block)
         [FieldOffset(16)] public void* Q;          // activation row 0's codes (int8 layout: widened to 16 bits); row t at + t·stride codes
         [FieldOffset(24)] public float* D;         // activation row 0's block scales; row t at + t·blocks
         [FieldOffset(32)] public int* Starts;      // Int4Scaled, Int8Scaled: activation row 0's −zero·Σq per block (int4: ZeroLaneStarts); Int6Halves, Int3Halves: its half-sum pairs; row t at + t·blocks
         [FieldOffset(40)] public float* Result;    // row 0's 16 outputs of the first row block; row t at + t·ldy
         [FieldOffset(48)] public long ResultStrideBytes;
         [FieldOffset(56)] public long RowBlocks;
-        [FieldOffset(64)] public float* Super;     // Int4Factored, Int5Factored, Int6Halves, Int3Halves: its super-block floats (16 scale, then for Q4_K and Q5_K 16 offset, per super-block)
-        [FieldOffset(72)] public float* Sums;      // Int4Factored, Int5Factored: activation row 0's block sums d·Σq, row t at + t·blocks; Int4Grouped: its group sums, row t at + t·groups
-        [FieldOffset(80)] public byte* Zeros;      // Int4Grouped: the first row block's zero points (16 per group)
+        [FieldOffset(64)] public float* Super;     // the factored kinds (Int4Factored, Int5Factored, Int2Factored, Int6Halves, Int3Halves, Int4Levels): its super-block floats (16 scale, then for Q4_K, Q5_K and Q2_K 16 offset, per super-block)
+        [FieldOffset(72)] public float* Sums;      // Int4Factored, Int5Factored, Int2Factored, Int4Grouped, Int8Grouped: activation row 0's group sums d·Σq (a group: a block, Q2_K's 16 values, the seed's group); row t at + t·groups
+        [FieldOffset(80)] public byte* Zeros;      // Int4Grouped, Int8Grouped: the first row block's zero points (16 per group)
         [FieldOffset(88)] public byte* Levels;     // Int4Levels, Int4LevelsScaled: the 16 signed levels, twice (one per 128-bit lane)
     }
 
@@ -125,7 +126,7 @@ internal sealed unsafe class Avx2TileKernel
     /// <summary>
     /// The kernel for <paramref name="kind"/> blocks, activation rows of <paramref name="stride"/> codes
     /// and <paramref name="blocks"/> 32-input blocks (in groups of <paramref name="blocksPerGroup"/>:
-    /// <see cref="Avx2TileBlocks.Int4Grouped"/>), asking for the lines 4 KiB ahead when
+    /// <see cref="Avx2TileBlocks.Int4Grouped"/>, <see cref="Avx2TileBlocks.Int8Grouped"/>), asking for the lines 4 KiB ahead when
     /// <paramref name="prefetch"/> (streamed weights); null where it is not available (the .NET kernel runs).
     /// </summary>
     public static Avx2TileKernel? For(Avx2TileBlocks kind, int stride, int blocks, bool prefetch, int blocksPerGroup = 1)
