@@ -42,6 +42,11 @@ sling bench -m "$work/tinyllama-q3_k_m.gguf" -r 5
 bench peer --model "$work/tinyllama-iq4_xs.gguf" --runs 3
 [ -f "$work/tinyllama-q5_0.gguf" ] || bench llama-quantize --model "$work/tinyllama-f16.gguf" --output "$work/tinyllama-q5_0.gguf" --type q5_0
 bench peer --model "$work/tinyllama-q5_0.gguf" --runs 2
+# Q2_K and IQ4_NL (their AVX2 tiles since the eighth session).
+for type in q2_k iq4_nl; do
+  [ -f "$work/tinyllama-$type.gguf" ] || bench llama-quantize --model "$work/tinyllama-f16.gguf" --output "$work/tinyllama-$type.gguf" --type $type
+  bench peer --model "$work/tinyllama-$type.gguf" --runs 3
+done
 
 echo "## 4. Phi-2 (its own architecture), the same Q4_0 file in both engines, and the seed's setting"
 [ -d "$work/phi2-f32" ] || bench hf-folder --shape phi-2 --output "$work/phi2-f32"
