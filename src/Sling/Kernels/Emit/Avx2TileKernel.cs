@@ -301,14 +301,7 @@ internal sealed unsafe class Avx2TileKernel
         }
         a.Add(Scales, Rows);
         NextBlock(a, blockLoop, Blocks);
-        // output += S · f per half, S the super-block's scale floats.
-        for (int h = 0; h < 2; h++)
-        {
-            y.Vmovups(8, new Mem(SuperFloats, 32 * h));
-            AddSuperSums(y, h, 8, offsets: null);
-        }
-        a.Add(SuperFloats, Rows * sizeof(float));
-        return SuperBlockEnd(a, superLoop, rowBlockLoop, Frame);
+        return ScaleOnlySuperEnd(a, SuperFloats, superLoop, rowBlockLoop, Frame);
     }
 
     // IQ4_NL: IQ4_XS's level sums, each product widened by ones, and Q4_0's fold of the fp16 scale per
@@ -480,14 +473,20 @@ internal sealed unsafe class Avx2TileKernel
         }
         a.Add(Scales, 2 * Rows);
         NextBlock(a, blockLoop, Blocks, codeBytes: blockBytes);
-        // output += S · f per half, S the super-block's scale floats.
+        return ScaleOnlySuperEnd(a, SuperFloats, superLoop, rowBlockLoop, Frame);
+    }
+
+    // After a super-block's blocks, where the layout has no offsets (Q6_K, Q3_K, IQ4_XS): output += S · f
+    // per half, S the super-block's scale floats at superFloats; the cursor on, the loops closed, return.
+    private static byte[] ScaleOnlySuperEnd(X64Assembler a, Gpr superFloats, int superLoop, int rowBlockLoop, int stackBytes)
+    {
         for (int h = 0; h < 2; h++)
         {
-            y.Vmovups(8, new Mem(SuperFloats, 32 * h));
-            AddSuperSums(y, h, 8, offsets: null);
+            a.Ymm.Vmovups(8, new Mem(superFloats, 32 * h));
+            AddSuperSums(a.Ymm, h, 8, offsets: null);
         }
-        a.Add(SuperFloats, Rows * sizeof(float));
-        return SuperBlockEnd(a, superLoop, rowBlockLoop, Frame);
+        a.Add(superFloats, Rows * sizeof(float));
+        return SuperBlockEnd(a, superLoop, rowBlockLoop, stackBytes);
     }
 
     // Q5_K: per block 320 bytes (the low nibbles as the int4 layout's, then one 64-byte plane of fifth
