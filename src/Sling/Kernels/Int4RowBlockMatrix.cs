@@ -344,7 +344,7 @@ internal sealed unsafe class Int4RowBlockMatrix : RowBlockMatrix
             : !w.Factored && !w.Affine && w.ZeroPoints == null && w.BlocksPerGroup == 1 ? Emit.Avx2TileBlocks.Int4LevelsScaled : null
         : FactoredByIntegers(w) && w.GroupsPerSuper == 8 && a.Groups == a.Blocks ? Emit.Avx2TileBlocks.Int4Factored
         : OneBlockGroups(w) && a.ZeroSums(0) != null && a.ZeroStride == a.Blocks ? Emit.Avx2TileBlocks.Int4Scaled
-        : w.ZeroPoints != null && !w.Affine && w.BlocksPerGroup >= 1 && a.Groups == w.Groups && a.GroupSums(0) != null ? Emit.Avx2TileBlocks.Int4Grouped
+        : GroupedWithZeroPoints(w, a) ? Emit.Avx2TileBlocks.Int4Grouped
         : null;
 
     // The one-pass kernel for these blocks (factored, one-block groups, or wider groups), compiled for

@@ -195,7 +195,7 @@ internal sealed unsafe class Int8RowBlockMatrix : RowBlockMatrix
     // (unsigned codes, fp16 scales and zero point bytes per group of whole blocks) have assembled AVX2 tile kernels.
     private protected override Emit.Avx2TileBlocks? Avx2Blocks(Weights w, Activations a)
         => OneBlockGroups(w) && !SignedCodes && SymmetricZero != 0 && a.ZeroSums(0) != null && a.ZeroStride == a.Blocks ? Emit.Avx2TileBlocks.Int8Scaled
-        : !SignedCodes && w.ZeroPoints != null && !w.Affine && w.BlocksPerGroup >= 1 && a.Groups == w.Groups && a.GroupSums(0) != null ? Emit.Avx2TileBlocks.Int8Grouped
+        : !SignedCodes && GroupedWithZeroPoints(w, a) ? Emit.Avx2TileBlocks.Int8Grouped
         : null;
 
     // The one-pass kernel for these groups (16-value, one-block, or wider) and codes (signed or not),

@@ -559,6 +559,13 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     /// <summary>A table-indexed format's levels as the assembled AVX2 kernel looks them up (null for the others).</summary>
     private protected virtual byte* LevelTable => null;
 
+    /// <summary>
+    /// Codes with an fp16 scale and a zero point byte per group of whole blocks (the seed's int4 and
+    /// int8, whose assembled AVX2 tiles fold a group at a time), the activations' group sums at hand.
+    /// </summary>
+    private protected static bool GroupedWithZeroPoints(Weights w, Activations a)
+        => w.ZeroPoints != null && !w.Affine && w.BlocksPerGroup >= 1 && a.Groups == w.Groups && a.GroupSums(0) != null;
+
     /// <summary>The blocks an assembled AVX2 tile kernel folds for these weights and activations, or null (the .NET kernels run).</summary>
     private protected virtual Emit.Avx2TileBlocks? Avx2Blocks(Weights w, Activations a) => null;
 

@@ -219,18 +219,8 @@ internal sealed unsafe class Avx2TileKernel
         a.Add(Gpr.Rsp, -SuperBytes);
         y.Vmovdqu(Ones, new Mem(Constants, OnesAt));
         KernelFrame.Load(a, Args, (GroupSumBase, 72), (Zeros, 80)); // the constants are read: their register takes the zero points
-        int rowBlockLoop = RowBlockStart(a, groups);
-        a.Mov(GroupSums, GroupSumBase);
-        int groupLoop = a.Position;
-        ZeroSuperSums(a);
-        a.Mov(BlockLoop, (uint)blocksPerGroup);
-        int blockLoop = a.Position;
-        if (int8)
-        {
-            if (prefetch) KernelFrame.Prefetch(a, Codes, 2 * BlockBytes);
-            Starts(a, blocks, zeroStart: false);
-            WidenedRuns(y, stride);
-        }
+        var (rowBlockLoop, groupLoop, blockLoop) = StackSumLoops(a, groups, blocksPerGroup, BlockLoop, (GroupSums, GroupSumBase));
+        if (int8) Int8BlockSums(a, stride, blocks, prefetch, zeroStart: false);
         else BlockSums(a, stride, blocks, prefetch, zeroStart: false);
         for (int t = 0; t < 4; t++)
         {
@@ -286,11 +276,8 @@ internal sealed unsafe class Avx2TileKernel
         // The block's signed scale bytes as two equal words per lane (the low word of each, twice), each half.
         for (int h = 0; h < 2; h++)
         {
-            y.Vpmovsxbd(Temp, new Mem(Scales, 8 * h));
-            y.Vpand(Temp, Temp, new Mem(Constants, LowWordsAt));
-            y.Vpslld(Broadcast, Temp, 16);
-            y.Vpor(Broadcast, Temp, Broadcast);
-            y.Vmovups(new Mem(Gpr.Rsp, WordsAt + 32 * h), Broadcast);
+            ScaleWordPairs(y, Temp, Broadcast, h, signed: true);
+            y.Vmovups(new Mem(Gpr.Rsp, WordsAt + 32 * h), Temp);
         }
         LevelSums(y, stride, new Mem(Gpr.Rsp, WordsAt), new Mem(Gpr.Rsp, WordsAt + 32));
         // The block's sums as floats times d into the super-block's sums.
@@ -378,20 +365,22 @@ internal sealed unsafe class Avx2TileKernel
     internal static byte[] AssembleInt8Scaled(int stride, int blocks, bool prefetch)
     {
         var a = Prologue(blocks);
-        var y = a.Ymm;
         BlockTableOffset(a, StartOffset, 32);
         int rowBlockLoop = RowBlockStart(a, blocks);
         int blockLoop = a.Position;
-        if (prefetch) KernelFrame.Prefetch(a, Codes, 2 * BlockBytes);
-        Starts(a, blocks, zeroStart: true);
-        WidenedRuns(y, stride);
+        Int8BlockSums(a, stride, blocks, prefetch, zeroStart: true);
         return ScaledBlockEnd(a, blocks, blockLoop, rowBlockLoop, wordPairs: false, 2 * BlockBytes, BlockSize * sizeof(short));
     }
 
-    // The int8 layout's block at the cursors: each of its 16 runs' halves widened to 16 bits once, then
-    // per activation row one broadcast pair of 16-bit codes and a vpmaddwd into each half's 32-bit sums.
-    private static void WidenedRuns(Vex256 y, int stride)
+    // The int8 layout's block at the cursors, as BlockSums the int4 layout's: each row's sums start at its
+    // block's −zero·Σq (the table at the lane starts' cursor) or at zero; each of the 16 runs' halves
+    // widened to 16 bits once, then per activation row one broadcast pair of 16-bit codes and a vpmaddwd
+    // into each half's 32-bit sums.
+    private static void Int8BlockSums(X64Assembler a, int stride, int blocks, bool prefetch, bool zeroStart)
     {
+        var y = a.Ymm;
+        if (prefetch) KernelFrame.Prefetch(a, Codes, 2 * BlockBytes);
+        Starts(a, blocks, zeroStart);
         for (int p = 0; p < BlockSize / 2; p++)
         {
             y.Vpmovzxbw(Code, new Mem(Codes, 32 * p));
@@ -573,28 +562,31 @@ internal sealed unsafe class Avx2TileKernel
         return FactoredEnd(a, blocks, superLoop, rowBlockLoop, Frame, GroupsPerSuper);
     }
 
-    // A row block's start, a super-block's (its float sums zeroed, the block counter set), the block loop's top (Q6_K, Q3_K, IQ4_XS).
-    private static (int RowBlockLoop, int SuperLoop, int BlockLoop) SuperBlockLoops(X64Assembler a, int blocks, Gpr counter)
+    // The loops of the kernels whose float sums wait on the stack: a row block's start (`units` turns of
+    // the unit loop; a cursor that restarts with every row block set from its base), a unit's (a
+    // super-block, or a group: its float sums zeroed, the block counter set to perUnit), the block
+    // loop's top. Returns the three loops' tops.
+    private static (int RowBlockLoop, int UnitLoop, int BlockLoop) StackSumLoops(X64Assembler a, int units, int perUnit, Gpr counter, (Gpr Cursor, Gpr Base)? restart = null)
     {
-        int rowBlockLoop = RowBlockStart(a, blocks / BlocksPerSuper);
-        int superLoop = a.Position;
+        int rowBlockLoop = RowBlockStart(a, units);
+        if (restart is var (cursor, from)) a.Mov(cursor, from);
+        int unitLoop = a.Position;
         ZeroSuperSums(a);
-        a.Mov(counter, BlocksPerSuper);
-        return (rowBlockLoop, superLoop, a.Position);
+        a.Mov(counter, (uint)perUnit);
+        return (rowBlockLoop, unitLoop, a.Position);
     }
 
-    // Q4_K's and Q5_K's loops: the super-block floats' and block sums' cursors loaded over the constants'
-    // register (the constants read by then), a row block's start, a super-block's (its float sums
-    // zeroed, the block counter set), the block loop's top.
+    // Q6_K's, Q3_K's and IQ4_XS's loops: super-blocks of 8 blocks.
+    private static (int RowBlockLoop, int SuperLoop, int BlockLoop) SuperBlockLoops(X64Assembler a, int blocks, Gpr counter)
+        => StackSumLoops(a, blocks / BlocksPerSuper, BlocksPerSuper, counter);
+
+    // Q4_K's, Q5_K's and Q2_K's loops: the super-block floats' and group sums' cursors loaded over the
+    // constants' register (the constants read by then), then super-blocks of 8 blocks, the group sums'
+    // cursor back at its base with every row block.
     private static (int RowBlockLoop, int SuperLoop, int BlockLoop) FactoredLoops(X64Assembler a, int blocks)
     {
         KernelFrame.Load(a, Args, (Super, 64), (SumBase, 72));
-        int rowBlockLoop = RowBlockStart(a, blocks / BlocksPerSuper);
-        a.Mov(Sums, SumBase);
-        int superLoop = a.Position;
-        ZeroSuperSums(a);
-        a.Mov(BlockLoop, BlocksPerSuper);
-        return (rowBlockLoop, superLoop, a.Position);
+        return StackSumLoops(a, blocks / BlocksPerSuper, BlocksPerSuper, BlockLoop, (Sums, SumBase));
     }
 
     // After a super-block's blocks: its fold, the cursors on to the next one, the loops closed, return.
@@ -606,11 +598,18 @@ internal sealed unsafe class Avx2TileKernel
         return SuperBlockEnd(a, superLoop, rowBlockLoop, stackBytes);
     }
 
-    // Half h's unsigned scale bytes of the block at the cursor (Q4_K, Q5_K) as two equal words per
-    // 32-bit lane in register words: vpmaddwd multiplies both 16-bit sums of a lane by them.
-    private static void ScaleWordPairs(Vex256 y, int words, int scratch, int h, int at = 0)
+    // Half h's scale bytes of the block at the cursor (`at` bytes on) as two equal words per 32-bit lane
+    // in register words: vpmaddwd multiplies both 16-bit sums of a lane by them. Unsigned bytes (Q4_K,
+    // Q5_K, Q2_K) widen with zeros; signed ones (IQ4_XS) keep only their low word, which a negative
+    // byte's sign would otherwise spill out of into the second.
+    private static void ScaleWordPairs(Vex256 y, int words, int scratch, int h, int at = 0, bool signed = false)
     {
-        y.Vpmovzxbd(words, new Mem(Scales, at + 8 * h));
+        if (signed)
+        {
+            y.Vpmovsxbd(words, new Mem(Scales, at + 8 * h));
+            y.Vpand(words, words, new Mem(Constants, LowWordsAt));
+        }
+        else y.Vpmovzxbd(words, new Mem(Scales, at + 8 * h));
         y.Vpslld(scratch, words, 16);
         y.Vpor(words, words, scratch);
     }
