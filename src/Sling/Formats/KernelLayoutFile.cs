@@ -14,7 +14,7 @@ internal static class KernelLayoutFile
 {
     public const string FileName = "kernel-layout.bin";
     /// <summary>Bump when a layout's bytes change meaning (it is part of the model cache's key too).</summary>
-    public const int Version = 4; // 2: K-quant codes in as few bits as they need (int6, int5, int4k), their offset stored; 3: AVX2 entries hold Q4_1/Q5_x too; 4: Q5_0 as int8 groups with fp16 scales
+    public const int Version = 5; // 2: K-quant codes in as few bits as they need (int6, int5, int4k), their offset stored; 3: AVX2 entries hold Q4_1/Q5_x too; 4: Q5_0 as int8 groups with fp16 scales; 5: AVX2 entries hold two-bit codes (Q2_K) as int2k
     private const uint Magic = 0x4C4B4C53; // "SLKL"
     private const int Alignment = 4096;
     private const int ChunkBytes = 1 << 30;

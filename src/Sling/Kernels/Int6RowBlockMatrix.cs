@@ -11,8 +11,11 @@ namespace Sling.Kernels;
 /// holds, in lane r, inputs 8j..8j+3 in its low nibbles and 8j+4..8j+7 in its high nibbles), then
 /// the bits above in 64-byte planes: six-bit codes ("int6", Q6_K) keep code vector m's two high bits
 /// (m = 2j for the low nibbles of vector j, 2j + 1 for the high) at bits 2(m mod 4) of plane m / 4;
-/// five-bit codes ("int5", Q5_K) keep its fifth bit at bit m of one plane; codes of four bits or
-/// fewer ("int4k", Q3_K, Q2_K) have no plane. A signed code c (Q6_K's q − 32, Q3_K's q − 4, Q5_K's
+/// five-bit codes ("int5", Q5_K) keep its fifth bit at bit m of one plane; codes of three or four
+/// bits ("int4k", Q3_K) have no plane. Two-bit codes (Q2_K) take a quarter byte each where the AVX2
+/// kernels run ("int2k": 128 bytes, vector v holding in lane r inputs 16v + 4m .. 16v + 4m + 3 at
+/// bits 2m, 2m + 1 — code vector 4v + m); the AVX-512 kernels, which this project's machine cannot
+/// run to test a new form, keep them in the int4k layout. A signed code c (Q6_K's q − 32, Q3_K's q − 4, Q5_K's
 /// and Q2_K's q) is stored as u = c + z, z the offset that makes it unsigned (32, 4, 0, 0; kept as
 /// the layout's zero point), so value = s·c − o = s·u − (z·s + o). Scale factors as the file stores
 /// them: per 16 values (Q6_K, Q3_K, Q2_K: each block's two halves summed apart) or per 32 (Q5_K),
@@ -20,7 +23,12 @@ namespace Sling.Kernels;
 /// </summary>
 internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
 {
-    private const int LowBytes = 256;
+    // Bytes of a block's low code bits: four per code (int6, int5, int4k; the planes follow) or two (int2k).
+    private const int NibbleBytes = 256;
+    private int LowBytes => Crumbs ? NibbleBytes / 2 : NibbleBytes;
+
+    /// <summary>Two-bit codes in the two-bit form (int2k), four to a byte.</summary>
+    internal bool Crumbs { get; }
 
     /// <summary>The fewest bits (at most 6) that hold codes in [min, max], and the offset making them unsigned: 0 when none is negative, else half the range.</summary>
     internal static (int Bits, int Offset)? CodeWidth(int min, int max)
@@ -33,8 +41,11 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         return null;
     }
 
-    private static string KindOf(int bits) => bits switch { 6 => "int6", 5 => "int5", _ => "int4k" };
-    private static int PlanesOf(string kind) => kind switch { "int6" => 2, "int5" => 1, "int4k" => 0, _ => throw new ArgumentException($"'{kind}' is not a K-quant layout") };
+    private static string KindOf(int bits, bool twoBitCodes) => bits switch { 6 => "int6", 5 => "int5", <= 2 when twoBitCodes => "int2k", _ => "int4k" };
+    private static int PlanesOf(string kind) => kind switch { "int6" => 2, "int5" => 1, "int4k" or "int2k" => 0, _ => throw new ArgumentException($"'{kind}' is not a K-quant layout") };
+
+    /// <summary>Whether codes of two bits take the two-bit form by default: where the kernels are AVX2's (see the class notes).</summary>
+    internal static bool TwoBitCodes => KernelIsas.Best < KernelIsa.Avx512;
 
     /// <summary>
     /// True when the source's codes are known to fit: signed, within six bits, with factored scales per
@@ -51,13 +62,19 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         groupSize == 16 && !offsets || zero == 0 && !(offsets && signedScales);
 
     internal Int6RowBlockMatrix(StoredLayout shape, NativeBuffer codes, NativeBuffer scales, NativeBuffer? super, byte[]? zeros)
-        : base(Folding(shape), codes, scales, super, zeros, shape.Kind) => Planes = PlanesOf(shape.Kind);
+        : base(Folding(shape), codes, scales, super, zeros, shape.Kind)
+    {
+        Planes = PlanesOf(shape.Kind);
+        Crumbs = shape.Kind == "int2k";
+        if (Crumbs) Isa = KernelIsas.WithoutAvx512(Isa);
+    }
 
     // A stored layout is checked as a repacked one is (Holds), before anything is built on it.
     private static StoredLayout Folding(StoredLayout shape) => FoldsInIntegers(shape.GroupSize, shape.FactorParts == 2, shape.SignedFactors, shape.SymmetricZero) ? shape
         : throw new ArgumentException($"a K-quant layout with groups of {shape.GroupSize}, {shape.FactorParts} factor parts and code offset {shape.SymmetricZero} is not a form the kernels fold");
 
-    internal Int6RowBlockMatrix(RepackSource m) : this(m, Width(m)) { }
+    /// <summary>The source repacked; two-bit codes in the two-bit form when <paramref name="twoBitCodes"/> (by default where the kernels are AVX2's).</summary>
+    internal Int6RowBlockMatrix(RepackSource m, bool? twoBitCodes = null) : this(m, Width(m), twoBitCodes ?? TwoBitCodes) { }
 
     private static (int Bits, int Offset) Width(RepackSource m)
     {
@@ -70,11 +87,14 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         return width;
     }
 
-    private Int6RowBlockMatrix(RepackSource m, (int Bits, int Offset) width) : base(m, KindOf(width.Bits))
+    private Int6RowBlockMatrix(RepackSource m, (int Bits, int Offset) width, bool twoBitCodes) : base(m, KindOf(width.Bits, twoBitCodes))
     {
         Planes = PlanesOf(Kind);
+        Crumbs = Kind == "int2k";
+        if (Crumbs) Isa = KernelIsas.WithoutAvx512(Isa); // the two-bit form has AVX2 kernels only, which AVX-512 machines run too
         SymmetricZero = width.Offset;
         int blocks = Cols / BlockSize, cols = Cols, planes = Planes, blockBytes = BlockBytes;
+        bool crumbs = Crumbs;
         uint mask = (uint)((1 << width.Bits) - 1) * 0x01010101u, flip = (uint)width.Offset * 0x01010101u;
         int min = -width.Offset, max = (1 << width.Bits) - 1 - width.Offset;
         byte* target = _codes;
@@ -95,6 +115,12 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
                     byte* block = target + ((long)rb * blocks + b) * blockBytes + r * 4;
                     // u = c + z: c's low bits, with the top one flipped when z is half the range (no carries between bytes).
                     for (int k = 0; k < 8; k++) u[k] = (words[k] & mask) ^ flip;
+                    if (crumbs) // code vector 4v + m at bits 2m of vector v
+                    {
+                        *(uint*)block = u[0] | u[1] << 2 | u[2] << 4 | u[3] << 6;
+                        *(uint*)(block + 64) = u[4] | u[5] << 2 | u[6] << 4 | u[7] << 6;
+                        continue;
+                    }
                     *(uint*)block = (u[0] & Low) | (u[1] & Low) << 4;
                     *(uint*)(block + 64) = (u[2] & Low) | (u[3] & Low) << 4;
                     *(uint*)(block + 128) = (u[4] & Low) | (u[5] & Low) << 4;
@@ -120,7 +146,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
 
     // Factored scales (every K-quant here) have a VNNI kernel, for each number of planes.
     private protected override Emit.VnniKernel? VnniKernel(int stride, int blocks, int tile)
-        => Vnni && SixBitFold(Planes) is { } fold ? Emit.VnniKernel.For(6, Emit.VnniCodes.Unsigned, stride, blocks, 0, fold, tile) : null;
+        => Vnni && !Crumbs && SixBitFold(Planes) is { } fold ? Emit.VnniKernel.For(6, Emit.VnniCodes.Unsigned, stride, blocks, 0, fold, tile) : null;
 
     public override string Format => SourceFormat ?? Kind;
     private protected override int BlockBytes => LowBytes + 64 * Planes;
@@ -130,6 +156,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         int rb = row / RowsPerBlock, r = row % RowsPerBlock, b = col / BlockSize, k = col % BlockSize;
         int mv = k / 4, i = k % 4;
         byte* block = _codes + ((long)rb * (Cols / BlockSize) + b) * BlockBytes;
+        if (Crumbs) return (block[mv / 4 * 64 + r * 4 + i] >> 2 * (mv % 4) & 3) - SymmetricZero;
         byte low = block[mv / 2 * 64 + r * 4 + i];
         int high = Planes switch
         {
@@ -164,8 +191,8 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     {
         Int4RowBlockMatrix.Unpack(c, nibble, out u0, out u1, out u2, out u3, out u4, out u5, out u6, out u7);
         if (planes == 0) return;
-        Sse.Prefetch0(c + PrefetchDistance + LowBytes);
-        var p0 = Vector512.Load(c + LowBytes);
+        Sse.Prefetch0(c + PrefetchDistance + NibbleBytes);
+        var p0 = Vector512.Load(c + NibbleBytes);
         if (planes == 1)
         {
             var bit = Vector512.Create((byte)0x10);
@@ -173,8 +200,8 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
             u4 |= Fifth(p0, 4, bit); u5 |= Fifth(p0, 5, bit); u6 |= Fifth(p0, 6, bit); u7 |= Fifth(p0, 7, bit);
             return;
         }
-        Sse.Prefetch0(c + PrefetchDistance + LowBytes + 64);
-        var p1 = Vector512.Load(c + LowBytes + 64);
+        Sse.Prefetch0(c + PrefetchDistance + NibbleBytes + 64);
+        var p1 = Vector512.Load(c + NibbleBytes + 64);
         var two = Vector512.Create((byte)0x30);
         u0 |= High(p0, 0, two); u1 |= High(p0, 1, two); u2 |= High(p0, 2, two); u3 |= High(p0, 3, two);
         u4 |= High(p1, 0, two); u5 |= High(p1, 1, two); u6 |= High(p1, 2, two); u7 |= High(p1, 3, two);
@@ -217,6 +244,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private protected override void RowBlock(Weights w, Activations a, float* result, int stride)
     {
+        if (Crumbs) throw new InvalidOperationException("the two-bit K-quant layout (int2k) runs on the AVX2 kernels only");
         var nibble = Vector512.Create((byte)0xF);
         var ones = Vector512<short>.One;
         var zero = Vector512.Create((float)SymmetricZero);
@@ -254,10 +282,11 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     /// alternating: TinyLlama pp512 Q5_K_M 1.18–1.21×, Q3_K_M 1.08–1.13×; one row in cache Q5_K 1.10×,
     /// Q6_K 1.05×, Q3_K 1.04×; Q5_K_M generation 1.08–1.14×).
     /// </summary>
-    private interface IPlanes { static abstract int Count { get; } }
-    private readonly struct NoPlane : IPlanes { public static int Count => 0; }
-    private readonly struct OnePlane : IPlanes { public static int Count => 1; }
-    private readonly struct TwoPlanes : IPlanes { public static int Count => 2; }
+    private interface IPlanes { static abstract int Count { get; } static abstract bool Crumbs { get; } }
+    private readonly struct NoPlane : IPlanes { public static int Count => 0; public static bool Crumbs => false; }
+    private readonly struct OnePlane : IPlanes { public static int Count => 1; public static bool Crumbs => false; }
+    private readonly struct TwoPlanes : IPlanes { public static int Count => 2; public static bool Crumbs => false; }
+    private readonly struct Crumbed : IPlanes { public static int Count => 0; public static bool Crumbs => true; } // int2k
 
     // AVX2: 8 rows per register. Rows 8·half.. are the 32-byte halves of each 64-byte vector and plane,
     // unpacked as in the 512-bit kernel; the scale bytes fold into the integer sums (ScaledRowBlock256).
@@ -302,18 +331,38 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     private static Vector256<int> ScaledQuad256<TDot>(Vector256<int> sums, Vector256<byte> low, Vector256<byte> high, int* quads, int j, Vector256<short> scale) where TDot : struct, IDot256
         => TDot.Words(sums, Avx2.MultiplyAddAdjacent(low, Vector256.Create(quads[2 * j]).AsSByte()) + Avx2.MultiplyAddAdjacent(high, Vector256.Create(quads[2 * j + 1]).AsSByte()), scale);
 
+    // One 16-value group's four code vectors (quads 2j .. 2j + 3, j even) of a block's half (c: at the
+    // half): the int4k layout's stored vectors j and j + 1, or the int2k layout's vector j / 2, whose
+    // code vector m sits at bits 2m (16-bit shifts: what crosses a byte border lands outside the mask).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void GroupCodes256<TPlanes>(byte* c, int j, Vector256<byte> nibble,
+        out Vector256<byte> low0, out Vector256<byte> high0, out Vector256<byte> low1, out Vector256<byte> high1) where TPlanes : struct, IPlanes
+    {
+        if (!TPlanes.Crumbs)
+        {
+            Codes256(c, j, 0, nibble, default, default, out low0, out high0);
+            Codes256(c, j + 1, 0, nibble, default, default, out low1, out high1);
+            return;
+        }
+        var x = Vector256.Load(c + 32 * j).AsUInt16();
+        var three = Vector256.Create((byte)3);
+        low0 = x.AsByte() & three;
+        high0 = Vector256.ShiftRightLogical(x, 2).AsByte() & three;
+        low1 = Vector256.ShiftRightLogical(x, 4).AsByte() & three;
+        high1 = Vector256.ShiftRightLogical(x, 6).AsByte() & three;
+    }
+
     // Stored vectors j and j + 1 (one 16-value group) for the tile's rows, for codes of at most four
     // bits (Q3_K, Q2_K): their four 16-bit products per row add in 16 bits (at most 4·2·15·127) before
     // one vpmaddwd by the group's scale words instead of two (measured in one process, alternating:
     // Q3_K/Q2_K tiles ~10 % faster). Five-bit codes would fit (4·2·31·127) but came out slower: two
     // vectors' unpacking from their plane at once leaves too few registers.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ScaledPairs256<T, TDot>(Activations a, byte* c, int j, int planes, Vector256<byte> nibble, Vector256<byte> plane,
+    private static void ScaledPairs256<T, TDot, TPlanes>(Activations a, byte* c, int j, Vector256<byte> nibble,
         int* q0, int* q1, int* q2, int* q3, Vector256<short> scale, ref Vector256<int> i0, ref Vector256<int> i1, ref Vector256<int> i2, ref Vector256<int> i3)
-        where T : struct, ITileRows where TDot : struct, IDot256
+        where T : struct, ITileRows where TDot : struct, IDot256 where TPlanes : struct, IPlanes
     {
-        Codes256(c, j, planes, nibble, plane, plane, out var low0, out var high0);
-        Codes256(c, j + 1, planes, nibble, plane, plane, out var low1, out var high1);
+        GroupCodes256<TPlanes>(c, j, nibble, out var low0, out var high0, out var low1, out var high1);
         i0 = PairSums256<TDot>(i0, low0, high0, low1, high1, q0, j, scale);
         if (T.Has(a, 1)) i1 = PairSums256<TDot>(i1, low0, high0, low1, high1, q1, j, scale);
         if (T.Has(a, 2)) i2 = PairSums256<TDot>(i2, low0, high0, low1, high1, q2, j, scale);
@@ -353,10 +402,13 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
 
     // A super-block's offsets: Σ_g m·(d·Σq) of its groups (zero where there are none).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> OffsetSums256(Weights w, ActivationRow x, int first, int count, int half)
+    private static Vector256<float> OffsetSums256(Weights w, ActivationRow x, int first, int count, int half) => OffsetSums256(w, x, first, count, half, w.HasOffsetFactors);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> OffsetSums256(Weights w, ActivationRow x, int first, int count, int half, bool offsets)
     {
         Vector256<float> m = default;
-        if (!w.HasOffsetFactors) return m;
+        if (!offsets) return m;
         for (int g = first; g < first + count; g++) m = Vector256.FusedMultiplyAdd(w.OffsetFactors256(g, half), Vector256.Create(x.GroupSums[g]), m);
         return m;
     }
@@ -389,8 +441,8 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
                 Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
                 if (planes == 0)
                 {
-                    ScaledPairs256<T, TDot>(a, c, 0, planes, nibble, p0, q0, q1, q2, q3, scale0, ref i0, ref i1, ref i2, ref i3);
-                    ScaledPairs256<T, TDot>(a, c, 2, planes, nibble, p0, q0, q1, q2, q3, scale1, ref i0, ref i1, ref i2, ref i3);
+                    ScaledPairs256<T, TDot, TPlanes>(a, c, 0, nibble, q0, q1, q2, q3, scale0, ref i0, ref i1, ref i2, ref i3);
+                    ScaledPairs256<T, TDot, TPlanes>(a, c, 2, nibble, q0, q1, q2, q3, scale1, ref i0, ref i1, ref i2, ref i3);
                 }
                 else
                 {
@@ -415,6 +467,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     {
         switch (Planes)
         {
+            case 0 when Crumbs: ScaledRowBlock256<T, TDot, Crumbed>(w, a, result, stride, half); break;
             case 0: ScaledRowBlock256<T, TDot, NoPlane>(w, a, result, stride, half); break;
             case 1: ScaledRowBlock256<T, TDot, OnePlane>(w, a, result, stride, half); break;
             default: ScaledRowBlock256<T, TDot, TwoPlanes>(w, a, result, stride, half); break;
@@ -437,14 +490,12 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     // each half's four byte products added in 16 bits before one vpmaddwd by its scale words
     // (PairSums256; five-bit codes this way measured slower: 0.77×).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PairBoth256One<TDot>(byte* block, int j, int planes, Vector256<byte> nibble, Vector256<byte> planeL, Vector256<byte> planeH,
-        int* q, Vector256<short> scaleL, Vector256<short> scaleH, ref Vector256<int> low, ref Vector256<int> high) where TDot : struct, IDot256
+    private static void PairBoth256One<TDot, TPlanes>(byte* block, int j, Vector256<byte> nibble,
+        int* q, Vector256<short> scaleL, Vector256<short> scaleH, ref Vector256<int> low, ref Vector256<int> high) where TDot : struct, IDot256 where TPlanes : struct, IPlanes
     {
-        Codes256(block, j, planes, nibble, planeL, planeL, out var low0, out var high0);
-        Codes256(block, j + 1, planes, nibble, planeL, planeL, out var low1, out var high1);
+        GroupCodes256<TPlanes>(block, j, nibble, out var low0, out var high0, out var low1, out var high1);
         low = PairSums256<TDot>(low, low0, high0, low1, high1, q, j, scaleL);
-        Codes256(block + 32, j, planes, nibble, planeH, planeH, out low0, out high0);
-        Codes256(block + 32, j + 1, planes, nibble, planeH, planeH, out low1, out high1);
+        GroupCodes256<TPlanes>(block + 32, j, nibble, out low0, out high0, out low1, out high1);
         high = PairSums256<TDot>(high, low0, high0, low1, high1, q, j, scaleH);
     }
 
@@ -476,7 +527,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
             ? Emit.Avx2TileBlocks.Int5Factored
         : Planes == 0 && SymmetricZero == 0 && !HalfZero && !w.SignedFactors && w.HasOffsetFactors && w.BlocksPerGroup == 0 && w.GroupsPerSuper == 16
            && a.Groups == 2 * a.Blocks && a.GroupSums(0) != null
-            ? Emit.Avx2TileBlocks.Int2Factored : null;
+            ? Crumbs ? Emit.Avx2TileBlocks.Int2Packed : Emit.Avx2TileBlocks.Int2Factored : null;
 
     private protected override bool RowBlock256Both(Weights w, Activations a, float* result, int stride, int count) => RunAssembled(w, a, result, stride, count);
 
@@ -488,15 +539,72 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
         return true;
     }
 
-    // The one-row kernel compiled for this layout's planes.
+    // The one-row kernel compiled for this layout's planes and llama.cpp's form of its scales.
     private void RowBlock256One<TDot>(Weights w, Activations a, float* result, int count) where TDot : struct, IDot256
+    {
+        bool halves = w.BlocksPerGroup == 0, halfZero = HalfZero, signed = w.SignedFactors, offsets = w.HasOffsetFactors;
+        if (halves && halfZero && signed && !offsets) RowBlock256One<TDot, ScaleHalves>(w, a, result, count);
+        else if (halves && !halfZero && !signed && offsets) RowBlock256One<TDot, OffsetHalves>(w, a, result, count);
+        else if (!halves && !halfZero && !signed && offsets) RowBlock256One<TDot, OffsetBlocks>(w, a, result, count);
+        else RowBlock256One<TDot, AnyFold>(w, a, result, count);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void RowBlock256One<TDot, TFold>(Weights w, Activations a, float* result, int count) where TDot : struct, IDot256 where TFold : struct, IFold
     {
         switch (Planes)
         {
-            case 0: RowBlocks256One<TDot, NoPlane>(w, a, result, count); break;
-            case 1: RowBlocks256One<TDot, OnePlane>(w, a, result, count); break;
-            default: RowBlocks256One<TDot, TwoPlanes>(w, a, result, count); break;
+            case 0 when Crumbs: RowBlocks256One<TDot, Crumbed, TFold>(w, a, result, count); break;
+            case 0: RowBlocks256One<TDot, NoPlane, TFold>(w, a, result, count); break;
+            case 1: RowBlocks256One<TDot, OnePlane, TFold>(w, a, result, count); break;
+            default: RowBlocks256One<TDot, TwoPlanes, TFold>(w, a, result, count); break;
         }
+    }
+
+    /// <summary>
+    /// How a layout's scales fold, as constants of each compiled one-row kernel for llama.cpp's forms
+    /// (no test per group on what the weights hold): Q6_K's and Q3_K's signed scale bytes per 16 values
+    /// with the code offset per half block, Q2_K's unsigned scale and offset bytes per 16 values, Q5_K's
+    /// per 32; any other form reads them from the weights.
+    /// </summary>
+    private interface IFold
+    {
+        static abstract bool Halves(in Weights w);
+        static abstract bool HalfZero(bool halfZero);
+        static abstract bool Signed(in Weights w);
+        static abstract bool Offsets(in Weights w);
+    }
+
+    private readonly struct ScaleHalves : IFold
+    {
+        public static bool Halves(in Weights w) => true;
+        public static bool HalfZero(bool halfZero) => true;
+        public static bool Signed(in Weights w) => true;
+        public static bool Offsets(in Weights w) => false;
+    }
+
+    private readonly struct OffsetHalves : IFold
+    {
+        public static bool Halves(in Weights w) => true;
+        public static bool HalfZero(bool halfZero) => false;
+        public static bool Signed(in Weights w) => false;
+        public static bool Offsets(in Weights w) => true;
+    }
+
+    private readonly struct OffsetBlocks : IFold
+    {
+        public static bool Halves(in Weights w) => false;
+        public static bool HalfZero(bool halfZero) => false;
+        public static bool Signed(in Weights w) => false;
+        public static bool Offsets(in Weights w) => true;
+    }
+
+    private readonly struct AnyFold : IFold
+    {
+        public static bool Halves(in Weights w) => w.BlocksPerGroup == 0;
+        public static bool HalfZero(bool halfZero) => halfZero;
+        public static bool Signed(in Weights w) => w.SignedFactors;
+        public static bool Offsets(in Weights w) => w.HasOffsetFactors;
     }
 
     // The tile kernel for one activation row (generation), a range's row blocks in one call: both halves
@@ -505,11 +613,11 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     // half-by-half form it replaced: one row in cache Q5_K 52 → 58–64 GOP/s, Q6_K 42–43 → 45–46, Q3_K
     // 54 → 72; TinyLlama Q5_K_M generation 1.20–1.31× (per token, alternating).
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private void RowBlocks256One<TDot, TPlanes>(Weights w, Activations a, float* result, int count) where TDot : struct, IDot256 where TPlanes : struct, IPlanes
+    private void RowBlocks256One<TDot, TPlanes, TFold>(Weights w, Activations a, float* result, int count) where TDot : struct, IDot256 where TPlanes : struct, IPlanes where TFold : struct, IFold
     {
         var nibble = Vector256.Create((byte)0xF);
-        int planes = TPlanes.Count, blockBytes = BlockBytes;
-        bool halves = w.BlocksPerGroup == 0, halfZero = HalfZero;
+        int planes = TPlanes.Count, blockBytes = BlockBytes, lowBytes = LowBytes;
+        bool halves = TFold.Halves(w), halfZero = TFold.HalfZero(HalfZero), signed = TFold.Signed(w), offsets = TFold.Offsets(w);
         int perBlock = halves ? 2 : 1, perSuper = w.GroupsPerSuper, blocks = w.Groups / perBlock;
         var x = a.At(0);
         for (int k = 0; k < count; k++, w = w.Next(), result += RowsPerBlock)
@@ -523,36 +631,36 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
                     byte* block = w.Half256(b, blockBytes, 0);
                     int g = b * perBlock;
                     int* q = (int*)(x.Codes + b * BlockSize);
-                    var scaleL0 = w.ScaleWords256(g, 0);
-                    var scaleL1 = halves ? w.ScaleWords256(g + 1, 0) : scaleL0;
-                    var scaleH0 = w.ScaleWords256(g, 1);
-                    var scaleH1 = halves ? w.ScaleWords256(g + 1, 1) : scaleH0;
+                    var scaleL0 = w.ScaleWords256(g, 0, signed);
+                    var scaleL1 = halves ? w.ScaleWords256(g + 1, 0, signed) : scaleL0;
+                    var scaleH0 = w.ScaleWords256(g, 1, signed);
+                    var scaleH1 = halves ? w.ScaleWords256(g + 1, 1, signed) : scaleH0;
                     Vector256<int> sumL = default, sumH = default;
                     if (planes == 0)
                     {
-                        PairBoth256One<TDot>(block, 0, planes, nibble, default, default, q, scaleL0, scaleH0, ref sumL, ref sumH);
-                        PairBoth256One<TDot>(block, 2, planes, nibble, default, default, q, scaleL1, scaleH1, ref sumL, ref sumH);
+                        PairBoth256One<TDot, TPlanes>(block, 0, nibble, q, scaleL0, scaleH0, ref sumL, ref sumH);
+                        PairBoth256One<TDot, TPlanes>(block, 2, nibble, q, scaleL1, scaleH1, ref sumL, ref sumH);
                     }
                     else
                     {
                         // Q5_K's one plane serves the four vectors; Q6_K's second serves vectors 2 and 3.
-                        Vector256<byte> planeL = Vector256.Load(block + LowBytes), planeH = Vector256.Load(block + 32 + LowBytes);
+                        Vector256<byte> planeL = Vector256.Load(block + lowBytes), planeH = Vector256.Load(block + 32 + lowBytes);
                         QuadBoth256One<TDot>(block, 0, planes, nibble, planeL, planeH, q, scaleL0, scaleH0, ref sumL, ref sumH);
                         QuadBoth256One<TDot>(block, 1, planes, nibble, planeL, planeH, q, scaleL0, scaleH0, ref sumL, ref sumH);
                         if (planes == 2)
                         {
-                            planeL = Vector256.Load(block + LowBytes + 64);
-                            planeH = Vector256.Load(block + 32 + LowBytes + 64);
+                            planeL = Vector256.Load(block + lowBytes + 64);
+                            planeH = Vector256.Load(block + 32 + lowBytes + 64);
                         }
                         QuadBoth256One<TDot>(block, 2, planes, nibble, planeL, planeH, q, scaleL1, scaleH1, ref sumL, ref sumH);
                         QuadBoth256One<TDot>(block, 3, planes, nibble, planeL, planeH, q, scaleL1, scaleH1, ref sumL, ref sumH);
                     }
-                    fLow = AddScaledBlock256(x, b, sumL, halfZero, halfZero ? w.ZeroScaleWords256(g, 0) : default, fLow);
-                    fHigh = AddScaledBlock256(x, b, sumH, halfZero, halfZero ? w.ZeroScaleWords256(g, 1) : default, fHigh);
+                    fLow = AddScaledBlock256(x, b, sumL, halfZero, halfZero ? w.ZeroScaleWords256(g, 0, signed) : default, fLow);
+                    fHigh = AddScaledBlock256(x, b, sumH, halfZero, halfZero ? w.ZeroScaleWords256(g, 1, signed) : default, fHigh);
                 }
                 int first = super * perSuper;
-                low = AffineGroup256(low, w.SuperFactors256(super, 0, 0), w.SuperFactors256(super, 1, 0), fLow, OffsetSums256(w, x, first, perSuper, 0));
-                high = AffineGroup256(high, w.SuperFactors256(super, 0, 1), w.SuperFactors256(super, 1, 1), fHigh, OffsetSums256(w, x, first, perSuper, 1));
+                low = AffineGroup256(low, w.SuperFactors256(super, 0, 0), w.SuperFactors256(super, 1, 0), fLow, OffsetSums256(w, x, first, perSuper, 0, offsets));
+                high = AffineGroup256(high, w.SuperFactors256(super, 0, 1), w.SuperFactors256(super, 1, 1), fHigh, OffsetSums256(w, x, first, perSuper, 1, offsets));
             }
             low.Store(result);
             high.Store(result + RowsPerBlock / 2);

@@ -49,4 +49,7 @@ internal static class KernelIsas
     /// changes only the row-block kernels' integer dot products).
     /// </summary>
     public static KernelIsa WithoutVnni(KernelIsa isa) => isa == KernelIsa.AvxVnni ? KernelIsa.Avx2 : isa;
+
+    /// <summary>The path a layout without AVX-512 kernels runs for <paramref name="isa"/>: AVX2's (with AVX-VNNI's dot products where the CPU has them).</summary>
+    public static KernelIsa WithoutAvx512(KernelIsa isa) => isa == KernelIsa.Avx512 ? (Runs(KernelIsa.AvxVnni) ? KernelIsa.AvxVnni : KernelIsa.Avx2) : isa;
 }

@@ -32,6 +32,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         byte* p = c + PrefetchDistance;
         Sse.Prefetch0(p);
         Sse.Prefetch0(p + 64);
+        if (bytes <= 128) return; // the two-bit K-quant layout's blocks
         Sse.Prefetch0(p + 128);
         Sse.Prefetch0(p + 192);
         if (bytes <= 256) return;
@@ -177,12 +178,13 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         }
     }
 
-    /// <summary>"int4", "int8", or one of the K-quant layouts "int6", "int5", "int4k": the code layout.</summary>
+    /// <summary>"int4", "int8", or one of the K-quant layouts "int6", "int5", "int4k", "int2k": the code layout.</summary>
     private protected string Kind { get; }
 
     /// <summary>Bytes of <paramref name="values"/> codes in a layout.</summary>
     private static long CodeBytes(string kind, long values) => kind switch
     {
+        "int2k" => values / 4,
         "int4" or "int4k" => values / 2,
         "int5" => values / 8 * 5,
         "int6" => values / 4 * 3,
@@ -233,7 +235,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
     internal static RowBlockMatrix FromStored(StoredLayout shape, NativeBuffer codes, NativeBuffer scales, NativeBuffer? super, byte[]? zeros) => shape.Kind switch
     {
         "int4" => new Int4RowBlockMatrix(shape, codes, scales, super, zeros),
-        "int6" or "int5" or "int4k" => new Int6RowBlockMatrix(shape, codes, scales, super, zeros),
+        "int6" or "int5" or "int4k" or "int2k" => new Int6RowBlockMatrix(shape, codes, scales, super, zeros),
         "int8" => new Int8RowBlockMatrix(shape, codes, scales, super, zeros),
         _ => throw new ArgumentException($"unknown layout '{shape.Kind}'"),
     };
@@ -579,7 +581,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
             Q = kind is Emit.Avx2TileBlocks.Int8Scaled or Emit.Avx2TileBlocks.Int8Grouped ? a.Wide(0) : a.Codes(0),
             Result = result, ResultStrideBytes = (long)stride * sizeof(float), RowBlocks = count,
         };
-        if (kind is Emit.Avx2TileBlocks.Int4Factored or Emit.Avx2TileBlocks.Int5Factored or Emit.Avx2TileBlocks.Int2Factored)
+        if (kind is Emit.Avx2TileBlocks.Int4Factored or Emit.Avx2TileBlocks.Int5Factored or Emit.Avx2TileBlocks.Int2Factored or Emit.Avx2TileBlocks.Int2Packed)
         {
             args.Scales = w.GroupFactors;
             args.Super = w.SuperFactorFloats;
@@ -748,7 +750,7 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
 
         /// <summary>
         /// Block b's two half sums Σq (<see cref="Q8Activations.HalfSumPairs"/>), broadcast: <c>vpmaddwd</c>
-        /// of them by <see cref="Weights.ZeroScaleWords256"/> gives Σ over the halves of scale · zero · Σq (AVX2).
+        /// of them by <see cref="Weights.ZeroScaleWords256(int, int)"/> gives Σ over the halves of scale · zero · Σq (AVX2).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector256<short> HalfSums256(int b) => Vector256.Create(halfPairs[b]).AsInt16();
@@ -866,11 +868,15 @@ internal abstract unsafe class RowBlockMatrix : WeightMatrix
         /// bits: |scale| ≤ 128, zero ≤ 32 for Q6_K and Q3_K): what <see cref="ActivationRow.HalfSums256"/> meets.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector256<short> ZeroScaleWords256(int g, int half)
+        public Vector256<short> ZeroScaleWords256(int g, int half) => ZeroScaleWords256(g, half, signedFactors);
+
+        /// <summary><see cref="ZeroScaleWords256(int, int)"/> for a kernel that knows whether the bytes are signed.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<short> ZeroScaleWords256(int g, int half, bool signed)
         {
             byte* first = groupFactors + (long)g * factorParts * RowsPerBlock + half * 8, second = first + factorParts * RowsPerBlock;
-            var low = FactorLanes256(first, signedFactors);
-            var high = FactorLanes256(second, signedFactors);
+            var low = FactorLanes256(first, signed);
+            var high = FactorLanes256(second, signed);
             return Avx2.MultiplyLow(((low & Vector256.Create(0xFFFF)) | (high << 16)).AsInt16(), Vector256.Create((short)symmetricZero));
         }
 

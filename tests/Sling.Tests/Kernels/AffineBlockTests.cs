@@ -59,26 +59,29 @@ public class AffineBlockTests
             // row into the 6-bit layout.
             if (t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K && RowBlockMatrix.CanRepack(rows, cols))
                 layouts.Add((fileFactors, new Int6RowBlockMatrix(new KQuantInt8Source(t.Type, src, rows, cols, fileFactors!, null))));
+            // Q2_K also in the form this machine does not take by default (int2k, four codes to a byte, or int4k).
+            if (t.Type == GgmlBlocks.Q2_K && RowBlockMatrix.CanRepack(rows, cols))
+                layouts.Add((fileFactors, new Int6RowBlockMatrix(new KQuantInt8Source(t.Type, src, rows, cols, fileFactors!, null), twoBitCodes: !Int6RowBlockMatrix.TwoBitCodes)));
             foreach (var (factors, interleaved) in layouts)
             {
                 Assert.Equal(GgufFile.TypeName(t.Type), interleaved.Format, ignoreCase: true);
                 if (t.Type == GgmlBlocks.IQ4_NL && interleaved is Int4RowBlockMatrix)
                     Assert.Equal(rows * cols * 9L / 16, interleaved.ByteSize); // 4-bit indices, an fp16 scale per 32
                 // Factored: IQ4_XS 4.375 bits (4-bit indices, a byte per 32, a float per 256; 8.375 as int8 codes); Q4_K 4.75 (4-bit codes, 2 bytes per 32, 2 floats per 256); Q5_K
-                // 8.75 in the int8 layout, 5.75 in the K-quant one (5-bit codes); Q2_K (2 bytes per 16, 2 floats per 256) 9.25 and
-                // 5.25 (2-bit codes in 4 bits); Q3_K (a byte per 16, a float per 256) 8.625 and 4.625 (3-bit codes in 4 bits); Q6_K 8.625 and 6.625.
+                // 8.75 in the int8 layout, 5.75 in the K-quant one (5-bit codes); Q2_K (2 bytes per 16, 2 floats per 256) 9.25,
+                // 5.25 (2-bit codes in 4 bits) and 3.25 (int2k: four codes to a byte); Q3_K (a byte per 16, a float per 256) 8.625 and 4.625 (3-bit codes in 4 bits); Q6_K 8.625 and 6.625.
                 // Factored K-quants take the K-quant layout however they arrive (from the file's blocks or repacked), at the bits their codes need.
                 if (factors != null && t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K)
                 {
                     var kquant = Assert.IsType<Int6RowBlockMatrix>(interleaved);
                     Assert.Equal(t.Type switch { GgmlBlocks.Q6_K => 2, GgmlBlocks.Q5_K => 1, _ => 0 }, kquant.Planes);
                 }
-                bool six = interleaved is Int6RowBlockMatrix;
+                bool six = interleaved is Int6RowBlockMatrix, crumbs = interleaved is Int6RowBlockMatrix { Crumbs: true };
                 long expectedBytes = t.Type switch
                 {
                     GgmlBlocks.Q4_K => rows * cols * 19L / 32,
                     GgmlBlocks.Q5_K => six ? rows * cols * 23L / 32 : rows * cols * 35L / 32,
-                    GgmlBlocks.Q2_K => six ? rows * cols * 21L / 32 : rows * cols * 37L / 32,
+                    GgmlBlocks.Q2_K => crumbs ? rows * cols * 13L / 32 : six ? rows * cols * 21L / 32 : rows * cols * 37L / 32,
                     GgmlBlocks.Q3_K => six ? rows * cols * 37L / 64 : rows * cols * 69L / 64,
                     GgmlBlocks.IQ4_XS => interleaved is Int4RowBlockMatrix ? rows * cols * 35L / 64 : rows * cols * 67L / 64,
                     _ => six ? rows * cols * 53L / 64 : rows * cols * 69L / 64,
@@ -107,7 +110,8 @@ public class AffineBlockTests
                 // With AVX-512 VNNI every layout runs on the assembled kernels, bit for bit as the .NET
                 // path, but the int8 layout's 16-value groups (a K-quant the 6-bit layout does not hold).
                 var packed = (RowBlockMatrix)interleaved;
-                bool vnni = interleaved is not Int8RowBlockMatrix || t.Type is not (GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q6_K);
+                // The two-bit form runs the AVX2 kernels everywhere.
+                bool vnni = !crumbs && (interleaved is not Int8RowBlockMatrix || t.Type is not (GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q6_K));
                 Assert.True((vnni && Sling.Kernels.Emit.VnniKernel.Available) == packed.RunsVnni(cols), $"{t.Name} {interleaved.GetType().Name} {interleaved.Format} vnni expected {vnni}");
                 if (packed.RunsVnni(cols) && rows % 32 == 0) VnniKernelTests.SamePathsBitForBit(packed, cols, rows);
                 repacked++;
@@ -120,9 +124,9 @@ public class AffineBlockTests
             checkedTensors++;
         }
         Assert.True(checkedTensors > 0);
-        // Each factored type twice more (the factored form repacked, the loader's direct source), IQ4_NL once more.
+        // Each factored type twice more (the factored form repacked, the loader's direct source), IQ4_NL and Q2_K (its other form) once more.
         int factored = 2 * g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.Q2_K or GgmlBlocks.Q3_K or GgmlBlocks.Q4_K or GgmlBlocks.Q5_K or GgmlBlocks.Q6_K or GgmlBlocks.IQ4_XS)
-            + g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type == GgmlBlocks.IQ4_NL);
+            + g.Tensors.Count(t => t.Dimensions.Length == 2 && t.Type is GgmlBlocks.IQ4_NL or GgmlBlocks.Q2_K);
         Assert.Equal(KernelIsas.Best >= KernelIsa.Avx2 ? checkedTensors + factored : 0, repacked);
     }
 }

@@ -37,6 +37,9 @@ public class Avx2TileKernelTests
     [InlineData("q2_k", 256)]   // one super-block
     [InlineData("q2_k", 2048)]
     [InlineData("q2_k", 5632)]
+    [InlineData("q2_k_int2k", 256)] // the two-bit form
+    [InlineData("q2_k_int2k", 2048)]
+    [InlineData("q2_k_int2k", 5632)]
     [InlineData("q8_0", 32)]
     [InlineData("q8_0", 256)]
     [InlineData("q8_0", 5632)]
@@ -94,6 +97,8 @@ public class Avx2TileKernelTests
     [InlineData("q3_k", 20)]
     [InlineData("q2_k", 8)]
     [InlineData("q2_k", 20)]
+    [InlineData("q2_k_int2k", 8)]
+    [InlineData("q2_k_int2k", 20)]
     [InlineData("q8_0", 8)]
     [InlineData("q8_0", 20)]
     [InlineData("int4_g128", 8)]
@@ -138,7 +143,8 @@ public class Avx2TileKernelTests
         "q6_k" => Q6KBlocks(rows, cols, seed),
         "q5_k" => Q5KBlocks(rows, cols, seed),
         "q3_k" => Q3KBlocks(rows, cols, seed),
-        "q2_k" => Q2KBlocks(rows, cols, seed),
+        "q2_k" => Q2KBlocks(rows, cols, seed, twoBitCodes: false),
+        "q2_k_int2k" => Q2KBlocks(rows, cols, seed, twoBitCodes: true),
         "int4_g128" => Repacked(4, false, 128, rows, cols, seed),
         "int4_g32" => Repacked(4, false, 32, rows, cols, seed),
         "iq4_xs" => Iq4XsBlocks(rows, cols, seed),
@@ -215,17 +221,22 @@ public class Avx2TileKernelTests
     private static Int6RowBlockMatrix Q3KBlocks(int rows, int cols, int seed) =>
         KQuantBlocks(GgmlBlocks.Q3_K, "q3_k", 110, rows, cols, RandomBlocks(110, rows, cols, seed, (108, 0.001, 0.5)));
 
-    // Q2_K as the loader reads it (random blocks, sane super-block halves d and dmin), on AVX2.
+    // Q2_K as the loader reads it (random blocks, sane super-block halves d and dmin), on AVX2, its
+    // codes in the int4k layout's nibbles or four to a byte (int2k).
     // 84 bytes per 256 values: 16 of 4-bit scales and mins, 64 of 2-bit codes, d and dmin (halves).
-    private static Int6RowBlockMatrix Q2KBlocks(int rows, int cols, int seed) =>
-        KQuantBlocks(GgmlBlocks.Q2_K, "q2_k", 84, rows, cols, RandomBlocks(84, rows, cols, seed, (80, 0.01, 0.5), (82, 0.01, 0)));
+    private static Int6RowBlockMatrix Q2KBlocks(int rows, int cols, int seed, bool twoBitCodes)
+    {
+        var packed = KQuantBlocks(GgmlBlocks.Q2_K, "q2_k", 84, rows, cols, RandomBlocks(84, rows, cols, seed, (80, 0.01, 0.5), (82, 0.01, 0)), twoBitCodes);
+        Assert.Equal(twoBitCodes, packed.Crumbs);
+        return packed;
+    }
 
-    private static unsafe Int6RowBlockMatrix KQuantBlocks(uint type, string format, int bytes, int rows, int cols, byte[] blocks)
+    private static unsafe Int6RowBlockMatrix KQuantBlocks(uint type, string format, int bytes, int rows, int cols, byte[] blocks, bool? twoBitCodes = null)
     {
         fixed (byte* p = blocks)
         {
             var factors = Sling.Models.GgufLoader.Factors(type, p, rows, cols, cols / 256 * bytes)!;
-            var packed = new Int6RowBlockMatrix(new KQuantInt8Source(type, p, rows, cols, factors, null)) { Isa = KernelIsa.Avx2, Vnni = false };
+            var packed = new Int6RowBlockMatrix(new KQuantInt8Source(type, p, rows, cols, factors, null), twoBitCodes) { Isa = KernelIsa.Avx2, Vnni = false };
             Assert.Equal(format, packed.Format, ignoreCase: true);
             return packed;
         }

@@ -39,6 +39,8 @@ internal enum Avx2TileBlocks
     /// offset byte per 16 values and row times floats per super-block of 8 blocks (Q4_K's fold over 16 groups).
     /// </summary>
     Int2Factored,
+    /// <summary>Q2_K's in the two-bit layout (int2k): codes 0–3 four to a byte, folded as <see cref="Int2Factored"/>'s.</summary>
+    Int2Packed,
     /// <summary>
     /// The seed's int4 (the int4 layout, asymmetric): groups of several blocks, an fp16 scale s and a zero
     /// point byte z per group and row: per block f += d · Σ code·q, per group output += s · (f − z · Σ_g d·Σq).
@@ -94,12 +96,12 @@ internal sealed unsafe class Avx2TileKernel
         [FieldOffset(88)] public byte* Levels;     // Int4Levels, Int4LevelsScaled: the 16 signed levels, twice (one per 128-bit lane)
     }
 
-    private const int MaskAt = 0, OnesAt = 32, HighBitsAt = 64, LowWordsAt = 96, Int6ZeroAt = 128, FifthBitAt = 160, Int3ZeroAt = 192, Int6Zero = 32, Int3Zero = 4;
+    private const int MaskAt = 0, OnesAt = 32, HighBitsAt = 64, LowWordsAt = 96, Int6ZeroAt = 128, FifthBitAt = 160, Int3ZeroAt = 192, CrumbAt = 224, Int6Zero = 32, Int3Zero = 4;
     private static readonly byte* ConstantVectors = MakeConstants();
 
     private static byte* MakeConstants()
     {
-        var block = (byte*)NativeMemory.AlignedAlloc(224, 64); // lives as long as the process, as the kernels do
+        var block = (byte*)NativeMemory.AlignedAlloc(256, 64); // lives as long as the process, as the kernels do
         new Span<byte>(block + MaskAt, 32).Fill(0x0F);         // the low nibble of every byte
         new Span<short>(block + OnesAt, 16).Fill(1);           // vpmaddwd's ones: adjacent words added to 32 bits
         new Span<byte>(block + HighBitsAt, 32).Fill(0x30);     // 6-bit codes: their two high bits
@@ -107,6 +109,7 @@ internal sealed unsafe class Avx2TileKernel
         new Span<short>(block + Int6ZeroAt, 16).Fill(Int6Zero); // Q6_K's code offset as words
         new Span<short>(block + Int3ZeroAt, 16).Fill(Int3Zero); // Q3_K's
         new Span<byte>(block + FifthBitAt, 32).Fill(0x10);     // 5-bit codes: their fifth bit
+        new Span<byte>(block + CrumbAt, 32).Fill(0x03);        // 2-bit codes (int2k): a byte's low two bits
         return block;
     }
 
@@ -145,7 +148,8 @@ internal sealed unsafe class Avx2TileKernel
                 Avx2TileBlocks.Int6Halves => AssembleHalves(key.Item2, key.Item3, key.Item5, planes: 2, Int6ZeroAt),
                 Avx2TileBlocks.Int3Halves => AssembleHalves(key.Item2, key.Item3, key.Item5, planes: 0, Int3ZeroAt),
                 Avx2TileBlocks.Int5Factored => AssembleInt5Factored(key.Item2, key.Item3, key.Item5),
-                Avx2TileBlocks.Int2Factored => AssembleInt2Factored(key.Item2, key.Item3, key.Item5),
+                Avx2TileBlocks.Int2Factored => AssembleInt2Factored(key.Item2, key.Item3, key.Item5, packed: false),
+                Avx2TileBlocks.Int2Packed => AssembleInt2Factored(key.Item2, key.Item3, key.Item5, packed: true),
                 _ => AssembleInt8Scaled(key.Item2, key.Item3, key.Item5),
             })))).Value;
         return kernel._entry == null ? null : kernel;
@@ -525,20 +529,23 @@ internal sealed unsafe class Avx2TileKernel
         return FactoredEnd(a, blocks, superLoop, rowBlockLoop, Frame);
     }
 
-    // Q2_K: per block 256 bytes (codes 0–3 in the int4 layout's low nibbles), both 8-row halves in one
-    // pass, as Q3_K's kernel without the zero point: each stored vector's 16-bit sums meet the scale
-    // words of its 16-value group (groups 2b and 2b + 1, both halves: on the stack with the mask), and
-    // Q4_K's fold over the super-block's 16 groups with their offset bytes and each row's group sums.
-    internal static byte[] AssembleInt2Factored(int stride, int blocks, bool prefetch)
+    // Q2_K: per block 256 bytes (codes 0–3 in the int4 layout's low nibbles) or, packed, 128 (int2k:
+    // four codes to a byte), both 8-row halves in one pass, as Q3_K's kernel without the zero point:
+    // each stored vector's 16-bit sums meet the scale words of its 16-value group (groups 2b and
+    // 2b + 1, both halves: on the stack with the mask), and Q4_K's fold over the super-block's 16
+    // groups with their offset bytes and each row's group sums.
+    internal static byte[] AssembleInt2Factored(int stride, int blocks, bool prefetch, bool packed)
     {
         const int WordsAt = SuperBytes, MaskSlot = SuperBytes + 128, Frame = SuperBytes + 160, GroupsPerSuper = 2 * BlocksPerSuper;
+        int blockBytes = packed ? BlockBytes / 2 : BlockBytes;
         if (blocks % BlocksPerSuper != 0) throw new ArgumentException($"{blocks} blocks do not make super-blocks of {BlocksPerSuper}");
         var a = Prologue(blocks);
         var y = a.Ymm;
         a.Add(Gpr.Rsp, -Frame);
+        if (packed) y.Vmovdqu(Mask, new Mem(Constants, CrumbAt));
         y.Vmovups(new Mem(Gpr.Rsp, MaskSlot), Mask);
         var (rowBlockLoop, superLoop, blockLoop) = FactoredLoops(a, blocks);
-        if (prefetch) KernelFrame.Prefetch(a, Codes, BlockBytes);
+        if (prefetch) KernelFrame.Prefetch(a, Codes, blockBytes);
         // Group 2b + w's scale bytes (32 factor bytes on) as two equal words per lane, each half.
         for (int w = 0; w < 2; w++)
             for (int h = 0; h < 2; h++)
@@ -549,7 +556,9 @@ internal sealed unsafe class Avx2TileKernel
         ZeroIntegerSums(y);
         for (int j = 0; j < 4; j++)
         {
-            for (int h = 0; h < 2; h++) NibbleCodes(y, j, h, new Mem(Gpr.Rsp, MaskSlot));
+            for (int h = 0; h < 2; h++)
+                if (packed) CrumbCodes(y, j, h, new Mem(Gpr.Rsp, MaskSlot));
+                else NibbleCodes(y, j, h, new Mem(Gpr.Rsp, MaskSlot));
             ScaledProducts(y, stride, j, WordsAt + 32 * 2 * (j / 2)); // groups 2b (j < 2) or 2b + 1
         }
         for (int t = 0; t < 4; t++)
@@ -558,7 +567,7 @@ internal sealed unsafe class Avx2TileKernel
             for (int h = 0; h < 2; h++) AddToSuperSum(y, t, h, (h == 0 ? Low : High) + t, 14);
         }
         a.Add(Scales, 2 * 2 * Rows);
-        NextBlock(a, blockLoop, BlockLoop);
+        NextBlock(a, blockLoop, BlockLoop, codeBytes: blockBytes);
         return FactoredEnd(a, blocks, superLoop, rowBlockLoop, Frame, GroupsPerSuper);
     }
 
@@ -630,6 +639,19 @@ internal sealed unsafe class Avx2TileKernel
         int low = 8 + 2 * h, high = low + 1;
         y.Vmovdqu(low, new Mem(Codes, 64 * j + 32 * h));
         y.Vpsrlw(high, low, 4);
+        y.Vpand(low, low, mask);
+        y.Vpand(high, high, mask);
+    }
+
+    // The int2k layout's code vectors 2j and 2j + 1 (quads 2j, 2j + 1) of half h, in ymm 8 + 2h and
+    // 9 + 2h: stored vector j / 2 holds code vector m at bits 2m (16-bit shifts; the mask drops what
+    // crosses a byte border).
+    private static void CrumbCodes(Vex256 y, int j, int h, Mem mask)
+    {
+        int low = 8 + 2 * h, high = low + 1;
+        y.Vmovdqu(low, new Mem(Codes, 64 * (j / 2) + 32 * h));
+        if (j % 2 == 1) y.Vpsrlw(low, low, 4);
+        y.Vpsrlw(high, low, 2);
         y.Vpand(low, low, mask);
         y.Vpand(high, high, mask);
     }
