@@ -2,6 +2,15 @@ using Sling.Kernels;
 
 namespace Sling.Tests.Kernels;
 
+/// <summary>A theory skipped, saying why, where the CPU cannot run the interleaved layouts' AVX2 kernels.</summary>
+public sealed class Avx2TheoryAttribute : TheoryAttribute
+{
+    public Avx2TheoryAttribute()
+    {
+        if (!KernelIsas.Runs(KernelIsa.Avx2)) Skip = "this CPU has no AVX2 and FMA: the K-quant layouts' AVX2 kernels (the only ones of the two-bit form) cannot run";
+    }
+}
+
 /// <summary>
 /// The K-quant layout's AVX2 kernels fold each group's scale byte into its integer sums, which leaves
 /// room for a code offset only per 16-value group with scales only (Q6_K, Q3_K) and for offset bytes
@@ -34,7 +43,7 @@ public class KQuantLayoutFormTests
     /// forms, whose one-row kernels have it as constants: every one against the float64 product, and
     /// a row alone against the same row in a tile, bit for bit, in each code layout.
     /// </summary>
-    [Theory]
+    [Avx2Theory]
     [InlineData("int4k", 16, 1, false)] // unsigned scales per 16 values, no offsets
     [InlineData("int2k", 16, 1, false)]
     [InlineData("int4k", 32, 1, true)]  // signed scales per 32 values
@@ -44,7 +53,6 @@ public class KQuantLayoutFormTests
     [InlineData("int4k", 16, 1, true)]  // Q3_K's form without its code offset
     public unsafe void FormsOutsideLlamaCppsMultiplyExactly(string kind, int groupSize, int factorParts, bool signedFactors)
     {
-        if (!KernelIsas.Runs(KernelIsa.Avx2)) return; // the layouts' AVX2 kernels (the only ones of int2k)
         const int rows = 32, cols = 512;
         var shape = new RowBlockMatrix.StoredLayout(kind, rows, cols, groupSize, true, 0, "test", RowBlockMatrix.StoredScales.Factored,
             256 / groupSize, factorParts, signedFactors, null);
