@@ -95,7 +95,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     {
         (Planes, Crumbs) = Form(Kind);
         SymmetricZero = width.Offset;
-        int blocks = Cols / BlockSize, cols = Cols, planes = Planes, blockBytes = BlockBytes;
+        int blocks = Cols / BlockSize, cols = Cols, planes = Planes, blockBytes = BlockBytes, lowBytes = LowBytes;
         bool crumbs = Crumbs;
         uint mask = (uint)((1 << width.Bits) - 1) * 0x01010101u, flip = (uint)width.Offset * 0x01010101u;
         int min = -width.Offset, max = (1 << width.Bits) - 1 - width.Offset;
@@ -129,14 +129,14 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
                     *(uint*)(block + 192) = (u[6] & Low) | (u[7] & Low) << 4;
                     if (planes == 2)
                     {
-                        *(uint*)(block + LowBytes) = (u[0] >> 4 & Two) | (u[1] >> 4 & Two) << 2 | (u[2] >> 4 & Two) << 4 | (u[3] >> 4 & Two) << 6;
-                        *(uint*)(block + LowBytes + 64) = (u[4] >> 4 & Two) | (u[5] >> 4 & Two) << 2 | (u[6] >> 4 & Two) << 4 | (u[7] >> 4 & Two) << 6;
+                        *(uint*)(block + lowBytes) = (u[0] >> 4 & Two) | (u[1] >> 4 & Two) << 2 | (u[2] >> 4 & Two) << 4 | (u[3] >> 4 & Two) << 6;
+                        *(uint*)(block + lowBytes + 64) = (u[4] >> 4 & Two) | (u[5] >> 4 & Two) << 2 | (u[6] >> 4 & Two) << 4 | (u[7] >> 4 & Two) << 6;
                     }
                     else if (planes == 1)
                     {
                         uint plane = 0;
                         for (int k = 0; k < 8; k++) plane |= (u[k] >> 4 & One) << k;
-                        *(uint*)(block + LowBytes) = plane;
+                        *(uint*)(block + lowBytes) = plane;
                     }
                 }
             }
@@ -404,9 +404,6 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
 
     // A super-block's offsets: Σ_g m·(d·Σq) of its groups (zero where there are none).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> OffsetSums256(Weights w, ActivationRow x, int first, int count, int half) => OffsetSums256(w, x, first, count, half, w.HasOffsetFactors);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> OffsetSums256(Weights w, ActivationRow x, int first, int count, int half, bool offsets)
     {
         Vector256<float> m = default;
@@ -423,7 +420,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
     private void ScaledRowBlock256<T, TDot, TPlanes>(Weights w, Activations a, float* result, int stride, int half) where T : struct, ITileRows where TDot : struct, IDot256 where TPlanes : struct, IPlanes
     {
         var nibble = Vector256.Create((byte)0xF);
-        int planes = TPlanes.Count, blockBytes = BlockBytes;
+        int planes = TPlanes.Count, blockBytes = BlockBytes, lowBytes = LowBytes;
         bool halves = w.BlocksPerGroup == 0, halfZero = HalfZero;
         int perBlock = halves ? 2 : 1, perSuper = w.GroupsPerSuper, blocks = w.Groups / perBlock;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
@@ -434,7 +431,7 @@ internal sealed unsafe class Int6RowBlockMatrix : RowBlockMatrix
             for (int end = b + perSuper / perBlock; b < end; b++)
             {
                 byte* c = w.Half256(b, blockBytes, half);
-                Vector256<byte> p0 = planes > 0 ? Vector256.Load(c + LowBytes) : default, p1 = planes > 1 ? Vector256.Load(c + LowBytes + 64) : default;
+                Vector256<byte> p0 = planes > 0 ? Vector256.Load(c + lowBytes) : default, p1 = planes > 1 ? Vector256.Load(c + lowBytes + 64) : default;
                 int g = b * perBlock, o = b * BlockSize;
                 var scale0 = w.ScaleWords256(g, half);
                 var scale1 = halves ? w.ScaleWords256(g + 1, half) : scale0;
