@@ -65,6 +65,12 @@ public class X64AssemblerTests
         { "add rax, 256", "480500010000" },
         { "add r9, 512", "4981c100020000" },
         { "add r8, -128", "4983c080" },
+        { "mov r8, rsp", "4989e0" },
+        { "add rsp, -264", "4881c4f8feffff" },
+        { "and rsp, -64", "4883e4c0" },
+        { "mov qword ptr [rsp + 256], r8", "4c89842400010000" },
+        { "mov qword ptr [r12 + 8], rdi", "4989bc2408000000" },
+        { "mov rsp, qword ptr [rsp + 256]", "488ba42400010000" },
         { "add r11, 4", "4983c304" },
         { "mov r15d, 64", "41bf40000000" },
         { "mov ebx, 7", "bb07000000" },
@@ -228,6 +234,12 @@ public class X64AssemblerTests
             case "add rax, 256": a.Add(Gpr.Rax, 256); break;
             case "add r9, 512": a.Add(Gpr.R9, 512); break;
             case "add r8, -128": a.Add(Gpr.R8, -128); break;
+            case "mov r8, rsp": a.Mov(Gpr.R8, Gpr.Rsp); break;
+            case "add rsp, -264": a.Add(Gpr.Rsp, -264); break;
+            case "and rsp, -64": a.And(Gpr.Rsp, -64); break;
+            case "mov qword ptr [rsp + 256], r8": a.MovStore(new Mem(Gpr.Rsp, 256), Gpr.R8); break;
+            case "mov qword ptr [r12 + 8], rdi": a.MovStore(new Mem(Gpr.R12, 8), Gpr.Rdi); break;
+            case "mov rsp, qword ptr [rsp + 256]": a.MovLoad(Gpr.Rsp, new Mem(Gpr.Rsp, 256)); break;
             case "add r11, 4": a.Add(Gpr.R11, 4); break;
             case "mov r15d, 64": a.Mov(Gpr.R15, 64u); break;
             case "mov ebx, 7": a.Mov(Gpr.Rbx, 7u); break;

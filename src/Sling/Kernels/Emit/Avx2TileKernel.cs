@@ -187,7 +187,7 @@ internal sealed unsafe class Avx2TileKernel
         if (blocks % BlocksPerSuper != 0) throw new ArgumentException($"{blocks} blocks do not make super-blocks of {BlocksPerSuper}");
         var a = Prologue(blocks);
         var y = a.Ymm;
-        a.Add(Gpr.Rsp, -SuperBytes);
+        KernelFrame.AllocateStack(a, SuperBytes, Q);
         var (rowBlockLoop, superLoop, blockLoop) = FactoredLoops(a, blocks);
         BlockSums(a, stride, blocks, prefetch, zeroStart: false);
         // The scale bytes as two equal words per lane: vpmaddwd multiplies both 16-bit sums by them.
@@ -220,7 +220,7 @@ internal sealed unsafe class Avx2TileKernel
         int groups = blocks / blocksPerGroup;
         var a = Prologue(blocks);
         var y = a.Ymm;
-        a.Add(Gpr.Rsp, -SuperBytes);
+        KernelFrame.AllocateStack(a, SuperBytes, Q);
         y.Vmovdqu(Ones, new Mem(Constants, OnesAt));
         KernelFrame.Load(a, Args, (GroupSumBase, 72), (Zeros, 80)); // the constants are read: their register takes the zero points
         var (rowBlockLoop, groupLoop, blockLoop) = StackSumLoops(a, groups, blocksPerGroup, BlockLoop, (GroupSums, GroupSumBase));
@@ -272,7 +272,7 @@ internal sealed unsafe class Avx2TileKernel
         if (blocks % BlocksPerSuper != 0) throw new ArgumentException($"{blocks} blocks do not make super-blocks of {BlocksPerSuper}");
         var a = Prologue(blocks);
         var y = a.Ymm;
-        a.Add(Gpr.Rsp, -Frame);
+        KernelFrame.AllocateStack(a, Frame, Q);
         KernelFrame.Load(a, Args, (Blocks, 88), (SuperFloats, 64));
         LevelRegisters(y, Blocks);
         var (rowBlockLoop, superLoop, blockLoop) = SuperBlockLoops(a, blocks, Blocks);
@@ -413,7 +413,7 @@ internal sealed unsafe class Avx2TileKernel
         if (blocks % BlocksPerSuper != 0) throw new ArgumentException($"{blocks} blocks do not make super-blocks of {BlocksPerSuper}");
         var a = Prologue(blocks);
         var y = a.Ymm;
-        a.Add(Gpr.Rsp, -Frame);
+        KernelFrame.AllocateStack(a, Frame, Q);
         KernelFrame.Load(a, Args, (SuperFloats, 64));
         BlockTableOffset(a, HalfOffset, 32); // the half-sum pairs
         var (rowBlockLoop, superLoop, blockLoop) = SuperBlockLoops(a, blocks, Blocks);
@@ -493,7 +493,7 @@ internal sealed unsafe class Avx2TileKernel
         if (blocks % BlocksPerSuper != 0) throw new ArgumentException($"{blocks} blocks do not make super-blocks of {BlocksPerSuper}");
         var a = Prologue(blocks);
         var y = a.Ymm;
-        a.Add(Gpr.Rsp, -Frame);
+        KernelFrame.AllocateStack(a, Frame, Q);
         y.Vmovups(new Mem(Gpr.Rsp, MaskSlot), Mask);
         y.Vmovdqu(Code, new Mem(Constants, FifthBitAt));
         y.Vmovups(new Mem(Gpr.Rsp, BitSlot), Code);
@@ -541,7 +541,7 @@ internal sealed unsafe class Avx2TileKernel
         if (blocks % BlocksPerSuper != 0) throw new ArgumentException($"{blocks} blocks do not make super-blocks of {BlocksPerSuper}");
         var a = Prologue(blocks);
         var y = a.Ymm;
-        a.Add(Gpr.Rsp, -Frame);
+        KernelFrame.AllocateStack(a, Frame, Q);
         if (packed) y.Vmovdqu(Mask, new Mem(Constants, CrumbAt));
         y.Vmovups(new Mem(Gpr.Rsp, MaskSlot), Mask);
         var (rowBlockLoop, superLoop, blockLoop) = FactoredLoops(a, blocks);
@@ -769,7 +769,7 @@ internal sealed unsafe class Avx2TileKernel
         a.Dec(Loop);
         a.JnzBack(superLoop);
         RowBlockEnd(a, rowBlockLoop);
-        a.Add(Gpr.Rsp, stackBytes);
+        KernelFrame.FreeStack(a, stackBytes);
         KernelFrame.Leave(a);
         return a.ToArray();
     }

@@ -54,6 +54,25 @@ internal static class KernelFrame
 
     private const int PrefetchDistance = 4096;
 
+    /// <summary>
+    /// <paramref name="bytes"/> of stack at a 64-byte aligned rsp (the caller's rsp, 8 past a 16-byte
+    /// boundary after the pushes, left every other 32-byte slot across two cache lines), the caller's
+    /// rsp kept just above them; <paramref name="scratch"/> is overwritten. <see cref="FreeStack"/> undoes it.
+    /// </summary>
+    public static void AllocateStack(X64Assembler a, int bytes, Gpr scratch)
+    {
+        a.Mov(scratch, Gpr.Rsp);
+        a.Add(Gpr.Rsp, -(bytes + 8));
+        a.And(Gpr.Rsp, -64);
+        a.MovStore(new Mem(Gpr.Rsp, bytes), scratch);
+    }
+
+    /// <summary>The caller's rsp back, as it was before <see cref="AllocateStack"/> of <paramref name="bytes"/>.</summary>
+    public static void FreeStack(X64Assembler a, int bytes)
+    {
+        a.MovLoad(Gpr.Rsp, new Mem(Gpr.Rsp, bytes));
+    }
+
     /// <summary>Upper vector halves cleared, the saved registers restored, return.</summary>
     public static void Leave(X64Assembler a)
     {

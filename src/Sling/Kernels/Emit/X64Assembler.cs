@@ -160,8 +160,25 @@ internal sealed class X64Assembler
         ModRmMemory((int)dst & 7, m);
     }
 
+    /// <summary>The 64-bit value at <paramref name="m"/> ← src.</summary>
+    public void MovStore(Mem m, Gpr src)
+    {
+        Rex(true, (int)src, m);
+        _code.Add(0x89);
+        ModRmMemory((int)src & 7, m);
+    }
+
     /// <summary>dst ← src (64-bit).</summary>
     public void Mov(Gpr dst, Gpr src) => RegReg(0x89, src, dst);
+
+    /// <summary>dst ← dst AND value (64-bit, a sign-extended 8-bit immediate: −64 clears the low six bits).</summary>
+    public void And(Gpr dst, sbyte value)
+    {
+        Rex(true, 0, null, (int)dst);
+        _code.Add(0x83); // 83 /4 ib
+        _code.Add((byte)(0xE0 | (int)dst & 7));
+        _code.Add((byte)value);
+    }
 
     /// <summary>dst ← dst + src (64-bit).</summary>
     public void Add(Gpr dst, Gpr src) => RegReg(0x01, src, dst);
