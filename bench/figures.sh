@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces the README's speed figures on this machine (both cores; about an hour).
-# Large files go to ${SLING_FIGURES:-/tmp/sling-figures} (about 28 GB); nothing is downloaded.
+# Large files go to ${SLING_FIGURES:-/tmp/sling-figures} (about 30 GB); nothing is downloaded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${SLING_FIGURES:-/tmp/sling-figures}
@@ -48,11 +48,14 @@ for type in q2_k iq4_nl; do
   bench peer --model "$work/tinyllama-$type.gguf" --runs 3
 done
 
-echo "## 4. Phi-2 (its own architecture), the same Q4_0 file in both engines, and the seed's setting"
+echo "## 4. Phi-2 (its own architecture), the same Q4_0 and Q8_0 files in both engines, and the seed's setting"
 [ -d "$work/phi2-f32" ] || bench hf-folder --shape phi-2 --output "$work/phi2-f32"
 [ -f "$work/phi2-q4_0.gguf" ] || sling export-gguf -m "$work/phi2-f32" --type q4_0 -o "$work/phi2-q4_0.gguf"
 bench peer --model "$work/phi2-q4_0.gguf" --runs 3
 sling bench -m "$work/phi2-q4_0.gguf" -r 3
+[ -f "$work/phi2-q8_0.gguf" ] || sling export-gguf -m "$work/phi2-f32" --type q8_0 -o "$work/phi2-q8_0.gguf"
+bench peer --model "$work/phi2-q8_0.gguf" --runs 3
+sling bench -m "$work/phi2-q8_0.gguf" -r 3
 [ -d "$work/phi2-int4" ] || sling quantize -m "$work/phi2-f32" -o "$work/phi2-int4" --bits 4 --group-size 128 --ratio 0.8
 sling bench -m "$work/phi2-int4" -r 3
 bench peer --model "$work/phi2-q4_0.gguf" --sling-model "$work/phi2-int4" --runs 4
