@@ -55,9 +55,9 @@ internal static class KernelFrame
     private const int PrefetchDistance = 4096;
 
     /// <summary>
-    /// <paramref name="bytes"/> of stack at a 64-byte aligned rsp (the caller's rsp, 8 past a 16-byte
-    /// boundary after the pushes, left every other 32-byte slot across two cache lines), the caller's
-    /// rsp kept just above them; <paramref name="scratch"/> is overwritten. <see cref="FreeStack"/> undoes it.
+    /// <paramref name="bytes"/> of stack from a 64-byte boundary, the caller's rsp kept just above them
+    /// (below the pushed registers rsp sits 8 bytes past a 16-byte boundary, where every other 32-byte
+    /// slot would straddle two cache lines); <paramref name="scratch"/> is overwritten. <see cref="FreeStack"/> undoes it.
     /// </summary>
     public static void AllocateStack(X64Assembler a, int bytes, Gpr scratch)
     {
