@@ -12,6 +12,7 @@ using Sling.Models;
 //   stream    [--rows 2048] [--cols 2048] [--format q4_0|q8_0|int4|int8] [--copies 100] [--passes 10]   one row times many product-sized matrices from memory (generation's traffic) against one matrix of the same bytes
 //   kernel    [--rows 5632] [--cols 2048] [--format q4_0|q8_0|int4|int8|q4_k|q6_k|q5_k|q3_k|q2_k] [--tokens N] [--isa scalar|vector128|avx2|avxvnni|avx512]   GB/s and GOP/s of one product (VNNI and .NET paths; the 6-bit K-quant layout from random GGUF blocks)
 //   ceiling   [--threads T] [--seconds 2] [--rows 5632] [--cols 2048] [--tokens 512]   GOP/s the AVX2 tile kernels' instruction mix allows with data in L1 (int4 nibbles, int8 widened pairs, int8 sign trick), and each form's products as shares of it
+//   quantize-row [--cols 2048] [--repeats 200000]          µs to quantize one activation row to int8 blocks (every integer product's first step)
 //   attention [--dim 64] [--positions 512] [--stride 256]   one head's scores and weighted sum over an f32 cache (rows of stride floats), one thread
 //   generate  --model PATH [--tokenizer PATH] [--tokens N] [--runs R] [--threads T]
 //   synthetic --shape stories15m|smollm-135m|tinyllama-1.1b [--tokens N] [--threads T]
@@ -26,6 +27,24 @@ int tokens = options.Int("tokens", 128);
 
 switch (options.Command)
 {
+    case "quantize-row":
+    {
+        // One activation row quantized to int8 blocks (as every product with integer activations starts): µs per row, the fastest of five passes.
+        int cols = options.Int("cols", 2048), repeats = options.Int("repeats", 200_000);
+        using var q8 = new Sling.Kernels.Q8Activations(1, cols);
+        var x = new float[cols];
+        var rng = new Random(1);
+        for (int i = 0; i < cols; i++) x[i] = (float)(rng.NextDouble() - 0.5);
+        double best = double.MaxValue;
+        for (int pass = 0; pass < 5; pass++)
+        {
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < repeats; i++) q8.Quantize(x, 1);
+            best = Math.Min(best, clock.Elapsed.TotalMilliseconds * 1000 / repeats);
+        }
+        Console.WriteLine($"one row of {cols} values to int8 blocks: {best:F2} µs ({best * 1000 / cols:F2} ns per value), the fastest of 5 passes of {repeats:N0}");
+        break;
+    }
     case "hf-folder":
     {
         // A Hugging Face folder (F32 safetensors, no tokenizer) of a real shape with random weights.

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Sling.Kernels;
@@ -60,12 +62,18 @@ internal sealed unsafe class NativeArray<T> : IDisposable where T : unmanaged
 
     public ref T this[int index]
     {
+        // Small enough to inline into the kernels' loops: the throw is out of line (a method that
+        // throws was not inlined, so every element access was a call).
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get
         {
-            if ((uint)index >= (uint)Length) throw new IndexOutOfRangeException();
+            if ((uint)index >= (uint)Length) ThrowOutside(index);
             return ref Pointer[index];
         }
     }
+
+    [DoesNotReturn]
+    private void ThrowOutside(int index) => throw new IndexOutOfRangeException($"index {index} of a native array of {Length}");
 
     /// <summary>Lets <c>fixed (T* p = array)</c> take the pointer (the memory never moves).</summary>
     public ref T GetPinnableReference() => ref *Pointer;

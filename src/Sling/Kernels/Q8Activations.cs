@@ -113,6 +113,8 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
     {
         sbyte* codes = Codes.Pointer;
         short* wide = Wide.Pointer;
+        float* scales = Scales.Pointer, scaledSums = ScaledSums.Pointer, lanes = Lanes.Pointer;
+        int* offsetSums = OffsetSums.Pointer, laneSums = LaneSums.Pointer, halfSums = HalfSums.Pointer;
         {
             float* row = _source + (long)t * Cols;
             float* block = stackalloc float[BlockSize];
@@ -127,11 +129,11 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
                     x = block;
                 }
                 int k = t * Blocks + b;
-                float d = QuantizeBlock(x, codes + (long)t * Stride + start, wide + (long)t * Stride + start, out int sum, out LaneSums.Pointer[k], out HalfSums.Pointer[k]);
-                Scales[k] = d;
-                ScaledSums[k] = d * sum;
-                OffsetSums[k] = 128 * sum;
-                Vector256.Create(d).Store(Lanes.Pointer + k * 8);
+                float d = QuantizeBlock(x, codes + (long)t * Stride + start, wide + (long)t * Stride + start, out int sum, out laneSums[k], out halfSums[k]);
+                scales[k] = d;
+                scaledSums[k] = d * sum;
+                offsetSums[k] = 128 * sum;
+                Vector256.Create(d).Store(lanes + k * 8);
             }
         }
     }
@@ -164,10 +166,11 @@ internal sealed unsafe class Q8Activations : IParallelJob, IDisposable
         var firstHalf = q0 + q1;
         var secondHalf = q2 + q3;
         var all = firstHalf + secondHalf;
-        sum = Vector256.Sum(all);
         var pairs = all.GetLower() + all.GetUpper();
         laneSums = Words(pairs[0] + pairs[1], pairs[2] + pairs[3]);
-        halfSums = Words(Vector256.Sum(firstHalf), Vector256.Sum(secondHalf));
+        int first = Vector256.Sum(firstHalf), second = Vector256.Sum(secondHalf);
+        sum = first + second;
+        halfSums = Words(first, second);
         var w0 = Vector256.Narrow(q0, q1);
         var w1 = Vector256.Narrow(q2, q3);
         w0.Store(wide);

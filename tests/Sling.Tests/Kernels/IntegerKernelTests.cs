@@ -168,6 +168,35 @@ public class IntegerKernelTests
         Assert.Equal(127, Enumerable.Range(0, 32).Max(c => Math.Abs((int)q.Codes[c])));
     }
 
+    // The per-block sums the kernels take zero points and offsets out with, each from the block's codes
+    // themselves: Σq (times 128, and times d), the halves' Σq as two 16-bit words, and the Σq of the
+    // inputs at 4i, 4i+1 (low word) and 4i+2, 4i+3 (high word), as vpmaddubsw splits a block's products.
+    [Fact]
+    public void EachBlockKeepsItsCodeSumsInEveryForm()
+    {
+        var input = new ActivationRows(3, 100);
+        input.SetCount(3);
+        var rng = new Random(11);
+        for (int i = 0; i < input.Active.Length; i++) input.Active[i] = (float)(rng.NextDouble() * 4 - 2);
+        var q = input.Quantized();
+        for (int t = 0; t < 3; t++)
+            for (int b = 0; b < q.Blocks; b++)
+            {
+                int k = t * q.Blocks + b, all = 0, first = 0, second = 0, low = 0, high = 0;
+                for (int i = 0; i < Q8Activations.BlockSize; i++)
+                {
+                    int code = q.Codes[t * q.Stride + b * Q8Activations.BlockSize + i];
+                    all += code;
+                    if (i < 16) first += code; else second += code;
+                    if (i % 4 < 2) low += code; else high += code;
+                }
+                Assert.Equal(128 * all, q.OffsetSums[k]);
+                Assert.Equal(q.Scales[k] * all, q.ScaledSums[k]);
+                Assert.Equal((first, second), ((int)(short)q.HalfSums[k], q.HalfSums[k] >> 16));
+                Assert.Equal((low, high), ((int)(short)q.LaneSums[k], q.LaneSums[k] >> 16));
+            }
+    }
+
     // A non-finite value leaves its block's scale non-finite (so the products it meets are too, rather
     // than a finite result without it): the block's largest magnitude is taken from the values' bits.
     [Fact]
