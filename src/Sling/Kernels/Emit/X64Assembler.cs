@@ -153,30 +153,31 @@ internal sealed class X64Assembler
     }
 
     /// <summary>dst ← the 64-bit value at <paramref name="m"/>.</summary>
-    public void MovLoad(Gpr dst, Mem m)
-    {
-        Rex(true, (int)dst, m);
-        _code.Add(0x8B);
-        ModRmMemory((int)dst & 7, m);
-    }
+    public void MovLoad(Gpr dst, Mem m) => RegMem(0x8B, dst, m);
 
     /// <summary>The 64-bit value at <paramref name="m"/> ← src.</summary>
-    public void MovStore(Mem m, Gpr src)
+    public void MovStore(Mem m, Gpr src) => RegMem(0x89, src, m);
+
+    // A 64-bit operation between a register (ModRM.reg) and memory.
+    private void RegMem(byte opcode, Gpr reg, Mem m)
     {
-        Rex(true, (int)src, m);
-        _code.Add(0x89);
-        ModRmMemory((int)src & 7, m);
+        Rex(true, (int)reg, m);
+        _code.Add(opcode);
+        ModRmMemory((int)reg & 7, m);
     }
 
     /// <summary>dst ← src (64-bit).</summary>
     public void Mov(Gpr dst, Gpr src) => RegReg(0x89, src, dst);
 
     /// <summary>dst ← dst AND value (64-bit, a sign-extended 8-bit immediate: −64 clears the low six bits).</summary>
-    public void And(Gpr dst, sbyte value)
+    public void And(Gpr dst, sbyte value) => GroupImm8(4, dst, value);
+
+    // 83 /digit ib: the 64-bit arithmetic group (digit 0 add, 4 and) on a register with a sign-extended 8-bit immediate.
+    private void GroupImm8(int digit, Gpr dst, sbyte value)
     {
         Rex(true, 0, null, (int)dst);
-        _code.Add(0x83); // 83 /4 ib
-        _code.Add((byte)(0xE0 | (int)dst & 7));
+        _code.Add(0x83);
+        _code.Add((byte)(0xC0 | digit << 3 | (int)dst & 7));
         _code.Add((byte)value);
     }
 
@@ -196,14 +197,12 @@ internal sealed class X64Assembler
     /// <summary>dst ← dst + value (64-bit, a sign-extended 32-bit immediate).</summary>
     public void Add(Gpr dst, int value)
     {
-        Rex(true, 0, null, (int)dst);
         if (value is >= sbyte.MinValue and <= sbyte.MaxValue)
         {
-            _code.Add(0x83); // 83 /0 ib
-            _code.Add((byte)(0xC0 | (int)dst & 7));
-            _code.Add((byte)value);
+            GroupImm8(0, dst, (sbyte)value);
             return;
         }
+        Rex(true, 0, null, (int)dst);
         if (dst == Gpr.Rax) _code.Add(0x05); // the accumulator's own form
         else
         {
